@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The main job on the bundled examples. For now: the example shop serves realistic traffic from
+# a real client while recording what it served into a .twin archive; twin then inspects the
+# archive and takes it through JSONL and HAR and back, checking that nothing changed.
+# Grows with every stage until it runs the whole twin (capture, scrub, replay, compare).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+build=${TWIN_BUILD_DIR:-build}
+cmake -S . -B "$build" -G Ninja >/dev/null
+cmake --build "$build" -j "$(nproc)" --target twin shop shop_traffic
+
+out=${TWIN_DEMO_OUT:-out/demo}
+mkdir -p "$out"
+rm -f "$out"/*
+bin="$build/bin"
+sessions=${TWIN_DEMO_SESSIONS:-300}
+
+echo "== starting examples/shop (recording to $out/served.twin)"
+"$bin/shop" --port 0 --record "$out/served.twin" >"$out/shop.out" 2>"$out/shop.err" &
+shop_pid=$!
+trap 'kill "$shop_pid" 2>/dev/null || true' EXIT
+port=""
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$out/shop.out")
+  [[ -n $port ]] && break
+  kill -0 "$shop_pid" 2>/dev/null || { cat "$out/shop.err" >&2; exit 1; }
+  sleep 0.1
+done
+[[ -n $port ]] || { echo "demo: shop did not start" >&2; exit 1; }
+echo "   listening on 127.0.0.1:$port"
+
+echo "== driving $sessions sessions with shop_traffic"
+"$bin/shop_traffic" --url "http://127.0.0.1:$port" --sessions "$sessions" --concurrency 4 --seed 7
+
+kill -TERM "$shop_pid"
+wait "$shop_pid" || true
+trap - EXIT
+
+echo "== twin info $out/served.twin"
+"$bin/twin" info --check "$out/served.twin"
+
+echo "== the first exchanges"
+"$bin/twin" cat --format summary --limit 8 "$out/served.twin"
+
+echo "== round trips: .twin -> .jsonl -> .twin and .twin -> .har -> .twin"
+"$bin/twin" convert "$out/served.twin" -o "$out/served.jsonl"
+"$bin/twin" convert "$out/served.jsonl" -o "$out/from-jsonl.twin"
+"$bin/twin" convert "$out/served.twin" -o "$out/served.har"
+"$bin/twin" convert "$out/served.har" -o "$out/from-har.twin"
+"$bin/twin" cat "$out/from-jsonl.twin" >"$out/from-jsonl.jsonl"
+"$bin/twin" cat "$out/from-har.twin" >"$out/from-har.jsonl"
+cmp -s "$out/served.jsonl" "$out/from-jsonl.jsonl" || { echo "demo: JSONL round trip differs" >&2; exit 1; }
+cmp -s "$out/served.jsonl" "$out/from-har.jsonl" || { echo "demo: HAR round trip differs" >&2; exit 1; }
+n=$(wc -l <"$out/served.jsonl")
+echo "   $n exchanges identical after both round trips"
+ls -l "$out"/served.twin "$out"/served.jsonl "$out"/served.har | awk '{print "   " $5 " bytes  " $9}'
+echo "demo: ok (files in $out)"

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every build, test and runtime dependency of twin from Debian 12 packages.
+# Idempotent: packages already present are not reinstalled, and apt-get update runs only when
+# something is missing. Needs root (or sudo) when it has anything to install.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang clang-format libclang-rt-14-dev
+  # libraries
+  libzstd-dev libxxhash-dev nlohmann-json3-dev libcli11-dev libexpected-dev libboost-dev
+  libspdlog-dev libfmt-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # tools the tests, the demo and the benchmarks call
+  curl zstd gzip python3 procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+echo "setup: installing ${#missing[@]} packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,271 @@
+// The `twin` command as a user meets it: exit codes, one-line errors that name the file, and
+// conversions through the real binary.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "exchange_gen.h"
+#include "twin/traffic/archive.h"
+
+namespace twin {
+namespace {
+
+namespace fs = std::filesystem;
+using traffic::Exchange;
+
+struct Outcome {
+  int code = -1;
+  std::string out;
+  std::string err;
+  std::vector<std::string> err_lines() const {
+    std::vector<std::string> lines;
+    std::istringstream in(err);
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    return lines;
+  }
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void spit(const std::string& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "twin-cli-XXXXXX").string();
+    dir_ = mkdtemp(tmpl.data());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string file(const std::string& name) const { return (fs::path(dir_) / name).string(); }
+
+  /// Runs `twin ARGS` through the shell (ARGS are quoted by the caller where needed).
+  Outcome run(const std::string& args, const std::string& stdin_file = "") {
+    Outcome r;
+    const std::string out = file("stdout"), err = file("stderr");
+    std::string cmd = std::string(TWIN_BIN) + " " + args + " >" + out + " 2>" + err;
+    if (!stdin_file.empty()) cmd += " <" + stdin_file;
+    const int status = std::system(cmd.c_str());
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+  }
+
+  void write_twin(const std::string& path, const std::vector<Exchange>& exchanges,
+                  size_t block_size = 1 << 20) {
+    traffic::WriterOptions options;
+    options.block_size = block_size;
+    auto w = traffic::Writer::open(path, options);
+    ASSERT_TRUE(w.has_value());
+    for (const auto& e : exchanges) ASSERT_TRUE((*w)->append(e).has_value());
+    ASSERT_TRUE((*w)->put_metadata({{"counters", {{"drops", 3}}}}).has_value());
+    ASSERT_TRUE((*w)->close().has_value());
+  }
+
+  std::vector<Exchange> read_twin(const std::string& path) {
+    std::vector<Exchange> out;
+    auto r = traffic::Reader::open(path);
+    EXPECT_TRUE(r.has_value()) << r.error().message;
+    if (!r) return out;
+    Exchange e;
+    while (*(*r)->next(e)) out.push_back(e);
+    EXPECT_TRUE((*r)->damage().empty());
+    return out;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(Cli, HelpListsOnlyTheWorkingCommandsAndUsageErrorsExitTwo) {
+  auto help = run("--help");
+  EXPECT_EQ(help.code, 0);
+  for (const char* cmd : {"convert", "cat", "info"}) {
+    EXPECT_NE(help.out.find(cmd), std::string::npos) << cmd;
+  }
+  for (const char* cmd : {"capture", "scrub", "replay", "compare", "pipeline"}) {
+    EXPECT_EQ(help.out.find(cmd), std::string::npos) << cmd;
+  }
+  for (const char* sub : {"convert --help", "cat --help", "info --help"}) {
+    EXPECT_EQ(run(sub).code, 0) << sub;
+  }
+  EXPECT_EQ(run("").code, 2);
+  EXPECT_EQ(run("frobnicate").code, 2);
+  EXPECT_EQ(run("cat").code, 2);
+  EXPECT_EQ(run("cat x.twin --format yaml").code, 2);
+  auto r = run("convert a.twin -o b.twin --format xml");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err_lines().size(), 1u) << r.err;
+}
+
+TEST_F(Cli, BadFilesExitTwoWithOneLineNamingTheFile) {
+  std::mt19937_64 rng(3);
+  std::string junk(2000, '\0');
+  for (auto& c : junk) c = static_cast<char>(rng());
+  spit(file("junk.twin"), junk);
+  spit(file("notjson.har"), "{\"log\": {\"entries\": [ this is not json");
+  spit(file("nolog.har"), "{\"entries\": []}");
+  spit(file("bad.jsonl"), "{\"request\":{\"method\":\"GET\",\"target\":\"/\"}}\n{oops}\n");
+  write_twin(file("good.twin"), traffic::gen::generate_exchanges(1, 5));
+  std::string future = slurp(file("good.twin"));
+  future[8] = 9;
+  spit(file("future.twin"), future);
+
+  const std::map<std::string, std::string> cases = {
+      {"junk.twin", "not a twin archive"},
+      {"future.twin", "format version 9.0"},
+      {"notjson.har", "not JSON"},
+      {"nolog.har", "not a HAR document"},
+      {"bad.jsonl", "bad.jsonl:2: not JSON"},
+      {"missing.twin", "cannot open"},
+  };
+  for (const auto& [name, words] : cases) {
+    for (const std::string& cmd : std::vector<std::string>{"cat ", "info ", "info --check ",
+                                                           "convert -o " + file("o.jsonl") + " "}) {
+      auto r = run(cmd + file(name));
+      EXPECT_EQ(r.code, 2) << cmd << name;
+      auto lines = r.err_lines();
+      ASSERT_EQ(lines.size(), 1u) << cmd << name << ": " << r.err;
+      EXPECT_NE(lines[0].find(file(name)), std::string::npos) << lines[0];
+      EXPECT_NE(lines[0].find(words), std::string::npos) << lines[0];
+    }
+  }
+  // The JSONL line before the bad one was still converted.
+  auto r = run("convert " + file("bad.jsonl") + " -o " + file("partial.jsonl"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(
+      std::count(slurp(file("partial.jsonl")).begin(), slurp(file("partial.jsonl")).end(), '\n'),
+      1);
+}
+
+TEST_F(Cli, ConversionsRoundTripThroughTheBinary) {
+  auto exchanges = traffic::gen::generate_exchanges(21, 60);
+  write_twin(file("a.twin"), exchanges, 2048);
+
+  ASSERT_EQ(run("convert " + file("a.twin") + " -o " + file("a.jsonl")).code, 0);
+  ASSERT_EQ(run("convert " + file("a.jsonl") + " -o " + file("b.twin")).code, 0);
+  EXPECT_EQ(read_twin(file("b.twin")), exchanges);
+
+  ASSERT_EQ(run("convert " + file("a.twin") + " -o " + file("a.har")).code, 0);
+  ASSERT_EQ(run("convert " + file("a.har") + " -o " + file("c.twin")).code, 0);
+  EXPECT_EQ(read_twin(file("c.twin")), exchanges);
+
+  // Standard input and output, with explicit formats.
+  auto cat = run("cat - --from twin", file("a.twin"));
+  ASSERT_EQ(cat.code, 0) << cat.err;
+  EXPECT_EQ(cat.out, slurp(file("a.jsonl")));
+  ASSERT_EQ(run("convert - --from jsonl -o " + file("d.twin"), file("a.jsonl")).code, 0);
+  EXPECT_EQ(read_twin(file("d.twin")), exchanges);
+
+  // The source's metadata travels with a conversion.
+  auto info = run("info --json " + file("d.twin"));
+  ASSERT_EQ(info.code, 0);
+  auto j = nlohmann::json::parse(info.out);
+  EXPECT_EQ(j["metadata"]["counters"]["drops"], 3);
+}
+
+TEST_F(Cli, InfoCountsWhatIsInTheFile) {
+  std::vector<Exchange> exchanges(10);
+  for (size_t i = 0; i < exchanges.size(); ++i) {
+    auto& e = exchanges[i];
+    e.id = i + 1;
+    e.session = i / 5;
+    e.seq = i % 5;
+    e.protocol = i < 7 ? traffic::Protocol::kHttp11 : traffic::Protocol::kHttp2;
+    e.request.method = i < 6 ? "GET" : "POST";
+    e.request.target = "/users/" + std::to_string(100 + i) + "?x=1";
+    e.time.request_start = 1'000'000'000 * static_cast<int64_t>(i + 1);
+    e.time.response_end = e.time.request_start + 500;
+    if (i != 9) e.response.emplace().status = i < 8 ? 200 : 503;
+    if (i == 9) e.error = traffic::ErrorKind::kTimeout;
+    if (i == 4) e.flags = traffic::kFlagGap;
+  }
+  write_twin(file("i.twin"), exchanges);
+  auto r = run("info --json " + file("i.twin"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["exchanges"], 10);
+  EXPECT_EQ(j["sessions"], 2);
+  EXPECT_EQ(j["with_response"], 9);
+  EXPECT_EQ(j["methods"]["GET"], 6);
+  EXPECT_EQ(j["methods"]["POST"], 4);
+  EXPECT_EQ(j["protocols"]["http/1.1"], 7);
+  EXPECT_EQ(j["protocols"]["h2"], 3);
+  EXPECT_EQ(j["status_classes"]["2xx"], 8);
+  EXPECT_EQ(j["status_classes"]["5xx"], 1);
+  EXPECT_EQ(j["status_classes"]["none"], 1);
+  EXPECT_EQ(j["errors"]["timeout"], 1);
+  EXPECT_EQ(j["flags"]["gap"], 1);
+  EXPECT_EQ(j["routes"]["GET /users/{id}"], 6);
+  EXPECT_EQ(j["routes"]["POST /users/{id}"], 4);
+  EXPECT_EQ(j["first"], 1'000'000'000);
+  EXPECT_EQ(j["last"], 10'000'000'500);
+  EXPECT_TRUE(j["damage"].empty());
+  EXPECT_EQ(j["metadata"]["counters"]["drops"], 3);
+
+  auto text = run("info " + file("i.twin"));
+  EXPECT_EQ(text.code, 0);
+  EXPECT_NE(text.out.find("exchanges    10"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("counters.drops"), std::string::npos) << text.out;
+}
+
+TEST_F(Cli, TornArchiveYieldsEveryCompleteBlockAndExitsTwo) {
+  auto exchanges = traffic::gen::generate_exchanges(22, 80);
+  write_twin(file("t.twin"), exchanges, 2048);
+  auto r = traffic::Reader::open(file("t.twin"));
+  ASSERT_TRUE(r.has_value());
+  const auto index = (*r)->index();
+  ASSERT_GE(index.size(), 3u);
+  // Cut in the middle of the last records block: every earlier block survives.
+  const std::string bytes = slurp(file("t.twin"));
+  spit(file("torn.twin"), std::string_view(bytes).substr(0, index.back().offset + 60));
+  const uint64_t complete = index.back().first_ordinal;
+
+  EXPECT_EQ(run("info --check " + file("t.twin")).code, 0);
+  auto check = run("info --check " + file("torn.twin"));
+  EXPECT_EQ(check.code, 2);
+  EXPECT_NE(check.err.find("torn-tail"), std::string::npos) << check.err;
+
+  auto cat = run("cat --format summary " + file("torn.twin"));
+  EXPECT_EQ(cat.code, 2);
+  EXPECT_EQ(static_cast<uint64_t>(std::count(cat.out.begin(), cat.out.end(), '\n')), complete);
+  auto lines = cat.err_lines();
+  ASSERT_EQ(lines.size(), 1u) << cat.err;
+  EXPECT_NE(lines[0].find(file("torn.twin") + ": offset " + std::to_string(index.back().offset)),
+            std::string::npos)
+      << lines[0];
+
+  // convert keeps everything that was read.
+  EXPECT_EQ(run("convert " + file("torn.twin") + " -o " + file("saved.twin")).code, 2);
+  auto saved = read_twin(file("saved.twin"));
+  ASSERT_EQ(saved.size(), complete);
+  EXPECT_TRUE(std::equal(saved.begin(), saved.end(), exchanges.begin()));
+
+  // A flipped payload byte: --check names the block's offset.
+  std::string flipped = bytes;
+  flipped[index[1].offset + 60] ^= 1;
+  spit(file("flip.twin"), flipped);
+  auto bad = run("info --check " + file("flip.twin"));
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("offset " + std::to_string(index[1].offset) + ": bad-checksum"),
+            std::string::npos)
+      << bad.err;
+}
+
+}  // namespace
+}  // namespace twin
