@@ -13,7 +13,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools the tests, the demo and the benchmarks call
-  curl zstd gzip python3 procps
+  curl zstd gzip python3 procps bc util-linux
 )
 
 missing=()

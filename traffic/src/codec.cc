@@ -1,5 +1,9 @@
 #include "codec.h"
 
+#include <array>
+#include <unordered_map>
+#include <vector>
+
 namespace twin::traffic::codec {
 namespace {
 
@@ -28,10 +32,74 @@ bool get_endpoint(Input& in, Endpoint& e) {
   return in.raw(e.address.data(), e.family == 4 ? 4 : 16) && in.small(e.port, 0xffff);
 }
 
-void put_headers(std::string& out, const Headers& headers) {
+// Common header names, stored as a one-byte code instead of their text: fewer bytes for zstd
+// to compress and decompress and for the decoder to copy. Part of format 1.0 (docs/FORMAT.md):
+// append only. Code 2k+1 is kHeaderNames[k] as written, code 2k+2 the same name in lowercase
+// (HTTP/2 and many HTTP/1 clients lowercase names); code 0 means the name follows as bytes.
+constexpr std::string_view kHeaderNames[] = {
+    ":authority", ":method", ":path", ":scheme", ":status", ":protocol",
+    "Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Accept-Ranges",
+    "Access-Control-Allow-Origin", "Age", "Allow", "Authorization", "Cache-Control",
+    "Connection", "Content-Disposition", "Content-Encoding", "Content-Language",
+    "Content-Length", "Content-Location", "Content-Range", "Content-Type", "Cookie", "Date",
+    "ETag", "Expect", "Expires", "Forwarded", "From", "Host", "If-Match", "If-Modified-Since",
+    "If-None-Match", "If-Range", "If-Unmodified-Since", "Keep-Alive", "Last-Modified", "Link",
+    "Location", "Max-Forwards", "Origin", "Pragma", "Proxy-Authenticate",
+    "Proxy-Authorization", "Range", "Referer", "Refresh", "Retry-After", "Server",
+    "Set-Cookie", "Strict-Transport-Security", "TE", "Trailer", "Transfer-Encoding",
+    "Upgrade", "User-Agent", "Vary", "Via", "WWW-Authenticate", "X-Forwarded-For",
+    "X-Forwarded-Host", "X-Forwarded-Proto", "X-Request-Id", "X-Real-IP",
+    "X-Content-Type-Options", "X-Frame-Options", "X-Requested-With", "X-Api-Key",
+    "X-Correlation-Id", "Traceparent", "Tracestate", "Grpc-Status", "Grpc-Message",
+    "Grpc-Encoding", "Grpc-Accept-Encoding", "Grpc-Timeout", "Content-Security-Policy",
+    "Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-Dest", "Sec-Ch-Ua", "Sec-Ch-Ua-Mobile",
+    "Sec-Ch-Ua-Platform", "Upgrade-Insecure-Requests", "DNT", "Priority",
+    "Alt-Svc", "Timing-Allow-Origin", "Server-Timing", "X-Response-Time", "X-Powered-By",
+};
+constexpr size_t kHeaderNameCount = sizeof(kHeaderNames) / sizeof(kHeaderNames[0]);
+
+struct NameTable {
+  std::vector<std::string> by_code;  // index code-1
+  std::unordered_map<std::string_view, uint32_t> codes;
+  NameTable() {
+    by_code.reserve(2 * kHeaderNameCount);
+    for (auto name : kHeaderNames) {
+      by_code.emplace_back(name);
+      std::string lower(name);
+      for (auto& c : lower) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+      by_code.push_back(std::move(lower));
+    }
+    // The first code of a spelling wins (pseudo-headers are lowercase already).
+    for (size_t i = by_code.size(); i-- > 0;) codes[by_code[i]] = static_cast<uint32_t>(i + 1);
+  }
+};
+
+const NameTable& name_table() {
+  static const NameTable table;
+  return table;
+}
+
+// Header lists repeat their order from exchange to exchange, so the code used at the same
+// position last time is tried before the hash lookup.
+uint32_t name_code(std::string_view name, size_t slot) {
+  const auto& table = name_table();
+  thread_local std::array<uint32_t, 64> recent{};
+  uint32_t& guess = recent[slot % recent.size()];
+  if (guess != 0 && table.by_code[guess - 1] == name) return guess;
+  auto it = table.codes.find(name);
+  const uint32_t code = it == table.codes.end() ? 0 : it->second;
+  if (code != 0) guess = code;
+  return code;
+}
+
+/// `slots` picks the guesses of name_code: requests and responses keep theirs apart.
+void put_headers(std::string& out, const Headers& headers, size_t slots) {
   put_varint(out, headers.size());
-  for (const auto& h : headers) {
-    put_bytes(out, h.name);
+  for (size_t i = 0; i < headers.size(); ++i) {
+    const auto& h = headers[i];
+    const uint32_t code = name_code(h.name, slots + i % 32);
+    put_varint(out, code);
+    if (code == 0) put_bytes(out, h.name);
     put_bytes(out, h.value);
   }
 }
@@ -40,9 +108,30 @@ bool get_headers(Input& in, Headers& headers) {
   uint64_t n;
   // Each header takes at least two bytes, which bounds n by what is left before any allocation.
   if (!in.varint(n) || n > in.left() / 2) return false;
+  // Readers reuse one Exchange for every record; header counts vary from record to record, and
+  // a plain resize would free the strings of the headers it drops and allocate new ones when
+  // the count grows again. Dropped headers wait here with their buffers instead.
+  thread_local Headers spare;
+  while (headers.size() > n) {
+    spare.push_back(std::move(headers.back()));
+    headers.pop_back();
+  }
+  while (headers.size() < n && !spare.empty()) {
+    headers.push_back(std::move(spare.back()));
+    spare.pop_back();
+  }
+  if (spare.size() > 256) spare.resize(256);
   headers.resize(n);
+  const auto& table = name_table();
   for (auto& h : headers) {
-    if (!in.bytes(h.name) || !in.bytes(h.value)) return false;
+    uint64_t code;
+    if (!in.varint(code) || code > table.by_code.size()) return false;
+    if (code == 0) {
+      if (!in.bytes(h.name)) return false;
+    } else {
+      h.name.assign(table.by_code[code - 1]);
+    }
+    if (!in.bytes(h.value)) return false;
   }
   return true;
 }
@@ -104,7 +193,7 @@ void encode_record(const Exchange& e, int64_t& prev_start, std::string& out) {
   put_bytes(out, rq.target);
   put_bytes(out, rq.authority);
   out.push_back(static_cast<char>(rq.framing));
-  put_headers(out, rq.headers);
+  put_headers(out, rq.headers, 0);
   put_bytes(out, rq.body);
   put_varint(out, rq.body_size > rq.body.size() ? rq.body_size - rq.body.size() : 0);
 
@@ -114,7 +203,7 @@ void encode_record(const Exchange& e, int64_t& prev_start, std::string& out) {
     put_varint(out, static_cast<uint64_t>(static_cast<uint32_t>(rs.status)));
     put_bytes(out, rs.reason);
     out.push_back(static_cast<char>(rs.framing));
-    put_headers(out, rs.headers);
+    put_headers(out, rs.headers, 32);
     put_bytes(out, rs.body);
     put_varint(out, rs.body_size > rs.body.size() ? rs.body_size - rs.body.size() : 0);
   }

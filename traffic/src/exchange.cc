@@ -83,16 +83,18 @@ const Header* find_header(const Headers& headers, std::string_view name) {
 }
 
 std::string Endpoint::to_string() const {
+  if (family != 4 && family != 6) return {};
   char buf[INET6_ADDRSTRLEN] = {};
-  if (family == 4) {
-    inet_ntop(AF_INET, address.data(), buf, sizeof(buf));
-    return std::string(buf) + ":" + std::to_string(port);
-  }
-  if (family == 6) {
-    inet_ntop(AF_INET6, address.data(), buf, sizeof(buf));
-    return "[" + std::string(buf) + "]:" + std::to_string(port);
-  }
-  return {};
+  inet_ntop(family == 4 ? AF_INET : AF_INET6, address.data(), buf, sizeof(buf));
+  // Built by appending: GCC 12 at -O3 warns (-Wrestrict) on "[" + std::string(...) chains.
+  std::string out;
+  out.reserve(INET6_ADDRSTRLEN + 8);
+  if (family == 6) out.push_back('[');
+  out.append(buf);
+  if (family == 6) out.push_back(']');
+  out.push_back(':');
+  out.append(std::to_string(port));
+  return out;
 }
 
 std::optional<Endpoint> Endpoint::parse(std::string_view text) {
