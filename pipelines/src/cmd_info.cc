@@ -239,7 +239,8 @@ Run add_info(CLI::App& app) {
       j["distinct_routes"] = stats.routes.distinct();
       j["metadata"] = counters;
       j["damage"] = problems;
-      std::printf("%s\n", j.dump(2).c_str());
+      // Methods and routes may hold bytes that are not UTF-8; a summary shows them as U+FFFD.
+      std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
       std::printf("file         %s (%llu bytes", opts->input.c_str(),
                   static_cast<unsigned long long>(file_size));

@@ -95,12 +95,17 @@ class Cli : public ::testing::Test {
 TEST_F(Cli, HelpListsOnlyTheWorkingCommandsAndUsageErrorsExitTwo) {
   auto help = run("--help");
   EXPECT_EQ(help.code, 0);
-  for (const char* cmd : {"convert", "cat", "info"}) {
-    EXPECT_NE(help.out.find(cmd), std::string::npos) << cmd;
+  // The subcommands are listed after "Subcommands:", one a line, name first.
+  std::vector<std::string> listed;
+  std::istringstream lines(help.out.substr(help.out.find("Subcommands:")));
+  std::string line;
+  std::getline(lines, line);
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::string name;
+    if (words >> name) listed.push_back(name);
   }
-  for (const char* cmd : {"capture", "scrub", "replay", "compare", "pipeline"}) {
-    EXPECT_EQ(help.out.find(cmd), std::string::npos) << cmd;
-  }
+  EXPECT_EQ(listed, (std::vector<std::string>{"convert", "cat", "info"}));
   for (const char* sub : {"convert --help", "cat --help", "info --help"}) {
     EXPECT_EQ(run(sub).code, 0) << sub;
   }
@@ -120,7 +125,9 @@ TEST_F(Cli, BadFilesExitTwoWithOneLineNamingTheFile) {
   spit(file("junk.twin"), junk);
   spit(file("notjson.har"), "{\"log\": {\"entries\": [ this is not json");
   spit(file("nolog.har"), "{\"entries\": []}");
-  spit(file("bad.jsonl"), "{\"request\":{\"method\":\"GET\",\"target\":\"/\"}}\n{oops}\n");
+  spit(file("bad.jsonl"),
+       "{\"id\":1,\"session\":1,\"seq\":0,\"protocol\":\"http/"
+       "1.1\",\"request\":{\"method\":\"GET\",\"target\":\"/\"}}\n{oops}\n");
   write_twin(file("good.twin"), traffic::gen::generate_exchanges(1, 5));
   std::string future = slurp(file("good.twin"));
   future[8] = 9;
@@ -172,9 +179,11 @@ TEST_F(Cli, ConversionsRoundTripThroughTheBinary) {
   ASSERT_EQ(run("convert - --from jsonl -o " + file("d.twin"), file("a.jsonl")).code, 0);
   EXPECT_EQ(read_twin(file("d.twin")), exchanges);
 
-  // The source's metadata travels with a conversion.
-  auto info = run("info --json " + file("d.twin"));
-  ASSERT_EQ(info.code, 0);
+  // The source's metadata travels with a .twin to .twin conversion.
+  ASSERT_EQ(run("convert " + file("a.twin") + " -o " + file("e.twin")).code, 0);
+  EXPECT_EQ(read_twin(file("e.twin")), exchanges);
+  auto info = run("info --json " + file("e.twin"));
+  ASSERT_EQ(info.code, 0) << info.err;
   auto j = nlohmann::json::parse(info.out);
   EXPECT_EQ(j["metadata"]["counters"]["drops"], 3);
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -410,6 +411,43 @@ TEST(Codec, EveryTruncationOfARecordFailsCleanlyAndTheWholeDecodes) {
       int64_t p = 0;
       EXPECT_FALSE(codec::decode_record(prefix.data(), prefix.size(), p, out)) << cut;
     }
+  }
+}
+
+// docs/FORMAT.md lists the header name table so that other tools can read records; it must be
+// the table the code uses.
+TEST(Codec, HeaderNameTableMatchesTheFormatDocument) {
+  std::ifstream doc(std::string(TWIN_SOURCE_DIR) + "/docs/FORMAT.md");
+  ASSERT_TRUE(doc.good());
+  std::string line;
+  while (std::getline(doc, line) && line.rfind(":authority", 0) != 0) {
+  }
+  std::vector<std::string> documented;
+  do {
+    std::istringstream words(line);
+    for (std::string w; words >> w;) documented.push_back(w);
+  } while (std::getline(doc, line) && line != "```");
+  const auto table = codec::header_name_table();
+  ASSERT_EQ(documented.size(), table.size());
+  for (size_t i = 0; i < table.size(); ++i) EXPECT_EQ(documented[i], table[i]) << i;
+
+  // Both spellings of a table name take one byte; an unknown name is stored whole.
+  for (const char* name : {"Content-Type", "content-type", "X-Unknown-Header"}) {
+    Exchange e;
+    e.request.headers = {{name, "v"}};
+    std::string rec;
+    int64_t prev = 0;
+    codec::encode_record(e, prev, rec);
+    Exchange back;
+    prev = 0;
+    ASSERT_TRUE(codec::decode_record(rec.data(), rec.size(), prev, back));
+    EXPECT_EQ(back.request.headers[0].name, name);
+    Exchange plain;
+    std::string base;
+    prev = 0;
+    codec::encode_record(plain, prev, base);
+    const size_t expected = base.size() + (std::string_view(name)[0] == 'X' ? 20 : 3);
+    EXPECT_EQ(rec.size(), expected) << name;
   }
 }
 

@@ -151,6 +151,10 @@ bool get_body(Input& in, std::string& body, uint64_t& body_size) {
 
 }  // namespace
 
+std::vector<std::string_view> header_name_table() {
+  return {std::begin(kHeaderNames), std::end(kHeaderNames)};
+}
+
 void encode_record(const Exchange& e, int64_t& prev_start, std::string& out) {
   put_varint(out, e.id);
   put_varint(out, e.origin_id);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "twin/traffic/exchange.h"
 
@@ -117,6 +118,9 @@ class Input {
   const char* p_;
   const char* end_;
 };
+
+/// The common header names that records code as one byte, in code order (docs/FORMAT.md).
+std::vector<std::string_view> header_name_table();
 
 /// Appends the record body of `e` (without its length prefix). `prev_start` is the previous
 /// record's request_start in the same block (0 for the first) and is updated.
