@@ -20,7 +20,9 @@ struct CatOptions {
 std::string millis(int64_t from, int64_t to) {
   if (from == traffic::kNoTime || to == traffic::kNoTime) return "-";
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.3fms", static_cast<double>(to - from) / 1e6);
+  // In double: instants may be any int64, and their difference need not fit in one.
+  std::snprintf(buf, sizeof(buf), "%.3fms",
+                (static_cast<double>(to) - static_cast<double>(from)) / 1e6);
   return buf;
 }
 

@@ -262,7 +262,7 @@ Run add_info(CLI::App& app) {
         std::printf("time span    %s .. %s (%.3f s)\n",
                     traffic::format_rfc3339(stats.first, 3).c_str(),
                     traffic::format_rfc3339(stats.last, 3).c_str(),
-                    static_cast<double>(stats.last - stats.first) / 1e9);
+                    (static_cast<double>(stats.last) - static_cast<double>(stats.first)) / 1e9);
       }
       std::printf("body bytes   requests %llu, responses %llu\n",
                   static_cast<unsigned long long>(stats.request_bytes),

@@ -155,9 +155,8 @@ TEST_F(Cli, BadFilesExitTwoWithOneLineNamingTheFile) {
   // The JSONL line before the bad one was still converted.
   auto r = run("convert " + file("bad.jsonl") + " -o " + file("partial.jsonl"));
   EXPECT_EQ(r.code, 2);
-  EXPECT_EQ(
-      std::count(slurp(file("partial.jsonl")).begin(), slurp(file("partial.jsonl")).end(), '\n'),
-      1);
+  const std::string partial = slurp(file("partial.jsonl"));
+  EXPECT_EQ(std::count(partial.begin(), partial.end(), '\n'), 1);
 }
 
 TEST_F(Cli, ConversionsRoundTripThroughTheBinary) {
