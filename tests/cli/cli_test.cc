@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "exchange_gen.h"
+#include "files.h"
 #include "twin/traffic/archive.h"
 
 namespace twin {
@@ -35,24 +36,12 @@ struct Outcome {
   }
 };
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void spit(const std::string& path, std::string_view bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using test::slurp;
+using test::spit;
 
 class Cli : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "twin-cli-XXXXXX").string();
-    dir_ = mkdtemp(tmpl.data());
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string file(const std::string& name) const { return (fs::path(dir_) / name).string(); }
+  std::string file(const std::string& name) const { return dir_.file(name); }
 
   /// Runs `twin ARGS` through the shell (ARGS are quoted by the caller where needed).
   Outcome run(const std::string& args, const std::string& stdin_file = "") {
@@ -89,7 +78,7 @@ class Cli : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  test::TempDir dir_;
 };
 
 TEST_F(Cli, HelpListsOnlyTheWorkingCommandsAndUsageErrorsExitTwo) {

@@ -11,6 +11,7 @@
 
 #include "codec.h"
 #include "exchange_gen.h"
+#include "files.h"
 #include "twin/traffic/archive.h"
 #include "twin/traffic/har.h"
 #include "twin/traffic/jsonl.h"
@@ -18,14 +19,8 @@
 namespace fs = std::filesystem;
 using namespace twin::traffic;
 
-static void spit(const fs::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), bytes.size());
-}
-
-static std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using twin::test::slurp;
+using twin::test::spit;
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -48,18 +43,18 @@ int main(int argc, char** argv) {
     if (n == 4) (void)(*w)->put_metadata({{"counters", {{"drops", 1}}}});
     (void)(*w)->close();
     if (n == 12) {
-      const std::string bytes = slurp(path);
-      spit(root / "archive" / "seed-torn.twin", bytes.substr(0, bytes.size() * 2 / 3));
+      const std::string bytes = slurp(path.string());
+      spit((root / "archive" / "seed-torn.twin").string(), bytes.substr(0, bytes.size() * 2 / 3));
     }
   }
   for (size_t i = 0; i < exchanges.size(); ++i) {
     std::string rec;
     int64_t prev = 0;
     codec::encode_record(exchanges[i], prev, rec);
-    spit(root / "record" / ("seed-" + std::to_string(i)), rec);
+    spit((root / "record" / ("seed-" + std::to_string(i))).string(), rec);
     std::string line;
     append_jsonl_line(exchanges[i], line);
-    spit(root / "jsonl" / ("seed-" + std::to_string(i) + ".json"), line);
+    spit((root / "jsonl" / ("seed-" + std::to_string(i) + ".json")).string(), line);
   }
   std::string har = har_prefix("seed");
   for (size_t i = 0; i < 4; ++i) {
@@ -67,6 +62,6 @@ int main(int argc, char** argv) {
     har += to_har_entry(exchanges[i]).dump();
   }
   har += har_suffix();
-  spit(root / "har" / "seed-twin.har", har);
+  spit((root / "har" / "seed-twin.har").string(), har);
   return 0;
 }

@@ -230,7 +230,13 @@ Result<size_t> Reader::ensure(size_t n) {
     head_ = 0;
   }
   while (have < n && !eof_) {
-    const size_t want = std::max(n - have, kReadChunk);
+    size_t want = std::max(n - have, kReadChunk);
+    if (seekable_) {
+      // Small files and the tail of large ones: no bigger buffer than the bytes left (+1 to
+      // see the end of the file in the same call).
+      const uint64_t left = file_size_ > offset_ + have ? file_size_ - offset_ - have : 0;
+      want = std::max(n - have, static_cast<size_t>(std::min<uint64_t>(want, left + 1)));
+    }
     buf_.resize(have + want);
     ssize_t r = ::read(fd_, buf_.data() + have, want);
     if (r < 0 && errno == EINTR) {

@@ -5,18 +5,10 @@
 #include <charconv>
 #include <cstring>
 
+#include "twin/traffic/text.h"
+
 namespace twin::traffic {
 namespace {
-
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
 
 constexpr std::string_view kProtocolNames[] = {"unknown", "http/1.0", "http/1.1", "h2"};
 constexpr std::string_view kErrorNames[] = {
@@ -77,7 +69,7 @@ std::optional<Flag> parse_flag(std::string_view s) {
 
 const Header* find_header(const Headers& headers, std::string_view name) {
   for (const auto& h : headers) {
-    if (iequals(h.name, name)) return &h;
+    if (ascii_iequals(h.name, name)) return &h;
   }
   return nullptr;
 }

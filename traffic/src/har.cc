@@ -38,22 +38,14 @@ constexpr double kMaxMillis = 1e12;
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
-
 bool istarts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+  return s.size() >= prefix.size() && ascii_iequals(s.substr(0, prefix.size()), prefix);
 }
 
 bool icontains(std::string_view s, std::string_view needle) {
   if (needle.size() > s.size()) return false;
   for (size_t i = 0; i + needle.size() <= s.size(); ++i) {
-    if (iequals(s.substr(i, needle.size()), needle)) return true;
+    if (ascii_iequals(s.substr(i, needle.size()), needle)) return true;
   }
   return false;
 }
@@ -125,7 +117,7 @@ ordered_json name_value_pairs(std::string_view text) {
 ordered_json request_cookies(const Headers& headers) {
   ordered_json a = ordered_json::array();
   for (const auto& h : headers) {
-    if (!iequals(h.name, "cookie")) continue;
+    if (!ascii_iequals(h.name, "cookie")) continue;
     const std::string value = to_valid_utf8(h.value);
     std::string_view rest = value;
     while (!rest.empty()) {
@@ -146,7 +138,7 @@ ordered_json request_cookies(const Headers& headers) {
 ordered_json response_cookies(const Headers& headers) {
   ordered_json a = ordered_json::array();
   for (const auto& h : headers) {
-    if (!iequals(h.name, "set-cookie")) continue;
+    if (!ascii_iequals(h.name, "set-cookie")) continue;
     const std::string value = to_valid_utf8(h.value);
     std::string_view rest = value;
     const size_t semi = rest.find(';');
@@ -163,11 +155,11 @@ ordered_json response_cookies(const Headers& headers) {
       const std::string_view key = trim(attr.substr(0, aeq));
       const std::string_view val =
           aeq == std::string_view::npos ? std::string_view() : trim(attr.substr(aeq + 1));
-      if (iequals(key, "path")) c["path"] = std::string(val);
-      if (iequals(key, "domain")) c["domain"] = std::string(val);
-      if (iequals(key, "expires")) c["expires"] = std::string(val);
-      if (iequals(key, "httponly")) c["httpOnly"] = true;
-      if (iequals(key, "secure")) c["secure"] = true;
+      if (ascii_iequals(key, "path")) c["path"] = std::string(val);
+      if (ascii_iequals(key, "domain")) c["domain"] = std::string(val);
+      if (ascii_iequals(key, "expires")) c["expires"] = std::string(val);
+      if (ascii_iequals(key, "httponly")) c["httpOnly"] = true;
+      if (ascii_iequals(key, "secure")) c["secure"] = true;
       if (next == std::string_view::npos) break;
       rest.remove_prefix(next + 1);
     }
@@ -457,10 +449,10 @@ Result<void> from_twin_entry(const json& entry, const json& twin, Exchange& out)
 }
 
 Protocol protocol_of(std::string_view version) {
-  if (iequals(version, "http/1.0")) return Protocol::kHttp10;
-  if (iequals(version, "http/1.1")) return Protocol::kHttp11;
-  if (iequals(version, "http/2.0") || iequals(version, "http/2") || iequals(version, "h2") ||
-      iequals(version, "h2c")) {
+  if (ascii_iequals(version, "http/1.0")) return Protocol::kHttp10;
+  if (ascii_iequals(version, "http/1.1")) return Protocol::kHttp11;
+  if (ascii_iequals(version, "http/2.0") || ascii_iequals(version, "http/2") ||
+      ascii_iequals(version, "h2") || ascii_iequals(version, "h2c")) {
     return Protocol::kHttp2;
   }
   return Protocol::kUnknown;  // "h3", "http/3", "" and anything else

@@ -6,6 +6,17 @@
 #include "twin/traffic/exchange.h"
 
 namespace twin::traffic {
+
+bool ascii_iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
 namespace {
 
 // The length of the well-formed UTF-8 sequence that starts at p[0] (1 to 4), or 0 when it is

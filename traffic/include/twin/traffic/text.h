@@ -10,6 +10,9 @@
 
 namespace twin::traffic {
 
+/// ASCII case-insensitive equality (HTTP header names, HTTP versions).
+bool ascii_iequals(std::string_view a, std::string_view b);
+
 /// True when `s` is well-formed UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF).
 bool is_valid_utf8(std::string_view s);
 /// `s` with each maximal ill-formed subsequence replaced by U+FFFD (as WHATWG decoders do);
