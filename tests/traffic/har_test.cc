@@ -7,6 +7,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "exchange_gen.h"
@@ -356,6 +357,59 @@ TEST(HarImport, Chromium) {
   EXPECT_EQ(xs[4].time.request_end, t4 + 2'100'000);
   EXPECT_EQ(xs[4].time.response_start, kNoTime);
   EXPECT_EQ(xs[4].time.response_end, kNoTime);
+}
+
+// A HAR recorded by a real headless Chromium (through playwright-core) of the requests that
+// tests/data/har/record_chromium.js makes to examples/shop; the expectations are what that
+// script asks for and what the shop is specified to answer (examples/shop/README.md).
+TEST(HarImport, RecordedByARealChromium) {
+  const auto r = read_har_file(kData + "/har/chromium-recorded.har");
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  const auto& xs = *r;
+  const std::vector<std::tuple<std::string, std::string, int>> expected = {
+      {"GET", "/healthz", 200},
+      {"POST", "/api/login", 401},
+      {"GET", "/api/users?limit=1&offset=0", 200},
+      {"POST", "/api/login", 200},
+      {"GET", "/api/users/1", 200},
+      {"GET", "/api/search?q=widget&limit=2", 200},
+      {"GET", "/static/logo.png", 200},
+      {"GET", "/no/such/path", 404},
+  };
+  ASSERT_EQ(xs.size(), expected.size());
+  int64_t previous_start = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const auto& [method, target, status] = expected[i];
+    EXPECT_EQ(xs[i].id, i + 1);
+    EXPECT_EQ(xs[i].protocol, Protocol::kHttp11) << i;
+    EXPECT_EQ(xs[i].request.method, method) << i;
+    EXPECT_EQ(xs[i].request.target, target) << i;
+    EXPECT_EQ(xs[i].request.authority.rfind("127.0.0.1:", 0), 0u) << xs[i].request.authority;
+    ASSERT_TRUE(xs[i].response.has_value()) << i;
+    EXPECT_EQ(xs[i].response->status, status) << i;
+    EXPECT_GE(xs[i].time.request_start, previous_start) << i;
+    EXPECT_GE(xs[i].time.response_end, xs[i].time.request_start) << i;
+    previous_start = xs[i].time.request_start;
+  }
+  // The login bodies are the JSON the script posted.
+  const auto login = json::parse(xs[3].request.body);
+  EXPECT_TRUE(login.contains("email"));
+  EXPECT_EQ(login["password"], "secret-1");
+  EXPECT_EQ(xs[3].request.framing, Framing::kContentLength);
+  // The token from the login is the bearer token of the next request.
+  const auto token = json::parse(xs[3].response->body)["token"].get<std::string>();
+  const Header* auth = find_header(xs[4].request.headers, "authorization");
+  ASSERT_NE(auth, nullptr);
+  EXPECT_EQ(auth->value, "Bearer " + token);
+  // The PNG came back base64 in the HAR and is bytes again here.
+  const auto& png = xs[6].response->body;
+  ASSERT_GE(png.size(), 8u);
+  EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  const Header* length = find_header(xs[6].response->headers, "content-length");
+  ASSERT_NE(length, nullptr);
+  EXPECT_EQ(length->value, std::to_string(png.size()));
+  // And twin's own HAR of these reads back identical.
+  for (const auto& x : xs) EXPECT_EQ(through_har(x), x);
 }
 
 TEST(HarImport, Firefox) {
