@@ -24,6 +24,15 @@ inline constexpr uint16_t kFormatMinor = 0;
 /// twin's version, as written into the producer metadata.
 std::string_view version();
 
+/// What the index (or a scan) says about one records block.
+struct BlockInfo {
+  uint64_t offset = 0;
+  uint32_t records = 0;
+  int64_t first_time = kNoTime;  // least request_start in the block, kNoTime if none known
+  int64_t last_time = kNoTime;   // greatest request_start in the block
+  uint64_t first_ordinal = 0;    // how many records come before this block
+};
+
 struct WriterOptions {
   /// A records block is closed once its encoded records reach this many bytes (a single larger
   /// record makes a block of its own). Bounds the writer's memory.
@@ -68,14 +77,6 @@ class Writer {
                            int64_t first_time, int64_t last_time, bool compress);
   Result<void> write_bytes(const void* data, size_t size);
 
-  struct IndexEntry {
-    uint64_t offset;
-    uint32_t records;
-    int64_t first_time;
-    int64_t last_time;
-    uint64_t first_ordinal;
-  };
-
   std::string path_;
   WriterOptions options_;
   std::FILE* file_ = nullptr;
@@ -91,7 +92,7 @@ class Writer {
   int64_t block_first_ = kNoTime;
   int64_t block_last_ = kNoTime;
   int64_t prev_start_ = 0;
-  std::vector<IndexEntry> index_;
+  std::vector<BlockInfo> index_;
   void* cctx_ = nullptr;  // ZSTD_CCtx*
 };
 
@@ -112,15 +113,6 @@ struct Damage {
   std::string describe(const std::string& path) const;
 };
 std::string_view to_string(Damage::Kind kind);
-
-/// What the index (or a scan) says about one records block.
-struct BlockInfo {
-  uint64_t offset = 0;
-  uint32_t records = 0;
-  int64_t first_time = kNoTime;  // least request_start in the block, kNoTime if none known
-  int64_t last_time = kNoTime;   // greatest request_start in the block
-  uint64_t first_ordinal = 0;    // how many records come before this block
-};
 
 struct ReaderOptions {
   /// A block that says it decompresses to more than this is treated as damage, so that a
@@ -155,8 +147,9 @@ class Reader {
 
   /// The header metadata merged with every metadata block read so far.
   const nlohmann::json& metadata() const { return metadata_; }
-  /// The metadata of the whole file: the header merged with all metadata blocks, found through
-  /// the index when there is one (without moving the reader), or by reading to the end.
+  /// The metadata of the whole file: the header merged with all metadata blocks. A regular
+  /// file is scanned by a second reader that skips records blocks unread (this one does not
+  /// move); on a pipe it is what metadata() holds so far, so read to the end first.
   nlohmann::json final_metadata();
   uint16_t format_major() const { return major_; }
   uint16_t format_minor() const { return minor_; }
