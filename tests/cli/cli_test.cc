@@ -166,6 +166,8 @@ TEST_F(Cli, ConversionsRoundTripThroughTheBinary) {
   EXPECT_EQ(cat.out, slurp(file("a.jsonl")));
   ASSERT_EQ(run("convert - --from jsonl -o " + file("d.twin"), file("a.jsonl")).code, 0);
   EXPECT_EQ(read_twin(file("d.twin")), exchanges);
+  ASSERT_EQ(run("convert - --from har -o " + file("h.twin"), file("a.har")).code, 0);
+  EXPECT_EQ(read_twin(file("h.twin")), exchanges);
 
   // The source's metadata travels with a .twin to .twin conversion.
   ASSERT_EQ(run("convert " + file("a.twin") + " -o " + file("e.twin")).code, 0);

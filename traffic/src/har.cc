@@ -853,7 +853,8 @@ Result<void> from_har_entry(const json& entry, uint64_t index, Exchange& out) {
 Result<std::vector<Exchange>> read_har_file(const std::string& path) {
   // HAR is one JSON document, so it is read and parsed whole: memory is proportional to the
   // file, unlike .twin and .jsonl, which stream. Use those for large captures.
-  std::FILE* file = std::fopen(path.c_str(), "rb");
+  const bool is_stdin = path == "-";
+  std::FILE* file = is_stdin ? stdin : std::fopen(path.c_str(), "rb");
   if (file == nullptr) return fail(path + ": cannot open: " + std::strerror(errno));
   std::string text;
   char buffer[1 << 16];
@@ -861,7 +862,7 @@ Result<std::vector<Exchange>> read_har_file(const std::string& path) {
   while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) text.append(buffer, n);
   const bool read_failed = std::ferror(file) != 0;
   const int read_errno = errno;
-  std::fclose(file);
+  if (!is_stdin) std::fclose(file);
   if (read_failed) return fail(path + ": read failed: " + std::strerror(read_errno));
 
   json doc;
