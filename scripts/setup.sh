@@ -9,11 +9,14 @@ packages=(
   build-essential cmake ninja-build pkg-config git clang clang-format libclang-rt-14-dev
   # libraries
   libzstd-dev libxxhash-dev nlohmann-json3-dev libcli11-dev libexpected-dev libboost-dev
-  libspdlog-dev libfmt-dev
+  libspdlog-dev libfmt-dev libpcap-dev libnghttp2-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools the tests, the demo and the benchmarks call
   curl zstd gzip python3 procps bc util-linux
+  # capture: real servers, clients, recorders and the oracle (tshark) the capture tests use
+  tcpdump tshark nginx-light nghttp2-client nghttp2-server nghttp2-proxy wrk apache2-utils tcpflow
+  iproute2 time
 )
 
 missing=()
@@ -32,5 +35,7 @@ sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
 echo "setup: installing ${#missing[@]} packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# wireshark-common asks whether non-root users may capture; answer no without a prompt.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $sudo debconf-set-selections
 $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

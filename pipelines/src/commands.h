@@ -17,5 +17,6 @@ using Run = std::function<int()>;
 Run add_convert(CLI::App& app);
 Run add_cat(CLI::App& app);
 Run add_info(CLI::App& app);
+Run add_capture(CLI::App& app);
 
 }  // namespace twin::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     auto run = adder(app);
     runs[app.get_subcommands({}).back()] = std::move(run);
   };
+  add(twin::cli::add_capture);
   add(twin::cli::add_convert);
   add(twin::cli::add_cat);
   add(twin::cli::add_info);

@@ -94,8 +94,8 @@ TEST_F(Cli, HelpListsOnlyTheWorkingCommandsAndUsageErrorsExitTwo) {
     std::string name;
     if (words >> name) listed.push_back(name);
   }
-  EXPECT_EQ(listed, (std::vector<std::string>{"convert", "cat", "info"}));
-  for (const char* sub : {"convert --help", "cat --help", "info --help"}) {
+  EXPECT_EQ(listed, (std::vector<std::string>{"capture", "convert", "cat", "info"}));
+  for (const char* sub : {"capture --help", "convert --help", "cat --help", "info --help"}) {
     EXPECT_EQ(run(sub).code, 0) << sub;
   }
   EXPECT_EQ(run("").code, 2);
