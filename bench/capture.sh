@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Capture benchmark, side by side with the peers named in the design (tshark, tcpflow), in one run:
+#   bench/capture.sh [RUNS] [MB]        (root: it records on lo with tcpdump)
+# Records at least MB (default 100) megabytes of wrk traffic against nginx on lo (a mix of file
+# sizes, HTTP/1.1 keep-alive), then reads that pcap with each tool RUNS times (default 3), pinned
+# to one core (taskset -c 0), and prints the median throughput in MB/s of pcap, the ratios, and
+# each tool's peak RSS:
+#   twin capture -r PCAP -o OUT.twin --port P -q
+#   tshark -r PCAP -d tcp.port==P,http -Y http -T fields -e http.request.method
+#          -e http.request.uri -e http.response.code > /dev/null
+#   tcpflow -r PCAP -o DIR                             (DIR emptied before each run)
+# Environment: TWIN_BENCH_BUILD (default build-bench, Release), TWIN_BENCH_DIR (default
+# out/bench-capture), TWIN_BENCH_KEEP=1 keeps the pcap and outputs, TWIN_BENCH_PCAP=FILE:PORT
+# reads an existing recording instead of making one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+megabytes=${2:-100}
+build=${TWIN_BENCH_BUILD:-build-bench}
+work=${TWIN_BENCH_DIR:-out/bench-capture}
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+
+for tool in tcpdump tshark tcpflow nginx wrk taskset python3; do
+  command -v "$tool" >/dev/null || { echo "capture.sh: $tool is not installed (scripts/setup.sh)" >&2; exit 2; }
+done
+if [[ $(id -u) -ne 0 && -z ${TWIN_BENCH_PCAP:-} ]]; then
+  echo "capture.sh: recording on lo needs root (or set TWIN_BENCH_PCAP=FILE:PORT)" >&2
+  exit 2
+fi
+
+# --- twin, Release build (a failure only leaves twin out of the comparison) ---
+twin=""
+echo "== building twin (Release, $build)"
+if cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTWIN_TESTS=OFF >"$work/build.log" 2>&1 &&
+   cmake --build "$build" --target twin >>"$work/build.log" 2>&1; then
+  if "$build/bin/twin" capture --help >/dev/null 2>&1; then
+    twin="$build/bin/twin"
+  else
+    echo "  twin has no 'capture' command yet: measuring the peers only"
+  fi
+else
+  echo "  the build failed (see $work/build.log): measuring the peers only"
+fi
+
+# --- the recording ---
+if [[ -n ${TWIN_BENCH_PCAP:-} ]]; then
+  pcap=${TWIN_BENCH_PCAP%:*}
+  port=${TWIN_BENCH_PCAP##*:}
+  echo "== reading $pcap (server port $port)"
+else
+  pcap="$work/traffic.pcap"
+  echo "== recording >= $megabytes MB of wrk traffic against nginx on lo"
+  port=$(python3 - "$work" "$pcap" "$megabytes" <<'EOF'
+import os, sys
+sys.path.insert(0, os.path.join(os.getcwd(), "tests", "capture_e2e"))
+import harness as h
+
+work, pcap, megabytes = sys.argv[1], sys.argv[2], float(sys.argv[3])
+docroot = os.path.join(work, "www")
+h.make_docroot(docroot)
+# A mix of sizes, weighted towards small responses as in API traffic: 1 KB x4, 10 KB x3,
+# 100 KB, 0 B and a 404.
+paths = ["/1k.bin", "/10k.bin", "/1k.bin", "/100k.bin", "/10k.bin", "/1k.bin", "/empty.bin",
+         "/10k.bin", "/1k.bin", "/nope"]
+ng = h.Nginx(work, docroot).start()
+try:
+    rec = h.Recorder(pcap, [ng.http_port]).start()
+    requests = 0
+    try:
+        # Rounds of a bounded number of requests, so tcpdump keeps up (no kernel drops), until
+        # the file is large enough.
+        while os.path.getsize(pcap) < megabytes * 1e6:
+            r = h.wrk(ng.url("/"), threads=2, connections=16, duration=5, limit=4000,
+                      paths=paths)
+            requests += r["requests"]
+    finally:
+        rec.stop()
+    print(f"  {os.path.getsize(pcap) / 1e6:.1f} MB, {rec.captured} packets, about {requests} "
+          f"exchanges (wrk -t2 -c16), tcpdump dropped {rec.kernel_drops}", file=sys.stderr)
+finally:
+    ng.stop()
+print(ng.http_port)
+EOF
+)
+fi
+size=$(stat -c %s "$pcap")
+
+# --- timing: "seconds peak_rss_kib" of one command, stdout to /dev/null, pinned to core 0 ---
+measure() {
+  if [[ -x /usr/bin/time ]]; then
+    /usr/bin/time -f "%e %M" -o "$work/time.out" taskset -c 0 "$@" >/dev/null 2>"$work/cmd.err" ||
+      { echo "command failed: $* ($(tail -n 3 "$work/cmd.err"))" >&2; return 1; }
+    cat "$work/time.out"
+  else
+    python3 - "$work/cmd.err" "$@" <<'EOF'
+import resource, subprocess, sys, time
+err = open(sys.argv[1], "wb")
+t = time.monotonic()
+r = subprocess.run(["taskset", "-c", "0"] + sys.argv[2:], stdout=subprocess.DEVNULL, stderr=err)
+elapsed = time.monotonic() - t
+if r.returncode != 0:
+    sys.exit(f"command failed: {' '.join(sys.argv[2:])}")
+print(f"{elapsed:.3f} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
+EOF
+  fi
+}
+
+# median seconds and max RSS over $runs runs of a command; before each run, $prepare (if set)
+bench() {
+  local name=$1; shift
+  local times=() rss=0 out
+  for ((i = 0; i < runs; i++)); do
+    if [[ -n ${prepare:-} ]]; then eval "$prepare"; fi
+    out=$(measure "$@") || return 1
+    times+=("${out% *}")
+    if (( ${out#* } > rss )); then rss=${out#* }; fi
+  done
+  local median
+  median=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')
+  local rate
+  rate=$(echo "scale=1; $size / 1000000 / $median" | bc)
+  printf '  %-14s %8.2f s  %8s MB/s  peak RSS %6d MiB\n' "$name" "$median" "$rate" $((rss / 1024))
+  eval "rate_${name//[^a-z]/_}=$rate"
+}
+
+echo "== reading the pcap ($(echo "scale=1; $size / 1000000" | bc) MB), median of $runs runs, taskset -c 0"
+rate_twin=""
+if [[ -n $twin ]]; then
+  prepare="rm -f '$work/out.twin'"
+  bench twin "$twin" capture -r "$pcap" -o "$work/out.twin" --port "$port" -q ||
+    { echo "  twin capture failed: $(tail -n 3 "$work/cmd.err")"; rate_twin=""; }
+  if [[ -n $rate_twin && -f $work/out.twin ]]; then
+    "$twin" info --json "$work/out.twin" >"$work/info.json" && python3 - "$work/info.json" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+c = j.get("metadata", {}).get("capture", {})
+print(f"                 twin: {j['exchanges']} exchanges from {c.get('packets', '?')} packets, "
+      f"{c.get('flows', '?')} flows, {c.get('gaps', '?')} gaps")
+EOF
+  fi
+fi
+prepare=""
+bench tshark tshark -n -r "$pcap" -d "tcp.port==$port,http" -Y http -T fields \
+  -e http.request.method -e http.request.uri -e http.response.code
+prepare="rm -rf '$work/tcpflow' && mkdir -p '$work/tcpflow'"
+bench tcpflow tcpflow -r "$pcap" -o "$work/tcpflow"
+prepare=""
+
+if [[ -n $rate_twin ]]; then
+  awk -v t="$rate_twin" -v s="$rate_tshark" -v f="$rate_tcpflow" \
+    'BEGIN { printf "  twin / tshark  = %.1fx\n  twin / tcpflow = %.1fx\n", t / s, t / f }'
+fi
+if [[ ! -x /usr/bin/time ]]; then echo "  (peak RSS from getrusage: GNU time is not installed)"; fi
+
+if [[ -z ${TWIN_BENCH_KEEP:-} ]]; then
+  rm -rf "$work/tcpflow" "$work/out.twin" "$work/www" "$work/nginx" "$work"/tcpdump.*.{out,err} \
+    "$work/cmd.err" "$work/time.out" "$work/info.json"
+  if [[ -z ${TWIN_BENCH_PCAP:-} ]]; then rm -f "$pcap"; fi
+fi
