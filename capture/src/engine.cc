@@ -108,23 +108,18 @@ struct Engine::Flow {
   std::deque<Deferred> deferred[2];  // by Direction, in arrival order
   size_t deferred_bytes = 0;
   int64_t last_seen = 0;
-  int64_t clock = 0;  // the latest time handed to the analyzer (times only move forward)
+  int64_t last_time[2] = {0, 0};        // by Direction: the latest time of bytes delivered
   std::list<Flow*>::iterator position;  // in open_ or closed_
   size_t accounted = 0;                 // bytes counted in Engine::buffered_
 };
 
-// Packet times of one connection can run slightly backwards across directions when several
-// CPUs hand packets to the capture (a response stamped a few microseconds before the request it
-// answers). Bytes reach the analyzer in causal order (see Deferred); their times are made to
-// follow that order, so that "this response started before that request" stays meaningful.
 void Engine::Side::on_data(std::string_view bytes, int64_t time) {
-  flow_.clock = std::max(flow_.clock, time);
-  engine_.data(flow_, dir_, bytes, flow_.clock);
+  int64_t& last = flow_.last_time[index(dir_)];
+  last = std::max(last, time);
+  engine_.data(flow_, dir_, bytes, time);
 }
 
 void Engine::Side::on_gap(uint64_t length, int64_t time) {
-  flow_.clock = std::max(flow_.clock, time);
-  time = flow_.clock;
   if (flow_.analyzer) {
     flow_.analyzer->gap(dir_, length, time);
     engine_.after_feed(flow_);
@@ -139,8 +134,6 @@ void Engine::Side::on_gap(uint64_t length, int64_t time) {
 }
 
 void Engine::Side::on_end(bool reset, int64_t time) {
-  flow_.clock = std::max(flow_.clock, time);
-  time = flow_.clock;
   flow_.ended[index(dir_)] = true;
   if (flow_.mode == Flow::Mode::kSniff && !flow_.sniff.empty() && dir_ == Direction::kToServer) {
     // The client said less than a preface and closed: let HTTP/1 judge those bytes.
@@ -368,24 +361,36 @@ void Engine::apply(Flow& f, Direction dir, uint32_t seq, uint32_t ack, uint8_t f
 }
 
 void Engine::release(Flow& f, int64_t now, bool all) {
-  bool progress = true;
-  while (progress) {
-    progress = false;
+  // Each round applies one held segment: of the directions whose first held segment may go
+  // (its acknowledged bytes arrived, or its grace is over), the one captured first, so that a
+  // segment released by its grace does not overtake what the other direction holds.
+  for (;;) {
+    int pick = -1;
+    bool causal = false;
     for (Direction d : {Direction::kToServer, Direction::kToClient}) {
-      auto& held = f.deferred[index(d)];
-      while (!held.empty()) {
-        Deferred& x = held.front();
-        const bool ready = all || now - x.time >= options_.reassembly.ack_grace ||
-                           (x.flags & kTcpAck) == 0 ||
-                           f.streams[index(other(d))].delivered_through(x.ack);
-        if (!ready) break;
-        Deferred item = std::move(x);
-        held.pop_front();
-        f.deferred_bytes -= item.payload.size();
-        apply(f, d, item.seq, item.ack, item.flags, item.payload, item.length, item.time);
-        progress = true;
+      const auto& held = f.deferred[index(d)];
+      if (held.empty()) continue;
+      const Deferred& x = held.front();
+      const bool caught_up =
+          (x.flags & kTcpAck) == 0 || f.streams[index(other(d))].delivered_through(x.ack);
+      const bool ready = caught_up || all || now - x.time >= options_.reassembly.ack_grace;
+      if (ready && (pick < 0 || x.time < f.deferred[pick].front().time)) {
+        pick = index(d);
+        causal = caught_up;
       }
     }
+    if (pick < 0) return;
+    Deferred item = std::move(f.deferred[pick].front());
+    f.deferred[pick].pop_front();
+    f.deferred_bytes -= item.payload.size();
+    // Packet times can run slightly backwards across directions when several CPUs hand
+    // packets to the capture (a response stamped microseconds before the request it answers).
+    // A segment that waited for the bytes it acknowledges comes after them in time too, so that
+    // "this response started before that request" keeps its meaning for the analyzers.
+    int64_t time = item.time;
+    if (causal) time = std::max(time, f.last_time[1 - pick]);
+    apply(f, static_cast<Direction>(pick), item.seq, item.ack, item.flags, item.payload,
+          item.length, time);
   }
 }
 
@@ -435,6 +440,18 @@ void Engine::data(Flow& flow, Direction dir, std::string_view bytes, int64_t tim
   after_feed(flow);
 }
 
+AnalyzerContext Engine::analyzer_context(Flow& flow) {
+  // The analyzer fills the exchange; the connection adds what only it knows.
+  auto sink = [this, f = &flow](traffic::Exchange&& e) {
+    e.session = f->session;
+    e.client = f->client;
+    e.server = f->server;
+    if (f->midstream) e.flags |= traffic::kFlagMidstream;
+    out_(std::move(e));
+  };
+  return AnalyzerContext{options_.analyzer, counters_, std::move(sink), flow.midstream};
+}
+
 void Engine::choose_analyzer(Flow& flow, Direction dir, std::string_view bytes) {
   if (!flow.sniff.empty() && bytes.empty()) {
     // Called at the end of a short client stream: judge what was sniffed.
@@ -447,14 +464,7 @@ void Engine::choose_analyzer(Flow& flow, Direction dir, std::string_view bytes) 
     }
     return;
   }
-  auto sink = [this, f = &flow](traffic::Exchange&& e) {
-    e.session = f->session;
-    e.client = f->client;
-    e.server = f->server;
-    if (f->midstream) e.flags |= traffic::kFlagMidstream;
-    out_(std::move(e));
-  };
-  AnalyzerContext context{options_.analyzer, counters_, sink, flow.midstream};
+  AnalyzerContext context = analyzer_context(flow);
   if (dir == Direction::kToServer && bytes.starts_with(kPreface)) {
     // HTTP/2 with prior knowledge. Also when the SYN was missed: the preface is the start.
     context.midstream = false;
@@ -493,15 +503,7 @@ void Engine::after_feed(Flow& flow) {
       std::string to_client = std::move(upgrade.rest_to_client);
       const int64_t to_server_time = upgrade.rest_to_server_time;
       const int64_t to_client_time = upgrade.rest_to_client_time;
-      auto sink = [this, f = &flow](traffic::Exchange&& e) {
-        e.session = f->session;
-        e.client = f->client;
-        e.server = f->server;
-        if (f->midstream) e.flags |= traffic::kFlagMidstream;
-        out_(std::move(e));
-      };
-      AnalyzerContext context{options_.analyzer, counters_, sink, flow.midstream};
-      flow.analyzer = std::make_unique<Http2Analyzer>(context, std::move(upgrade));
+      flow.analyzer = std::make_unique<Http2Analyzer>(analyzer_context(flow), std::move(upgrade));
       if (!to_server.empty()) flow.analyzer->data(Direction::kToServer, to_server, to_server_time);
       if (flow.analyzer->state() == Analyzer::State::kActive && !to_client.empty()) {
         flow.analyzer->data(Direction::kToClient, to_client, to_client_time);

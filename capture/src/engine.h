@@ -89,6 +89,7 @@ class Engine {
   void release(Flow& flow, int64_t now, bool all);
   void data(Flow& flow, Direction dir, std::string_view bytes, int64_t time);
   void choose_analyzer(Flow& flow, Direction dir, std::string_view bytes);
+  AnalyzerContext analyzer_context(Flow& flow);
   void after_feed(Flow& flow);
   void give_up(Flow& flow);
   void close(Flow& flow, int64_t time, bool end_of_capture, bool evicted);

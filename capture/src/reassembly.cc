@@ -1,5 +1,7 @@
 #include "reassembly.h"
 
+#include <algorithm>
+
 namespace twin::capture {
 
 void TcpReassembler::start(uint32_t first_seq) {
@@ -110,6 +112,10 @@ void TcpReassembler::skip_to(uint64_t offset, int64_t time, StreamConsumer& cons
     ++counters.gaps;
     counters.gap_bytes += missing;
     next_ = offset;
+    // The hole is dated by the bytes that came after it, not by whatever made us give up on
+    // it (an ACK after the grace, the end of the flow): the exchanges around it keep the
+    // times their packets had.
+    if (!queue_.empty()) time = std::min(time, queue_.begin()->second.time);
     consumer.on_gap(missing, time);
   }
   drain(consumer, counters);

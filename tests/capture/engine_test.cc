@@ -145,6 +145,23 @@ TEST(Engine, ALostSegmentAcknowledgedByThePeerIsAGapOnTheExchange) {
   EXPECT_EQ(run.counters.gap_bytes, 10u);
 }
 
+TEST(Engine, AResponseCapturedBeforeItsRequestIsPutBackInOrder) {
+  // Two CPUs hand packets to the capture: the response is seen (and stamped) 5 us before the
+  // request it answers. Its ACK number says it came after: the engine waits for the request.
+  Conversation c = keep_alive();
+  auto segs = c.build();
+  std::swap(segs[3], segs[4]);  // segment 4 (response) before segment 3 (request)
+  segs[3].time = segs[4].time - 5000;
+  Harness run;
+  run.feed(segs);
+  ASSERT_EQ(run.out.size(), 2u);
+  EXPECT_EQ(run.out[0].request.target, "/a");
+  ASSERT_TRUE(run.out[0].response);
+  EXPECT_EQ(run.out[0].response->status, 200);
+  EXPECT_GE(run.out[0].time.response_start, run.out[0].time.request_start);
+  EXPECT_EQ(run.counters.anomaly_count("http1.unpaired_response"), 0u);
+}
+
 TEST(Engine, MidstreamConnectionIsFlaggedAndItsClientFoundByTheBytes) {
   // The client port (80) is lower than the server's (8080): only the bytes say who is who.
   Conversation c(kClient, 80, kServer, 8080);
