@@ -50,8 +50,23 @@ if [[ -n ${TWIN_BENCH_PCAP:-} ]]; then
   echo "== reading $pcap (server port $port)"
 else
   pcap="$work/traffic.pcap"
-  echo "== recording >= $megabytes MB of wrk traffic against nginx on lo"
-  port=$(python3 - "$work" "$pcap" "$megabytes" <<'EOF'
+  # Loopback sends 64 KB TSO segments; a NIC sends MTU-sized packets. By default the recording
+  # runs in a network namespace of its own whose lo has MTU 1500 and gso_max_size 1500, so the
+  # pcap has the packet sizes of real traffic. TWIN_BENCH_MTU=lo records on the host's lo.
+  inns=()
+  if [[ ${TWIN_BENCH_MTU:-1500} != lo ]]; then
+    netns="twin-bench-$$"
+    ip netns add "$netns"
+    trap 'ip netns del "$netns" 2>/dev/null || true' EXIT
+    ip netns exec "$netns" ip link set lo up
+    ip netns exec "$netns" ip link set lo mtu "${TWIN_BENCH_MTU:-1500}"
+    ip netns exec "$netns" ip link set lo gso_max_size "${TWIN_BENCH_MTU:-1500}"
+    inns=(ip netns exec "$netns")
+    echo "== recording >= $megabytes MB of wrk traffic against nginx on lo of netns $netns (MTU ${TWIN_BENCH_MTU:-1500}, no GSO)"
+  else
+    echo "== recording >= $megabytes MB of wrk traffic against nginx on lo"
+  fi
+  port=$("${inns[@]}" python3 - "$work" "$pcap" "$megabytes" <<'EOF'
 import os, sys
 sys.path.insert(0, os.path.join(os.getcwd(), "tests", "capture_e2e"))
 import harness as h
