@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the bundled examples. For now: the example shop serves realistic traffic from
-# a real client while recording what it served into a .twin archive; twin then inspects the
-# archive and takes it through JSONL and HAR and back, checking that nothing changed.
+# a real client while recording what it served into a .twin archive, and twin captures the same
+# traffic from the wire (live on lo, when run as root): the two records must agree. twin then
+# inspects the archive and takes it through JSONL and HAR and back, checking that nothing
+# changed.
 # Grows with every stage until it runs the whole twin (capture, scrub, replay, compare).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,12 +33,57 @@ done
 [[ -n $port ]] || { echo "demo: shop did not start" >&2; exit 1; }
 echo "   listening on 127.0.0.1:$port"
 
+capture_pid=""
+if [[ $(id -u) -eq 0 ]]; then
+  echo "== twin capture -i lo --port $port (live, beside the shop's own record)"
+  "$bin/twin" capture -i lo --port "$port" -o "$out/captured.twin" 2>"$out/capture.err" &
+  capture_pid=$!
+  trap 'kill "$shop_pid" "$capture_pid" 2>/dev/null || true' EXIT
+  for _ in $(seq 1 100); do
+    grep -q capturing "$out/capture.err" && break
+    kill -0 "$capture_pid" 2>/dev/null || { cat "$out/capture.err" >&2; exit 1; }
+    sleep 0.1
+  done
+else
+  echo "== (not root: the live capture beside the shop's record is skipped)"
+fi
+
 echo "== driving $sessions sessions with shop_traffic"
 "$bin/shop_traffic" --url "http://127.0.0.1:$port" --sessions "$sessions" --concurrency 4 --seed 7
 
+if [[ -n $capture_pid ]]; then
+  sleep 0.5
+  kill -INT "$capture_pid"
+  wait "$capture_pid" || { cat "$out/capture.err" >&2; exit 1; }
+  sed 's/^/   /' "$out/capture.err"
+fi
 kill -TERM "$shop_pid"
 wait "$shop_pid" || true
 trap - EXIT
+
+if [[ -n $capture_pid ]]; then
+  echo "== what the wire showed (twin capture) against what the shop served (--record)"
+  "$bin/twin" cat "$out/served.twin" >"$out/served-check.jsonl"
+  "$bin/twin" cat "$out/captured.twin" >"$out/captured.jsonl"
+  python3 - "$out/served-check.jsonl" "$out/captured.jsonl" <<'EOF'
+import collections, json, sys
+def shape(path):
+    c = collections.Counter()
+    for line in open(path):
+        e = json.loads(line)
+        r = e.get("response") or {}
+        c[(e["request"]["method"], e["request"]["target"], r.get("status"),
+           r.get("body_size"))] += 1
+    return c
+served, captured = shape(sys.argv[1]), shape(sys.argv[2])
+if served != captured:
+    print(f"demo: capture and record differ: {sum((served - captured).values())} served but "
+          f"not captured, {sum((captured - served).values())} captured but not served",
+          file=sys.stderr)
+    sys.exit(1)
+print(f"   {sum(served.values())} exchanges: method, target, status and body size agree")
+EOF
+fi
 
 echo "== twin info $out/served.twin"
 "$bin/twin" info --check "$out/served.twin"
