@@ -10,10 +10,11 @@ packages=(
   # libraries
   libzstd-dev libxxhash-dev nlohmann-json3-dev libcli11-dev libexpected-dev libboost-dev
   libspdlog-dev libfmt-dev libpcap-dev libnghttp2-dev
+  libssl-dev libhyperscan-dev libre2-dev zlib1g-dev libbrotli-dev libyaml-cpp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools the tests, the demo and the benchmarks call
-  curl zstd gzip python3 procps bc util-linux
+  curl zstd gzip brotli python3 procps bc util-linux
   # capture: real servers, clients, recorders and the oracle (tshark) the capture tests use
   tcpdump tshark nginx-light nghttp2-client nghttp2-server nghttp2-proxy wrk apache2-utils tcpflow
   iproute2 time

@@ -1,0 +1,133 @@
+#pragma once
+// The shape report: for every field path where values were scrubbed, how well the shape of the
+// traffic survived — count, distinct values before and after (cardinality), the distance
+// between the length distributions before and after (Kolmogorov–Smirnov), how many values kept
+// their character-class shape, JSON structure identity — and the residual count: personal data
+// the detectors still find in scrubbed output that is not a token twin wrote. Never holds a
+// value: distinct counts are kept as keyed 64-bit hashes, lengths as histograms.
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "twin/scrubber/kind.h"
+
+namespace twin::scrubber {
+
+/// Exact distinct count of hashes up to a cap; beyond it the count is a lower bound. An
+/// open-addressing set (linear probing, at most half full): one probe per value on the hot path.
+class DistinctCount {
+ public:
+  static constexpr size_t kCap = 1u << 16;
+  void add(uint64_t hash) {
+    hash |= 1;  // 0 marks an empty slot
+    if (slots_.empty()) slots_.assign(64, 0);
+    size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      if (slots_[i] == hash) return;
+      if (slots_[i] == 0) {
+        if (count_ >= kCap) {
+          saturated_ = true;
+          return;
+        }
+        slots_[i] = hash;
+        if (++count_ * 2 > slots_.size()) grow();
+        return;
+      }
+    }
+  }
+  void merge(const DistinctCount& other) {
+    for (auto h : other.slots_) {
+      if (h) add(h);
+    }
+    saturated_ = saturated_ || other.saturated_;
+  }
+  uint64_t count() const { return count_; }
+  bool saturated() const { return saturated_; }
+
+ private:
+  void grow() {
+    std::vector<uint64_t> old(slots_.size() * 2, 0);
+    old.swap(slots_);
+    size_t mask = slots_.size() - 1;
+    for (auto h : old) {
+      if (!h) continue;
+      size_t i = h & mask;
+      while (slots_[i]) i = (i + 1) & mask;
+      slots_[i] = h;
+    }
+  }
+  std::vector<uint64_t> slots_;
+  uint64_t count_ = 0;
+  bool saturated_ = false;
+};
+
+/// Statistics of one field path ("request.json:user.email", "request.header:authorization").
+struct FieldStats {
+  uint64_t count = 0;    // values scrubbed here
+  uint64_t changed = 0;  // of which the output differs from the input
+  DistinctCount distinct_before;
+  DistinctCount distinct_after;
+  std::map<uint32_t, uint64_t> length_before;  // length (capped at 65535) → values
+  std::map<uint32_t, uint64_t> length_after;
+  uint64_t shape_kept = 0;  // values whose character-class shape is the same after
+  uint64_t residual = 0;    // detections left in the output that twin did not write
+  std::array<uint64_t, kKindCount> kinds{};
+
+  /// Kolmogorov–Smirnov distance between the two length distributions, in [0, 1].
+  double length_ks() const;
+};
+
+/// The character-class shape of a value: each byte as 'd' digit, 'U' upper, 'l' lower, or
+/// itself for any other byte. Tokens keep it; redaction does not.
+bool same_shape(std::string_view a, std::string_view b);
+
+class Report {
+ public:
+  /// `hash_seed` keys the distinct-value hashes (so the report leaks nothing on its own).
+  explicit Report(uint64_t hash_seed);
+
+  static constexpr size_t kMaxPaths = 4096;  // beyond, values are counted under "(other)"
+
+  void record(std::string_view path, std::string_view before, std::string_view after, Kind kind) {
+    record(field(path), before, after, kind);
+  }
+  /// The statistics of a path, created when new; the reference stays valid for the report's life
+  /// (callers on the hot path keep it instead of looking the path up again).
+  FieldStats& field(std::string_view path) { return at(path); }
+  void record(FieldStats& field, std::string_view before, std::string_view after, Kind kind);
+  void add_residual(std::string_view path, uint64_t n) { add_residual(field(path), n); }
+  void add_residual(FieldStats& field, uint64_t n);
+  void add_json_body(bool same_structure) {
+    ++json_bodies_;
+    if (same_structure) ++json_same_structure_;
+  }
+
+  uint64_t residual() const { return residual_; }
+  uint64_t json_bodies() const { return json_bodies_; }
+  uint64_t json_same_structure() const { return json_same_structure_; }
+  const std::map<std::string, FieldStats, std::less<>>& fields() const { return fields_; }
+
+  /// Adds another report (from another thread) into this one.
+  void merge(const Report& other);
+
+  /// The report as JSON (docs/scrub.md documents the schema).
+  nlohmann::json to_json() const;
+  /// A table for a terminal: the `rows` busiest paths, then the totals.
+  std::string table(size_t rows = 30) const;
+
+ private:
+  FieldStats& at(std::string_view path);
+  uint64_t seed_;
+  std::map<std::string, FieldStats, std::less<>> fields_;
+  uint64_t residual_ = 0;
+  uint64_t json_bodies_ = 0;
+  uint64_t json_same_structure_ = 0;
+};
+
+}  // namespace twin::scrubber

@@ -1,0 +1,75 @@
+#pragma once
+// The scrub engine: walks every place of an exchange where personal data can sit — headers
+// (credentials, cookies, URLs in Referer/Location), the path and query of the target, the
+// bodies (JSON, urlencoded and multipart forms, text; gzip/deflate/br decoded and re-encoded),
+// the client and server addresses — and replaces what the policy says with shape-keeping values.
+// Content-Length and the recorded body size follow the new body.
+//
+// Referential integrity: a token depends only on the value and the key, so a value scrubbed in
+// a response and met again in a later request becomes the same token in both. A value scrubbed
+// by a place rule or a key name is also remembered (by keyed hash, bounded by the policy's
+// memory.values) so that where it comes back in a place no rule covers — an order id in a later
+// path — it is scrubbed the same way.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "twin/scrubber/key.h"
+#include "twin/scrubber/kind.h"
+#include "twin/scrubber/policy.h"
+#include "twin/scrubber/report.h"
+#include "twin/traffic/exchange.h"
+#include "twin/traffic/result.h"
+
+namespace twin::scrubber {
+
+/// Everything that can explain a surprise in a scrub run. Kept in the archive's metadata
+/// under "scrub".
+struct ScrubCounters {
+  uint64_t exchanges = 0;
+  uint64_t exchanges_changed = 0;
+  uint64_t values = 0;                                 // values (or spans within values) scrubbed
+  std::array<uint64_t, kKindCount> by_kind{};          // kNone: chosen by a place rule
+  std::array<uint64_t, kLocationCount> by_location{};  // where they were
+  uint64_t dropped = 0;           // values, fields or pairs removed by a drop action
+  uint64_t memory_hits = 0;       // values scrubbed because they were scrubbed before
+  uint64_t memory_evictions = 0;  // remembered values forgotten (memory.values reached)
+  uint64_t fallbacks = 0;         // an action that could not apply; a token was used instead
+  uint64_t json_bodies = 0;
+  uint64_t json_malformed = 0;  // not valid JSON: scrubbed by the content detectors instead
+  uint64_t json_truncated = 0;  // cut at --max-body: the part before the cut as JSON, the rest
+                                // by the content detectors
+  uint64_t form_bodies = 0;
+  uint64_t multipart_bodies = 0;
+  uint64_t multipart_malformed = 0;
+  uint64_t text_bodies = 0;
+  uint64_t binary_bodies = 0;   // scanned with length-keeping tokens only
+  uint64_t decoded_bodies = 0;  // Content-Encoding decoded and encoded again
+  uint64_t bodies_dropped = 0;  // could not be decoded (corrupt, truncated, over
+                                // max_decoded_body, unknown coding): removed, never kept raw
+  uint64_t residual = 0;        // detections left in scrubbed output (must be 0)
+
+  void merge(const ScrubCounters& other);
+  nlohmann::json to_json() const;
+};
+
+/// One scrub engine. Not thread-safe: one per thread (each owns its detector scratch, cipher
+/// contexts and memory); engines built from equal policies and keys give identical output.
+class Scrubber {
+ public:
+  /// Compiles the policy's detectors; fails naming a policy regex that does not compile.
+  static Result<std::unique_ptr<Scrubber>> create(const Policy& policy, const Key& key);
+  virtual ~Scrubber() = default;
+
+  /// Scrubs `exchange` in place and sets kFlagScrubbed. Never fails: what cannot be scrubbed
+  /// safely is removed and counted.
+  virtual void scrub(traffic::Exchange& exchange) = 0;
+
+  virtual const ScrubCounters& counters() const = 0;
+  virtual const Report& report() const = 0;
+};
+using ScrubberPtr = std::unique_ptr<Scrubber>;
+
+}  // namespace twin::scrubber

@@ -1,0 +1,704 @@
+#include "json_rewrite.h"
+
+#include <xxhash.h>
+
+#include <array>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace twin::scrubber {
+namespace {
+
+constexpr size_t kMaxDepth = 512;
+
+// Bytes that a string may hold as they are and that need no further look: everything but the
+// quote, the backslash, control characters and non-ASCII (which is checked to be UTF-8).
+constexpr std::array<bool, 256> make_plain() {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x80; ++c) t[c] = c != '"' && c != '\\';
+  return t;
+}
+constexpr std::array<bool, 256> kPlain = make_plain();
+
+constexpr std::array<bool, 256> make_space() {
+  std::array<bool, 256> t{};
+  t[' '] = t['\t'] = t['\n'] = t['\r'] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kSpace = make_space();
+
+inline bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+inline int hex_value(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+inline size_t skip_space(const unsigned char* s, size_t i, size_t n) {
+  while (i < n && kSpace[s[i]]) ++i;
+  return i;
+}
+
+// The first index at or after `i` whose byte is not plain (see kPlain), or `n`. Strings are most
+// of a JSON body, so this takes 16 bytes at a time where SSE2 is there (always on x86-64).
+inline size_t skip_plain(const unsigned char* s, size_t i, size_t n) {
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i control = _mm_set1_epi8(0x1f);
+  while (i + 16 <= n) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+    const __m128i stop =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                     _mm_cmpeq_epi8(_mm_min_epu8(v, control), v));
+    // movemask of v itself flags the bytes >= 0x80.
+    const unsigned bits = static_cast<unsigned>(_mm_movemask_epi8(stop) | _mm_movemask_epi8(v));
+    if (bits != 0) return i + static_cast<size_t>(__builtin_ctz(bits));
+    i += 16;
+  }
+#endif
+  while (i < n && kPlain[s[i]]) ++i;
+  return i;
+}
+
+// The length of the well-formed UTF-8 sequence (RFC 3629: no overlongs, no surrogates, at most
+// U+10FFFF) whose lead byte s[i] is >= 0x80, or 0 with `err` at the first byte that cannot
+// belong to one (`n` when the input ends inside the sequence).
+inline size_t utf8_length(const unsigned char* s, size_t i, size_t n, size_t& err) {
+  const unsigned char c = s[i];
+  size_t len;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    err = i;
+    return 0;
+  }
+  for (size_t k = 1; k < len; ++k) {
+    if (i + k >= n) {
+      err = n;
+      return 0;
+    }
+    const unsigned char b = s[i + k];
+    if (b < lo || b > hi) {
+      err = i + k;
+      return 0;
+    }
+    lo = 0x80;
+    hi = 0xBF;
+  }
+  return len;
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// Four hex digits at s[i..i+4), or -1 with `err` at the first bad one (`n` when cut short).
+inline int32_t hex4(const unsigned char* s, size_t i, size_t n, size_t& err) {
+  int32_t v = 0;
+  for (size_t k = 0; k < 4; ++k) {
+    if (i + k >= n) {
+      err = n;
+      return -1;
+    }
+    const int h = hex_value(s[i + k]);
+    if (h < 0) {
+      err = i + k;
+      return -1;
+    }
+    v = v * 16 + h;
+  }
+  return v;
+}
+
+// The end of the number starting at s[i] (RFC 8259:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?), or false with `err` at the first byte that
+// cannot continue it.
+inline bool scan_number(const unsigned char* s, size_t i, size_t n, size_t& end, size_t& err) {
+  auto need_digit = [&](size_t j) {
+    if (j >= n) {
+      err = n;
+      return false;
+    }
+    if (!is_digit(s[j])) {
+      err = j;
+      return false;
+    }
+    return true;
+  };
+  if (s[i] == '-') ++i;
+  if (!need_digit(i)) return false;
+  if (s[i] == '0') {
+    ++i;
+  } else {
+    while (i < n && is_digit(s[i])) ++i;
+  }
+  if (i < n && s[i] == '.') {
+    ++i;
+    if (!need_digit(i)) return false;
+    while (i < n && is_digit(s[i])) ++i;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    if (!need_digit(i)) return false;
+    while (i < n && is_digit(s[i])) ++i;
+  }
+  end = i;
+  return true;
+}
+
+bool is_json_number(std::string_view v) {
+  if (v.empty()) return false;
+  size_t end = 0;
+  size_t err = 0;
+  const auto* s = reinterpret_cast<const unsigned char*>(v.data());
+  return scan_number(s, 0, v.size(), end, err) && end == v.size();
+}
+
+// `v` as a JSON string, escaping only what must be: the quote, the backslash and control
+// characters. Bytes that are not UTF-8 cannot be written in JSON at all and become U+FFFD, so
+// that a replacement never makes the output invalid.
+void append_json_string(std::string& out, std::string_view v) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto* s = reinterpret_cast<const unsigned char*>(v.data());
+  const size_t n = v.size();
+  out += '"';
+  size_t run = 0;
+  size_t i = 0;
+  while (i < n) {
+    i = skip_plain(s, i, n);
+    if (i >= n) break;
+    const unsigned char c = s[i];
+    if (c >= 0x80) {
+      size_t err = 0;
+      const size_t len = utf8_length(s, i, n, err);
+      if (len != 0) {
+        i += len;
+        continue;
+      }
+      out.append(v.data() + run, i - run);
+      out += "\xEF\xBF\xBD";
+      run = ++i;
+      continue;
+    }
+    out.append(v.data() + run, i - run);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+        break;
+    }
+    run = ++i;
+  }
+  out.append(v.data() + run, n - run);
+  out += '"';
+}
+
+// A key as a path segment: '.', '[' and '\' escaped by '\'.
+void append_path_segment(std::string& path, std::string_view key) {
+  size_t run = 0;
+  for (size_t i = 0; i < key.size(); ++i) {
+    const char c = key[i];
+    if (c == '.' || c == '[' || c == '\\') {
+      path.append(key.data() + run, i - run);
+      path += '\\';
+      run = i;
+    }
+  }
+  path.append(key.data() + run, key.size() - run);
+}
+
+struct XxhStateDeleter {
+  void operator()(XXH3_state_t* s) const { XXH3_freeState(s); }
+};
+using XxhStatePtr = std::unique_ptr<XXH3_state_t, XxhStateDeleter>;
+
+// The single pass over a JSON text. With kHash it only feeds the structural tokens to a hash;
+// otherwise it visits keys and values, keeps the path, and copies `in` to `out` lazily: bytes
+// are appended only in front of a replacement and once at the end, so an identity rewrite is
+// one memcpy.
+template <bool kHash>
+class Parser {
+ public:
+  Parser(std::string_view in, JsonVisitor* visitor, std::string* out)
+      : in_(in),
+        s_(reinterpret_cast<const unsigned char*>(in.data())),
+        n_(in.size()),
+        visitor_(visitor),
+        out_(out) {
+    frames_.reserve(16);
+  }
+
+  JsonRewriteResult run() {
+    size_t err = 0;
+    if (!parse(err)) {
+      result_.valid = false;
+      result_.error_offset = err;
+    }
+    if constexpr (!kHash) out_->append(in_.data() + copied_, n_ - copied_);
+    return result_;
+  }
+
+  // Only with kHash: the hash of the token stream once run() said valid.
+  uint64_t digest() {
+    flush_tokens();
+    return XXH3_64bits_digest(hash_.get());
+  }
+
+  bool init_hash() {
+    hash_.reset(XXH3_createState());
+    return hash_ && XXH3_64bits_reset(hash_.get()) == XXH_OK;
+  }
+
+ private:
+  struct Span {
+    size_t off = 0;
+    size_t len = 0;
+  };
+  struct Frame {
+    bool object;
+    bool root;        // this container is the root value
+    size_t path_len;  // the length of the container's own path
+    size_t key_off;   // keys_ size when it opened
+    Span near;        // near_ and parent_ when it opened, restored when it closes
+    Span parent;
+  };
+  enum class State : uint8_t { kValue, kFirstValue, kFirstKey, kKey, kAfter };
+
+  bool parse(size_t& err) {
+    const unsigned char* s = s_;
+    const size_t n = n_;
+    size_t i = 0;
+    // A UTF-8 byte order mark may be ignored (RFC 8259 section 8.1); it is copied like the rest.
+    static constexpr unsigned char kBom[] = {0xEF, 0xBB, 0xBF};
+    if (n > 0 && s[0] == kBom[0]) {
+      for (; i < 3; ++i) {
+        if (i == n) {
+          err = n;  // the input ends inside a byte order mark
+          return false;
+        }
+        if (s[i] != kBom[i]) {
+          err = 0;
+          return false;
+        }
+      }
+    }
+    State st = State::kValue;
+    std::string_view decoded;
+    for (;;) {
+      i = skip_space(s, i, n);
+      switch (st) {
+        case State::kFirstValue:
+          if (i < n && s[i] == ']') {
+            ++i;
+            close();
+            st = State::kAfter;
+            continue;
+          }
+          [[fallthrough]];
+        case State::kValue: {
+          if (i >= n) {
+            err = n;
+            return false;
+          }
+          const unsigned char c = s[i];
+          if (c == '"') {
+            const size_t begin = i;
+            if (!parse_string(i, decoded, err)) return false;
+            value(JsonToken::kString, begin, i, decoded);
+            st = State::kAfter;
+            continue;
+          }
+          if (c == '{' || c == '[') {
+            if (frames_.size() == kMaxDepth) {
+              err = i;
+              return false;
+            }
+            open(c == '{');
+            ++i;
+            st = c == '{' ? State::kFirstKey : State::kFirstValue;
+            continue;
+          }
+          if (c == '-' || is_digit(c)) {
+            size_t end = 0;
+            if (!scan_number(s, i, n, end, err)) return false;
+            value(JsonToken::kNumber, i, end, std::string_view(in_.data() + i, end - i));
+            i = end;
+            st = State::kAfter;
+            continue;
+          }
+          const char* literal = c == 't'   ? "true"
+                                : c == 'f' ? "false"
+                                : c == 'n' ? "null"
+                                           : nullptr;
+          if (literal == nullptr) {
+            err = i;
+            return false;
+          }
+          const size_t len = std::strlen(literal);
+          for (size_t k = 1; k < len; ++k) {
+            if (i + k >= n) {
+              err = n;
+              return false;
+            }
+            if (s[i + k] != static_cast<unsigned char>(literal[k])) {
+              err = i + k;
+              return false;
+            }
+          }
+          if constexpr (kHash) token(c == 'n' ? 'z' : static_cast<char>(c));
+          i += len;
+          st = State::kAfter;
+          continue;
+        }
+        case State::kFirstKey:
+          if (i < n && s[i] == '}') {
+            ++i;
+            close();
+            st = State::kAfter;
+            continue;
+          }
+          [[fallthrough]];
+        case State::kKey: {
+          if (i >= n) {
+            err = n;
+            return false;
+          }
+          if (s[i] != '"') {
+            err = i;
+            return false;
+          }
+          const size_t begin = i;
+          if (!parse_string(i, decoded, err)) return false;
+          key(begin, i, decoded);
+          i = skip_space(s, i, n);
+          if (i >= n) {
+            err = n;
+            return false;
+          }
+          if (s[i] != ':') {
+            err = i;
+            return false;
+          }
+          ++i;
+          st = State::kValue;
+          continue;
+        }
+        case State::kAfter: {
+          if (frames_.empty()) {
+            if (i == n) return true;
+            err = i;
+            return false;
+          }
+          if (i >= n) {
+            err = n;
+            return false;
+          }
+          const bool object = frames_.back().object;
+          if (s[i] == ',') {
+            ++i;
+            st = object ? State::kKey : State::kValue;
+            continue;
+          }
+          if (s[i] == (object ? '}' : ']')) {
+            ++i;
+            close();
+            continue;
+          }
+          err = i;
+          return false;
+        }
+      }
+    }
+  }
+
+  // Parses the string whose opening quote is at s[i]; on success `i` is past the closing quote
+  // and `decoded` views either the input (no backslash: the fast path) or scratch_.
+  bool parse_string(size_t& i, std::string_view& decoded, size_t& err) {
+    const unsigned char* s = s_;
+    const size_t n = n_;
+    const size_t start = i + 1;
+    size_t j = start;
+    size_t run = start;  // start of the raw bytes not yet appended to scratch_
+    bool escaped = false;
+    for (;;) {
+      j = skip_plain(s, j, n);
+      if (j >= n) {
+        err = n;
+        return false;
+      }
+      const unsigned char c = s[j];
+      if (c == '"') {
+        if (escaped) {
+          scratch_.append(in_.data() + run, j - run);
+          decoded = scratch_;
+        } else {
+          decoded = std::string_view(in_.data() + start, j - start);
+        }
+        i = j + 1;
+        return true;
+      }
+      if (c >= 0x80) {
+        const size_t len = utf8_length(s, j, n, err);
+        if (len == 0) return false;
+        j += len;
+        continue;
+      }
+      if (c != '\\') {
+        err = j;  // a control character
+        return false;
+      }
+      if (!escaped) {
+        escaped = true;
+        scratch_.clear();
+      }
+      scratch_.append(in_.data() + run, j - run);
+      if (j + 1 >= n) {
+        err = n;
+        return false;
+      }
+      switch (s[j + 1]) {
+        case '"':
+        case '\\':
+        case '/':
+          scratch_ += static_cast<char>(s[j + 1]);
+          j += 2;
+          break;
+        case 'b':
+          scratch_ += '\b';
+          j += 2;
+          break;
+        case 'f':
+          scratch_ += '\f';
+          j += 2;
+          break;
+        case 'n':
+          scratch_ += '\n';
+          j += 2;
+          break;
+        case 'r':
+          scratch_ += '\r';
+          j += 2;
+          break;
+        case 't':
+          scratch_ += '\t';
+          j += 2;
+          break;
+        case 'u': {
+          const int32_t cp = hex4(s, j + 2, n, err);
+          if (cp < 0) return false;
+          if (cp >= 0xD800 && cp <= 0xDBFF && j + 12 <= n && s[j + 6] == '\\' && s[j + 7] == 'u') {
+            size_t ignored = 0;
+            const int32_t lo = hex4(s, j + 8, n, ignored);
+            if (lo >= 0xDC00 && lo <= 0xDFFF) {
+              append_utf8(scratch_, 0x10000 + ((static_cast<uint32_t>(cp) - 0xD800) << 10) +
+                                        (static_cast<uint32_t>(lo) - 0xDC00));
+              j += 12;
+              break;
+            }
+          }
+          if (cp >= 0xD800 && cp <= 0xDFFF) {
+            // A lone surrogate has no UTF-8 form: its escape is kept as text.
+            scratch_.append(in_.data() + j, 6);
+          } else {
+            append_utf8(scratch_, static_cast<uint32_t>(cp));
+          }
+          j += 6;
+          break;
+        }
+        default:
+          err = j + 1;
+          return false;
+      }
+      run = j;
+    }
+  }
+
+  void open(bool object) {
+    if constexpr (kHash) {
+      frames_.push_back(Frame{object, frames_.empty(), 0, 0, {}, {}});
+      token(object ? '{' : '[');
+    } else {
+      frames_.push_back(Frame{object, frames_.empty(), path_.size(), keys_.size(), near_, parent_});
+      if (object) {
+        parent_ = near_;
+      } else {
+        path_ += "[]";
+      }
+    }
+  }
+
+  void close() {
+    const Frame& f = frames_.back();
+    if constexpr (kHash) {
+      token(f.object ? '}' : ']');
+    } else {
+      path_.resize(f.path_len);
+      keys_.resize(f.key_off);
+      near_ = f.near;
+      parent_ = f.parent;
+    }
+    frames_.pop_back();
+  }
+
+  void key(size_t begin, size_t end, std::string_view decoded) {
+    if constexpr (kHash) {
+      token('k');
+      const uint64_t len = decoded.size();
+      tokens_.append(reinterpret_cast<const char*>(&len), sizeof len);
+      tokens_.append(decoded);
+    } else {
+      const Frame& f = frames_.back();
+      ++result_.visited;
+      replacement_.clear();
+      if (visitor_->visit(JsonToken::kKey, std::string_view(path_.data(), f.path_len),
+                          parent_view(), decoded, replacement_)) {
+        replace_string(begin, end);
+      }
+      keys_.resize(f.key_off);
+      keys_.append(decoded);
+      near_ = Span{f.key_off, decoded.size()};
+      path_.resize(f.path_len);
+      if (!f.root) path_ += '.';
+      append_path_segment(path_, decoded);
+    }
+  }
+
+  void value(JsonToken t, size_t begin, size_t end, std::string_view decoded) {
+    if constexpr (kHash) {
+      token(t == JsonToken::kString ? 's' : 'n');
+    } else {
+      ++result_.visited;
+      replacement_.clear();
+      if (!visitor_->visit(t, path_, parent_view(), decoded, replacement_)) return;
+      if (t == JsonToken::kNumber) {
+        if (!is_json_number(replacement_)) {
+          ++result_.bad_numbers;
+          return;
+        }
+        flush_to(begin);
+        out_->append(replacement_);
+        copied_ = end;
+        ++result_.replaced;
+      } else {
+        replace_string(begin, end);
+      }
+    }
+  }
+
+  void replace_string(size_t begin, size_t end) {
+    flush_to(begin);
+    append_json_string(*out_, replacement_);
+    copied_ = end;
+    ++result_.replaced;
+  }
+
+  void flush_to(size_t pos) {
+    out_->append(in_.data() + copied_, pos - copied_);
+    copied_ = pos;
+  }
+
+  std::string_view parent_view() const {
+    return std::string_view(keys_.data() + parent_.off, parent_.len);
+  }
+
+  void token(char c) {
+    tokens_ += c;
+    if (tokens_.size() >= (64u << 10)) flush_tokens();
+  }
+
+  void flush_tokens() {
+    XXH3_64bits_update(hash_.get(), tokens_.data(), tokens_.size());
+    tokens_.clear();
+  }
+
+  std::string_view in_;
+  const unsigned char* s_;
+  size_t n_;
+  JsonVisitor* visitor_;
+  std::string* out_;
+  size_t copied_ = 0;
+  JsonRewriteResult result_;
+  std::vector<Frame> frames_;
+  std::string path_;         // the current value's path
+  std::string keys_;         // the decoded keys of the open object members, end to end
+  Span near_;                // in keys_: the key of the innermost open member
+  Span parent_;              // in keys_: what visit() gets as `parent`
+  std::string scratch_;      // decoded strings that had escapes
+  std::string replacement_;  // handed to the visitor
+  std::string tokens_;       // kHash: structural tokens not yet hashed
+  XxhStatePtr hash_;
+};
+
+}  // namespace
+
+JsonRewriteResult rewrite_json(std::string_view in, JsonVisitor& visitor, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  Parser<false> parser(in, &visitor, &out);
+  return parser.run();
+}
+
+uint64_t json_structure_hash(std::string_view in) {
+  Parser<true> parser(in, nullptr, nullptr);
+  if (!parser.init_hash()) return 0;
+  if (!parser.run().valid) return 0;
+  const uint64_t h = parser.digest();
+  return h == 0 ? 1 : h;  // 0 means invalid
+}
+
+}  // namespace twin::scrubber

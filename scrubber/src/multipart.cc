@@ -1,0 +1,373 @@
+#include "multipart.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace twin::scrubber {
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// RFC 2046 bchars.
+bool is_bchar(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         std::string_view("'()+_,-./:=? ").find(c) != std::string_view::npos;
+}
+
+// A parameter of a header value (`; name=value`): its decoded value and where its raw value
+// (quotes included) sits in the text it was parsed from.
+struct Param {
+  std::string_view name;
+  std::string value;
+  size_t begin = 0;
+  size_t end = 0;
+  bool quoted = false;
+};
+
+// Parses the `; name=value` parameters of `text` from `pos` on. Quoted strings are decoded
+// leniently: "\"" and "\\" are escapes (RFC 2616 quoted-pair, as older curl sends), any other
+// backslash is kept, because browsers send Windows paths ("C:\dir\a.txt") unescaped. Returns
+// false when a quoted string is not closed.
+bool parse_params(std::string_view text, size_t pos, std::vector<Param>& params) {
+  params.clear();
+  const size_t n = text.size();
+  while (pos < n) {
+    // Skip to the next ';' (whatever sits between is not a parameter).
+    while (pos < n && text[pos] != ';') {
+      if (text[pos] == '"') {
+        const size_t close = text.find('"', pos + 1);
+        if (close == std::string_view::npos) return false;
+        pos = close;
+      }
+      ++pos;
+    }
+    if (pos >= n) break;
+    ++pos;
+    while (pos < n && is_space(text[pos])) ++pos;
+    const size_t name_begin = pos;
+    while (pos < n && text[pos] != '=' && text[pos] != ';' && !is_space(text[pos])) ++pos;
+    Param p;
+    p.name = text.substr(name_begin, pos - name_begin);
+    while (pos < n && is_space(text[pos])) ++pos;
+    if (pos >= n || text[pos] != '=') continue;
+    ++pos;
+    while (pos < n && is_space(text[pos])) ++pos;
+    p.begin = pos;
+    if (pos < n && text[pos] == '"') {
+      p.quoted = true;
+      ++pos;
+      bool closed = false;
+      while (pos < n) {
+        const char c = text[pos];
+        if (c == '\\' && pos + 1 < n && (text[pos + 1] == '"' || text[pos + 1] == '\\')) {
+          p.value += text[pos + 1];
+          pos += 2;
+        } else if (c == '"') {
+          ++pos;
+          closed = true;
+          break;
+        } else {
+          p.value += c;
+          ++pos;
+        }
+      }
+      if (!closed) return false;
+    } else {
+      while (pos < n && text[pos] != ';' && !is_space(text[pos])) p.value += text[pos++];
+    }
+    p.end = pos;
+    params.push_back(std::move(p));
+  }
+  return true;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The value of an RFC 8187 ext-value (`UTF-8''a%20b.txt`): the percent-decoded bytes after the
+// charset and language.
+std::string decode_ext_value(std::string_view v) {
+  const size_t q = v.find('\'');
+  if (q != std::string_view::npos) {
+    const size_t q2 = v.find('\'', q + 1);
+    v.remove_prefix(q2 == std::string_view::npos ? q + 1 : q2 + 1);
+  }
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '%' && i + 2 < v.size() && hex_value(v[i + 1]) >= 0 && hex_value(v[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(v[i + 1]) * 16 + hex_value(v[i + 2]));
+      i += 2;
+    } else {
+      out += v[i];
+    }
+  }
+  return out;
+}
+
+// A filename as a quoted string, the way browsers write one (WHATWG form-data encoding): '"',
+// CR and LF percent-encoded; '\' too, so that no reader takes it for an escape.
+std::string quoted_filename(std::string_view v) {
+  std::string out = "\"";
+  for (const char c : v) {
+    switch (c) {
+      case '"':
+        out += "%22";
+        break;
+      case '\r':
+        out += "%0D";
+        break;
+      case '\n':
+        out += "%0A";
+        break;
+      case '\\':
+        out += "%5C";
+        break;
+      default:
+        out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+// A filename as an RFC 8187 ext-value.
+std::string ext_filename(std::string_view v) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out = "UTF-8''";
+  for (const char ch : v) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool attr_char = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                           (c >= '0' && c <= '9') ||
+                           std::string_view("!#$&+-.^_`|~").find(ch) != std::string_view::npos;
+    if (attr_char) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// A delimiter line: "--boundary" at the start of the input or of a line.
+struct Delimiter {
+  size_t line_break = 0;  // where the line break before it starts (it belongs to the delimiter)
+  size_t after = 0;       // past its line (or past the closing "--")
+  bool close = false;     // "--boundary--"
+};
+
+// The first delimiter at or after `from`. After "--boundary" comes either "--" (the close
+// delimiter) or optional transport padding (spaces, tabs) and a line break, CRLF or bare LF;
+// anything else means the line only starts like one.
+bool find_delimiter(std::string_view in, size_t from, std::string_view dash_boundary,
+                    Delimiter& d) {
+  const size_t n = in.size();
+  for (size_t p = in.find(dash_boundary, from); p != std::string_view::npos;
+       p = in.find(dash_boundary, p + 1)) {
+    if (p != 0 && in[p - 1] != '\n') continue;
+    size_t q = p + dash_boundary.size();
+    if (q + 1 < n && in[q] == '-' && in[q + 1] == '-') {
+      d.close = true;
+      d.after = q + 2;
+    } else {
+      while (q < n && (in[q] == ' ' || in[q] == '\t')) ++q;
+      if (q < n && in[q] == '\n') {
+        d.after = q + 1;
+      } else if (q + 1 < n && in[q] == '\r' && in[q + 1] == '\n') {
+        d.after = q + 2;
+      } else {
+        continue;
+      }
+      d.close = false;
+    }
+    d.line_break = p;
+    if (p >= 1 && in[p - 1] == '\n') d.line_break = p >= 2 && in[p - 2] == '\r' ? p - 2 : p - 1;
+    return true;
+  }
+  return false;
+}
+
+struct Edit {
+  size_t begin;
+  size_t end;
+  std::string text;
+};
+
+}  // namespace
+
+std::optional<std::string> multipart_boundary(std::string_view content_type) {
+  const size_t semi = content_type.find(';');
+  const std::string_view type = trim(content_type.substr(0, semi));
+  constexpr std::string_view kMultipart = "multipart/";
+  if (type.size() <= kMultipart.size() || !iequals(type.substr(0, kMultipart.size()), kMultipart)) {
+    return std::nullopt;
+  }
+  if (semi == std::string_view::npos) return std::nullopt;
+  std::vector<Param> params;
+  if (!parse_params(content_type, semi, params)) return std::nullopt;
+  for (Param& p : params) {
+    if (!iequals(p.name, "boundary")) continue;
+    const std::string& b = p.value;
+    if (b.empty() || b.size() > 70 || b.back() == ' ') return std::nullopt;
+    if (!std::all_of(b.begin(), b.end(), is_bchar)) return std::nullopt;
+    return std::move(p.value);
+  }
+  return std::nullopt;
+}
+
+MultipartResult rewrite_multipart(std::string_view in, std::string_view boundary,
+                                  MultipartVisitor& visitor, std::string& out) {
+  MultipartResult result;
+  out.clear();
+  out.reserve(in.size());
+  size_t copied = 0;  // in[copied, ...) is not yet in `out`: unchanged bytes go in lazily
+  auto finish = [&](bool valid) {
+    out.append(in.data() + copied, in.size() - copied);
+    result.valid = valid;
+    return result;
+  };
+  if (boundary.empty()) return finish(false);
+  const std::string dash_boundary = "--" + std::string(boundary);
+
+  Delimiter d;
+  if (!find_delimiter(in, 0, dash_boundary, d)) return finish(false);  // the preamble is all
+  std::vector<Param> params;
+  std::vector<Edit> edits;
+  std::string name;
+  std::string filename;
+  std::string new_body;
+  std::string new_filename;
+  while (!d.close) {
+    const size_t part_begin = d.after;
+    Delimiter next;
+    if (!find_delimiter(in, part_begin, dash_boundary, next)) return finish(false);
+    const size_t part_end = next.line_break;
+    if (part_end < part_begin) return finish(false);  // "--b\r\n--b": no room for headers
+
+    // The header section: lines up to an empty one, all before the part's end.
+    MultipartPart part;
+    size_t body_begin = std::string_view::npos;
+    size_t disposition_begin = std::string_view::npos;
+    size_t disposition_end = 0;
+    size_t line = part_begin;
+    while (line < part_end) {
+      const size_t nl = in.find('\n', line);
+      if (nl == std::string_view::npos || nl >= part_end) break;
+      const size_t content_end = nl > line && in[nl - 1] == '\r' ? nl - 1 : nl;
+      if (content_end == line) {
+        body_begin = nl + 1;
+        break;
+      }
+      // A header and the folded lines after it (those starting with a space or tab).
+      size_t header_end = nl;  // the '\n' of its last line
+      while (header_end + 1 < part_end &&
+             (in[header_end + 1] == ' ' || in[header_end + 1] == '\t')) {
+        const size_t more = in.find('\n', header_end + 1);
+        if (more == std::string_view::npos || more >= part_end) break;
+        header_end = more;
+      }
+      const std::string_view header = in.substr(line, header_end - line);
+      const size_t colon = header.find(':');
+      if (colon != std::string_view::npos) {
+        const std::string_view field = trim(header.substr(0, colon));
+        if (iequals(field, "content-disposition") && disposition_begin == std::string_view::npos) {
+          disposition_begin = line + colon + 1;
+          disposition_end = header_end;
+        } else if (iequals(field, "content-type") && part.content_type.empty()) {
+          part.content_type = trim(header.substr(colon + 1));
+        }
+      }
+      line = header_end + 1;
+    }
+    if (body_begin == std::string_view::npos) return finish(false);
+
+    // Content-Disposition: form-data; name="a"; filename="b"; filename*=UTF-8''b
+    const Param* filename_param = nullptr;
+    const Param* ext_param = nullptr;
+    name.clear();
+    filename.clear();
+    params.clear();
+    if (disposition_begin != std::string_view::npos) {
+      const std::string_view value =
+          in.substr(disposition_begin, disposition_end - disposition_begin);
+      const size_t semi = value.find(';');
+      if (semi != std::string_view::npos && parse_params(value, semi, params)) {
+        for (const Param& p : params) {
+          if (iequals(p.name, "name") && name.empty()) {
+            name = p.value;
+          } else if (iequals(p.name, "filename") && filename_param == nullptr) {
+            filename_param = &p;
+          } else if (iequals(p.name, "filename*") && ext_param == nullptr) {
+            ext_param = &p;
+          }
+        }
+      }
+      if (filename_param != nullptr) {
+        filename = filename_param->value;
+      } else if (ext_param != nullptr) {
+        filename = decode_ext_value(ext_param->value);
+      }
+    }
+    part.name = name;
+    part.filename = filename;
+    part.body = in.substr(body_begin, part_end - body_begin);
+    ++result.parts;
+
+    new_body.clear();
+    new_filename.clear();
+    const bool replace_body = visitor.visit(part, new_body, new_filename);
+    edits.clear();
+    if (!new_filename.empty()) {
+      if (filename_param != nullptr) {
+        edits.push_back({disposition_begin + filename_param->begin,
+                         disposition_begin + filename_param->end, quoted_filename(new_filename)});
+      }
+      if (ext_param != nullptr) {
+        // Quoted when the original was (not RFC 8187, but bytes glued to the closing quote
+        // must not run into a token).
+        std::string ext = ext_filename(new_filename);
+        if (ext_param->quoted) ext = '"' + ext + '"';
+        edits.push_back({disposition_begin + ext_param->begin, disposition_begin + ext_param->end,
+                         std::move(ext)});
+      }
+    }
+    if (replace_body) edits.push_back({body_begin, part_end, new_body});
+    if (!edits.empty()) {
+      ++result.replaced;
+      std::sort(edits.begin(), edits.end(),
+                [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
+      for (const Edit& e : edits) {
+        out.append(in.data() + copied, e.begin - copied);
+        out.append(e.text);
+        copied = e.end;
+      }
+    }
+    d = next;
+  }
+  return finish(true);
+}
+
+}  // namespace twin::scrubber

@@ -1,0 +1,1317 @@
+#include "twin/scrubber/scrubber.h"
+
+#include <arpa/inet.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "codec.h"
+#include "json_rewrite.h"
+#include "multipart.h"
+#include "twin/scrubber/detect.h"
+#include "twin/scrubber/transform.h"
+#include "urlencoded.h"
+
+namespace twin::scrubber {
+
+void ScrubCounters::merge(const ScrubCounters& o) {
+  exchanges += o.exchanges;
+  exchanges_changed += o.exchanges_changed;
+  values += o.values;
+  for (size_t i = 0; i < kKindCount; ++i) by_kind[i] += o.by_kind[i];
+  for (size_t i = 0; i < kLocationCount; ++i) by_location[i] += o.by_location[i];
+  dropped += o.dropped;
+  memory_hits += o.memory_hits;
+  memory_evictions += o.memory_evictions;
+  fallbacks += o.fallbacks;
+  json_bodies += o.json_bodies;
+  json_malformed += o.json_malformed;
+  json_truncated += o.json_truncated;
+  form_bodies += o.form_bodies;
+  multipart_bodies += o.multipart_bodies;
+  multipart_malformed += o.multipart_malformed;
+  text_bodies += o.text_bodies;
+  binary_bodies += o.binary_bodies;
+  decoded_bodies += o.decoded_bodies;
+  bodies_dropped += o.bodies_dropped;
+  residual += o.residual;
+}
+
+nlohmann::json ScrubCounters::to_json() const {
+  nlohmann::json kinds = nlohmann::json::object();
+  for (size_t i = 0; i < kKindCount; ++i) {
+    if (by_kind[i]) {
+      kinds[i == 0 ? std::string("by place") : std::string(to_string(static_cast<Kind>(i)))] =
+          by_kind[i];
+    }
+  }
+  nlohmann::json places = nlohmann::json::object();
+  for (size_t i = 0; i < kLocationCount; ++i) {
+    if (by_location[i]) places[std::string(to_string(static_cast<Location>(i)))] = by_location[i];
+  }
+  return {{"exchanges", exchanges},
+          {"exchanges_changed", exchanges_changed},
+          {"values", values},
+          {"by_kind", kinds},
+          {"by_place", places},
+          {"dropped", dropped},
+          {"memory_hits", memory_hits},
+          {"memory_evictions", memory_evictions},
+          {"fallbacks", fallbacks},
+          {"json_bodies", json_bodies},
+          {"json_malformed", json_malformed},
+          {"json_truncated", json_truncated},
+          {"form_bodies", form_bodies},
+          {"multipart_bodies", multipart_bodies},
+          {"multipart_malformed", multipart_malformed},
+          {"text_bodies", text_bodies},
+          {"binary_bodies", binary_bodies},
+          {"decoded_bodies", decoded_bodies},
+          {"bodies_dropped", bodies_dropped},
+          {"residual", residual}};
+}
+
+namespace {
+
+using traffic::Exchange;
+using traffic::Header;
+using traffic::Headers;
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+bool icontains(std::string_view hay, std::string_view needle) {
+  if (needle.size() > hay.size()) return false;
+  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    if (iequals(hay.substr(i, needle.size()), needle)) return true;
+  }
+  return false;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// A name as it may appear in a report path or a decision: names that look like identifiers
+// are kept; anything else (an email used as a JSON key, an id, a long or odd name) becomes
+// "{key}", so that the report never holds a value and the number of paths stays bounded.
+bool identifier_like(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  bool all_digits = true, all_hex = true;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '$' || c == ':';
+    if (!ok) return false;
+    if (!(c >= '0' && c <= '9')) all_digits = false;
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+      all_hex = false;
+    }
+  }
+  return !all_digits && !(all_hex && s.size() >= 16);
+}
+
+void append_name(std::string& out, std::string_view name, bool fold) {
+  if (!identifier_like(name)) {
+    out += "{key}";
+    return;
+  }
+  for (char c : name) out += fold ? lower(c) : c;
+}
+
+// Normalises a JSON key path segment by segment (see identifier_like).
+void append_json_path(std::string& out, std::string_view path) {
+  size_t i = 0;
+  while (i <= path.size()) {
+    // A segment runs to the next unescaped '.' or '['.
+    size_t j = i;
+    while (j < path.size() && path[j] != '.' && path[j] != '[') {
+      if (path[j] == '\\') ++j;
+      ++j;
+    }
+    j = std::min(j, path.size());
+    if (j > i) append_name(out, path.substr(i, j - i), false);
+    if (j >= path.size()) break;
+    if (path[j] == '[') {
+      out += "[]";
+      j += 2;
+      if (j < path.size() && path[j] == '.') {
+        out += '.';
+        ++j;
+      }
+    } else {
+      out += '.';
+      ++j;
+    }
+    i = j;
+  }
+}
+
+// The last key of a normalised JSON path and the one before it ("user.addresses[].street" →
+// "street", "addresses").
+std::pair<std::string_view, std::string_view> last_keys(std::string_view path) {
+  auto strip = [](std::string_view s) {
+    while (s.ends_with("[]")) s.remove_suffix(2);
+    return s;
+  };
+  path = strip(path);
+  auto dot = path.rfind('.');
+  std::string_view key = dot == std::string_view::npos ? path : path.substr(dot + 1);
+  std::string_view rest = dot == std::string_view::npos ? std::string_view() : path.substr(0, dot);
+  rest = strip(rest);
+  auto dot2 = rest.rfind('.');
+  std::string_view parent = dot2 == std::string_view::npos ? rest : rest.substr(dot2 + 1);
+  return {key, parent};
+}
+
+bool is_json_number(std::string_view s) {
+  size_t i = 0;
+  if (i < s.size() && s[i] == '-') ++i;
+  if (i >= s.size()) return false;
+  if (s[i] == '0') {
+    ++i;
+  } else if (s[i] >= '1' && s[i] <= '9') {
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  } else {
+    return false;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    size_t d = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    if (i == d) return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    size_t d = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+    if (i == d) return false;
+  }
+  return i == s.size();
+}
+
+bool is_pchar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::strchr("-._~!$&'()*+,;=:@", c) != nullptr;
+}
+
+// Headers whose value is a credential as a whole (built-in rule).
+bool credential_header(std::string_view lname) {
+  static constexpr std::string_view kWords[] = {
+      "token", "api-key", "apikey",    "api_key",  "secret", "session",
+      "csrf",  "xsrf",    "signature", "password", "x-auth", "x-amz-security"};
+  for (auto w : kWords) {
+    if (icontains(lname, w)) return true;
+  }
+  return false;
+}
+
+enum class Change : uint8_t { kUnchanged, kChanged, kDrop };
+
+// Where a value sits, as the engine walks an exchange.
+struct Place {
+  Side side = Side::kRequest;
+  Location location = Location::kHeader;
+  std::string_view name;            // header/query/cookie/form name, JSON path, path segment index
+  Kind default_kind = Kind::kNone;  // built-in rules: the value is this kind as a whole
+  bool binary = false;              // replacements must keep the length
+  bool number = false;              // a JSON number: the replacement must be one too
+  bool content_only = false;        // a JSON key: content detectors only
+};
+
+// How the engine treats a header, by its name (built-in rules).
+enum class HeaderClass : uint8_t {
+  kPlain,          // a value like any other
+  kPath,           // :path (HTTP/2): the request target
+  kAuthority,      // :authority: the request's authority
+  kAuthorization,  // Authorization, Proxy-Authorization: scheme kept, credentials a token
+  kCookie,         // Cookie
+  kSetCookie,      // Set-Cookie
+  kUrl,            // Referer, Location, Content-Location: a URL
+  kCredential,     // a token, API key, secret or session header: the whole value
+};
+
+// What the policy says about one place, computed once per distinct place and cached.
+struct Decision {
+  std::string path;                     // the report path, "request.json:user.email"
+  mutable FieldStats* stats = nullptr;  // the report's entry for `path`, made when first used
+  HeaderClass header = HeaderClass::kPlain;
+  int rule = -1;                              // a whole-value rule (no kind, or kind == key_kind)
+  std::array<int16_t, kKindCount> span_rule;  // rules by kind for detected spans
+  bool allow = false;
+  Kind key_kind = Kind::kNone;
+};
+
+// A remembered value: trivially constructible, so that a table of them can come from calloc.
+struct Memo {
+  uint64_t hash;  // 0: empty
+  Kind kind;
+  const ActionParams* action;
+};
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+struct TransparentHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return XXH3_64bits(s.data(), s.size()); }
+};
+
+class Engine final : public Scrubber {
+ public:
+  Engine(const Policy& policy, const Key& key, std::unique_ptr<Detectors> detectors)
+      : policy_(policy),
+        detectors_(std::move(detectors)),
+        scratch_(detectors_->make_scratch()),
+        transformer_(key),
+        report_(seed_of(key, "report")),
+        memory_seed_(seed_of(key, "memory")) {
+    for (const auto& r : policy_.rules) {
+      if (!r.action.entity.empty()) uses_entities_ = true;
+    }
+    scan_everything_ = !policy_.detectors.custom.empty();
+    min_scan_length_ = std::min<size_t>(policy_.detectors.secret_min_length, 20);
+    if (policy_.memory_values > 0) {
+      size_t n = 1;
+      while (n < policy_.memory_values) n <<= 1;
+      // calloc: a large table comes as zero pages from the kernel, touched only where used.
+      memory_.reset(static_cast<Memo*>(std::calloc(n, sizeof(Memo))));
+      if (!memory_) throw std::bad_alloc();
+      memory_slots_ = n;
+      filter_.assign(kFilterBits / 64, 0);
+    }
+    for (const auto& a : policy_.by_kind) {
+      if (!a.entity.empty()) uses_entities_ = true;
+    }
+  }
+
+  void scrub(Exchange& ex) override {
+    ++counters_.exchanges;
+    changed_ = false;
+    if (uses_entities_) collect_entities(ex);
+    url_person_ = url_names_person(ex.request.target);
+
+    scrub_addresses(ex);
+    scrub_target(ex.request.target, Side::kRequest);
+    scrub_headers(ex.request.headers, Side::kRequest, &ex.request.target);
+    if (!ex.request.authority.empty()) {
+      Place p{Side::kRequest, Location::kHeader, "host"};
+      apply_in_place(p, ex.request.authority);
+      for (auto& h : ex.request.headers) {
+        if (h.name == ":authority") h.value = ex.request.authority;
+      }
+    }
+    scrub_body(ex.request.headers, ex.request.body, ex.request.body_size,
+               ex.has(traffic::kFlagRequestBodyTruncated), Side::kRequest);
+    if (ex.response) {
+      scrub_headers(ex.response->headers, Side::kResponse, nullptr);
+      scrub_body(ex.response->headers, ex.response->body, ex.response->body_size,
+                 ex.has(traffic::kFlagResponseBodyTruncated), Side::kResponse);
+    }
+    ex.flags |= traffic::kFlagScrubbed;
+    if (changed_) ++counters_.exchanges_changed;
+  }
+
+  const ScrubCounters& counters() const override { return counters_; }
+  const Report& report() const override { return report_; }
+
+ private:
+  static uint64_t seed_of(const Key& key, std::string_view purpose) {
+    auto k = key.derive(purpose);
+    uint64_t seed = 0;
+    std::memcpy(&seed, k.bytes().data(), sizeof seed);
+    return seed;
+  }
+
+  // ---- decisions ----
+
+  const Decision& decide(const Place& p) {
+    cache_key_.clear();
+    cache_key_ += char('0' + int(p.side));
+    cache_key_ += char('0' + int(p.location));
+    if (p.location == Location::kJson) cache_key_ += url_person_ ? '1' : '0';
+    cache_key_ += p.name;
+    auto it = decisions_.find(std::string_view(cache_key_));
+    if (it != decisions_.end()) return it->second;
+    if (decisions_.size() > 100000) decisions_.clear();
+
+    Decision d;
+    d.span_rule.fill(-1);
+    d.path = p.side == Side::kRequest ? "request." : "response.";
+    d.path += to_string(p.location);
+    std::string name;
+    switch (p.location) {
+      case Location::kJson:
+        append_json_path(name, p.name);
+        break;
+      case Location::kPath:
+      case Location::kText:
+        name = p.name;
+        break;
+      case Location::kAddress:
+        name = p.name;
+        d.path = std::string(p.name) + ".address";
+        break;
+      default:
+        append_name(name, p.name, true);
+    }
+    if (p.location != Location::kText && p.location != Location::kAddress) {
+      d.path += ':';
+      d.path += name;
+    }
+    bool fold = p.location != Location::kJson && p.location != Location::kPath;
+    if (policy_.key_names && detectors_) {
+      if (p.location == Location::kJson) {
+        auto [key, parent] = last_keys(name);
+        // A key at the top of a body has no parent to say what it belongs to: the URL does
+        // ("name" in the answer to /api/users/7 is a person's).
+        if (parent.empty() && url_person_) parent = "user";
+        d.key_kind = detectors_->classify_key(key, parent);
+      } else if (p.location == Location::kQuery || p.location == Location::kForm ||
+                 p.location == Location::kCookie) {
+        d.key_kind = detectors_->classify_key(name, "");
+      }
+    }
+    auto matches = [&](const Selector& s) {
+      if (s.location != p.location) return false;
+      if (s.side != Side::kBoth && s.side != p.side) return false;
+      return glob_match(s.pattern, name, fold);
+    };
+    for (size_t i = 0; i < policy_.rules.size(); ++i) {
+      const auto& r = policy_.rules[i];
+      if (!std::any_of(r.where.begin(), r.where.end(), matches)) continue;
+      if (!r.kind || *r.kind == d.key_kind || *r.kind == p.default_kind) {
+        if (d.rule < 0) d.rule = int(i);
+      } else if (d.span_rule[size_t(*r.kind)] < 0) {
+        d.span_rule[size_t(*r.kind)] = int16_t(i);
+      }
+    }
+    d.allow = std::any_of(policy_.allow_where.begin(), policy_.allow_where.end(), matches);
+    if (p.location == Location::kHeader) d.header = header_class(name, p.side);
+    return decisions_.emplace(cache_key_, std::move(d)).first->second;
+  }
+
+  FieldStats& stats_of(const Decision& d) {
+    if (!d.stats) d.stats = &report_.field(d.path);
+    return *d.stats;
+  }
+
+  HeaderClass header_class(std::string_view lname, Side side) const {
+    if (lname == ":path" && side == Side::kRequest) return HeaderClass::kPath;
+    if (lname == ":authority" && side == Side::kRequest) return HeaderClass::kAuthority;
+    if (lname == "referer" || lname == "location" || lname == "content-location") {
+      return HeaderClass::kUrl;
+    }
+    if (!policy_.builtin_rules) return HeaderClass::kPlain;
+    if (lname == "authorization" || lname == "proxy-authorization") {
+      return HeaderClass::kAuthorization;
+    }
+    if (lname == "cookie") return HeaderClass::kCookie;
+    if (lname == "set-cookie") return HeaderClass::kSetCookie;
+    if (credential_header(lname)) return HeaderClass::kCredential;
+    return HeaderClass::kPlain;
+  }
+
+  const ActionParams& action_for(const Decision& d, Kind kind, uint16_t custom) {
+    if (d.span_rule[size_t(kind)] >= 0)
+      return policy_.rules[size_t(d.span_rule[size_t(kind)])].action;
+    if (kind == Kind::kCustom && custom < policy_.custom_actions.size()) {
+      return policy_.custom_actions[custom];
+    }
+    return policy_.by_kind[size_t(kind)];
+  }
+
+  // Whether the last alphabetic segment of a target's path names people ("users", "customer",
+  // "contacts"), judged by the key-name detector as a parent of "name"; cached by segment.
+  bool url_names_person(std::string_view target) {
+    auto q = target.find_first_of("?#");
+    std::string_view path = target.substr(0, q);
+    std::string_view seg;
+    size_t i = 0;
+    while (i < path.size()) {
+      size_t slash = path.find('/', i);
+      auto s = path.substr(i, (slash == std::string_view::npos ? path.size() : slash) - i);
+      bool alpha = !s.empty() && s.size() <= 32 && std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
+      });
+      if (alpha) seg = s;
+      if (slash == std::string_view::npos) break;
+      i = slash + 1;
+    }
+    if (seg.empty() || !detectors_) return false;
+    auto it = url_person_cache_.find(seg);
+    if (it != url_person_cache_.end()) return it->second;
+    bool person = detectors_->classify_key("name", seg) == Kind::kName;
+    if (!person && seg.size() > 1 && (seg.back() == 's' || seg.back() == 'S')) {
+      person = detectors_->classify_key("name", seg.substr(0, seg.size() - 1)) == Kind::kName;
+    }
+    if (url_person_cache_.size() > 4096) url_person_cache_.clear();
+    url_person_cache_.emplace(std::string(seg), person);
+    return person;
+  }
+
+  // ---- memory ----
+
+  uint64_t memory_hash(std::string_view v) const {
+    return XXH3_64bits_withSeed(v.data(), v.size(), memory_seed_);
+  }
+
+  // The memory is a table of memory.values slots (rounded up to a power of two), indexed by the
+  // keyed hash: constant time and memory. A value that lands on a slot held by another one
+  // replaces it, and that is counted as an eviction.
+  // Most lookups miss, and the table is large: a bitmap small enough to stay in cache answers
+  // most misses without touching the table.
+  static constexpr size_t kFilterBits = size_t{1} << 20;
+  bool filter_test(uint64_t h) const {
+    size_t i = (h >> 40) & (kFilterBits - 1);
+    return (filter_[i >> 6] >> (i & 63)) & 1;
+  }
+  void filter_set(uint64_t h) {
+    size_t i = (h >> 40) & (kFilterBits - 1);
+    filter_[i >> 6] |= uint64_t{1} << (i & 63);
+  }
+
+  const Memo* recall(std::string_view v) {
+    if (memory_slots_ == 0 || v.size() < policy_.memory_min_length || remembered_ == 0) {
+      return nullptr;
+    }
+    uint64_t h = memory_hash(v) | 1;
+    if (!filter_test(h)) return nullptr;
+    const Memo& m = memory_.get()[h & (memory_slots_ - 1)];
+    return m.hash == h ? &m : nullptr;
+  }
+
+  void remember(std::string_view v, Kind kind, const ActionParams* action) {
+    if (memory_slots_ == 0 || v.size() < policy_.memory_min_length) return;
+    if (action->action == Action::kKeep) return;
+    uint64_t h = memory_hash(v) | 1;
+    filter_set(h);
+    Memo& m = memory_.get()[h & (memory_slots_ - 1)];
+    if (m.hash == h) return;
+    if (m.hash != 0) {
+      ++counters_.memory_evictions;
+    } else {
+      ++remembered_;
+    }
+    m = Memo{h, kind, action};
+  }
+
+  // ---- transforms ----
+
+  std::string_view entity_for(const ActionParams& a) {
+    if (a.entity.empty()) return {};
+    auto it = entities_.find(a.entity);
+    return it == entities_.end() ? std::string_view() : std::string_view(it->second);
+  }
+
+  // Transforms a whole value, honouring the constraints of its place; appends to `out`.
+  void transform(const Place& p, std::string_view v, Kind kind, const ActionParams& a,
+                 std::string& out) {
+    size_t start = out.size();
+    if (p.number && a.action == Action::kToken && kind != Kind::kCard) {
+      // A JSON number keeps its sign and first digit, so that it stays a valid number with
+      // the same magnitude; the rest is a shape-keeping token.
+      size_t lead = (!v.empty() && v[0] == '-') ? 2 : 1;
+      lead = std::min(lead, v.size());
+      out.append(v.substr(0, lead));
+      transformer_.token(v.substr(lead), Kind::kNone, out);
+    } else if (a.action == Action::kToken && v.size() <= kCachedLength) {
+      cached_token(v, kind, out);
+    } else if (transformer_.apply(v, kind, a, entity_for(a), out) == Outcome::kFallback) {
+      ++counters_.fallbacks;
+    }
+    std::string_view got(out.data() + start, out.size() - start);
+    if (p.number && a.action != Action::kDrop && !is_json_number(got)) {
+      // redact, mask or an FF1 result with a leading zero: not a number any more.
+      out.resize(start);
+      out += '0';
+      ++counters_.fallbacks;
+    } else if (p.binary && got.size() != v.size() && a.action != Action::kDrop) {
+      out.resize(start);
+      transformer_.token(v, Kind::kNone, out);
+      ++counters_.fallbacks;
+    }
+  }
+
+  // Traffic repeats its values (a session's token in every request, a user's e-mail in every
+  // response), and a token costs a keyed permutation: a direct-mapped cache of recent tokens
+  // saves most of that. Exact: a hit compares the whole input.
+  static constexpr size_t kCachedLength = 128;
+  struct CachedToken {
+    uint64_t hash = 0;
+    std::string in, out;
+  };
+  void cached_token(std::string_view v, Kind kind, std::string& out) {
+    uint64_t h = XXH3_64bits_withSeed(v.data(), v.size(), uint64_t(kind)) | 1;
+    auto& slot = token_cache_[h & (token_cache_.size() - 1)];
+    if (slot.hash == h && slot.in == v) {
+      out += slot.out;
+      return;
+    }
+    size_t start = out.size();
+    transformer_.token(v, kind, out);
+    slot.hash = h;
+    slot.in.assign(v);
+    slot.out.assign(out, start, std::string::npos);
+  }
+
+  void count(const Place& p, Kind kind) {
+    ++counters_.values;
+    ++counters_.by_kind[size_t(kind)];
+    ++counters_.by_location[size_t(p.location)];
+    changed_ = true;
+  }
+
+  // Rescans scrubbed output: anything the detectors find outside the regions twin wrote is
+  // residual personal data.
+  void check_residual(const Decision& d, std::string_view out) {
+    rescan_.clear();
+    detectors_->scan(out, *scratch_, rescan_);
+    uint64_t residual = 0;
+    for (const auto& s : rescan_) {
+      bool ours = std::any_of(written_.begin(), written_.end(), [&](const auto& r) {
+        return s.begin >= r.first && s.end <= r.second;
+      });
+      if (!ours) ++residual;
+    }
+    if (residual) {
+      counters_.residual += residual;
+      report_.add_residual(stats_of(d), residual);
+    }
+  }
+
+  // A cheap test before the detectors: every built-in content kind needs a digit, '@', ':' or
+  // '%' (an encoded '@'), or is at least as long as the shortest secret; a JSON number shorter
+  // than 9 characters can be none of them (an SSN has 9 digits, a card 12, and a number holds no
+  // separators). Policy regexes can match anything, so with any of them everything is scanned.
+  bool may_hold_pii(std::string_view v, bool number) const {
+    if (scan_everything_) return true;
+    if (number) return v.size() >= 9;
+    if (v.size() >= min_scan_length_) return true;
+    for (char c : v) {
+      if ((c >= '0' && c <= '9') || c == '@' || c == ':' || c == '%') return true;
+    }
+    return false;
+  }
+
+  // The heart: decides and transforms one value. `out` receives the new value when the result
+  // is kChanged.
+  Change scrub_value(const Place& p, std::string_view v, std::string& out) {
+    if (v.empty()) return Change::kUnchanged;
+    const Decision& d = decide(p);
+    const ActionParams* act = nullptr;
+    Kind kind = Kind::kNone;
+    bool from_memory = false;
+    if (!p.content_only) {
+      if (d.rule >= 0) {
+        const auto& r = policy_.rules[size_t(d.rule)];
+        act = &r.action;
+        kind = r.kind ? *r.kind : (d.key_kind != Kind::kNone ? d.key_kind : p.default_kind);
+      } else if (d.allow) {
+        return Change::kUnchanged;
+      } else if (p.default_kind != Kind::kNone) {
+        kind = p.default_kind;
+        act = &action_for(d, kind, 0);
+      } else if (d.key_kind != Kind::kNone) {
+        kind = d.key_kind;
+        act = &action_for(d, kind, 0);
+      } else if (const Memo* m = recall(v)) {
+        kind = m->kind;
+        act = m->action;
+        from_memory = true;
+      }
+    } else if (d.allow) {
+      return Change::kUnchanged;
+    }
+
+    spans_.clear();
+    if (!act) {
+      if (!may_hold_pii(v, p.number)) return Change::kUnchanged;
+      detectors_->scan(v, *scratch_, spans_);
+      if (spans_.empty()) return Change::kUnchanged;
+      if (spans_.size() == 1 && spans_[0].begin == 0 && spans_[0].end == v.size()) {
+        kind = spans_[0].kind;
+        act = &action_for(d, kind, spans_[0].custom);
+      }
+    } else if (kind == Kind::kNone && act->action == Action::kToken) {
+      // A place rule: let the token keep the format of what the value is, when it is one
+      // thing (an email stays an email).
+      detectors_->scan(v, *scratch_, spans_);
+      if (spans_.size() == 1 && spans_[0].begin == 0 && spans_[0].end == v.size()) {
+        kind = spans_[0].kind;
+      }
+      spans_.clear();
+    }
+
+    out.clear();
+    written_.clear();
+    if (act) {
+      if (act->action == Action::kKeep) return Change::kUnchanged;
+      if (from_memory) ++counters_.memory_hits;
+      transform(p, v, kind, *act, out);
+      count(p, kind);
+      // Values chosen by their place are remembered; what the detectors found by content they
+      // will find again wherever it comes back.
+      if (!from_memory && spans_.empty()) remember(v, kind, act);
+      report_.record(stats_of(d), v, out, kind);
+      if (act->action == Action::kDrop) {
+        ++counters_.dropped;
+        return Change::kDrop;
+      }
+      return out == v ? Change::kUnchanged : Change::kChanged;
+    }
+
+    // Spans within the value: each replaced on its own, the text between kept.
+    size_t at = 0;
+    for (const auto& s : spans_) {
+      out.append(v.substr(at, s.begin - at));
+      const auto& a = action_for(d, s.kind, s.custom);
+      auto piece = v.substr(s.begin, s.end - s.begin);
+      size_t from = out.size();
+      if (a.action == Action::kKeep) {
+        out.append(piece);
+      } else {
+        Place sp = p;
+        sp.number = false;
+        sp.binary = p.binary || p.number;  // inside a number, digits must stay digits
+        transform(sp, piece, s.kind, a, out);
+        count(p, s.kind);
+        if (a.action == Action::kDrop) ++counters_.dropped;
+        written_.emplace_back(uint32_t(from), uint32_t(out.size()));
+      }
+      at = s.end;
+    }
+    out.append(v.substr(at));
+    if (p.number && !is_json_number(out)) {
+      out.assign("0");
+      ++counters_.fallbacks;
+    }
+    report_.record(stats_of(d), v, out, spans_.size() == 1 ? spans_[0].kind : Kind::kNone);
+    if (out == v) return Change::kUnchanged;
+    check_residual(d, out);
+    return Change::kChanged;
+  }
+
+  // Scrubs `value` in place; returns false when it is to be dropped.
+  bool apply_in_place(const Place& p, std::string& value) {
+    switch (scrub_value(p, value, tmp_)) {
+      case Change::kUnchanged:
+        return true;
+      case Change::kChanged:
+        value.swap(tmp_);
+        return true;
+      case Change::kDrop:
+        value.clear();
+        return false;
+    }
+    return true;
+  }
+
+  // ---- addresses ----
+
+  void scrub_addresses(Exchange& ex) {
+    scrub_endpoint(ex.client, "client", policy_.client_address);
+    scrub_endpoint(ex.server, "server", policy_.server_address);
+  }
+
+  void scrub_endpoint(traffic::Endpoint& e, std::string_view which, const ActionParams& dflt) {
+    if (!e.known()) return;
+    Place p{Side::kRequest, Location::kAddress, which};
+    const Decision& d = decide(p);
+    const ActionParams& a = d.rule >= 0 ? policy_.rules[size_t(d.rule)].action : dflt;
+    if (a.action == Action::kKeep || (d.rule < 0 && d.allow)) return;
+    Kind kind = e.family == 6 ? Kind::kIpv6 : Kind::kIpv4;
+    // A capture has few distinct addresses and every exchange carries two: remember the last
+    // results (exact: the whole address and the action are compared).
+    auto& slot = endpoint_cache_[(XXH3_64bits(e.address.data(), e.address.size()) ^ uintptr_t(&a)) &
+                                 (endpoint_cache_.size() - 1)];
+    if (slot.action != &a || slot.in_family != e.family || slot.in != e.address) {
+      slot.action = &a;
+      slot.in_family = e.family;
+      slot.in = e.address;
+      char text[64];
+      inet_ntop(e.family == 6 ? AF_INET6 : AF_INET, e.address.data(), text, sizeof text);
+      slot.text_in = text;
+      slot.text_out.clear();
+      transform(p, slot.text_in, kind, a, slot.text_out);
+      unsigned char buf[16] = {};
+      slot.ok = inet_pton(e.family == 6 ? AF_INET6 : AF_INET, slot.text_out.c_str(), buf) == 1;
+      std::memcpy(slot.out.data(), buf, 16);
+    }
+    count(p, kind);
+    report_.record(stats_of(d), slot.text_in, slot.text_out, kind);
+    if (slot.ok) {
+      e.address = slot.out;
+    } else {
+      // redact, mask, drop or anything that is no longer an address: the address is gone.
+      e = traffic::Endpoint{};
+      if (a.action != Action::kDrop) ++counters_.fallbacks;
+    }
+  }
+
+  // ---- URLs ----
+
+  void scrub_target(std::string& target, Side side) {
+    if (target.empty() || target == "*") return;
+    // origin-form "/p?q", absolute-form "http://h/p?q"; authority-form (CONNECT) is left alone.
+    size_t path_start = 0;
+    if (target[0] != '/') {
+      auto scheme = target.find("://");
+      if (scheme == std::string::npos) return;
+      path_start = target.find('/', scheme + 3);
+      if (path_start == std::string::npos) return;
+    }
+    size_t end = target.find_first_of("?#", path_start);
+    std::string path =
+        target.substr(path_start, (end == std::string::npos ? target.size() : end) - path_start);
+    std::string query, fragment;
+    if (end != std::string::npos && target[end] == '?') {
+      size_t hash = target.find('#', end);
+      query = target.substr(end + 1, (hash == std::string::npos ? target.size() : hash) - end - 1);
+      if (hash != std::string::npos) fragment = target.substr(hash);
+    } else if (end != std::string::npos) {
+      fragment = target.substr(end);
+    }
+    bool changed = scrub_path(path, side);
+    if (!query.empty()) changed = scrub_query(query, side, Location::kQuery) || changed;
+    if (!changed) return;
+    std::string rebuilt = target.substr(0, path_start) + path;
+    if (end != std::string::npos && target[end] == '?') rebuilt += "?" + query;
+    rebuilt += fragment;
+    target.swap(rebuilt);
+  }
+
+  bool scrub_path(std::string& path, Side side) {
+    bool changed = false;
+    std::string out;
+    size_t index = 0;
+    size_t i = 0;
+    char index_text[16];
+    while (i < path.size()) {
+      size_t slash = path.find('/', i);
+      size_t seg_end = slash == std::string::npos ? path.size() : slash;
+      std::string_view seg(path.data() + i, seg_end - i);
+      bool replaced = false;
+      if (!seg.empty()) {
+        decoded_.clear();
+        percent_decode(seg, false, decoded_);
+        std::snprintf(index_text, sizeof index_text, "%zu", index);
+        Place p{side, Location::kPath, index_text};
+        auto c = scrub_value(p, decoded_, tmp_);
+        if (c != Change::kUnchanged) {
+          replaced = true;
+          changed = true;
+          if (c == Change::kChanged) {
+            bool raw_ok = seg.find('%') == std::string_view::npos &&
+                          std::all_of(tmp_.begin(), tmp_.end(), [](char ch) {
+                            return is_pchar(static_cast<unsigned char>(ch));
+                          });
+            if (raw_ok) {
+              out += tmp_;
+            } else {
+              percent_encode(tmp_, false, out);
+            }
+          }
+        }
+        ++index;
+      }
+      if (!replaced) out.append(seg);
+      if (slash != std::string::npos) out += '/';
+      i = seg_end + 1;
+    }
+    if (changed) path.swap(out);
+    return changed;
+  }
+
+  class FormScrub final : public FormVisitor {
+   public:
+    FormScrub(Engine& e, Side side, Location loc) : e_(e), side_(side), loc_(loc) {}
+    bool visit(std::string_view name, std::string_view value, bool has_value,
+               std::string& replacement, bool& drop) override {
+      if (!has_value) return false;
+      Place p{side_, loc_, name};
+      auto c = e_.scrub_value(p, value, replacement);
+      if (c == Change::kDrop) drop = true;
+      return c != Change::kUnchanged;
+    }
+
+   private:
+    Engine& e_;
+    Side side_;
+    Location loc_;
+  };
+
+  bool scrub_query(std::string& query, Side side, Location loc) {
+    FormScrub v(*this, side, loc);
+    std::string out;
+    auto r = rewrite_urlencoded(query, v, out);
+    if (r.replaced == 0 && r.dropped == 0) return false;
+    query.swap(out);
+    return true;
+  }
+
+  // ---- headers ----
+
+  void scrub_headers(Headers& headers, Side side, const std::string* target) {
+    for (size_t i = 0; i < headers.size();) {
+      auto& h = headers[i];
+      lname_.clear();
+      for (char c : h.name) lname_ += lower(c);
+      Place p{side, Location::kHeader, lname_};
+      const Decision& d = decide(p);
+      bool keep = true;
+      switch (d.header) {
+        case HeaderClass::kPath:
+          if (target) h.value = *target;
+          break;
+        case HeaderClass::kAuthority:
+          break;  // done with the request's authority
+        case HeaderClass::kAuthorization:
+          keep = scrub_authorization(h.value, side);
+          break;
+        case HeaderClass::kCookie:
+          scrub_cookies(h.value, side, false);
+          break;
+        case HeaderClass::kSetCookie:
+          scrub_cookies(h.value, side, true);
+          break;
+        case HeaderClass::kUrl:
+          if (d.rule >= 0 || d.allow) {
+            keep = apply_in_place(p, h.value);
+          } else {
+            scrub_target(h.value, side);
+          }
+          break;
+        case HeaderClass::kCredential:
+          p.default_kind = Kind::kBearer;
+          keep = apply_in_place(p, h.value);
+          break;
+        case HeaderClass::kPlain:
+          keep = apply_in_place(p, h.value);
+          break;
+      }
+      if (keep) {
+        ++i;
+      } else {
+        headers.erase(headers.begin() + long(i));
+      }
+    }
+  }
+
+  bool scrub_authorization(std::string& value, Side side) {
+    Place p{side, Location::kHeader, lname_};
+    p.default_kind = Kind::kBearer;
+    std::string_view v = value;
+    auto sp = v.find(' ');
+    if (sp == std::string_view::npos) return apply_in_place(p, value);
+    // "Scheme credentials": the scheme stays, the credentials are a token.
+    std::string scheme(v.substr(0, sp + 1));
+    std::string cred(v.substr(sp + 1));
+    bool keep = apply_in_place(p, cred);
+    if (!keep) return false;
+    value = scheme + cred;
+    return true;
+  }
+
+  void scrub_cookies(std::string& value, Side side, bool set_cookie) {
+    // Cookie: "a=1; b=2". Set-Cookie: "a=1; Path=/; HttpOnly" (only the first pair is a cookie).
+    std::string out;
+    std::string_view v = value;
+    bool changed = false;
+    size_t i = 0;
+    bool first = true;
+    while (i <= v.size()) {
+      size_t semi = v.find(';', i);
+      size_t end = semi == std::string_view::npos ? v.size() : semi;
+      std::string_view pair = v.substr(i, end - i);
+      bool handled = false;
+      if (first || !set_cookie) {
+        auto eq = pair.find('=');
+        if (eq != std::string_view::npos) {
+          std::string_view name = trim(pair.substr(0, eq));
+          std::string_view val = pair.substr(eq + 1);
+          bool quoted = val.size() >= 2 && val.front() == '"' && val.back() == '"';
+          if (quoted) val = val.substr(1, val.size() - 2);
+          Place p{side, Location::kCookie, name};
+          p.default_kind = Kind::kBearer;
+          auto c = scrub_value(p, val, tmp_);
+          if (c != Change::kUnchanged) {
+            changed = true;
+            handled = true;
+            if (c == Change::kChanged) {
+              out.append(pair.substr(0, eq + 1));
+              if (quoted) out += '"';
+              out += tmp_;
+              if (quoted) out += '"';
+            } else if (!out.empty() && semi != std::string_view::npos) {
+              // dropped: skip it and its separator
+              i = end + 1;
+              while (i < v.size() && v[i] == ' ') ++i;
+              first = false;
+              continue;
+            }
+          }
+        }
+      }
+      if (!handled) out.append(pair);
+      if (semi == std::string_view::npos) break;
+      out += ';';
+      i = end + 1;
+      first = false;
+    }
+    if (changed) value.swap(out);
+  }
+
+  // ---- bodies ----
+
+  enum class BodyType : uint8_t { kJson, kForm, kMultipart, kText, kBinary };
+
+  static BodyType body_type(std::string_view ct, std::string_view body) {
+    if (ct.empty()) {
+      size_t i = 0;
+      while (i < body.size() &&
+             (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t')) {
+        ++i;
+      }
+      if (i < body.size() && (body[i] == '{' || body[i] == '[')) return BodyType::kJson;
+      bool printable = std::all_of(
+          body.begin(), body.begin() + long(std::min<size_t>(body.size(), 512)), [](char c) {
+            auto u = static_cast<unsigned char>(c);
+            return u >= 0x20 || u == '\n' || u == '\r' || u == '\t';
+          });
+      return printable ? BodyType::kText : BodyType::kBinary;
+    }
+    if (icontains(ct, "json")) return BodyType::kJson;
+    if (icontains(ct, "x-www-form-urlencoded")) return BodyType::kForm;
+    if (icontains(ct, "multipart/")) return BodyType::kMultipart;
+    if (icontains(ct, "text/") || icontains(ct, "xml") || icontains(ct, "javascript") ||
+        icontains(ct, "csv") || icontains(ct, "yaml") || icontains(ct, "html") ||
+        icontains(ct, "graphql")) {
+      return BodyType::kText;
+    }
+    return BodyType::kBinary;
+  }
+
+  void scrub_body(Headers& headers, std::string& body, uint64_t& body_size, bool truncated,
+                  Side side) {
+    if (body.empty()) return;
+    const Header* ce = traffic::find_header(headers, "content-encoding");
+    const Header* ct_h = traffic::find_header(headers, "content-type");
+    std::string ct = ct_h ? ct_h->value : std::string();
+    size_t before = body.size();
+    bool changed = false;
+
+    std::vector<Coding> codings;
+    if (ce) {
+      auto parsed = parse_content_encoding(ce->value);
+      if (!parsed) {
+        drop_body(headers, body, body_size);
+        return;
+      }
+      for (auto c : *parsed) {
+        if (c != Coding::kIdentity) codings.push_back(c);
+      }
+    }
+    if (!codings.empty()) {
+      std::string plain = body, next;
+      for (auto it = codings.rbegin(); it != codings.rend(); ++it) {
+        next.clear();
+        if (!decode(*it, plain, policy_.max_decoded_body, next)) {
+          drop_body(headers, body, body_size);
+          return;
+        }
+        plain.swap(next);
+      }
+      ++counters_.decoded_bodies;
+      if (!scrub_plain(ct, plain, side, false)) return;  // nothing changed: keep the bytes
+      std::string encoded;
+      for (auto c : codings) {
+        encoded.clear();
+        if (!encode(c, plain, encoded)) {
+          drop_body(headers, body, body_size);
+          return;
+        }
+        plain.swap(encoded);
+      }
+      body.swap(plain);
+      changed = true;
+    } else {
+      changed = scrub_plain(ct, body, side, truncated);
+    }
+    if (!changed) return;
+    if (!truncated) {
+      body_size = body.size();
+      if (body.size() != before) set_content_length(headers, body.size());
+    } else {
+      body_size = std::max<uint64_t>(body_size, body.size());
+    }
+  }
+
+  void drop_body(Headers& headers, std::string& body, uint64_t& body_size) {
+    // A body twin cannot read cannot be scrubbed: it goes, and the message stays consistent.
+    body.clear();
+    body_size = 0;
+    ++counters_.bodies_dropped;
+    changed_ = true;
+    std::erase_if(headers, [](const Header& h) { return iequals(h.name, "content-encoding"); });
+    set_content_length(headers, 0);
+  }
+
+  static void set_content_length(Headers& headers, size_t n) {
+    for (auto& h : headers) {
+      if (iequals(h.name, "content-length")) h.value = std::to_string(n);
+    }
+  }
+
+  class JsonScrub final : public JsonVisitor {
+   public:
+    JsonScrub(Engine& e, Side side, std::string_view prefix)
+        : e_(e), side_(side), prefix_(prefix) {}
+    bool visit(JsonToken token, std::string_view path, std::string_view /*parent*/,
+               std::string_view value, std::string& replacement) override {
+      std::string_view full = path;
+      if (!prefix_.empty()) {
+        buf_.assign(prefix_);
+        if (!path.empty() && path[0] != '[') buf_ += '.';
+        buf_ += path;
+        full = buf_;
+      }
+      Place p{side_, Location::kJson, full};
+      p.number = token == JsonToken::kNumber;
+      p.content_only = token == JsonToken::kKey;
+      auto c = e_.scrub_value(p, value, replacement);
+      if (c == Change::kDrop) {
+        // Dropping a JSON value would change the structure: it becomes empty (or 0).
+        replacement = p.number ? "0" : "";
+        return true;
+      }
+      return c == Change::kChanged;
+    }
+
+   private:
+    Engine& e_;
+    Side side_;
+    std::string_view prefix_;
+    std::string buf_;
+  };
+
+  // Scrubs a decoded body in place; returns whether it changed.
+  bool scrub_plain(std::string_view ct, std::string& body, Side side, bool truncated,
+                   std::string_view json_prefix = {}) {
+    switch (body_type(ct, body)) {
+      case BodyType::kJson: {
+        ++counters_.json_bodies;
+        JsonScrub v(*this, side, json_prefix);
+        std::string out;
+        auto r = rewrite_json(body, v, out);
+        if (!r.valid) {
+          ++(truncated ? counters_.json_truncated : counters_.json_malformed);
+          // The rest of the input was copied unchanged: scan it as text.
+          size_t tail = body.size() - std::min(body.size(), r.error_offset);
+          std::string rest = out.substr(out.size() - tail);
+          out.resize(out.size() - tail);
+          scrub_text(rest, side, false);
+          out += rest;
+        } else {
+          report_.add_json_body(r.replaced == 0 ||
+                                json_structure_hash(body) == json_structure_hash(out));
+        }
+        if (out == body) return false;
+        body.swap(out);
+        return true;
+      }
+      case BodyType::kForm: {
+        ++counters_.form_bodies;
+        return scrub_query(body, side, Location::kForm);
+      }
+      case BodyType::kMultipart: {
+        ++counters_.multipart_bodies;
+        auto boundary = multipart_boundary(ct);
+        if (!boundary) {
+          ++counters_.multipart_malformed;
+          return scrub_text(body, side, false);
+        }
+        return scrub_multipart(body, *boundary, side);
+      }
+      case BodyType::kText:
+        ++counters_.text_bodies;
+        return scrub_text(body, side, false);
+      case BodyType::kBinary:
+        ++counters_.binary_bodies;
+        return scrub_text(body, side, true);
+    }
+    return false;
+  }
+
+  bool scrub_text(std::string& text, Side side, bool binary) {
+    Place p{side, Location::kText, "*"};
+    p.binary = binary;
+    p.content_only = true;
+    auto c = scrub_value(p, text, tmp_);
+    if (c != Change::kChanged) return false;
+    text.swap(tmp_);
+    return true;
+  }
+
+  class PartScrub final : public MultipartVisitor {
+   public:
+    PartScrub(Engine& e, Side side) : e_(e), side_(side) {}
+    bool visit(const MultipartPart& part, std::string& body, std::string& filename) override {
+      bool changed = false;
+      if (!part.filename.empty() && e_.policy_.token_filenames) {
+        // The stem is a token, the extension stays.
+        auto dot = part.filename.rfind('.');
+        std::string_view stem = part.filename.substr(0, dot);
+        filename.clear();
+        e_.transformer_.token(stem, Kind::kNone, filename);
+        if (dot != std::string_view::npos) filename.append(part.filename.substr(dot));
+        Place p{side_, Location::kForm, part.name};
+        e_.count(p, Kind::kNone);
+        changed = filename != part.filename;
+        if (!changed) filename.clear();
+      }
+      body.assign(part.body);
+      bool body_changed = false;
+      auto type = body_type(part.content_type, part.body);
+      if (part.filename.empty() && (part.content_type.empty() || type == BodyType::kText)) {
+        // A form field: a value with a name.
+        Place p{side_, Location::kForm, part.name};
+        auto c = e_.scrub_value(p, part.body, body);
+        body_changed = c != Change::kUnchanged;
+        if (c == Change::kDrop) body.clear();
+        if (c == Change::kUnchanged) body.assign(part.body);
+      } else {
+        body_changed = e_.scrub_plain(part.content_type, body, side_, false, part.name);
+      }
+      return changed || body_changed;
+    }
+
+   private:
+    Engine& e_;
+    Side side_;
+  };
+
+  bool scrub_multipart(std::string& body, std::string_view boundary, Side side) {
+    PartScrub v(*this, side);
+    std::string out;
+    auto r = rewrite_multipart(body, boundary, v, out);
+    if (!r.valid) {
+      ++counters_.multipart_malformed;
+      // The unparsed rest was copied unchanged; rescanning the whole output as text catches it
+      // (tokens already written are not personal data and are left as they are by content).
+      scrub_text(out, side, false);
+    }
+    if (out == body) return false;
+    body.swap(out);
+    return true;
+  }
+
+  // ---- entities for date shifts ----
+
+  void collect_entities(const Exchange& ex) {
+    entities_.clear();
+    auto want = [&](const ActionParams& a) {
+      if (a.entity.empty() || entities_.count(a.entity)) return;
+      auto s = parse_selector(a.entity);
+      if (!s) return;
+      std::string value;
+      if (s->location == Location::kHeader) {
+        if (auto* h = traffic::find_header(ex.request.headers, s->pattern)) value = h->value;
+      } else if (s->location == Location::kQuery) {
+        auto q = ex.request.target.find('?');
+        if (q != std::string::npos) {
+          std::string_view query(ex.request.target);
+          query.remove_prefix(q + 1);
+          size_t i = 0;
+          while (i < query.size()) {
+            size_t amp = query.find('&', i);
+            auto pair = query.substr(i, amp == std::string_view::npos ? query.size() - i : amp - i);
+            auto eq = pair.find('=');
+            if (eq != std::string_view::npos && iequals(pair.substr(0, eq), s->pattern)) {
+              percent_decode(pair.substr(eq + 1), true, value);
+              break;
+            }
+            if (amp == std::string_view::npos) break;
+            i = amp + 1;
+          }
+        }
+      } else if (s->location == Location::kCookie) {
+        if (auto* h = traffic::find_header(ex.request.headers, "cookie")) {
+          std::string_view c = h->value;
+          size_t i = 0;
+          while (i < c.size()) {
+            size_t semi = c.find(';', i);
+            auto pair = trim(c.substr(i, semi == std::string_view::npos ? c.size() - i : semi - i));
+            auto eq = pair.find('=');
+            if (eq != std::string_view::npos && pair.substr(0, eq) == s->pattern) {
+              value = pair.substr(eq + 1);
+              break;
+            }
+            if (semi == std::string_view::npos) break;
+            i = semi + 1;
+          }
+        }
+      }
+      entities_.emplace(a.entity, std::move(value));
+    };
+    for (const auto& r : policy_.rules) want(r.action);
+    for (const auto& a : policy_.by_kind) want(a);
+  }
+
+  Policy policy_;
+  std::unique_ptr<Detectors> detectors_;
+  ScratchPtr scratch_;
+  Transformer transformer_;
+  ScrubCounters counters_;
+  Report report_;
+  uint64_t memory_seed_;
+  std::unique_ptr<Memo, FreeDeleter> memory_;
+  size_t memory_slots_ = 0;
+  std::vector<uint64_t> filter_;
+  std::vector<CachedToken> token_cache_ = std::vector<CachedToken>(4096);
+  struct CachedEndpoint {
+    const ActionParams* action = nullptr;
+    uint8_t in_family = 0;
+    std::array<uint8_t, 16> in{}, out{};
+    std::string text_in, text_out;
+    bool ok = false;
+  };
+  std::vector<CachedEndpoint> endpoint_cache_ = std::vector<CachedEndpoint>(1024);
+  uint64_t remembered_ = 0;
+  std::unordered_map<std::string, Decision, TransparentHash, std::equal_to<>> decisions_;
+  std::unordered_map<std::string, std::string> entities_;
+  bool uses_entities_ = false;
+  bool url_person_ = false;
+  std::unordered_map<std::string, bool, TransparentHash, std::equal_to<>> url_person_cache_;
+  bool scan_everything_ = false;
+  size_t min_scan_length_ = 20;
+  bool changed_ = false;
+  std::vector<Span> spans_, rescan_;
+  std::vector<std::pair<uint32_t, uint32_t>> written_;
+  std::string cache_key_, tmp_, decoded_, lname_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Scrubber>> Scrubber::create(const Policy& policy, const Key& key) {
+  auto detectors = Detectors::build(policy.detectors);
+  if (!detectors) return fail(policy.source + ": " + detectors.error().message);
+  return std::unique_ptr<Scrubber>(new Engine(policy, key, std::move(*detectors)));
+}
+
+}  // namespace twin::scrubber

@@ -1,0 +1,1281 @@
+#include "twin/scrubber/transform.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "aes_ecb.h"
+#include "prp.h"
+#include "siphash.h"
+#include "twin/scrubber/ff1.h"
+
+namespace twin::scrubber {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Character classes.
+
+// What one byte of a value may become. kOther bytes stay as they are.
+enum Cls : uint8_t {
+  kOther = 0,
+  kDigit,
+  kUpper,
+  kLower,
+  kHexUpper,  // A-F only (the value's letters are all hex)
+  kHexLower,  // a-f only
+  kHex16,     // 0-9a-f as one class (UUID nibbles)
+};
+
+constexpr std::array<uint8_t, 7> kClassSize = {1, 10, 26, 26, 6, 6, 16};
+constexpr std::array<const char*, 7> kAlphabet = {"",
+                                                  "0123456789",
+                                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                                                  "abcdefghijklmnopqrstuvwxyz",
+                                                  "ABCDEF",
+                                                  "abcdef",
+                                                  "0123456789abcdef"};
+// The class as it enters the tweak: never a byte that can stay in place (those are not
+// alphanumeric), so a shape string is unambiguous.
+constexpr std::array<uint8_t, 7> kShapeChar = {0, '0', 'A', 'a', 'F', 'f', 'x'};
+
+// Tags keeping the uses of the keyed functions apart.
+constexpr uint8_t kTagPlain = 0;
+constexpr uint8_t kTagCard = 'C';
+constexpr uint8_t kTagPhone = 'P';
+constexpr uint8_t kTagIban = 'I';
+constexpr uint8_t kTagUuid = 'U';
+
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+inline bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+inline bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
+inline bool is_alpha(char c) { return is_upper(c) || is_lower(c); }
+inline bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
+inline bool is_hex_letter(char c) { return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+inline bool is_hex(char c) { return is_digit(c) || is_hex_letter(c); }
+
+// Byte tables: the token path looks every character up several times, and a table lookup does
+// not mispredict on values that mix digits and letters at random.
+struct ClassTables {
+  std::array<std::array<Cls, 256>, 2> cls{};        // [hex rule][byte]
+  std::array<std::array<uint8_t, 256>, 2> index{};  // [kHex16][byte]: index within the class
+};
+
+constexpr ClassTables make_class_tables() {
+  ClassTables t;
+  for (int c = 0; c < 256; ++c) {
+    const auto u = static_cast<size_t>(c);
+    if (c >= '0' && c <= '9') {
+      t.cls[0][u] = t.cls[1][u] = kDigit;
+      t.index[0][u] = t.index[1][u] = static_cast<uint8_t>(c - '0');
+    } else if (c >= 'A' && c <= 'Z') {
+      t.cls[0][u] = kUpper;
+      t.cls[1][u] = c <= 'F' ? kHexUpper : kUpper;
+      t.index[0][u] = static_cast<uint8_t>(c - 'A');
+      t.index[1][u] = static_cast<uint8_t>(10 + (c - 'A'));
+    } else if (c >= 'a' && c <= 'z') {
+      t.cls[0][u] = kLower;
+      t.cls[1][u] = c <= 'f' ? kHexLower : kLower;
+      t.index[0][u] = static_cast<uint8_t>(c - 'a');
+      t.index[1][u] = static_cast<uint8_t>(10 + (c - 'a'));
+    }
+  }
+  return t;
+}
+constexpr ClassTables kTables = make_class_tables();
+
+inline Cls classify_char(char c, bool hex) {
+  return kTables.cls[hex ? 1 : 0][static_cast<uint8_t>(c)];
+}
+
+// Index of `c` within its class's alphabet.
+inline uint8_t index_of(char c, Cls cls) {
+  return kTables.index[cls == kHex16 ? 1 : 0][static_cast<uint8_t>(c)];
+}
+
+// y % size with y /= size, by constant divisors (the compiler turns them into multiplications:
+// this runs once per character of every token).
+inline uint8_t take_digit(uint64_t& y, Cls cls) {
+  uint64_t r = 0;
+  switch (cls) {
+    case kDigit:
+      r = y % 10;
+      y /= 10;
+      break;
+    case kUpper:
+    case kLower:
+      r = y % 26;
+      y /= 26;
+      break;
+    case kHexUpper:
+    case kHexLower:
+      r = y % 6;
+      y /= 6;
+      break;
+    case kHex16:
+      r = y & 15;
+      y >>= 4;
+      break;
+    case kOther:
+      break;
+  }
+  return static_cast<uint8_t>(r);
+}
+
+// The hex rule. A value is id-shaped when it has letters and either digits too ("3fa9c0") or at
+// least 8 letters ("deadbeefcafe"); short all-letter words ("bad", "cafe") are not. An id-shaped
+// value whose letters are all hex keeps them within a-f / A-F; one whose letters are not all hex
+// never becomes all hex (its permutation walks past such images). Both sets are closed under
+// their maps, so a class pattern still maps one-to-one as a whole.
+struct HexRule {
+  bool hex = false;        // letters stay hex
+  bool avoid_hex = false;  // the image must not be all-hex
+};
+
+HexRule hex_rule(std::string_view s) {
+  size_t letters = 0;
+  size_t digits = 0;
+  bool all_hex = true;
+  for (char c : s) {
+    if (is_digit(c)) {
+      ++digits;
+    } else if (is_alpha(c)) {
+      all_hex &= is_hex_letter(c);
+      ++letters;
+    }
+  }
+  const bool id_shaped = letters > 0 && (digits > 0 || letters >= 8);
+  return {id_shaped && all_hex, id_shaped && !all_hex};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Luhn, mod 97, calendar.
+
+int luhn_sum(std::string_view digits, bool double_last) {
+  int sum = 0;
+  bool dbl = double_last;
+  for (size_t i = digits.size(); i-- > 0;) {
+    if (!is_digit(digits[i])) continue;
+    int d = digits[i] - '0';
+    if (dbl) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    dbl = !dbl;
+  }
+  return sum;
+}
+
+// Continues the IBAN remainder `r` over `s`, letters counting as 10..35 (either case).
+int mod97(int r, std::string_view s) {
+  for (char c : s) {
+    if (is_digit(c)) {
+      r = (r * 10 + (c - '0')) % 97;
+    } else {
+      const int v = 10 + ((c | 0x20) - 'a');
+      r = (r * 100 + v) % 97;
+    }
+  }
+  return r;
+}
+
+// Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian calendar).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+void civil_from_days(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
+}
+
+bool leap_year(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int days_in_month(int y, int m) {
+  static constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && leap_year(y) ? 29 : kDays[static_cast<size_t>(m - 1)];
+}
+
+bool valid_date(int y, int m, int d) {
+  return m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dates in text.
+
+// Reads between `min` and `max` digits at `pos`; the count read, 0 when fewer than `min`.
+size_t read_digits(std::string_view s, size_t pos, size_t min, size_t max, int* value) {
+  size_t n = 0;
+  int v = 0;
+  while (n < max && pos + n < s.size() && is_digit(s[pos + n])) {
+    v = v * 10 + (s[pos + n] - '0');
+    ++n;
+  }
+  if (n < min) return 0;
+  *value = v;
+  return n;
+}
+
+// A time of day after a date: HH:MM[:SS][.frac][zone] or HHMM[SS][.frac][zone], zone being Z or
+// [+-]HH[[:]MM], optionally after one space.
+bool valid_time(std::string_view t) {
+  size_t pos = 0;
+  int v = 0;
+  if (read_digits(t, pos, 2, 2, &v) != 2 || v > 24) return false;
+  pos += 2;
+  const bool extended = pos < t.size() && t[pos] == ':';
+  if (extended) ++pos;
+  if (read_digits(t, pos, 2, 2, &v) != 2 || v > 59) return false;
+  pos += 2;
+  if (pos < t.size() && (extended ? t[pos] == ':' : is_digit(t[pos]))) {
+    if (extended) ++pos;
+    if (read_digits(t, pos, 2, 2, &v) != 2 || v > 60) return false;
+    pos += 2;
+    if (pos < t.size() && (t[pos] == '.' || t[pos] == ',')) {
+      ++pos;
+      const size_t start = pos;
+      while (pos < t.size() && is_digit(t[pos])) ++pos;
+      if (pos == start) return false;
+    }
+  }
+  if (pos == t.size()) return true;
+  if (t[pos] == ' ') ++pos;
+  if (pos == t.size()) return false;
+  if (t[pos] == 'Z' || t[pos] == 'z') return pos + 1 == t.size();
+  if (t[pos] != '+' && t[pos] != '-') return false;
+  ++pos;
+  if (read_digits(t, pos, 2, 2, &v) != 2 || v > 23) return false;
+  pos += 2;
+  if (pos == t.size()) return true;
+  if (t[pos] == ':') ++pos;
+  if (read_digits(t, pos, 2, 2, &v) != 2 || v > 59) return false;
+  return pos + 2 == t.size();
+}
+
+enum class DateOrder : uint8_t { kYmd, kMdy, kDmy };
+
+struct DateText {
+  int year = 0;
+  int month = 0;
+  int day = 0;
+  DateOrder order = DateOrder::kYmd;
+  char sep = 0;  // 0 for the compact YYYYMMDD
+  bool pad_month = true;
+  bool pad_day = true;
+  size_t length = 0;  // bytes of the date; the rest (a time) is kept as it is
+};
+
+// Recognises YYYY-MM-DD (also with / or .), YYYYMMDD, MM/DD/YYYY (US), DD.MM.YYYY and DD-MM-YYYY
+// (day first), single-digit months and days included, each optionally followed by a time
+// ('T', 't' or a space, then valid_time()). "a/b/YYYY" is read as US unless only day-first
+// makes a valid date; "a.b.YYYY" and "a-b-YYYY" the other way round.
+bool parse_date(std::string_view s, DateText* out) {
+  DateText dt;
+  int a = 0;
+  int b = 0;
+  int c = 0;
+  size_t n1 = read_digits(s, 0, 1, 8, &a);
+  if (n1 == 8) {
+    dt.year = a / 10000;
+    dt.month = a / 100 % 100;
+    dt.day = a % 100;
+    dt.length = 8;
+  } else if (n1 == 4 && s.size() > 4 && (s[4] == '-' || s[4] == '/' || s[4] == '.')) {
+    dt.sep = s[4];
+    dt.year = a;
+    size_t pos = 5;
+    const size_t n2 = read_digits(s, pos, 1, 2, &b);
+    if (n2 == 0) return false;
+    pos += n2;
+    if (pos >= s.size() || s[pos] != dt.sep) return false;
+    ++pos;
+    const size_t n3 = read_digits(s, pos, 1, 2, &c);
+    if (n3 == 0) return false;
+    pos += n3;
+    dt.month = b;
+    dt.day = c;
+    dt.pad_month = n2 == 2;
+    dt.pad_day = n3 == 2;
+    dt.length = pos;
+  } else if ((n1 == 1 || n1 == 2) && s.size() > n1 &&
+             (s[n1] == '/' || s[n1] == '.' || s[n1] == '-')) {
+    dt.sep = s[n1];
+    size_t pos = n1 + 1;
+    const size_t n2 = read_digits(s, pos, 1, 2, &b);
+    if (n2 == 0) return false;
+    pos += n2;
+    if (pos >= s.size() || s[pos] != dt.sep) return false;
+    ++pos;
+    if (read_digits(s, pos, 4, 4, &c) != 4) return false;
+    if (pos + 4 < s.size() && is_digit(s[pos + 4])) return false;
+    pos += 4;
+    dt.year = c;
+    dt.length = pos;
+    const bool us_first = dt.sep == '/';
+    const bool us_ok = valid_date(c, a, b);
+    const bool eu_ok = valid_date(c, b, a);
+    if (us_ok && (us_first || !eu_ok)) {
+      dt.order = DateOrder::kMdy;
+      dt.month = a;
+      dt.day = b;
+      dt.pad_month = n1 == 2;
+      dt.pad_day = n2 == 2;
+    } else {
+      dt.order = DateOrder::kDmy;
+      dt.month = b;
+      dt.day = a;
+      dt.pad_month = n2 == 2;
+      dt.pad_day = n1 == 2;
+    }
+  } else {
+    return false;
+  }
+  if (!valid_date(dt.year, dt.month, dt.day)) return false;
+  if (dt.length < s.size()) {
+    const char t = s[dt.length];
+    if (t != 'T' && t != 't' && t != ' ') return false;
+    if (!valid_time(s.substr(dt.length + 1))) return false;
+  }
+  *out = dt;
+  return true;
+}
+
+void append_number(std::string& out, int value, bool pad, int width) {
+  char buf[16];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value);
+  (void)ec;
+  const auto len = static_cast<int>(end - buf);
+  if (pad) out.append(static_cast<size_t>(std::max(0, width - len)), '0');
+  out.append(buf, end);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numbers in text.
+
+struct NumberText {
+  bool negative = false;
+  bool plus = false;         // an explicit '+'
+  size_t int_digits = 0;     // digits before the point
+  bool zero_padded = false;  // "007": the integer part keeps its width
+  bool point = false;
+  size_t decimals = 0;
+  std::string_view exponent;  // "e+3", kept as it is; empty when none
+  int exponent_value = 0;
+  double mantissa = 0;  // signed, without the exponent
+};
+
+// [+-] digits [. digits] [(e|E) [+-] digits], at least one mantissa digit, nothing else.
+bool parse_number(std::string_view s, NumberText* out) {
+  NumberText nt;
+  size_t pos = 0;
+  if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    nt.negative = s[pos] == '-';
+    nt.plus = s[pos] == '+';
+    ++pos;
+  }
+  const size_t start = pos;
+  while (pos < s.size() && is_digit(s[pos])) ++pos;
+  nt.int_digits = pos - start;
+  nt.zero_padded = nt.int_digits > 1 && s[start] == '0';
+  if (pos < s.size() && s[pos] == '.') {
+    nt.point = true;
+    ++pos;
+    const size_t frac = pos;
+    while (pos < s.size() && is_digit(s[pos])) ++pos;
+    nt.decimals = pos - frac;
+  }
+  if (nt.int_digits + nt.decimals == 0) return false;
+  const size_t mantissa_end = pos;
+  if (pos < s.size() && (s[pos] == 'e' || s[pos] == 'E')) {
+    const size_t e = pos++;
+    bool exp_negative = false;
+    if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) exp_negative = s[pos++] == '-';
+    const size_t digits = pos;
+    int value = 0;
+    while (pos < s.size() && is_digit(s[pos])) {
+      if (value < 100000) value = value * 10 + (s[pos] - '0');
+      ++pos;
+    }
+    if (pos == digits) return false;
+    nt.exponent = s.substr(e);
+    nt.exponent_value = exp_negative ? -value : value;
+  }
+  if (pos != s.size()) return false;
+  if (mantissa_end - start > 400) return false;  // past any double's useful precision
+  double m = 0;
+  const auto r = std::from_chars(s.data() + start, s.data() + mantissa_end, m);
+  if (r.ec != std::errc() || r.ptr != s.data() + mantissa_end || !std::isfinite(m)) return false;
+  nt.mantissa = nt.negative ? -m : m;
+  *out = nt;
+  return true;
+}
+
+// Writes `mantissa` in the format of `nt` (sign style, integer width when zero-padded, number of
+// decimals, exponent text). False when it cannot be written (not finite, absurdly long).
+bool format_number(double mantissa, const NumberText& nt, std::string& out) {
+  if (!std::isfinite(mantissa)) return false;
+  char buf[512];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), std::fabs(mantissa),
+                               std::chars_format::fixed, static_cast<int>(nt.decimals));
+  if (r.ec != std::errc()) return false;
+  const std::string_view digits(buf, static_cast<size_t>(r.ptr - buf));
+  const bool zero = digits.find_first_not_of("0.") == std::string_view::npos;
+  if (mantissa < 0 && !zero) {
+    out += '-';
+  } else if (nt.plus) {
+    out += '+';
+  }
+  if (nt.zero_padded) {
+    const size_t point = digits.find('.');
+    const size_t int_len = point == std::string_view::npos ? digits.size() : point;
+    if (int_len < nt.int_digits) out.append(nt.int_digits - int_len, '0');
+  }
+  if (nt.int_digits == 0 && digits.size() > 1 && digits[0] == '0' && digits[1] == '.') {
+    out.append(digits.substr(1));  // ".5" stays ".5"
+  } else {
+    out.append(digits);
+  }
+  if (nt.point && nt.decimals == 0) out += '.';  // "5." stays "5."
+  out.append(nt.exponent);
+  return true;
+}
+
+// floor(q) where q is a quotient that decimal inputs can leave a hair below an integer
+// (0.3 / 0.1 = 2.9999999999999996).
+double robust_floor(double q) {
+  const double r = std::round(q);
+  if (std::fabs(q - r) <= 1e-9 * std::max(1.0, std::fabs(q))) return r;
+  return std::floor(q);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses.
+
+void format_ipv4(const uint8_t* a, std::string& out) {
+  for (int i = 0; i < 4; ++i) {
+    if (i > 0) out += '.';
+    append_number(out, a[i], false, 0);
+  }
+}
+
+// RFC 5952: lower-case hex without leading zeros, the longest run of two or more zero groups (the
+// first of equals) as "::", and IPv4-mapped addresses (::ffff:0:0/96) in dotted form.
+void format_ipv6(const uint8_t* a, std::string& out) {
+  std::array<unsigned, 8> g{};
+  for (size_t i = 0; i < 8; ++i) g[i] = (static_cast<unsigned>(a[2 * i]) << 8) | a[2 * i + 1];
+  if (g[0] == 0 && g[1] == 0 && g[2] == 0 && g[3] == 0 && g[4] == 0 && g[5] == 0xffff) {
+    out += "::ffff:";
+    format_ipv4(a + 12, out);
+    return;
+  }
+  int best = -1;
+  int best_len = 0;
+  for (int i = 0; i < 8;) {
+    if (g[static_cast<size_t>(i)] != 0) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j < 8 && g[static_cast<size_t>(j)] == 0) ++j;
+    if (j - i > best_len) {
+      best = i;
+      best_len = j - i;
+    }
+    i = j;
+  }
+  if (best_len < 2) best = -1;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 8; ++i) {
+    if (i == best) {
+      out += "::";
+      i += best_len - 1;
+      continue;
+    }
+    if (i > 0 && i != best + best_len) out += ':';
+    const unsigned v = g[static_cast<size_t>(i)];
+    bool started = false;
+    for (int shift = 12; shift >= 0; shift -= 4) {
+      const unsigned nibble = (v >> shift) & 15;
+      if (nibble != 0 || started || shift == 0) {
+        out += kHex[nibble];
+        started = true;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+struct Transformer::Impl {
+  explicit Impl(const Key& key);
+
+  void token(std::string_view value, Kind kind, std::string& out) const;
+  Outcome apply(std::string_view value, Kind kind, const ActionParams& params,
+                std::string_view entity, std::string& out);
+  Result<std::string> ff1(std::string_view value, std::string_view tweak, bool encrypt) const;
+  int shift_days(std::string_view entity, int max_days) const;
+
+  // The shape-keeping core: writes to out[0, in.size()) the token of `in`, in which position i
+  // belongs to class classify(i). Under `tag` and `extra` (both in the tweak), the map is a
+  // permutation of all strings of one shape when the shape's domain fits 64 bits, a PRF beyond.
+  // With `avoid_hex`, images whose letters are all hex are walked past (needs a letter).
+  template <typename Classify>
+  void shape_token(std::string_view in, uint8_t tag, std::string_view extra, Classify classify,
+                   char* out, bool avoid_hex = false) const;
+  // shape_token with the plain classes (and the hex rule) of `in`.
+  void class_token(std::string_view in, uint8_t tag, std::string_view extra, char* out) const {
+    const HexRule rule = hex_rule(in);
+    shape_token(
+        in, tag, extra, [&](size_t i) { return classify_char(in[i], rule.hex); }, out,
+        rule.avoid_hex);
+  }
+  void append_class_token(std::string_view in, std::string& out) const {
+    const size_t pos = out.size();
+    out.resize(pos + in.size());
+    class_token(in, kTagPlain, {}, out.data() + pos);
+  }
+
+  // Kind-aware tokens: false (and `out` untouched) when the value does not have the kind's form.
+  bool email_token(std::string_view value, std::string& out) const;
+  bool digits_token(std::string_view value, bool card, std::string& out) const;
+  bool iban_token(std::string_view value, std::string& out) const;
+  bool uuid_token(std::string_view value, std::string& out) const;
+  bool jwt_token(std::string_view value, std::string& out) const;
+  bool ip_token(std::string_view value, std::string& out) const;
+  void anonymize_address(uint8_t* addr, size_t len) const;
+
+  Outcome noise(std::string_view value, Kind kind, const ActionParams& params, std::string& out);
+  Outcome bucket(std::string_view value, Kind kind, const ActionParams& params, std::string& out);
+  Outcome shift_date(std::string_view value, Kind kind, const ActionParams& params,
+                     std::string_view entity, std::string& out);
+  static void mask(std::string_view value, const ActionParams& params, std::string& out);
+
+  SipKey prp_key;     // keys the per-shape Feistel round keys
+  SipKey stream_key;  // keys the PRF for domains past 64 bits
+  SipKey noise_key;
+  SipKey shift_key;
+  AesEcb ip_aes;  // Crypto-PAn: AES key, and the pads that fill a block after a prefix
+  std::array<uint8_t, 16> ip_pad4{};
+  std::array<uint8_t, 16> ip_pad6{};
+  Ff1 ff1_10;
+  Ff1 ff1_36;
+  Ff1 ff1_62;
+};
+
+namespace {
+
+// Set-up failures are exceptions (a constructor, at start-up): they mean a broken OpenSSL.
+template <typename T>
+T must(Result<T> r) {
+  if (!r) throw std::runtime_error("scrubber transforms: " + r.error().message);
+  return std::move(*r);
+}
+
+}  // namespace
+
+Transformer::Impl::Impl(const Key& key)
+    : prp_key(SipKey::from_bytes(key.derive("token").bytes().data())),
+      stream_key(SipKey::from_bytes(key.derive("token").bytes().data() + 16)),
+      noise_key(SipKey::from_bytes(key.derive("noise").bytes().data())),
+      shift_key(SipKey::from_bytes(key.derive("shift").bytes().data())),
+      ip_aes(must(AesEcb::create(std::span(key.derive("ip").bytes()).first(16)))),
+      ff1_10(must(Ff1::create(key.derive("ff1").bytes(), 10))),
+      ff1_36(must(Ff1::create(key.derive("ff1").bytes(), 36))),
+      ff1_62(must(Ff1::create(key.derive("ff1").bytes(), 62))) {
+  const Key ip = key.derive("ip");
+  std::copy(ip.bytes().begin() + 16, ip.bytes().end(), ip_pad4.begin());
+  ip_pad6 = ip_pad4;
+  ip_pad6[0] ^= 0x06;  // a different pad for IPv6: the families are independent
+  if (!ip_aes.encrypt(ip_pad4.data(), ip_pad4.data(), 1) ||
+      !ip_aes.encrypt(ip_pad6.data(), ip_pad6.data(), 1)) {
+    throw std::runtime_error("scrubber transforms: AES failed");
+  }
+}
+
+template <typename Classify>
+void Transformer::Impl::shape_token(std::string_view in, uint8_t tag, std::string_view extra,
+                                    Classify classify, char* out, bool avoid_hex) const {
+  const size_t n = in.size();
+  // Pass 1: the shape (into the tweak) and the value as a mixed-radix number, most significant
+  // position first, while the domain fits 64 bits.
+  SipHasher shape(prp_key, true);
+  shape.update(tag);
+  shape.update_u64(n);
+  shape.update_u64(extra.size());
+  shape.update(extra);
+  uint64_t domain = 1;
+  uint64_t x = 0;
+  bool wide = false;
+  for (size_t i = 0; i < n; ++i) {
+    const Cls cls = classify(i);
+    if (cls == kOther) {
+      shape.update(static_cast<uint8_t>(in[i]));
+      continue;
+    }
+    shape.update(kShapeChar[cls]);
+    if (!wide) {
+      uint64_t next = 0;
+      if (__builtin_mul_overflow(domain, uint64_t{kClassSize[cls]}, &next)) {
+        wide = true;
+      } else {
+        domain = next;
+        x = x * kClassSize[cls] + index_of(in[i], cls);
+      }
+    }
+  }
+
+  if (!wide) {
+    // Permutation of the shape's domain; then the image written back position by position, least
+    // significant last.
+    SipKey round_key;
+    shape.finish128(&round_key.k0, &round_key.k1);
+    uint64_t y = x;
+    for (;;) {
+      y = prp_permute(round_key, domain, y);
+      uint64_t rest = y;
+      bool all_hex = true;
+      for (size_t i = n; i-- > 0;) {
+        const Cls cls = classify(i);
+        if (cls == kOther) {
+          out[i] = in[i];
+          continue;
+        }
+        const char c = kAlphabet[cls][take_digit(rest, cls)];
+        out[i] = c;
+        all_hex &= !is_alpha(c) || is_hex_letter(c);
+      }
+      if (!avoid_hex || !all_hex) return;
+    }
+  }
+
+  // Past 64 bits: a PRF of the whole value (shape included) seeds a keystream; each classed
+  // position takes 16 bits of it (bias below size / 2^16).
+  SipHasher seed(stream_key, true);
+  seed.update(tag);
+  seed.update_u64(n);
+  seed.update_u64(extra.size());
+  seed.update(extra);
+  for (size_t i = 0; i < n; ++i) {
+    const Cls cls = classify(i);
+    if (cls == kOther) {
+      seed.update(static_cast<uint8_t>(in[i]));
+    } else {
+      seed.update(kShapeChar[cls]);
+      seed.update(index_of(in[i], cls));
+    }
+  }
+  SipKey stream;
+  seed.finish128(&stream.k0, &stream.k1);
+  uint64_t counter = 0;
+  uint64_t bits = 0;
+  int available = 0;
+  for (;;) {
+    bool all_hex = true;
+    for (size_t i = 0; i < n; ++i) {
+      const Cls cls = classify(i);
+      if (cls == kOther) {
+        out[i] = in[i];
+        continue;
+      }
+      if (available == 0) {
+        bits = siphash_u64(stream, counter++);
+        available = 4;
+      }
+      const uint64_t chunk = bits & 0xffff;
+      bits >>= 16;
+      --available;
+      const char c = kAlphabet[cls][(chunk * kClassSize[cls]) >> 16];
+      out[i] = c;
+      all_hex &= !is_alpha(c) || is_hex_letter(c);
+    }
+    if (!avoid_hex || !all_hex) return;  // else draw again, further down the stream
+  }
+}
+
+void Transformer::Impl::token(std::string_view value, Kind kind, std::string& out) const {
+  switch (kind) {
+    case Kind::kEmail:
+      if (email_token(value, out)) return;
+      break;
+    case Kind::kCard:
+      if (digits_token(value, true, out)) return;
+      break;
+    case Kind::kPhone:
+      if (digits_token(value, false, out)) return;
+      break;
+    case Kind::kIpv4:
+    case Kind::kIpv6:
+      if (ip_token(value, out)) return;
+      break;
+    case Kind::kIban:
+      if (iban_token(value, out)) return;
+      break;
+    case Kind::kUuid:
+      if (uuid_token(value, out)) return;
+      break;
+    case Kind::kJwt:
+      if (jwt_token(value, out)) return;
+      break;
+    default:
+      break;
+  }
+  append_class_token(value, out);
+}
+
+// local@label.label.tld: the local part and every label but the top-level one as plain tokens
+// (so a label maps the same in every address), the TLD and all separators kept.
+bool Transformer::Impl::email_token(std::string_view value, std::string& out) const {
+  const size_t at = value.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == value.size()) return false;
+  const size_t pos = out.size();
+  out.resize(pos + value.size());
+  char* o = out.data() + pos;
+  class_token(value.substr(0, at), kTagPlain, {}, o);
+  o[at] = '@';
+  const size_t domain = at + 1;
+  const size_t tld = value.rfind('.');
+  const size_t end = tld == std::string_view::npos || tld < domain ? value.size() : tld;
+  size_t label = domain;
+  while (label < end) {
+    size_t dot = value.find('.', label);
+    if (dot == std::string_view::npos || dot > end) dot = end;
+    class_token(value.substr(label, dot - label), kTagPlain, {}, o + label);
+    if (dot < value.size()) o[dot] = value[dot];
+    label = dot + 1;
+  }
+  if (end < value.size()) std::memcpy(o + end, value.data() + end, value.size() - end);
+  return true;
+}
+
+// Cards and phone numbers: the digits as one run (so "4111 1111 …" and "41111111…" map alike),
+// everything else in place. A card keeps its first digit and gets a fresh Luhn check digit: the
+// digits between are permuted, so valid cards of one length and first digit never collide.
+bool Transformer::Impl::digits_token(std::string_view value, bool card, std::string& out) const {
+  std::array<char, 64> digits{};
+  size_t nd = 0;
+  for (char c : value) {
+    if (is_digit(c)) {
+      if (nd == digits.size()) return false;
+      digits[nd++] = c;
+    } else if (card ? (c != ' ' && c != '-') : is_alpha(c)) {
+      return false;
+    }
+  }
+  std::array<char, 64> mapped{};
+  if (card) {
+    if (nd < 3 || nd > 21) return false;  // 19 permuted digits at most: 10^19 < 2^64
+    const char extra[2] = {digits[0], static_cast<char>(nd)};
+    const std::string_view middle(digits.data() + 1, nd - 2);
+    mapped[0] = digits[0];
+    shape_token(
+        middle, kTagCard, std::string_view(extra, 2), [](size_t) { return kDigit; },
+        mapped.data() + 1);
+    mapped[nd - 1] = luhn_check_digit(std::string_view(mapped.data(), nd - 1));
+  } else {
+    if (nd == 0) return false;
+    shape_token(
+        std::string_view(digits.data(), nd), kTagPhone, {}, [](size_t) { return kDigit; },
+        mapped.data());
+  }
+  size_t k = 0;
+  for (char c : value) out += is_digit(c) ? mapped[k++] : c;
+  return true;
+}
+
+// Country kept, BBAN tokenized in compact form under the country (spaces do not change it), check
+// digits recomputed, spaces back where they were.
+bool Transformer::Impl::iban_token(std::string_view value, std::string& out) const {
+  std::array<char, 34> compact{};
+  size_t n = 0;
+  for (char c : value) {
+    if (c == ' ') continue;
+    if (n == compact.size()) return false;
+    compact[n++] = c;
+  }
+  // The IBAN's form; its check digits need not be right (they are recomputed anyway).
+  if (n < 5 || !is_alpha(compact[0]) || !is_alpha(compact[1]) || !is_digit(compact[2]) ||
+      !is_digit(compact[3]) ||
+      !std::all_of(compact.begin() + 4, compact.begin() + static_cast<ptrdiff_t>(n), is_alnum)) {
+    return false;
+  }
+  const std::string_view bban(compact.data() + 4, n - 4);
+  const char country[2] = {static_cast<char>(compact[0] & ~0x20),
+                           static_cast<char>(compact[1] & ~0x20)};
+  std::array<char, 34> mapped{};
+  std::copy(compact.begin(), compact.begin() + 2, mapped.begin());
+  shape_token(
+      bban, kTagIban, std::string_view(country, 2),
+      [&](size_t i) { return classify_char(bban[i], false); }, mapped.data() + 4);
+  int r = mod97(0, std::string_view(mapped.data() + 4, n - 4));
+  r = mod97(r, std::string_view(mapped.data(), 2));
+  r = mod97(r, "00");
+  const int check = 98 - r;
+  mapped[2] = static_cast<char>('0' + check / 10);
+  mapped[3] = static_cast<char>('0' + check % 10);
+  size_t k = 0;
+  for (char c : value) out += c == ' ' ? c : mapped[k++];
+  return true;
+}
+
+// 8-4-4-4-12 (or 32 bare) hex digits: the version nibble and the variant nibble kept, the other
+// 30 nibbles hex to hex (case kept), dashes in place.
+bool Transformer::Impl::uuid_token(std::string_view value, std::string& out) const {
+  const bool dashed = value.size() == 36;
+  if (!dashed && value.size() != 32) return false;
+  bool upper = false;
+  bool lower = false;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if (dashed && (i == 8 || i == 13 || i == 18 || i == 23)) {
+      if (c != '-') return false;
+      continue;
+    }
+    if (!is_hex(c)) return false;
+    upper |= is_upper(c);
+    lower |= is_lower(c);
+  }
+  const size_t version = dashed ? 14 : 12;
+  const size_t variant = dashed ? 19 : 16;
+  // Tokenized in lower case, so that the case of the text does not change the UUID it becomes.
+  std::array<char, 36> lowered{};
+  for (size_t i = 0; i < value.size(); ++i) {
+    lowered[i] = is_upper(value[i]) ? static_cast<char>(value[i] | 0x20) : value[i];
+  }
+  const std::string_view in(lowered.data(), value.size());
+  const size_t pos = out.size();
+  out.resize(pos + value.size());
+  char* o = out.data() + pos;
+  shape_token(
+      in, kTagUuid, {},
+      [&](size_t i) { return (i == version || i == variant || in[i] == '-') ? kOther : kHex16; },
+      o);
+  if (upper && !lower) {
+    for (size_t i = 0; i < value.size(); ++i) {
+      if (is_lower(o[i])) o[i] = static_cast<char>(o[i] & ~0x20);
+    }
+    o[version] = value[version];
+    o[variant] = value[variant];
+  }
+  return true;
+}
+
+// header.payload.signature: the header (algorithm and type, not personal) kept, the rest
+// tokenized segment by segment.
+bool Transformer::Impl::jwt_token(std::string_view value, std::string& out) const {
+  const size_t first = value.find('.');
+  if (first == std::string_view::npos) return false;
+  const size_t pos = out.size();
+  out.resize(pos + value.size());
+  char* o = out.data() + pos;
+  std::memcpy(o, value.data(), first + 1);
+  size_t seg = first + 1;
+  while (seg <= value.size()) {
+    size_t dot = value.find('.', seg);
+    if (dot == std::string_view::npos) dot = value.size();
+    class_token(value.substr(seg, dot - seg), kTagPlain, {}, o + seg);
+    if (dot < value.size()) o[dot] = '.';
+    seg = dot + 1;
+  }
+  return true;
+}
+
+// Crypto-PAn (Xu, Fan, Ammar, Moon): output bit i = input bit i xor the first bit of
+// AES(first i input bits || pad bits i..127). All the blocks depend only on the input, so they go
+// through AES in one call.
+void Transformer::Impl::anonymize_address(uint8_t* addr, size_t len) const {
+  const std::array<uint8_t, 16>& pad = len == 4 ? ip_pad4 : ip_pad6;
+  const size_t nbits = len * 8;
+  std::array<uint8_t, 128 * 16> blocks;
+  for (size_t i = 0; i < nbits; ++i) {
+    uint8_t* block = blocks.data() + 16 * i;
+    std::memcpy(block, pad.data(), 16);
+    const size_t whole = i / 8;
+    std::memcpy(block, addr, whole);
+    if (const size_t rest = i % 8; rest != 0) {
+      const auto keep = static_cast<uint8_t>(0xff << (8 - rest));
+      block[whole] = static_cast<uint8_t>((addr[whole] & keep) | (pad[whole] & ~keep));
+    }
+  }
+  // A set-up context does not fail; if it ever did, the blocks would stay plaintext-derived, so
+  // scramble with the pad rather than leak.
+  if (!ip_aes.encrypt(blocks.data(), blocks.data(), nbits)) blocks.fill(0xa5);
+  for (size_t i = 0; i < nbits; ++i) {
+    const uint8_t bit = blocks[16 * i] >> 7;
+    addr[i / 8] ^= static_cast<uint8_t>(bit << (7 - i % 8));
+  }
+}
+
+bool Transformer::Impl::ip_token(std::string_view value, std::string& out) const {
+  const size_t percent = value.find('%');  // an IPv6 zone ("fe80::1%eth0") is kept
+  const std::string_view addr = value.substr(0, percent);
+  char text[64];
+  if (addr.size() >= sizeof(text)) return false;
+  std::memcpy(text, addr.data(), addr.size());
+  text[addr.size()] = '\0';
+  uint8_t bytes[16];
+  if (percent == std::string_view::npos && inet_pton(AF_INET, text, bytes) == 1) {
+    anonymize_address(bytes, 4);
+    format_ipv4(bytes, out);
+    return true;
+  }
+  if (inet_pton(AF_INET6, text, bytes) == 1) {
+    anonymize_address(bytes, 16);
+    format_ipv6(bytes, out);
+    if (percent != std::string_view::npos) out.append(value.substr(percent));
+    return true;
+  }
+  return false;
+}
+
+// FF1 over the alphanumerics. The radix (and the letters' case) is read from the value, so
+// decryption must find the same one in the ciphertext: cycle walking keeps the ciphertext in the
+// same class (radix 36: at least one letter; radix 62: both cases).
+Result<std::string> Transformer::Impl::ff1(std::string_view value, std::string_view tweak,
+                                           bool encrypt) const {
+  bool has_upper = false;
+  bool has_lower = false;
+  for (char c : value) {
+    has_upper |= is_upper(c);
+    has_lower |= is_lower(c);
+  }
+  const uint32_t radix = !has_upper && !has_lower ? 10 : (has_upper && has_lower ? 62 : 36);
+  const Ff1& cipher = radix == 10 ? ff1_10 : (radix == 36 ? ff1_36 : ff1_62);
+  std::vector<uint16_t> numerals;
+  numerals.reserve(value.size());
+  for (char c : value) {
+    if (is_digit(c)) {
+      numerals.push_back(static_cast<uint16_t>(c - '0'));
+    } else if (is_alpha(c)) {
+      if (radix == 36) {
+        numerals.push_back(static_cast<uint16_t>(10 + ((c | 0x20) - 'a')));
+      } else {
+        numerals.push_back(static_cast<uint16_t>(is_upper(c) ? 10 + (c - 'A') : 36 + (c - 'a')));
+      }
+    }
+  }
+  if (numerals.size() < cipher.min_length()) {
+    return fail("ff1: " + std::to_string(numerals.size()) +
+                " alphanumerics are too few for FF1 (at least " +
+                std::to_string(cipher.min_length()) + " for radix " + std::to_string(radix) + ")");
+  }
+  auto in_class = [radix](const std::vector<uint16_t>& v) {
+    if (radix == 10) return true;
+    if (radix == 36) return std::any_of(v.begin(), v.end(), [](uint16_t d) { return d >= 10; });
+    return std::any_of(v.begin(), v.end(), [](uint16_t d) { return d >= 10 && d < 36; }) &&
+           std::any_of(v.begin(), v.end(), [](uint16_t d) { return d >= 36; });
+  };
+  const auto tweak_bytes = std::span(reinterpret_cast<const uint8_t*>(tweak.data()), tweak.size());
+  do {
+    auto next =
+        encrypt ? cipher.encrypt(numerals, tweak_bytes) : cipher.decrypt(numerals, tweak_bytes);
+    if (!next) return fail(next.error().message);
+    numerals = std::move(*next);
+  } while (!in_class(numerals));
+
+  static constexpr char kRadix36Lower[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  static constexpr char kRadix36Upper[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  static constexpr char kRadix62[] =
+      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  const char* alphabet = radix == 62 ? kRadix62 : (has_upper ? kRadix36Upper : kRadix36Lower);
+  std::string result(value);
+  size_t k = 0;
+  for (char& c : result) {
+    if (is_alnum(c)) c = alphabet[numerals[k++]];
+  }
+  return result;
+}
+
+int Transformer::Impl::shift_days(std::string_view entity, int max_days) const {
+  const uint64_t max = max_days < 1 ? 1 : static_cast<uint64_t>(max_days);
+  SipHasher h(shift_key);
+  h.update(entity);
+  const uint64_t pick = h.finish64() % (2 * max);  // bias below 2^-32 for any int max
+  return pick < max ? -static_cast<int>(pick + 1) : static_cast<int>(pick - max + 1);
+}
+
+// x * (1 + u * r), u in [-1, 1) keyed by the value's text; r is kept below 1 so the sign never
+// flips, and a non-zero value never rounds to zero.
+Outcome Transformer::Impl::noise(std::string_view value, Kind kind, const ActionParams& params,
+                                 std::string& out) {
+  NumberText nt;
+  if (!parse_number(value, &nt)) {
+    token(value, kind, out);
+    return Outcome::kFallback;
+  }
+  if (nt.mantissa == 0) {
+    out.append(value);
+    return Outcome::kDone;
+  }
+  double r = params.noise_relative;
+  if (!(r > 0)) r = 0;
+  r = std::min(r, 0.999);
+  SipHasher h(noise_key);
+  h.update(value);
+  const double u = static_cast<double>(h.finish64() >> 11) * 0x1.0p-52 - 1.0;
+  double m = nt.mantissa * (1 + u * r);
+  const double unit = std::pow(10.0, -static_cast<double>(nt.decimals));
+  if (std::fabs(m) < unit / 2) m = std::copysign(unit, nt.mantissa);
+  const size_t pos = out.size();
+  if (!format_number(m, nt, out)) {
+    out.resize(pos);
+    token(value, kind, out);
+    return Outcome::kFallback;
+  }
+  return Outcome::kDone;
+}
+
+Outcome Transformer::Impl::bucket(std::string_view value, Kind kind, const ActionParams& params,
+                                  std::string& out) {
+  NumberText nt;
+  const double w = params.bucket_width;
+  if (!parse_number(value, &nt) || !(w > 0) || !std::isfinite(w)) {
+    token(value, kind, out);
+    return Outcome::kFallback;
+  }
+  const size_t pos = out.size();
+  if (!nt.point && nt.exponent.empty() && nt.int_digits <= 18 && w == std::floor(w) && w < 1e18) {
+    // Whole numbers by whole widths: exact in integers, and written as integers (a double would
+    // round past 2^53).
+    const auto width = static_cast<int64_t>(w);
+    int64_t x = 0;
+    std::from_chars(value.data() + (nt.negative || nt.plus ? 1 : 0), value.data() + value.size(),
+                    x);
+    if (nt.negative) x = -x;
+    int64_t q = x / width;
+    if (x % width != 0 && x < 0) --q;
+    const int64_t floored = q * width;
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof(buf), floored < 0 ? -floored : floored);
+    const auto len = static_cast<size_t>(r.ptr - buf);
+    if (floored < 0) {
+      out += '-';
+    } else if (nt.plus) {
+      out += '+';
+    }
+    if (nt.zero_padded && len < nt.int_digits) out.append(nt.int_digits - len, '0');
+    out.append(buf, len);
+    return Outcome::kDone;
+  }
+  const double scale = std::pow(10.0, nt.exponent_value);
+  double m = robust_floor(nt.mantissa * scale / w) * w / scale;
+  if (m == 0) m = 0;  // no "-0"
+  if (!format_number(m, nt, out)) {
+    out.resize(pos);
+    token(value, kind, out);
+    return Outcome::kFallback;
+  }
+  return Outcome::kDone;
+}
+
+Outcome Transformer::Impl::shift_date(std::string_view value, Kind kind, const ActionParams& params,
+                                      std::string_view entity, std::string& out) {
+  DateText dt;
+  if (parse_date(value, &dt)) {
+    const int64_t days =
+        days_from_civil(dt.year, static_cast<unsigned>(dt.month), static_cast<unsigned>(dt.day)) +
+        shift_days(entity, params.shift_max_days);
+    int64_t y = 0;
+    unsigned m = 0;
+    unsigned d = 0;
+    civil_from_days(days, &y, &m, &d);
+    if (y >= 0 && y <= 9999) {
+      const int year = static_cast<int>(y);
+      const int month = static_cast<int>(m);
+      const int day = static_cast<int>(d);
+      auto sep = [&] {
+        if (dt.sep != 0) out += dt.sep;
+      };
+      switch (dt.order) {
+        case DateOrder::kYmd:
+          append_number(out, year, true, 4);
+          sep();
+          append_number(out, month, dt.pad_month, 2);
+          sep();
+          append_number(out, day, dt.pad_day, 2);
+          break;
+        case DateOrder::kMdy:
+          append_number(out, month, dt.pad_month, 2);
+          sep();
+          append_number(out, day, dt.pad_day, 2);
+          sep();
+          append_number(out, year, true, 4);
+          break;
+        case DateOrder::kDmy:
+          append_number(out, day, dt.pad_day, 2);
+          sep();
+          append_number(out, month, dt.pad_month, 2);
+          sep();
+          append_number(out, year, true, 4);
+          break;
+      }
+      out.append(value.substr(dt.length));
+      return Outcome::kDone;
+    }
+  }
+  token(value, kind, out);
+  return Outcome::kFallback;
+}
+
+// Characters are UTF-8 code points (a continuation byte never starts one), one mask character
+// each. When the kept ends would cover the whole value, nothing is kept.
+void Transformer::Impl::mask(std::string_view value, const ActionParams& params, std::string& out) {
+  auto continuation = [](char c) { return (static_cast<uint8_t>(c) & 0xC0) == 0x80; };
+  size_t chars = 0;
+  for (char c : value) chars += continuation(c) ? 0 : 1;
+  size_t first = params.mask_keep_first;
+  size_t last = params.mask_keep_last;
+  if (first >= chars || last >= chars || first + last >= chars) first = last = 0;
+  size_t index = 0;
+  for (size_t i = 0; i < value.size();) {
+    size_t end = i + 1;
+    while (end < value.size() && continuation(value[end])) ++end;
+    if (index < first || index >= chars - last) {
+      out.append(value.substr(i, end - i));
+    } else {
+      out += params.mask_char;
+    }
+    ++index;
+    i = end;
+  }
+}
+
+Outcome Transformer::Impl::apply(std::string_view value, Kind kind, const ActionParams& params,
+                                 std::string_view entity, std::string& out) {
+  switch (params.action) {
+    case Action::kKeep:
+      out.append(value);
+      return Outcome::kDone;
+    case Action::kDrop:
+      return Outcome::kDone;
+    case Action::kToken:
+      token(value, kind, out);
+      return Outcome::kDone;
+    case Action::kFf1: {
+      auto r = ff1(value, params.ff1_tweak, true);
+      if (r) {
+        out.append(*r);
+        return Outcome::kDone;
+      }
+      token(value, kind, out);
+      return Outcome::kFallback;
+    }
+    case Action::kNoise:
+      return noise(value, kind, params, out);
+    case Action::kBucket:
+      return bucket(value, kind, params, out);
+    case Action::kShiftDate:
+      return shift_date(value, kind, params, entity, out);
+    case Action::kMask:
+      mask(value, params, out);
+      return Outcome::kDone;
+    case Action::kRedact:
+      out.append(params.redact_text);
+      return Outcome::kDone;
+  }
+  token(value, kind, out);
+  return Outcome::kFallback;
+}
+
+Transformer::Transformer(const Key& key) : impl_(std::make_unique<Impl>(key)) {}
+Transformer::~Transformer() = default;
+Transformer::Transformer(Transformer&&) noexcept = default;
+Transformer& Transformer::operator=(Transformer&&) noexcept = default;
+
+Outcome Transformer::apply(std::string_view value, Kind kind, const ActionParams& params,
+                           std::string_view entity, std::string& out) {
+  return impl_->apply(value, kind, params, entity, out);
+}
+
+void Transformer::token(std::string_view value, Kind kind, std::string& out) {
+  impl_->token(value, kind, out);
+}
+
+Result<std::string> Transformer::ff1_encrypt(std::string_view value, std::string_view tweak) {
+  return impl_->ff1(value, tweak, true);
+}
+
+Result<std::string> Transformer::ff1_decrypt(std::string_view value, std::string_view tweak) {
+  return impl_->ff1(value, tweak, false);
+}
+
+int Transformer::date_shift_days(std::string_view entity, int max_days) {
+  return impl_->shift_days(entity, max_days);
+}
+
+std::string_view to_string(Action action) {
+  switch (action) {
+    case Action::kKeep:
+      return "keep";
+    case Action::kToken:
+      return "token";
+    case Action::kFf1:
+      return "ff1";
+    case Action::kNoise:
+      return "noise";
+    case Action::kBucket:
+      return "bucket";
+    case Action::kShiftDate:
+      return "shift-date";
+    case Action::kMask:
+      return "mask";
+    case Action::kRedact:
+      return "redact";
+    case Action::kDrop:
+      return "drop";
+  }
+  return "token";
+}
+
+std::optional<Action> parse_action(std::string_view name) {
+  for (auto a : {Action::kKeep, Action::kToken, Action::kFf1, Action::kNoise, Action::kBucket,
+                 Action::kShiftDate, Action::kMask, Action::kRedact, Action::kDrop}) {
+    if (to_string(a) == name) return a;
+  }
+  return std::nullopt;
+}
+
+bool luhn_valid(std::string_view digits) {
+  if (digits.empty()) return false;
+  for (char c : digits) {
+    if (!is_digit(c)) return false;
+  }
+  return luhn_sum(digits, false) % 10 == 0;
+}
+
+char luhn_check_digit(std::string_view digits) {
+  return static_cast<char>('0' + (10 - luhn_sum(digits, true) % 10) % 10);
+}
+
+bool iban_valid(std::string_view iban) {
+  if (iban.size() < 5 || iban.size() > 34) return false;
+  if (!is_alpha(iban[0]) || !is_alpha(iban[1]) || !is_digit(iban[2]) || !is_digit(iban[3])) {
+    return false;
+  }
+  for (char c : iban.substr(4)) {
+    if (!is_alnum(c)) return false;
+  }
+  // Rearranged: the BBAN, then country and check digits.
+  return mod97(mod97(0, iban.substr(4)), iban.substr(0, 4)) == 1;
+}
+
+}  // namespace twin::scrubber

@@ -1,0 +1,898 @@
+// Detectors: recall on a labelled corpus of real-world formats (alone and inside sentences, JSON,
+// URLs and headers, at every offset across the 64-byte blocks of the mask pass), no false
+// positives on look-alikes, exact spans, allow-list, policy regexes in Hyperscan and in RE2,
+// overlap resolution, clean() against scan(), key names, and robustness on random bytes.
+// Output lists counts per kind and format, never a value.
+
+#include "twin/scrubber/detect.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "detect_check.h"
+#include "pii_corpus.h"
+
+namespace twin::scrubber {
+namespace {
+
+using corpus::LabelledValue;
+
+constexpr uint64_t kSeed = 20240307;
+constexpr size_t kPerFormat = 40;
+
+std::unique_ptr<Detectors> make(const DetectorOptions& o = {}) {
+  auto d = Detectors::build(o);
+  EXPECT_TRUE(d.has_value()) << (d ? "" : d.error().message);
+  return d ? std::move(*d) : nullptr;
+}
+
+class DetectTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    detectors_ = make().release();
+    values_ = new std::vector<LabelledValue>(corpus::pii_values(kSeed, kPerFormat));
+    lookalikes_ = new std::vector<LabelledValue>(corpus::lookalikes(kSeed, kPerFormat));
+  }
+  static void TearDownTestSuite() {
+    delete detectors_;
+    delete values_;
+    delete lookalikes_;
+  }
+  void SetUp() override { scratch_ = detectors_->make_scratch(); }
+
+  std::vector<Span> scan(std::string_view text) {
+    std::vector<Span> out;
+    detectors_->scan(text, *scratch_, out);
+    return out;
+  }
+
+  static Detectors* detectors_;
+  static std::vector<LabelledValue>* values_;
+  static std::vector<LabelledValue>* lookalikes_;
+  ScratchPtr scratch_;
+};
+
+Detectors* DetectTest::detectors_ = nullptr;
+std::vector<LabelledValue>* DetectTest::values_ = nullptr;
+std::vector<LabelledValue>* DetectTest::lookalikes_ = nullptr;
+
+// Spans are sorted, within the text and do not overlap.
+void expect_well_formed(const std::vector<Span>& spans, size_t size) {
+  for (size_t i = 0; i < spans.size(); ++i) {
+    EXPECT_LT(spans[i].begin, spans[i].end);
+    EXPECT_LE(spans[i].end, size);
+    if (i > 0) {
+      EXPECT_LE(spans[i - 1].end, spans[i].begin);
+    }
+  }
+}
+
+struct Tally {
+  size_t total = 0;
+  size_t hit = 0;
+  std::map<std::string, size_t> missed_formats;
+  double rate() const { return total == 0 ? 1.0 : static_cast<double>(hit) / total; }
+};
+
+// The value is found exactly: one span of its kind with its bounds, shifted by `offset`.
+bool found_exactly(const std::vector<Span>& spans, const LabelledValue& v, size_t offset) {
+  for (const Span& s : spans) {
+    if (s.begin == v.begin + offset && s.end == v.end + offset && s.kind == v.kind) return true;
+  }
+  return false;
+}
+
+void report(const char* title, const std::map<Kind, Tally>& tallies, double min_rate) {
+  std::printf("  %s\n", title);
+  for (const auto& [kind, t] : tallies) {
+    std::printf("    %-7s %5zu / %5zu  recall %.4f\n", std::string(to_string(kind)).c_str(), t.hit,
+                t.total, t.rate());
+    for (const auto& [format, n] : t.missed_formats) {
+      std::printf("      missed %zu x %s\n", n, format.c_str());
+    }
+    EXPECT_GE(t.rate(), min_rate) << title << ": " << to_string(kind);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The small validators.
+
+TEST(DetectCheck, Validators) {
+  namespace dd = detect_detail;
+  EXPECT_TRUE(dd::luhn_ok("4111111111111111"));
+  EXPECT_FALSE(dd::luhn_ok("4111111111111112"));
+  EXPECT_TRUE(dd::luhn_ok("378282246310005"));
+  EXPECT_TRUE(dd::card_digits_ok("4111111111111111"));
+  EXPECT_FALSE(dd::card_digits_ok("1111111111111117"));  // no issuer starts with 1
+  EXPECT_FALSE(dd::card_digits_ok("411111111111111"));   // Visa has no 15-digit numbers
+  EXPECT_TRUE(dd::card_digits_ok("378282246310005"));
+  EXPECT_TRUE(dd::iban_mod97_ok("DE89370400440532013000"));
+  EXPECT_TRUE(dd::iban_mod97_ok("GB29NWBK60161331926819"));
+  EXPECT_FALSE(dd::iban_mod97_ok("DE89370400440532013001"));
+  EXPECT_EQ(dd::iban_length('D', 'E'), 22u);
+  EXPECT_EQ(dd::iban_length('N', 'O'), 15u);
+  EXPECT_EQ(dd::iban_length('Z', 'Z'), 0u);
+  EXPECT_NEAR(dd::shannon_entropy("abcd"), 2.0, 1e-9);
+  EXPECT_NEAR(dd::shannon_entropy("aaaa"), 0.0, 1e-9);
+  std::string out;
+  EXPECT_TRUE(dd::base64_decode("dXNlcjpwYXNz", out, 100));
+  EXPECT_EQ(out, "user:pass");
+  out.clear();
+  EXPECT_TRUE(dd::base64_decode("eyJhbGciOiJIUzI1NiJ9", out, 100));
+  EXPECT_EQ(out, "{\"alg\":\"HS256\"}");
+  EXPECT_FALSE(dd::base64_decode("abc!", out, 100));
+  EXPECT_TRUE(dd::after_escape("x\\n4111", 3));
+  EXPECT_TRUE(dd::after_escape("%2F4111", 3));
+  EXPECT_TRUE(dd::after_escape("\\u00224111", 6));
+  EXPECT_FALSE(dd::after_escape("ab4111", 2));
+  EXPECT_EQ(dd::escape_tail("\\u0022abc", 1), 5u);
+  EXPECT_EQ(dd::escape_tail("%2Fabc", 1), 2u);
+  EXPECT_EQ(dd::escape_tail("\\nabc", 1), 1u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recall.
+
+TEST_F(DetectTest, CorpusCoversEveryContentKind) {
+  std::map<Kind, size_t> n;
+  std::map<std::string, size_t> formats;
+  for (const auto& v : *values_) {
+    ++n[v.kind];
+    ++formats[v.format];
+    ASSERT_LT(v.begin, v.end);
+    ASSERT_LE(v.end, v.text.size());
+  }
+  for (Kind k : DetectorOptions{}.kinds) EXPECT_GT(n[k], 0u) << to_string(k);
+  std::printf("  corpus: %zu values in %zu formats, %zu look-alikes\n", values_->size(),
+              formats.size(), lookalikes_->size());
+}
+
+TEST_F(DetectTest, RecallOnValuesAlone) {
+  std::map<Kind, Tally> tallies;
+  for (const auto& v : *values_) {
+    const auto spans = scan(v.text);
+    expect_well_formed(spans, v.text.size());
+    Tally& t = tallies[v.kind];
+    ++t.total;
+    // alone, the value is the only thing found
+    if (spans.size() == 1 && found_exactly(spans, v, 0)) {
+      ++t.hit;
+    } else {
+      ++t.missed_formats[v.format];
+    }
+  }
+  report("values alone (exact span, nothing else)", tallies, 0.99);
+}
+
+struct Context {
+  const char* name;
+  // builds the text around the value; returns false when the value cannot appear there as is
+  bool (*wrap)(const LabelledValue& v, std::string& text, size_t& offset);
+};
+
+bool url_safe(std::string_view s) {
+  for (char c : s) {
+    if (!(detect_detail::is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == ':' ||
+          c == '@' || c == '+' || c == '/')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const Context kContexts[] = {
+    {"sentence",
+     [](const LabelledValue& v, std::string& text, size_t& offset) {
+       const std::string pre = "Please contact us about ";
+       text = pre + v.text + " before Friday, thanks.";
+       offset = pre.size();
+       return true;
+     }},
+    {"json-value",
+     [](const LabelledValue& v, std::string& text, size_t& offset) {
+       const std::string pre = "{\"id\":1000234,\"field\":\"";
+       text = pre + corpus::json_escape(v.text) + "\",\"qty\":12}";
+       offset = pre.size();
+       return corpus::json_escape(v.text) == v.text;
+     }},
+    {"json-after-escape",
+     [](const LabelledValue& v, std::string& text, size_t& offset) {
+       const std::string pre = "{\"note\":\"see below\\n";
+       text = pre + v.text + "\\tthanks\",\"at\":\"2024-03-07T12:34:56.789Z\"}";
+       offset = pre.size();
+       return corpus::json_escape(v.text) == v.text;
+     }},
+    {"json-after-unicode-escape",
+     [](const LabelledValue& v, std::string& text, size_t& offset) {
+       const std::string pre = "{\"html\":\"\\u003cb\\u003e";
+       text = pre + v.text + "\\u003c/b\\u003e\"}";
+       offset = pre.size();
+       return corpus::json_escape(v.text) == v.text;
+     }},
+    {"json-after-quote-escape",
+     [](const LabelledValue& v, std::string& text, size_t& offset) {
+       const std::string pre = "{\"q\":\"\\u0022";
+       text = pre + v.text + "\\u0022\"}";
+       offset = pre.size();
+       return corpus::json_escape(v.text) == v.text;
+     }},
+    {"url-encoded-spaces",
+     [](const LabelledValue& v, std::string& text, size_t& offset) {
+       const std::string pre = "/search?q=see%20";
+       text = pre + v.text + "%20now&page=2";
+       offset = pre.size();
+       return url_safe(v.text) && v.text.find('+') == std::string::npos;
+     }},
+    {"url-query",
+     [](const LabelledValue& v, std::string& text, size_t& offset) {
+       const std::string pre = "GET https://api.example.com/v1/lookup?page=2&value=";
+       text = pre + v.text + "&sort=asc HTTP/1.1";
+       offset = pre.size();
+       return url_safe(v.text);
+     }},
+    {"url-path",
+     [](const LabelledValue& v, std::string& text, size_t& offset) {
+       const std::string pre = "/v1/lookup/";
+       text = pre + v.text + "/details?x=1";
+       offset = pre.size();
+       return url_safe(v.text) && v.text.find('/') == std::string::npos &&
+              v.kind != Kind::kIpv4;  // "lookup/10.0.0.1": a path word glues (see detect.cc)
+     }},
+    {"header",
+     [](const LabelledValue& v, std::string& text, size_t& offset) {
+       const std::string pre = "Host: api.example.com\r\nX-Value: ";
+       text = pre + v.text + "\r\nAccept: application/json\r\n";
+       offset = pre.size();
+       return true;
+     }},
+    {"form-body",
+     [](const LabelledValue& v, std::string& text, size_t& offset) {
+       const std::string pre = "name=widget&qty=3&value=";
+       text = pre + v.text + "&submit=1";
+       offset = pre.size();
+       return url_safe(v.text) && v.text.find('&') == std::string::npos;
+     }},
+};
+
+TEST_F(DetectTest, RecallInContexts) {
+  for (const Context& c : kContexts) {
+    std::map<Kind, Tally> tallies;
+    for (const auto& v : *values_) {
+      std::string text;
+      size_t offset = 0;
+      if (!c.wrap(v, text, offset)) continue;
+      const auto spans = scan(text);
+      expect_well_formed(spans, text.size());
+      Tally& t = tallies[v.kind];
+      ++t.total;
+      if (found_exactly(spans, v, offset)) {
+        ++t.hit;
+      } else {
+        ++t.missed_formats[v.format];
+      }
+    }
+    report(c.name, tallies, 0.99);
+  }
+}
+
+// Emails with '@' as %40 and international phones with '+' as %2B, inside a query string.
+TEST_F(DetectTest, RecallPercentEncoded) {
+  std::map<Kind, Tally> tallies;
+  for (const auto& v : *values_) {
+    const bool email = v.kind == Kind::kEmail;
+    const bool phone = v.kind == Kind::kPhone && v.text[0] == '+' &&
+                       v.text.find_first_of(" ()") == std::string::npos;
+    if (!email && !phone) continue;
+    const std::string enc = corpus::url_encode(v.text);
+    const std::string pre = "/search?q=";
+    const std::string text = pre + enc + "&page=1";
+    const auto spans = scan(text);
+    Tally& t = tallies[v.kind];
+    ++t.total;
+    const bool ok = std::any_of(spans.begin(), spans.end(), [&](const Span& s) {
+      return s.kind == v.kind && s.begin == pre.size() && s.end == pre.size() + enc.size();
+    });
+    if (ok) {
+      ++t.hit;
+    } else {
+      ++t.missed_formats[v.format];
+    }
+  }
+  report("percent-encoded in a query", tallies, 0.99);
+}
+
+// Every offset across the 64-byte blocks of the mask pass and Hyperscan's view alike.
+TEST_F(DetectTest, RecallAtEveryOffset) {
+  std::map<std::string, const LabelledValue*> one_per_format;
+  for (const auto& v : *values_) one_per_format.emplace(v.format, &v);
+  std::map<Kind, Tally> tallies;
+  for (const auto& [format, v] : one_per_format) {
+    for (size_t offset = 0; offset < 140; ++offset) {
+      const std::string text = std::string(offset, ' ') + v->text + " ; tail";
+      const auto spans = scan(text);
+      Tally& t = tallies[v->kind];
+      ++t.total;
+      if (found_exactly(spans, *v, offset)) {
+        ++t.hit;
+      } else {
+        ++t.missed_formats[format];
+      }
+    }
+  }
+  report("at offsets 0..139", tallies, 1.0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Look-alikes.
+
+TEST_F(DetectTest, LookalikesAreNotDetected) {
+  std::map<std::string, std::pair<size_t, size_t>> per_category;  // (false positives, total)
+  std::map<std::string, std::map<std::string, size_t>> kinds_found;
+  for (const auto& v : *lookalikes_) {
+    const auto spans = scan(v.text);
+    auto& [fp, total] = per_category[v.format];
+    ++total;
+    if (!spans.empty()) {
+      ++fp;
+      for (const Span& s : spans) ++kinds_found[v.format][std::string(to_string(s.kind))];
+    }
+  }
+  std::printf("  look-alikes (false positives / total)\n");
+  size_t all_fp = 0;
+  for (const auto& [category, counts] : per_category) {
+    std::printf("    %-28s %3zu / %3zu\n", category.c_str(), counts.first, counts.second);
+    for (const auto& [kind, n] : kinds_found[category]) {
+      std::printf("      as %s: %zu\n", kind.c_str(), n);
+    }
+    all_fp += counts.first;
+  }
+  EXPECT_EQ(all_fp, 0u);
+}
+
+TEST_F(DetectTest, LookalikesInsideJsonAreNotDetected) {
+  std::string doc = "{";
+  for (size_t i = 0; i < lookalikes_->size(); ++i) {
+    doc +=
+        "\"k" + std::to_string(i) + "\":\"" + corpus::json_escape((*lookalikes_)[i].text) + "\",";
+  }
+  doc += "\"end\":true}";
+  const auto spans = scan(doc);
+  EXPECT_TRUE(spans.empty()) << spans.size() << " spans";
+  EXPECT_TRUE(detectors_->clean(doc, *scratch_));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exact behaviour on chosen texts.
+
+struct Expect {
+  std::string text;
+  std::vector<std::pair<std::string, Kind>> found;  // the detected substrings, in order
+};
+
+void expect_spans(Detectors& d, Scratch& s, const Expect& e) {
+  std::vector<Span> spans;
+  d.scan(e.text, s, spans);
+  std::vector<std::pair<std::string, Kind>> got;
+  for (const Span& sp : spans)
+    got.emplace_back(e.text.substr(sp.begin, sp.end - sp.begin), sp.kind);
+  EXPECT_EQ(got, e.found) << "in: " << e.text;
+  EXPECT_EQ(d.clean(e.text, s), spans.empty()) << "in: " << e.text;
+}
+
+TEST_F(DetectTest, BoundariesAndShapes) {
+  const Expect cases[] = {
+      {"x4111111111111111", {}},
+      {"4111111111111111x", {}},
+      {"04111111111111111", {}},
+      {"4111111111111111.5", {}},
+      {"id_4111111111111111", {}},
+      {"card:4111111111111111,", {{"4111111111111111", Kind::kCard}}},
+      {"\\n4111111111111111", {{"4111111111111111", Kind::kCard}}},
+      {"%0A4111111111111111", {{"4111111111111111", Kind::kCard}}},
+      {"4111 1111 1111 1111 2025", {{"4111 1111 1111 1111", Kind::kCard}}},
+      {"4111-1111-1111-1111-22", {}},
+      {"4111 1111-1111 1111", {}},
+      {"a+14155552671", {}},
+      {"tel:+14155552671", {{"+14155552671", Kind::kPhone}}},
+      {"4155552671", {}},
+      {"call 415-555-2671.", {{"415-555-2671", Kind::kPhone}}},
+      {"415-555-2671-99", {}},
+      {"123-456-7890", {}},
+      {"1.2.3.4.5", {}},
+      {"v1.2.3.4", {}},
+      {"10.0.0.0/8", {{"10.0.0.0", Kind::kIpv4}}},
+      {"10.0.0.1:8080", {{"10.0.0.1", Kind::kIpv4}}},
+      {"http://192.168.1.20/x", {{"192.168.1.20", Kind::kIpv4}}},
+      {"Chrome/122.0.0.0", {}},
+      {"256.1.1.1", {}},
+      {"[2001:db8::1]:443", {{"2001:db8::1", Kind::kIpv6}}},
+      {"fe80::1%eth0", {{"fe80::1", Kind::kIpv6}}},
+      {"the end ::1.", {{"::1", Kind::kIpv6}}},
+      {"std::vector<int>", {}},
+      {"Foo::Bar", {}},
+      {"12:34:56", {}},
+      {"00:1a:2b:3c:4d:5e", {}},
+      {"::", {}},
+      {"mailto:Jane.Doe+x@Mail.Example.com.", {{"Jane.Doe+x@Mail.Example.com", Kind::kEmail}}},
+      {"<jane@example.org>", {{"jane@example.org", Kind::kEmail}}},
+      {"%3Cjane@example.org%3E", {{"jane@example.org", Kind::kEmail}}},
+      {"\\u003cjane@example.org\\u003e", {{"jane@example.org", Kind::kEmail}}},
+      {"a..b@example.org", {}},
+      {"jane@example", {}},
+      {"jane@example.c0m", {}},
+      {"000-12-3456 666-12-3456 900-12-3456 123-00-4567 123-45-0000", {}},
+      {"ssn=078-05-1120;", {{"078-05-1120", Kind::kSsn}}},
+      {"XDE89370400440532013000", {}},
+      {"DE89370400440532013001", {}},
+      {"iban: DE89 3704 0044 0532 0130 00.", {{"DE89 3704 0044 0532 0130 00", Kind::kIban}}},
+      {"id=550e8400-e29b-41d4-a716-446655440000&x",
+       {{"550e8400-e29b-41d4-a716-446655440000", Kind::kUuid}}},
+      {"%2F550e8400-e29b-41d4-a716-446655440000",
+       {{"550e8400-e29b-41d4-a716-446655440000", Kind::kUuid}}},
+      {"Bearer realm=\"api\", error=\"invalid_token\"", {}},
+      {"Token expired for user 12", {}},
+      {"Basic authentication required", {}},
+      {"Authorization: Basic dXNlcjpwYXNzd29yZA==", {{"dXNlcjpwYXNzd29yZA==", Kind::kBearer}}},
+      {"MyToken abcdef123456789", {}},
+      {"token%20abcdef123456789", {{"abcdef123456789", Kind::kBearer}}},
+      {"boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW", {}},
+      {"/api/v1/customers/8812/orders/1000234", {}},
+      {"see /reset/3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c/confirm",
+       {{"3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c", Kind::kSecret}}},
+      {"key=3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c&x=1",
+       {{"3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c", Kind::kSecret}}},
+      {"sig=q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=",
+       {{"q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=", Kind::kSecret}}},
+      {"logo@2x.png and @media print", {}},
+  };
+  for (const Expect& e : cases) expect_spans(*detectors_, *scratch_, e);
+}
+
+TEST_F(DetectTest, OverlapResolution) {
+  const std::string jwt =
+      "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0."
+      "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+  const Expect cases[] = {
+      // the credential after "Bearer" is the JWT: one span, kind jwt
+      {"Authorization: Bearer " + jwt, {{jwt, Kind::kJwt}}},
+      // the IPv4 inside an IPv6 address is part of the longer span
+      {"from ::ffff:192.0.2.128 today", {{"::ffff:192.0.2.128", Kind::kIpv6}}},
+      // a phone inside an email
+      {"+14155552671@sms.example.com", {{"+14155552671@sms.example.com", Kind::kEmail}}},
+      // a UUID inside a run of base64 bytes stays a uuid; the rest is no secret
+      {"user-550e8400-e29b-41d4-a716-446655440000",
+       {{"550e8400-e29b-41d4-a716-446655440000", Kind::kUuid}}},
+      // a secret around a uuid keeps its random remainder
+      {"550e8400-e29b-41d4-a716-446655440000-q83vEjRWeJCrze8SNFZ4kKvN7xI0",
+       {{"550e8400-e29b-41d4-a716-446655440000", Kind::kUuid},
+        {"q83vEjRWeJCrze8SNFZ4kKvN7xI0", Kind::kSecret}}},
+      // a GitHub token is a bearer credential, not a secret
+      {"ghp_q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83v",
+       {{"ghp_q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83v", Kind::kBearer}}},
+  };
+  for (const Expect& e : cases) expect_spans(*detectors_, *scratch_, e);
+}
+
+TEST(DetectCustom, CustomOverlapsWithBuiltins) {
+  DetectorOptions o;
+  o.custom = {"\\d{3}-\\d{2}", "\\d{3}-\\d{2}-\\d{4}", "ID-\\d{3}-\\d{2}-\\d{4}-X"};
+  auto d = make(o);
+  ASSERT_TRUE(d);
+  auto s = d->make_scratch();
+  std::vector<Span> out;
+  // the SSN is longer than regex 0; regex 1 has the same span and wins the tie
+  d->scan("ssn 123-45-6789.", *s, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], (Span{4, 15, Kind::kCustom, 1}));
+  // regex 2 is longer than the SSN inside it
+  out.clear();
+  d->scan("ID-123-45-6789-X", *s, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], (Span{0, 16, Kind::kCustom, 2}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options.
+
+TEST(DetectOptions, AllowList) {
+  DetectorOptions o;
+  o.allow = {"127.0.0.1", "test@example.com"};
+  auto d = make(o);
+  ASSERT_TRUE(d);
+  auto s = d->make_scratch();
+  const std::string text = "from 127.0.0.1 and test@example.com to 10.0.0.1 and jo@example.com";
+  std::vector<Span> out;
+  d->scan(text, *s, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(text.substr(out[0].begin, out[0].end - out[0].begin), "10.0.0.1");
+  EXPECT_EQ(text.substr(out[1].begin, out[1].end - out[1].begin), "jo@example.com");
+  EXPECT_TRUE(d->clean("only 127.0.0.1 and test@example.com here", *s));
+  EXPECT_FALSE(d->clean(text, *s));
+}
+
+TEST(DetectOptions, KindsSwitchDetectorsOff) {
+  DetectorOptions o;
+  o.kinds = {Kind::kEmail};
+  auto d = make(o);
+  ASSERT_TRUE(d);
+  auto s = d->make_scratch();
+  const std::string text = "+14155552671 10.0.0.1 4111111111111111 jo@example.com " +
+                           std::string("3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c");
+  std::vector<Span> out;
+  d->scan(text, *s, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].kind, Kind::kEmail);
+  // nothing switched on: nothing found, and build still works
+  o.kinds.clear();
+  auto none = make(o);
+  ASSERT_TRUE(none);
+  auto s2 = none->make_scratch();
+  out.clear();
+  none->scan(text, *s2, out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_TRUE(none->clean(text, *s2));
+}
+
+TEST(DetectOptions, SecretThresholds) {
+  const std::string hex = "k=3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c";
+  const std::string twelve = "k=aB3cD4eF5gH6aB3cD4eF5gH6";  // 12 symbols twice: ~3.9 bits
+  DetectorOptions o;
+  auto d = make(o);
+  ASSERT_TRUE(d);
+  auto s = d->make_scratch();
+  EXPECT_FALSE(d->clean(hex, *s));
+  EXPECT_FALSE(d->clean(twelve, *s));
+  o.secret_min_length = 40;
+  d = make(o);
+  s = d->make_scratch();
+  EXPECT_TRUE(d->clean(hex, *s));  // 32 < 40
+  o.secret_min_length = 20;
+  o.secret_min_entropy = 4.5;  // above what hex carries, but hex uses min(4.5, 3.0)
+  d = make(o);
+  s = d->make_scratch();
+  EXPECT_FALSE(d->clean(hex, *s));
+  EXPECT_TRUE(d->clean(twelve, *s));
+}
+
+// Where a key format is glued to other bytes it is no credential.
+TEST(DetectOptions, KeyFormatsNeedBoundaries) {
+  DetectorOptions o;
+  o.kinds = {Kind::kBearer};
+  auto d = make(o);
+  ASSERT_TRUE(d);
+  auto s = d->make_scratch();
+  for (const char* text :
+       {"xAKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLEX", "AKIAIOSFODNN7EXAMPL",
+        "my_ghp_q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83v",
+        "AIzaSyA1b2c3d4e5f6g7h8i9j0kLmNoPqRsTuVwXyZ12", "sk_live_short", "xoxb-abcdefghijklmnop"}) {
+    EXPECT_TRUE(d->clean(text, *s)) << "case " << std::string_view(text).substr(0, 6);
+  }
+  EXPECT_FALSE(d->clean("key AKIAIOSFODNN7EXAMPLE.", *s));
+  EXPECT_FALSE(d->clean("AIzaSyA1b2c3d4e5f6g7h8i9j0kLmNoPqRsTuVw", *s));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policy regexes.
+
+TEST(DetectCustom, HyperscanRegexes) {
+  DetectorOptions o;
+  o.custom = {"ORD-[0-9]{6}", "\\bcust_[a-z0-9]+\\b", "q.*?z", "(?i)secret-[a-z]{4}"};
+  auto d = make(o);
+  ASSERT_TRUE(d);
+  auto s = d->make_scratch();
+  const std::string text = "order ORD-123456 for cust_ab12 xcust_no q12z34z and SECRET-abcd.";
+  std::vector<Span> out;
+  d->scan(text, *s, out);
+  std::vector<std::pair<std::string, uint16_t>> got;
+  for (const Span& sp : out) {
+    EXPECT_EQ(sp.kind, Kind::kCustom);
+    got.emplace_back(text.substr(sp.begin, sp.end - sp.begin), sp.custom);
+  }
+  const std::vector<std::pair<std::string, uint16_t>> want = {
+      {"ORD-123456", 0}, {"cust_ab12", 1}, {"q12z", 2}, {"SECRET-abcd", 3}};
+  EXPECT_EQ(got, want);
+  EXPECT_FALSE(d->clean(text, *s));
+  EXPECT_TRUE(d->clean("nothing to see", *s));
+}
+
+TEST(DetectCustom, Re2OnlyRegexes) {
+  // (?U) swaps greediness and \x{263a} is above \xFF: Hyperscan rejects both; \p{Greek} and
+  // non-ASCII literals mean something else to Hyperscan's byte mode; k* matches the empty
+  // string, which Hyperscan refuses.
+  DetectorOptions o;
+  o.custom = {"(?U)X\\d+", "\\x{263a}+", "\\p{Greek}+", "caf\xc3\xa9+", "k*"};
+  auto d = make(o);
+  ASSERT_TRUE(d);
+  auto s = d->make_scratch();
+  const std::string text =
+      "X123 \xe2\x98\xba\xe2\x98\xba \xce\xb1\xce\xb2\xce\xb3 caf\xc3\xa9\xc3\xa9 kkk";
+  std::vector<Span> out;
+  d->scan(text, *s, out);
+  std::vector<std::pair<std::string, uint16_t>> got;
+  for (const Span& sp : out) got.emplace_back(text.substr(sp.begin, sp.end - sp.begin), sp.custom);
+  const std::vector<std::pair<std::string, uint16_t>> want = {{"X1", 0},
+                                                              {"\xe2\x98\xba\xe2\x98\xba", 1},
+                                                              {"\xce\xb1\xce\xb2\xce\xb3", 2},
+                                                              {"caf\xc3\xa9\xc3\xa9", 3},
+                                                              {"kkk", 4}};
+  EXPECT_EQ(got, want);
+  EXPECT_FALSE(d->clean("only kk", *s));
+  EXPECT_TRUE(d->clean("nothing", *s));
+}
+
+TEST(DetectCustom, BadRegexFailsNamingIt) {
+  const std::vector<std::string> bad = {"(unclosed", "a(?=b)", "(a)\\1", "x{2,1}", "a++"};
+  for (const std::string& re : bad) {
+    DetectorOptions o;
+    o.custom = {"fine[0-9]+", re};
+    auto d = Detectors::build(o);
+    ASSERT_FALSE(d.has_value()) << re;
+    EXPECT_NE(d.error().message.find("policy regex 1"), std::string::npos) << d.error().message;
+    EXPECT_NE(d.error().message.find(re), std::string::npos) << d.error().message;
+  }
+}
+
+TEST(DetectCustom, ManyRegexesKeepTheirIndexes) {
+  DetectorOptions o;
+  for (int i = 0; i < 50; ++i) o.custom.push_back("tag" + std::to_string(i) + "-[0-9]{3}\\b");
+  o.custom.push_back("(?U)zz\\d+");
+  auto d = make(o);
+  ASSERT_TRUE(d);
+  auto s = d->make_scratch();
+  std::string text;
+  for (int i = 49; i >= 0; --i) text += "tag" + std::to_string(i) + "-123 ";
+  text += "zz77";
+  std::vector<Span> out;
+  d->scan(text, *s, out);
+  ASSERT_EQ(out.size(), 51u);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(out[static_cast<size_t>(i)].custom, 49 - i);
+  EXPECT_EQ(out[50].custom, 50);
+  EXPECT_EQ(out[50].end - out[50].begin, 3u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// clean() and scan().
+
+TEST_F(DetectTest, CleanAgreesWithScan) {
+  size_t checked = 0;
+  auto check = [&](std::string_view text) {
+    ++checked;
+    const bool empty = scan(text).empty();
+    EXPECT_EQ(detectors_->clean(text, *scratch_), empty) << "scan found " << !empty;
+  };
+  for (const auto& v : *values_) {
+    check(v.text);
+    for (const Context& c : kContexts) {
+      std::string text;
+      size_t offset;
+      if (c.wrap(v, text, offset)) check(text);
+    }
+  }
+  for (const auto& v : *lookalikes_) {
+    check(v.text);
+    check("{\"v\":\"" + v.text + "\"}");
+  }
+  std::printf("  clean() == scan().empty() on %zu texts\n", checked);
+}
+
+// Random mixtures of values, look-alikes and separators: well-formed spans, clean() agrees,
+// and values between hard separators are still found.
+TEST_F(DetectTest, MixturesOfValuesAndLookalikes) {
+  std::mt19937_64 rng(11);
+  const std::array<std::string_view, 6> seps = {" ; ", "\",\"", "&x=", "\r\nX-A: ", " | ", "\n"};
+  size_t total = 0;
+  size_t found = 0;
+  for (int round = 0; round < 400; ++round) {
+    std::string text;
+    std::vector<std::pair<size_t, const LabelledValue*>> placed;
+    for (int k = 0; k < 12; ++k) {
+      text += seps[rng() % seps.size()];
+      if (rng() % 2 == 0) {
+        const auto& v = (*values_)[rng() % values_->size()];
+        placed.emplace_back(text.size(), &v);
+        text += v.text;
+      } else {
+        text += (*lookalikes_)[rng() % lookalikes_->size()].text;
+      }
+    }
+    text += seps[0];
+    const auto spans = scan(text);
+    expect_well_formed(spans, text.size());
+    EXPECT_EQ(detectors_->clean(text, *scratch_), spans.empty());
+    for (const auto& [offset, v] : placed) {
+      ++total;
+      found += found_exactly(spans, *v, offset);
+    }
+  }
+  std::printf("  mixtures: %zu of %zu values found exactly\n", found, total);
+  EXPECT_GE(static_cast<double>(found) / static_cast<double>(total), 0.99);
+}
+
+TEST_F(DetectTest, ScanAppendsAndStaysWellFormedOnABigDocument) {
+  std::string doc = "[";
+  for (size_t i = 0; i < values_->size(); ++i) {
+    const auto& v = (*values_)[i];
+    const auto& l = (*lookalikes_)[i % lookalikes_->size()];
+    doc += "{\"i\":" + std::to_string(i) + ",\"v\":\"" + corpus::json_escape(v.text) +
+           "\",\"l\":\"" + corpus::json_escape(l.text) + "\"},";
+  }
+  doc += "{}]";
+  std::vector<Span> out = {Span{1, 2, Kind::kNone}};
+  detectors_->scan(doc, *scratch_, out);
+  ASSERT_GE(out.size(), values_->size() / 2);
+  EXPECT_EQ(out[0], (Span{1, 2, Kind::kNone}));  // appended, not cleared
+  out.erase(out.begin());
+  expect_well_formed(out, doc.size());
+}
+
+TEST_F(DetectTest, RandomBytesAndTextDoNotBreakIt) {
+  std::mt19937_64 rng(7);
+  const std::string alphabet = "0123456789abcdefABCDEF:.-+/_@ ()%\\eyJ=\n";
+  for (int round = 0; round < 300; ++round) {
+    const size_t n = rng() % 3000;
+    std::string text(n, '\0');
+    for (auto& c : text) {
+      c = round % 2 == 0 ? static_cast<char>(rng() & 0xFF) : alphabet[rng() % alphabet.size()];
+    }
+    const auto spans = scan(text);
+    expect_well_formed(spans, text.size());
+    EXPECT_EQ(detectors_->clean(text, *scratch_), spans.empty());
+  }
+  // long runs: a megabyte of base64, of digits, of colons and hex
+  for (const char* unit : {"q83vEjRW+/", "4111 ", "fe80:", "a@b.", "::::", "eyJ."}) {
+    std::string text;
+    while (text.size() < (1u << 20)) text += unit;
+    expect_well_formed(scan(text), text.size());
+  }
+  EXPECT_TRUE(scan("").empty());
+  EXPECT_TRUE(detectors_->clean("", *scratch_));
+}
+
+TEST_F(DetectTest, ThreadsShareOneDetectors) {
+  std::string doc;
+  for (const auto& v : *values_) doc += v.text + " | ";
+  const auto want = scan(doc);
+  std::vector<std::thread> threads;
+  std::vector<int> ok(4, 0);
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      auto s = detectors_->make_scratch();
+      bool same = true;
+      for (int k = 0; k < 5; ++k) {
+        std::vector<Span> got;
+        detectors_->scan(doc, *s, got);
+        same = same && got == want;
+      }
+      ok[static_cast<size_t>(i)] = same;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int v : ok) EXPECT_TRUE(v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key names.
+
+TEST_F(DetectTest, ClassifyKey) {
+  struct Case {
+    const char* key;
+    const char* parent;
+    Kind want;
+  };
+  const Case cases[] = {
+      {"dob", "", Kind::kDob},
+      {"date_of_birth", "", Kind::kDob},
+      {"birthDate", "user", Kind::kDob},
+      {"BIRTHDAY", "", Kind::kDob},
+      {"bday", "", Kind::kDob},
+      {"firstName", "", Kind::kName},
+      {"last_name", "", Kind::kName},
+      {"customer_first_name", "", Kind::kName},
+      {"userfirstname", "", Kind::kName},
+      {"surname", "", Kind::kName},
+      {"displayName", "", Kind::kName},
+      {"username", "", Kind::kName},
+      {"name", "user", Kind::kName},
+      {"name", "customers", Kind::kName},
+      {"name", "billing_address", Kind::kName},
+      {"name", "shipping", Kind::kName},
+      {"name", "cardholder", Kind::kName},
+      {"name", "product", Kind::kNone},
+      {"name", "item", Kind::kNone},
+      {"name", "sku", Kind::kNone},
+      {"name", "category", Kind::kNone},
+      {"name", "", Kind::kNone},
+      {"customer_name", "", Kind::kName},
+      {"contactName", "", Kind::kName},
+      {"product_name", "", Kind::kNone},
+      {"company_name", "user", Kind::kNone},
+      {"hostname", "", Kind::kNone},
+      {"filename", "", Kind::kNone},
+      {"first", "name", Kind::kName},
+      {"first", "page", Kind::kNone},
+      {"street", "", Kind::kAddress},
+      {"streetAddress", "", Kind::kAddress},
+      {"address", "", Kind::kAddress},
+      {"billing_address", "", Kind::kAddress},
+      {"address_line_1", "", Kind::kAddress},
+      {"line1", "address", Kind::kAddress},
+      {"line1", "shippingAddress", Kind::kAddress},
+      {"line1", "invoice_items", Kind::kNone},
+      {"city", "", Kind::kAddress},
+      {"zip", "", Kind::kAddress},
+      {"postalCode", "", Kind::kAddress},
+      {"post_code", "", Kind::kAddress},
+      {"country", "", Kind::kNone},
+      {"state", "", Kind::kNone},
+      {"ip_address", "", Kind::kNone},
+      {"remoteAddr", "", Kind::kNone},
+      {"mac_address", "", Kind::kNone},
+      {"email", "", Kind::kEmail},
+      {"emailAddress", "", Kind::kEmail},
+      {"email_address", "", Kind::kEmail},
+      {"e-mail", "", Kind::kEmail},
+      {"X-User-Email", "", Kind::kEmail},
+      {"customeremail", "", Kind::kEmail},
+      {"email_verified", "", Kind::kNone},
+      {"phone", "", Kind::kPhone},
+      {"phoneNumber", "", Kind::kPhone},
+      {"mobile", "", Kind::kPhone},
+      {"home_phone", "", Kind::kPhone},
+      {"tel", "", Kind::kPhone},
+      {"hotel", "", Kind::kNone},
+      {"iphone", "", Kind::kNone},
+      {"number", "phone", Kind::kPhone},
+      {"ssn", "", Kind::kSsn},
+      {"social_security_number", "", Kind::kSsn},
+      {"tax_id", "", Kind::kSsn},
+      {"cardNumber", "", Kind::kCard},
+      {"cc_number", "", Kind::kCard},
+      {"pan", "", Kind::kCard},
+      {"credit_card", "", Kind::kCard},
+      {"number", "card", Kind::kCard},
+      {"number", "order", Kind::kNone},
+      {"cvv", "", Kind::kCard},
+      {"iban", "", Kind::kIban},
+      {"password", "", Kind::kBearer},
+      {"new_password", "", Kind::kBearer},
+      {"passwd", "", Kind::kBearer},
+      {"pwd", "", Kind::kBearer},
+      {"secret", "", Kind::kBearer},
+      {"client_secret", "", Kind::kBearer},
+      {"access_token", "", Kind::kBearer},
+      {"refreshToken", "", Kind::kBearer},
+      {"x-api-key", "", Kind::kBearer},
+      {"X-Auth-Token", "", Kind::kBearer},
+      {"Authorization", "", Kind::kBearer},
+      {"Proxy-Authorization", "", Kind::kBearer},
+      {"apiKey", "", Kind::kBearer},
+      {"session_id", "", Kind::kBearer},
+      {"JSESSIONID", "", Kind::kBearer},
+      {"token_type", "", Kind::kNone},
+      {"max_tokens", "", Kind::kNone},
+      {"primary_key", "", Kind::kNone},
+      {"Content-Type", "", Kind::kNone},
+      {"X-Request-Id", "", Kind::kNone},
+      {"price", "", Kind::kNone},
+      {"", "", Kind::kNone},
+      {"___", "user", Kind::kNone},
+      {"an_extremely_long_key_name_with_many_many_words_that_keeps_going_and_going_until_the_"
+       "very_end_email",
+       "", Kind::kEmail},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(detectors_->classify_key(c.key, c.parent), c.want)
+        << "key '" << c.key << "' parent '" << c.parent << "'";
+  }
+}
+
+}  // namespace
+}  // namespace twin::scrubber

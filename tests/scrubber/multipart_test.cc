@@ -1,0 +1,374 @@
+#include "multipart.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace twin::scrubber {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Optional;
+
+struct Seen {
+  std::string name;
+  std::string filename;
+  std::string content_type;
+  std::string body;
+  bool operator==(const Seen&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const Seen& s) {
+  return os << "{name='" << s.name << "' filename='" << s.filename << "' type='" << s.content_type
+            << "' body=" << s.body.size() << " bytes}";
+}
+
+class Recorder : public MultipartVisitor {
+ public:
+  using Replace = std::function<bool(const MultipartPart&, std::string&, std::string&)>;
+  Recorder() = default;
+  explicit Recorder(Replace replace) : replace_(std::move(replace)) {}
+  bool visit(const MultipartPart& part, std::string& body, std::string& filename) override {
+    parts.push_back({std::string(part.name), std::string(part.filename),
+                     std::string(part.content_type), std::string(part.body)});
+    return replace_ ? replace_(part, body, filename) : false;
+  }
+  std::vector<Seen> parts;
+
+ private:
+  Replace replace_;
+};
+
+struct Rewrite {
+  MultipartResult result;
+  std::string out;
+  std::vector<Seen> parts;
+};
+
+Rewrite run(std::string_view in, std::string_view boundary, Recorder::Replace replace = nullptr) {
+  Recorder rec(std::move(replace));
+  Rewrite r;
+  r.result = rewrite_multipart(in, boundary, rec, r.out);
+  r.parts = std::move(rec.parts);
+  return r;
+}
+
+// What curl 7.88 sends for
+//   curl -F person=anonymous -F email=ann@example.com -F secret=@notes.txt
+//        -F 'photo=@pic.png;filename=my "photo".png' -F 'bio=<notes.txt'
+// (captured from the wire).
+const std::string kCurlType =
+    "multipart/form-data; boundary=------------------------38b6cb99af4b81c7";
+const std::string kCurlBoundary = "------------------------38b6cb99af4b81c7";
+const std::string kCurlBody = std::string(
+    "--------------------------38b6cb99af4b81c7\r\n"
+    "Content-Disposition: form-data; name=\"person\"\r\n\r\n"
+    "anonymous\r\n"
+    "--------------------------38b6cb99af4b81c7\r\n"
+    "Content-Disposition: form-data; name=\"email\"\r\n\r\n"
+    "ann@example.com\r\n"
+    "--------------------------38b6cb99af4b81c7\r\n"
+    "Content-Disposition: form-data; name=\"secret\"; filename=\"notes.txt\"\r\n"
+    "Content-Type: text/plain\r\n\r\n"
+    "hello\nworld\n\r\n"
+    "--------------------------38b6cb99af4b81c7\r\n"
+    "Content-Disposition: form-data; name=\"photo\"; filename=\"my %22photo%22.png\"\r\n"
+    "Content-Type: image/png\r\n\r\n"
+    "\x89PNG\r\n\x1a\n\x00\x01\r\n"
+    "--------------------------38b6cb99af4b81c7\r\n"
+    "Content-Disposition: form-data; name=\"bio\"\r\n\r\n"
+    "hello\nworld\n\r\n"
+    "--------------------------38b6cb99af4b81c7--\r\n",
+    678);
+
+// What Chrome sends for a form with a text field and a file input.
+const std::string kChromeBoundary = "----WebKitFormBoundary7MA4YWxkTrZu0gW";
+const std::string kChromeBody =
+    "------WebKitFormBoundary7MA4YWxkTrZu0gW\r\n"
+    "Content-Disposition: form-data; name=\"full_name\"\r\n\r\n"
+    "Ann Example\r\n"
+    "------WebKitFormBoundary7MA4YWxkTrZu0gW\r\n"
+    "Content-Disposition: form-data; name=\"cv\"; filename=\"Ann Example CV.pdf\"\r\n"
+    "Content-Type: application/pdf\r\n\r\n"
+    "%PDF-1.4 ...\r\n"
+    "------WebKitFormBoundary7MA4YWxkTrZu0gW\r\n"
+    "Content-Disposition: form-data; name=\"empty\"; filename=\"\"\r\n"
+    "Content-Type: application/octet-stream\r\n\r\n\r\n"
+    "------WebKitFormBoundary7MA4YWxkTrZu0gW--\r\n";
+
+TEST(MultipartBoundary, FromContentType) {
+  EXPECT_THAT(multipart_boundary(kCurlType), Optional(kCurlBoundary));
+  EXPECT_THAT(multipart_boundary("multipart/form-data; boundary=abc"),
+              Optional(std::string("abc")));
+  EXPECT_THAT(multipart_boundary("Multipart/Mixed;BOUNDARY=\"a b:c\""),
+              Optional(std::string("a b:c")));
+  EXPECT_THAT(multipart_boundary("multipart/form-data; charset=utf-8; boundary=\"q\\\"x\"; x=1"),
+              std::nullopt);  // '"' is not a bchar
+  EXPECT_THAT(multipart_boundary("multipart/related; type=\"a;b\"; boundary=xyz ; start=1"),
+              Optional(std::string("xyz")));
+  EXPECT_THAT(multipart_boundary("multipart/form-data; boundary=" + std::string(70, 'a')),
+              Optional(std::string(70, 'a')));
+  EXPECT_EQ(multipart_boundary("multipart/form-data; boundary=" + std::string(71, 'a')),
+            std::nullopt);
+  EXPECT_EQ(multipart_boundary("multipart/form-data; boundary=\"\""), std::nullopt);
+  EXPECT_EQ(multipart_boundary("multipart/form-data; boundary=\"ab \""), std::nullopt);
+  EXPECT_EQ(multipart_boundary("multipart/form-data; boundary=a@b"), std::nullopt);
+  EXPECT_EQ(multipart_boundary("multipart/form-data"), std::nullopt);
+  EXPECT_EQ(multipart_boundary("multipart/form-data; boundary=\"abc"), std::nullopt);
+  EXPECT_EQ(multipart_boundary("text/plain; boundary=abc"), std::nullopt);
+  EXPECT_EQ(multipart_boundary("multipart/; boundary=abc"), std::nullopt);
+  EXPECT_EQ(multipart_boundary(""), std::nullopt);
+}
+
+TEST(Multipart, CurlBodyIdentityAndParts) {
+  const Rewrite r = run(kCurlBody, kCurlBoundary);
+  EXPECT_TRUE(r.result.valid);
+  EXPECT_EQ(r.out, kCurlBody);
+  EXPECT_EQ(r.result.parts, 5u);
+  EXPECT_EQ(r.result.replaced, 0u);
+  EXPECT_THAT(r.parts, ElementsAre(Seen{"person", "", "", "anonymous"},
+                                   Seen{"email", "", "", "ann@example.com"},
+                                   Seen{"secret", "notes.txt", "text/plain", "hello\nworld\n"},
+                                   Seen{"photo", "my %22photo%22.png", "image/png",
+                                        std::string("\x89PNG\r\n\x1a\n\x00\x01", 10)},
+                                   Seen{"bio", "", "", "hello\nworld\n"}));
+}
+
+TEST(Multipart, ReplacesAFieldAndAFilename) {
+  const Rewrite r = run(kCurlBody, kCurlBoundary,
+                        [](const MultipartPart& p, std::string& body, std::string& filename) {
+                          if (p.name == "email") {
+                            body = "tok_1@example.invalid";
+                            return true;
+                          }
+                          if (p.name == "secret") {
+                            filename = "file_1.txt";
+                            body = "[redacted]";
+                            return true;
+                          }
+                          if (p.name == "photo") filename = "a\"b\\c\r\n.png";
+                          return false;
+                        });
+  EXPECT_TRUE(r.result.valid);
+  EXPECT_EQ(r.result.replaced, 3u);
+  std::string want = kCurlBody;
+  auto sub = [&](const std::string& from, const std::string& to) {
+    const size_t at = want.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    want.replace(at, from.size(), to);
+  };
+  sub("ann@example.com", "tok_1@example.invalid");
+  sub("filename=\"notes.txt\"", "filename=\"file_1.txt\"");
+  sub("hello\nworld\n\r\n--------------------------38b6cb99af4b81c7\r\nContent-Disposition: "
+      "form-data; name=\"photo\"",
+      "[redacted]\r\n--------------------------38b6cb99af4b81c7\r\nContent-Disposition: "
+      "form-data; name=\"photo\"");
+  sub("filename=\"my %22photo%22.png\"", "filename=\"a%22b%5Cc%0D%0A.png\"");
+  EXPECT_EQ(r.out, want);
+  const Rewrite again = run(r.out, kCurlBoundary);
+  EXPECT_TRUE(again.result.valid);
+  ASSERT_EQ(again.parts.size(), 5u);
+  EXPECT_EQ(again.parts[1].body, "tok_1@example.invalid");
+  EXPECT_EQ(again.parts[2].filename, "file_1.txt");
+  EXPECT_EQ(again.parts[2].body, "[redacted]");
+  EXPECT_EQ(again.parts[3].filename, "a%22b%5Cc%0D%0A.png");
+  EXPECT_EQ(again.parts[4].body, "hello\nworld\n");
+}
+
+TEST(Multipart, ChromeBody) {
+  const Rewrite r = run(kChromeBody, kChromeBoundary);
+  EXPECT_TRUE(r.result.valid);
+  EXPECT_EQ(r.out, kChromeBody);
+  EXPECT_THAT(r.parts,
+              ElementsAre(Seen{"full_name", "", "", "Ann Example"},
+                          Seen{"cv", "Ann Example CV.pdf", "application/pdf", "%PDF-1.4 ..."},
+                          Seen{"empty", "", "application/octet-stream", ""}));
+  const Rewrite named = run(kChromeBody, kChromeBoundary,
+                            [](const MultipartPart& p, std::string&, std::string& filename) {
+                              if (p.name == "cv") filename = "doc_7.pdf";
+                              return false;
+                            });
+  EXPECT_NE(named.out.find("filename=\"doc_7.pdf\"\r\nContent-Type: application/pdf"),
+            std::string::npos);
+  EXPECT_EQ(named.out.find("Ann Example CV"), std::string::npos);
+}
+
+TEST(Multipart, PreambleEpilogueBareLfAndPadding) {
+  const std::string body =
+      "This is the preamble.\nIgnore it.\n"
+      "--xyz \t\n"
+      "content-disposition: form-data;\n\tname=\"a\"\n"
+      "\n"
+      "one\n"
+      "--xyzzy is not a delimiter\n"
+      "--xyz\r\n"
+      "\r\n"
+      "no headers\r\n"
+      "--xyz--  and the epilogue\r\n--xyz\r\nmore\r\n";
+  const Rewrite r = run(body, "xyz", [](const MultipartPart& p, std::string& out, std::string&) {
+    if (p.name != "a") return false;
+    out = "ONE";
+    return true;
+  });
+  EXPECT_TRUE(r.result.valid);
+  EXPECT_THAT(r.parts, ElementsAre(Seen{"a", "", "", "one\n--xyzzy is not a delimiter"},
+                                   Seen{"", "", "", "no headers"}));
+  std::string want = body;
+  want.replace(want.find("one\n--xyzzy is not a delimiter"),
+               std::string("one\n--xyzzy is not a delimiter").size(), "ONE");
+  EXPECT_EQ(r.out, want);
+}
+
+TEST(Multipart, QuotedParameters) {
+  const std::string body =
+      "--b\r\n"
+      "Content-Disposition: form-data; NAME=\"x\\\"y\"; Filename=\"C:\\Users\\ann\\a.txt\"\r\n"
+      "\r\n"
+      "v\r\n"
+      "--b\r\n"
+      "Content-Disposition: form-data; name=plain; filename*=UTF-8''%E2%82%AC%20rates.txt\r\n"
+      "\r\n"
+      "w\r\n"
+      "--b\r\n"
+      "Content-Disposition: attachment; filename=\"semi;colon.txt\"; name=\"n\"\r\n"
+      "\r\n"
+      "\r\n"
+      "--b--";
+  const Rewrite r = run(body, "b", [](const MultipartPart&, std::string&, std::string& filename) {
+    filename = "f \xE2\x82\xAC";
+    return false;
+  });
+  EXPECT_TRUE(r.result.valid);
+  EXPECT_THAT(r.parts, ElementsAre(Seen{"x\"y", "C:\\Users\\ann\\a.txt", "", "v"},
+                                   Seen{"plain", "\xE2\x82\xAC rates.txt", "", "w"},
+                                   Seen{"n", "semi;colon.txt", "", ""}));
+  EXPECT_NE(r.out.find("Filename=\"f \xE2\x82\xAC\"\r\n"), std::string::npos);
+  EXPECT_NE(r.out.find("filename*=UTF-8''f%20%E2%82%AC\r\n"), std::string::npos);
+  EXPECT_NE(r.out.find("filename=\"f \xE2\x82\xAC\"; name=\"n\""), std::string::npos);
+  EXPECT_EQ(r.result.replaced, 3u);
+}
+
+TEST(Multipart, ReplacedFilenameKeepsItsQuoting) {
+  // A quoted filename* (not RFC 8187, but seen) with bytes glued after the closing quote: the
+  // replacement stays quoted, so the glued bytes do not run into it.
+  const std::string body =
+      "--b\r\n"
+      "Content-Disposition: form-data; filename*=\"UTF-8''a.txt\"junk; name=x\r\n"
+      "\r\n"
+      "v\r\n"
+      "--b\r\n"
+      "Content-Disposition: form-data; filename=plain.txt; name=y\r\n"
+      "\r\n"
+      "w\r\n"
+      "--b--";
+  const Rewrite r = run(body, "b", [](const MultipartPart&, std::string&, std::string& filename) {
+    filename = "f.txt";
+    return false;
+  });
+  EXPECT_THAT(r.parts, ElementsAre(Seen{"x", "a.txt", "", "v"}, Seen{"y", "plain.txt", "", "w"}));
+  EXPECT_NE(r.out.find("filename*=\"UTF-8''f.txt\"junk; name=x\r\n"), std::string::npos);
+  EXPECT_NE(r.out.find("filename=\"f.txt\"; name=y\r\n"), std::string::npos);
+  const Rewrite again = run(r.out, "b");
+  EXPECT_THAT(again.parts, ElementsAre(Seen{"x", "f.txt", "", "v"}, Seen{"y", "f.txt", "", "w"}));
+}
+
+TEST(Multipart, MissingClosingDelimiter) {
+  // Cut inside the fourth part: the first three are visited (and may be rewritten), the rest
+  // is copied as it was.
+  const size_t cut = kCurlBody.find("my %22photo");
+  const std::string body = kCurlBody.substr(0, cut);
+  const Rewrite r =
+      run(body, kCurlBoundary, [](const MultipartPart& p, std::string& out, std::string&) {
+        out = "X";
+        return p.name == "email";
+      });
+  EXPECT_FALSE(r.result.valid);
+  EXPECT_EQ(r.result.parts, 3u);
+  EXPECT_EQ(r.result.replaced, 1u);
+  std::string want = body;
+  want.replace(want.find("ann@example.com"), 15, "X");
+  EXPECT_EQ(r.out, want);
+
+  // Without the closing "--": the last part never ends.
+  std::string open = kCurlBody;
+  open.resize(open.size() - 4);
+  open += "\r\n";
+  const Rewrite o = run(open, kCurlBoundary);
+  EXPECT_FALSE(o.result.valid);
+  EXPECT_EQ(o.result.parts, 5u);  // the last delimiter opens a sixth part that never ends
+  EXPECT_EQ(o.out, open);
+}
+
+TEST(Multipart, InvalidBodies) {
+  struct Case {
+    std::string body;
+    uint64_t parts;
+  };
+  const std::vector<Case> cases = {
+      {"", 0},
+      {"no delimiter at all", 0},
+      {"x--b\r\n\r\nv\r\n", 0},                         // not at the start of a line
+      {"--b\r\nContent-Type: text/plain\r\n--b--", 0},  // no empty line: no header section
+      {"--b\r\n--b--", 0},
+      {"--b\r\n\r\nv\r\n--b\r\nX: y\r\n--b--", 1},
+      {"--b\r\n\r\nv\r\n--b\r\n\r\nw", 1},
+      {"--b\r\n\r\nv", 0},
+      {"--bb\r\n\r\nv\r\n--bb--", 0},
+      {"--b", 0},
+      {"--b\r\nContent-Disposition: form-data; name=\"unterminated\r\n\r\nv\r\n--b--", 1},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.body);
+    const Rewrite r = run(c.body, "b");
+    if (c.body.find("unterminated") != std::string::npos) {
+      // A broken quoted string loses the parameters, not the part.
+      EXPECT_TRUE(r.result.valid);
+      EXPECT_EQ(r.parts.at(0).name, "");
+    } else {
+      EXPECT_FALSE(r.result.valid);
+    }
+    EXPECT_EQ(r.result.parts, c.parts);
+    EXPECT_EQ(r.out, c.body);
+  }
+  EXPECT_FALSE(run(kCurlBody, "").result.valid);
+}
+
+TEST(Multipart, OnlyAPreambleAndTheCloseDelimiter) {
+  // "--b" that is not at the start of a line, or is followed by more boundary characters, is
+  // preamble: what follows is a body of no parts.
+  for (const std::string body : {"x--b\r\n\r\nv\r\n--b--", "--bb\r\n\r\nv\r\n--b--"}) {
+    const Rewrite r = run(body, "b");
+    EXPECT_TRUE(r.result.valid);
+    EXPECT_EQ(r.result.parts, 0u);
+    EXPECT_EQ(r.out, body);
+  }
+}
+
+TEST(Multipart, EmptyBodyWithOnlyTheCloseDelimiter) {
+  const Rewrite r = run("--b--\r\n", "b");
+  EXPECT_TRUE(r.result.valid);
+  EXPECT_EQ(r.result.parts, 0u);
+  EXPECT_EQ(r.out, "--b--\r\n");
+}
+
+TEST(Multipart, EveryTruncationIsHandled) {
+  for (size_t len = 0; len <= kCurlBody.size(); ++len) {
+    const std::string cut = kCurlBody.substr(0, len);
+    const Rewrite r =
+        run(cut, kCurlBoundary, [](const MultipartPart&, std::string& out, std::string&) {
+          out = "R";
+          return true;
+        });
+    // Only the whole body (and the body without its final CRLF) is complete.
+    EXPECT_EQ(r.result.valid, len >= kCurlBody.size() - 2) << len;
+    EXPECT_LE(r.result.parts, 5u);
+    const Rewrite identity = run(cut, kCurlBoundary);
+    EXPECT_EQ(identity.out, cut);
+  }
+}
+
+}  // namespace
+}  // namespace twin::scrubber

@@ -1,0 +1,621 @@
+// The scrub engine over whole exchanges: every place, the consistency promises (framing, JSON
+// structure, referential integrity, determinism), bad bodies, and a labelled corpus of personal
+// data and look-alikes embedded in every place.
+
+#include "twin/scrubber/scrubber.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <string>
+
+#include "codec.h"
+#include "pii_corpus.h"
+#include "twin/scrubber/transform.h"
+#include "urlencoded.h"
+
+namespace twin::scrubber {
+namespace {
+
+using traffic::Exchange;
+using traffic::Header;
+
+Key test_key() { return Key::from_material("scrubber test key"); }
+
+ScrubberPtr make(const Policy& policy = default_policy(), const Key& key = test_key()) {
+  auto s = Scrubber::create(policy, key);
+  EXPECT_TRUE(s) << s.error().message;
+  return std::move(*s);
+}
+
+Policy policy_from(const std::string& yaml) {
+  auto p = parse_policy(yaml, "test.yaml");
+  EXPECT_TRUE(p) << p.error().message;
+  return *p;
+}
+
+std::string header(const traffic::Headers& hs, std::string_view name) {
+  auto* h = traffic::find_header(hs, name);
+  return h ? h->value : std::string("<none>");
+}
+
+Exchange get(std::string target, traffic::Headers headers = {}) {
+  Exchange e;
+  e.protocol = traffic::Protocol::kHttp11;
+  e.request.method = "GET";
+  e.request.target = std::move(target);
+  e.request.authority = "shop.example";
+  e.request.headers = std::move(headers);
+  e.response.emplace();
+  e.response->status = 200;
+  return e;
+}
+
+void json_response(Exchange& e, const std::string& body) {
+  e.response->headers = {{"Content-Type", "application/json"},
+                         {"Content-Length", std::to_string(body.size())}};
+  e.response->body = body;
+  e.response->body_size = body.size();
+  e.response->framing = traffic::Framing::kContentLength;
+}
+
+void json_request(Exchange& e, const std::string& body) {
+  e.request.method = "POST";
+  e.request.headers.push_back({"Content-Type", "application/json"});
+  e.request.headers.push_back({"Content-Length", std::to_string(body.size())});
+  e.request.body = body;
+  e.request.body_size = body.size();
+  e.request.framing = traffic::Framing::kContentLength;
+}
+
+bool is_email(const std::string& s) {
+  auto at = s.find('@');
+  return at != std::string::npos && at > 0 && s.find('.', at) != std::string::npos &&
+         s.find('@', at + 1) == std::string::npos;
+}
+
+// Types, keys and key order of two JSON documents are the same.
+void expect_same_structure(const nlohmann::ordered_json& a, const nlohmann::ordered_json& b) {
+  ASSERT_EQ(a.type(), b.type());
+  if (a.is_object()) {
+    ASSERT_EQ(a.size(), b.size());
+    auto ib = b.begin();
+    for (auto ia = a.begin(); ia != a.end(); ++ia, ++ib) {
+      EXPECT_EQ(ia.key(), ib.key());
+      expect_same_structure(ia.value(), ib.value());
+    }
+  } else if (a.is_array()) {
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) expect_same_structure(a[i], b[i]);
+  }
+}
+
+TEST(Scrubber, CredentialsInHeadersBecomeTokensAndSchemesStay) {
+  auto s = make();
+  auto e = get("/api/me", {{"Authorization", "Bearer 9f8e7d6c5b4a39281706f5e4d3c2b1a0"},
+                           {"Cookie", "sid=AbC123xyz789QQ; lang=en-US; theme=dark"},
+                           {"X-API-Key", "k_live_51HqLyjWDarjtT1zdp7dc"},
+                           {"Accept", "application/json"},
+                           {"User-Agent", "curl/8.4.0"}});
+  e.response->headers = {{"Set-Cookie", "sid=Zz99Yy88Xx77; Path=/; HttpOnly; Max-Age=3600"},
+                         {"Content-Type", "text/plain"}};
+  s->scrub(e);
+  auto auth = header(e.request.headers, "authorization");
+  EXPECT_TRUE(auth.starts_with("Bearer "));
+  EXPECT_EQ(auth.size(), std::string("Bearer 9f8e7d6c5b4a39281706f5e4d3c2b1a0").size());
+  EXPECT_NE(auth, "Bearer 9f8e7d6c5b4a39281706f5e4d3c2b1a0");
+  auto cookie = header(e.request.headers, "cookie");
+  EXPECT_THAT(cookie, ::testing::MatchesRegex("sid=[A-Za-z0-9]{14}; lang=[a-z]{2}-[A-Z]{2}; "
+                                              "theme=[a-z]{4}"));
+  EXPECT_EQ(cookie.find("AbC123xyz789QQ"), std::string::npos);
+  auto key = header(e.request.headers, "x-api-key");
+  EXPECT_EQ(key.size(), 28u);
+  EXPECT_NE(key, "k_live_51HqLyjWDarjtT1zdp7dc");
+  EXPECT_EQ(header(e.request.headers, "accept"), "application/json");
+  EXPECT_EQ(header(e.request.headers, "user-agent"), "curl/8.4.0");
+  auto set = header(e.response->headers, "set-cookie");
+  EXPECT_THAT(set,
+              ::testing::MatchesRegex("sid=[A-Z][a-z][0-9]{2}[A-Z][a-z][0-9]{2}[A-Z][a-z][0-9]{2}; "
+                                      "Path=/; HttpOnly; Max-Age=3600"));
+  EXPECT_TRUE(e.has(traffic::kFlagScrubbed));
+  EXPECT_GE(s->counters().values, 5u);
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
+TEST(Scrubber, PathSegmentsAndQueryParametersKeepTheirShape) {
+  auto s = make();
+  auto e =
+      get("/api/users/jane.doe%40example.com/orders?email=john%2Bshop%40mail.example.org&"
+          "limit=20&card=4111-1111-1111-1111#top");
+  s->scrub(e);
+  const auto& t = e.request.target;
+  EXPECT_EQ(t.find("jane.doe"), std::string::npos) << t;
+  EXPECT_EQ(t.find("john"), std::string::npos) << t;
+  EXPECT_EQ(t.find("4111-1111-1111-1111"), std::string::npos) << t;
+  EXPECT_TRUE(t.starts_with("/api/users/")) << t;
+  EXPECT_TRUE(t.ends_with("#top")) << t;
+  EXPECT_NE(t.find("&limit=20&card="), std::string::npos) << t;
+  // Decode the scrubbed values: still an email and a Luhn-valid card of the same shape.
+  auto seg_end = t.find("/orders");
+  std::string seg;
+  percent_decode(std::string_view(t).substr(11, seg_end - 11), false, seg);
+  EXPECT_TRUE(is_email(seg)) << seg;
+  EXPECT_EQ(seg.size(), std::string("jane.doe@example.com").size());
+  auto q = t.find("email=") + 6;
+  std::string email;
+  percent_decode(std::string_view(t).substr(q, t.find('&', q) - q), true, email);
+  EXPECT_TRUE(is_email(email)) << email;
+  EXPECT_NE(email.find('+'), std::string::npos);
+  auto c = t.find("card=") + 5;
+  std::string card = t.substr(c, 19);
+  ASSERT_EQ(card.size(), 19u);
+  std::string digits;
+  for (char ch : card) {
+    if (ch != '-') digits += ch;
+  }
+  EXPECT_EQ(card[4], '-');
+  EXPECT_EQ(digits.size(), 16u);
+  EXPECT_TRUE(luhn_valid(digits)) << card;
+  EXPECT_EQ(digits[0], '4');
+}
+
+TEST(Scrubber, JsonBodiesKeepStructureTypesAndFraming) {
+  auto s = make();
+  auto e = get("/api/users/7");
+  const std::string body = R"({"id": 7, "name": "Jörg Müller", "email": "joerg.mueller@example.de",
+ "phone": "+49 30 901820", "dob": "1984-02-29", "card": 4012888888881881,
+ "iban": "DE89370400440532013000", "address": {"street": "Unter den Linden 77", "city": "Berlin",
+ "postcode": "10117", "country": "DE"}, "tags": ["vip", null, true, 1.5e3],
+ "note": "call me at +44 20 7946 0958 or mail jm@example.org", "user": {"name": "Jörg"},
+ "product": {"name": "Blue Widget", "sku": "BW-1234-XL", "price": 19.99, "qty": 3},
+ "created_at": "2024-03-07T12:34:56.789Z", "version": "1.2.3"})";
+  json_response(e, body);
+  s->scrub(e);
+  const auto& out = e.response->body;
+  auto before = nlohmann::ordered_json::parse(body);
+  auto after = nlohmann::ordered_json::parse(out);
+  expect_same_structure(before, after);
+  EXPECT_EQ(header(e.response->headers, "content-length"), std::to_string(out.size()));
+  EXPECT_EQ(e.response->body_size, out.size());
+  // Personal data is gone ...
+  for (const char* pii : {"Müller", "joerg.mueller", "901820", "4012888888881881", "0532013000",
+                          "Unter den Linden", "7946 0958", "jm@example.org", "1984-02-29"}) {
+    EXPECT_EQ(out.find(pii), std::string::npos) << pii;
+  }
+  // ... and look-alikes and structure stay.
+  EXPECT_EQ(after["product"]["name"], "Blue Widget");
+  EXPECT_EQ(after["product"]["sku"], "BW-1234-XL");
+  EXPECT_EQ(after["product"]["price"], 19.99);
+  EXPECT_EQ(after["product"]["qty"], 3);
+  EXPECT_EQ(after["created_at"], "2024-03-07T12:34:56.789Z");
+  EXPECT_EQ(after["version"], "1.2.3");
+  EXPECT_EQ(after["id"], 7);
+  EXPECT_EQ(after["tags"], before["tags"]);
+  EXPECT_EQ(after["address"]["country"], "DE");
+  // Formats survive.
+  EXPECT_TRUE(is_email(after["email"].get<std::string>()));
+  EXPECT_TRUE(luhn_valid(std::to_string(after["card"].get<uint64_t>())));
+  EXPECT_TRUE(iban_valid(after["iban"].get<std::string>()));
+  EXPECT_THAT(after["dob"].get<std::string>(),
+              ::testing::MatchesRegex("[0-9]{4}-[0-9]{2}-[0-9]{2}"));
+  EXPECT_THAT(after["phone"].get<std::string>(),
+              ::testing::MatchesRegex("\\+[0-9]{2} [0-9]{2} [0-9]{6}"));
+  EXPECT_EQ(s->report().json_bodies(), 1u);
+  EXPECT_EQ(s->report().json_same_structure(), 1u);
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
+TEST(Scrubber, TheSameValueIsTheSameTokenEverywhereAndAcrossEngines) {
+  auto a = make();
+  auto b = make();
+  auto e1 = get("/u?email=ana.silva%40example.com");
+  auto e2 = get("/x");
+  json_response(e2, R"({"contact": {"email": "ana.silva@example.com"}})");
+  auto e3 = e1;
+  a->scrub(e1);
+  a->scrub(e2);
+  b->scrub(e3);
+  EXPECT_EQ(e1.request.target, e3.request.target);  // another engine, same key
+  std::string email;
+  percent_decode(e1.request.target.substr(9), true, email);
+  auto j = nlohmann::json::parse(e2.response->body);
+  EXPECT_EQ(j["contact"]["email"], email);  // a query and a JSON body agree
+  auto other = make(default_policy(), Key::from_material("another key"));
+  auto e4 = get("/u?email=ana.silva%40example.com");
+  other->scrub(e4);
+  EXPECT_NE(e4.request.target, e1.request.target);
+}
+
+TEST(Scrubber, AnIdScrubbedInAResponseIsScrubbedTheSameInALaterPath) {
+  auto p = policy_from(R"(
+rules:
+  - where: "json:**.order_ref"
+    action: token
+)");
+  auto s = make(p);
+  auto created = get("/api/orders");
+  json_request(created, R"({"items": [1, 2]})");
+  json_response(created, R"({"order_ref": "QX7-20931-ZK", "total": 12})");
+  auto later = get("/api/orders/QX7-20931-ZK/items?ref=QX7-20931-ZK");
+  s->scrub(created);
+  s->scrub(later);
+  auto token = nlohmann::json::parse(created.response->body)["order_ref"].get<std::string>();
+  EXPECT_NE(token, "QX7-20931-ZK");
+  EXPECT_THAT(token, ::testing::MatchesRegex("[A-Z]{2}[0-9]-[0-9]{5}-[A-Z]{2}"));
+  EXPECT_EQ(later.request.target, "/api/orders/" + token + "/items?ref=" + token);
+  EXPECT_EQ(s->counters().memory_hits, 2u);
+}
+
+TEST(Scrubber, CompressedBodiesAreDecodedScrubbedAndEncodedAgain) {
+  for (auto [name, coding] :
+       {std::pair{"gzip", Coding::kGzip}, {"deflate", Coding::kDeflate}, {"br", Coding::kBrotli}}) {
+    auto s = make();
+    auto e = get("/api/users/1");
+    std::string plain = R"({"email": "pat.lee@example.com", "n": 1})";
+    std::string packed;
+    ASSERT_TRUE(encode(coding, plain, packed));
+    json_response(e, packed);
+    e.response->headers.push_back({"Content-Encoding", name});
+    s->scrub(e);
+    std::string back;
+    ASSERT_TRUE(decode(coding, e.response->body, 1 << 20, back)) << name;
+    auto j = nlohmann::json::parse(back);
+    EXPECT_NE(j["email"], "pat.lee@example.com") << name;
+    EXPECT_TRUE(is_email(j["email"].get<std::string>())) << name;
+    EXPECT_EQ(j["n"], 1);
+    EXPECT_EQ(header(e.response->headers, "content-length"),
+              std::to_string(e.response->body.size()));
+    EXPECT_EQ(s->counters().decoded_bodies, 1u);
+  }
+}
+
+TEST(Scrubber, BodiesThatCannotBeDecodedAreDroppedNeverKept) {
+  auto s = make();
+  auto e = get("/x");
+  json_response(e, "this is not gzip at all, but has jo@example.com in it");
+  e.response->headers.push_back({"Content-Encoding", "gzip"});
+  s->scrub(e);
+  EXPECT_TRUE(e.response->body.empty());
+  EXPECT_EQ(header(e.response->headers, "content-encoding"), "<none>");
+  EXPECT_EQ(header(e.response->headers, "content-length"), "0");
+  EXPECT_EQ(s->counters().bodies_dropped, 1u);
+}
+
+TEST(Scrubber, MalformedAndTruncatedJsonIsStillScrubbedByContent) {
+  auto s = make();
+  auto e = get("/x");
+  json_response(e, R"({"email": "first@example.com", "bad": [1,,], "more": "second@example.com"})");
+  s->scrub(e);
+  EXPECT_EQ(e.response->body.find("first@example.com"), std::string::npos);
+  EXPECT_EQ(e.response->body.find("second@example.com"), std::string::npos);
+  EXPECT_EQ(s->counters().json_malformed, 1u);
+
+  auto t = get("/y");
+  json_response(t, R"({"email": "third@example.com", "list": ["fourth@example.com", "fi)");
+  t.flags |= traffic::kFlagResponseBodyTruncated;
+  t.response->body_size = 5000;
+  s->scrub(t);
+  EXPECT_EQ(t.response->body.find("third@"), std::string::npos);
+  EXPECT_EQ(t.response->body.find("fourth@"), std::string::npos);
+  EXPECT_EQ(s->counters().json_truncated, 1u);
+  EXPECT_EQ(t.response->body_size, 5000u);  // the wire size is still what was on the wire
+}
+
+TEST(Scrubber, FormsAndMultipartBodies) {
+  auto s = make();
+  auto e = get("/signup");
+  e.request.method = "POST";
+  std::string form =
+      "first_name=Ana&last_name=Silva&email=ana%40example.com&password=hunter2&"
+      "plan=pro";
+  e.request.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                       {"Content-Length", std::to_string(form.size())}};
+  e.request.body = form;
+  s->scrub(e);
+  const auto& out = e.request.body;
+  EXPECT_EQ(out.find("Ana&"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Silva"), std::string::npos) << out;
+  EXPECT_EQ(out.find("hunter2"), std::string::npos) << out;
+  EXPECT_NE(out.find("&password=REDACTED&"), std::string::npos) << out;
+  EXPECT_TRUE(out.ends_with("&plan=pro")) << out;
+  EXPECT_EQ(header(e.request.headers, "content-length"), std::to_string(out.size()));
+
+  auto m = get("/upload");
+  m.request.method = "POST";
+  std::string mp =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nbo@example.com\r\n"
+      "--XyZ\r\nContent-Disposition: form-data; name=\"cv\"; filename=\"bo_jensen_cv.txt\"\r\n"
+      "Content-Type: text/plain\r\n\r\nBo Jensen, +45 32 12 34 56, bo@example.com\r\n--XyZ--\r\n";
+  m.request.headers = {{"Content-Type", "multipart/form-data; boundary=XyZ"}};
+  m.request.body = mp;
+  s->scrub(m);
+  const auto& mo = m.request.body;
+  EXPECT_EQ(mo.find("bo@example.com"), std::string::npos) << mo;
+  EXPECT_EQ(mo.find("bo_jensen"), std::string::npos) << mo;
+  EXPECT_EQ(mo.find("+45 32 12 34 56"), std::string::npos) << mo;
+  EXPECT_NE(mo.find(".txt\""), std::string::npos) << mo;  // the extension stays
+  EXPECT_TRUE(mo.ends_with("\r\n--XyZ--\r\n"));
+  EXPECT_EQ(s->counters().multipart_bodies, 1u);
+}
+
+TEST(Scrubber, AddressesArePrefixPreservingAndPortsStay) {
+  auto s = make();
+  auto e1 = get("/");
+  e1.client = *traffic::Endpoint::parse("203.0.113.7:51000");
+  e1.server = *traffic::Endpoint::parse("10.1.2.3:8080");
+  auto e2 = get("/");
+  e2.client = *traffic::Endpoint::parse("203.0.113.99:51001");
+  e2.server = *traffic::Endpoint::parse("[2001:db8::1]:443");
+  s->scrub(e1);
+  s->scrub(e2);
+  EXPECT_EQ(e1.client.port, 51000);
+  EXPECT_EQ(e1.server.port, 8080);
+  EXPECT_NE(e1.client.to_string(), "203.0.113.7:51000");
+  EXPECT_EQ(e2.server.family, 6);
+  EXPECT_NE(e2.server.to_string(), "[2001:db8::1]:443");
+  // 203.0.113.7 and 203.0.113.99 share 25 bits: so do their tokens.
+  EXPECT_EQ(0, std::memcmp(e1.client.address.data(), e2.client.address.data(), 3));
+  EXPECT_EQ(e1.client.address[3] & 0x80, e2.client.address[3] & 0x80);
+
+  auto keep = make(policy_from("addresses: {client: keep, server: redact}\n"));
+  auto e3 = get("/");
+  e3.client = *traffic::Endpoint::parse("203.0.113.7:51000");
+  e3.server = *traffic::Endpoint::parse("10.1.2.3:8080");
+  keep->scrub(e3);
+  EXPECT_EQ(e3.client.to_string(), "203.0.113.7:51000");
+  EXPECT_FALSE(e3.server.known());
+}
+
+TEST(Scrubber, PolicyRulesActionsAndAllowlists) {
+  auto p = policy_from(R"(
+kinds:
+  card: {action: mask, keep_last: 4}
+rules:
+  - where: "json:**.salary"
+    action: bucket
+    width: 1000
+  - where: "json:**.age"
+    action: noise
+    relative: 0.1
+  - where: "response.json:internal"
+    action: drop
+  - where: "header:x-customer"
+    action: redact
+    text: "[customer]"
+custom:
+  - name: order
+    regex: "ORD-[0-9]{8}"
+    action: token
+allow:
+  where: ["json:**.support_email"]
+  values: ["help@example.com"]
+)");
+  auto s = make(p);
+  auto e = get("/x", {{"X-Customer", "Ana Silva"}});
+  json_response(e, R"({"salary": 53210, "age": 40, "card": "5555 5555 5555 4444", "internal": "x",
+"support_email": "desk@example.com", "contact": "help@example.com", "ref": "see ORD-12345678"})");
+  s->scrub(e);
+  auto j = nlohmann::ordered_json::parse(e.response->body);
+  EXPECT_EQ(j["salary"], 53000);
+  int age = j["age"];
+  EXPECT_GE(age, 36);
+  EXPECT_LE(age, 44);
+  EXPECT_EQ(j["card"], "***************4444");
+  EXPECT_EQ(j["internal"], "");
+  EXPECT_EQ(j["support_email"], "desk@example.com");
+  EXPECT_EQ(j["contact"], "help@example.com");
+  EXPECT_THAT(j["ref"].get<std::string>(), ::testing::MatchesRegex("see [A-Z]{3}-[0-9]{8}"));
+  EXPECT_NE(j["ref"], "see ORD-12345678");
+  EXPECT_EQ(header(e.request.headers, "x-customer"), "[customer]");
+}
+
+TEST(Scrubber, JsonNumbersStayNumbers) {
+  auto p = policy_from(R"(
+rules:
+  - where: ["json:a", "json:b", "json:c", "json:d"]
+    action: token
+  - where: "json:e"
+    action: redact
+  - where: "json:f"
+    action: ff1
+)");
+  auto s = make(p);
+  auto e = get("/x");
+  json_response(e, R"({"a": 1234567, "b": -0.5, "c": 12e5, "d": 0, "e": 99, "f": 1234567890})");
+  s->scrub(e);
+  auto j = nlohmann::json::parse(e.response->body);  // throws if a number is broken
+  for (const char* k : {"a", "b", "c", "d", "e", "f"}) EXPECT_TRUE(j[k].is_number()) << k;
+  EXPECT_EQ(std::to_string(j["a"].get<int64_t>()).size(), 7u);
+  EXPECT_EQ(j["a"].get<int64_t>() / 1000000, 1);
+}
+
+TEST(Scrubber, BinaryBodiesKeepTheirLength) {
+  auto s = make();
+  auto e = get("/blob");
+  std::string blob("\x00\x01\x02 user=ann@example.org \xff\xfe 10.20.30.40 \x00", 40);
+  e.response->headers = {{"Content-Type", "application/octet-stream"}};
+  e.response->body = blob;
+  s->scrub(e);
+  EXPECT_EQ(e.response->body.size(), blob.size());
+  EXPECT_EQ(e.response->body.find("ann@example.org"), std::string::npos);
+  EXPECT_EQ(e.response->body.find("10.20.30.40"), std::string::npos);
+  EXPECT_EQ(s->counters().binary_bodies, 1u);
+}
+
+TEST(Scrubber, TheReportHoldsNoValueAndCountsShape) {
+  auto s = make();
+  std::set<std::string> emails;
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 300; ++i) {
+    auto e = get("/x");
+    std::string email = "user" + std::to_string(rng() % 100) + "@example.com";
+    emails.insert(email);
+    json_response(e, R"({"owner": {"email": ")" + email + R"("}, "key": {"user_)" +
+                         std::to_string(i) + R"(@example.com": 1}})");
+    s->scrub(e);
+  }
+  const auto& fields = s->report().fields();
+  auto it = fields.find("response.json:owner.email");
+  ASSERT_NE(it, fields.end());
+  EXPECT_EQ(it->second.count, 300u);
+  EXPECT_EQ(it->second.distinct_before.count(), emails.size());
+  EXPECT_EQ(it->second.distinct_after.count(), emails.size());  // cardinality survives
+  EXPECT_EQ(it->second.shape_kept, 300u);
+  EXPECT_DOUBLE_EQ(it->second.length_ks(), 0.0);
+  // Keys that are values (an email as a key) never become paths.
+  auto text = s->report().to_json().dump();
+  EXPECT_EQ(text.find("@example.com"), std::string::npos);
+  EXPECT_EQ(text.find("user_"), std::string::npos);
+  EXPECT_LE(fields.size(), 3u);
+  EXPECT_EQ(s->report().residual(), 0u);
+}
+
+// ---- the labelled corpus in every place ----
+
+enum class Where { kHeader, kQuery, kPath, kCookie, kJson, kJsonText, kForm, kMultipart, kText };
+const char* where_name(Where w) {
+  switch (w) {
+    case Where::kHeader:
+      return "header";
+    case Where::kQuery:
+      return "query";
+    case Where::kPath:
+      return "path";
+    case Where::kCookie:
+      return "cookie";
+    case Where::kJson:
+      return "json";
+    case Where::kJsonText:
+      return "json-text";
+    case Where::kForm:
+      return "form";
+    case Where::kMultipart:
+      return "multipart";
+    case Where::kText:
+      return "text";
+  }
+  return "?";
+}
+
+std::string json_escape(const std::string& s) { return nlohmann::json(s).dump(); }
+
+// Puts `value` into an exchange at `where`, under a neutral name, and returns the exchange.
+Exchange embed(const std::string& value, Where where) {
+  auto e = get("/api/items");
+  std::string enc;
+  percent_encode(value, true, enc);
+  switch (where) {
+    case Where::kHeader:
+      e.request.headers.push_back({"X-Info", value});
+      break;
+    case Where::kQuery:
+      e.request.target = "/api/items?q=" + enc + "&page=2";
+      break;
+    case Where::kPath: {
+      std::string seg;
+      percent_encode(value, false, seg);
+      e.request.target = "/api/items/" + seg + "/detail";
+      break;
+    }
+    case Where::kCookie:
+      e.request.headers.push_back({"Cookie", "pref=" + enc});
+      break;
+    case Where::kJson:
+      json_response(e, R"({"data": {"value": )" + json_escape(value) + "}}");
+      break;
+    case Where::kJsonText:
+      json_response(e,
+                    R"({"data": {"comment": )" + json_escape("see " + value + ", thanks") + "}}");
+      break;
+    case Where::kForm:
+      e.request.method = "POST";
+      e.request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+      e.request.body = "a=1&info=" + enc + "&b=2";
+      break;
+    case Where::kMultipart:
+      e.request.method = "POST";
+      e.request.headers = {{"Content-Type", "multipart/form-data; boundary=b0und"}};
+      e.request.body = "--b0und\r\nContent-Disposition: form-data; name=\"info\"\r\n\r\n" + value +
+                       "\r\n--b0und--\r\n";
+      break;
+    case Where::kText:
+      e.response->headers = {{"Content-Type", "text/plain"}};
+      e.response->body = "Hello,\nyour details: " + value + ".\nBye\n";
+      break;
+  }
+  return e;
+}
+
+// Everything of an exchange that could hold the value, decoded, as one text.
+std::string everything(const Exchange& e) {
+  std::string all = e.request.target + "\n";
+  percent_decode(e.request.target, true, all);
+  for (const auto& h : e.request.headers) all += h.value + "\n";
+  all += e.request.body + "\n";
+  percent_decode(e.request.body, true, all);
+  for (const auto& h : e.response->headers) all += h.value + "\n";
+  all += e.response->body;
+  if (!e.response->body.empty() && e.response->body[0] == '{') {
+    // JSON escapes undone.
+    std::function<void(const nlohmann::json&)> walk = [&](const nlohmann::json& j) {
+      if (j.is_string()) all += j.get<std::string>() + "\n";
+      if (j.is_structured()) {
+        for (const auto& x : j) walk(x);
+      }
+    };
+    walk(nlohmann::json::parse(e.response->body));
+  }
+  return all;
+}
+
+TEST(Scrubber, LabelledCorpusInEveryPlace) {
+  auto s = make();
+  const auto pii = corpus::pii_values(11, 6);
+  const auto fakes = corpus::lookalikes(12, 6);
+  ASSERT_GT(pii.size(), 100u);
+  ASSERT_GT(fakes.size(), 50u);
+  const Where places[] = {Where::kHeader, Where::kQuery,     Where::kPath,
+                          Where::kCookie, Where::kJson,      Where::kJsonText,
+                          Where::kForm,   Where::kMultipart, Where::kText};
+  std::map<std::string, std::pair<int, int>> recall;  // kind/place → found, total
+  std::map<std::string, std::pair<int, int>> false_pos;
+  for (auto w : places) {
+    for (const auto& v : pii) {
+      auto e = embed(v.text, w);
+      s->scrub(e);
+      auto& r = recall[std::string(to_string(v.kind)) + " in " + where_name(w)];
+      ++r.second;
+      if (everything(e).find(v.value()) == std::string::npos) ++r.first;
+    }
+    for (const auto& v : fakes) {
+      if (w == Where::kCookie) continue;  // every cookie value is a token by the built-in rule
+      auto e = embed(v.text, w);
+      auto before = e;
+      s->scrub(e);
+      before.flags |= traffic::kFlagScrubbed;
+      auto& f = false_pos[v.format + " in " + where_name(w)];
+      ++f.second;
+      if (!(e == before)) ++f.first;
+    }
+  }
+  // Every content kind in every place, and look-alikes of many sorts.
+  EXPECT_GE(recall.size(), 11u * 9u);
+  EXPECT_GE(false_pos.size(), 15u * 8u);
+  int total = 0;
+  for (const auto& [what, r] : recall) total += r.second;
+  EXPECT_EQ(total, int(pii.size() * 9));
+  for (const auto& [what, r] : recall) {
+    EXPECT_EQ(r.first, r.second) << "recall of " << what << ": " << r.first << "/" << r.second;
+  }
+  for (const auto& [what, f] : false_pos) {
+    EXPECT_EQ(f.first, 0) << "look-alikes changed, " << what << ": " << f.first << "/" << f.second;
+  }
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
+}  // namespace
+}  // namespace twin::scrubber
