@@ -135,6 +135,7 @@ Result<void> Capture::run(traffic::Writer& writer,
       return;
     }
     e.id = ++next_id;
+    if (o.before_write) o.before_write(e);
     if (auto r = writer.append(e); !r) {
       write_error = r.error().message;
       ++counters_.exchanges_unwritten;
@@ -154,7 +155,9 @@ Result<void> Capture::run(traffic::Writer& writer,
     counters_.kernel_drops = k.dropped;
     counters_.interface_drops = k.interface_dropped;
     if (on_stats) on_stats(counters_);
-    return writer.put_metadata({{"capture", counters_.to_json()}});
+    nlohmann::json meta = {{"capture", counters_.to_json()}};
+    if (o.extra_metadata) meta.update(o.extra_metadata());
+    return writer.put_metadata(meta);
   };
 
   const int64_t interval = std::max<int64_t>(seconds_ns(o.stats_interval), 1'000'000);

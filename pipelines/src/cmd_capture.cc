@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "commands.h"
+#include "scrub_setup.h"
 #include "twin/capture/capture.h"
 
 namespace twin::cli {
@@ -19,6 +21,8 @@ struct CaptureCli {
   capture::CaptureOptions options;
   std::string output;
   bool quiet = false;
+  std::string scrub;  // --scrub POLICY ("default" for the built-in policy)
+  ScrubSetup scrub_setup;
 };
 
 capture::Capture* g_running = nullptr;  // for the signal handler
@@ -126,6 +130,10 @@ Run add_capture(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_flag("-q,--quiet", cli->quiet, "No summary at the end");
+  cmd->add_option("--scrub", cli->scrub,
+                  "Scrub in memory with POLICY (YAML; 'default' for the built-in policy) before "
+                  "anything is written: raw personal data never reaches the archive");
+  add_scrub_options(cmd, cli->scrub_setup, "--scrub");
 
   return [cli]() -> int {
     auto& o = cli->options;
@@ -137,6 +145,24 @@ Run add_capture(CLI::App& app) {
       std::fprintf(stderr, "twin: capture: --sample must be more than 0\n");
       return kExitInputError;
     }
+    std::optional<ScrubEngine> scrub;
+    if (!cli->scrub.empty()) {
+      cli->scrub_setup.policy = cli->scrub == "default" ? "" : cli->scrub;
+      cli->scrub_setup.quiet = cli->quiet;
+      auto engine = make_scrub_engine(cli->scrub_setup);
+      if (!engine) {
+        std::fprintf(stderr, "twin: %s\n", engine.error().message.c_str());
+        return kExitInputError;
+      }
+      scrub = std::move(*engine);
+      auto* s = scrub->scrubber.get();
+      o.before_write = [s](traffic::Exchange& e) { s->scrub(e); };
+      auto* se = &*scrub;
+      o.extra_metadata = [se]() { return scrub_metadata(*se); };
+    } else if (!cli->scrub_setup.report.empty()) {
+      std::fprintf(stderr, "twin: capture: --report needs --scrub\n");
+      return kExitInputError;
+    }
     auto capture = capture::Capture::open(o);
     if (!capture) {
       std::fprintf(stderr, "twin: %s\n", capture.error().message.c_str());
@@ -144,6 +170,7 @@ Run add_capture(CLI::App& app) {
     }
     traffic::WriterOptions wo;
     wo.metadata = {{"capture_source", (*capture)->description()}};
+    if (scrub) wo.metadata.update(scrub_metadata(*scrub));
     auto writer = traffic::Writer::open(cli->output, wo);
     if (!writer) {
       std::fprintf(stderr, "twin: %s\n", writer.error().message.c_str());
@@ -186,6 +213,7 @@ Run add_capture(CLI::App& app) {
       code = kExitInputError;
     }
     if (!cli->quiet) print_summary((*capture)->counters());
+    if (scrub && !finish_scrub(*scrub, cli->scrub_setup)) code = kExitInputError;
     if (!ran) {
       std::fprintf(stderr, "twin: %s\n", ran.error().message.c_str());
       code = kExitInputError;

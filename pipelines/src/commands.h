@@ -18,5 +18,6 @@ Run add_convert(CLI::App& app);
 Run add_cat(CLI::App& app);
 Run add_info(CLI::App& app);
 Run add_capture(CLI::App& app);
+Run add_scrub(CLI::App& app);
 
 }  // namespace twin::cli

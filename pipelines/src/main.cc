@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     runs[app.get_subcommands({}).back()] = std::move(run);
   };
   add(twin::cli::add_capture);
+  add(twin::cli::add_scrub);
   add(twin::cli::add_convert);
   add(twin::cli::add_cat);
   add(twin::cli::add_info);

@@ -94,8 +94,9 @@ TEST_F(Cli, HelpListsOnlyTheWorkingCommandsAndUsageErrorsExitTwo) {
     std::string name;
     if (words >> name) listed.push_back(name);
   }
-  EXPECT_EQ(listed, (std::vector<std::string>{"capture", "convert", "cat", "info"}));
-  for (const char* sub : {"capture --help", "convert --help", "cat --help", "info --help"}) {
+  EXPECT_EQ(listed, (std::vector<std::string>{"capture", "scrub", "convert", "cat", "info"}));
+  for (const char* sub :
+       {"capture --help", "scrub --help", "convert --help", "cat --help", "info --help"}) {
     EXPECT_EQ(run(sub).code, 0) << sub;
   }
   EXPECT_EQ(run("").code, 2);
@@ -264,6 +265,109 @@ TEST_F(Cli, TornArchiveYieldsEveryCompleteBlockAndExitsTwo) {
   EXPECT_NE(bad.err.find("offset " + std::to_string(index[1].offset) + ": bad-checksum"),
             std::string::npos)
       << bad.err;
+}
+
+}  // namespace
+}  // namespace twin
+
+namespace twin {
+namespace {
+
+Exchange personal_exchange(uint64_t id, const std::string& email) {
+  Exchange e;
+  e.id = id;
+  e.protocol = traffic::Protocol::kHttp11;
+  e.request.method = "GET";
+  e.request.target = "/api/users?email=" + email;
+  e.request.headers = {{"Authorization", "Bearer sk_live_4eC39HqLyjWDarjtT1zdp7dc"}};
+  e.response.emplace();
+  e.response->status = 200;
+  e.response->headers = {{"Content-Type", "application/json"}};
+  e.response->body = "{\"email\": \"" + email + "\", \"card\": \"4242 4242 4242 4242\"}";
+  e.response->body_size = e.response->body.size();
+  return e;
+}
+
+TEST_F(Cli, ScrubRefusesWithoutAKeyAndNamesPolicyMistakes) {
+  write_twin(file("in.twin"), {personal_exchange(1, "a@example.com")});
+  unsetenv("TWIN_SCRUB_KEY");
+  auto r = run("scrub " + file("in.twin") + " -o " + file("out.twin"));
+  EXPECT_EQ(r.code, 2);
+  ASSERT_EQ(r.err_lines().size(), 2u) << r.err;  // the default-policy warning, then the refusal
+  EXPECT_NE(r.err_lines()[1].find("no scrub key"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(file("out.twin")));
+
+  spit(file("bad.yaml"), "version: 1\nrules:\n  - where: json:a\n    action: smudge\n");
+  spit(file("key"), "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n");
+  r = run("scrub " + file("in.twin") + " -o " + file("out.twin") + " --policy " + file("bad.yaml") +
+          " --key-file " + file("key"));
+  EXPECT_EQ(r.code, 2);
+  ASSERT_EQ(r.err_lines().size(), 1u) << r.err;
+  EXPECT_EQ(r.err_lines()[0].rfind("twin: " + file("bad.yaml") + ":4:13: unknown action", 0), 0u)
+      << r.err;
+
+  spit(file("short"), "too short\n");
+  r = run("scrub " + file("in.twin") + " -o " + file("out.twin") + " --key-file " + file("short"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find(file("short")), std::string::npos);
+  EXPECT_EQ(r.err.find("too short\n"), std::string::npos);  // the key's content is never shown
+}
+
+TEST_F(Cli, ScrubWritesAScrubbedArchiveItsCountersAndAReport) {
+  std::vector<Exchange> in;
+  for (uint64_t i = 1; i <= 50; ++i) {
+    in.push_back(personal_exchange(i, "user" + std::to_string(i % 10) + "@example.com"));
+  }
+  write_twin(file("in.twin"), in);
+  spit(file("key"), "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n");
+  auto r = run("scrub " + file("in.twin") + " -o " + file("out.twin") + " --key-file " +
+               file("key") + " --report " + file("report.json"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("no policy given"), std::string::npos);
+  EXPECT_NE(r.err.find("scrub: 50 exchanges (50 changed)"), std::string::npos) << r.err;
+  auto out = read_twin(file("out.twin"));
+  ASSERT_EQ(out.size(), 50u);
+  std::string all = slurp(file("out.twin"));
+  for (const auto& e : out) {
+    EXPECT_TRUE(e.has(traffic::kFlagScrubbed));
+    EXPECT_EQ(e.request.target.find("@example.com"), std::string::npos) << e.request.target;
+    EXPECT_EQ(e.response->body.find("4242 4242 4242 4242"), std::string::npos);
+    EXPECT_EQ(e.request.headers[0].value.find("4eC39HqLyjWDarjtT1zdp7dc"), std::string::npos);
+  }
+  // The same input and key give the same output, byte for byte in every exchange.
+  ASSERT_EQ(run("scrub " + file("in.twin") + " -o " + file("again.twin") + " --key-file " +
+                file("key") + " -q")
+                .code,
+            0);
+  EXPECT_EQ(read_twin(file("again.twin")), out);
+
+  auto info = run("info " + file("out.twin"));
+  ASSERT_EQ(info.code, 0) << info.err;
+  EXPECT_NE(info.out.find("scrub"), std::string::npos) << info.out;
+  auto report = nlohmann::json::parse(slurp(file("report.json")));
+  EXPECT_EQ(report["residual"], 0);
+  EXPECT_EQ(report["counters"]["exchanges"], 50);
+  EXPECT_EQ(report["key_fingerprint"].get<std::string>().size(), 8u);
+  bool found = false;
+  for (const auto& f : report["report"]["fields"]) {
+    if (f["path"] == "request.query:email") {
+      found = true;
+      EXPECT_EQ(f["count"], 50);
+      EXPECT_EQ(f["distinct_before"], 10);
+      EXPECT_EQ(f["distinct_after"], 10);
+    }
+  }
+  EXPECT_TRUE(found) << report.dump(1);
+  EXPECT_EQ(slurp(file("report.json")).find("@example.com"), std::string::npos);
+
+  // --ephemeral-key works and warns; the default policy can be printed.
+  r = run("scrub " + file("in.twin") + " -o " + file("eph.twin") + " --ephemeral-key -q");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("--ephemeral-key"), std::string::npos);
+  EXPECT_NE(read_twin(file("eph.twin")), out);
+  r = run("scrub --print-default-policy");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, slurp(std::string(TWIN_SOURCE_DIR) + "/examples/policies/default.yaml"));
 }
 
 }  // namespace

@@ -37,6 +37,13 @@ struct CaptureOptions {
   size_t max_flows = 1'000'000;
   size_t max_memory = 1u << 30;  // bytes buffered across connections
   double stats_interval = 5;     // seconds between counters in the archive (and progress)
+  /// Called on every exchange just before it is written, on the capture's thread: `twin capture
+  /// --scrub` scrubs here, so that raw data never reaches the archive. Keeps capture free of
+  /// any knowledge of the scrubber.
+  std::function<void(traffic::Exchange&)> before_write;
+  /// Called whenever counters go into the archive: extra metadata to write with them (the
+  /// scrubber's counters), merged at the top level.
+  std::function<nlohmann::json()> extra_metadata;
 };
 
 class Capture;

@@ -1,0 +1,128 @@
+// twin scrub: an archive in, the same archive with its personal data replaced out.
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "commands.h"
+#include "common.h"
+#include "scrub_setup.h"
+#include "twin/traffic/archive.h"
+
+namespace twin::cli {
+
+namespace {
+struct ScrubCli {
+  std::string input;
+  std::string output;
+  std::string format;
+  std::string from;
+  bool print_policy = false;
+  ScrubSetup setup;
+};
+}  // namespace
+
+Run add_scrub(CLI::App& app) {
+  auto cli = std::make_shared<ScrubCli>();
+  auto* cmd = app.add_subcommand(
+      "scrub", "Replace the personal data in an archive with shape-keeping tokens");
+  cmd->add_option("input", cli->input, "Input archive (.twin, .jsonl, .har; - with --from)");
+  cmd->add_option("-o,--output", cli->output, "Output archive (.twin keeps the scrub counters)");
+  cmd->add_option("--policy", cli->setup.policy,
+                  "Scrub policy (YAML); without it the built-in secure default, with a warning");
+  cmd->add_option("--format", cli->format, "Output format: twin, jsonl or har");
+  cmd->add_option("--from", cli->from, "Input format: twin, jsonl or har");
+  cmd->add_flag("--print-default-policy", cli->print_policy,
+                "Print the built-in default policy and exit");
+  cmd->add_flag("-q,--quiet", cli->setup.quiet, "No summary at the end");
+  add_scrub_options(cmd, cli->setup, "--policy");
+
+  return [cli]() -> int {
+    if (cli->print_policy) {
+      std::fputs(std::string(scrubber::default_policy_text()).c_str(), stdout);
+      return kExitOk;
+    }
+    if (cli->input.empty() || cli->output.empty()) {
+      std::fprintf(stderr, "twin: scrub: give an input archive and -o OUTPUT\n");
+      return kExitInputError;
+    }
+    auto in_format = format_option(cli->from, "--from");
+    auto out_format = format_option(cli->format, "--format");
+    if (!out_format) out_format = traffic::format_from_path(cli->output);
+    auto engine = make_scrub_engine(cli->setup);
+    if (!engine) {
+      std::fprintf(stderr, "twin: %s\n", engine.error().message.c_str());
+      return kExitInputError;
+    }
+    auto source = traffic::open_source(cli->input, in_format);
+    if (!source) {
+      std::fprintf(stderr, "twin: %s\n", source.error().message.c_str());
+      return kExitInputError;
+    }
+    nlohmann::json meta = (*source)->metadata();
+    meta.erase("producer");
+    meta.erase("created");
+    meta.erase("format");
+    meta.update(scrub_metadata(*engine));
+
+    // A .twin output gets the counters again at the end (a metadata block); other formats
+    // only carry what their header can.
+    traffic::WriterPtr writer;
+    traffic::SinkPtr sink;
+    if (out_format.value_or(traffic::Format::kTwin) == traffic::Format::kTwin) {
+      traffic::WriterOptions wo;
+      wo.metadata = meta;
+      auto w = traffic::Writer::open(cli->output, wo);
+      if (!w) {
+        std::fprintf(stderr, "twin: %s\n", w.error().message.c_str());
+        return kExitInputError;
+      }
+      writer = std::move(*w);
+    } else {
+      auto s = traffic::open_sink(cli->output, out_format, meta);
+      if (!s) {
+        std::fprintf(stderr, "twin: %s\n", s.error().message.c_str());
+        return kExitInputError;
+      }
+      sink = std::move(*s);
+    }
+
+    Progress progress("scrub");
+    traffic::Exchange e;
+    uint64_t n = 0;
+    int code = kExitOk;
+    while (true) {
+      auto more = (*source)->next(e);
+      if (!more) {
+        std::fprintf(stderr, "twin: %s\n", more.error().message.c_str());
+        code = kExitInputError;  // what was read so far is still scrubbed, written and closed
+        break;
+      }
+      if (!*more) break;
+      engine->scrubber->scrub(e);
+      auto r = writer ? writer->append(e) : sink->write(e);
+      if (!r) {
+        std::fprintf(stderr, "twin: %s\n", r.error().message.c_str());
+        return kExitInputError;
+      }
+      progress.tick(++n);
+    }
+    progress.finish(n);
+    if (writer) {
+      if (auto r = writer->put_metadata(scrub_metadata(*engine)); !r) {
+        std::fprintf(stderr, "twin: %s\n", r.error().message.c_str());
+        return kExitInputError;
+      }
+    }
+    auto closed = writer ? writer->close() : sink->close();
+    if (!closed) {
+      std::fprintf(stderr, "twin: %s\n", closed.error().message.c_str());
+      return kExitInputError;
+    }
+    if (print_warnings(**source) > 0) code = kExitInputError;
+    if (!finish_scrub(*engine, cli->setup)) code = kExitInputError;
+    return code;
+  };
+}
+
+}  // namespace twin::cli

@@ -1,0 +1,121 @@
+#include "scrub_setup.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+namespace twin::cli {
+
+void add_scrub_options(CLI::App* cmd, ScrubSetup& s, const std::string& policy_flag) {
+  cmd->add_option("--key-file", s.key_file,
+                  "Scrub key: a file holding at least 32 bytes of secret (openssl rand -hex 32)");
+  cmd->add_option("--key-env", s.key_env, "Environment variable holding the scrub key")
+      ->capture_default_str();
+  cmd->add_flag("--ephemeral-key", s.ephemeral,
+                "Without a key, use a random one for this run (tokens differ between runs)");
+  cmd->add_option("--report", s.report, "Write the scrub report (JSON) to FILE");
+  (void)policy_flag;
+}
+
+Result<ScrubEngine> make_scrub_engine(const ScrubSetup& s) {
+  ScrubEngine e;
+  scrubber::Policy policy;
+  if (s.policy.empty()) {
+    std::fprintf(stderr,
+                 "twin: warning: no policy given: using the built-in secure default "
+                 "(examples/policies/default.yaml)\n");
+    policy = scrubber::default_policy();
+  } else {
+    auto p = scrubber::load_policy(s.policy);
+    if (!p) return tl::unexpected(p.error());
+    policy = std::move(*p);
+  }
+  e.policy_source = policy.source;
+
+  std::optional<scrubber::Key> key;
+  if (!s.key_file.empty()) {
+    auto k = scrubber::Key::from_file(s.key_file);
+    if (!k) return tl::unexpected(k.error());
+    key = *k;
+  } else if (std::getenv(s.key_env.c_str()) != nullptr) {
+    auto k = scrubber::Key::from_env(s.key_env);
+    if (!k) return tl::unexpected(k.error());
+    key = *k;
+  } else if (s.ephemeral) {
+    std::fprintf(stderr,
+                 "twin: warning: --ephemeral-key: a random key for this run; its tokens will "
+                 "not match those of any other run\n");
+    key = scrubber::Key::ephemeral();
+    e.ephemeral = true;
+  } else {
+    return fail("no scrub key: give --key-file FILE, set " + s.key_env +
+                ", or pass --ephemeral-key for a one-run random key");
+  }
+  e.key_fingerprint = key->fingerprint();
+  auto engine = scrubber::Scrubber::create(policy, *key);
+  if (!engine) return tl::unexpected(engine.error());
+  e.scrubber = std::move(*engine);
+  return e;
+}
+
+nlohmann::json scrub_metadata(const ScrubEngine& e) {
+  const auto& r = e.scrubber->report();
+  return {{"scrub",
+           {{"policy", e.policy_source},
+            {"key_fingerprint", e.key_fingerprint},
+            {"ephemeral_key", e.ephemeral},
+            {"counters", e.scrubber->counters().to_json()},
+            {"fields", r.fields().size()},
+            {"json_bodies", r.json_bodies()},
+            {"json_same_structure", r.json_same_structure()},
+            {"residual", r.residual()}}}};
+}
+
+bool finish_scrub(const ScrubEngine& e, const ScrubSetup& s) {
+  const auto& c = e.scrubber->counters();
+  auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+  if (!s.quiet) {
+    std::fprintf(stderr,
+                 "scrub: %llu exchanges (%llu changed), %llu values scrubbed, %llu dropped, "
+                 "%llu remembered hits, %llu fallbacks; key %s\n",
+                 u(c.exchanges), u(c.exchanges_changed), u(c.values), u(c.dropped),
+                 u(c.memory_hits), u(c.fallbacks), e.key_fingerprint.c_str());
+    std::fprintf(stderr,
+                 "scrub: bodies: %llu JSON (%llu malformed, %llu truncated), %llu forms, %llu "
+                 "multipart (%llu malformed), %llu text, %llu binary, %llu decoded, %llu "
+                 "dropped as unreadable\n",
+                 u(c.json_bodies), u(c.json_malformed), u(c.json_truncated), u(c.form_bodies),
+                 u(c.multipart_bodies), u(c.multipart_malformed), u(c.text_bodies),
+                 u(c.binary_bodies), u(c.decoded_bodies), u(c.bodies_dropped));
+    std::string kinds;
+    for (size_t i = 0; i < scrubber::kKindCount; ++i) {
+      if (!c.by_kind[i]) continue;
+      if (!kinds.empty()) kinds += ", ";
+      kinds += (i == 0 ? std::string("by place")
+                       : std::string(scrubber::to_string(static_cast<scrubber::Kind>(i)))) +
+               " " + std::to_string(c.by_kind[i]);
+    }
+    std::fprintf(stderr, "scrub: by kind: %s\n", kinds.empty() ? "none" : kinds.c_str());
+    std::fputs(e.scrubber->report().table().c_str(), stderr);
+  }
+  if (c.residual > 0) {
+    std::fprintf(stderr,
+                 "twin: warning: %llu detections remain in the scrubbed output (see the report's "
+                 "residual column)\n",
+                 u(c.residual));
+  }
+  if (!s.report.empty()) {
+    nlohmann::json j = scrub_metadata(e)["scrub"];
+    j["report"] = e.scrubber->report().to_json();
+    std::ofstream out(s.report, std::ios::binary | std::ios::trunc);
+    out << j.dump(2) << "\n";
+    out.close();
+    if (!out) {
+      std::fprintf(stderr, "twin: %s: cannot write the report\n", s.report.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace twin::cli
