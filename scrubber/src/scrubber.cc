@@ -648,9 +648,10 @@ class Engine final : public Scrubber {
         kind = spans_[0].kind;
         act = &action_for(d, kind, spans_[0].custom);
       }
-    } else if (kind == Kind::kNone && act->action == Action::kToken) {
-      // A place rule: let the token keep the format of what the value is, when it is one
-      // thing (an email stays an email).
+    } else if ((kind == Kind::kNone || (kind == Kind::kBearer && p.default_kind == kind)) &&
+               act->action == Action::kToken) {
+      // A place rule or a credential header: let the token keep the format of what the value
+      // is, when it is one thing (an e-mail stays an e-mail, a JWT keeps its header).
       detectors_->scan(v, *scratch_, spans_);
       if (spans_.size() == 1 && spans_[0].begin == 0 && spans_[0].end == v.size()) {
         kind = spans_[0].kind;
