@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <set>
+#include <stdexcept>
 #include <string>
 
 #include "rng.h"
@@ -530,6 +531,7 @@ Catalog generate_catalog(uint64_t seed) {
     u.iban = make_iban(c.code, bban_for(c.code, rng));
     // 2019-01-01T00:00:00Z plus up to five years.
     u.created_at = rfc3339(1546300800 + rng.range(0, 5 * 365 * 86400));
+    u.password = password_for(u.id);
     cat.users.push_back(std::move(u));
   }
 
@@ -570,6 +572,52 @@ const User* Catalog::find_user_by_email(std::string_view email) const {
     if (u.email == email) return &u;
   }
   return nullptr;
+}
+
+void Catalog::apply_users(const nlohmann::json& list) {
+  if (!list.is_array()) throw std::invalid_argument("--users: expected a JSON array of users");
+  for (size_t i = 0; i < list.size(); ++i) {
+    const auto& o = list[i];
+    const std::string where = "--users: element " + std::to_string(i);
+    if (!o.is_object() || !o.contains("id") || !o["id"].is_number_integer()) {
+      throw std::invalid_argument(where + ": expected an object with an integer \"id\"");
+    }
+    const int64_t id = o["id"].get<int64_t>();
+    if (id < 1 || id > static_cast<int64_t>(users.size())) {
+      throw std::invalid_argument(where + ": no user " + std::to_string(id));
+    }
+    User& u = users[static_cast<size_t>(id - 1)];
+    auto take = [&](const nlohmann::json& from, const char* key, std::string& field) {
+      if (!from.contains(key)) return;
+      if (!from[key].is_string())
+        throw std::invalid_argument(where + ": \"" + key + "\" is not a string");
+      field = from[key].get<std::string>();
+    };
+    take(o, "first_name", u.first_name);
+    take(o, "last_name", u.last_name);
+    take(o, "email", u.email);
+    take(o, "phone", u.phone);
+    take(o, "phone_national", u.phone_national);
+    take(o, "date_of_birth", u.date_of_birth);
+    take(o, "iban", u.iban);
+    take(o, "created_at", u.created_at);
+    take(o, "password", u.password);
+    if (o.contains("address") && o["address"].is_object()) {
+      const auto& a = o["address"];
+      take(a, "street", u.address.street);
+      take(a, "postal_code", u.address.postal_code);
+      take(a, "city", u.address.city);
+      take(a, "country", u.address.country);
+    }
+    if (o.contains("cards") && o["cards"].is_array()) {
+      const auto& cards = o["cards"];
+      for (size_t c = 0; c < cards.size() && c < u.cards.size(); ++c) {
+        if (!cards[c].is_object()) continue;
+        take(cards[c], "number", u.cards[c].number);
+        take(cards[c], "expiry", u.cards[c].expiry);
+      }
+    }
+  }
 }
 
 Json to_json(const User& u) {

@@ -49,6 +49,7 @@ struct User {
   std::vector<Card> cards;  // one or two
   std::string iban;         // electronic format (no spaces), valid check digits
   std::string created_at;   // RFC 3339
+  std::string password;     // password_for(id) unless --users says otherwise
 };
 
 struct Product {
@@ -70,6 +71,12 @@ struct Catalog {
   const User* find_user(int64_t id) const;
   const Product* find_product(std::string_view sku) const;
   const User* find_user_by_email(std::string_view email) const;
+
+  /// Replaces users' fields with those of `users`, a JSON array of objects in the form that
+  /// to_json(User) writes plus "password" (what `shop --dump-users` prints): each object's "id"
+  /// picks the user; string fields present replace the generated ones. This is how a shop is
+  /// started on scrubbed data. Throws std::invalid_argument naming the first bad element.
+  void apply_users(const nlohmann::json& users);
 };
 
 /// The number of users generate() makes.

@@ -39,6 +39,8 @@ class Shop {
   Handled handle(const HttpRequest& request);
 
   const Catalog& catalog() const { return catalog_; }
+  /// Before serving: replaces users' data (Catalog::apply_users). Not thread-safe.
+  void apply_users(const nlohmann::json& users) { catalog_.apply_users(users); }
   const Faults& faults() const { return faults_; }
 
   /// Issues a bearer token for a user. Tokens are stateless (a keyed hash of the user id and a

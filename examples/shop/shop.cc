@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -461,6 +462,8 @@ struct Options {
   unsigned threads = 1;
   unsigned idle_timeout = 60;
   std::string record;
+  std::string users;        // --users FILE
+  bool dump_users = false;  // --dump-users
   FaultFlags faults;
 };
 
@@ -472,6 +475,23 @@ int run(const Options& opt) {
 
   Json fault_rules = faults.describe();
   Shop shop(opt.seed, std::move(faults));
+  if (opt.dump_users) {
+    Json all = Json::array();
+    for (const User& u : shop.catalog().users) {
+      Json j = to_json(u);
+      j["password"] = u.password;
+      all.push_back(std::move(j));
+    }
+    std::printf("%s\n", all.dump(1).c_str());
+    return 0;
+  }
+  if (!opt.users.empty()) {
+    std::ifstream in(opt.users, std::ios::binary);
+    if (!in) throw std::invalid_argument("--users " + opt.users + ": cannot open");
+    nlohmann::json users = nlohmann::json::parse(in, nullptr, false);
+    if (users.is_discarded()) throw std::invalid_argument("--users " + opt.users + ": not JSON");
+    shop.apply_users(users);
+  }
 
   std::unique_ptr<Recorder> recorder;
   if (!opt.record.empty()) {
@@ -558,6 +578,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 86400u))
       ->capture_default_str();
   app.add_option("--record", opt.record, "write every exchange served to this .twin archive");
+  app.add_option("--users", opt.users,
+                 "replace users' data with FILE (the form --dump-users prints; e.g. scrubbed)");
+  app.add_flag("--dump-users", opt.dump_users,
+               "print every user (with password) as a JSON array and exit");
   app.add_option("--latency", opt.faults.latency, "ROUTE=MS: added latency (repeatable)");
   app.add_option("--tail", opt.faults.tail,
                  "ROUTE=FRACTION:MS: added latency on a fraction of requests (repeatable)");

@@ -768,8 +768,9 @@ bool Transformer::Impl::email_token(std::string_view value, std::string& out) co
 }
 
 // Cards and phone numbers: the digits as one run (so "4111 1111 …" and "41111111…" map alike),
-// everything else in place. A card keeps its first digit and gets a fresh Luhn check digit: the
-// digits between are permuted, so valid cards of one length and first digit never collide.
+// everything else in place. A card keeps its first digit and gets a fresh Luhn check digit (off by
+// as much as the original's was): the digits between are permuted, so cards of one length, first
+// digit and validity never collide.
 bool Transformer::Impl::digits_token(std::string_view value, bool card, std::string& out) const {
   std::array<char, 64> digits{};
   size_t nd = 0;
@@ -790,7 +791,11 @@ bool Transformer::Impl::digits_token(std::string_view value, bool card, std::str
     shape_token(
         middle, kTagCard, std::string_view(extra, 2), [](size_t) { return kDigit; },
         mapped.data() + 1);
-    mapped[nd - 1] = luhn_check_digit(std::string_view(mapped.data(), nd - 1));
+    // Validity is part of the shape: a valid card stays valid, an invalid one (a typo a service
+    // should reject) stays invalid, with the check digit off by the same amount.
+    const char check = luhn_check_digit(std::string_view(mapped.data(), nd - 1));
+    const char want = luhn_check_digit(std::string_view(digits.data(), nd - 1));
+    mapped[nd - 1] = static_cast<char>('0' + (check - '0' + (digits[nd - 1] - want) + 10) % 10);
   } else {
     if (nd == 0) return false;
     shape_token(

@@ -404,6 +404,24 @@ TEST(KindTokenTest, CardsOfOneLengthAndFirstDigitNeverCollide) {
   }
 }
 
+TEST(KindTokenTest, InvalidCardsStayInvalidByTheSameCheckDigitError) {
+  // A mistyped card number is shape too: a service rejects it, and must still reject the token.
+  Transformer t(test_key());
+  std::mt19937_64 rng(41);
+  for (int i = 0; i < 2000; ++i) {
+    const size_t n = 13 + rng() % 7;
+    std::string card = random_card(rng, n, static_cast<char>('1' + rng() % 9));
+    const int off = 1 + static_cast<int>(rng() % 9);
+    card.back() = static_cast<char>('0' + (card.back() - '0' + off) % 10);
+    ASSERT_FALSE(luhn_valid(card));
+    const std::string out = tok(t, card, Kind::kCard);
+    ASSERT_EQ(out.size(), card.size());
+    ASSERT_FALSE(luhn_valid(out)) << "an invalid card became valid";
+    const std::string body = out.substr(0, n - 1);
+    ASSERT_EQ((out.back() - luhn_check_digit(body) + 10) % 10, off);
+  }
+}
+
 TEST(KindTokenTest, CardThatIsNotACardFallsBackToClassToken) {
   Transformer t(test_key());
   for (std::string_view v : {"4111x1111", "41", "card number unknown"}) {
