@@ -67,6 +67,7 @@ nlohmann::json scrub_metadata(const ScrubEngine& e) {
             {"counters", e.scrubber->counters().to_json()},
             {"fields", r.fields().size()},
             {"json_bodies", r.json_bodies()},
+            {"json_structure_checked", r.json_structure_checked()},
             {"json_same_structure", r.json_same_structure()},
             {"residual", r.residual()}}}};
 }

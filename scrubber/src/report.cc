@@ -123,6 +123,7 @@ void Report::merge(const Report& other) {
   residual_ += other.residual_;
   json_bodies_ += other.json_bodies_;
   json_same_structure_ += other.json_same_structure_;
+  json_structure_checked_ += other.json_structure_checked_;
 }
 
 nlohmann::json Report::to_json() const {
@@ -151,6 +152,7 @@ nlohmann::json Report::to_json() const {
   return {
       {"fields", fields},
       {"json_bodies", json_bodies_},
+      {"json_structure_checked", json_structure_checked_},
       {"json_same_structure", json_same_structure_},
       {"residual", residual_},
   };
@@ -184,9 +186,10 @@ std::string Report::table(size_t rows) const {
     out += line;
   }
   std::snprintf(line, sizeof line,
-                "JSON bodies: %llu, same structure: %llu; residual detections: %llu\n",
-                (unsigned long long)json_bodies_, (unsigned long long)json_same_structure_,
-                (unsigned long long)residual_);
+                "JSON bodies: %llu, structure checked: %llu, the same: %llu; residual "
+                "detections: %llu\n",
+                (unsigned long long)json_bodies_, (unsigned long long)json_structure_checked_,
+                (unsigned long long)json_same_structure_, (unsigned long long)residual_);
   out += line;
   return out;
 }

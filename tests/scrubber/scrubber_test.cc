@@ -205,6 +205,7 @@ TEST(Scrubber, JsonBodiesKeepStructureTypesAndFraming) {
   EXPECT_THAT(after["phone"].get<std::string>(),
               ::testing::MatchesRegex("\\+[0-9]{2} [0-9]{2} [0-9]{6}"));
   EXPECT_EQ(s->report().json_bodies(), 1u);
+  EXPECT_EQ(s->report().json_structure_checked(), 1u);
   EXPECT_EQ(s->report().json_same_structure(), 1u);
   EXPECT_EQ(s->counters().residual, 0u);
 }

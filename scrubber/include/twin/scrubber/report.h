@@ -103,14 +103,19 @@ class Report {
   void record(FieldStats& field, std::string_view before, std::string_view after, Kind kind);
   void add_residual(std::string_view path, uint64_t n) { add_residual(field(path), n); }
   void add_residual(FieldStats& field, uint64_t n);
-  void add_json_body(bool same_structure) {
+  /// A valid JSON body was scrubbed; `checked` when its structure before and after was
+  /// compared (the engine checks the first 64 changed bodies and every 16th after: a full
+  /// second and third pass over every body would cost more than the scrub itself).
+  void add_json_body(bool checked, bool same_structure) {
     ++json_bodies_;
-    if (same_structure) ++json_same_structure_;
+    if (checked) ++json_structure_checked_;
+    if (checked && same_structure) ++json_same_structure_;
   }
 
   uint64_t residual() const { return residual_; }
   uint64_t json_bodies() const { return json_bodies_; }
   uint64_t json_same_structure() const { return json_same_structure_; }
+  uint64_t json_structure_checked() const { return json_structure_checked_; }
   const std::map<std::string, FieldStats, std::less<>>& fields() const { return fields_; }
 
   /// Adds another report (from another thread) into this one.
@@ -128,6 +133,7 @@ class Report {
   uint64_t residual_ = 0;
   uint64_t json_bodies_ = 0;
   uint64_t json_same_structure_ = 0;
+  uint64_t json_structure_checked_ = 0;
 };
 
 }  // namespace twin::scrubber
