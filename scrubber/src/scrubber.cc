@@ -112,6 +112,10 @@ std::string_view trim(std::string_view s) {
 // "{key}", so that the report never holds a value and the number of paths stays bounded.
 bool identifier_like(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
+  // An id, an SSN, a UUID or a key used as a name has digits; field names have few.
+  if (std::count_if(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }) > 4) {
+    return false;
+  }
   bool all_digits = true, all_hex = true;
   for (char c : s) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -221,6 +225,15 @@ bool credential_header(std::string_view lname) {
   return false;
 }
 
+bool credential_like(std::string_view v) {
+  bool letter = false, digit = false;
+  for (char c : v) {
+    if (c >= '0' && c <= '9') digit = true;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) letter = true;
+  }
+  return v.size() >= 8 && letter && digit;
+}
+
 enum class Change : uint8_t { kUnchanged, kChanged, kDrop };
 
 // Where a value sits, as the engine walks an exchange.
@@ -319,6 +332,9 @@ class Engine final : public Scrubber {
     scrub_body(ex.request.headers, ex.request.body, ex.request.body_size,
                ex.has(traffic::kFlagRequestBodyTruncated), Side::kRequest);
     if (ex.response) {
+      if (!ex.response->reason.empty()) {
+        scrub_text(ex.response->reason, Side::kResponse, false, Location::kHeader);
+      }
       scrub_headers(ex.response->headers, Side::kResponse, nullptr);
       scrub_body(ex.response->headers, ex.response->body, ex.response->body_size,
                  ex.has(traffic::kFlagResponseBodyTruncated), Side::kResponse);
@@ -375,22 +391,45 @@ class Engine final : public Scrubber {
       d.path += name;
     }
     bool fold = p.location != Location::kJson && p.location != Location::kPath;
+    // Rules and key names see the name as sent, not the report's "{key}" spelling; a name in
+    // brackets ("user[password]", Rails and PHP forms) is also seen as its last key.
+    std::string_view raw = p.name;
+    std::string_view bracket_key, bracket_parent;
+    if (p.location != Location::kJson && raw.ends_with(']')) {
+      auto open = raw.rfind('[');
+      if (open != std::string_view::npos && open > 0) {
+        bracket_key = raw.substr(open + 1, raw.size() - open - 2);
+        bracket_parent = raw.substr(0, open);
+        auto inner = bracket_parent.rfind('[');
+        if (inner != std::string_view::npos && bracket_parent.ends_with(']')) {
+          bracket_parent = bracket_parent.substr(inner + 1, bracket_parent.size() - inner - 2);
+        }
+      }
+    }
     if (policy_.key_names && detectors_) {
       if (p.location == Location::kJson) {
-        auto [key, parent] = last_keys(name);
+        auto [key, parent] = last_keys(raw);
         // A key at the top of a body has no parent to say what it belongs to: the URL does
         // ("name" in the answer to /api/users/7 is a person's).
         if (parent.empty() && url_person_) parent = "user";
         d.key_kind = detectors_->classify_key(key, parent);
       } else if (p.location == Location::kQuery || p.location == Location::kForm ||
-                 p.location == Location::kCookie) {
-        d.key_kind = detectors_->classify_key(name, "");
+                 p.location == Location::kCookie || p.location == Location::kHeader) {
+        d.key_kind = bracket_key.empty() ? detectors_->classify_key(raw, "")
+                                         : detectors_->classify_key(bracket_key, bracket_parent);
+        // Headers are known by the built-in rules and the allowlist; a header's name only
+        // decides when it says plainly what it holds (X-User-Email, X-Customer-Phone).
+        if (p.location == Location::kHeader && (d.key_kind == Kind::kBearer)) {
+          d.key_kind = Kind::kNone;
+        }
       }
     }
     auto matches = [&](const Selector& s) {
       if (s.location != p.location) return false;
       if (s.side != Side::kBoth && s.side != p.side) return false;
-      return glob_match(s.pattern, name, fold);
+      if (glob_match(s.pattern, raw, fold)) return true;
+      if (!bracket_key.empty() && glob_match(s.pattern, bracket_key, fold)) return true;
+      return name != raw && glob_match(s.pattern, name, fold);
     };
     for (size_t i = 0; i < policy_.rules.size(); ++i) {
       const auto& r = policy_.rules[i];
@@ -523,13 +562,18 @@ class Engine final : public Scrubber {
   void transform(const Place& p, std::string_view v, Kind kind, const ActionParams& a,
                  std::string& out) {
     size_t start = out.size();
-    if (p.number && a.action == Action::kToken && kind != Kind::kCard) {
-      // A JSON number keeps its sign and first digit, so that it stays a valid number with
-      // the same magnitude; the rest is a shape-keeping token.
-      size_t lead = (!v.empty() && v[0] == '-') ? 2 : 1;
-      lead = std::min(lead, v.size());
-      out.append(v.substr(0, lead));
-      transformer_.token(v.substr(lead), Kind::kNone, out);
+    if (p.number && a.action == Action::kToken) {
+      // A JSON number gets the token its digits would get as a string (so that 4155552671 and
+      // "4155552671" agree); only when that is no valid number (a leading zero) does it keep
+      // its sign and first digit and token the rest.
+      cached_token(v, kind, out);
+      if (!is_json_number(std::string_view(out).substr(start))) {
+        out.resize(start);
+        size_t lead = (!v.empty() && v[0] == '-') ? 2 : 1;
+        lead = std::min(lead, v.size());
+        out.append(v.substr(0, lead));
+        transformer_.token(v.substr(lead), Kind::kNone, out);
+      }
     } else if (a.action == Action::kToken && v.size() <= kCachedLength) {
       cached_token(v, kind, out);
     } else if (transformer_.apply(v, kind, a, entity_for(a), out) == Outcome::kFallback) {
@@ -668,7 +712,13 @@ class Engine final : public Scrubber {
       count(p, kind);
       // Values chosen by their place are remembered; what the detectors found by content they
       // will find again wherever it comes back.
-      if (!from_memory && spans_.empty()) remember(v, kind, act);
+      // A cookie or credential header's value is remembered only when it looks like a
+      // credential (8 or more characters, letters and digits): "json" or "true" in a cookie
+      // must not turn every later "json" into a token.
+      bool by_default = d.rule < 0 && d.key_kind == Kind::kNone && p.default_kind != Kind::kNone;
+      if (!from_memory && spans_.empty() && (!by_default || credential_like(v))) {
+        remember(v, kind, act);
+      }
       report_.record(stats_of(d), v, out, kind);
       if (act->action == Action::kDrop) {
         ++counters_.dropped;
@@ -767,34 +817,55 @@ class Engine final : public Scrubber {
 
   // ---- URLs ----
 
-  void scrub_target(std::string& target, Side side) {
-    if (target.empty() || target == "*") return;
-    // origin-form "/p?q", absolute-form "http://h/p?q"; authority-form (CONNECT) is left alone.
+  // Scrubs a URL in place: the path segment by segment, the query pair by pair, and what comes
+  // before the path (userinfo, host) and the fragment (OAuth puts tokens there) by content.
+  // Returns whether it changed.
+  bool scrub_target(std::string& target, Side side) {
+    if (target.empty() || target == "*") return false;
     size_t path_start = 0;
     if (target[0] != '/') {
       auto scheme = target.find("://");
-      if (scheme == std::string::npos) return;
-      path_start = target.find('/', scheme + 3);
-      if (path_start == std::string::npos) return;
+      if (scheme != std::string::npos) {
+        path_start = target.find_first_of("/?#", scheme + 3);
+        if (path_start == std::string::npos) path_start = target.size();
+      } else {
+        // A relative reference ("login?x=1") or an authority (CONNECT): path from the start.
+        path_start = 0;
+      }
     }
     size_t end = target.find_first_of("?#", path_start);
+    std::string prefix = target.substr(0, path_start);
     std::string path =
         target.substr(path_start, (end == std::string::npos ? target.size() : end) - path_start);
     std::string query, fragment;
-    if (end != std::string::npos && target[end] == '?') {
+    bool has_query = end != std::string::npos && target[end] == '?';
+    if (has_query) {
       size_t hash = target.find('#', end);
       query = target.substr(end + 1, (hash == std::string::npos ? target.size() : hash) - end - 1);
       if (hash != std::string::npos) fragment = target.substr(hash);
     } else if (end != std::string::npos) {
       fragment = target.substr(end);
     }
-    bool changed = scrub_path(path, side);
+    bool changed = false;
+    if (!prefix.empty()) changed = scrub_text(prefix, side, false, Location::kQuery) || changed;
+    changed = scrub_path(path, side) || changed;
     if (!query.empty()) changed = scrub_query(query, side, Location::kQuery) || changed;
-    if (!changed) return;
-    std::string rebuilt = target.substr(0, path_start) + path;
-    if (end != std::string::npos && target[end] == '?') rebuilt += "?" + query;
+    if (fragment.size() > 1) {
+      std::string frag = fragment.substr(1);
+      bool f = frag.find('=') != std::string::npos
+                   ? scrub_query(frag, side, Location::kQuery)
+                   : scrub_text(frag, side, false, Location::kQuery);
+      if (f) {
+        fragment = "#" + frag;
+        changed = true;
+      }
+    }
+    if (!changed) return false;
+    std::string rebuilt = prefix + path;
+    if (has_query) rebuilt += "?" + query;
     rebuilt += fragment;
     target.swap(rebuilt);
+    return true;
   }
 
   bool scrub_path(std::string& path, Side side) {
@@ -842,8 +913,10 @@ class Engine final : public Scrubber {
   class FormScrub final : public FormVisitor {
    public:
     FormScrub(Engine& e, Side side, Location loc) : e_(e), side_(side), loc_(loc) {}
+    bool odd = false;  // a bare pair, or a name that may hold a value
     bool visit(std::string_view name, std::string_view value, bool has_value,
                std::string& replacement, bool& drop) override {
+      if (!has_value || !identifier_like(name)) odd = true;
       if (!has_value) return false;
       Place p{side_, loc_, name};
       auto c = e_.scrub_value(p, value, replacement);
@@ -861,7 +934,15 @@ class Engine final : public Scrubber {
     FormScrub v(*this, side, loc);
     std::string out;
     auto r = rewrite_urlencoded(query, v, out);
-    if (r.replaced == 0 && r.dropped == 0) return false;
+    bool changed = r.replaced > 0 || r.dropped > 0;
+    if (v.odd) {
+      // Bare pairs ("?alice@example.com") and names that are values ("optout[a@b.c]=1", a JSON
+      // text posted as a form) are not seen as values: the detectors read the whole text.
+      // The raw text: the detectors know percent-encoded '@' and '+'.
+      if (!changed) out = query;
+      if (scrub_text(out, side, false, loc)) changed = true;
+    }
+    if (!changed) return false;
     query.swap(out);
     return true;
   }
@@ -969,7 +1050,18 @@ class Engine final : public Scrubber {
           }
         }
       }
-      if (!handled) out.append(pair);
+      if (!handled) {
+        // A pair without '=' and every Set-Cookie attribute (Path=/u/alice@…) are read by the
+        // detectors; Expires, Max-Age and the flags hold nothing personal and are kept.
+        std::string piece(pair);
+        std::string_view attr = trim(pair);
+        bool known = attr.empty() || icontains(attr.substr(0, 8), "expires") ||
+                     icontains(attr.substr(0, 8), "max-age") ||
+                     icontains(attr.substr(0, 9), "samesite") || iequals(attr, "secure") ||
+                     iequals(attr, "httponly") || iequals(attr, "partitioned");
+        if (!known && scrub_text(piece, side, false, Location::kCookie)) changed = true;
+        out += piece;
+      }
       if (semi == std::string_view::npos) break;
       out += ';';
       i = end + 1;
@@ -1026,6 +1118,33 @@ class Engine final : public Scrubber {
       }
       for (auto c : *parsed) {
         if (c != Coding::kIdentity) codings.push_back(c);
+      }
+    }
+    // Transfer codings other than chunked ("gzip, chunked"): the capture removed the chunking
+    // only, so they wrap the content codings and are undone the same way.
+    if (const Header* te = traffic::find_header(headers, "transfer-encoding")) {
+      std::string rest;
+      std::string_view v = te->value;
+      size_t i = 0;
+      while (i <= v.size()) {
+        size_t comma = v.find(',', i);
+        auto item = trim(v.substr(i, (comma == std::string_view::npos ? v.size() : comma) - i));
+        if (!item.empty() && !iequals(item, "chunked")) {
+          if (!rest.empty()) rest += ',';
+          rest += item;
+        }
+        if (comma == std::string_view::npos) break;
+        i = comma + 1;
+      }
+      if (!rest.empty()) {
+        auto parsed = parse_content_encoding(rest);
+        if (!parsed) {
+          drop_body(headers, body, body_size);
+          return;
+        }
+        for (auto c : *parsed) {
+          if (c != Coding::kIdentity) codings.push_back(c);
+        }
       }
     }
     if (!codings.empty()) {
@@ -1114,6 +1233,34 @@ class Engine final : public Scrubber {
   // Scrubs a decoded body in place; returns whether it changed.
   bool scrub_plain(std::string_view ct, std::string& body, Side side, bool truncated,
                    std::string_view json_prefix = {}) {
+    if (icontains(ct, "ndjson") || icontains(ct, "jsonl") || icontains(ct, "json-seq") ||
+        icontains(ct, "jsonlines")) {
+      // One JSON text a line (NDJSON, JSON Lines, JSON text sequences): each line on its own,
+      // so that rules and key names reach every record, not just the first.
+      std::string out, line;
+      bool changed = false;
+      size_t i = 0;
+      while (i < body.size()) {
+        size_t nl = body.find('\n', i);
+        size_t end = nl == std::string::npos ? body.size() : nl + 1;
+        line.assign(body, i, end - i);
+        size_t content = line.size();
+        while (content > 0 && (line[content - 1] == '\n' || line[content - 1] == '\r')) {
+          --content;
+        }
+        std::string record = line.substr(0, content);
+        if (!record.empty() && scrub_plain("application/json", record, side,
+                                           truncated && end == body.size(), json_prefix)) {
+          changed = true;
+        }
+        out += record;
+        out.append(line, content, std::string::npos);
+        i = end;
+      }
+      if (!changed) return false;
+      body.swap(out);
+      return true;
+    }
     switch (body_type(ct, body)) {
       case BodyType::kJson: {
         ++counters_.json_bodies;
@@ -1122,10 +1269,23 @@ class Engine final : public Scrubber {
         auto r = rewrite_json(body, v, out);
         if (!r.valid) {
           ++(truncated ? counters_.json_truncated : counters_.json_malformed);
-          // The rest of the input was copied unchanged: scan it as text.
+          // The rest of the input was copied unchanged: scan it as text, from the quote that
+          // opened the string the error fell in (a cut at --max-body lands in a string more
+          // often than not, and that string was never visited).
           size_t tail = body.size() - std::min(body.size(), r.error_offset);
-          std::string rest = out.substr(out.size() - tail);
-          out.resize(out.size() - tail);
+          size_t from = out.size() - tail;
+          for (size_t q = from; q > 0;) {
+            q = out.rfind('"', q - 1);
+            if (q == std::string::npos) break;
+            size_t slashes = 0;
+            while (q > slashes && out[q - 1 - slashes] == '\\') ++slashes;
+            if (slashes % 2 == 0) {
+              from = q;
+              break;
+            }
+          }
+          std::string rest = out.substr(from);
+          out.resize(from);
           scrub_text(rest, side, false);
           out += rest;
         } else {
@@ -1160,8 +1320,8 @@ class Engine final : public Scrubber {
     return false;
   }
 
-  bool scrub_text(std::string& text, Side side, bool binary) {
-    Place p{side, Location::kText, "*"};
+  bool scrub_text(std::string& text, Side side, bool binary, Location location = Location::kText) {
+    Place p{side, location, location == Location::kText ? "*" : "{text}"};
     p.binary = binary;
     p.content_only = true;
     auto c = scrub_value(p, text, tmp_);
@@ -1209,6 +1369,14 @@ class Engine final : public Scrubber {
   };
 
   bool scrub_multipart(std::string& body, std::string_view boundary, Side side) {
+    // Multipart inside multipart inside ...: past a few levels it is read as text, so that a
+    // hostile body cannot exhaust the stack or copy itself level after level.
+    if (multipart_depth_ >= 4) return scrub_text(body, side, false);
+    ++multipart_depth_;
+    struct Leave {
+      int& d;
+      ~Leave() { --d; }
+    } leave{multipart_depth_};
     PartScrub v(*this, side);
     std::string out;
     auto r = rewrite_multipart(body, boundary, v, out);
@@ -1298,6 +1466,7 @@ class Engine final : public Scrubber {
   std::unordered_map<std::string, Decision, TransparentHash, std::equal_to<>> decisions_;
   std::unordered_map<std::string, std::string> entities_;
   uint64_t changed_json_ = 0;
+  int multipart_depth_ = 0;
   bool uses_entities_ = false;
   bool url_person_ = false;
   std::unordered_map<std::string, bool, TransparentHash, std::equal_to<>> url_person_cache_;
