@@ -863,7 +863,9 @@ bool Transformer::Impl::uuid_token(std::string_view value, std::string& out) con
   const size_t variant = dashed ? 19 : 16;
   // Tokenized in lower case, so that the case of the text does not change the UUID it becomes.
   std::array<char, 36> lowered{};
-  for (size_t i = 0; i < value.size(); ++i) {
+  // (The bound on lowered.size() is implied by the length check above; GCC 12 at -O3 cannot see
+  // that and warns of an overflow without it.)
+  for (size_t i = 0; i < value.size() && i < lowered.size(); ++i) {
     lowered[i] = is_upper(value[i]) ? static_cast<char>(value[i] | 0x20) : value[i];
   }
   const std::string_view in(lowered.data(), value.size());
