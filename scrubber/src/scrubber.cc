@@ -563,16 +563,26 @@ class Engine final : public Scrubber {
                  std::string& out) {
     size_t start = out.size();
     if (p.number && a.action == Action::kToken) {
-      // A JSON number gets the token its digits would get as a string (so that 4155552671 and
-      // "4155552671" agree); only when that is no valid number (a leading zero) does it keep
-      // its sign and first digit and token the rest.
-      cached_token(v, kind, out);
-      if (!is_json_number(std::string_view(out).substr(start))) {
+      // A JSON number: its digits get the token they would get as a string of digits (so that
+      // 4155552671 and "4155552671" agree), sign, point and exponent stay. Only when that
+      // gives no valid number (a leading zero) does the first digit stay as it was.
+      number_digits_.clear();
+      for (char c : v) {
+        if (c >= '0' && c <= '9') number_digits_ += c;
+      }
+      number_token_.clear();
+      cached_token(number_digits_, kind, number_token_);
+      bool ok = number_token_.size() == number_digits_.size();
+      for (int attempt = 0; ok && attempt < 2; ++attempt) {
         out.resize(start);
-        size_t lead = (!v.empty() && v[0] == '-') ? 2 : 1;
-        lead = std::min(lead, v.size());
-        out.append(v.substr(0, lead));
-        transformer_.token(v.substr(lead), Kind::kNone, out);
+        size_t k = 0;
+        for (char c : v) out += (c >= '0' && c <= '9') ? number_token_[k++] : c;
+        if (is_json_number(std::string_view(out).substr(start))) break;
+        // Keep the first digit, token the others.
+        std::string rest;
+        transformer_.token(std::string_view(number_digits_).substr(1), Kind::kNone, rest);
+        number_token_ = number_digits_.substr(0, 1) + rest;
+        ok = number_token_.size() == number_digits_.size();
       }
     } else if (a.action == Action::kToken && v.size() <= kCachedLength) {
       cached_token(v, kind, out);
@@ -1475,7 +1485,7 @@ class Engine final : public Scrubber {
   bool changed_ = false;
   std::vector<Span> spans_, rescan_;
   std::vector<std::pair<uint32_t, uint32_t>> written_;
-  std::string cache_key_, tmp_, decoded_, lname_;
+  std::string cache_key_, tmp_, decoded_, lname_, number_digits_, number_token_;
 };
 
 }  // namespace
