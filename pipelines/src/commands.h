@@ -19,5 +19,6 @@ Run add_cat(CLI::App& app);
 Run add_info(CLI::App& app);
 Run add_capture(CLI::App& app);
 Run add_scrub(CLI::App& app);
+Run add_replay(CLI::App& app);
 
 }  // namespace twin::cli

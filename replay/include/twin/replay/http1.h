@@ -1,0 +1,66 @@
+#pragma once
+// The HTTP/1.1 side of the replay client, sans I/O (DESIGN.md, after nghttp2): the connection owns
+// the socket and feeds bytes in; nothing here blocks, allocates per byte, or knows a clock (the
+// caller passes `now`, nanoseconds).
+//
+// Responses are parsed with Boost.Beast's basic_parser (a maintained, fuzzed parser) driven
+// through its callbacks, so that headers keep their order and original case, bodies can be capped
+// without being buffered whole, and the framing is known.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "twin/replay/response.h"
+#include "twin/replay/target.h"
+
+namespace twin::replay {
+
+/// Appends the HTTP/1.1 wire form of `request` to `out`: request line, Host first, the headers in
+/// order, Content-Length when there is a body or the method usually has one (POST, PUT, PATCH),
+/// then the body. Never chunked: the body is known whole.
+void serialize_http1(const OutRequest& request, std::string& out);
+
+/// Parses the responses on one HTTP/1.1 connection, one at a time. Not thread-safe; lives with
+/// its connection. Memory: the response being parsed, its body capped at `max_body`.
+class Http1ResponseParser {
+ public:
+  enum class Status {
+    kNeedMore,  // everything given was consumed; the response is not complete
+    kDone,      // a response is complete: take it with take(); bytes after it were not consumed
+    kFailed,    // the bytes are not HTTP/1.x: take() gives ErrorKind::kProtocol
+  };
+  struct Feed {
+    size_t consumed = 0;
+    Status status = Status::kNeedMore;
+  };
+
+  explicit Http1ResponseParser(size_t max_body);
+  ~Http1ResponseParser();
+  Http1ResponseParser(const Http1ResponseParser&) = delete;
+  Http1ResponseParser& operator=(const Http1ResponseParser&) = delete;
+
+  /// Starts on the response to a new request. `head` says that the request was HEAD (no body
+  /// whatever the headers say). `token` is copied into the Completion.
+  void start(uint64_t token, bool head);
+  /// Feeds received bytes. Interim 1xx responses (100 Continue, 103) are skipped, not returned.
+  Feed feed(const char* data, size_t size, int64_t now);
+  /// The connection ended (EOF). A close-delimited body ends here (kDone); anything else that
+  /// is incomplete becomes ErrorKind::kTruncated, or kReset when `reset`. Returns the status.
+  Status finish(int64_t now, bool reset = false);
+  /// The completed (or failed) response. Valid after kDone or kFailed, until start().
+  Completion& completion();
+  /// Whether the connection may carry another request after this response (HTTP/1.1 without
+  /// "Connection: close", HTTP/1.0 with keep-alive, and not close-delimited).
+  bool keep_alive() const;
+  /// A short description of the last failure (no bytes of the message), for counters and logs.
+  std::string_view failure() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace twin::replay

@@ -1,0 +1,1463 @@
+// The replay engine: workers (one io_context each), their connections, the result writer, and
+// run() wiring them to the planner (replay.h).
+
+#include <openssl/ssl.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "plan.h"
+#include "planner.h"
+#include "twin/replay/http1.h"
+#include "twin/replay/http2.h"
+#include "twin/replay/replay.h"
+#include "twin/traffic/archive.h"
+
+namespace twin::replay {
+namespace detail {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+
+traffic::Endpoint to_endpoint(const tcp::endpoint& ep) {
+  traffic::Endpoint out;
+  auto addr = ep.address();
+  if (addr.is_v4()) {
+    out.family = 4;
+    auto b = addr.to_v4().to_bytes();
+    std::copy(b.begin(), b.end(), out.address.begin());
+  } else {
+    out.family = 6;
+    auto b = addr.to_v6().to_bytes();
+    std::copy(b.begin(), b.end(), out.address.begin());
+  }
+  out.port = ep.port();
+  return out;
+}
+
+std::string status_class(int status) {
+  if (status < 100 || status > 599) return "other";
+  return std::to_string(status / 100) + "xx";
+}
+
+/// What run() resolves once and shares, read-only, with every worker.
+struct TargetSetup {
+  const Target* target = nullptr;
+  std::vector<tcp::endpoint> endpoints;
+  ssl::context* tls = nullptr;  // null for cleartext targets
+};
+
+/// Results on their way to the writer thread. Bounded: a worker that finds it full waits (and
+/// counts the stall), so a slow disk slows the replay visibly instead of growing memory.
+class ResultQueue {
+ public:
+  explicit ResultQueue(size_t limit) : limit_(limit) {}
+  void push(std::vector<traffic::Exchange>& batch, std::atomic<uint64_t>& stalls) {
+    std::unique_lock lock(mutex_);
+    if (queued_ >= limit_) {
+      stalls.fetch_add(1, std::memory_order_relaxed);
+      space_.wait(lock, [&] { return queued_ < limit_ || closed_; });
+    }
+    queued_ += batch.size();
+    batches_.push_back(std::move(batch));
+    batch = {};
+    ready_.notify_one();
+  }
+  /// False when closed and empty.
+  bool pop(std::vector<traffic::Exchange>& out) {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [&] { return !batches_.empty() || closed_; });
+    if (batches_.empty()) return false;
+    out = std::move(batches_.front());
+    batches_.pop_front();
+    queued_ -= out.size();
+    space_.notify_all();
+    return true;
+  }
+  void close() {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    ready_.notify_all();
+    space_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_, space_;
+  std::deque<std::vector<traffic::Exchange>> batches_;
+  size_t queued_ = 0;
+  size_t limit_;
+  bool closed_ = false;
+};
+
+struct Shared {
+  const Options& options;
+  std::vector<TargetSetup> targets;
+  int64_t epoch_offset = 0;  // steady ns + this = ns since the Unix epoch
+  std::atomic<bool>& stop;
+  std::atomic<bool> input_done{false};
+  std::atomic<uint64_t> next_id{1};
+  std::atomic<uint64_t> record_stalls{0};
+  ResultQueue* results = nullptr;
+  int64_t warmup_end = 0;
+};
+
+class Worker;
+
+/// One request in flight to one target.
+struct Flight {
+  uint32_t item = 0;  // slot in the worker's item table
+  uint32_t target = 0;
+  int64_t released = 0;  // when it was free to go (due, its session's turn)
+  int64_t sent = 0;
+  int64_t written = traffic::kNoTime;
+  int64_t deadline = 0;
+  int32_t stream = 0;
+  bool retried = false;
+  bool counted = false;  // holds a place in its session's in-flight count
+  // When it was held for its session's previous request: the instant that one completed. A
+  // real client sends the next request of a session only then, so latency counts from
+  // max(intended, this), and the wait shows in held_by_order instead.
+  int64_t order_released = 0;
+  OutRequest request;
+};
+
+enum class ConnState { kConnecting, kHandshake, kReady, kClosed };
+
+class Connection {
+ public:
+  Connection(Worker& worker, uint32_t target, uint64_t id);
+  void start();
+  /// Whether it can take another request now.
+  bool has_capacity() const;
+  void send(uint32_t flight);
+  /// Closes the socket; in-flight requests end with `error`.
+  void close(traffic::ErrorKind error);
+  /// Deadlines: connect, request timeouts.
+  void sweep(int64_t now);
+  bool reapable() const { return state_ == ConnState::kClosed && ops_ == 0; }
+  bool idle() const { return state_ == ConnState::kReady && in_flight_.empty(); }
+  ConnState state() const { return state_; }
+  uint32_t target() const { return target_; }
+  uint64_t id() const { return id_; }
+  uint64_t owner = 0;  // the captured session this connection serves; 0 = pool
+  int64_t last_used = 0;
+  uint64_t served = 0;
+
+ private:
+  void on_connected(const error_code& ec);
+  void on_ready();
+  void read();
+  void on_read(const error_code& ec, size_t n);
+  void handle_bytes(const char* data, size_t n, int64_t now);
+  void write_pending();
+  void h1_write();
+  void complete(Completion& c, bool connection_failed);
+  void fail(traffic::ErrorKind error, bool reset);
+
+  Worker& w_;
+  uint32_t target_;
+  uint64_t id_;
+  ConnState state_ = ConnState::kConnecting;
+  tcp::socket socket_;
+  std::unique_ptr<ssl::stream<tcp::socket&>> tls_;
+  bool h2_ = false;
+  bool reading_ = false;
+  bool writing_ = false;
+  int ops_ = 0;
+  int64_t connect_deadline_ = 0;
+  traffic::Endpoint local_, remote_;
+  std::string out_;
+  std::string tls_buf_;
+  // HTTP/1.1: one request at a time.
+  std::unique_ptr<Http1ResponseParser> h1_;
+  // HTTP/2
+  std::unique_ptr<Http2Session> h2s_;
+  std::vector<uint32_t> in_flight_;  // flight slots
+  bool got_bytes_ = false;           // any response byte since the current request was sent
+  uint64_t seq_ = 0;
+  friend class Worker;
+};
+
+class Worker {
+ public:
+  Worker(Shared& shared, size_t index, Inbox& inbox)
+      : shared_(shared), index_(index), inbox_(inbox), tick_(io_), timer_(io_) {
+    size_t n = shared_.targets.size();
+    stats_.resize(n);
+    interval_.resize(1);
+    ready_.resize(n);
+    pools_.resize(n);
+    conn_count_.resize(n, 0);
+    connecting_.resize(n, 0);
+    h2_conns_.resize(n);
+    for (size_t t = 0; t < n; ++t) stats_[t].name = shared_.targets[t].target->name;
+    read_buf_.resize(64 << 10);
+    if (shared_.options.mode == Mode::kMax) {
+      size_t total = shared_.options.connections ? shared_.options.connections : 64;
+      size_t workers = std::max<size_t>(shared_.options.threads, 1);
+      max_conns_ = total / workers + (index_ < total % workers ? 1 : 0);
+    } else {
+      size_t workers = std::max<size_t>(shared_.options.threads, 1);
+      max_conns_ = std::max<size_t>(shared_.options.max_connections / workers, 1);
+    }
+  }
+
+  void run() {
+    guard_.emplace(io_.get_executor());
+    arm_tick();
+    io_.run();
+  }
+  void wake() {
+    asio::post(io_, [this] { take_inbox(); });
+  }
+  asio::io_context& io() { return io_; }
+  const Shared& shared() const { return shared_; }
+  std::vector<TargetStats>& stats() { return stats_; }
+  std::atomic<uint64_t> sent{0}, completed{0}, errors{0}, recent_p99{0};
+
+  // Called by connections.
+  Flight& flight(uint32_t slot) { return flights_[slot]; }
+  Item& item(uint32_t slot) { return items_[slot].item; }
+  char* read_buffer() { return read_buf_.data(); }
+  size_t read_buffer_size() const { return read_buf_.size(); }
+  size_t max_body() const { return shared_.options.max_body; }
+  /// `conn` is null for a request that never reached a connection.
+  void finished(uint32_t flight, Completion& c, const Connection* conn);
+  void retry(uint32_t flight);
+  void connection_ready(Connection& conn) {
+    --connecting_[conn.target()];
+    if (conn.h2_)
+      h2_conns_[conn.target()].push_back(&conn);
+    else if (conn.owner == 0)
+      pools_[conn.target()].push_back(&conn);
+    dispatch_all();
+  }
+  /// `error` is why a connection that never became ready failed (kConnect, kTls, kTimeout).
+  void connection_closed(Connection& conn, bool failed_to_connect, traffic::ErrorKind error);
+  void connection_idle(Connection& conn);
+  int64_t epoch(int64_t steady) const {
+    return steady == traffic::kNoTime ? traffic::kNoTime : steady + shared_.epoch_offset;
+  }
+
+ private:
+  struct ItemSlot {
+    Item item;
+    uint32_t refs = 0;  // targets still to complete
+  };
+  struct SessionState {
+    std::vector<uint32_t> in_flight;         // per target
+    std::vector<std::deque<uint32_t>> held;  // per target: flights waiting for their turn
+    std::vector<Connection*> home;           // per target
+    int64_t last_active = 0;
+  };
+
+  void arm_tick();
+  void on_tick();
+  void take_inbox();
+  void arm_timer();
+  void release_due();
+  void release(uint32_t item_slot);
+  void enqueue(uint32_t flight_slot);
+  void dispatch_all();
+  void refill();
+  void dispatch(uint32_t target);
+  Connection* pick(uint32_t target, uint64_t sid, SessionState* session, size_t unowned_waiting);
+  Connection* open(uint32_t target);
+  void finish_item(uint32_t item_slot);
+  void fail_flight(uint32_t flight_slot, traffic::ErrorKind error);
+  void record(const Flight& f, const Item& item, Completion& c, const Connection* conn);
+  void flush_results(bool force);
+  bool done() const;
+  uint32_t new_flight();
+  /// The instant latency counts from: the schedule's, or later when session order held the
+  /// request; the actual send in closed-loop mode.
+  int64_t intended_of(const Flight& f, const Item& item) const {
+    if (shared_.options.mode == Mode::kMax || item.intended == 0) return f.sent;
+    return std::max(item.intended, f.order_released);
+  }
+  SessionState& session(uint64_t id);
+
+  Shared& shared_;
+  size_t index_;
+  Inbox& inbox_;
+  asio::io_context io_{1};
+  asio::steady_timer tick_;
+  asio::steady_timer timer_;
+  bool timer_armed_ = false;
+  int64_t timer_at_ = 0;
+  std::vector<char> read_buf_;
+
+  std::vector<Item> incoming_;
+  std::deque<uint32_t> scheduled_;  // item slots by intended instant
+  std::vector<ItemSlot> items_;
+  std::vector<uint32_t> free_items_;
+  std::vector<Flight> flights_;
+  std::vector<uint32_t> free_flights_;
+  std::vector<std::deque<uint32_t>> ready_;      // per target: flights waiting for a connection
+  std::vector<std::vector<Connection*>> pools_;  // per target: idle connections with no owner
+  std::vector<std::unique_ptr<Connection>> conns_;
+  std::vector<size_t> conn_count_;
+  std::vector<size_t> connecting_;
+  std::vector<std::vector<Connection*>> h2_conns_;  // per target: open HTTP/2 connections
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
+  size_t max_conns_ = 1;
+  uint64_t next_conn_ = 1;
+  std::unordered_map<uint64_t, SessionState> sessions_;
+  size_t waiting_ = 0;
+
+  std::vector<TargetStats> stats_;
+  std::vector<traffic::Histogram> interval_;
+  std::vector<traffic::Exchange> batch_;
+  int64_t last_flush_ = 0;
+  int64_t last_p99_ = 0;
+  bool finishing_ = false;
+  friend class Connection;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Connection
+
+Connection::Connection(Worker& worker, uint32_t target, uint64_t id)
+    : w_(worker), target_(target), id_(id), socket_(worker.io()) {}
+
+void Connection::start() {
+  const auto& setup = w_.shared().targets[target_];
+  connect_deadline_ = now_ns() + static_cast<int64_t>(w_.shared().options.connect_timeout * 1e9);
+  ++ops_;
+  asio::async_connect(socket_, setup.endpoints, [this](const error_code& ec, const tcp::endpoint&) {
+    --ops_;
+    on_connected(ec);
+  });
+}
+
+void Connection::on_connected(const error_code& ec) {
+  if (state_ == ConnState::kClosed) return;
+  if (ec) {
+    fail(traffic::ErrorKind::kConnect, false);
+    return;
+  }
+  error_code ignored;
+  socket_.set_option(tcp::no_delay(true), ignored);
+  local_ = to_endpoint(socket_.local_endpoint(ignored));
+  remote_ = to_endpoint(socket_.remote_endpoint(ignored));
+  const auto& setup = w_.shared().targets[target_];
+  if (setup.tls) {
+    state_ = ConnState::kHandshake;
+    tls_ = std::make_unique<ssl::stream<tcp::socket&>>(socket_, *setup.tls);
+    SSL* ssl = tls_->native_handle();
+    const auto& host = setup.target->host;
+    boost::system::error_code parse_ec;
+    asio::ip::make_address(host, parse_ec);
+    if (parse_ec) SSL_set_tlsext_host_name(ssl, host.c_str());  // SNI only for names
+    if (!w_.shared().options.tls.insecure) SSL_set1_host(ssl, host.c_str());
+    ++ops_;
+    tls_->async_handshake(ssl::stream_base::client, [this](const error_code& ec) {
+      --ops_;
+      if (state_ == ConnState::kClosed) return;
+      if (ec) {
+        fail(traffic::ErrorKind::kTls, false);
+        return;
+      }
+      const unsigned char* alpn = nullptr;
+      unsigned len = 0;
+      SSL_get0_alpn_selected(tls_->native_handle(), &alpn, &len);
+      h2_ = len == 2 && alpn[0] == 'h' && alpn[1] == '2';
+      if (w_.shared().targets[target_].target->scheme == Scheme::kH2 && !h2_) {
+        fail(traffic::ErrorKind::kTls, false);  // h2:// demands HTTP/2
+        return;
+      }
+      tls_buf_.resize(16 << 10);
+      on_ready();
+    });
+    return;
+  }
+  h2_ = setup.target->scheme == Scheme::kH2c;
+  on_ready();
+}
+
+void Connection::on_ready() {
+  state_ = ConnState::kReady;
+  if (h2_) {
+    Http2Options opts;
+    opts.max_body = w_.max_body();
+    if (w_.shared().options.mode == Mode::kMax && w_.shared().options.connections)
+      opts.max_concurrent_streams = 100;
+    auto created = Http2Session::create(opts, [this](Completion& c) {
+      uint32_t slot = static_cast<uint32_t>(c.token);
+      auto it = std::find(in_flight_.begin(), in_flight_.end(), slot);
+      if (it != in_flight_.end()) in_flight_.erase(it);
+      w_.finished(slot, c, this);
+    });
+    if (!created) {
+      fail(traffic::ErrorKind::kProtocol, false);
+      return;
+    }
+    h2s_ = std::move(*created);
+  } else {
+    h1_ = std::make_unique<Http1ResponseParser>(w_.max_body());
+  }
+  read();
+  write_pending();
+  w_.connection_ready(*this);
+}
+
+bool Connection::has_capacity() const {
+  if (state_ != ConnState::kReady) return false;
+  if (h2_) return h2s_ && h2s_->alive() && h2s_->can_submit();
+  return in_flight_.empty();
+}
+
+void Connection::send(uint32_t slot) {
+  Flight& f = w_.flight(slot);
+  Item& item = w_.item(f.item);
+  int64_t now = now_ns();
+  f.sent = now;
+  f.deadline = now + static_cast<int64_t>(w_.shared().options.timeout * 1e9);
+  in_flight_.push_back(slot);
+  last_used = now;
+  ++served;
+  const char* scheme = w_.shared().targets[target_].target->tls() ? "https" : "http";
+  if (h2_) {
+    int32_t stream = h2s_->submit(f.request, scheme, slot, now);
+    if (stream <= 0) {
+      in_flight_.pop_back();
+      w_.retry(slot);
+      return;
+    }
+    f.stream = stream;
+    write_pending();
+  } else {
+    got_bytes_ = false;
+    h1_->start(slot, item.request.method == "HEAD");
+    out_.clear();
+    serialize_http1(f.request, out_);
+    h1_write();
+  }
+}
+
+void Connection::h1_write() {
+  if (writing_ || state_ == ConnState::kClosed) return;
+  writing_ = true;
+  ++ops_;
+  auto done = [this](const error_code& ec, size_t) {
+    --ops_;
+    writing_ = false;
+    if (state_ == ConnState::kClosed) return;
+    if (ec) {
+      fail(traffic::ErrorKind::kReset, true);
+      return;
+    }
+    if (!in_flight_.empty()) w_.flight(in_flight_.front()).written = now_ns();
+  };
+  if (tls_)
+    asio::async_write(*tls_, asio::buffer(out_), done);
+  else
+    asio::async_write(socket_, asio::buffer(out_), done);
+}
+
+void Connection::write_pending() {
+  if (!h2_ || !h2s_ || writing_ || state_ == ConnState::kClosed) return;
+  out_.clear();
+  h2s_->pending_output(out_);
+  if (out_.empty()) {
+    if (!h2s_->alive() && in_flight_.empty()) close(traffic::ErrorKind::kNone);
+    return;
+  }
+  writing_ = true;
+  ++ops_;
+  auto done = [this](const error_code& ec, size_t) {
+    --ops_;
+    writing_ = false;
+    if (state_ == ConnState::kClosed) return;
+    if (ec) {
+      fail(traffic::ErrorKind::kReset, true);
+      return;
+    }
+    int64_t now = now_ns();
+    for (auto slot : in_flight_) {
+      auto& f = w_.flight(slot);
+      if (f.written == traffic::kNoTime) f.written = now;
+    }
+    write_pending();
+  };
+  if (tls_)
+    asio::async_write(*tls_, asio::buffer(out_), done);
+  else
+    asio::async_write(socket_, asio::buffer(out_), done);
+}
+
+void Connection::read() {
+  if (reading_ || state_ == ConnState::kClosed) return;
+  reading_ = true;
+  ++ops_;
+  if (tls_) {
+    tls_->async_read_some(asio::buffer(tls_buf_),
+                          [this](const error_code& ec, size_t n) { on_read(ec, n); });
+  } else {
+    // Wait for readability, then read into the worker's buffer: an idle connection holds no
+    // read buffer of its own (≤ 8 KB per idle connection).
+    socket_.async_wait(tcp::socket::wait_read, [this](const error_code& ec) {
+      if (ec) {
+        on_read(ec, 0);
+        return;
+      }
+      error_code rec;
+      socket_.non_blocking(true, rec);
+      size_t n = socket_.read_some(asio::buffer(w_.read_buffer(), w_.read_buffer_size()), rec);
+      if (rec == asio::error::would_block || rec == asio::error::try_again) {
+        --ops_;
+        reading_ = false;
+        read();
+        return;
+      }
+      on_read(rec, n);
+    });
+  }
+}
+
+void Connection::on_read(const error_code& ec, size_t n) {
+  --ops_;
+  reading_ = false;
+  if (state_ == ConnState::kClosed) return;
+  int64_t now = now_ns();
+  if (ec) {
+    bool eof = ec == asio::error::eof || ec == ssl::error::stream_truncated;
+    if (!h2_ && h1_ && !in_flight_.empty()) {
+      auto status = h1_->finish(now, !eof);
+      if (status == Http1ResponseParser::Status::kDone) {
+        uint32_t slot = in_flight_.front();
+        in_flight_.clear();
+        w_.finished(slot, h1_->completion(), this);
+        close(traffic::ErrorKind::kNone);
+        return;
+      }
+    }
+    fail(eof ? traffic::ErrorKind::kTruncated : traffic::ErrorKind::kReset, !eof);
+    return;
+  }
+  const char* data = tls_ ? tls_buf_.data() : w_.read_buffer();
+  handle_bytes(data, n, now);
+  if (state_ != ConnState::kClosed) read();
+}
+
+void Connection::handle_bytes(const char* data, size_t n, int64_t now) {
+  if (n > 0) got_bytes_ = true;
+  if (h2_) {
+    h2s_->receive(reinterpret_cast<const uint8_t*>(data), n, now);
+    write_pending();
+    return;
+  }
+  while (n > 0) {
+    if (in_flight_.empty()) {
+      // Bytes nobody asked for: the connection is out of step; drop it.
+      fail(traffic::ErrorKind::kProtocol, false);
+      return;
+    }
+    auto feed = h1_->feed(data, n, now);
+    data += feed.consumed;
+    n -= feed.consumed;
+    if (feed.status == Http1ResponseParser::Status::kNeedMore) return;
+    uint32_t slot = in_flight_.front();
+    in_flight_.clear();
+    bool keep = feed.status == Http1ResponseParser::Status::kDone && h1_->keep_alive();
+    w_.finished(slot, h1_->completion(), this);
+    if (!keep) {
+      close(traffic::ErrorKind::kNone);
+      return;
+    }
+    if (n > 0) {
+      fail(traffic::ErrorKind::kProtocol, false);
+      return;
+    }
+    w_.connection_idle(*this);
+  }
+}
+
+void Connection::fail(traffic::ErrorKind error, bool /*reset*/) { close(error); }
+
+void Connection::close(traffic::ErrorKind error) {
+  if (state_ == ConnState::kClosed) return;
+  bool never_ready = state_ != ConnState::kReady;
+  state_ = ConnState::kClosed;
+  error_code ignored;
+  socket_.cancel(ignored);
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  if (error == traffic::ErrorKind::kNone) error = traffic::ErrorKind::kTruncated;
+  auto flights = std::move(in_flight_);
+  in_flight_.clear();
+  int64_t now = now_ns();
+  for (auto slot : flights) {
+    Flight& f = w_.flight(slot);
+    // A reused connection that the server closed before answering anything: the request most
+    // likely crossed the close; send it once more on a fresh connection.
+    if (!got_bytes_ && served > 1 && !f.retried && !h2_ &&
+        (error == traffic::ErrorKind::kTruncated || error == traffic::ErrorKind::kReset)) {
+      f.retried = true;
+      w_.retry(slot);
+      continue;
+    }
+    Completion c;
+    c.token = slot;
+    c.error = error;
+    if (h1_ && !h2_) {
+      // What the parser has (a partial response) is kept.
+      h1_->finish(now, error == traffic::ErrorKind::kReset);
+      c = std::move(h1_->completion());
+      c.token = slot;
+      // Our own reasons (the request's time is up, the run is stopping) win over what the
+      // parser makes of the cut-off response.
+      if (c.error == traffic::ErrorKind::kNone || error == traffic::ErrorKind::kTimeout ||
+          error == traffic::ErrorKind::kCancelled)
+        c.error = error;
+    }
+    w_.finished(slot, c, this);
+  }
+  if (h2s_) h2s_->close(error, now);  // completes streams it still knows (none normally)
+  w_.connection_closed(*this, never_ready, error);
+}
+
+void Connection::sweep(int64_t now) {
+  if (state_ == ConnState::kClosed) return;
+  if (state_ != ConnState::kReady) {
+    if (now > connect_deadline_) {
+      fail(traffic::ErrorKind::kConnect, false);
+    }
+    return;
+  }
+  for (auto slot : in_flight_) {
+    if (now > w_.flight(slot).deadline) {
+      if (h2_) {
+        // One stream timed out: only it fails (RST_STREAM); the connection goes on.
+        h2s_->cancel(w_.flight(slot).stream, traffic::ErrorKind::kTimeout, now);
+        write_pending();
+      } else {
+        close(traffic::ErrorKind::kTimeout);
+      }
+      return;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker
+
+void Worker::arm_tick() {
+  tick_.expires_after(std::chrono::milliseconds(20));
+  tick_.async_wait([this](const error_code& ec) {
+    if (!ec) on_tick();
+  });
+}
+
+void Worker::on_tick() {
+  int64_t now = now_ns();
+  if (shared_.stop.load(std::memory_order_relaxed) && !finishing_) {
+    finishing_ = true;
+    // Everything not yet sent is cancelled; in-flight requests end now as kCancelled.
+    while (!scheduled_.empty()) {
+      uint32_t s = scheduled_.front();
+      scheduled_.pop_front();
+      inbox_.queued.fetch_sub(1, std::memory_order_relaxed);
+      for (uint32_t t = 0; t < stats_.size(); ++t) {
+        uint32_t fs = new_flight();
+        flights_[fs].item = s;
+        flights_[fs].target = t;
+        flights_[fs].released = now;
+        fail_flight(fs, traffic::ErrorKind::kCancelled);
+      }
+    }
+    for (uint32_t t = 0; t < ready_.size(); ++t) {
+      auto q = std::move(ready_[t]);
+      ready_[t].clear();
+      for (auto fs : q) fail_flight(fs, traffic::ErrorKind::kCancelled);
+    }
+    for (auto& [id, s] : sessions_)
+      for (auto& q : s.held) {
+        auto held = std::move(q);
+        q.clear();
+        for (auto fs : held) fail_flight(fs, traffic::ErrorKind::kCancelled);
+      }
+    for (auto& c : conns_) c->close(traffic::ErrorKind::kCancelled);
+  }
+  take_inbox();
+  release_due();
+  for (auto& c : conns_) c->sweep(now);
+  // Reap closed connections whose handlers have all run.
+  conns_.erase(std::remove_if(conns_.begin(), conns_.end(),
+                              [](const std::unique_ptr<Connection>& c) { return c->reapable(); }),
+               conns_.end());
+  // Forget sessions idle for a while; their home connections go back to the pool. Pool
+  // connections unused for long are closed.
+  if (now - last_p99_ > 1'000'000'000) {
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      auto& s = it->second;
+      bool busy = false;
+      for (size_t t = 0; t < s.in_flight.size(); ++t)
+        busy = busy || s.in_flight[t] > 0 || !s.held[t].empty();
+      if (!busy && now - s.last_active > 2'000'000'000) {
+        for (size_t t = 0; t < s.home.size(); ++t) {
+          if (s.home[t] && s.home[t]->owner == it->first) {
+            s.home[t]->owner = 0;
+            if (s.home[t]->idle()) pools_[t].push_back(s.home[t]);
+          }
+        }
+        it = sessions_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& c : conns_)
+      if (c->idle() && c->owner == 0 && now - c->last_used > 10'000'000'000)
+        c->close(traffic::ErrorKind::kNone);
+    recent_p99.store(interval_[0].quantile(0.99), std::memory_order_relaxed);
+    interval_[0].clear();
+    last_p99_ = now;
+  }
+  flush_results(now - last_flush_ > 100'000'000);
+  if (done()) {
+    flush_results(true);
+    for (auto& c : conns_) c->close(traffic::ErrorKind::kNone);
+    tick_.cancel();
+    timer_.cancel();
+    // io_context::run() returns once the closes' handlers have run.
+    guard_.reset();
+    return;
+  }
+  arm_tick();
+}
+
+bool Worker::done() const {
+  if (!shared_.input_done.load(std::memory_order_acquire)) return false;
+  if (inbox_.queued.load(std::memory_order_acquire) != 0) return false;
+  if (!scheduled_.empty()) return false;
+  for (const auto& q : ready_)
+    if (!q.empty()) return false;
+  for (const auto& c : conns_)
+    if (!c->in_flight_.empty()) return false;
+  for (const auto& [id, s] : sessions_)
+    for (const auto& q : s.held)
+      if (!q.empty()) return false;
+  return true;
+}
+
+void Worker::take_inbox() {
+  {
+    std::lock_guard lock(inbox_.mutex);
+    incoming_.swap(inbox_.items);
+  }
+  if (incoming_.empty()) return;
+  for (auto& it : incoming_) {
+    uint32_t slot;
+    if (free_items_.empty()) {
+      slot = static_cast<uint32_t>(items_.size());
+      items_.emplace_back();
+    } else {
+      slot = free_items_.back();
+      free_items_.pop_back();
+    }
+    items_[slot].item = std::move(it);
+    items_[slot].refs = static_cast<uint32_t>(stats_.size());
+    if (finishing_) {
+      // Stopping: what arrives now is cancelled at once.
+      inbox_.queued.fetch_sub(1, std::memory_order_relaxed);
+      for (uint32_t t = 0; t < stats_.size(); ++t) {
+        uint32_t fs = new_flight();
+        flights_[fs].item = slot;
+        flights_[fs].target = t;
+        flights_[fs].released = now_ns();
+        fail_flight(fs, traffic::ErrorKind::kCancelled);
+      }
+      continue;
+    }
+    // The planner hands items over in intended order per worker, except across a loop's
+    // restart where they still are; keep the deque sorted by inserting from the back.
+    auto pos = scheduled_.end();
+    int64_t at = items_[slot].item.intended;
+    while (pos != scheduled_.begin() && items_[*(pos - 1)].item.intended > at) --pos;
+    scheduled_.insert(pos, slot);
+  }
+  incoming_.clear();
+  release_due();
+}
+
+void Worker::arm_timer() {
+  if (scheduled_.empty()) return;
+  int64_t at = items_[scheduled_.front()].item.intended;
+  if (timer_armed_ && timer_at_ <= at) return;
+  timer_armed_ = true;
+  timer_at_ = at;
+  timer_.expires_at(asio::steady_timer::time_point(std::chrono::nanoseconds(at)));
+  timer_.async_wait([this](const error_code& ec) {
+    timer_armed_ = false;
+    if (ec) {
+      if (ec == asio::error::operation_aborted && !finishing_) arm_timer();
+      return;
+    }
+    release_due();
+  });
+}
+
+void Worker::release_due() {
+  int64_t now = now_ns();
+  // Release what is due; in closed-loop mode only as many as there are free connections'
+  // worth, so that requests do not pile up in the ready queues.
+  while (!scheduled_.empty()) {
+    uint32_t slot = scheduled_.front();
+    Item& item = items_[slot].item;
+    if (shared_.options.mode == Mode::kMax) {
+      refill();
+      break;
+    } else if (item.intended > now) {
+      break;
+    }
+    scheduled_.pop_front();
+    inbox_.queued.fetch_sub(1, std::memory_order_relaxed);
+    release(slot);
+  }
+  dispatch_all();
+  if (!scheduled_.empty() && shared_.options.mode != Mode::kMax) {
+    if (timer_armed_ && timer_at_ > items_[scheduled_.front()].item.intended) timer_.cancel();
+    arm_timer();
+  }
+}
+
+Worker::SessionState& Worker::session(uint64_t id) {
+  auto [it, fresh] = sessions_.try_emplace(id);
+  if (fresh) {
+    size_t n = stats_.size();
+    it->second.in_flight.assign(n, 0);
+    it->second.held.resize(n);
+    it->second.home.assign(n, nullptr);
+  }
+  return it->second;
+}
+
+uint32_t Worker::new_flight() {
+  uint32_t slot;
+  if (free_flights_.empty()) {
+    slot = static_cast<uint32_t>(flights_.size());
+    flights_.emplace_back();
+  } else {
+    slot = free_flights_.back();
+    free_flights_.pop_back();
+  }
+  Flight& f = flights_[slot];
+  f.sent = 0;
+  f.written = traffic::kNoTime;
+  f.stream = 0;
+  f.retried = false;
+  f.counted = false;
+  f.order_released = 0;
+  return slot;
+}
+
+void Worker::release(uint32_t item_slot) {
+  Item& item = items_[item_slot].item;
+  int64_t now = now_ns();
+  for (uint32_t t = 0; t < stats_.size(); ++t) {
+    uint32_t fs = new_flight();
+    Flight& f = flights_[fs];
+    f.item = item_slot;
+    f.target = t;
+    f.released = now;
+    prepare(item.request, item.body_truncated, *shared_.targets[t].target, shared_.options.rewrite,
+            f.request);
+    if (item.session != 0) {
+      auto& s = session(item.session);
+      s.last_active = now;
+      bool must_wait = !s.held[t].empty() || (item.wait_previous && s.in_flight[t] > 0);
+      if (must_wait) {
+        if (waiting_ >= shared_.options.max_waiting) {
+          ++stats_[t].overflow;
+          fail_flight(fs, traffic::ErrorKind::kCancelled);
+          continue;
+        }
+        ++waiting_;
+        ++stats_[t].held_by_order;
+        s.held[t].push_back(fs);
+        continue;
+      }
+      ++s.in_flight[t];
+      f.counted = true;
+    }
+    enqueue(fs);
+  }
+}
+
+void Worker::enqueue(uint32_t fs) {
+  Flight& f = flights_[fs];
+  if (ready_[f.target].size() >= shared_.options.max_waiting) {
+    ++stats_[f.target].overflow;
+    fail_flight(fs, traffic::ErrorKind::kCancelled);
+    return;
+  }
+  ready_[f.target].push_back(fs);
+}
+
+void Worker::dispatch_all() {
+  for (uint32_t t = 0; t < ready_.size(); ++t) dispatch(t);
+}
+
+void Worker::refill() {
+  // Closed loop: keep about two requests per connection released, no more, so that the ready
+  // queues stay short and the planner's pacing (it counts what is not yet released) holds.
+  if (shared_.options.mode != Mode::kMax || finishing_) return;
+  size_t limit = 2 * std::max<size_t>(max_conns_, 1);
+  while (!scheduled_.empty()) {
+    size_t waiting = 0;
+    for (auto& q : ready_) waiting = std::max(waiting, q.size());
+    if (waiting >= limit) break;
+    uint32_t slot = scheduled_.front();
+    scheduled_.pop_front();
+    inbox_.queued.fetch_sub(1, std::memory_order_relaxed);
+    release(slot);
+  }
+}
+
+void Worker::dispatch(uint32_t t) {
+  refill();
+  auto& q = ready_[t];
+  // Requests go in order, but one that must wait (its session's connection is still being
+  // opened, or no connection is free) does not hold back the ones behind it. The scan is
+  // bounded so that a long queue behind a dead target costs little.
+  size_t scanned = 0;
+  size_t unowned_waiting = 0;
+  for (size_t i = 0; i < q.size() && scanned < 256; ++scanned) {
+    uint32_t fs = q[i];
+    Flight& f = flights_[fs];
+    Item& item = items_[f.item].item;
+    SessionState* s = item.session ? &session(item.session) : nullptr;
+    if (!s) ++unowned_waiting;
+    Connection* c = pick(t, item.session, s, unowned_waiting);
+    if (!c) {
+      ++i;
+      continue;
+    }
+    q.erase(q.begin() + static_cast<std::ptrdiff_t>(i));
+    if (!s) --unowned_waiting;
+    int64_t now = now_ns();
+    if (now - f.released > 1'000'000) ++stats_[t].waited_for_connection;
+    // Send lag: how late the engine is against the schedule (after session order), whatever
+    // the cause — a late timer, a busy thread, no free connection. Not in closed-loop mode,
+    // which has no schedule.
+    if (!item.warmup && shared_.options.mode != Mode::kMax) {
+      f.sent = now;
+      int64_t base = intended_of(f, item);
+      stats_[t].send_lag.record(static_cast<uint64_t>(std::max<int64_t>(0, now - base)));
+    }
+    ++stats_[t].sent;
+    sent.fetch_add(1, std::memory_order_relaxed);
+    c->send(fs);
+  }
+}
+
+Connection* Worker::pick(uint32_t t, uint64_t sid, SessionState* s, size_t unowned_waiting) {
+  // The session's own connection first: captured connections map onto replay connections.
+  if (s && s->home[t]) {
+    Connection* home = s->home[t];
+    if (home->has_capacity()) return home;
+    if (home->state() == ConnState::kConnecting || home->state() == ConnState::kHandshake)
+      return nullptr;  // it takes the request once it is open
+  }
+  auto& pool = pools_[t];
+  while (!pool.empty()) {
+    Connection* c = pool.back();
+    pool.pop_back();
+    if (!c->has_capacity() || c->owner != 0) continue;
+    if (s && !s->home[t]) {
+      s->home[t] = c;
+      c->owner = sid;
+    }
+    return c;
+  }
+  // HTTP/2: a connection with a free stream will do. h2_conns_ is short: a connection carries
+  // many sessions.
+  for (Connection* c : h2_conns_[t])
+    if (c->has_capacity()) return c;
+  if (conn_count_[t] >= max_conns_) return nullptr;
+  if (s) {
+    if (!s->home[t]) {
+      Connection* c = open(t);
+      s->home[t] = c;
+      c->owner = sid;
+    } else if (s->home[t]->state() == ConnState::kReady) {
+      open(t);  // its home is busy (pipelined or concurrent capture): one more to the pool
+    }
+    return nullptr;
+  }
+  // Without a session: one connection opening per request waiting without one.
+  if (connecting_[t] < unowned_waiting) open(t);
+  return nullptr;
+}
+
+Connection* Worker::open(uint32_t t) {
+  auto conn = std::make_unique<Connection>(*this, t, (uint64_t{index_} << 40) | next_conn_++);
+  Connection* c = conn.get();
+  conns_.push_back(std::move(conn));
+  ++conn_count_[t];
+  ++connecting_[t];
+  ++stats_[t].connections_opened;
+  c->start();
+  return c;
+}
+
+void Worker::connection_idle(Connection& conn) {
+  uint32_t t = conn.target();
+  if (conn.owner == 0 && !conn.h2_) pools_[t].push_back(&conn);
+  dispatch(t);
+}
+
+void Worker::connection_closed(Connection& conn, bool failed_to_connect, traffic::ErrorKind error) {
+  uint32_t t = conn.target();
+  --conn_count_[t];
+  auto& h2 = h2_conns_[t];
+  h2.erase(std::remove(h2.begin(), h2.end(), &conn), h2.end());
+  auto& pool = pools_[t];
+  pool.erase(std::remove(pool.begin(), pool.end(), &conn), pool.end());
+  SessionState* owner = nullptr;
+  if (conn.owner != 0) {
+    auto it = sessions_.find(conn.owner);
+    if (it != sessions_.end() && it->second.home[t] == &conn) {
+      owner = &it->second;
+      owner->home[t] = nullptr;
+    }
+  }
+  if (failed_to_connect) {
+    --connecting_[t];
+    ++stats_[t].connections_failed;
+    // The requests this connection was opened for fail as it did (connect, tls, timeout): its
+    // session's waiting requests, or, for a connection of no session, the first request that
+    // waits without one. A client does not retry a refused connection forever.
+    if (error == traffic::ErrorKind::kCancelled || finishing_) {
+      // the run is stopping: the tick cancels what waits
+    } else {
+      auto& q = ready_[t];
+      std::vector<uint32_t> failed;
+      for (size_t i = 0; i < q.size();) {
+        const Item& item = items_[flights_[q[i]].item].item;
+        bool mine = owner ? item.session == conn.owner : item.session == 0;
+        if (mine) {
+          failed.push_back(q[i]);
+          q.erase(q.begin() + static_cast<std::ptrdiff_t>(i));
+          if (!owner) break;
+        } else {
+          ++i;
+        }
+      }
+      for (auto fs : failed) fail_flight(fs, error);
+    }
+  }
+  asio::post(io_, [this, t] { dispatch(t); });
+}
+
+void Worker::retry(uint32_t fs) {
+  ready_[flights_[fs].target].push_front(fs);
+  asio::post(io_, [this, t = flights_[fs].target] { dispatch(t); });
+}
+
+void Worker::fail_flight(uint32_t fs, traffic::ErrorKind error) {
+  Completion c;
+  c.token = fs;
+  c.error = error;
+  finished(fs, c, nullptr);
+}
+
+void Worker::finished(uint32_t fs, Completion& c, const Connection* conn) {
+  Flight& f = flights_[fs];
+  uint32_t t = f.target;
+  uint32_t item_slot = f.item;
+  Item& item = items_[item_slot].item;
+  auto& st = stats_[t];
+  int64_t now = now_ns();
+  if (c.response_end == traffic::kNoTime) c.response_end = now;
+  bool ok = c.error == traffic::ErrorKind::kNone && c.has_response;
+  if (!ok && c.error == traffic::ErrorKind::kNone) c.error = traffic::ErrorKind::kProtocol;
+  if (item.warmup) {
+    ++st.warmup;
+  } else {
+    if (ok) {
+      ++st.completed;
+      ++st.statuses[status_class(c.response.status)];
+      completed.fetch_add(1, std::memory_order_relaxed);
+      int64_t base = intended_of(f, item);
+      uint64_t latency = static_cast<uint64_t>(std::max<int64_t>(0, c.response_end - base));
+      st.latency.record(latency);
+      if (t == 0) interval_[0].record(latency);
+      if (f.sent)
+        st.service.record(static_cast<uint64_t>(std::max<int64_t>(0, c.response_end - f.sent)));
+      st.response_bytes += c.response.body_size;
+      if (c.flags & traffic::kFlagResponseBodyTruncated) ++st.truncated_bodies;
+    } else {
+      ++st.errors[std::string(traffic::to_string(c.error))];
+      errors.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (shared_.results) record(f, item, c, conn);
+  }
+  // The session's next request may go now.
+  if (item.session != 0 && f.counted) {
+    auto it = sessions_.find(item.session);
+    if (it != sessions_.end()) {
+      auto& s = it->second;
+      if (s.in_flight[t] > 0) --s.in_flight[t];
+      s.last_active = now;
+      auto& held = s.held[t];
+      while (!held.empty() && !finishing_) {
+        uint32_t next = held.front();
+        const Item& ni = items_[flights_[next].item].item;
+        if (ni.wait_previous && s.in_flight[t] > 0) break;
+        held.pop_front();
+        --waiting_;
+        flights_[next].released = now;
+        flights_[next].order_released = now;
+        ++s.in_flight[t];
+        flights_[next].counted = true;
+        enqueue(next);
+      }
+    }
+  }
+  f.request = {};
+  free_flights_.push_back(fs);
+  if (--items_[item_slot].refs == 0) {
+    items_[item_slot].item.request = {};
+    free_items_.push_back(item_slot);
+  }
+  asio::post(io_, [this, t] { dispatch(t); });
+}
+
+void Worker::record(const Flight& f, const Item& item, Completion& c, const Connection* conn) {
+  traffic::Exchange& e = batch_.emplace_back();
+  e.id = shared_.next_id.fetch_add(1, std::memory_order_relaxed);
+  e.origin_id = item.origin_id;
+  e.target = stats_[f.target].name;
+  if (conn) {
+    e.session = conn->id();
+    e.seq = conn->seq_;
+    const_cast<Connection*>(conn)->seq_++;
+    e.protocol = conn->h2_ ? traffic::Protocol::kHttp2 : traffic::Protocol::kHttp11;
+    e.client = conn->local_;
+    e.server = conn->remote_;
+  }
+  e.stream = static_cast<uint32_t>(f.stream);
+  e.time.intended = epoch(intended_of(f, item));
+  e.time.request_start = f.sent ? epoch(f.sent) : traffic::kNoTime;
+  e.time.request_end = f.sent ? epoch(f.written) : traffic::kNoTime;
+  e.time.response_start = epoch(c.response_start);
+  e.time.response_end = c.has_response || c.response_start != traffic::kNoTime
+                            ? epoch(c.response_end)
+                            : traffic::kNoTime;
+  auto& r = e.request;
+  r.method = f.request.method;
+  r.target = f.request.path;
+  r.authority = f.request.authority;
+  r.headers = f.request.headers;
+  r.body_size = f.request.body.size();
+  size_t keep = std::min(f.request.body.size(), shared_.options.max_body);
+  r.body.assign(f.request.body, 0, keep);
+  if (keep < f.request.body.size()) e.flags |= traffic::kFlagRequestBodyTruncated;
+  r.framing = f.request.body.empty() ? traffic::Framing::kNone
+              : conn && conn->h2_    ? traffic::Framing::kHttp2
+                                     : traffic::Framing::kContentLength;
+  if (c.has_response)
+    e.response = std::move(c.response);
+  else
+    e.flags |= traffic::kFlagNoResponse;
+  e.error = c.error;
+  e.flags |= c.flags;
+}
+
+void Worker::flush_results(bool force) {
+  if (!shared_.results || batch_.empty()) return;
+  if (!force && batch_.size() < 256) return;
+  shared_.results->push(batch_, shared_.record_stalls);
+  last_flush_ = now_ns();
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::asio::ip::tcp;
+namespace ssl = boost::asio::ssl;
+
+nlohmann::json histogram_ms(const traffic::Histogram& h, bool full) {
+  auto ms = [](uint64_t ns) { return static_cast<double>(ns) / 1e6; };
+  nlohmann::json j = nlohmann::json::object();
+  j["count"] = h.count();
+  j["p50"] = ms(h.quantile(0.50));
+  if (full) j["p90"] = ms(h.quantile(0.90));
+  j["p99"] = ms(h.quantile(0.99));
+  if (full) {
+    j["p99.9"] = ms(h.quantile(0.999));
+    j["mean"] = h.mean() / 1e6;
+    j["min"] = ms(h.min());
+  }
+  j["max"] = ms(h.max());
+  return j;
+}
+
+Result<std::unique_ptr<ssl::context>> make_tls(const Target& target, const TlsOptions& opts) {
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+  boost::system::error_code ec;
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  if (opts.insecure) {
+    ctx->set_verify_mode(ssl::verify_none);
+  } else {
+    ctx->set_verify_mode(ssl::verify_peer);
+    if (!opts.ca_file.empty()) {
+      ctx->load_verify_file(opts.ca_file, ec);
+      if (ec) return fail(opts.ca_file + ": cannot load CA certificates: " + ec.message());
+    } else {
+      ctx->set_default_verify_paths(ec);
+    }
+  }
+  if (!opts.cert_file.empty()) {
+    ctx->use_certificate_chain_file(opts.cert_file, ec);
+    if (ec) return fail(opts.cert_file + ": cannot load the client certificate: " + ec.message());
+    const std::string& key = opts.key_file.empty() ? opts.cert_file : opts.key_file;
+    ctx->use_private_key_file(key, ssl::context::pem, ec);
+    if (ec) return fail(key + ": cannot load the client key: " + ec.message());
+  }
+  // ALPN: https:// lets the server choose, h2:// offers HTTP/2 only.
+  static const unsigned char kBoth[] = "\x02h2\x08http/1.1";
+  static const unsigned char kH2[] = "\x02h2";
+  if (target.scheme == Scheme::kH2)
+    SSL_CTX_set_alpn_protos(ctx->native_handle(), kH2, sizeof kH2 - 1);
+  else
+    SSL_CTX_set_alpn_protos(ctx->native_handle(), kBoth, sizeof kBoth - 1);
+  return ctx;
+}
+
+}  // namespace
+
+nlohmann::json Summary::to_json() const {
+  nlohmann::json j;
+  j["planned"] = planned;
+  j["skipped"] = {{"filtered", skipped_filtered},
+                  {"truncated_body", skipped_truncated},
+                  {"no_request", skipped_no_request}};
+  j["loops"] = loops;
+  j["recorded"] = recorded;
+  j["record_stalls"] = record_stalls;
+  j["input_damage"] = input_damage;
+  j["elapsed_s"] = elapsed;
+  j["measured_s"] = duration_measured;
+  j["interrupted"] = interrupted;
+  auto& ts = j["targets"] = nlohmann::json::object();
+  for (const auto& t : targets) {
+    nlohmann::json o;
+    o["sent"] = t.sent;
+    o["completed"] = t.completed;
+    uint64_t errs = 0;
+    for (const auto& [k, v] : t.errors) errs += v;
+    o["errors"] = errs;
+    o["errors_by_kind"] = t.errors;
+    o["statuses"] = t.statuses;
+    o["warmup"] = t.warmup;
+    o["rate"] = duration_measured > 0 ? static_cast<double>(t.completed) / duration_measured : 0.0;
+    o["latency_ms"] = histogram_ms(t.latency, true);
+    o["service_ms"] = histogram_ms(t.service, true);
+    o["send_lag_ms"] = histogram_ms(t.send_lag, false);
+    o["connections"] = {{"opened", t.connections_opened}, {"failed", t.connections_failed}};
+    o["response_bytes"] = t.response_bytes;
+    o["truncated_bodies"] = t.truncated_bodies;
+    o["held_by_order"] = t.held_by_order;
+    o["waited_for_connection"] = t.waited_for_connection;
+    o["overflow"] = t.overflow;
+    ts[t.name] = std::move(o);
+  }
+  return j;
+}
+
+Result<Summary> run(const Options& options_in, const Hooks& hooks) {
+  using namespace detail;
+  Options options = options_in;
+  if (options.targets.empty()) return fail("replay: no --target given");
+  if (options.threads == 0) options.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (options.mode == Mode::kMax && options.connections == 0) options.connections = 64;
+  if (options.mode == Mode::kMax)
+    options.threads = std::min(options.threads, std::max<size_t>(options.connections, 1));
+
+  // Resolve every target once, here: workers connect only to these addresses.
+  std::vector<std::unique_ptr<ssl::context>> tls;
+  std::vector<TargetSetup> setups;
+  {
+    asio::io_context io;
+    tcp::resolver resolver(io);
+    for (const auto& t : options.targets) {
+      TargetSetup s;
+      s.target = &t;
+      boost::system::error_code ec;
+      auto results = resolver.resolve(t.host, std::to_string(t.port), ec);
+      if (ec)
+        return fail("--target " + t.name + ": cannot resolve '" + t.host + "': " + ec.message());
+      for (const auto& r : results) s.endpoints.push_back(r.endpoint());
+      if (s.endpoints.empty())
+        return fail("--target " + t.name + ": no address for '" + t.host + "'");
+      if (t.tls()) {
+        auto ctx = make_tls(t, options.tls);
+        if (!ctx) return tl::unexpected(ctx.error());
+        s.tls = ctx->get();
+        tls.push_back(std::move(*ctx));
+      }
+      setups.push_back(std::move(s));
+    }
+  }
+
+  std::atomic<bool> local_stop{false};
+  std::atomic<bool>& stop = hooks.stop ? *hooks.stop : local_stop;
+
+  // The results archive and its writer thread.
+  traffic::WriterPtr writer;
+  std::unique_ptr<ResultQueue> results;
+  std::atomic<uint64_t> recorded{0};
+  std::string write_error;
+  if (!options.output.empty()) {
+    traffic::WriterOptions wo;
+    wo.metadata = options.extra_metadata;
+    auto w = traffic::Writer::open(options.output, wo);
+    if (!w) return tl::unexpected(w.error());
+    writer = std::move(*w);
+    results = std::make_unique<ResultQueue>(65536);
+  }
+  std::thread writer_thread;
+  if (writer) {
+    writer_thread = std::thread([&] {
+      std::vector<traffic::Exchange> batch;
+      while (results->pop(batch)) {
+        for (const auto& e : batch) {
+          if (!write_error.empty()) break;
+          auto r = writer->append(e);
+          if (!r) {
+            write_error = r.error().message;
+            stop.store(true);
+          } else {
+            recorded.fetch_add(1, std::memory_order_relaxed);
+          }
+        }
+        batch.clear();
+      }
+    });
+  }
+
+  Shared shared{options, setups, 0, stop};
+  shared.results = results.get();
+  int64_t steady0 = now_ns();
+  int64_t wall0 = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  shared.epoch_offset = wall0 - steady0;
+
+  std::vector<Inbox> inboxes(options.threads);
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (size_t i = 0; i < options.threads; ++i)
+    workers.push_back(std::make_unique<Worker>(shared, i, inboxes[i]));
+  std::vector<std::thread> threads;
+  for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
+
+  // The schedule starts when the planner has its first request (a little ahead of the clock).
+  Planner planner(options, inboxes, -1, stop);
+  planner.on_wake([&](size_t i) { workers[i]->wake(); });
+  Result<void> planned_ok;
+  std::thread planner_thread([&] {
+    planned_ok = planner.run();
+    shared.input_done.store(true, std::memory_order_release);
+    for (auto& w : workers) w->wake();
+  });
+
+  // The main thread reports progress until the workers are done.
+  std::atomic<size_t> running{threads.size()};
+  std::thread waiter([&] {
+    for (auto& t : threads) t.join();
+    running.store(0);
+  });
+  int64_t last_progress = now_ns();
+  while (running.load() != 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    int64_t now = now_ns();
+    if (hooks.on_progress &&
+        now - last_progress >= static_cast<int64_t>(hooks.progress_interval * 1e9)) {
+      last_progress = now;
+      Progress p;
+      p.planned = planner.planned();
+      p.total = planner.total_hint() * options.targets.size();
+      for (auto& w : workers) {
+        p.sent += w->sent.load(std::memory_order_relaxed);
+        p.completed += w->completed.load(std::memory_order_relaxed);
+        p.errors += w->errors.load(std::memory_order_relaxed);
+        p.p99_ns = std::max(p.p99_ns, w->recent_p99.load(std::memory_order_relaxed));
+      }
+      p.seconds = planner.started() ? static_cast<double>(now - planner.start()) / 1e9 : 0;
+      hooks.on_progress(p);
+    }
+  }
+  waiter.join();
+  planner_thread.join();
+  int64_t end = now_ns();
+  int64_t start = planner.started() ? planner.start() : end;
+  int64_t warmup_end = start + static_cast<int64_t>(options.warmup * 1e9);
+
+  Summary summary;
+  for (size_t t = 0; t < options.targets.size(); ++t) {
+    TargetStats merged;
+    merged.name = options.targets[t].name;
+    for (auto& w : workers) {
+      auto& s = w->stats()[t];
+      merged.sent += s.sent;
+      merged.completed += s.completed;
+      merged.warmup += s.warmup;
+      for (auto& [k, v] : s.errors) merged.errors[k] += v;
+      for (auto& [k, v] : s.statuses) merged.statuses[k] += v;
+      merged.connections_opened += s.connections_opened;
+      merged.connections_failed += s.connections_failed;
+      merged.response_bytes += s.response_bytes;
+      merged.truncated_bodies += s.truncated_bodies;
+      merged.held_by_order += s.held_by_order;
+      merged.waited_for_connection += s.waited_for_connection;
+      merged.overflow += s.overflow;
+      merged.latency.merge(s.latency);
+      merged.service.merge(s.service);
+      merged.send_lag.merge(s.send_lag);
+    }
+    summary.targets.push_back(std::move(merged));
+  }
+  workers.clear();
+  summary.planned = planner.planned();
+  summary.skipped_filtered = planner.skipped_filtered();
+  summary.skipped_truncated = planner.skipped_truncated();
+  summary.skipped_no_request = planner.skipped_no_request();
+  summary.loops = planner.loops();
+  summary.input_damage = planner.damage();
+  summary.record_stalls = shared.record_stalls.load();
+  summary.elapsed = static_cast<double>(end - start) / 1e9;
+  summary.duration_measured =
+      std::max(0.0, static_cast<double>(end - std::max(start, warmup_end)) / 1e9);
+  summary.interrupted = stop.load() && hooks.stop && hooks.stop->load();
+
+  if (writer) {
+    results->close();
+    writer_thread.join();
+    summary.recorded = recorded.load();
+    if (!write_error.empty()) return fail(write_error);
+    auto meta = options.extra_metadata;
+    meta["replay"] = summary.to_json();
+    if (auto r = writer->put_metadata(meta); !r) return tl::unexpected(r.error());
+    if (auto r = writer->close(); !r) return tl::unexpected(r.error());
+  }
+  if (!planned_ok) return tl::unexpected(planned_ok.error());
+  return summary;
+}
+
+}  // namespace twin::replay

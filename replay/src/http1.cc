@@ -1,0 +1,575 @@
+// The HTTP/1.1 client codec of the replayer: requests out (serialize_http1), responses in
+// (Http1ResponseParser over Boost.Beast's basic_parser).
+//
+// How the parser is driven. Beast's basic_parser takes one contiguous buffer per put() and, when
+// a construct is not complete, returns error::need_more and expects the unconsumed bytes again at
+// the front of the next buffer. Two phases:
+//  - The head (status line and fields). It is kept in `pending_` until its blank line has come,
+//    then given to a fresh parser whole. Beast, once it has said need_more inside a head, waits
+//    for the blank line before looking at anything again; fed piecemeal, whether a cut or broken
+//    head is reported (status line, garbage) would depend on how the bytes were split. Prefixes
+//    are checked with a fresh parser as they grow, so that garbage still fails at once.
+//  - The body. Beast runs in non-eager mode and is given the caller's bytes directly; only a chunk
+//    line or the last chunk with its trailers, when cut, is copied into `pending_`. Body bytes are
+//    copied once, into the capped body, and never buffered whole.
+// Non-eager, each put() stops at the end of the head and of each chunk line, which tells how many
+// bytes a framing section took: the section limit below is ours and counted on whole sections, so
+// that the outcome never depends on the split (DESIGN.md: tested by feeding every split).
+
+#include "twin/replay/http1.h"
+
+#include <algorithm>
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/optional.hpp>
+#include <charconv>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace twin::replay {
+
+namespace http = boost::beast::http;
+using traffic::ErrorKind;
+using traffic::Framing;
+using traffic::kNoTime;
+
+namespace {
+
+// Upper bound of one framing section: the status line with the header fields, one chunk line,
+// or the last chunk with its trailers. Real servers stay far below; beyond it the peer is
+// broken or hostile and the response fails with kProtocol.
+constexpr size_t kHeaderLimit = 64 * 1024;
+// Beast's own per-put() limit is set above ours so that it only trips on sections that break
+// ours too (a section longer than what one put() may scan is longer than kHeaderLimit).
+constexpr uint32_t kBeastHeaderLimit = 2 * kHeaderLimit;
+// While a cut chunk section waits in `pending_`, the caller's bytes are appended to it this much
+// at a time, so that the body after the section is mostly parsed from the caller's buffer.
+constexpr size_t kAppendStep = 16 * 1024;
+// A cut head is checked for garbage on every feed up to this size, then at doubling sizes.
+constexpr size_t kCheckEveryFeed = 4 * 1024;
+
+constexpr std::string_view kBlankLine = "\r\n\r\n";
+constexpr std::string_view kFailTruncated = "connection closed before the response ended";
+constexpr std::string_view kFailReset = "connection reset before the response ended";
+constexpr std::string_view kFailNoResponseEof = "connection closed before a response";
+constexpr std::string_view kFailNoResponseReset = "connection reset before a response";
+constexpr std::string_view kFailInternal = "response parser stalled";
+constexpr std::string_view kFailShortHead = "malformed status line";
+
+// A byte that may not appear in a header name: it would end the line (CR, LF), be cut by the
+// peer (NUL), or change which header the peer sees (':', whitespace, other controls).
+bool bad_name_byte(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u <= 0x20 || u == 0x7F || c == ':';
+}
+
+// A byte that may not appear in a header value: it would end the line or be cut by the peer.
+bool bad_value_byte(char c) { return c == '\r' || c == '\n' || c == '\0'; }
+
+bool safe_header(const traffic::Header& h) {
+  if (h.name.empty()) return false;
+  if (std::any_of(h.name.begin(), h.name.end(), bad_name_byte)) return false;
+  return std::none_of(h.value.begin(), h.value.end(), bad_value_byte);
+}
+
+// A byte that may not appear in a request target: it would end the request line.
+bool bad_target_byte(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u <= 0x20 || u == 0x7F;
+}
+
+// Whether a cut chunk section begins with a whole last-chunk line ("0\r\n", "00\r\n").
+bool last_chunk_line(std::string_view section) {
+  const size_t eol = section.find("\r\n");
+  return eol != std::string_view::npos && eol > 0 &&
+         section.substr(0, eol).find_first_not_of('0') == std::string_view::npos;
+}
+
+bool method_has_body(std::string_view method) {
+  return method == "POST" || method == "PUT" || method == "PATCH";
+}
+
+}  // namespace
+
+void serialize_http1(const OutRequest& request, std::string& out) {
+  // A hostile or damaged capture must not be able to smuggle a second request or header onto
+  // the wire, and this function has no error path: bytes that would break the request line
+  // are removed from the method and percent-encoded in the path, CR/LF/NUL are removed from
+  // the Host value, and headers with such bytes (see safe_header) are left out whole.
+  //
+  // Hot path: the string grows once, to an upper bound, is written through a pointer, and is
+  // cut to what was written (a percent-encoded byte takes 3).
+  constexpr std::string_view kVersionHost = " HTTP/1.1\r\nHost: ";
+  constexpr std::string_view kContentLength = "Content-Length: ";
+  size_t bound = request.method.size() + 3 * request.path.size() + 1 + 1 + kVersionHost.size() +
+                 request.authority.size() + 2 + kContentLength.size() + 20 + 2 + 2 +
+                 request.body.size();
+  for (const traffic::Header& h : request.headers) bound += h.name.size() + h.value.size() + 4;
+  const size_t base = out.size();
+  out.resize(base + bound);
+  char* p = out.data() + base;
+  auto put = [&p](std::string_view text) {
+    std::memcpy(p, text.data(), text.size());
+    p += text.size();
+  };
+
+  for (char c : request.method) {
+    if (!bad_name_byte(c)) *p++ = c;
+  }
+  *p++ = ' ';
+  if (request.path.empty()) {
+    *p++ = '/';  // the origin form of an empty path
+  } else {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (char c : request.path) {
+      if (bad_target_byte(c)) {
+        const auto u = static_cast<unsigned char>(c);
+        *p++ = '%';
+        *p++ = kHex[u >> 4];
+        *p++ = kHex[u & 0xF];
+      } else {
+        *p++ = c;
+      }
+    }
+  }
+  put(kVersionHost);
+  for (char c : request.authority) {
+    if (!bad_value_byte(c)) *p++ = c;
+  }
+  put("\r\n");
+  for (const traffic::Header& h : request.headers) {
+    if (!safe_header(h)) continue;
+    put(h.name);
+    put(": ");
+    put(h.value);
+    put("\r\n");
+  }
+  if (!request.body.empty() || method_has_body(request.method)) {
+    put(kContentLength);
+    p = std::to_chars(p, p + 20, request.body.size()).ptr;
+    put("\r\n");
+  }
+  put("\r\n");
+  put(request.body);
+  out.resize(static_cast<size_t>(p - out.data()));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class Http1ResponseParser::Impl {
+  // Beast's parser with its callbacks forwarded to Impl. Written against beast::string_view so that
+  // it builds whether or not BOOST_BEAST_USE_STD_STRING_VIEW is defined.
+  class Parser final : public http::basic_parser<false> {
+   public:
+    explicit Parser(Impl& impl) : impl_(impl) {}
+
+   private:
+    using string_view = boost::beast::string_view;
+    using error_code = boost::beast::error_code;
+
+    static std::string_view view(string_view s) { return {s.data(), s.size()}; }
+
+    void on_request_impl(http::verb, string_view, string_view, int, error_code&) override {}
+
+    void on_response_impl(int code, string_view reason, int, error_code&) override {
+      impl_.on_status(code, view(reason));
+    }
+
+    void on_field_impl(http::field, string_view name, string_view value, error_code&) override {
+      // Also called for the trailers of a chunked body: they are appended to the headers, as
+      // capture does.
+      impl_.on_field(view(name), view(value));
+    }
+
+    void on_header_impl(error_code&) override {
+      // Beast has decided the framing by now. These have no body whatever their headers say;
+      // "Content-Length: 0" is Content-Length framing all the same, as capture records it.
+      const int code = impl_.completion().response.status;
+      const bool bodiless = impl_.head() || code / 100 == 1 || code == 204 || code == 304;
+      impl_.on_header(bodiless, chunked(), content_length().has_value());
+    }
+
+    void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
+      impl_.on_body_init(length);
+    }
+
+    std::size_t on_body_impl(string_view body, error_code&) override {
+      impl_.on_body(view(body));
+      return body.size();
+    }
+
+    void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
+
+    std::size_t on_chunk_body_impl(std::uint64_t, string_view body, error_code&) override {
+      impl_.on_body(view(body));
+      return body.size();
+    }
+
+    void on_finish_impl(error_code&) override {}
+
+    Impl& impl_;
+  };
+
+ public:
+  explicit Impl(size_t max_body) : max_body_(max_body) { start(0, false); }
+
+  void start(uint64_t token, bool head) {
+    Completion& c = completion_;
+    c.token = token;
+    c.has_response = false;
+    c.error = ErrorKind::kNone;
+    c.flags = 0;
+    c.response_start = kNoTime;
+    c.response_end = kNoTime;
+    head_ = head;
+    status_ = Status::kNeedMore;
+    keep_alive_ = false;
+    failure_ = {};
+    // What is left of a failed or cut message belongs to no response.
+    pending_.clear();
+    checked_ = 0;
+    begin_message();
+  }
+
+  Feed feed(const char* data, size_t size, int64_t now) {
+    if (status_ != Status::kNeedMore) return {0, status_};
+    if (size == 0) return {0, Status::kNeedMore};
+    if (completion_.response_start == kNoTime) completion_.response_start = now;
+    size_t off = 0;  // bytes of `data` consumed (by Beast or into pending_)
+    while (off < size) {
+      if (!parser_->is_header_done()) {
+        // The head: Beast is only ever given it whole, or a prefix of it to a fresh parser
+        // (check_head). Once Beast has said need_more inside a head it waits for the blank
+        // line before looking at anything again, so feeding it piecemeal would make what is
+        // reported for a cut or broken head depend on the split.
+        const size_t end = find_head_end(data + off, size - off);
+        if (end == std::string_view::npos) {
+          pending_.append(data + off, std::min(size - off, kHeaderLimit + 1 - pending_.size()));
+          if (pending_.size() > kHeaderLimit) return fail_head(data + off, size - off, size, now);
+          // Checking growing prefixes finds garbage (a TLS or SSH peer, …) without waiting
+          // for a blank line that never comes: on every feed while the prefix is short (where
+          // garbage shows), then at doubling sizes, so that a head trickling in costs linear
+          // time. finish() checks whatever is left.
+          if (pending_.size() <= kCheckEveryFeed || pending_.size() >= 2 * checked_) {
+            checked_ = pending_.size();
+            const auto ec = check_head(pending_.data(), pending_.size());
+            if (ec) return fail(ec.message(), size, now);
+          }
+          return {size, Status::kNeedMore};
+        }
+        const size_t head_size = pending_.size() + end;
+        if (head_size > kHeaderLimit) return fail_head(data + off, size - off, off, now);
+        // Beast is given exactly the head, nothing after it, so that what it says about the
+        // head never depends on the bytes that follow (nor, then, on the split).
+        const char* head = data + off;
+        if (!pending_.empty()) {
+          pending_.append(data + off, end);
+          head = pending_.data();
+        }
+        if (parser_->got_some()) begin_message();  // check_head() used it
+        boost::beast::error_code ec;
+        const size_t n = parser_->put(boost::asio::const_buffer(head, head_size), ec);
+        // A whole head that Beast still wants more of has a status line shorter than the
+        // fixed lookahead of its version or status parsing: not HTTP.
+        if (ec == http::error::need_more) return fail(std::string(kFailShortHead), off, now);
+        if (ec) return fail(ec.message(), off, now);
+        // Non-eager, Beast stops right after a whole head.
+        if (n != head_size || !parser_->is_header_done()) {
+          return fail(std::string(kFailInternal), off, now);
+        }
+        pending_.clear();
+        off += end;
+      } else {
+        // The body. Only chunk lines and the last chunk with its trailers can leave bytes
+        // that Beast wants to see again; body bytes are consumed as they come.
+        const size_t old = pending_.size();
+        size_t add = 0;
+        const char* p = data + off;
+        size_t avail = size - off;
+        if (old != 0) {
+          add = std::min(size - off, kAppendStep);
+          pending_.append(data + off, add);
+          p = pending_.data();
+          avail = pending_.size();
+        }
+        if (old != 0 && avail < 5 && last_chunk_line(pending_)) {
+          // Beast 1.74 asserts (BOOST_ASSERT(n >= 5), in Debug builds) when a cut last chunk is
+          // given back shorter than that; it cannot end or fail before "0\r\n\r\n" anyway.
+          off += add;
+          continue;
+        }
+        const uint64_t body_before = completion_.response.body_size;
+        boost::beast::error_code ec;
+        const size_t n = parser_->put(boost::asio::const_buffer(p, avail), ec);
+        // No progress without a reason would loop forever; treat it as a wait for more bytes.
+        const bool need_more =
+            ec == http::error::need_more || (!ec && n == 0 && !parser_->is_done());
+        if (ec && !need_more) return fail(ec.message(), off, now);
+        if (need_more) {
+          // Beast wants the unconsumed bytes again, in front of the next ones.
+          if (old == 0) {
+            pending_.assign(data + off + n, size - off - n);
+            off = size;
+          } else {
+            pending_.erase(0, n);
+            off += add;
+          }
+        } else if (old == 0) {
+          off += n;
+        } else if (n >= old) {
+          off += n - old;
+          pending_.clear();
+        } else {
+          // Beast moved on inside bytes it had asked more for: give the new bytes back.
+          pending_.erase(0, n);
+          pending_.resize(pending_.size() - add);
+        }
+        // A chunk line, or the last chunk with its trailers, is a section like the head. Beast
+        // does not look into one before it is whole, so the check is the same for any split.
+        const uint64_t overhead = n - (completion_.response.body_size - body_before);
+        if (overhead > kHeaderLimit || (need_more && pending_.size() > kHeaderLimit)) {
+          return fail_header_limit(off, now);
+        }
+      }
+      if (parser_->is_done()) {
+        if (!pending_.empty()) return fail(std::string(kFailInternal), off, now);
+        if (interim_) {
+          // 100 Continue, 103 Early Hints, …: not the answer; the final response follows.
+          begin_message();
+          checked_ = 0;
+          continue;
+        }
+        complete(now);
+        return {off, Status::kDone};
+      }
+    }
+    return {size, Status::kNeedMore};
+  }
+
+  Status finish(int64_t now, bool reset) {
+    if (status_ != Status::kNeedMore) return status_;
+    const bool started = completion_.response_start != kNoTime;
+    if (!parser_->is_header_done()) {
+      // The head never ended. Parse what came of it once more, whole, to know whether it was
+      // HTTP at all and whether its status line was complete; its fields are not kept (Beast
+      // reports a field only once the next line has begun).
+      if (!pending_.empty()) {
+        const auto ec = check_head(pending_.data(), pending_.size());
+        if (ec) return fail(ec.message(), 0, now).status;
+      }
+      header_count_ = 0;
+    } else if (!reset && pending_.empty() && parser_->need_eof()) {
+      // A close-delimited body: the end of the connection is the end of the body.
+      boost::beast::error_code ec;
+      parser_->put_eof(ec);
+      if (!ec) {
+        complete(now);
+        keep_alive_ = false;
+        return Status::kDone;
+      }
+    }
+    // Incomplete, or nothing at all: the connection closed before answering (a server that
+    // closes without a response truncated the exchange, it did not violate HTTP).
+    completion_.error = reset ? ErrorKind::kReset : ErrorKind::kTruncated;
+    if (started) {
+      completion_.response_end = now;
+      failure_ = reset ? kFailReset : kFailTruncated;
+    } else {
+      failure_ = reset ? kFailNoResponseReset : kFailNoResponseEof;
+    }
+    settle();
+    status_ = Status::kFailed;
+    keep_alive_ = false;
+    return status_;
+  }
+
+  Completion& completion() { return completion_; }
+  bool keep_alive() const { return status_ == Status::kDone && keep_alive_; }
+  std::string_view failure() const { return failure_; }
+
+  // --- called by Parser (Beast's callbacks) ---
+
+  void on_status(int code, std::string_view reason) {
+    completion_.has_response = true;
+    completion_.response.status = code;
+    completion_.response.reason.assign(reason);
+    interim_ = code / 100 == 1 && code != 101;
+  }
+
+  void on_field(std::string_view name, std::string_view value) {
+    // Slots of the previous response are reused so that their strings keep their capacity.
+    traffic::Headers& headers = completion_.response.headers;
+    if (header_count_ < headers.size()) {
+      headers[header_count_].name.assign(name);
+      headers[header_count_].value.assign(value);
+    } else {
+      headers.push_back({std::string(name), std::string(value)});
+    }
+    ++header_count_;
+  }
+
+  void on_header(bool bodiless, bool chunked, bool has_length) {
+    Framing f = Framing::kClose;
+    if (bodiless) {
+      f = Framing::kNone;
+    } else if (chunked) {
+      f = Framing::kChunked;
+    } else if (has_length) {
+      f = Framing::kContentLength;
+    }
+    completion_.response.framing = f;
+  }
+
+  void on_body_init(const boost::optional<uint64_t>& length) {
+    if (length) completion_.response.body.reserve(std::min<uint64_t>(*length, max_body_));
+  }
+
+  void on_body(std::string_view bytes) {
+    traffic::Response& r = completion_.response;
+    r.body_size += bytes.size();
+    if (r.body.size() < max_body_) {
+      r.body.append(bytes.data(), std::min(bytes.size(), max_body_ - r.body.size()));
+    }
+  }
+
+  bool head() const { return head_; }
+
+ private:
+  // A fresh Beast parser for the next message on the wire (the first, or the one after an
+  // interim 1xx). The response fields are reset; the timing and token stay.
+  void begin_message();
+
+  // Where the head that began in pending_ (and goes on in `data`) ends: the offset in `data`
+  // just past its blank line, or npos. pending_ never holds the blank line itself.
+  size_t find_head_end(const char* data, size_t size) const {
+    const size_t k = std::min<size_t>(pending_.size(), 3);
+    if (k != 0) {
+      char window[6];
+      const size_t m = std::min<size_t>(size, 3);
+      std::copy(pending_.end() - static_cast<std::ptrdiff_t>(k), pending_.end(), window);
+      std::copy(data, data + m, window + k);
+      const size_t at = std::string_view(window, k + m).find(kBlankLine);
+      if (at != std::string_view::npos) return at + kBlankLine.size() - k;
+    }
+    const size_t at = std::string_view(data, size).find(kBlankLine);
+    return at == std::string_view::npos ? at : at + kBlankLine.size();
+  }
+
+  // Parses a prefix of a head with a fresh parser. Returns Beast's error when the bytes are not
+  // the start of an HTTP/1.x response head, nothing when they may be (need_more).
+  boost::beast::error_code check_head(const char* data, size_t size) {
+    begin_message();
+    boost::beast::error_code ec;
+    parser_->put(boost::asio::const_buffer(data, size), ec);
+    if (ec == http::error::need_more) ec = {};
+    return ec;
+  }
+
+  // The head is longer than kHeaderLimit: fails with what is wrong within its first
+  // kHeaderLimit + 1 bytes, or else with the limit (the same failure for any split).
+  // `data` goes on from pending_ and holds enough bytes.
+  Feed fail_head(const char* data, size_t size, size_t consumed, int64_t now) {
+    const char* p = data;
+    if (!pending_.empty()) {
+      pending_.append(
+          data, std::min(size, kHeaderLimit + 1 - std::min(pending_.size(), kHeaderLimit + 1)));
+      p = pending_.data();
+    }
+    const auto ec = check_head(p, kHeaderLimit + 1);
+    if (ec) return fail(ec.message(), consumed, now);
+    return fail_header_limit(consumed, now);
+  }
+
+  Feed fail(std::string message, size_t consumed, int64_t now) {
+    failure_ = std::move(message);
+    completion_.error = ErrorKind::kProtocol;
+    completion_.response_end = now;
+    settle();
+    status_ = Status::kFailed;
+    keep_alive_ = false;
+    return {consumed, Status::kFailed};
+  }
+
+  Feed fail_header_limit(size_t consumed, int64_t now) {
+    return fail(boost::beast::error_code(http::error::header_limit).message(), consumed, now);
+  }
+
+  void complete(int64_t now) {
+    completion_.response_end = now;
+    settle();
+    const int code = completion_.response.status;
+    // After 101 the connection speaks another protocol: no further HTTP/1.1 request on it.
+    if (code == 101) completion_.flags |= traffic::kFlagUpgrade;
+    keep_alive_ = code != 101 && parser_->keep_alive();
+    status_ = Status::kDone;
+  }
+
+  // Makes the completion show what was received: the headers parsed so far and the cap flag.
+  void settle() {
+    traffic::Response& r = completion_.response;
+    r.headers.resize(header_count_);
+    if (r.body_size > max_body_) completion_.flags |= traffic::kFlagResponseBodyTruncated;
+  }
+
+  const size_t max_body_;
+  Completion completion_;
+  std::optional<Parser> parser_;
+  std::string pending_;      // a head or chunk section not yet whole (at most ~kHeaderLimit)
+  std::string failure_;      // short, fixed texts only: never bytes of the message
+  size_t header_count_ = 0;  // headers of the current message (slots beyond are stale)
+  size_t checked_ = 0;       // size of the longest prefix of this head that check_head() saw
+  Status status_ = Status::kNeedMore;
+  bool head_ = false;
+  bool interim_ = false;
+  bool keep_alive_ = false;
+};
+
+void Http1ResponseParser::Impl::begin_message() {
+  traffic::Response& r = completion_.response;
+  r.status = 0;
+  r.reason.clear();
+  r.body.clear();
+  r.body_size = 0;
+  r.framing = Framing::kNone;
+  completion_.has_response = false;
+  header_count_ = 0;
+  interim_ = false;
+  parser_.emplace(*this);
+  parser_->eager(false);
+  parser_->header_limit(kBeastHeaderLimit);
+  // We cap the kept body ourselves and count the rest: a big body is not an error. Not
+  // boost::none: Beast 1.74 tests "Content-Length > body_limit" against the empty optional,
+  // which is always true, and fails every Content-Length body.
+  parser_->body_limit(std::numeric_limits<uint64_t>::max());
+  // A response to HEAD has no body whatever its headers say; Beast cannot know the method.
+  parser_->skip(head_);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Http1ResponseParser::Http1ResponseParser(size_t max_body)
+    : impl_(std::make_unique<Impl>(max_body)) {}
+Http1ResponseParser::~Http1ResponseParser() = default;
+
+void Http1ResponseParser::start(uint64_t token, bool head) { impl_->start(token, head); }
+
+Http1ResponseParser::Feed Http1ResponseParser::feed(const char* data, size_t size, int64_t now) {
+  return impl_->feed(data, size, now);
+}
+
+Http1ResponseParser::Status Http1ResponseParser::finish(int64_t now, bool reset) {
+  return impl_->finish(now, reset);
+}
+
+Completion& Http1ResponseParser::completion() { return impl_->completion(); }
+
+bool Http1ResponseParser::keep_alive() const { return impl_->keep_alive(); }
+
+std::string_view Http1ResponseParser::failure() const { return impl_->failure(); }
+
+}  // namespace twin::replay

@@ -1,0 +1,46 @@
+#pragma once
+// Internal: what the planner (reader thread) hands to a worker, and the clock both use.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+#include "twin/replay/replay.h"
+#include "twin/traffic/exchange.h"
+
+namespace twin::replay::detail {
+
+/// Monotonic nanoseconds (steady_clock). Schedules and latencies use it; recorded instants are
+/// these plus a fixed offset to the epoch taken once at the start, so that they stay monotonic.
+inline int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+/// One captured request, planned: sent once to every target.
+struct Item {
+  uint64_t origin_id = 0;
+  uint64_t session = 0;         // captured session; 0: none (no order kept)
+  int64_t intended = 0;         // steady ns; 0 in closed-loop mode (sent when a connection is free)
+  bool wait_previous = false;   // must wait until the session's earlier requests completed
+  bool warmup = false;          // sent, not counted, not recorded
+  bool body_truncated = false;  // the captured body was cut
+  traffic::Request request;
+};
+
+/// The planner → worker hand-off: the planner appends under the lock, the worker swaps the
+/// whole vector out. `size` lets the planner pace itself without taking the lock.
+struct Inbox {
+  std::mutex mutex;
+  std::vector<Item> items;
+  std::atomic<size_t> queued{0};  // items handed over and not yet sent or failed
+};
+
+/// A '*' matches within one path segment, '**' across segments; no other special characters.
+bool route_match(std::string_view pattern, std::string_view path);
+
+}  // namespace twin::replay::detail

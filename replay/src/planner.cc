@@ -1,0 +1,303 @@
+// The planner: streams the input archive, filters it, orders it by captured start, gives each
+// request its intended instant and hands it to the worker that owns its session.
+
+#include "planner.h"
+
+#include <spdlog/spdlog.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cmath>
+#include <queue>
+#include <random>
+#include <thread>
+
+namespace twin::replay::detail {
+
+bool route_match(std::string_view p, std::string_view t) {
+  // Backtracking matcher; patterns are short and given by the user, paths are bounded.
+  if (p.empty()) return t.empty();
+  if (p[0] == '*') {
+    bool deep = p.size() > 1 && p[1] == '*';
+    std::string_view rest = p.substr(deep ? 2 : 1);
+    for (size_t i = 0; i <= t.size(); ++i) {
+      if (route_match(rest, t.substr(i))) return true;
+      if (i < t.size() && !deep && t[i] == '/') return false;
+    }
+    return false;
+  }
+  if (t.empty() || p[0] != t[0]) return false;
+  return route_match(p.substr(1), t.substr(1));
+}
+
+namespace {
+
+std::string_view path_only(std::string_view target) {
+  auto sep = target.find("://");
+  if (sep != std::string_view::npos && !target.empty() && target[0] != '/') {
+    auto start = target.find('/', sep + 3);
+    target = start == std::string_view::npos ? std::string_view("/") : target.substr(start);
+  }
+  auto q = target.find_first_of("?#");
+  return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+struct Later {
+  bool operator()(const traffic::Exchange* a, const traffic::Exchange* b) const {
+    if (a->time.request_start != b->time.request_start)
+      return a->time.request_start > b->time.request_start;
+    return a->id > b->id;
+  }
+};
+
+}  // namespace
+
+Planner::Planner(const Options& options, std::vector<Inbox>& inboxes, int64_t start,
+                 std::atomic<bool>& stop)
+    : options_(options), inboxes_(inboxes), stop_(stop) {
+  if (start >= 0) set_start(start);
+  per_worker_limit_ =
+      std::max<size_t>(options_.max_ahead / std::max<size_t>(inboxes_.size(), 1), 64);
+  if (options_.mode == Mode::kMax) {
+    size_t conns = options_.connections ? options_.connections : 64;
+    per_worker_limit_ = std::min(per_worker_limit_, 4 * conns * options_.targets.size() + 1024);
+  }
+  sessions_.resize(kSessionSlots);
+}
+
+void Planner::set_start(int64_t start) {
+  start_ = start;
+  end_ = options_.duration > 0 ? start_ + static_cast<int64_t>(options_.duration * 1e9) : 0;
+  warmup_end_ = start_ + static_cast<int64_t>(options_.warmup * 1e9);
+  started_.store(true, std::memory_order_release);
+}
+
+bool Planner::keep(const traffic::Exchange& e) {
+  const Filter& f = options_.filter;
+  if (!f.methods.empty() &&
+      std::find(f.methods.begin(), f.methods.end(), e.request.method) == f.methods.end())
+    return false;
+  if (!f.routes.empty()) {
+    auto path = path_only(e.request.target);
+    bool any = false;
+    for (const auto& r : f.routes) any = any || route_match(r, path);
+    if (!any) return false;
+  }
+  if (f.from != traffic::kNoTime &&
+      (e.time.request_start == traffic::kNoTime || e.time.request_start < f.from))
+    return false;
+  if (f.until != traffic::kNoTime &&
+      (e.time.request_start == traffic::kNoTime || e.time.request_start >= f.until))
+    return false;
+  if (f.from_offset >= 0 || f.until_offset >= 0) {
+    if (e.time.request_start == traffic::kNoTime || t0_ == traffic::kNoTime) return false;
+    double at = static_cast<double>(e.time.request_start - t0_) / 1e9;
+    if (f.from_offset >= 0 && at < f.from_offset) return false;
+    if (f.until_offset >= 0 && at >= f.until_offset) return false;
+  }
+  if (f.sample < 1.0) {
+    // Whole sessions, chosen by a keyed hash of the session id: the same sessions every run.
+    uint64_t key[2] = {e.session, f.sample_seed};
+    uint64_t h = XXH3_64bits(key, sizeof key);
+    if (static_cast<double>(h >> 11) * 0x1.0p-53 >= f.sample) return false;
+  }
+  return true;
+}
+
+Result<void> Planner::run() {
+  // The first captured instant: from the index when the archive has one, else the smallest of
+  // the first records (the reorder window below absorbs the rest).
+  for (;;) {
+    auto opened = traffic::Reader::open(options_.input, {.on_damage = [this](const auto&) {
+                                          damage_.fetch_add(1, std::memory_order_relaxed);
+                                        }});
+    if (!opened) return tl::unexpected(opened.error());
+    auto& reader = *opened;
+    if (pass_ == 0) {
+      total_ = reader->indexed_count();
+      for (const auto& b : reader->index())
+        if (b.first_time != traffic::kNoTime)
+          t0_ = t0_ == traffic::kNoTime ? b.first_time : std::min(t0_, b.first_time);
+    }
+    auto r = pass(*reader);
+    if (!r) return r;
+    ++pass_;
+    if (!options_.loop || stopped() || done_ || planned_in_pass_ == 0) break;
+    loops_.fetch_add(1, std::memory_order_relaxed);
+  }
+  flush_all();
+  return {};
+}
+
+Result<void> Planner::pass(traffic::Reader& reader) {
+  // A window of decoded exchanges, ordered by captured start: archives are written as exchanges
+  // complete, so a long request can be stored after many that started later.
+  std::priority_queue<traffic::Exchange*, std::vector<traffic::Exchange*>, Later> window;
+  std::vector<std::unique_ptr<traffic::Exchange>> owned;
+  std::vector<traffic::Exchange*> spare;
+  constexpr size_t kWindow = 4096;
+  planned_in_pass_ = 0;
+  bool more = true;
+  while (more || !window.empty()) {
+    if (stopped() || done_) return {};
+    while (more && window.size() < kWindow) {
+      traffic::Exchange* e;
+      if (spare.empty()) {
+        owned.push_back(std::make_unique<traffic::Exchange>());
+        e = owned.back().get();
+      } else {
+        e = spare.back();
+        spare.pop_back();
+      }
+      auto got = reader.next(*e);
+      if (!got) return tl::unexpected(got.error());
+      if (!*got) {
+        more = false;
+        spare.push_back(e);
+        break;
+      }
+      window.push(e);
+    }
+    if (window.empty()) break;
+    traffic::Exchange* e = window.top();
+    window.pop();
+    plan(*e);
+    spare.push_back(e);
+  }
+  // The next pass starts one mean gap after this one's last request.
+  if (planned_in_pass_ > 1 && last_capture_ != traffic::kNoTime && t0_ != traffic::kNoTime) {
+    int64_t span = last_capture_ - first_capture_;
+    int64_t gap = span / static_cast<int64_t>(planned_in_pass_ - 1);
+    pass_offset_ += span + gap;
+  } else {
+    pass_offset_ += 1'000'000;  // a single request: 1 ms apart
+  }
+  return {};
+}
+
+void Planner::plan(traffic::Exchange& e) {
+  if (e.request.method.empty() || e.request.method == "CONNECT" || e.request.method == "PRI") {
+    skipped_no_request_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (t0_ == traffic::kNoTime) t0_ = e.time.request_start;
+  if (!keep(e)) {
+    skipped_filtered_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (options_.skip_truncated && e.has(traffic::kFlagRequestBodyTruncated)) {
+    skipped_truncated_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  int64_t captured = e.time.request_start;
+  if (captured == traffic::kNoTime)
+    captured = last_capture_ == traffic::kNoTime ? 0 : last_capture_;
+  if (t0_ == traffic::kNoTime) t0_ = captured;
+  if (planned_in_pass_ == 0) first_capture_ = captured;
+  last_capture_ = std::max(last_capture_ == traffic::kNoTime ? captured : last_capture_, captured);
+
+  // The schedule's zero is the first planned request, a little ahead of the clock: reading
+  // the input up to it (the reorder window) does not make the first requests late.
+  if (!started_.load(std::memory_order_relaxed)) set_start(now_ns() + 20'000'000);
+  Item item;
+  item.origin_id = e.id;
+  switch (options_.mode) {
+    case Mode::kFaithful: {
+      double offset = static_cast<double>(captured - t0_ + pass_offset_) / options_.speed;
+      item.intended = start_ + static_cast<int64_t>(std::max(0.0, offset));
+      break;
+    }
+    case Mode::kRate: {
+      double step = 1e9 / options_.rate;
+      if (options_.poisson) {
+        std::exponential_distribution<double> gap(1.0);
+        rate_clock_ += step * gap(rng_);
+      } else {
+        rate_clock_ = step * static_cast<double>(planned_total_);
+      }
+      item.intended = start_ + static_cast<int64_t>(rate_clock_);
+      break;
+    }
+    case Mode::kMax:
+      item.intended = 0;
+      break;
+  }
+  if (end_ != 0 && options_.mode != Mode::kMax && item.intended >= end_) {
+    done_ = true;
+    return;
+  }
+  if (end_ != 0 && options_.mode == Mode::kMax && now_ns() >= end_) {
+    done_ = true;
+    return;
+  }
+  item.warmup = options_.warmup > 0 && (options_.mode == Mode::kMax ? now_ns() < warmup_end_
+                                                                    : item.intended < warmup_end_);
+  item.body_truncated = e.has(traffic::kFlagRequestBodyTruncated);
+
+  // Session order: a request waits for the earlier ones of its captured connection when the
+  // capture shows it was sent after the previous response ended (not pipelined, not a
+  // concurrent HTTP/2 stream). Sessions are remembered in a fixed table: bounded memory.
+  if (options_.keep_order && options_.mode != Mode::kMax) {
+    // Each pass replays the sessions anew: a loop's session ids are made distinct.
+    item.session = e.session * 1315423911u + pass_ + 1;
+    auto& slot = sessions_[item.session % kSessionSlots];
+    if (slot.session == item.session) {
+      item.wait_previous = slot.last_end == traffic::kNoTime || slot.last_end <= captured;
+    }
+    slot.session = item.session;
+    int64_t end = e.response ? e.time.response_end : traffic::kNoTime;
+    slot.last_end = end == traffic::kNoTime ? traffic::kNoTime : std::max(slot.last_end, end);
+  }
+  item.request = std::move(e.request);
+
+  size_t worker;
+  if (item.session != 0) {
+    worker = static_cast<size_t>(XXH3_64bits(&item.session, sizeof item.session) % inboxes_.size());
+  } else {
+    worker = static_cast<size_t>(planned_total_ % inboxes_.size());
+  }
+  // Pace: stay at most ahead_seconds ahead of the clock and within the per-worker limit.
+  auto& inbox = inboxes_[worker];
+  for (;;) {
+    if (stopped()) return;
+    int64_t now = now_ns();
+    bool too_early = options_.mode != Mode::kMax &&
+                     item.intended - now > static_cast<int64_t>(options_.ahead_seconds * 1e9);
+    bool too_many =
+        inbox.queued.load(std::memory_order_relaxed) + pending_[worker].size() >= per_worker_limit_;
+    if (!too_early && !too_many) break;
+    flush_all();
+    if (end_ != 0 && options_.mode == Mode::kMax && now >= end_) {
+      done_ = true;
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(too_early ? 2000 : 200));
+  }
+  pending_[worker].push_back(std::move(item));
+  ++planned_total_;
+  ++planned_in_pass_;
+  planned_.fetch_add(1, std::memory_order_relaxed);
+  // Hand over in batches, but never hold a request that is due soon.
+  if (pending_[worker].size() >= 64 || options_.mode == Mode::kMax ||
+      pending_[worker].back().intended - now_ns() < 5'000'000)
+    flush(worker);
+}
+
+void Planner::flush(size_t worker) {
+  auto& batch = pending_[worker];
+  if (batch.empty()) return;
+  auto& inbox = inboxes_[worker];
+  inbox.queued.fetch_add(batch.size(), std::memory_order_relaxed);
+  {
+    std::lock_guard lock(inbox.mutex);
+    for (auto& item : batch) inbox.items.push_back(std::move(item));
+  }
+  batch.clear();
+  if (wake_) wake_(worker);
+}
+
+void Planner::flush_all() {
+  for (size_t w = 0; w < pending_.size(); ++w) flush(w);
+}
+
+}  // namespace twin::replay::detail

@@ -1,0 +1,84 @@
+#pragma once
+// Internal: the planner thread (planner.cc).
+
+#include <atomic>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "plan.h"
+#include "twin/traffic/archive.h"
+
+namespace twin::replay::detail {
+
+class Planner {
+ public:
+  /// `start` is the steady instant of the schedule's zero; negative: when the first request
+  /// is planned (start() tells it then). `inboxes` has one per worker.
+  Planner(const Options& options, std::vector<Inbox>& inboxes, int64_t start,
+          std::atomic<bool>& stop);
+  /// Called after items were handed to a worker, so that it looks at its inbox.
+  void on_wake(std::function<void(size_t)> wake) { wake_ = std::move(wake); }
+  /// Reads and plans the whole input (with its loops); returns when everything is handed over
+  /// or the run is stopped. An error only when the input cannot be read at all.
+  Result<void> run();
+
+  /// The schedule's zero, once known (started()).
+  int64_t start() const { return start_; }
+  bool started() const { return started_.load(std::memory_order_acquire); }
+  uint64_t planned() const { return planned_.load(std::memory_order_relaxed); }
+  uint64_t total_hint() const { return total_; }
+  uint64_t skipped_filtered() const { return skipped_filtered_.load(); }
+  uint64_t skipped_truncated() const { return skipped_truncated_.load(); }
+  uint64_t skipped_no_request() const { return skipped_no_request_.load(); }
+  uint64_t loops() const { return loops_.load(); }
+  uint64_t damage() const { return damage_.load(); }
+
+ private:
+  static constexpr size_t kSessionSlots = 1 << 16;
+  struct SessionSlot {
+    uint64_t session = 0;
+    int64_t last_end = traffic::kNoTime;
+  };
+
+  bool stopped() const { return stop_.load(std::memory_order_relaxed); }
+  bool keep(const traffic::Exchange& e);
+  Result<void> pass(traffic::Reader& reader);
+  void plan(traffic::Exchange& e);
+  void flush(size_t worker);
+  void flush_all();
+
+  const Options& options_;
+  std::vector<Inbox>& inboxes_;
+  std::vector<std::vector<Item>> pending_ = std::vector<std::vector<Item>>(inboxes_.size());
+  void set_start(int64_t start);
+  int64_t start_ = 0;
+  std::atomic<bool> started_{false};
+  int64_t end_ = 0;
+  int64_t warmup_end_ = 0;
+  std::atomic<bool>& stop_;
+  std::function<void(size_t)> wake_;
+  size_t per_worker_limit_ = 0;
+  std::vector<SessionSlot> sessions_;
+
+  int64_t t0_ = traffic::kNoTime;  // the first captured instant
+  int64_t first_capture_ = traffic::kNoTime;
+  int64_t last_capture_ = traffic::kNoTime;
+  int64_t pass_offset_ = 0;
+  uint64_t pass_ = 0;
+  uint64_t planned_in_pass_ = 0;
+  uint64_t planned_total_ = 0;
+  double rate_clock_ = 0;
+  std::mt19937_64 rng_{options_.seed};
+  bool done_ = false;
+  uint64_t total_ = 0;
+
+  std::atomic<uint64_t> planned_{0};
+  std::atomic<uint64_t> skipped_filtered_{0};
+  std::atomic<uint64_t> skipped_truncated_{0};
+  std::atomic<uint64_t> skipped_no_request_{0};
+  std::atomic<uint64_t> loops_{0};
+  std::atomic<uint64_t> damage_{0};
+};
+
+}  // namespace twin::replay::detail

@@ -1,0 +1,147 @@
+// Targets: URL parsing with its one-line errors, and what prepare() sends for a captured request.
+
+#include "twin/replay/target.h"
+
+#include <gtest/gtest.h>
+
+namespace twin::replay {
+namespace {
+
+TEST(Target, ParsesNamesSchemesPortsAndPrefixes) {
+  auto t = parse_target("baseline=http://127.0.0.1:8080/api/");
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->name, "baseline");
+  EXPECT_EQ(t->scheme, Scheme::kHttp);
+  EXPECT_EQ(t->host, "127.0.0.1");
+  EXPECT_EQ(t->port, 8080);
+  EXPECT_EQ(t->path_prefix, "/api");
+  EXPECT_EQ(t->authority, "127.0.0.1:8080");
+
+  auto u = parse_target("https://example.test", 1);
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->name, "target2");
+  EXPECT_EQ(u->port, 443);
+  EXPECT_TRUE(u->tls());
+  EXPECT_EQ(u->path_prefix, "");
+
+  auto v = parse_target("cand=h2c://[::1]:9000");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->scheme, Scheme::kH2c);
+  EXPECT_EQ(v->host, "::1");
+  EXPECT_EQ(v->port, 9000);
+  EXPECT_EQ(v->authority, "[::1]:9000");
+  EXPECT_FALSE(v->tls());
+
+  auto w = parse_target("H2://h");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->scheme, Scheme::kH2);
+  EXPECT_TRUE(w->tls());
+  // A '=' inside the URL is not a name separator.
+  auto x = parse_target("http://h/p=q");
+  ASSERT_TRUE(x);
+  EXPECT_EQ(x->name, "target");
+  EXPECT_EQ(x->path_prefix, "/p=q");
+}
+
+TEST(Target, RejectsWhatItCannotReach) {
+  for (const char* bad : {"ftp://h", "h:80", "x=", "bad name=http://h", "http://", "http://:80",
+                          "http://h:0", "http://h:65536", "http://h:8x", "http://u:p@h/",
+                          "http://[::1", "http://h?x=1", "http://[::1]x"}) {
+    auto t = parse_target(bad);
+    EXPECT_FALSE(t) << bad;
+    if (!t) {
+      EXPECT_NE(t.error().message.find(bad), std::string::npos) << t.error().message;
+      EXPECT_EQ(t.error().message.find('\n'), std::string::npos);
+    }
+  }
+}
+
+traffic::Request captured() {
+  traffic::Request r;
+  r.method = "POST";
+  r.target = "/v1/orders?x=1";
+  r.authority = "shop.prod.example";
+  r.headers = {{"Host", "shop.prod.example"},
+               {"Connection", "keep-alive"},
+               {"Content-Length", "2"},
+               {"Content-Type", "application/json"},
+               {"Transfer-Encoding", "chunked"},
+               {"TE", "gzip"},
+               {"X-Trace", "abc"},
+               {"Keep-Alive", "timeout=5"},
+               {"Upgrade", "h2c"},
+               {"X-Trace", "def"}};
+  r.body = "{}";
+  r.body_size = 2;
+  return r;
+}
+
+TEST(Prepare, DropsHopByHopAndUsesTheTargetsAuthority) {
+  auto t = parse_target("http://10.0.0.1:81/base");
+  ASSERT_TRUE(t);
+  OutRequest out;
+  prepare(captured(), false, *t, {}, out);
+  EXPECT_EQ(out.method, "POST");
+  EXPECT_EQ(out.path, "/base/v1/orders?x=1");
+  EXPECT_EQ(out.authority, "10.0.0.1:81");
+  traffic::Headers want = {
+      {"Content-Type", "application/json"}, {"X-Trace", "abc"}, {"X-Trace", "def"}};
+  EXPECT_EQ(out.headers, want);
+  EXPECT_EQ(out.body, "{}");
+  EXPECT_FALSE(out.body_truncated);
+}
+
+TEST(Prepare, AppliesRewrites) {
+  auto t = parse_target("http://h");
+  ASSERT_TRUE(t);
+  Rewrite rw;
+  rw.keep_authority = true;
+  rw.set_headers = {{"x-trace", "replayed"}, {"Authorization", "Bearer t"}};
+  rw.remove_headers = {"content-type"};
+  rw.strip_prefix = "/v1";
+  rw.path_prefix = "/v2";
+  OutRequest out;
+  prepare(captured(), true, *t, rw, out);
+  EXPECT_EQ(out.path, "/v2/orders?x=1");
+  EXPECT_EQ(out.authority, "shop.prod.example");
+  traffic::Headers want = {{"x-trace", "replayed"}, {"Authorization", "Bearer t"}};
+  EXPECT_EQ(out.headers, want);
+  EXPECT_TRUE(out.body_truncated);
+
+  rw.authority = "candidate.internal";
+  prepare(captured(), false, *t, rw, out);
+  EXPECT_EQ(out.authority, "candidate.internal");
+  // "--header Host: x" is the authority, never a second Host header.
+  Rewrite host;
+  host.set_headers = {{"Host", "other"}};
+  prepare(captured(), false, *t, host, out);
+  EXPECT_EQ(out.authority, "other");
+  for (const auto& h : out.headers) EXPECT_NE(h.name, "Host");
+}
+
+TEST(Prepare, PathForms) {
+  auto t = parse_target("http://h/");
+  ASSERT_TRUE(t);
+  traffic::Request r;
+  r.method = "GET";
+  OutRequest out;
+  for (auto [in, want] :
+       std::vector<std::pair<std::string, std::string>>{{"http://proxy.example/a/b?c", "/a/b?c"},
+                                                        {"http://proxy.example", "/"},
+                                                        {"", "/"},
+                                                        {"*", "*"},
+                                                        {"/", "/"},
+                                                        {"?q=1", "/?q=1"}}) {
+    r.target = in;
+    prepare(r, false, *t, {}, out);
+    EXPECT_EQ(out.path, want) << in;
+  }
+  auto p = parse_target("http://h/pre");
+  ASSERT_TRUE(p);
+  r.target = "/x";
+  prepare(r, false, *p, {}, out);
+  EXPECT_EQ(out.path, "/pre/x");
+}
+
+}  // namespace
+}  // namespace twin::replay
