@@ -114,7 +114,8 @@ void print_summary(const replay::Summary& s) {
                  "replay: target %s: sent=%llu completed=%llu errors=%llu%s%s rate=%.1f/s "
                  "latency_ms p50=%s p90=%s p99=%s p99.9=%s max=%s service_p99_ms=%s "
                  "send_lag_p99_ms=%s connections=%llu connect_failed=%llu held_by_order=%llu "
-                 "waited_for_connection=%llu overflow=%llu truncated_bodies=%llu warmup=%llu\n",
+                 "waited_for_connection=%llu overflow=%llu truncated_bodies=%llu warmup=%llu "
+                 "invalid_headers=%llu\n",
                  t.name.c_str(), (unsigned long long)t.sent, (unsigned long long)t.completed,
                  (unsigned long long)errs,
                  kinds.empty() ? "" : (" (" + kinds.substr(1) + ")").c_str(), statuses.c_str(),
@@ -124,7 +125,8 @@ void print_summary(const replay::Summary& s) {
                  ms(t.send_lag.quantile(0.99)).c_str(), (unsigned long long)t.connections_opened,
                  (unsigned long long)t.connections_failed, (unsigned long long)t.held_by_order,
                  (unsigned long long)t.waited_for_connection, (unsigned long long)t.overflow,
-                 (unsigned long long)t.truncated_bodies, (unsigned long long)t.warmup);
+                 (unsigned long long)t.truncated_bodies, (unsigned long long)t.warmup,
+                 (unsigned long long)t.invalid_headers);
   }
 }
 

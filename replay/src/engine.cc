@@ -872,8 +872,9 @@ void Worker::release(uint32_t item_slot) {
     f.item = item_slot;
     f.target = t;
     f.released = now;
-    prepare(item.request, item.body_truncated, *shared_.targets[t].target, shared_.options.rewrite,
-            f.request);
+    stats_[t].invalid_headers +=
+        prepare(item.request, item.body_truncated, *shared_.targets[t].target,
+                shared_.options.rewrite, f.request);
     if (item.session != 0) {
       auto& s = session(item.session);
       s.last_active = now;
@@ -1276,6 +1277,7 @@ nlohmann::json Summary::to_json() const {
     o["held_by_order"] = t.held_by_order;
     o["waited_for_connection"] = t.waited_for_connection;
     o["overflow"] = t.overflow;
+    o["invalid_headers"] = t.invalid_headers;
     ts[t.name] = std::move(o);
   }
   return j;
@@ -1427,6 +1429,7 @@ Result<Summary> run(const Options& options_in, const Hooks& hooks) {
       merged.held_by_order += s.held_by_order;
       merged.waited_for_connection += s.waited_for_connection;
       merged.overflow += s.overflow;
+      merged.invalid_headers += s.invalid_headers;
       merged.latency.merge(s.latency);
       merged.service.merge(s.service);
       merged.send_lag.merge(s.send_lag);

@@ -39,6 +39,17 @@ bool hop_by_hop(std::string_view name) {
   return false;
 }
 
+// What the HTTP/1.1 serializer and the HTTP/2 session would refuse to put on the wire.
+bool sendable(const traffic::Header& h) {
+  if (h.name.empty()) return false;
+  for (unsigned char c : h.name)
+    if (c <= 0x20 || c == 0x7f || c == ':')
+      return h.name[0] == ':';  // pseudo-headers: dropped later
+  for (char c : h.value)
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  return true;
+}
+
 bool in_list(const std::vector<std::string>& names, std::string_view name) {
   for (const auto& n : names)
     if (iequals(n, name)) return true;
@@ -137,8 +148,8 @@ Result<Target> parse_target(std::string_view spec, size_t index) {
   return t;
 }
 
-void prepare(const traffic::Request& request, bool body_truncated, const Target& target,
-             const Rewrite& rewrite, OutRequest& out) {
+size_t prepare(const traffic::Request& request, bool body_truncated, const Target& target,
+               const Rewrite& rewrite, OutRequest& out) {
   out.method = request.method;
   // The path: absolute-form "http://h/p?q" becomes "/p?q"; "*" stays.
   std::string_view path = request.target;
@@ -172,7 +183,12 @@ void prepare(const traffic::Request& request, bool body_truncated, const Target&
     out.authority = target.authority;
   }
   out.headers.clear();
+  size_t invalid = 0;
   for (const auto& h : request.headers) {
+    if (!sendable(h)) {
+      ++invalid;
+      continue;
+    }
     if (hop_by_hop(h.name)) continue;
     // TE: only "trailers" is allowed end to end (and in HTTP/2).
     if (iequals(h.name, "te") && !iequals(h.value, "trailers")) continue;
@@ -192,6 +208,7 @@ void prepare(const traffic::Request& request, bool body_truncated, const Target&
   }
   out.body = request.body;
   out.body_truncated = body_truncated;
+  return invalid;
 }
 
 }  // namespace twin::replay

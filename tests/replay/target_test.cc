@@ -119,6 +119,21 @@ TEST(Prepare, AppliesRewrites) {
   for (const auto& h : out.headers) EXPECT_NE(h.name, "Host");
 }
 
+TEST(Prepare, LeavesOutAndCountsHeadersNoClientMaySend) {
+  auto t = parse_target("http://h");
+  ASSERT_TRUE(t);
+  traffic::Request r;
+  r.method = "GET";
+  r.target = "/";
+  r.headers = {{"X-Ok", "1"},       {"X-Bad", "a\r\nInjected: yes"},   {"Bad Name", "v"},
+               {"", "empty"},       {"X-Nul", std::string("a\0b", 3)}, {"a:b", "c"},
+               {":authority", "h"}, {"X-Ok2", "tab\tis fine"}};
+  OutRequest out;
+  EXPECT_EQ(prepare(r, false, *t, {}, out), 5u);
+  traffic::Headers want = {{"X-Ok", "1"}, {"X-Ok2", "tab\tis fine"}};
+  EXPECT_EQ(out.headers, want);
+}
+
 TEST(Prepare, PathForms) {
   auto t = parse_target("http://h/");
   ASSERT_TRUE(t);

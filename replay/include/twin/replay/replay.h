@@ -97,10 +97,11 @@ struct TargetStats {
   uint64_t truncated_bodies = 0;  // kept bodies cut at max_body
   uint64_t held_by_order = 0;     // sends that waited for their session's previous request
   uint64_t waited_for_connection = 0;
-  uint64_t overflow = 0;        // requests failed because too many were waiting
-  traffic::Histogram latency;   // ns, from the intended instant to the last response byte
-  traffic::Histogram service;   // ns, from the actual send to the last response byte
-  traffic::Histogram send_lag;  // ns, actual send − the instant the request was released
+  uint64_t overflow = 0;         // requests failed because too many were waiting
+  uint64_t invalid_headers = 0;  // captured headers no client may send, left out
+  traffic::Histogram latency;    // ns, from the intended instant to the last response byte
+  traffic::Histogram service;    // ns, from the actual send to the last response byte
+  traffic::Histogram send_lag;   // ns, actual send − the instant the request was released
 };
 
 struct Summary {

@@ -66,8 +66,10 @@ struct OutRequest {
 };
 
 /// Builds what `target` is sent for the captured `request`. An absolute-form target
-/// ("http://h/p") is reduced to its path; "*" (OPTIONS) is kept.
-void prepare(const traffic::Request& request, bool body_truncated, const Target& target,
-             const Rewrite& rewrite, OutRequest& out);
+/// ("http://h/p") is reduced to its path; "*" (OPTIONS) is kept. A captured header that no
+/// client may send (an empty name, a name with a control byte, space or ':', a value with CR,
+/// LF or NUL) is left out; returns how many were, so that the caller counts them.
+size_t prepare(const traffic::Request& request, bool body_truncated, const Target& target,
+               const Rewrite& rewrite, OutRequest& out);
 
 }  // namespace twin::replay
