@@ -244,18 +244,42 @@ MultipartResult rewrite_multipart(std::string_view in, std::string_view boundary
   out.clear();
   out.reserve(in.size());
   size_t copied = 0;  // in[copied, ...) is not yet in `out`: unchanged bytes go in lazily
-  auto finish = [&](bool valid) {
+  std::string replacement;
+  // Replaces in[begin, end) (at or after `copied`) with `text`.
+  auto edit = [&](size_t begin, size_t end, std::string_view text) {
+    out.append(in.data() + copied, begin - copied);
+    out.append(text);
+    copied = end;
+  };
+  // Shows in[begin, end) to the visitor as text and applies its replacement.
+  auto show = [&](MultipartText where, std::string_view header, size_t begin, size_t end) {
+    if (begin >= end) return;
+    replacement.clear();
+    if (visitor.text(where, header, in.substr(begin, end - begin), replacement)) {
+      ++result.texts_replaced;
+      edit(begin, end, replacement);
+    }
+  };
+  // The end: in[from, ...) could not be parsed (valid false) or is the epilogue.
+  auto finish = [&](bool valid, size_t from) {
+    show(valid ? MultipartText::kEpilogue : MultipartText::kUnparsed, {}, from, in.size());
     out.append(in.data() + copied, in.size() - copied);
     result.valid = valid;
+    result.unparsed = valid ? in.size() : from;
     return result;
   };
-  if (boundary.empty()) return finish(false);
+  if (boundary.empty()) return finish(false, 0);
   const std::string dash_boundary = "--" + std::string(boundary);
 
   Delimiter d;
-  if (!find_delimiter(in, 0, dash_boundary, d)) return finish(false);  // the preamble is all
+  if (!find_delimiter(in, 0, dash_boundary, d)) return finish(false, 0);  // the preamble is all
+  show(MultipartText::kPreamble, {}, 0, d.line_break);
   std::vector<Param> params;
   std::vector<Edit> edits;
+  struct HeaderText {
+    size_t name_begin, name_end, value_begin, value_end;
+  };
+  std::vector<HeaderText> texts;
   std::string name;
   std::string filename;
   std::string new_body;
@@ -263,15 +287,17 @@ MultipartResult rewrite_multipart(std::string_view in, std::string_view boundary
   while (!d.close) {
     const size_t part_begin = d.after;
     Delimiter next;
-    if (!find_delimiter(in, part_begin, dash_boundary, next)) return finish(false);
-    const size_t part_end = next.line_break;
-    if (part_end < part_begin) return finish(false);  // "--b\r\n--b": no room for headers
+    // A last part cut before its next delimiter (a body cut at a size limit) runs to the end.
+    const bool cut = !find_delimiter(in, part_begin, dash_boundary, next);
+    const size_t part_end = cut ? in.size() : next.line_break;
+    if (part_end < part_begin) return finish(false, part_begin);  // "--b\r\n--b": no headers
 
     // The header section: lines up to an empty one, all before the part's end.
     MultipartPart part;
     size_t body_begin = std::string_view::npos;
     size_t disposition_begin = std::string_view::npos;
     size_t disposition_end = 0;
+    texts.clear();
     size_t line = part_begin;
     while (line < part_end) {
       const size_t nl = in.find('\n', line);
@@ -290,6 +316,7 @@ MultipartResult rewrite_multipart(std::string_view in, std::string_view boundary
         header_end = more;
       }
       const std::string_view header = in.substr(line, header_end - line);
+      const size_t value_end = in[header_end - 1] == '\r' ? header_end - 1 : header_end;
       const size_t colon = header.find(':');
       if (colon != std::string_view::npos) {
         const std::string_view field = trim(header.substr(0, colon));
@@ -298,11 +325,15 @@ MultipartResult rewrite_multipart(std::string_view in, std::string_view boundary
           disposition_end = header_end;
         } else if (iequals(field, "content-type") && part.content_type.empty()) {
           part.content_type = trim(header.substr(colon + 1));
+        } else {
+          texts.push_back({line, line + colon, line + colon + 1, value_end});
         }
+      } else {
+        texts.push_back({line, line, line, value_end});  // not a header: all of it is text
       }
       line = header_end + 1;
     }
-    if (body_begin == std::string_view::npos) return finish(false);
+    if (body_begin == std::string_view::npos) return finish(false, part_begin);
 
     // Content-Disposition: form-data; name="a"; filename="b"; filename*=UTF-8''b
     const Param* filename_param = nullptr;
@@ -336,14 +367,28 @@ MultipartResult rewrite_multipart(std::string_view in, std::string_view boundary
     part.body = in.substr(body_begin, part_end - body_begin);
     ++result.parts;
 
+    // The other headers' values: before the part, in order (the Content-Disposition edits,
+    // between them, are made below).
+    edits.clear();
+    for (const HeaderText& t : texts) {
+      replacement.clear();
+      const std::string_view header = trim(in.substr(t.name_begin, t.name_end - t.name_begin));
+      if (t.value_begin < t.value_end &&
+          visitor.text(MultipartText::kHeader, header,
+                       in.substr(t.value_begin, t.value_end - t.value_begin), replacement)) {
+        ++result.texts_replaced;
+        edits.push_back({t.value_begin, t.value_end, replacement});
+      }
+    }
     new_body.clear();
     new_filename.clear();
     const bool replace_body = visitor.visit(part, new_body, new_filename);
-    edits.clear();
+    bool part_replaced = false;
     if (!new_filename.empty()) {
       if (filename_param != nullptr) {
         edits.push_back({disposition_begin + filename_param->begin,
                          disposition_begin + filename_param->end, quoted_filename(new_filename)});
+        part_replaced = true;
       }
       if (ext_param != nullptr) {
         // Quoted when the original was (not RFC 8187, but bytes glued to the closing quote
@@ -352,22 +397,21 @@ MultipartResult rewrite_multipart(std::string_view in, std::string_view boundary
         if (ext_param->quoted) ext = '"' + ext + '"';
         edits.push_back({disposition_begin + ext_param->begin, disposition_begin + ext_param->end,
                          std::move(ext)});
+        part_replaced = true;
       }
     }
-    if (replace_body) edits.push_back({body_begin, part_end, new_body});
-    if (!edits.empty()) {
-      ++result.replaced;
-      std::sort(edits.begin(), edits.end(),
-                [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
-      for (const Edit& e : edits) {
-        out.append(in.data() + copied, e.begin - copied);
-        out.append(e.text);
-        copied = e.end;
-      }
+    if (replace_body) {
+      edits.push_back({body_begin, part_end, new_body});
+      part_replaced = true;
     }
+    if (part_replaced) ++result.replaced;
+    std::sort(edits.begin(), edits.end(),
+              [](const Edit& a, const Edit& b) { return a.begin < b.begin; });
+    for (const Edit& e : edits) edit(e.begin, e.end, e.text);
+    if (cut) return finish(false, in.size());
     d = next;
   }
-  return finish(true);
+  return finish(true, d.after);
 }
 
 }  // namespace twin::scrubber

@@ -245,6 +245,7 @@ struct Place {
   bool binary = false;              // replacements must keep the length
   bool number = false;              // a JSON number: the replacement must be one too
   bool content_only = false;        // a JSON key: content detectors only
+  bool plus_is_space = false;       // raw urlencoded text (a query, a form): '+' is a space
 };
 
 // How the engine treats a header, by its name (built-in rules).
@@ -633,15 +634,33 @@ class Engine final : public Scrubber {
 
   // Rescans scrubbed output: anything the detectors find outside the regions twin wrote is
   // residual personal data.
-  void check_residual(const Decision& d, std::string_view out) {
+  void check_residual(const Place& p, const Decision& d, std::string_view out) {
     rescan_.clear();
     detectors_->scan(out, *scratch_, rescan_);
     uint64_t residual = 0;
+    auto ours = [&](size_t begin, size_t end) {
+      return std::any_of(written_.begin(), written_.end(),
+                         [&](const auto& r) { return begin >= r.first && end <= r.second; });
+    };
     for (const auto& s : rescan_) {
-      bool ours = std::any_of(written_.begin(), written_.end(), [&](const auto& r) {
-        return s.begin >= r.first && s.end <= r.second;
-      });
-      if (!ours) ++residual;
+      if (ours(s.begin, s.end)) continue;
+      std::string_view piece = out.substr(s.begin, s.end - s.begin);
+      if (!p.binary && !p.number && has_percent_escape(piece)) {
+        // Read as scrub_value reads it: decoded ("x+tok%40en.com" in a query is "x tok@en.com",
+        // of which only "tok%40en.com" was found and written).
+        percent_decode_mapped(piece, p.plus_is_space, span_decoded_, span_offsets_);
+        span_found_.clear();
+        detectors_->scan(span_decoded_, *scratch_, span_found_);
+        if (!span_found_.empty()) {
+          for (const auto& f : span_found_) {
+            if (!ours(s.begin + span_offsets_[f.begin], s.begin + span_offsets_[f.end])) {
+              ++residual;
+            }
+          }
+          continue;
+        }
+      }
+      ++residual;
     }
     if (residual) {
       counters_.residual += residual;
@@ -693,24 +712,52 @@ class Engine final : public Scrubber {
       return Change::kUnchanged;
     }
 
+    // Percent-escapes ("alice%40example.com" in a URL) are read through wherever a value can be
+    // decoded and encoded again: not in a binary body or a JSON number, whose replacement must
+    // keep its length or stay a number. A value is then detected and transformed decoded, and
+    // what replaces it is encoded in its original style, so that it gets the token the same
+    // value gets where it is met decoded (a query value, a path segment, a JSON string).
+    // Only spans and values that are replaced are looked at for escapes, never a whole body.
+    const bool decodable = !p.binary && !p.number;
+    bool decoded_whole = false;  // `act` applies to decoded_value_, v decoded
     spans_.clear();
     if (!act) {
       if (!may_hold_pii(v, p.number)) return Change::kUnchanged;
       detectors_->scan(v, *scratch_, spans_);
       if (spans_.empty()) return Change::kUnchanged;
-      if (spans_.size() == 1 && spans_[0].begin == 0 && spans_[0].end == v.size()) {
+      if (spans_.size() == 1 && spans_[0].begin == 0 && spans_[0].end == v.size() &&
+          !(decodable && has_percent_escape(v))) {
         kind = spans_[0].kind;
         act = &action_for(d, kind, spans_[0].custom);
       }
-    } else if ((kind == Kind::kNone || (kind == Kind::kBearer && p.default_kind == kind)) &&
-               act->action == Action::kToken) {
-      // A place rule or a credential header: let the token keep the format of what the value
-      // is, when it is one thing (an e-mail stays an e-mail, a JWT keeps its header).
-      detectors_->scan(v, *scratch_, spans_);
-      if (spans_.size() == 1 && spans_[0].begin == 0 && spans_[0].end == v.size()) {
-        kind = spans_[0].kind;
+    } else {
+      if (decodable && act->action != Action::kKeep && act->action != Action::kDrop &&
+          has_percent_escape(v)) {
+        // A value chosen by its place (a cookie, a rule, a key name): when its decoded bytes
+        // are one detected value, that is what is transformed, by its detected kind where the
+        // place names none.
+        decoded_value_.clear();
+        percent_decode(v, p.plus_is_space, decoded_value_);
+        detectors_->scan(decoded_value_, *scratch_, spans_);
+        if (spans_.size() == 1 && spans_[0].begin == 0 && spans_[0].end == decoded_value_.size()) {
+          decoded_whole = true;
+          if (kind == Kind::kNone || (kind == Kind::kBearer && p.default_kind == kind)) {
+            kind = spans_[0].kind;
+          }
+        }
+        spans_.clear();
       }
-      spans_.clear();
+      if (!decoded_whole &&
+          (kind == Kind::kNone || (kind == Kind::kBearer && p.default_kind == kind)) &&
+          act->action == Action::kToken) {
+        // A place rule or a credential header: let the token keep the format of what the value
+        // is, when it is one thing (an e-mail stays an e-mail, a JWT keeps its header).
+        detectors_->scan(v, *scratch_, spans_);
+        if (spans_.size() == 1 && spans_[0].begin == 0 && spans_[0].end == v.size()) {
+          kind = spans_[0].kind;
+        }
+        spans_.clear();
+      }
     }
 
     out.clear();
@@ -718,7 +765,13 @@ class Engine final : public Scrubber {
     if (act) {
       if (act->action == Action::kKeep) return Change::kUnchanged;
       if (from_memory) ++counters_.memory_hits;
-      transform(p, v, kind, *act, out);
+      if (decoded_whole) {
+        span_token_.clear();
+        transform(p, decoded_value_, kind, *act, span_token_);
+        percent_encode_like(span_token_, v, p.plus_is_space, out);
+      } else {
+        transform(p, v, kind, *act, out);
+      }
       count(p, kind);
       // Values chosen by their place are remembered; what the detectors found by content they
       // will find again wherever it comes back.
@@ -739,10 +792,22 @@ class Engine final : public Scrubber {
 
     // Spans within the value: each replaced on its own, the text between kept.
     size_t at = 0;
-    for (const auto& s : spans_) {
+    bool drop_whole = false;
+    for (auto& s : spans_) {
       out.append(v.substr(at, s.begin - at));
-      const auto& a = action_for(d, s.kind, s.custom);
       auto piece = v.substr(s.begin, s.end - s.begin);
+      if (decodable && has_percent_escape(piece)) {
+        const EncodedSpan r = scrub_encoded_span(p, d, piece, out);
+        if (r.found) {
+          if (r.one_whole) s.kind = r.kind;
+          // One value, all of v, that is to be dropped: v goes, as it would decoded.
+          drop_whole =
+              r.one_whole && r.drop && spans_.size() == 1 && s.begin == 0 && s.end == v.size();
+          at = s.end;
+          continue;
+        }
+      }
+      const auto& a = action_for(d, s.kind, s.custom);
       size_t from = out.size();
       if (a.action == Action::kKeep) {
         out.append(piece);
@@ -752,7 +817,11 @@ class Engine final : public Scrubber {
         sp.binary = p.binary || p.number;  // inside a number, digits must stay digits
         transform(sp, piece, s.kind, a, out);
         count(p, s.kind);
-        if (a.action == Action::kDrop) ++counters_.dropped;
+        if (a.action == Action::kDrop) {
+          ++counters_.dropped;
+          // All of v (met here only when it is encoded): it goes, as it does when it is not.
+          drop_whole = spans_.size() == 1 && s.begin == 0 && s.end == v.size();
+        }
         written_.emplace_back(uint32_t(from), uint32_t(out.size()));
       }
       at = s.end;
@@ -763,9 +832,62 @@ class Engine final : public Scrubber {
       ++counters_.fallbacks;
     }
     report_.record(stats_of(d), v, out, spans_.size() == 1 ? spans_[0].kind : Kind::kNone);
+    if (drop_whole) return Change::kDrop;
     if (out == v) return Change::kUnchanged;
-    check_residual(d, out);
+    check_residual(p, d, out);
     return Change::kChanged;
+  }
+
+  struct EncodedSpan {
+    bool found = false;      // the decoded bytes hold something (and `out` got the span)
+    bool one_whole = false;  // one value, all of the decoded bytes, of `kind`
+    bool drop = false;       // a value found is dropped
+    Kind kind = Kind::kNone;
+  };
+
+  // A span the detectors found in its percent-encoded spelling ("alice%40example.com" in a URL in
+  // a header, a JSON string or a text body): read again decoded, each value found there is
+  // transformed decoded and encoded again in the span's own style, appended to `out`; the bytes
+  // around what the decoded scan finds keep their spelling. Nothing is appended when the decoded
+  // bytes hold nothing (found false): the caller transforms the span as it was found, since a
+  // policy regex may describe an encoded spelling.
+  EncodedSpan scrub_encoded_span(const Place& p, const Decision& d, std::string_view piece,
+                                 std::string& out) {
+    EncodedSpan r;
+    percent_decode_mapped(piece, p.plus_is_space, span_decoded_, span_offsets_);
+    span_found_.clear();
+    detectors_->scan(span_decoded_, *scratch_, span_found_);
+    if (span_found_.empty()) return r;
+    r.found = true;
+    r.one_whole = span_found_.size() == 1 && span_found_[0].begin == 0 &&
+                  span_found_[0].end == span_decoded_.size();
+    r.kind = span_found_[0].kind;
+    const std::string_view decoded = span_decoded_;
+    size_t at = 0;
+    for (const auto& s : span_found_) {
+      const size_t begin = span_offsets_[s.begin];
+      const size_t end = span_offsets_[s.end];
+      out.append(piece.substr(at, begin - at));
+      const std::string_view raw = piece.substr(begin, end - begin);
+      const auto& a = action_for(d, s.kind, s.custom);
+      if (a.action == Action::kKeep) {
+        out.append(raw);
+      } else {
+        const size_t from = out.size();
+        span_token_.clear();
+        transform(p, decoded.substr(s.begin, s.end - s.begin), s.kind, a, span_token_);
+        percent_encode_like(span_token_, raw, p.plus_is_space, out);
+        count(p, s.kind);
+        if (a.action == Action::kDrop) {
+          ++counters_.dropped;
+          r.drop = true;
+        }
+        written_.emplace_back(uint32_t(from), uint32_t(out.size()));
+      }
+      at = end;
+    }
+    out.append(piece.substr(at));
+    return r;
   }
 
   // Scrubs `value` in place; returns false when it is to be dropped.
@@ -943,18 +1065,40 @@ class Engine final : public Scrubber {
   bool scrub_query(std::string& query, Side side, Location loc) {
     FormScrub v(*this, side, loc);
     std::string out;
-    auto r = rewrite_urlencoded(query, v, out);
+    query_written_.clear();
+    auto r = rewrite_urlencoded(query, v, out, &query_written_);
     bool changed = r.replaced > 0 || r.dropped > 0;
     if (v.odd) {
       // Bare pairs ("?alice@example.com") and names that are values ("optout[a@b.c]=1", a JSON
-      // text posted as a form) are not seen as values: the detectors read the whole text.
-      // The raw text: the detectors know percent-encoded '@' and '+'.
+      // text posted as a form) are not seen as values: the detectors read the raw text (its
+      // escapes read through, '+' as a space), all of it but the values just replaced, which
+      // hold tokens that must not be tokenized again.
       if (!changed) out = query;
-      if (scrub_text(out, side, false, loc)) changed = true;
+      if (scrub_text_around(out, query_written_, side, loc)) changed = true;
     }
     if (!changed) return false;
     query.swap(out);
     return true;
+  }
+
+  // scrub_text of raw urlencoded `text` between the [begin, end) ranges of `skip` (in order).
+  bool scrub_text_around(std::string& text, const std::vector<std::pair<size_t, size_t>>& skip,
+                         Side side, Location loc) {
+    if (skip.empty()) return scrub_text(text, side, false, loc, true);
+    std::string out, gap;
+    bool changed = false;
+    size_t at = 0;
+    for (size_t i = 0; i <= skip.size(); ++i) {
+      const size_t begin = i < skip.size() ? skip[i].first : text.size();
+      gap.assign(text, at, begin - at);
+      if (!gap.empty() && scrub_text(gap, side, false, loc, true)) changed = true;
+      out += gap;
+      if (i == skip.size()) break;
+      out.append(text, begin, skip[i].second - begin);
+      at = skip[i].second;
+    }
+    if (changed) text.swap(out);
+    return changed;
   }
 
   // ---- headers ----
@@ -1330,10 +1474,12 @@ class Engine final : public Scrubber {
     return false;
   }
 
-  bool scrub_text(std::string& text, Side side, bool binary, Location location = Location::kText) {
+  bool scrub_text(std::string& text, Side side, bool binary, Location location = Location::kText,
+                  bool plus_is_space = false) {
     Place p{side, location, location == Location::kText ? "*" : "{text}"};
     p.binary = binary;
     p.content_only = true;
+    p.plus_is_space = plus_is_space;
     auto c = scrub_value(p, text, tmp_);
     if (c != Change::kChanged) return false;
     text.swap(tmp_);
@@ -1372,6 +1518,13 @@ class Engine final : public Scrubber {
       }
       return changed || body_changed;
     }
+    // The preamble, the epilogue, part headers other than Content-Disposition and Content-Type
+    // and the unparsed rest of an invalid body: the content detectors, once.
+    bool text(MultipartText /*where*/, std::string_view /*header*/, std::string_view raw,
+              std::string& replacement) override {
+      replacement.assign(raw);
+      return e_.scrub_text(replacement, side_, false);
+    }
 
    private:
     Engine& e_;
@@ -1390,12 +1543,9 @@ class Engine final : public Scrubber {
     PartScrub v(*this, side);
     std::string out;
     auto r = rewrite_multipart(body, boundary, v, out);
-    if (!r.valid) {
-      ++counters_.multipart_malformed;
-      // The unparsed rest was copied unchanged; rescanning the whole output as text catches it
-      // (tokens already written are not personal data and are left as they are by content).
-      scrub_text(out, side, false);
-    }
+    // An invalid body's unparsed rest went to PartScrub::text, alone: rescanning the whole
+    // output would find the tokens written for its fields again and tokenize them twice.
+    if (!r.valid) ++counters_.multipart_malformed;
     if (out == body) return false;
     body.swap(out);
     return true;
@@ -1486,6 +1636,11 @@ class Engine final : public Scrubber {
   std::vector<Span> spans_, rescan_;
   std::vector<std::pair<uint32_t, uint32_t>> written_;
   std::string cache_key_, tmp_, decoded_, lname_, number_digits_, number_token_;
+  // Percent-encoded values and spans (scrub_value, scrub_encoded_span, check_residual).
+  std::string decoded_value_, span_decoded_, span_token_;
+  std::vector<uint32_t> span_offsets_;
+  std::vector<Span> span_found_;
+  std::vector<std::pair<size_t, size_t>> query_written_;
 };
 
 }  // namespace

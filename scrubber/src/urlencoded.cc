@@ -1,5 +1,7 @@
 #include "urlencoded.h"
 
+#include <array>
+
 namespace twin::scrubber {
 namespace {
 
@@ -106,7 +108,84 @@ void percent_encode(std::string_view in, bool space_as_plus, std::string& out) {
   encode(in, space_as_plus, false, out);
 }
 
-FormRewriteResult rewrite_urlencoded(std::string_view in, FormVisitor& visitor, std::string& out) {
+bool has_percent_escape(std::string_view in) {
+  for (size_t i = in.find('%'); i != std::string_view::npos; i = in.find('%', i + 1)) {
+    if (i + 2 < in.size() && hex_value(in[i + 1]) >= 0 && hex_value(in[i + 2]) >= 0) return true;
+  }
+  return false;
+}
+
+void percent_decode_mapped(std::string_view in, bool plus_is_space, std::string& out,
+                           std::vector<uint32_t>& offsets) {
+  out.clear();
+  offsets.clear();
+  out.reserve(in.size());
+  offsets.reserve(in.size() + 1);
+  for (size_t i = 0; i < in.size(); ++i) {
+    offsets.push_back(static_cast<uint32_t>(i));
+    const char c = in[i];
+    if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else if (c == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 &&
+               hex_value(in[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  offsets.push_back(static_cast<uint32_t>(in.size()));
+}
+
+void percent_encode_like(std::string_view in, std::string_view original, bool plus_is_space,
+                         std::string& out) {
+  // Which bytes the original spells literally and which it escapes.
+  std::array<bool, 256> literal{};
+  std::array<bool, 256> escaped{};
+  bool case_known = false;
+  bool lower = false;
+  bool plus_spaces = false;
+  for (size_t i = 0; i < original.size(); ++i) {
+    const auto c = static_cast<unsigned char>(original[i]);
+    if (c == '%' && i + 2 < original.size() && hex_value(original[i + 1]) >= 0 &&
+        hex_value(original[i + 2]) >= 0) {
+      escaped[static_cast<unsigned char>(hex_value(original[i + 1]) * 16 +
+                                         hex_value(original[i + 2]))] = true;
+      for (const char h : {original[i + 1], original[i + 2]}) {
+        if (!case_known && ((h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F'))) {
+          case_known = true;
+          lower = h >= 'a';
+        }
+      }
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      plus_spaces = true;
+    } else {
+      literal[c] = true;
+    }
+  }
+  const char* hex = lower ? "0123456789abcdef" : "0123456789ABCDEF";
+  size_t run = 0;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    bool keep = is_unreserved(c) || (literal[c] && !escaped[c]);
+    if (c == '%' || (c == '+' && plus_is_space)) keep = false;
+    if (keep) continue;
+    out.append(in.data() + run, i - run);
+    if (c == ' ' && plus_is_space && plus_spaces) {
+      out += '+';
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+    run = i + 1;
+  }
+  out.append(in.data() + run, in.size() - run);
+}
+
+FormRewriteResult rewrite_urlencoded(std::string_view in, FormVisitor& visitor, std::string& out,
+                                     std::vector<std::pair<size_t, size_t>>* written) {
   FormRewriteResult result;
   out.clear();
   out.reserve(in.size());
@@ -158,7 +237,9 @@ FormRewriteResult rewrite_urlencoded(std::string_view in, FormVisitor& visitor, 
           if (!st.space_known) st.plus = body_style.space_known && body_style.plus;
           if (!st.case_known) st.lower = body_style.case_known && body_style.lower;
         }
+        const size_t written_begin = out.size();
         encode(replacement, st.plus, st.lower, out);
+        if (written != nullptr) written->emplace_back(written_begin, out.size());
         copied = amp;
       }
     }

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace twin::scrubber {
 
@@ -28,12 +30,32 @@ struct FormRewriteResult {
   uint64_t bad_escapes = 0;  // '%' not followed by two hex digits: kept literally
 };
 
-/// Rewrites `in` into `out` (cleared first). Pairs not replaced keep their exact bytes.
-FormRewriteResult rewrite_urlencoded(std::string_view in, FormVisitor& visitor, std::string& out);
+/// Rewrites `in` into `out` (cleared first). Pairs not replaced keep their exact bytes. With
+/// `written`, the [begin, end) ranges of `out` that hold replaced values are appended to it, in
+/// order (so that a caller reading `out` again can leave what it wrote alone).
+FormRewriteResult rewrite_urlencoded(std::string_view in, FormVisitor& visitor, std::string& out,
+                                     std::vector<std::pair<size_t, size_t>>* written = nullptr);
 
 /// Percent-decodes `in` ('+' as space when `plus_is_space`), appending to `out`.
 void percent_decode(std::string_view in, bool plus_is_space, std::string& out);
 /// Percent-encodes `in` for a path segment or a query value, appending to `out`.
 void percent_encode(std::string_view in, bool space_as_plus, std::string& out);
+
+/// Whether `in` holds a percent-escape: '%' followed by two hex digits.
+bool has_percent_escape(std::string_view in);
+/// percent_decode into `out` (cleared first) that also says where each decoded byte is spelled:
+/// `offsets` (cleared first) gets out.size() + 1 entries, offsets[i] the position in `in` where
+/// the spelling of out[i] begins and the last one in.size(), so out[b, e) is spelled by
+/// in[offsets[b], offsets[e]). Texts of 4 GiB or more are not supported.
+void percent_decode_mapped(std::string_view in, bool plus_is_space, std::string& out,
+                           std::vector<uint32_t>& offsets);
+/// Percent-encodes `in`, appending to `out`, in the style of `original`, the encoded text it
+/// replaces: a byte stays literal when it is unreserved, or when `original` spells it literally
+/// and never escaped; every other byte is escaped with the hex case of `original` (upper when it
+/// shows none). '%' is always escaped, and so is '+' when `plus_is_space`; a space stays literal
+/// when `original` has literal spaces, else becomes '+' when `plus_is_space` and `original` uses
+/// '+', else %20. Decoding the result (with the same `plus_is_space`) gives back `in`.
+void percent_encode_like(std::string_view in, std::string_view original, bool plus_is_space,
+                         std::string& out);
 
 }  // namespace twin::scrubber

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <functional>
 #include <string>
 #include <vector>
@@ -26,35 +27,81 @@ std::ostream& operator<<(std::ostream& os, const Seen& s) {
             << "' body=" << s.body.size() << " bytes}";
 }
 
+// One text() call: "preamble", "epilogue", "unparsed" or "header NAME", and the bytes.
+struct Text {
+  std::string where;
+  std::string raw;
+  bool operator==(const Text&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const Text& t) {
+  return os << "{" << t.where << ": '" << t.raw << "'}";
+}
+
 class Recorder : public MultipartVisitor {
  public:
   using Replace = std::function<bool(const MultipartPart&, std::string&, std::string&)>;
+  using ReplaceText = std::function<bool(const Text&, std::string&)>;
   Recorder() = default;
-  explicit Recorder(Replace replace) : replace_(std::move(replace)) {}
+  explicit Recorder(Replace replace, ReplaceText replace_text = nullptr)
+      : replace_(std::move(replace)), replace_text_(std::move(replace_text)) {}
   bool visit(const MultipartPart& part, std::string& body, std::string& filename) override {
     parts.push_back({std::string(part.name), std::string(part.filename),
                      std::string(part.content_type), std::string(part.body)});
+    texts.push_back({"part " + std::string(part.name), ""});
     return replace_ ? replace_(part, body, filename) : false;
   }
+  bool text(MultipartText where, std::string_view header, std::string_view raw,
+            std::string& replacement) override {
+    std::string w = where == MultipartText::kPreamble   ? "preamble"
+                    : where == MultipartText::kEpilogue ? "epilogue"
+                    : where == MultipartText::kUnparsed ? "unparsed"
+                                                        : "header " + std::string(header);
+    texts.push_back({w, std::string(raw)});
+    return replace_text_ ? replace_text_(texts.back(), replacement) : false;
+  }
   std::vector<Seen> parts;
+  std::vector<Text> texts;  // in the order of the calls, parts as "part NAME"
 
  private:
   Replace replace_;
+  ReplaceText replace_text_;
 };
 
 struct Rewrite {
   MultipartResult result;
   std::string out;
   std::vector<Seen> parts;
+  std::vector<Text> texts;
 };
 
-Rewrite run(std::string_view in, std::string_view boundary, Recorder::Replace replace = nullptr) {
-  Recorder rec(std::move(replace));
+Rewrite run(std::string_view in, std::string_view boundary, Recorder::Replace replace = nullptr,
+            Recorder::ReplaceText replace_text = nullptr) {
+  Recorder rec(std::move(replace), std::move(replace_text));
   Rewrite r;
   r.result = rewrite_multipart(in, boundary, rec, r.out);
   r.parts = std::move(rec.parts);
+  r.texts = std::move(rec.texts);
   return r;
 }
+
+// A text() replacement: the bytes upper-cased.
+bool shout(const Text& t, std::string& out) {
+  out = t.raw;
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return true;
+}
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// A visitor that leaves text() as MultipartVisitor has it.
+class PartsOnly : public MultipartVisitor {
+ public:
+  bool visit(const MultipartPart&, std::string&, std::string&) override { return false; }
+};
 
 // What curl 7.88 sends for
 //   curl -F person=anonymous -F email=ann@example.com -F secret=@notes.txt
@@ -314,8 +361,8 @@ TEST(Multipart, InvalidBodies) {
       {"--b\r\nContent-Type: text/plain\r\n--b--", 0},  // no empty line: no header section
       {"--b\r\n--b--", 0},
       {"--b\r\n\r\nv\r\n--b\r\nX: y\r\n--b--", 1},
-      {"--b\r\n\r\nv\r\n--b\r\n\r\nw", 1},
-      {"--b\r\n\r\nv", 0},
+      {"--b\r\n\r\nv\r\n--b\r\n\r\nw", 2},  // a last part cut before its delimiter is a part
+      {"--b\r\n\r\nv", 1},
       {"--bb\r\n\r\nv\r\n--bb--", 0},
       {"--b", 0},
       {"--b\r\nContent-Disposition: form-data; name=\"unterminated\r\n\r\nv\r\n--b--", 1},
@@ -368,6 +415,123 @@ TEST(Multipart, EveryTruncationIsHandled) {
     const Rewrite identity = run(cut, kCurlBoundary);
     EXPECT_EQ(identity.out, cut);
   }
+}
+
+TEST(Multipart, TextIsEverythingButStructureAndParts) {
+  const std::string body =
+      "preamble a@b\r\n"
+      "--b\r\n"
+      "Content-Disposition: form-data; name=\"f\"\r\n"
+      "X-Owner: ann\r\n"
+      "X-Folded: one\r\n two\r\n"
+      "Content-Type: text/plain\r\n"
+      "Content-Type: second\r\n"
+      "not a header\r\n"
+      "Empty:\r\n"
+      "\r\n"
+      "value\r\n"
+      "--b\r\n"
+      "\r\n"
+      "w\r\n"
+      "--b--\r\nepilogue\r\n";
+  const Rewrite r = run(body, "b", nullptr, shout);
+  EXPECT_TRUE(r.result.valid);
+  EXPECT_EQ(r.result.unparsed, body.size());
+  EXPECT_THAT(r.texts, ElementsAre(Text{"preamble", "preamble a@b"}, Text{"header X-Owner", " ann"},
+                                   Text{"header X-Folded", " one\r\n two"},
+                                   Text{"header Content-Type", " second"},
+                                   Text{"header ", "not a header"}, Text{"part f", ""},
+                                   Text{"part ", ""}, Text{"epilogue", "\r\nepilogue\r\n"}));
+  EXPECT_THAT(r.parts, ElementsAre(Seen{"f", "", "text/plain", "value"}, Seen{"", "", "", "w"}));
+  EXPECT_EQ(r.result.texts_replaced, 6u);
+  EXPECT_EQ(r.result.replaced, 0u);
+  std::string want = body;
+  for (const char* piece : {"preamble a@b", " ann", " one\r\n two", " second\r\n", "not a header",
+                            "\r\nepilogue\r\n"}) {
+    const size_t at = want.find(piece);
+    ASSERT_NE(at, std::string::npos) << piece;
+    want.replace(at, std::string(piece).size(), upper(piece));
+  }
+  EXPECT_EQ(r.out, want);
+
+  // Replaced text next to a replaced filename and body, in one part.
+  const std::string one =
+      "--b\r\nX-A: a\r\nContent-Disposition: form-data; name=n; filename=f.txt\r\nX-B: b\r\n\r\n"
+      "v\r\n--b--";
+  const Rewrite both = run(
+      one, "b",
+      [](const MultipartPart&, std::string& out, std::string& filename) {
+        out = "V";
+        filename = "g.txt";
+        return true;
+      },
+      shout);
+  EXPECT_EQ(both.out,
+            "--b\r\nX-A: A\r\nContent-Disposition: form-data; name=n; filename=\"g.txt\"\r\nX-B: B"
+            "\r\n\r\nV\r\n--b--");
+
+  // What text() does not replace keeps its bytes, and so does a visitor without text().
+  EXPECT_EQ(run(body, "b").out, body);
+  PartsOnly parts_only;
+  std::string out;
+  EXPECT_TRUE(rewrite_multipart(body, "b", parts_only, out).valid);
+  EXPECT_EQ(out, body);
+}
+
+TEST(Multipart, TheUnparsedRestIsShownOnceAsText) {
+  // The second part has no header section: from there on the body is text, and only from there.
+  const std::string head = "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n--b\r\n";
+  const std::string rest = "X: no blank line a@b\r\n--b\r\n\r\nw\r\n--b--\r\n";
+  const Rewrite r = run(
+      head + rest, "b",
+      [](const MultipartPart&, std::string& out, std::string&) {
+        out = "V";
+        return true;
+      },
+      shout);
+  EXPECT_FALSE(r.result.valid);
+  EXPECT_EQ(r.result.parts, 1u);
+  EXPECT_EQ(r.result.unparsed, head.size());
+  EXPECT_THAT(r.texts, ElementsAre(Text{"part a", ""}, Text{"unparsed", rest}));
+  std::string want = head + upper(rest);
+  want.replace(want.find("\r\n\r\nv\r\n") + 4, 1, "V");
+  EXPECT_EQ(r.out, want);
+
+  // No delimiter, or no boundary: all of it.
+  for (const std::string boundary : {"b", ""}) {
+    const Rewrite none = run("no delimiter a@b", boundary, nullptr, shout);
+    EXPECT_FALSE(none.result.valid);
+    EXPECT_EQ(none.result.unparsed, 0u);
+    EXPECT_THAT(none.texts, ElementsAre(Text{"unparsed", "no delimiter a@b"}));
+    EXPECT_EQ(none.out, "NO DELIMITER A@B");
+  }
+  // Nothing after the last delimiter line: nothing to show.
+  const Rewrite empty = run("--b\r\n\r\nv\r\n--b\r\n", "b", nullptr, shout);
+  EXPECT_FALSE(empty.result.valid);
+  EXPECT_THAT(empty.texts, ElementsAre(Text{"part ", ""}));
+  EXPECT_EQ(empty.out, "--b\r\n\r\nv\r\n--b\r\n");
+}
+
+TEST(Multipart, ALastPartCutBeforeItsDelimiterIsStillAPart) {
+  // What a body cut at --max-body looks like: the field is visited (a rule by its name
+  // applies), its body runs to the end of the input.
+  const std::string body =
+      "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n"
+      "--b\r\nContent-Disposition: form-data; name=\"password\"\r\nX-K: k\r\n\r\nhunter2\r\n--";
+  const Rewrite r = run(
+      body, "b",
+      [](const MultipartPart& p, std::string& out, std::string&) {
+        out = "R";
+        return p.name == "password";
+      },
+      shout);
+  EXPECT_FALSE(r.result.valid);
+  EXPECT_EQ(r.result.unparsed, body.size());
+  EXPECT_THAT(r.parts,
+              ElementsAre(Seen{"a", "", "", "v"}, Seen{"password", "", "", "hunter2\r\n--"}));
+  EXPECT_THAT(r.texts,
+              ElementsAre(Text{"part a", ""}, Text{"header X-K", " k"}, Text{"part password", ""}));
+  EXPECT_EQ(r.out, body.substr(0, body.find(" k\r\n")) + " K\r\n\r\nR");
 }
 
 }  // namespace

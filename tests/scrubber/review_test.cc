@@ -1,8 +1,8 @@
 // Findings of a review of the scrub engine (scrubber/src/scrubber.cc), one test each. They failed
-// on the code as reviewed and pass since the fixes; the three marked DISABLED_ are known gaps
-// still open (issue 4's note). Each leak test first checks, as a precondition (ASSERT), that the
-// default detectors recognise the value on its own, so a failure of the EXPECT that follows is
-// the engine not looking, not a detector miss.
+// on the code as reviewed and pass since the fixes (F3, F12 and F13 were the last, closed in
+// multipart.cc, urlencoded.cc and the engine's percent-encoded spans). Each leak test first checks,
+// as a precondition (ASSERT), that the default detectors recognise the value on its own, so a
+// failure of the EXPECT that follows is the engine not looking, not a detector miss.
 //
 // Naming: Review.LeakViaXxx — personal data survives scrub() or reaches the report;
 //         Review.ConsistencyXxx — referential integrity / framing broken;
@@ -191,9 +191,7 @@ TEST(Review, LeakViaBracketedOrSpacedKeyNames) {
 
 // F3 (medium). multipart: the preamble, the epilogue and part headers other than
 // Content-Disposition/Content-Type are copied as they are, never scanned.
-// Known gap, open in issue 4's note: multipart preamble, epilogue and extra part headers are not
-// read yet.
-TEST(Review, DISABLED_LeakViaMultipartPreambleEpilogueAndPartHeaders) {
+TEST(Review, LeakViaMultipartPreambleEpilogueAndPartHeaders) {
   auto s = make();
   auto e = get("/upload");
   std::string mp = "sent by " + kEmail +
@@ -381,8 +379,7 @@ TEST(Review, ConsistencyJsonNumberAndStringTokensDiffer) {
 // '@', so it gets the plain token, its hex digits become other digits ("%40" -> "%73" = 's'),
 // the result no longer decodes to an e-mail, and it never matches the token the same address
 // gets in a query or path (where it is decoded first).
-// Known gap, open in issue 4's note: a span found percent-encoded is tokenized encoded.
-TEST(Review, DISABLED_ConsistencyPercentEncodedEmailTokenDiffersFromDecoded) {
+TEST(Review, ConsistencyPercentEncodedEmailTokenDiffersFromDecoded) {
   auto s = make();
   auto e = get("/u?email=" + std::string("alice.smith%40example.com"));
   e.response->headers = {{"Link", "</u?email=alice.smith%40example.com>; rel=self"}};
@@ -401,8 +398,7 @@ TEST(Review, DISABLED_ConsistencyPercentEncodedEmailTokenDiffersFromDecoded) {
 // then the whole output is scanned again as text: the tokens already written are e-mails, card
 // numbers, ... again, so they are tokenized a second time. The field's value no longer equals
 // the token the same value gets anywhere else.
-// Known gap, open in issue 4's note: rewrite_multipart does not say where it stopped.
-TEST(Review, DISABLED_ConsistencyMalformedMultipartTokenizesTwice) {
+TEST(Review, ConsistencyMalformedMultipartTokenizesTwice) {
   auto s = make();
   auto ref = get("/x", {{"X-Note", kEmail}});
   s->scrub(ref);

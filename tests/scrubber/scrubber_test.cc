@@ -481,6 +481,238 @@ TEST(Scrubber, TheReportHoldsNoValueAndCountsShape) {
   EXPECT_EQ(s->report().residual(), 0u);
 }
 
+// ---- percent-encoded values, multipart text ----
+
+// The token `value` gets where it is met as it is: as a header's value, found by content.
+std::string plain_token(Scrubber& s, const std::string& value) {
+  auto e = get("/", {{"X-Info", value}});
+  s.scrub(e);
+  return header(e.request.headers, "x-info");
+}
+
+// `email` with its '@' (and '+') percent-encoded, hex digits in `upper` or lower case.
+std::string encoded_email(std::string email, bool upper = true) {
+  std::string out;
+  for (char c : email) {
+    if (c == '@') {
+      out += "%40";
+    } else if (c == '+') {
+      out += upper ? "%2B" : "%2b";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void text_response(Exchange& e, const std::string& body) {
+  e.response->headers = {{"Content-Type", "text/plain"},
+                         {"Content-Length", std::to_string(body.size())}};
+  e.response->body = body;
+  e.response->body_size = body.size();
+}
+
+void form_request(Exchange& e, const std::string& ct, const std::string& body) {
+  e.request.method = "POST";
+  e.request.headers = {{"Content-Type", ct}, {"Content-Length", std::to_string(body.size())}};
+  e.request.body = body;
+  e.request.body_size = body.size();
+}
+
+TEST(Scrubber, APercentEncodedValueGetsTheTokenOfItsDecodedValue) {
+  auto s = make();
+  const std::string email = "ana.silva@example.com";
+  const std::string enc = encoded_email(email);  // ana.silva%40example.com
+  const std::string token = plain_token(*s, email);
+  ASSERT_TRUE(is_email(token)) << token;
+  ASSERT_NE(token, email);
+  const std::string enc_token = encoded_email(token);
+
+  // Decoded before the engine sees it: a query value, a path segment, a JSON string.
+  auto q = get("/users/" + enc + "/orders?email=" + enc);
+  json_response(q, R"({"contact": {"email": ")" + email + R"("}})");
+  s->scrub(q);
+  EXPECT_EQ(q.request.target, "/users/" + enc_token + "/orders?email=" + enc_token);
+  EXPECT_EQ(nlohmann::json::parse(q.response->body)["contact"]["email"], token);
+
+  // Found encoded by content: in a URL in a header, in a JSON string, in a text body, in a
+  // bare query parameter; chosen by place: a cookie, a JSON value named "email".
+  auto e = get("/unsubscribe?" + enc, {{"Cookie", "last=" + enc}});
+  e.response->headers = {{"Link", "</u?email=" + enc + ">; rel=self"},
+                         {"Refresh", "0; url=/u?e=" + enc + "&x=1"}};
+  s->scrub(e);
+  EXPECT_EQ(e.request.target, "/unsubscribe?" + enc_token);
+  EXPECT_EQ(header(e.request.headers, "cookie"), "last=" + enc_token);
+  EXPECT_EQ(header(e.response->headers, "link"), "</u?email=" + enc_token + ">; rel=self");
+  EXPECT_EQ(header(e.response->headers, "refresh"), "0; url=/u?e=" + enc_token + "&x=1");
+
+  auto j = get("/x");
+  json_response(j, R"({"next": "https://shop.example/u?e=)" + enc + R"(&page=2", "email": ")" +
+                       enc + R"("})");
+  s->scrub(j);
+  EXPECT_EQ(j.response->body, R"({"next": "https://shop.example/u?e=)" + enc_token +
+                                  R"(&page=2", "email": ")" + enc_token + R"("})");
+
+  auto t = get("/x");
+  text_response(t, "write to mailto:" + enc + ".\n");
+  s->scrub(t);
+  EXPECT_EQ(t.response->body, "write to mailto:" + enc_token + ".\n");
+  EXPECT_EQ(header(t.response->headers, "content-length"), std::to_string(t.response->body.size()));
+
+  // The escapes keep their case; '+' (plus-addressing) spelled %2b stays %2b.
+  const std::string plus = "john+shop@mail.example.org";
+  const std::string plus_token = plain_token(*s, plus);
+  ASSERT_TRUE(is_email(plus_token)) << plus_token;
+  auto l = get("/x", {{"X-Info", "see " + encoded_email(plus, false) + " now"}});
+  s->scrub(l);
+  EXPECT_EQ(header(l.request.headers, "x-info"),
+            "see " + encoded_email(plus_token, false) + " now");
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
+TEST(Scrubber, PercentEncodingThatHidesNothingStaysByteForByte) {
+  auto s = make();
+  auto e = get("/search?q=caf%C3%A9&sort=price%2Cdesc&x=%E2%82%AC%20100",
+               {{"X-Info", "caf%C3%A9%20au%20lait%2C%20100%25"},
+                {"Link", "</search?q=red%20shoes&p=a%2Fb%3Fc>; rel=next"},
+                {"X-Broken", "100% sure, %zz, %4, 50%off, %%40, a%40b"}});
+  json_response(e, R"({"q": "a%2Fb%3Fc%40", "path": "%2Fhome%2Fann%20smith", "pct": "12%"})");
+  auto before = e;
+  s->scrub(e);
+  before.flags |= traffic::kFlagScrubbed;
+  EXPECT_EQ(e.request.target, before.request.target);
+  EXPECT_EQ(e.request.headers, before.request.headers);
+  EXPECT_EQ(e.response->body, before.response->body);
+  EXPECT_TRUE(e == before);
+}
+
+TEST(Scrubber, InvalidEscapesAroundAndInsideAValueAreLeftAsTheyAre) {
+  auto s = make();
+  const std::string email = "ana.silva@example.com";
+  const std::string token = plain_token(*s, email);
+  auto e = get("/x", {{"X-Info", "100% of " + encoded_email(email) + ", 5%zz %4"},
+                      {"X-Odd", "an%zza@example.com"}});
+  s->scrub(e);
+  EXPECT_EQ(header(e.request.headers, "x-info"), "100% of " + encoded_email(token) + ", 5%zz %4");
+  // No valid escape: the span is tokenized as found, and its '%' stays where it was.
+  const std::string odd = header(e.request.headers, "x-odd");
+  EXPECT_EQ(odd.find("an%zza"), std::string::npos) << odd;
+  EXPECT_EQ(odd.find("example"), std::string::npos) << odd;
+  EXPECT_EQ(odd.size(), std::string("an%zza@example.com").size());
+  EXPECT_EQ(odd[2], '%');
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
+TEST(Scrubber, PlusIsASpaceInRawFormsAndQueriesOnly) {
+  auto s = make();
+  const std::string email = "ana.silva@example.com";
+  const std::string enc_token = encoded_email(plain_token(*s, email));
+  // A bare form pair and a bare query parameter are read raw: "contact+" is "contact ", not
+  // part of the address.
+  auto f = get("/find?contact+" + encoded_email(email) + "&x=1");
+  form_request(f, "application/x-www-form-urlencoded",
+               "contact+" + encoded_email(email) + "&note=write+to+" + encoded_email(email));
+  s->scrub(f);
+  EXPECT_EQ(f.request.target, "/find?contact+" + enc_token + "&x=1");
+  EXPECT_EQ(f.request.body, "contact+" + enc_token + "&note=write+to+" + enc_token);
+  EXPECT_EQ(header(f.request.headers, "content-length"), std::to_string(f.request.body.size()));
+  // In a header '+' is itself: the address is "contact+ana.silva@example.com".
+  const std::string plus_token = plain_token(*s, "contact+" + email);
+  auto h = get("/x", {{"X-Info", "contact+" + encoded_email(email)}});
+  s->scrub(h);
+  EXPECT_EQ(header(h.request.headers, "x-info"), encoded_email(plus_token).replace(7, 3, "+"));
+  EXPECT_EQ(plus_token[7], '+');
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
+TEST(Scrubber, AValueReplacedInAQueryIsNotTokenizedAgain) {
+  // A bare parameter or a name holding a value makes the whole query text go through the
+  // content detectors too; the values already replaced are left out of that.
+  auto s = make();
+  const std::string bob = encoded_email(plain_token(*s, "bob@example.com"));
+  const std::string ana = encoded_email(plain_token(*s, "ana.silva@example.com"));
+  auto e = get("/x?ana.silva%40example.com&email=bob%40example.com&n=1");
+  s->scrub(e);
+  EXPECT_EQ(e.request.target, "/x?" + ana + "&email=" + bob + "&n=1");
+  auto o = get("/prefs?optout[ana.silva@example.com]=1&email=bob%40example.com");
+  s->scrub(o);
+  EXPECT_EQ(o.request.target,
+            "/prefs?optout[" + plain_token(*s, "ana.silva@example.com") + "]=1&email=" + bob);
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
+TEST(Scrubber, AnEncodedValueToBeDroppedGoesAsItWouldDecoded) {
+  auto s = make(policy_from("kinds:\n  email: drop\n"));
+  auto e = get("/x", {{"X-A", "ana.silva@example.com"},
+                      {"X-B", "ana.silva%40example.com"},
+                      {"Link", "</u?e=ana.silva%40example.com>; rel=self"}});
+  s->scrub(e);
+  EXPECT_EQ(header(e.request.headers, "x-a"), "<none>");
+  EXPECT_EQ(header(e.request.headers, "x-b"), "<none>");
+  EXPECT_EQ(header(e.request.headers, "link"), "</u?e=>; rel=self");
+}
+
+TEST(Scrubber, EncodedValuesInBinaryBodiesKeepTheLength) {
+  auto s = make();
+  auto e = get("/blob");
+  std::string blob("\x00\x01 user=ann%40example.org&ip=10.0.0.1 \xff\x00", 40);
+  e.response->headers = {{"Content-Type", "application/octet-stream"}};
+  e.response->body = blob;
+  s->scrub(e);
+  EXPECT_EQ(e.response->body.size(), blob.size());
+  EXPECT_EQ(e.response->body.find("ann%40example"), std::string::npos);
+}
+
+TEST(Scrubber, MultipartPreambleEpilogueAndPartHeadersAreRead) {
+  auto s = make();
+  const std::string token = plain_token(*s, "ana.silva@example.com");
+  const std::string card = plain_token(*s, "4111111111111111");
+  auto e = get("/upload");
+  form_request(e, "multipart/form-data; boundary=XyZ",
+               "sent by ana.silva@example.com\r\n"
+               "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n"
+               "X-Owner: ana.silva@example.com\r\nContent-Type: text/plain\r\n\r\nplain\r\n"
+               "--XyZ--\r\nforwarded for 4111111111111111\r\n");
+  s->scrub(e);
+  EXPECT_EQ(e.request.body, "sent by " + token +
+                                "\r\n"
+                                "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n"
+                                "X-Owner: " +
+                                token +
+                                "\r\nContent-Type: text/plain\r\n\r\nplain\r\n"
+                                "--XyZ--\r\nforwarded for " +
+                                card + "\r\n");
+  EXPECT_EQ(s->counters().multipart_malformed, 0u);
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
+TEST(Scrubber, AMalformedMultipartBodyIsScrubbedOnce) {
+  auto s = make();
+  const std::string ana = plain_token(*s, "ana.silva@example.com");
+  const std::string bob = plain_token(*s, "bob@example.com");
+  const std::string head =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nana.silva@example.com\r\n";
+  // Cut inside the last part (as --max-body cuts): it is still a field, its name's rule holds.
+  auto cut = get("/upload");
+  form_request(
+      cut, "multipart/form-data; boundary=XyZ",
+      head + "--XyZ\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\nhunter2hu");
+  s->scrub(cut);
+  EXPECT_EQ(cut.request.body, "--XyZ\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n" +
+                                  ana +
+                                  "\r\n--XyZ\r\nContent-Disposition: form-data; "
+                                  "name=\"password\"\r\n\r\nREDACTED");
+  // A part without a header section: from there on the body is text, read once.
+  auto broken = get("/upload");
+  form_request(broken, "multipart/form-data; boundary=XyZ",
+               head + "--XyZ\r\nX-Note: bob@example.com\r\n--XyZ--\r\n");
+  s->scrub(broken);
+  EXPECT_EQ(broken.request.body, "--XyZ\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n" +
+                                     ana + "\r\n--XyZ\r\nX-Note: " + bob + "\r\n--XyZ--\r\n");
+  EXPECT_EQ(s->counters().multipart_malformed, 2u);
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
 // ---- the labelled corpus in every place ----
 
 enum class Where { kHeader, kQuery, kPath, kCookie, kJson, kJsonText, kForm, kMultipart, kText };

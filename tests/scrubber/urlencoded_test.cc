@@ -205,5 +205,107 @@ TEST(PercentCoding, RoundTripsEveryByte) {
   }
 }
 
+TEST(Urlencoded, SaysWhereItWroteReplacedValues) {
+  Recorder rec([](std::string_view n, std::string_view, std::string& out, bool& d) {
+    d = n == "d";
+    out = "a b@c";
+    return n == "x" || n == "bare";
+  });
+  std::string out;
+  std::vector<std::pair<size_t, size_t>> written = {{99, 99}};  // appended to, not cleared
+  rewrite_urlencoded("x=1&d=2&k=v+w&bare&x=%20", rec, out, &written);
+  EXPECT_EQ(out, "x=a+b%40c&k=v+w&bare=a+b%40c&x=a%20b%40c");
+  ASSERT_EQ(written.size(), 4u);
+  EXPECT_EQ(out.substr(written[1].first, written[1].second - written[1].first), "a+b%40c");
+  EXPECT_EQ(out.substr(written[2].first, written[2].second - written[2].first), "a+b%40c");
+  EXPECT_EQ(out.substr(written[3].first, written[3].second - written[3].first), "a%20b%40c");
+  EXPECT_EQ(written[3].second, out.size());
+}
+
+TEST(PercentCoding, HasEscape) {
+  EXPECT_TRUE(has_percent_escape("a%40b"));
+  EXPECT_TRUE(has_percent_escape("%2b"));
+  EXPECT_TRUE(has_percent_escape("100% and %7E"));
+  EXPECT_FALSE(has_percent_escape(""));
+  EXPECT_FALSE(has_percent_escape("a+b"));
+  EXPECT_FALSE(has_percent_escape("100%"));
+  EXPECT_FALSE(has_percent_escape("%4"));
+  EXPECT_FALSE(has_percent_escape("%zz%g0%0g %"));
+}
+
+TEST(PercentCoding, DecodeMappedSaysWhereEachByteIsSpelled) {
+  std::string out = "old";
+  std::vector<uint32_t> at = {7};
+  percent_decode_mapped("a%40b+c%zz%2", true, out, at);
+  EXPECT_EQ(out, "a@b c%zz%2");
+  EXPECT_THAT(at, ElementsAre(0, 1, 4, 5, 6, 7, 8, 9, 10, 11, 12));
+  percent_decode_mapped("a+%2B", false, out, at);
+  EXPECT_EQ(out, "a++");
+  EXPECT_THAT(at, ElementsAre(0, 1, 2, 5));
+  percent_decode_mapped("", false, out, at);
+  EXPECT_EQ(out, "");
+  EXPECT_THAT(at, ElementsAre(0));
+  // The same bytes as percent_decode, always.
+  std::mt19937 rng(11);
+  const std::string alphabet = "%+aF0 4g";
+  for (int n = 0; n < 2000; ++n) {
+    std::string in(rng() % 12, 'x');
+    for (char& c : in) c = alphabet[rng() % alphabet.size()];
+    for (const bool plus : {false, true}) {
+      std::string want;
+      percent_decode(in, plus, want);
+      percent_decode_mapped(in, plus, out, at);
+      ASSERT_EQ(out, want) << in;
+      ASSERT_EQ(at.size(), out.size() + 1);
+      ASSERT_EQ(at.back(), in.size());
+      for (size_t i = 0; i < out.size(); ++i) {
+        std::string one;
+        percent_decode(std::string_view(in).substr(at[i], at[i + 1] - at[i]), plus, one);
+        ASSERT_EQ(one, out.substr(i, 1)) << in << " at " << i;
+      }
+    }
+  }
+}
+
+TEST(PercentCoding, EncodeLikeKeepsTheOriginalsStyle) {
+  auto like = [](std::string_view in, std::string_view original, bool plus) {
+    std::string out;
+    percent_encode_like(in, original, plus, out);
+    return out;
+  };
+  // What the original escapes stays escaped, unreserved bytes and what it spells literally stay
+  // literal, the hex case follows.
+  EXPECT_EQ(like("kqzfp.ymnor@hjtwmbq.com", "alice.smith%40example.com", false),
+            "kqzfp.ymnor%40hjtwmbq.com");
+  EXPECT_EQ(like("x+y@z.org", "john%2bshop%40mail.org", false), "x%2by%40z.org");
+  EXPECT_EQ(like("x+y@z.org", "john+shop%40mail.org", false), "x+y%40z.org");
+  EXPECT_EQ(like("a@b", "a@b", false), "a@b");
+  EXPECT_EQ(like("a@b%c", "a%40b", false), "a%40b%25c");  // '%' is always escaped
+  EXPECT_EQ(like("\xC3\xA9", "%c3%a9", false), "%c3%a9");
+  // Spaces: literal when the original has literal spaces, '+' when it spells them so.
+  EXPECT_EQ(like("+1 415", "%2B1 555", false), "%2B1 415");
+  EXPECT_EQ(like("a b+c", "x+y%40z", true), "a+b%2Bc");
+  EXPECT_EQ(like("a b+c", "x%20y", true), "a%20b%2Bc");
+  EXPECT_EQ(like("a b", "xy", true), "a%20b");
+  // Anything the original does not show is escaped.
+  EXPECT_EQ(like("a/b?c#d&e=f", "a%40b", false), "a%2Fb%3Fc%23d%26e%3Df");
+  EXPECT_EQ(like("a&b", "a&b%40c", false), "a&b");
+  EXPECT_EQ(like("a@b", "x@y%40z", false), "a%40b");  // escaped once: escaped
+  // Decoding gives back the input, whatever the original.
+  std::mt19937 rng(5);
+  for (int n = 0; n < 1000; ++n) {
+    std::string in(rng() % 20, '\0');
+    for (char& c : in) c = static_cast<char>(rng());
+    std::string original(rng() % 20, '\0');
+    for (char& c : original) c = "%+ @.aB3"[rng() % 8];
+    for (const bool plus : {false, true}) {
+      const std::string encoded = like(in, original, plus);
+      std::string decoded;
+      percent_decode(encoded, plus, decoded);
+      ASSERT_EQ(decoded, in);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace twin::scrubber
