@@ -154,6 +154,9 @@ Run add_replay(CLI::App& app) {
   auto* max =
       cmd->add_flag("--max", cli->max, "Closed loop: every connection sends as soon as it is free");
   cmd->add_option("-c,--connections", o.connections, "With --max: connections per target (64)");
+  cmd->add_option("-m,--streams", o.streams,
+                  "With --max: concurrent streams per HTTP/2 connection (1, like h2load -m)")
+      ->check(CLI::Range(1, 1000));
   speed->excludes(rate)->excludes(max);
   rate->excludes(max);
   cmd->add_option("-d,--duration", o.duration, "Stop after S seconds")

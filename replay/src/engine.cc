@@ -389,11 +389,13 @@ void Connection::on_connected(const error_code& ec) {
 
 void Connection::on_ready() {
   state_ = ConnState::kReady;
+  last_used = now_ns();  // an open connection not yet used is not idle for long
   if (h2_) {
     Http2Options opts;
     opts.max_body = w_.max_body();
-    if (w_.shared().options.mode == Mode::kMax && w_.shared().options.connections)
-      opts.max_concurrent_streams = 100;
+    // Closed loop: like h2load -m, a fixed number of streams per connection.
+    if (w_.shared().options.mode == Mode::kMax)
+      opts.max_concurrent_streams = static_cast<uint32_t>(w_.shared().options.streams);
     auto created = Http2Session::create(opts, [this](Completion& c) {
       uint32_t slot = static_cast<uint32_t>(c.token);
       auto it = std::find(in_flight_.begin(), in_flight_.end(), slot);
@@ -915,7 +917,7 @@ void Worker::refill() {
   // Closed loop: keep about two requests per connection released, no more, so that the ready
   // queues stay short and the planner's pacing (it counts what is not yet released) holds.
   if (shared_.options.mode != Mode::kMax || finishing_) return;
-  size_t limit = 2 * std::max<size_t>(max_conns_, 1);
+  size_t limit = 2 * std::max<size_t>(max_conns_, 1) * shared_.options.streams;
   while (!scheduled_.empty()) {
     size_t waiting = 0;
     for (auto& q : ready_) waiting = std::max(waiting, q.size());
@@ -958,7 +960,7 @@ void Worker::dispatch(uint32_t t) {
       int64_t base = intended_of(f, item);
       stats_[t].send_lag.record(static_cast<uint64_t>(std::max<int64_t>(0, now - base)));
     }
-    ++stats_[t].sent;
+    if (!item.warmup) ++stats_[t].sent;  // the warm-up is counted apart (warmup)
     sent.fetch_add(1, std::memory_order_relaxed);
     c->send(fs);
   }

@@ -131,6 +131,7 @@ Result<Target> parse_target(std::string_view spec, size_t index) {
     }
   }
   if (host.empty()) return fail(where + ": no host");
+  if (port.empty() && authority.back() == ':') return fail(where + ": empty port");
   t.port = default_port;
   if (!port.empty()) {
     unsigned value = 0;

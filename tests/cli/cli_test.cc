@@ -94,9 +94,10 @@ TEST_F(Cli, HelpListsOnlyTheWorkingCommandsAndUsageErrorsExitTwo) {
     std::string name;
     if (words >> name) listed.push_back(name);
   }
-  EXPECT_EQ(listed, (std::vector<std::string>{"capture", "scrub", "convert", "cat", "info"}));
-  for (const char* sub :
-       {"capture --help", "scrub --help", "convert --help", "cat --help", "info --help"}) {
+  EXPECT_EQ(listed,
+            (std::vector<std::string>{"capture", "scrub", "replay", "convert", "cat", "info"}));
+  for (const char* sub : {"capture --help", "scrub --help", "replay --help", "convert --help",
+                          "cat --help", "info --help"}) {
     EXPECT_EQ(run(sub).code, 0) << sub;
   }
   EXPECT_EQ(run("").code, 2);
@@ -106,6 +107,30 @@ TEST_F(Cli, HelpListsOnlyTheWorkingCommandsAndUsageErrorsExitTwo) {
   auto r = run("convert a.twin -o b.twin --format xml");
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err_lines().size(), 1u) << r.err;
+}
+
+TEST_F(Cli, ReplayUsageErrorsExitTwoWithOneLine) {
+  struct Case {
+    const char* args;
+    const char* names;  // what the one line must name
+  };
+  for (const Case& c : std::vector<Case>{
+           {"replay", "input"},
+           {"replay in.twin", "target"},
+           {"replay in.twin --target ftp://h", "ftp://h"},
+           {"replay in.twin --target http://h:99999", "http://h:99999"},
+           {"replay in.twin --target a=http://h --target a=http://g", "'a'"},
+           {"replay in.twin --target http://h --speed 2 --rate 5", "--speed"},
+           {"replay in.twin --target http://h --header nocolon", "--header"},
+           {"replay in.twin --target http://h --from yesterday", "--from"},
+           {"replay in.twin --target http://h --connections 4", "--connections"},
+           {"replay /nonexistent/in.twin --target http://127.0.0.1:9", "/nonexistent/in.twin"},
+       }) {
+    auto r = run(c.args);
+    EXPECT_EQ(r.code, 2) << c.args;
+    ASSERT_EQ(r.err_lines().size(), 1u) << c.args << ": " << r.err;
+    EXPECT_NE(r.err.find(c.names), std::string::npos) << c.args << ": " << r.err;
+  }
 }
 
 TEST_F(Cli, BadFilesExitTwoWithOneLineNamingTheFile) {

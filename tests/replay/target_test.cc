@@ -44,9 +44,10 @@ TEST(Target, ParsesNamesSchemesPortsAndPrefixes) {
 }
 
 TEST(Target, RejectsWhatItCannotReach) {
-  for (const char* bad : {"ftp://h", "h:80", "x=", "bad name=http://h", "http://", "http://:80",
-                          "http://h:0", "http://h:65536", "http://h:8x", "http://u:p@h/",
-                          "http://[::1", "http://h?x=1", "http://[::1]x"}) {
+  for (const char* bad :
+       {"ftp://h", "h:80", "x=", "bad name=http://h", "http://", "http://:80", "http://h:0",
+        "http://h:65536", "http://h:8x", "http://u:p@h/", "http://[::1", "http://h?x=1",
+        "http://[::1]x", "http://127.0.0.1:", "http://[::1]:"}) {
     auto t = parse_target(bad);
     EXPECT_FALSE(t) << bad;
     if (!t) {

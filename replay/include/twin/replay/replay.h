@@ -63,6 +63,7 @@ struct Options {
   bool poisson = false;
   uint64_t seed = 1;       // Poisson arrivals
   size_t connections = 0;  // kMax: per target (0 = 64)
+  size_t streams = 1;      // kMax: concurrent streams per HTTP/2 connection (h2load -m)
   double duration = 0;     // seconds; 0 = until the input (and its loops) are done
   bool loop = false;       // start the input over when it ends (with --duration: soak)
   double warmup = 0;       // seconds at the start whose results are sent but not counted
