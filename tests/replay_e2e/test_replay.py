@@ -1273,7 +1273,10 @@ class Faults(Case):
             proc = h.Proc([twin(), "replay", capture, "--target",
                            f"http://127.0.0.1:{srv.port}", "-o", out, "--summary-json", sj,
                            "--timeout", 3, "--max-body", 65536], name="twin-replay",
-                          workdir=self.tmp.path)
+                          workdir=self.tmp.path,
+                          # Under ASan (TWIN_SANITIZE), freed memory waits in a quarantine
+                          # instead of being reused, which looks like growth: turn it off.
+                          env=dict(os.environ, ASAN_OPTIONS="quarantine_size_mb=0"))
             t0 = time.monotonic()
             samples = []  # (seconds since start, RSS KiB, body bytes the server had sent)
             try:
@@ -1298,8 +1301,9 @@ class Faults(Case):
         peak = max(k for _, k, _ in samples)
         self.assertLess(peak, 100 * 1024, f"peak RSS {peak / 1024:.1f} MiB")
         # Once the server has stopped pouring (no more body bytes between samples), memory is
-        # flat: no sample more than 4 MiB above the first of that stretch.
-        stalled = [(s, k) for (s, k, b) in samples if b == poured and s > 1.3]
+        # flat until the requests time out (--timeout 3; what they record then is bounded by the
+        # peak check above): no sample more than 4 MiB above the first of that stretch.
+        stalled = [(s, k) for (s, k, b) in samples if b == poured and 1.3 < s < 2.9]
         if len(stalled) >= 3:
             base = stalled[0][1]
             growth = max(k for _, k in stalled) - base
