@@ -18,6 +18,8 @@ packages=(
   # capture: real servers, clients, recorders and the oracle (tshark) the capture tests use
   tcpdump tshark nginx-light nghttp2-client nghttp2-server nghttp2-proxy wrk apache2-utils tcpflow
   iproute2 time
+  # compare: the HTML report is opened in headless Chromium by a test
+  chromium
 )
 
 missing=()

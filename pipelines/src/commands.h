@@ -20,5 +20,6 @@ Run add_info(CLI::App& app);
 Run add_capture(CLI::App& app);
 Run add_scrub(CLI::App& app);
 Run add_replay(CLI::App& app);
+Run add_compare(CLI::App& app);
 
 }  // namespace twin::cli

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   add(twin::cli::add_capture);
   add(twin::cli::add_scrub);
   add(twin::cli::add_replay);
+  add(twin::cli::add_compare);
   add(twin::cli::add_convert);
   add(twin::cli::add_cat);
   add(twin::cli::add_info);

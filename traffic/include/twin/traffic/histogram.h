@@ -43,6 +43,8 @@ class Histogram {
   /// <= v, up to the bucket's width (it answers the bucket's upper edge, clamped to max()).
   /// 0 when empty.
   uint64_t quantile(double q) const;
+  /// The count of each bucket (see index(), lower(), upper()), for plots and exports.
+  const std::vector<uint64_t>& counts() const { return counts_; }
 
   /// The bucket of a value, and the range of values that bucket holds: [lower, upper].
   static size_t index(uint64_t value) {

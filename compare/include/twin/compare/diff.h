@@ -1,0 +1,145 @@
+#pragma once
+// Response differences by field path, and Diffy-style noise cancellation.
+//
+// A JSON body is compared value by value; every leaf (or subtree, when the types differ or a key
+// is missing on one side) that differs is named by a normalised path: `$.user.name`,
+// `$.items[*].price` (array indices become [*] so that a path is a field, not an occurrence).
+// Bodies that are not JSON are compared as bytes under the path `$body`; status codes are not
+// diffs (the caller counts them separately); headers, when asked, are `header.<lower-case name>`.
+//
+// Noise: some fields differ on every call (timestamps, request ids, random ordering). With a
+// second baseline target (`--noise`), each field's rate of candidate-vs-baseline differences is
+// set against its rate of noise-vs-baseline differences, and a field is reported only where the
+// excess passes both thresholds (see NoiseOptions), as in Twitter's Diffy.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "twin/traffic/exchange.h"
+
+namespace twin::compare {
+
+/// How two responses are compared. Paths are written as follows:
+///   `$`               the JSON root;
+///   `.key`            an object member whose key is made only of [A-Za-z0-9_];
+///   `["key"]`         any other key, JSON-escaped (`$["content-type"]`, `$[""]`);
+///   `[*]`             every element of an array;
+///   `$body`           the body as bytes (not JSON, invalid JSON, undecodable, over max_body);
+///   `header.<name>`   a response header, name lower-cased.
+///
+/// JSON semantics: object key order is not a difference; numbers compare by value (`1`, `1.0`
+/// and `1e0` are equal; two integers compare exactly, digit by digit, so large ids keep their
+/// precision; otherwise both are read as IEEE doubles); strings compare after unescaping
+/// (`"\u00e9"` equals `"é"`). A type change, or a key present on one side only, names the path
+/// of that value and is not descended; arrays of different lengths name the array itself and
+/// compare their common prefix element by element. Objects with duplicate keys: when both sides
+/// list the same keys in the same order members are compared in order, otherwise the last
+/// occurrence of a key wins.
+///
+/// Headers (when `headers`): compared by lower-cased name as a multiset of values (surrounding
+/// spaces trimmed), skipping those that vary per connection or follow the body: Date,
+/// Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, TE, Trailer, Content-Length,
+/// and HTTP/2 pseudo-headers (`:status`).
+struct DiffOptions {
+  bool headers = false;  // also compare response headers (see above for the ones skipped)
+  /// Paths to leave out, as globs over normalised paths: `*` matches within one path component,
+  /// `**` any number of components (zero included). Components are split at `.`, `[*]` and
+  /// `["…"]` (the key inside brackets is matched unescaped, so `$.a-b` and `$["a-b"]` are the
+  /// same pattern); `header.<name>` is two components whatever the name holds. An ignored path
+  /// ignores its whole subtree: "$.meta" and "$.meta.**" are the same. E.g. "$.meta",
+  /// "$.items[*].updated_at", "$.**.trace_id", "header.etag", "header.x-*".
+  std::vector<std::string> ignore;
+  /// Containers this deep (the root is depth 0) are compared as a whole subtree and named by
+  /// their own path. Capped at 1000 to bound the stack.
+  size_t max_depth = 64;
+  size_t max_paths = 64;  // per response pair; more differing paths are cut (diff returns false)
+  /// Bodies longer than this once decoded are compared as bytes (`$body`); decoding stops here.
+  size_t max_body = 1 << 20;
+};
+
+/// Compares responses. Not thread-safe (it keeps parse and decode buffers, bounded by
+/// max_body); use one per thread.
+class ResponseDiffer {
+ public:
+  /// Throws std::invalid_argument when an ignore pattern is malformed (an unclosed `["`).
+  explicit ResponseDiffer(DiffOptions options = {});
+  ~ResponseDiffer();
+  ResponseDiffer(ResponseDiffer&&) noexcept;
+  ResponseDiffer& operator=(ResponseDiffer&&) noexcept;
+
+  /// Fills `out` (cleared first) with the distinct normalised paths at which `b` (candidate or
+  /// noise) differs from `a` (baseline), sorted. Byte-identical bodies are not parsed.
+  /// Content-Encoding gzip/x-gzip/deflate is decoded (output bounded by max_body) before
+  /// comparing; a body that cannot be decoded (br, zstd, corrupt, too large) is compared as
+  /// its raw bytes. JSON is assumed when either Content-Type contains "json" or either body
+  /// starts with `{` or `[`; if either side then fails to parse, the difference is `$body`.
+  /// Returns false when the output was cut at max_paths (`out` then holds max_paths paths).
+  bool diff(const traffic::Response& a, const traffic::Response& b, std::vector<std::string>& out);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct NoiseOptions {
+  /// A field is reported when it differed at least once and
+  ///   rate − noise_rate >= absolute   and   rate >= noise_rate × (1 + relative),
+  /// rate being the share of compared pairs where the candidate differs from the baseline there,
+  /// noise_rate the share of pairs with a noise response where the noise target differs from the
+  /// baseline there. Without a noise target noise_rate is 0, so every field differing in at
+  /// least `absolute` of the pairs is reported.
+  double relative = 0.2;
+  double absolute = 0.001;
+  size_t samples = 3;       // origin ids kept per field: the smallest ones, whatever the order
+  size_t max_fields = 512;  // distinct paths kept per route; more are counted in overflow()
+};
+
+/// Per-field difference counts of one route. Not thread-safe; mergeable: merging per-thread
+/// instances gives the same fields, counts and samples as adding every pair to one (as long as
+/// max_fields was not reached).
+class FieldNoise {
+ public:
+  /// One compared pair (or triple): the paths where the candidate differs from the baseline, and
+  /// (with a noise target; nullptr without) where the noise target differs from the baseline.
+  /// A path listed twice in one list counts once.
+  void add(uint64_t origin_id, const std::vector<std::string>& candidate_paths,
+           const std::vector<std::string>* noise_paths, const NoiseOptions& options);
+  /// Adds `other`'s pairs and counts to this one.
+  void merge(const FieldNoise& other, const NoiseOptions& options);
+
+  struct Field {
+    std::string path;
+    uint64_t differ = 0;            // pairs where candidate != baseline at this path
+    uint64_t noise_differ = 0;      // pairs where noise != baseline at this path
+    double rate = 0;                // differ / compared()
+    double noise_rate = 0;          // noise_differ / with_noise(); 0 when with_noise() is 0
+    bool reported = false;          // passes the thresholds
+    std::vector<uint64_t> samples;  // origin ids of pairs where the candidate differs, ascending
+  };
+  /// Every field seen (in either list), reported ones first, then by rate (descending), then by
+  /// path.
+  std::vector<Field> fields(const NoiseOptions& options) const;
+  uint64_t compared() const { return compared_; }
+  uint64_t with_noise() const { return with_noise_; }  // pairs that had a noise response
+  /// Differences (one per pair and path, candidate or noise) dropped because max_fields distinct
+  /// paths were already kept. Memory stays bounded, so distinct dropped paths are not counted.
+  uint64_t overflow() const { return overflow_; }
+
+ private:
+  struct Counts {
+    uint64_t differ = 0, noise_differ = 0;
+    // Pair numbers (compared_ when last counted) so that a path repeated in one list counts once.
+    uint64_t last_pair = 0, last_noise_pair = 0;
+    std::vector<uint64_t> samples;  // ascending, at most NoiseOptions::samples
+  };
+  Counts* find_or_insert(std::string_view path, const NoiseOptions& options);
+
+  std::vector<std::pair<std::string, Counts>> fields_;  // sorted by path, at most max_fields
+  uint64_t compared_ = 0, with_noise_ = 0, overflow_ = 0;
+};
+
+}  // namespace twin::compare

@@ -1,0 +1,1078 @@
+// Response differences by field path, and per-field noise counts.
+//
+// JSON is not parsed with nlohmann::json: with a noise-prone field (a timestamp, a request id)
+// nearly every pair differs somewhere, so the slow path is the common one, and a DOM of one
+// heap node per value plus a std::map per object costs several times more than the comparison.
+// Instead each body is parsed, validating, into a flat tape of 12-byte nodes that point into the
+// body (strings with escapes are decoded into one arena), reusing the buffers between calls.
+
+#include "twin/compare/diff.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <climits>
+#include <cstring>
+#include <stdexcept>
+#include <system_error>
+
+namespace twin::compare {
+namespace {
+
+// Containers deeper than this are compared as a whole whatever max_depth says: the descent that
+// names paths recurses, and the stack must not depend on the input.
+constexpr size_t kMaxDescent = 1000;
+constexpr std::string_view kBodyPath = "$body";
+constexpr std::string_view kHeaderPrefix = "header.";
+
+// ---- text helpers
+
+char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view lower) {
+  if (a.size() != lower.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (ascii_lower(a[i]) != lower[i]) return false;
+  }
+  return true;
+}
+
+// `needle` is lower case.
+bool icontains(std::string_view hay, std::string_view needle) {
+  if (needle.size() > hay.size()) return false;
+  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    if (iequals(hay.substr(i, needle.size()), needle)) return true;
+  }
+  return false;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool is_json_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_ident(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_';
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Four hex digits at s[p..p+4), or -1.
+int read_hex4(std::string_view s, size_t p) {
+  if (p + 4 > s.size()) return -1;
+  int v = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    const int h = hex_value(s[p + i]);
+    if (h < 0) return -1;
+    v = v * 16 + h;
+  }
+  return v;
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// Decodes the JSON escape at s[p] == '\\' onto `out` and moves `p` past it. Lone surrogates are
+// rejected, as a strict parser (nlohmann's included) rejects them.
+bool unescape_at(std::string_view s, size_t& p, std::string& out) {
+  if (p + 1 >= s.size()) return false;
+  const char e = s[p + 1];
+  switch (e) {
+    case '"':
+    case '\\':
+    case '/':
+      out += e;
+      p += 2;
+      return true;
+    case 'b':
+      out += '\b';
+      p += 2;
+      return true;
+    case 'f':
+      out += '\f';
+      p += 2;
+      return true;
+    case 'n':
+      out += '\n';
+      p += 2;
+      return true;
+    case 'r':
+      out += '\r';
+      p += 2;
+      return true;
+    case 't':
+      out += '\t';
+      p += 2;
+      return true;
+    case 'u':
+      break;
+    default:
+      return false;
+  }
+  const int hi = read_hex4(s, p + 2);
+  if (hi < 0) return false;
+  if (hi >= 0xDC00 && hi <= 0xDFFF) return false;
+  if (hi >= 0xD800 && hi <= 0xDBFF) {
+    if (p + 7 >= s.size() || s[p + 6] != '\\' || s[p + 7] != 'u') return false;
+    const int lo = read_hex4(s, p + 8);
+    if (lo < 0xDC00 || lo > 0xDFFF) return false;
+    append_utf8(out, 0x10000 + ((static_cast<uint32_t>(hi) - 0xD800) << 10) +
+                         (static_cast<uint32_t>(lo) - 0xDC00));
+    p += 12;
+    return true;
+  }
+  append_utf8(out, static_cast<uint32_t>(hi));
+  p += 6;
+  return true;
+}
+
+// Appends an object member's path component: `.key` or `["key"]`, JSON-escaped.
+void append_key(std::string& path, std::string_view key) {
+  if (!key.empty() && std::all_of(key.begin(), key.end(), is_ident)) {
+    path += '.';
+    path += key;
+    return;
+  }
+  path += "[\"";
+  for (const char c : key) {
+    switch (c) {
+      case '"':
+        path += "\\\"";
+        break;
+      case '\\':
+        path += "\\\\";
+        break;
+      case '\n':
+        path += "\\n";
+        break;
+      case '\r':
+        path += "\\r";
+        break;
+      case '\t':
+        path += "\\t";
+        break;
+      case '\b':
+        path += "\\b";
+        break;
+      case '\f':
+        path += "\\f";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          path += "\\u00";
+          path += kHex[(c >> 4) & 0xF];
+          path += kHex[c & 0xF];
+        } else {
+          path += c;
+        }
+    }
+  }
+  path += "\"]";
+}
+
+// ---- paths and ignore globs
+
+// Splits a normalised path, or an ignore pattern, into components: `$.a["b.c"][*]` gives
+// {"$", "a", "b.c", "[*]"}; `header.<name>` gives {"header", "<name>"}. False when a `["` is
+// not closed.
+bool split_path(std::string_view p, std::vector<std::string>& comps) {
+  comps.clear();
+  if (p.starts_with(kHeaderPrefix)) {
+    comps.emplace_back("header");
+    comps.emplace_back(p.substr(kHeaderPrefix.size()));
+    return true;
+  }
+  size_t i = 0;
+  const auto read_plain = [&] {
+    size_t j = i;
+    while (j < p.size() && p[j] != '.' && p[j] != '[') ++j;
+    comps.emplace_back(p.substr(i, j - i));
+    i = j;
+  };
+  read_plain();
+  while (i < p.size()) {
+    if (p[i] == '.') {
+      ++i;
+      read_plain();
+    } else if (p.compare(i, 3, "[*]") == 0) {
+      comps.emplace_back("[*]");
+      i += 3;
+    } else if (p.compare(i, 2, "[\"") == 0) {
+      std::string key;
+      i += 2;
+      while (i < p.size() && p[i] != '"') {
+        if (p[i] == '\\') {
+          if (!unescape_at(p, i, key)) return false;
+        } else {
+          key += p[i++];
+        }
+      }
+      if (i + 1 >= p.size() || p[i + 1] != ']') return false;
+      i += 2;
+      comps.push_back(std::move(key));
+    } else {
+      // Any other bracket (a user's `[0]`) is kept as written; it never matches a path.
+      const size_t close = p.find(']', i);
+      if (close == std::string_view::npos) return false;
+      comps.emplace_back(p.substr(i, close + 1 - i));
+      i = close + 1;
+    }
+  }
+  return true;
+}
+
+// `*` matches any run of characters within the component.
+bool glob(std::string_view pat, std::string_view text) {
+  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pat.size() && pat[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (p < pat.size() && pat[p] == text[t]) {
+      ++p;
+      ++t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pat.size() && pat[p] == '*') ++p;
+  return p == pat.size();
+}
+
+// True when the pattern matches the path or one of its ancestors (an ignored path ignores its
+// subtree, so running out of pattern first is a match).
+bool match(const std::vector<std::string>& pat, size_t pi, const std::vector<std::string>& path,
+           size_t qi) {
+  if (pi == pat.size()) return true;
+  if (pat[pi] == "**") {
+    for (size_t k = qi; k <= path.size(); ++k) {
+      if (match(pat, pi + 1, path, k)) return true;
+    }
+    return false;
+  }
+  if (qi == path.size()) return false;
+  return glob(pat[pi], path[qi]) && match(pat, pi + 1, path, qi + 1);
+}
+
+// ---- content decoding
+
+enum class Coding { kIdentity, kGzip, kDeflate, kUnknown };
+
+// Only one coding is decoded; a stacked list ("gzip, br") is compared as bytes.
+Coding parse_coding(std::string_view header) {
+  Coding result = Coding::kIdentity;
+  while (!header.empty()) {
+    const size_t comma = header.find(',');
+    const std::string_view token = trim(header.substr(0, comma));
+    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
+    if (token.empty() || iequals(token, "identity")) continue;
+    if (result != Coding::kIdentity) return Coding::kUnknown;
+    if (iequals(token, "gzip") || iequals(token, "x-gzip")) {
+      result = Coding::kGzip;
+    } else if (iequals(token, "deflate")) {
+      result = Coding::kDeflate;
+    } else {
+      return Coding::kUnknown;
+    }
+  }
+  return result;
+}
+
+// Inflates `in` into `out`. False when the stream is corrupt or truncated, or when its output
+// passes `limit`: a small body that inflates to gigabytes must not grow memory past max_body.
+bool inflate_into(std::string_view in, int window_bits, size_t limit, std::string& out) {
+  out.clear();
+  if (in.size() > UINT_MAX) return false;
+  z_stream zs{};
+  if (inflateInit2(&zs, window_bits) != Z_OK) return false;
+  struct End {
+    z_stream* s;
+    ~End() { inflateEnd(s); }
+  } end{&zs};
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  const size_t cap = limit < SIZE_MAX ? limit + 1 : limit;
+  out.resize(std::min(cap, std::max<size_t>(in.size() * 4, 4096)));
+  size_t produced = 0;
+  for (;;) {
+    if (produced == out.size()) {
+      if (produced >= cap) return false;
+      out.resize(std::min(cap, out.size() * 2));
+    }
+    zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+    zs.avail_out = static_cast<uInt>(std::min<size_t>(out.size() - produced, UINT_MAX));
+    const int rc = inflate(&zs, Z_NO_FLUSH);
+    produced = static_cast<size_t>(reinterpret_cast<char*>(zs.next_out) - out.data());
+    if (produced > limit) return false;
+    if (rc == Z_STREAM_END) {
+      if (zs.avail_in == 0) break;
+      // gzip allows members one after another (RFC 1952 §2.2).
+      if (inflateReset(&zs) != Z_OK) return false;
+      continue;
+    }
+    if (rc == Z_BUF_ERROR) {
+      if (zs.avail_out != 0) return false;  // input ended inside the stream
+      continue;
+    }
+    if (rc != Z_OK) return false;
+  }
+  out.resize(produced);
+  return true;
+}
+
+// The bytes to compare: `body` decoded into `buf` when it is encoded. False (with `body` as is)
+// when it cannot be decoded.
+bool decode(std::string_view body, const traffic::Headers& headers, size_t limit, std::string& buf,
+            std::string_view& result) {
+  result = body;
+  const traffic::Header* h = traffic::find_header(headers, "content-encoding");
+  if (h == nullptr) return true;
+  switch (parse_coding(h->value)) {
+    case Coding::kIdentity:
+      return true;
+    case Coding::kGzip:
+      if (!inflate_into(body, 15 + 32, limit, buf)) return false;
+      break;
+    case Coding::kDeflate:
+      // "deflate" is zlib-wrapped by the RFC, but some servers send a raw deflate stream.
+      if (!inflate_into(body, 15, limit, buf) && !inflate_into(body, -15, limit, buf)) {
+        return false;
+      }
+      break;
+    case Coding::kUnknown:
+      return false;
+  }
+  result = buf;
+  return true;
+}
+
+bool looks_json(const traffic::Headers& headers, std::string_view body) {
+  const traffic::Header* ct = traffic::find_header(headers, "content-type");
+  if (ct != nullptr && icontains(ct->value, "json")) return true;
+  size_t i = 0;
+  while (i < body.size() && is_json_ws(body[i])) ++i;
+  return i < body.size() && (body[i] == '{' || body[i] == '[');
+}
+
+// ---- JSON tape
+
+enum class Kind : uint8_t { kNull, kFalse, kTrue, kNumber, kString, kArray, kObject };
+constexpr uint8_t kInArena = 1;  // string decoded into the arena (it held escapes)
+constexpr uint8_t kInteger = 2;  // number with neither fraction nor exponent
+
+// Strings and numbers: a = offset, b = length (in the body, or in the arena with kInArena).
+// Containers: a = members (key/value pairs for objects), b = index just past the subtree.
+// An object's members follow it as key node, value subtree, key node, value subtree, ...
+struct Node {
+  Kind kind;
+  uint8_t flags;
+  uint32_t a;
+  uint32_t b;
+};
+
+// Bytes that end a run of plain characters inside a JSON string: the quote, the backslash and
+// the control characters (which are invalid there).
+constexpr auto kStringStop = [] {
+  std::array<bool, 256> stop{};
+  for (int c = 0; c < 0x20; ++c) stop[c] = true;
+  stop['"'] = stop['\\'] = true;
+  return stop;
+}();
+
+class Doc {
+ public:
+  // Strict RFC 8259 parse (no comments, no trailing commas, no lone surrogates); UTF-8 is not
+  // validated, strings are compared as bytes.
+  bool parse(std::string_view s);
+
+  const Node& operator[](uint32_t i) const { return nodes_[i]; }
+  uint32_t next(uint32_t i) const {
+    const Node& n = nodes_[i];
+    return (n.kind == Kind::kArray || n.kind == Kind::kObject) ? n.b : i + 1;
+  }
+  std::string_view text(const Node& n) const {
+    return (n.flags & kInArena) ? std::string_view(arena_).substr(n.a, n.b) : src_.substr(n.a, n.b);
+  }
+
+ private:
+  bool parse_string(size_t& p);
+  bool parse_number(size_t& p);
+  bool parse_key(size_t& p);
+
+  std::string_view src_;
+  std::vector<Node> nodes_;
+  std::string arena_;
+  std::vector<uint32_t> open_;  // indices of the containers being parsed
+};
+
+bool Doc::parse_string(size_t& p) {
+  const std::string_view s = src_;
+  const size_t start = ++p;
+  while (p < s.size()) {
+    // One table load per byte for the run of plain characters, the bulk of a body.
+    while (p < s.size() && !kStringStop[static_cast<unsigned char>(s[p])]) ++p;
+    if (p >= s.size()) break;
+    const unsigned char c = static_cast<unsigned char>(s[p]);
+    if (c == '"') {
+      nodes_.push_back(
+          {Kind::kString, 0, static_cast<uint32_t>(start), static_cast<uint32_t>(p - start)});
+      ++p;
+      return true;
+    }
+    if (c == '\\') break;
+    if (c < 0x20) return false;
+    ++p;
+  }
+  if (p >= s.size()) return false;
+  // Escapes: decode the whole string into the arena so that "\u0061" equals "a".
+  const size_t at = arena_.size();
+  arena_.append(s.substr(start, p - start));
+  while (p < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[p]);
+    if (c == '"') {
+      nodes_.push_back({Kind::kString, kInArena, static_cast<uint32_t>(at),
+                        static_cast<uint32_t>(arena_.size() - at)});
+      ++p;
+      return true;
+    }
+    if (c == '\\') {
+      if (!unescape_at(s, p, arena_)) return false;
+    } else if (c < 0x20) {
+      return false;
+    } else {
+      arena_ += static_cast<char>(c);
+      ++p;
+    }
+  }
+  return false;
+}
+
+bool Doc::parse_number(size_t& p) {
+  const std::string_view s = src_;
+  const size_t start = p;
+  uint8_t flags = kInteger;
+  if (p < s.size() && s[p] == '-') ++p;
+  if (p >= s.size()) return false;
+  if (s[p] == '0') {
+    ++p;
+  } else if (s[p] >= '1' && s[p] <= '9') {
+    while (p < s.size() && is_digit(s[p])) ++p;
+  } else {
+    return false;
+  }
+  if (p < s.size() && s[p] == '.') {
+    flags = 0;
+    ++p;
+    if (p >= s.size() || !is_digit(s[p])) return false;
+    while (p < s.size() && is_digit(s[p])) ++p;
+  }
+  if (p < s.size() && (s[p] == 'e' || s[p] == 'E')) {
+    flags = 0;
+    ++p;
+    if (p < s.size() && (s[p] == '+' || s[p] == '-')) ++p;
+    if (p >= s.size() || !is_digit(s[p])) return false;
+    while (p < s.size() && is_digit(s[p])) ++p;
+  }
+  nodes_.push_back(
+      {Kind::kNumber, flags, static_cast<uint32_t>(start), static_cast<uint32_t>(p - start)});
+  return true;
+}
+
+// A member's key and its colon; whitespace before the key is already skipped.
+bool Doc::parse_key(size_t& p) {
+  const std::string_view s = src_;
+  if (p >= s.size() || s[p] != '"' || !parse_string(p)) return false;
+  while (p < s.size() && is_json_ws(s[p])) ++p;
+  if (p >= s.size() || s[p] != ':') return false;
+  ++p;
+  return true;
+}
+
+// Iterative, so that nesting depth costs heap (bounded by the body) rather than stack.
+bool Doc::parse(std::string_view s) {
+  src_ = s;
+  nodes_.clear();
+  arena_.clear();
+  open_.clear();
+  if (s.size() >= UINT32_MAX) return false;
+  size_t p = 0;
+  const auto skip_ws = [&] {
+    while (p < s.size() && is_json_ws(s[p])) ++p;
+  };
+  for (;;) {
+    // A value starts here.
+    skip_ws();
+    if (p >= s.size()) return false;
+    if (!open_.empty()) ++nodes_[open_.back()].a;
+    const auto idx = static_cast<uint32_t>(nodes_.size());
+    bool complete = true;
+    switch (s[p]) {
+      case '{':
+      case '[': {
+        const bool object = s[p] == '{';
+        nodes_.push_back({object ? Kind::kObject : Kind::kArray, 0, 0, 0});
+        ++p;
+        skip_ws();
+        if (p < s.size() && s[p] == (object ? '}' : ']')) {
+          ++p;
+          nodes_[idx].b = idx + 1;
+          break;
+        }
+        open_.push_back(idx);
+        if (object && !parse_key(p)) return false;
+        complete = false;
+        break;
+      }
+      case '"':
+        if (!parse_string(p)) return false;
+        break;
+      case 't':
+        if (s.compare(p, 4, "true") != 0) return false;
+        nodes_.push_back({Kind::kTrue, 0, 0, 0});
+        p += 4;
+        break;
+      case 'f':
+        if (s.compare(p, 5, "false") != 0) return false;
+        nodes_.push_back({Kind::kFalse, 0, 0, 0});
+        p += 5;
+        break;
+      case 'n':
+        if (s.compare(p, 4, "null") != 0) return false;
+        nodes_.push_back({Kind::kNull, 0, 0, 0});
+        p += 4;
+        break;
+      default:
+        if (!parse_number(p)) return false;
+    }
+    if (!complete) continue;
+    // The value is complete: close the containers that end here, or move to the next member.
+    for (;;) {
+      skip_ws();
+      if (open_.empty()) return p == s.size();
+      if (p >= s.size()) return false;
+      const uint32_t top = open_.back();
+      const bool object = nodes_[top].kind == Kind::kObject;
+      if (s[p] == ',') {
+        ++p;
+        if (object) {
+          skip_ws();
+          if (!parse_key(p)) return false;
+        }
+        break;
+      }
+      if (s[p] != (object ? '}' : ']')) return false;
+      ++p;
+      nodes_[top].b = static_cast<uint32_t>(nodes_.size());
+      open_.pop_back();
+    }
+  }
+}
+
+bool is_zero(std::string_view n) { return n == "0" || n == "-0"; }
+
+// JSON integers have one spelling but for the sign of zero, so two of them compare as text (no
+// precision lost on 64-bit ids); anything else compares as doubles (1 == 1.0 == 1e0).
+bool number_equal(const Doc& da, const Node& a, const Doc& db, const Node& b) {
+  const std::string_view x = da.text(a), y = db.text(b);
+  if (x == y) return true;
+  if ((a.flags & kInteger) && (b.flags & kInteger)) return is_zero(x) && is_zero(y);
+  double u = 0, v = 0;
+  const auto rx = std::from_chars(x.data(), x.data() + x.size(), u);
+  const auto ry = std::from_chars(y.data(), y.data() + y.size(), v);
+  if (rx.ec != std::errc() || ry.ec != std::errc()) return false;  // out of double's range
+  return u == v;
+}
+
+struct Member {
+  std::string_view key;
+  uint32_t value;
+};
+
+// Pairs the members of objects `ia` (in `a`) and `ib` (in `b`) by key, calling
+// pair(key, value_a, value_b), only_a(key, value_a) and only_b(key, value_b); each returns
+// false to stop. Members are walked in order while the keys agree (the usual case costs no
+// sort); the rest are sorted by key, the last of duplicate keys winning. `scratch` is used as a
+// stack: callbacks may recurse, and it is left as found.
+template <class Pair, class OnlyA, class OnlyB>
+void match_members(const Doc& a, uint32_t ia, const Doc& b, uint32_t ib,
+                   std::vector<Member>& scratch, Pair&& pair, OnlyA&& only_a, OnlyB&& only_b) {
+  const uint32_t ca = a[ia].a, cb = b[ib].a;
+  uint32_t ka = ia + 1, kb = ib + 1;
+  uint32_t i = 0;
+  for (; i < ca && i < cb; ++i) {
+    const std::string_view key = a.text(a[ka]);
+    if (key != b.text(b[kb])) break;
+    const uint32_t next_a = a.next(ka + 1), next_b = b.next(kb + 1);
+    if (!pair(key, ka + 1, kb + 1)) return;
+    ka = next_a;
+    kb = next_b;
+  }
+  if (i == ca && i == cb) return;
+  const size_t base = scratch.size();
+  for (uint32_t j = i; j < ca; ++j, ka = a.next(ka + 1)) scratch.push_back({a.text(a[ka]), ka + 1});
+  const size_t mid = scratch.size();
+  for (uint32_t j = i; j < cb; ++j, kb = b.next(kb + 1)) scratch.push_back({b.text(b[kb]), kb + 1});
+  const size_t end = scratch.size();
+  const auto by_key = [](const Member& x, const Member& y) { return x.key < y.key; };
+  std::stable_sort(scratch.begin() + static_cast<ptrdiff_t>(base),
+                   scratch.begin() + static_cast<ptrdiff_t>(mid), by_key);
+  std::stable_sort(scratch.begin() + static_cast<ptrdiff_t>(mid),
+                   scratch.begin() + static_cast<ptrdiff_t>(end), by_key);
+  const auto last_of_run = [&](size_t k, size_t limit) {
+    while (k + 1 < limit && scratch[k + 1].key == scratch[k].key) ++k;
+    return k;
+  };
+  size_t x = base, y = mid;
+  bool go = true;
+  while (go && (x < mid || y < end)) {
+    // Copies, since a callback may grow `scratch` and move it.
+    if (y == end || (x < mid && scratch[x].key < scratch[y].key)) {
+      x = last_of_run(x, mid);
+      const Member m = scratch[x++];
+      go = only_a(m.key, m.value);
+    } else if (x == mid || scratch[y].key < scratch[x].key) {
+      y = last_of_run(y, end);
+      const Member m = scratch[y++];
+      go = only_b(m.key, m.value);
+    } else {
+      x = last_of_run(x, mid);
+      y = last_of_run(y, end);
+      const Member ma = scratch[x++], mb = scratch[y++];
+      go = pair(ma.key, ma.value, mb.value);
+    }
+  }
+  scratch.resize(base);
+}
+
+struct HeaderEntry {
+  std::string name;  // lower case
+  std::string_view value;
+};
+
+bool skipped_header(std::string_view lower_name) {
+  static constexpr std::string_view kSkipped[] = {
+      "date", "connection", "keep-alive",    "proxy-connection", "transfer-encoding",
+      "te",   "trailer",    "content-length"};
+  if (lower_name.starts_with(':')) return true;
+  return std::find(std::begin(kSkipped), std::end(kSkipped), lower_name) != std::end(kSkipped);
+}
+
+void collect_headers(const traffic::Headers& headers, std::vector<HeaderEntry>& out) {
+  out.clear();
+  for (const traffic::Header& h : headers) {
+    HeaderEntry e;
+    e.name.resize(h.name.size());
+    std::transform(h.name.begin(), h.name.end(), e.name.begin(), ascii_lower);
+    if (skipped_header(e.name)) continue;
+    e.value = trim(h.value);
+    out.push_back(std::move(e));
+  }
+  std::sort(out.begin(), out.end(), [](const HeaderEntry& x, const HeaderEntry& y) {
+    return x.name != y.name ? x.name < y.name : x.value < y.value;
+  });
+}
+
+}  // namespace
+
+// ---- ResponseDiffer
+
+struct ResponseDiffer::Impl {
+  explicit Impl(DiffOptions o);
+  bool diff(const traffic::Response& a, const traffic::Response& b, std::vector<std::string>& out);
+  void diff_body(const traffic::Response& a, const traffic::Response& b);
+  void diff_headers(const traffic::Response& a, const traffic::Response& b);
+  void compare(uint32_t ia, uint32_t ib, size_t depth);
+  bool equal(uint32_t ia, uint32_t ib);
+  void report();  // the JSON path in parts_
+  void add(std::string_view path);
+  bool ignored(std::string_view path);
+
+  DiffOptions options_;
+  size_t depth_limit_;
+  std::vector<std::vector<std::string>> patterns_;
+  // Buffers kept between calls, bounded by max_body: the decoded bodies by max_body, each tape
+  // by 16 bytes per body byte at worst (`[[[[…`: a 12-byte node and a 4-byte open container).
+  Doc doc_a_, doc_b_;
+  std::string buf_a_, buf_b_;
+  // The JSON path being compared, as keys (array steps have `index` set); the path string is
+  // written only for a difference, not for every member visited.
+  struct Part {
+    std::string_view key;
+    bool index;
+  };
+  std::vector<Part> parts_;
+  std::string path_;
+  std::vector<Member> members_;
+  std::vector<std::pair<uint32_t, uint32_t>> work_;
+  std::vector<HeaderEntry> headers_a_, headers_b_;
+  std::vector<std::string> comps_;
+  std::vector<std::string>* out_ = nullptr;
+  bool cut_ = false;
+};
+
+ResponseDiffer::Impl::Impl(DiffOptions o)
+    : options_(std::move(o)), depth_limit_(std::min(options_.max_depth, kMaxDescent)) {
+  for (const std::string& pattern : options_.ignore) {
+    std::vector<std::string> comps;
+    if (!split_path(pattern, comps)) {
+      throw std::invalid_argument("diff ignore pattern: unclosed [\" in '" + pattern + "'");
+    }
+    patterns_.push_back(std::move(comps));
+  }
+}
+
+bool ResponseDiffer::Impl::diff(const traffic::Response& a, const traffic::Response& b,
+                                std::vector<std::string>& out) {
+  out.clear();
+  out_ = &out;
+  cut_ = false;
+  diff_body(a, b);
+  if (options_.headers && !cut_) diff_headers(a, b);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  if (out.size() > options_.max_paths) {
+    out.resize(options_.max_paths);
+    cut_ = true;
+  }
+  out_ = nullptr;
+  return !cut_;
+}
+
+void ResponseDiffer::Impl::diff_body(const traffic::Response& a, const traffic::Response& b) {
+  if (a.body == b.body) {
+    // The usual case: same bytes. They mean the same only under the same coding.
+    const traffic::Header* ea = traffic::find_header(a.headers, "content-encoding");
+    const traffic::Header* eb = traffic::find_header(b.headers, "content-encoding");
+    const std::string_view ca = ea ? std::string_view(ea->value) : std::string_view();
+    const std::string_view cb = eb ? std::string_view(eb->value) : std::string_view();
+    const Coding pa = parse_coding(ca);
+    if (ca == cb || (pa != Coding::kUnknown && pa == parse_coding(cb))) return;
+  }
+  std::string_view ba, bb;
+  const bool ok_a = decode(a.body, a.headers, options_.max_body, buf_a_, ba);
+  const bool ok_b = decode(b.body, b.headers, options_.max_body, buf_b_, bb);
+  if (ba == bb) return;
+  if (!ok_a || !ok_b || ba.size() > options_.max_body || bb.size() > options_.max_body ||
+      !(looks_json(a.headers, ba) || looks_json(b.headers, bb)) || !doc_a_.parse(ba) ||
+      !doc_b_.parse(bb)) {
+    add(kBodyPath);
+    return;
+  }
+  parts_.clear();
+  compare(0, 0, 0);
+}
+
+void ResponseDiffer::Impl::diff_headers(const traffic::Response& a, const traffic::Response& b) {
+  if (a.headers == b.headers) return;
+  collect_headers(a.headers, headers_a_);
+  collect_headers(b.headers, headers_b_);
+  const std::vector<HeaderEntry>& x = headers_a_;
+  const std::vector<HeaderEntry>& y = headers_b_;
+  size_t i = 0, j = 0;
+  while ((i < x.size() || j < y.size()) && !cut_) {
+    const std::string& name =
+        (j == y.size() || (i < x.size() && x[i].name <= y[j].name)) ? x[i].name : y[j].name;
+    size_t i2 = i, j2 = j;
+    while (i2 < x.size() && x[i2].name == name) ++i2;
+    while (j2 < y.size() && y[j2].name == name) ++j2;
+    const bool same =
+        i2 - i == j2 - j &&
+        std::equal(x.begin() + static_cast<ptrdiff_t>(i), x.begin() + static_cast<ptrdiff_t>(i2),
+                   y.begin() + static_cast<ptrdiff_t>(j),
+                   [](const HeaderEntry& u, const HeaderEntry& v) { return u.value == v.value; });
+    if (!same) {
+      path_.assign(kHeaderPrefix);
+      path_ += name;
+      add(path_);
+    }
+    i = i2;
+    j = j2;
+  }
+}
+
+// Names the paths below parts_ where the values differ. Recursion is bounded by depth_limit_.
+void ResponseDiffer::Impl::compare(uint32_t ia, uint32_t ib, size_t depth) {
+  if (cut_) return;
+  const Node& na = doc_a_[ia];
+  const Node& nb = doc_b_[ib];
+  if (na.kind != nb.kind) {
+    report();
+    return;
+  }
+  switch (na.kind) {
+    case Kind::kNull:
+    case Kind::kFalse:
+    case Kind::kTrue:
+      return;
+    case Kind::kNumber:
+      if (!number_equal(doc_a_, na, doc_b_, nb)) report();
+      return;
+    case Kind::kString:
+      if (doc_a_.text(na) != doc_b_.text(nb)) report();
+      return;
+    case Kind::kArray:
+    case Kind::kObject:
+      break;
+  }
+  if (depth >= depth_limit_) {
+    if (!equal(ia, ib)) report();
+    return;
+  }
+  if (na.kind == Kind::kArray) {
+    if (na.a != nb.a) report();
+    parts_.push_back({{}, true});
+    const uint32_t n = std::min(na.a, nb.a);
+    uint32_t x = ia + 1, y = ib + 1;
+    for (uint32_t i = 0; i < n && !cut_; ++i, x = doc_a_.next(x), y = doc_b_.next(y)) {
+      compare(x, y, depth + 1);
+    }
+    parts_.pop_back();
+    return;
+  }
+  const auto one_side = [&](std::string_view key, uint32_t) {
+    parts_.push_back({key, false});
+    report();
+    parts_.pop_back();
+    return !cut_;
+  };
+  match_members(
+      doc_a_, ia, doc_b_, ib, members_,
+      [&](std::string_view key, uint32_t va, uint32_t vb) {
+        parts_.push_back({key, false});
+        compare(va, vb, depth + 1);
+        parts_.pop_back();
+        return !cut_;
+      },
+      one_side, one_side);
+}
+
+// Whole-subtree equality under the same rules as compare(), with an explicit stack: it is what
+// runs past depth_limit_, where nesting is whatever the body holds.
+bool ResponseDiffer::Impl::equal(uint32_t ia, uint32_t ib) {
+  work_.clear();
+  work_.emplace_back(ia, ib);
+  while (!work_.empty()) {
+    const auto [x, y] = work_.back();
+    work_.pop_back();
+    const Node& na = doc_a_[x];
+    const Node& nb = doc_b_[y];
+    if (na.kind != nb.kind) return false;
+    switch (na.kind) {
+      case Kind::kNull:
+      case Kind::kFalse:
+      case Kind::kTrue:
+        break;
+      case Kind::kNumber:
+        if (!number_equal(doc_a_, na, doc_b_, nb)) return false;
+        break;
+      case Kind::kString:
+        if (doc_a_.text(na) != doc_b_.text(nb)) return false;
+        break;
+      case Kind::kArray: {
+        if (na.a != nb.a) return false;
+        uint32_t u = x + 1, v = y + 1;
+        for (uint32_t i = 0; i < na.a; ++i, u = doc_a_.next(u), v = doc_b_.next(v)) {
+          work_.emplace_back(u, v);
+        }
+        break;
+      }
+      case Kind::kObject: {
+        bool same = true;
+        match_members(
+            doc_a_, x, doc_b_, y, members_,
+            [&](std::string_view, uint32_t va, uint32_t vb) {
+              work_.emplace_back(va, vb);
+              return true;
+            },
+            [&](std::string_view, uint32_t) { return same = false; },
+            [&](std::string_view, uint32_t) { return same = false; });
+        if (!same) return false;
+        break;
+      }
+    }
+  }
+  return true;
+}
+
+bool ResponseDiffer::Impl::ignored(std::string_view path) {
+  if (patterns_.empty()) return false;
+  // The paths written here always split; a failure would only mean "not ignored".
+  if (!split_path(path, comps_)) return false;
+  for (const std::vector<std::string>& pattern : patterns_) {
+    if (match(pattern, 0, comps_, 0)) return true;
+  }
+  return false;
+}
+
+void ResponseDiffer::Impl::report() {
+  path_.assign("$");
+  for (const Part& part : parts_) {
+    if (part.index) {
+      path_ += "[*]";
+    } else {
+      append_key(path_, part.key);
+    }
+  }
+  add(path_);
+}
+
+// Adds `path` unless ignored. Paths under [*] repeat once per element, so duplicates are folded
+// whenever the list passes max_paths, and the cut is made only on distinct paths.
+void ResponseDiffer::Impl::add(std::string_view path) {
+  if (cut_ || ignored(path)) return;
+  std::vector<std::string>& out = *out_;
+  if (!out.empty() && out.back() == path) return;
+  out.emplace_back(path);
+  if (out.size() > options_.max_paths) {
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    if (out.size() > options_.max_paths) {
+      out.resize(options_.max_paths);
+      cut_ = true;
+    }
+  }
+}
+
+ResponseDiffer::ResponseDiffer(DiffOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+ResponseDiffer::~ResponseDiffer() = default;
+ResponseDiffer::ResponseDiffer(ResponseDiffer&&) noexcept = default;
+ResponseDiffer& ResponseDiffer::operator=(ResponseDiffer&&) noexcept = default;
+
+bool ResponseDiffer::diff(const traffic::Response& a, const traffic::Response& b,
+                          std::vector<std::string>& out) {
+  return impl_->diff(a, b, out);
+}
+
+// ---- FieldNoise
+
+namespace {
+
+// Keeps the `n` smallest distinct ids, ascending: the same whatever order pairs arrive in and
+// however they were split between threads, so merged samples equal single-threaded ones.
+void keep_sample(std::vector<uint64_t>& samples, uint64_t id, size_t n) {
+  if (n == 0 || (samples.size() >= n && id >= samples.back())) return;
+  const auto it = std::lower_bound(samples.begin(), samples.end(), id);
+  if (it != samples.end() && *it == id) return;
+  samples.insert(it, id);
+  if (samples.size() > n) samples.pop_back();
+}
+
+// Absorbs rounding in rate − noise_rate so that a rate exactly on a threshold passes.
+constexpr double kEpsilon = 1e-12;
+
+}  // namespace
+
+FieldNoise::Counts* FieldNoise::find_or_insert(std::string_view path, const NoiseOptions& options) {
+  auto it = std::lower_bound(
+      fields_.begin(), fields_.end(), path,
+      [](const std::pair<std::string, Counts>& f, std::string_view p) { return f.first < p; });
+  if (it != fields_.end() && it->first == path) return &it->second;
+  if (fields_.size() >= options.max_fields) return nullptr;
+  it = fields_.insert(it, {std::string(path), Counts{}});
+  return &it->second;
+}
+
+void FieldNoise::add(uint64_t origin_id, const std::vector<std::string>& candidate_paths,
+                     const std::vector<std::string>* noise_paths, const NoiseOptions& options) {
+  ++compared_;
+  for (const std::string& path : candidate_paths) {
+    Counts* c = find_or_insert(path, options);
+    if (c == nullptr) {
+      ++overflow_;
+      continue;
+    }
+    if (c->last_pair == compared_) continue;
+    c->last_pair = compared_;
+    ++c->differ;
+    keep_sample(c->samples, origin_id, options.samples);
+  }
+  if (noise_paths == nullptr) return;
+  ++with_noise_;
+  for (const std::string& path : *noise_paths) {
+    Counts* c = find_or_insert(path, options);
+    if (c == nullptr) {
+      ++overflow_;
+      continue;
+    }
+    if (c->last_noise_pair == compared_) continue;
+    c->last_noise_pair = compared_;
+    ++c->noise_differ;
+  }
+}
+
+void FieldNoise::merge(const FieldNoise& other, const NoiseOptions& options) {
+  if (&other == this) {
+    const FieldNoise copy = other;
+    merge(copy, options);
+    return;
+  }
+  compared_ += other.compared_;
+  with_noise_ += other.with_noise_;
+  overflow_ += other.overflow_;
+  for (const auto& [path, theirs] : other.fields_) {
+    Counts* c = find_or_insert(path, options);
+    if (c == nullptr) {
+      overflow_ += theirs.differ + theirs.noise_differ;
+      continue;
+    }
+    c->differ += theirs.differ;
+    c->noise_differ += theirs.noise_differ;
+    for (const uint64_t id : theirs.samples) keep_sample(c->samples, id, options.samples);
+  }
+}
+
+std::vector<FieldNoise::Field> FieldNoise::fields(const NoiseOptions& options) const {
+  std::vector<Field> result;
+  result.reserve(fields_.size());
+  for (const auto& [path, c] : fields_) {
+    Field f;
+    f.path = path;
+    f.differ = c.differ;
+    f.noise_differ = c.noise_differ;
+    f.rate = compared_ ? static_cast<double>(c.differ) / static_cast<double>(compared_) : 0;
+    f.noise_rate =
+        with_noise_ ? static_cast<double>(c.noise_differ) / static_cast<double>(with_noise_) : 0;
+    f.reported = c.differ > 0 && f.rate - f.noise_rate >= options.absolute - kEpsilon &&
+                 f.rate >= f.noise_rate * (1 + options.relative) - kEpsilon;
+    f.samples = c.samples;
+    result.push_back(std::move(f));
+  }
+  std::sort(result.begin(), result.end(), [](const Field& x, const Field& y) {
+    if (x.reported != y.reported) return x.reported;
+    if (x.rate != y.rate) return x.rate > y.rate;
+    return x.path < y.path;
+  });
+  return result;
+}
+
+}  // namespace twin::compare
