@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The main job on the bundled examples. For now: the example shop serves realistic traffic from
-# a real client while recording what it served into a .twin archive, and twin captures the same
-# traffic from the wire (live on lo, when run as root): the two records must agree. twin then
-# inspects the archive and takes it through JSONL and HAR and back, checking that nothing
-# changed.
-# Grows with every stage until it runs the whole twin (capture, scrub, replay, compare).
+# The main job on the bundled examples: the example shop serves realistic traffic from a real
+# client while recording what it served into a .twin archive, and twin captures the same traffic
+# from the wire (live on lo, when run as root): the two records must agree. twin then inspects
+# the archive, takes it through JSONL and HAR and back, scrubs it, replays it against a baseline
+# shop, a second baseline (noise) and a regressed candidate, and compares them: the verdict
+# names the candidate's regressions, and the reports (HTML among them) are written.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -140,14 +140,16 @@ start_shop() {  # NAME ARGS...: starts a shop, sets ${NAME}_pid and ${NAME}_port
   printf -v "${name}_port" '%s' "$p"
 }
 start_shop baseline
-start_shop candidate --latency 'GET /api/search=25'
-trap 'kill "$baseline_pid" "$candidate_pid" 2>/dev/null || true' EXIT
+start_shop noise
+start_shop candidate --latency 'GET /api/search=25' --change-field 'GET /api/users=total'
+trap 'kill "$baseline_pid" "$noise_pid" "$candidate_pid" 2>/dev/null || true' EXIT
 "$bin/twin" replay "$out/served.twin" -o "$out/replayed.twin" \
   --target "baseline=http://127.0.0.1:$baseline_port" \
+  --target "noise=http://127.0.0.1:$noise_port" \
   --target "candidate=http://127.0.0.1:$candidate_port" \
   --summary-json "$out/replay-summary.json" 2>&1 | sed 's/^/   /'
-kill -TERM "$baseline_pid" "$candidate_pid"
-wait "$baseline_pid" "$candidate_pid" || true
+kill -TERM "$baseline_pid" "$noise_pid" "$candidate_pid"
+wait "$baseline_pid" "$noise_pid" "$candidate_pid" || true
 trap - EXIT
 python3 - "$out/served.twin" "$out/replayed.twin" "$out/replay-summary.json" "$bin/twin" <<'EOF'
 import json, subprocess, sys
@@ -183,5 +185,26 @@ for name in ("baseline", "candidate"):
     lk = lookups.get(name, [0, 0])
     print(f"   {name}: {same[name]}/{total[name]} statuses as recorded (+ {lk[0]}/{lk[1]} order "
           f"lookups, whose ids depend on arrival order); latency p99 {p99[name]:.1f} ms")
+EOF
+echo "== twin compare: is the candidate slower, failing more or answering differently?"
+# The candidate searches 25 ms slower and miscounts the user list; a second baseline (noise)
+# cancels the fields that differ between any two shops. Exit 1 is the expected verdict here.
+set +e
+"$bin/twin" compare "$out/replayed.twin" --baseline baseline --candidate candidate --noise noise \
+  --gate examples/gates/shop.yaml --json "$out/compare.json" --markdown "$out/compare.md" \
+  --junit "$out/compare.xml" --html "$out/compare.html" --no-color >"$out/compare.txt"
+rc=$?
+set -e
+sed 's/^/   /' "$out/compare.txt" | head -40
+python3 - "$out/compare.json" "$rc" <<'EOF'
+import json, sys
+report, rc = json.load(open(sys.argv[1])), int(sys.argv[2])
+regressed = {f"{r['method']} {r['route']}" for r in report["routes"] if r["verdict"] == "regressed"}
+want = {"GET /api/search", "GET /api/users"}
+if rc != 1 or report["verdict"] != "regressed" or not want <= regressed:
+    print(f"demo: compare exited {rc} with verdict {report['verdict']}; regressed: "
+          f"{sorted(regressed)}; expected at least {sorted(want)}", file=sys.stderr)
+    sys.exit(1)
+print(f"   verdict: {report['verdict'].upper()} (exit {rc}); regressed: {', '.join(sorted(regressed))}")
 EOF
 echo "demo: ok (files in $out)"

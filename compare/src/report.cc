@@ -707,7 +707,7 @@ std::string to_table(const Report& report, bool color) {
   // Findings: what failed or needs a look, with the numbers and the ids to look up.
   bool any = false;
   auto heading = [&] {
-    if (!any) out += "\nFindings (look an exchange up with `twin cat --id ID`):\n";
+    if (!any) out += "\nFindings (look an exchange up with `twin cat --origin ID RESULTS`):\n";
     any = true;
   };
   for (const RouteReport* r : routes) {
@@ -846,8 +846,8 @@ std::string to_markdown(const Report& report) {
     if (detailed == kMaxMarkdownDetails) continue;
     ++detailed;
     out += "\n### REGRESSED: " + md_escape(route_label(*r)) + "\n\n";
-    out +=
-        fmt_count(r->count) + " paired exchanges. Look an exchange up with `twin cat --id ID`.\n\n";
+    out += fmt_count(r->count) +
+           " paired exchanges. Look an exchange up with `twin cat --origin ID RESULTS`.\n\n";
     md_route_details(*r, out);
   }
   if (regressed > detailed) {
@@ -1579,7 +1579,7 @@ std::string to_html(const Report& report) {
   }
   out +=
       "<footer>Made by twin compare. Sample ids are origin ids: look an exchange up with "
-      "<code>twin cat --id ID</code>.</footer>\n</body>\n</html>\n";
+      "<code>twin cat --origin ID RESULTS</code>.</footer>\n</body>\n</html>\n";
   return out;
 }
 

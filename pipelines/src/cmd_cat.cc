@@ -1,6 +1,8 @@
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "commands.h"
 #include "common.h"
@@ -15,6 +17,8 @@ struct CatOptions {
   std::string from;
   std::string format = "jsonl";
   uint64_t limit = 0;
+  std::vector<uint64_t> ids;      // print only these exchanges (by id) ...
+  std::vector<uint64_t> origins;  // ... or those reproducing these captured exchanges
 };
 
 std::string millis(int64_t from, int64_t to) {
@@ -61,6 +65,11 @@ Run add_cat(CLI::App& app) {
       ->check(CLI::IsMember({"jsonl", "summary"}));
   cmd->add_option("--from", opts->from, "Input format: twin, jsonl or har");
   cmd->add_option("-n,--limit", opts->limit, "Print at most N exchanges (0: all)");
+  cmd->add_option("--id", opts->ids, "Print only the exchange with this id (repeatable)");
+  cmd->add_option("--origin", opts->origins,
+                  "Print only the exchanges reproducing this captured exchange: every target's "
+                  "answer to it in a replay's results, as `twin compare` reports name them "
+                  "(repeatable)");
   return [opts]() -> int {
     auto source = traffic::open_source(opts->input, format_option(opts->from, "--from"));
     if (!source) {
@@ -68,6 +77,9 @@ Run add_cat(CLI::App& app) {
       return kExitInputError;
     }
     const bool summary = opts->format == "summary";
+    std::sort(opts->ids.begin(), opts->ids.end());
+    std::sort(opts->origins.begin(), opts->origins.end());
+    const bool filtered = !opts->ids.empty() || !opts->origins.empty();
     traffic::Exchange e;
     std::string out;
     uint64_t n = 0;
@@ -80,6 +92,11 @@ Run add_cat(CLI::App& app) {
         break;
       }
       if (!*more) break;
+      if (filtered && !std::binary_search(opts->ids.begin(), opts->ids.end(), e.id) &&
+          !(e.origin_id != 0 &&
+            std::binary_search(opts->origins.begin(), opts->origins.end(), e.origin_id))) {
+        continue;
+      }
       ++n;
       if (summary) {
         append_summary(e, out);

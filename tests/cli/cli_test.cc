@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -94,10 +95,10 @@ TEST_F(Cli, HelpListsOnlyTheWorkingCommandsAndUsageErrorsExitTwo) {
     std::string name;
     if (words >> name) listed.push_back(name);
   }
-  EXPECT_EQ(listed,
-            (std::vector<std::string>{"capture", "scrub", "replay", "convert", "cat", "info"}));
-  for (const char* sub : {"capture --help", "scrub --help", "replay --help", "convert --help",
-                          "cat --help", "info --help"}) {
+  EXPECT_EQ(listed, (std::vector<std::string>{"capture", "scrub", "replay", "compare", "convert",
+                                              "cat", "info"}));
+  for (const char* sub : {"capture --help", "scrub --help", "replay --help", "compare --help",
+                          "convert --help", "cat --help", "info --help"}) {
     EXPECT_EQ(run(sub).code, 0) << sub;
   }
   EXPECT_EQ(run("").code, 2);
@@ -131,6 +132,64 @@ TEST_F(Cli, ReplayUsageErrorsExitTwoWithOneLine) {
     ASSERT_EQ(r.err_lines().size(), 1u) << c.args << ": " << r.err;
     EXPECT_NE(r.err.find(c.names), std::string::npos) << c.args << ": " << r.err;
   }
+}
+
+TEST_F(Cli, CompareUsageErrorsAndCatByOrigin) {
+  // A paired result: origins 1..3, each answered by "baseline" and "candidate".
+  std::vector<Exchange> xs;
+  uint64_t id = 0;
+  for (uint64_t origin = 1; origin <= 3; ++origin) {
+    for (const char* target : {"baseline", "candidate"}) {
+      Exchange e;
+      e.id = ++id;
+      e.origin_id = origin;
+      e.target = target;
+      e.request.method = "GET";
+      e.request.target = "/x";
+      e.time.intended = 1'700'000'000'000'000'000 + static_cast<int64_t>(origin) * 1'000'000;
+      e.time.request_start = e.time.intended;
+      e.time.response_end = e.time.intended + 1'000'000;
+      e.response.emplace();
+      e.response->status = 200;
+      xs.push_back(e);
+    }
+  }
+  write_twin(file("r.twin"), xs);
+  const std::string r = file("r.twin");
+  struct Case {
+    std::string args;
+    std::string names;  // what the one line must name
+  };
+  spit(file("bad.yaml"), "alpha: 0.01\nlatencyy: {}\n");
+  for (const Case& c : std::vector<Case>{
+           {"compare " + r + " --candidate candidate", "--baseline"},
+           {"compare /nonexistent/r.twin --baseline baseline --candidate candidate",
+            "/nonexistent/r.twin"},
+           {"compare " + r + " --baseline baseline --candidate baseline", "same target"},
+           {"compare " + r + " --baseline baseline --candidate candidate --gate " +
+                file("bad.yaml"),
+            "bad.yaml:2:1:"},
+           {"compare " + r + " --baseline baseline --candidate nobody", "nothing to compare"},
+       }) {
+    auto o = run(c.args);
+    EXPECT_EQ(o.code, 2) << c.args;
+    EXPECT_NE(o.err.find(c.names), std::string::npos) << c.args << ": " << o.err;
+  }
+  // Three identical pairs: nothing to find, exit 0, and the JSON on stdout is the report.
+  auto ok = run("compare " + r + " --baseline baseline --candidate candidate --json -");
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("\"verdict\": \"pass\""), std::string::npos) << ok.out;
+  EXPECT_NE(ok.err.find("PASS"), std::string::npos) << ok.err;  // the table moved to stderr
+
+  // twin cat --origin 2: both targets' answers to captured exchange 2, nothing else.
+  auto cat = run("cat " + r + " --origin 2 --format summary");
+  EXPECT_EQ(cat.code, 0);
+  EXPECT_EQ(cat.out,
+            "3 0/0 [baseline] GET /x -> 200 req=0B resp=0B 1.000ms\n"
+            "4 0/0 [candidate] GET /x -> 200 req=0B resp=0B 1.000ms\n");
+  auto by_id = run("cat " + r + " --id 5 --id 1 --format summary");
+  EXPECT_EQ(by_id.code, 0);
+  EXPECT_EQ(std::count(by_id.out.begin(), by_id.out.end(), '\n'), 2);
 }
 
 TEST_F(Cli, BadFilesExitTwoWithOneLineNamingTheFile) {

@@ -5,7 +5,7 @@
 // page with SVG plots that opens with no network.
 //
 // Reports never hold a payload or a header value: paths, counts, rates, statuses and exchange
-// ids only (a human looks an exchange up with `twin cat --id`).
+// ids only (a human looks them up with `twin cat --origin ID`).
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
