@@ -387,27 +387,31 @@ void Engine::complete(uint64_t key, Pending& p) {
     ++tally.count[s];
     if (s == kCand && tally.samples.size() < kSamples) tally.samples.push_back(key);
   }
-  // A 4xx where the baseline answered otherwise: the candidate refuses what it used to accept.
-  if (c->status >= 400 && c->status < 500 && b->status != c->status) {
-    auto& tally = r.error("4xx changed");
-    ++tally.count[kCand];
-    if (tally.samples.size() < kSamples) tally.samples.push_back(key);
-  }
-  if (n && n->status >= 400 && n->status < 500 && b->status != n->status) {
-    ++r.error("4xx changed").count[kNoise];
-  }
-
-  if (b->status != c->status) {
-    r.add_change({b->status, c->status}, 1, {key});
-  }
-  if (b->status > 0 && c->status > 0) {
+  // Status checks look at answers that are not failures: a failure (5xx, a transport error) on
+  // either side is the error checks' business, and counting it again as a changed status would
+  // turn the baseline's own random failures into the candidate's regressions.
+  auto fine = [](const Side* s) { return s->status > 0 && s->status < 500; };
+  if (fine(b) && fine(c)) {
     ++r.answered;
-    if (b->status != c->status) ++r.status_changed;
+    if (b->status != c->status) {
+      ++r.status_changed;
+      // A 4xx where the baseline answered otherwise: the candidate refuses what it accepted.
+      if (c->status >= 400) {
+        auto& tally = r.error("4xx changed");
+        ++tally.count[kCand];
+        if (tally.samples.size() < kSamples) tally.samples.push_back(key);
+      }
+    }
   }
-  if (n && b->status > 0 && n->status > 0) {
+  if (n && fine(b) && fine(n)) {
     ++r.noise_answered;
-    if (b->status != n->status) ++r.noise_status_changed;
+    if (b->status != n->status) {
+      ++r.noise_status_changed;
+      if (n->status >= 400) ++r.error("4xx changed").count[kNoise];
+    }
   }
+  // Every change, failures included, is itemised for the reader.
+  if (b->status != c->status) r.add_change({b->status, c->status}, 1, {key});
 
   // Latency: both answered in full.
   if (b->response && c->response && b->latency >= 0 && c->latency >= 0) {
@@ -489,8 +493,10 @@ RouteReport Engine::route_report(const std::string& method, const std::string& r
     row.candidate_n = s.pairs;
     if (e.kind == "4xx changed") {
       // The baseline's own rate of changed 4xx is what the noise target shows; without one, 0.
+      // Both are counted among the answers that were not failures.
+      row.candidate_n = s.answered;
       row.baseline = e.count[kNoise];
-      row.baseline_n = sides_ == 3 ? s.noise_pairs : s.pairs;
+      row.baseline_n = sides_ == 3 ? s.noise_answered : s.answered;
     } else {
       row.baseline = e.count[kBase];
       row.baseline_n = s.pairs;

@@ -187,6 +187,42 @@ TEST(Compare, AaRunPassesAndPairsEverything) {
   for (const auto& rr : r->routes) EXPECT_EQ(rr.verdict, Verdict::kPass) << rr.route;
 }
 
+// The whole comparator, not only its statistics, must stay quiet when nothing changed: 40 seeded
+// A/A runs with everything an A/A run has — latency noise with a shared drift, a 0.5 % error rate
+// on both sides, the same answers — find a regression in at most 2 (the issue: >= 95 % quiet).
+TEST(Compare, AaCalibrationOverFortySeeds) {
+  test::TempDir dir;
+  int regressed = 0;
+  std::uniform_real_distribution<double> u(0, 1);
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    std::string path = dir.file("aa" + std::to_string(seed) + ".twin");
+    {
+      Sim sim(path, 1000 + seed);
+      for (int i = 0; i < 6000; ++i) {
+        sim.tick(60'000'000'000LL / 6000);
+        double env = sim.environment(sim.now());
+        Answer b, c;
+        const char* paths[] = {"/api/a", "/api/b/", "/api/c"};
+        std::string path_i = paths[i % 3];
+        if (i % 3 == 1) path_i += std::to_string(i % 50);
+        b.latency_ms = sim.lognormal(5 + i % 3) * env;
+        c.latency_ms = sim.lognormal(5 + i % 3) * env;
+        if (u(sim.rng()) < 0.005) b.status = 503;
+        if (u(sim.rng()) < 0.005) c.status = 503;
+        sim.add("GET", path_i, b, c);
+      }
+    }
+    auto o = options_for(path);
+    o.gate.resamples = 200;
+    auto r = compare(o);
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    ASSERT_EQ(r->counters["paired"], 6000);
+    if (r->verdict == Verdict::kRegressed) ++regressed;
+  }
+  EXPECT_LE(regressed, 2);
+  RecordProperty("aa_regressed", regressed);
+}
+
 TEST(Compare, SlowerRouteAndFailingRouteAreTheOnesReported) {
   test::TempDir dir;
   std::string path = dir.file("run.twin");
