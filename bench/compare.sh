@@ -111,4 +111,4 @@ print(f"largest run: {rate:,} exchanges/s on one core (target >= 1,000,000: "
 print(f"peak RSS, largest / smallest run: {last / first:.2f} (target: independent of the count, "
       f"<= 1.25: {'met' if last / first <= 1.25 else 'not met'})")
 EOF
-[[ ${TWIN_BENCH_KEEP:-0} == 1 ]] && echo "archives kept in $work"
+if [[ ${TWIN_BENCH_KEEP:-0} == 1 ]]; then echo "archives kept in $work"; fi

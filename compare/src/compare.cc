@@ -46,7 +46,8 @@ int64_t latency_of(const Exchange& e) {
 struct Side {
   bool present = false;
   uint64_t id = 0;
-  int64_t time = traffic::kNoTime;
+  uint32_t flags = 0;
+  int64_t time = 0;  // offset from the start of its archive, ns
   int64_t latency = -1;
   int status = 0;  // 0: no response
   ErrorKind error = ErrorKind::kNone;
@@ -139,34 +140,14 @@ std::string error_class(const Side& s) {
   return "";
 }
 
-// A route pattern as in RouteOverride: `*` or `{x}` one segment, final `**` the rest.
-bool pattern_matches(std::string_view pattern, std::string_view route) {
-  auto next = [](std::string_view& s) {
-    if (!s.empty() && s[0] == '/') s.remove_prefix(1);
-    auto slash = s.find('/');
-    std::string_view seg = s.substr(0, slash);
-    s = slash == std::string_view::npos ? std::string_view{} : s.substr(slash);
-    return seg;
-  };
-  while (true) {
-    bool p_end = pattern.empty();
-    bool r_end = route.empty();
-    if (p_end || r_end) return p_end && r_end;
-    std::string_view p = next(pattern);
-    if (p == "**" && pattern.empty()) return true;
-    std::string_view r = next(route);
-    bool any = p == "*" || (p.size() >= 2 && p.front() == '{' && p.back() == '}');
-    if (!any && p != r) return false;
-  }
-}
-
 bool skipped(const std::vector<std::string>& skip, const std::string& method,
              const std::string& route) {
   for (const auto& s : skip) {
     auto space = s.find(' ');
+    if (space == std::string::npos) continue;  // load_gate refuses these; an API caller may not
     std::string_view m(s.data(), space);
     std::string_view p(s.data() + space + 1, s.size() - space - 1);
-    if ((m == "*" || m == method) && pattern_matches(p, route)) return true;
+    if ((m == "*" || m == method) && route_pattern_matches(p, route)) return true;
   }
   return false;
 }
@@ -212,7 +193,10 @@ class Engine {
     names_[kCand] = options.candidate;
     names_[kNoise] = options.noise;
     sides_ = options.noise.empty() ? 2 : 3;
-    if (options.baseline == kCaptureTarget) gate_.latency_gated = false;
+    // A capture was answered in another environment than a replay: latency is not comparable.
+    if (options.baseline == kCaptureTarget || options.candidate == kCaptureTarget) {
+      gate_.latency_gated = false;
+    }
   }
 
   Result<Report> run();
@@ -224,10 +208,15 @@ class Engine {
     Exchange next;
     bool has = false;
     uint64_t read = 0;
+    // Instants are taken as offsets from the archive's first one, so that archives recorded at
+    // different times (a capture and its replay, two replays an hour apart) line up.
+    int64_t t0 = traffic::kNoTime;
+    int64_t last = 0;    // the latest good offset, for exchanges whose instant is unusable
+    int64_t offset = 0;  // of `next`
   };
 
   Result<void> advance(Input& in);
-  void take(Exchange& e);
+  void take(Exchange& e, int64_t offset);
   void complete(uint64_t key, Pending& p);
   void evict_oldest();
   RouteStats& stats(uint32_t route) {
@@ -251,7 +240,6 @@ class Engine {
   uint64_t serial_ = 0;
   size_t pending_bytes_ = 0;
   std::vector<RouteStats> routes_;
-  int64_t t0_ = traffic::kNoTime;
   std::vector<std::string> diff_paths_, noise_paths_;
 
   // Counters shown in the report.
@@ -260,7 +248,12 @@ class Engine {
   uint64_t other_targets_ = 0;
   uint64_t paired_ = 0;
   uint64_t unpaired_[3] = {0, 0, 0};
+  uint64_t per_side_[3] = {0, 0, 0};
   uint64_t evicted_ = 0;
+  uint64_t noise_timeout_ = 0;
+  uint64_t without_origin_ = 0;
+  uint64_t bad_instants_ = 0;
+  uint64_t diff_skipped_ = 0;
   uint64_t duplicates_ = 0;
   uint64_t cancelled_ = 0;
   uint64_t noise_missing_ = 0;
@@ -272,48 +265,83 @@ Result<void> Engine::advance(Input& in) {
   auto got = in.reader->next(in.next);
   if (!got) return tl::unexpected(got.error());
   in.has = *got;
-  if (in.has) ++in.read;
+  if (!in.has) return {};
+  ++in.read;
+  // A run lasts hours, not months: an instant far from the archive's start is damage (a bad
+  // clock, a hostile file) and would squeeze every other exchange into one time block.
+  constexpr int64_t kBefore = 3600LL * 1'000'000'000;
+  constexpr int64_t kAfter = 30LL * 24 * 3600 * 1'000'000'000;
+  int64_t t = instant_of(in.next);
+  if (t != traffic::kNoTime && in.t0 == traffic::kNoTime) in.t0 = t;
+  int64_t offset = t == traffic::kNoTime ? in.last : t - in.t0;
+  if (t == traffic::kNoTime || offset < -kBefore || offset > kAfter) {
+    ++bad_instants_;
+    offset = in.last;
+  } else {
+    in.last = std::max(in.last, offset);
+  }
+  in.offset = offset;
   return {};
 }
 
-void Engine::take(Exchange& e) {
+void Engine::take(Exchange& e, int64_t offset) {
   ++read_;
-  const std::string& name = e.target.empty() ? std::string(kCaptureTarget) : e.target;
+  std::string_view name = e.target.empty() ? std::string_view(kCaptureTarget) : e.target;
   int side = -1;
   for (int s = 0; s < sides_; ++s) {
     if (name == names_[s]) side = s;
   }
   if (side < 0) {
-    if (per_target_.size() < 16 || per_target_.count(name)) {
-      ++per_target_[name];
+    // Targets nobody asked about: counted by name, a few names at most, each at most 64 bytes.
+    std::string key(name.substr(0, 64));
+    if (per_target_.size() < 16 || per_target_.count(key)) {
+      ++per_target_[key];
     } else {
       ++other_targets_;
     }
     return;
   }
-  ++per_target_[name];
+  ++per_side_[side];
   uint64_t key = e.target.empty() ? e.id : e.origin_id;
-  if (key == 0 && !e.target.empty()) key = e.id;  // a replay without origin: cannot pair
+  if (key == 0) {
+    // A replayed exchange that does not say which captured one it reproduces cannot be paired.
+    ++without_origin_;
+    ++unpaired_[side];
+    return;
+  }
 
   auto [it, fresh] = pending_.try_emplace(key);
-  Pending& p = it->second;
-  if (!fresh && p.side[side].present) {
+  if (!fresh && it->second.side[side].present) {
     // The same origin again on the same side (a looped replay): settle the older one first.
     ++duplicates_;
-    complete(key, p);
+    complete(key, it->second);
     it = pending_.try_emplace(key).first;
     fresh = true;
   }
   Pending& q = it->second;
   if (fresh) {
-    q.route = learner_.observe(e.request.method, e.request.target);
+    // Hostile lengths do not become route names: a method or a path this long is not an API's.
+    std::string_view method = e.request.method;
+    std::string_view target = e.request.target;
+    if (method.size() > 32) method = "{other}";
+    if (target.size() > 2048) target = "/{too-long}";
+    q.route = learner_.observe(method, target);
     q.serial = ++serial_;
     order_.emplace_back(key, q.serial);
+    // Settled entries leave stale (key, serial) behind; sweep them before they outnumber the
+    // live ones, so that the queue stays proportional to the window, not to the run.
+    if (order_.size() > 2 * pending_.size() + 1024) {
+      std::erase_if(order_, [this](const std::pair<uint64_t, uint64_t>& ks) {
+        auto found = pending_.find(ks.first);
+        return found == pending_.end() || found->second.serial != ks.second;
+      });
+    }
   }
   Side& s = q.side[side];
   s.present = true;
   s.id = e.id;
-  s.time = instant_of(e);
+  s.flags = e.flags;
+  s.time = offset;
   s.latency = latency_of(e);
   s.error = e.error;
   s.status = e.response ? e.response->status : 0;
@@ -324,7 +352,6 @@ void Engine::take(Exchange& e) {
     q.bytes += bytes;
     pending_bytes_ += bytes;
   }
-  if (t0_ == traffic::kNoTime && s.time != traffic::kNoTime) t0_ = s.time;
 
   bool all = true;
   for (int k = 0; k < sides_; ++k) all = all && q.side[k].present;
@@ -343,7 +370,12 @@ void Engine::evict_oldest() {
     order_.pop_front();
     auto it = pending_.find(key);
     if (it == pending_.end() || it->second.serial != serial) continue;  // already settled
-    ++evicted_;
+    const Pending& p = it->second;
+    if (p.side[kBase].present && p.side[kCand].present) {
+      ++noise_timeout_;  // a pair whose noise answer never came: compared without it
+    } else {
+      ++evicted_;
+    }
     complete(key, it->second);
     return;
   }
@@ -415,21 +447,21 @@ void Engine::complete(uint64_t key, Pending& p) {
 
   // Latency: both answered in full.
   if (b->response && c->response && b->latency >= 0 && c->latency >= 0) {
-    int64_t t = b->time != traffic::kNoTime ? b->time : c->time;
-    uint64_t block = 0;
-    if (t != traffic::kNoTime && t0_ != traffic::kNoTime && t > t0_) {
-      block = static_cast<uint64_t>((t - t0_) / gate_.block_ns);
-    }
+    uint64_t block = b->time > 0 ? static_cast<uint64_t>(b->time / gate_.block_ns) : 0;
     r.latency.add(block, static_cast<uint64_t>(b->latency), static_cast<uint64_t>(c->latency));
   } else if (b->response && c->response) {
     ++no_latency_;
   }
 
   // Bodies (and headers): only where the statuses agree; a changed status is its own finding.
-  if (b->response && c->response && b->status == c->status) {
+  // A body cut at --max-body or with bytes missing from the capture cannot be compared.
+  const uint32_t partial = traffic::kFlagResponseBodyTruncated | traffic::kFlagGap;
+  bool whole = !((b->flags | c->flags) & partial);
+  if (b->response && c->response && b->status == c->status && !whole) ++diff_skipped_;
+  if (b->response && c->response && b->status == c->status && whole) {
     if (!differ_.diff(*b->response, *c->response, diff_paths_)) ++r.diff_cut;
     const std::vector<std::string>* noise_paths = nullptr;
-    if (n && n->response && n->status == b->status) {
+    if (n && n->response && n->status == b->status && !(n->flags & partial)) {
       if (!differ_.diff(*b->response, *n->response, noise_paths_)) ++r.diff_cut;
       noise_paths = &noise_paths_;
     }
@@ -733,17 +765,11 @@ Result<Report> Engine::run() {
   // pending window stays small, whether the targets share one archive or have one each.
   while (true) {
     Input* best = nullptr;
-    int64_t best_time = 0;
     for (auto& in : inputs) {
-      if (!in.has) continue;
-      int64_t t = instant_of(in.next);
-      if (!best || t < best_time) {
-        best = &in;
-        best_time = t;
-      }
+      if (in.has && (!best || in.offset < best->offset)) best = &in;
     }
     if (!best) break;
-    take(best->next);
+    take(best->next, best->offset);
     if (options_.progress && (read_ & 0xffff) == 0) options_.progress(read_);
     if (auto r = advance(*best); !r) return tl::unexpected(r.error());
   }
@@ -764,10 +790,21 @@ Result<Report> Engine::run() {
   std::vector<RouteStats> merged;
   merged.reserve(finals.size());
   for (size_t i = 0; i < finals.size(); ++i) merged.emplace_back(gate_.max_blocks);
+  // Most final routes are one provisional route: those move; the others merge. Each provisional
+  // route's memory is given back as soon as it has been taken, so the peak is one copy.
+  std::vector<bool> taken(finals.size(), false);
   for (size_t id = 0; id < routes_.size() && id < mapping.size(); ++id) {
-    merged[mapping[id]].merge(routes_[id], gate_.noise);
+    uint32_t to = mapping[id];
+    if (!taken[to]) {
+      merged[to] = std::move(routes_[id]);
+      taken[to] = true;
+    } else {
+      merged[to].merge(routes_[id], gate_.noise);
+    }
+    routes_[id] = RouteStats(gate_.max_blocks);
   }
   routes_.clear();
+  routes_.shrink_to_fit();
   RouteStats overall(gate_.max_blocks);
   uint64_t skipped_pairs = 0;
   size_t skipped_routes = 0;
@@ -786,6 +823,7 @@ Result<Report> Engine::run() {
   auto& c = report.counters;
   c["read"] = read_;
   nlohmann::ordered_json targets = nlohmann::ordered_json::object();
+  for (int s = 0; s < sides_; ++s) targets[names_[s]] = per_side_[s];
   for (const auto& [name, count] : per_target_) targets[name] = count;
   if (other_targets_) targets["(other)"] = other_targets_;
   c["targets"] = targets;
@@ -797,6 +835,10 @@ Result<Report> Engine::run() {
     c["noise_missing"] = noise_missing_;
   }
   c["evicted"] = evicted_;
+  if (sides_ == 3) c["noise_timeout"] = noise_timeout_;
+  c["without_origin"] = without_origin_;
+  c["bad_instants"] = bad_instants_;
+  c["diff_skipped_partial"] = diff_skipped_;
   c["duplicates"] = duplicates_;
   c["cancelled"] = cancelled_;
   c["without_latency"] = no_latency_;
@@ -810,13 +852,30 @@ Result<Report> Engine::run() {
   if (paired_ == 0) {
     report.notes.push_back("no exchange of '" + options_.baseline + "' was paired with one of '" +
                            options_.candidate + "': check the target names (see counters.targets)");
+  } else if (report.overall.count == 0) {
+    report.notes.push_back("every pair fell on a skipped route: nothing was checked");
   }
+  // A gate that checked nothing passes nothing: the reports say so, not only the exit code.
+  if (report.overall.count == 0) report.verdict = Verdict::kInsufficient;
   if (!gate_.latency_gated) {
-    report.notes.push_back("latency is shown, not gated: the baseline is a capture");
+    report.notes.push_back("latency is shown, not gated: one side is a capture");
   }
   if (evicted_) {
     report.notes.push_back(std::to_string(evicted_) +
-                           " responses waited too long for their partner and were given up");
+                           " responses waited too long for their partner and were given up "
+                           "(they are counted as unpaired too)");
+  }
+  if (without_origin_) {
+    report.notes.push_back(std::to_string(without_origin_) +
+                           " replayed exchanges carried no origin_id and could not be paired");
+  }
+  if (bad_instants_) {
+    report.notes.push_back(std::to_string(bad_instants_) +
+                           " exchanges had no usable instant (unknown, or far from the run's)");
+  }
+  if (diff_skipped_) {
+    report.notes.push_back(std::to_string(diff_skipped_) +
+                           " pairs had a truncated or incomplete body and were not diffed");
   }
   if (damage_) {
     report.notes.push_back(std::to_string(damage_) +

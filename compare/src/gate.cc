@@ -301,6 +301,11 @@ Gate parse_root(const YAML::Node& root) {
     }
   }
   if (root["routes"]) parse_routes(root["routes"], gate);
+  if (root["latency"] && gate.min_blocks > gate.max_blocks / 2) {
+    // Blocks merge pairwise when a run outgrows max_blocks, leaving as few as half of them.
+    fail_at(root["latency"], "latency.min_blocks must be at most half of latency.max_blocks (" +
+                                 std::to_string(gate.max_blocks / 2) + ")");
+  }
   return gate;
 }
 

@@ -95,7 +95,14 @@ Tally tally(const Report& report) {
 }
 
 std::string report_verdict(const Report& report) {
-  return report.verdict == Verdict::kRegressed ? "REGRESSED" : "PASS";
+  switch (report.verdict) {
+    case Verdict::kRegressed:
+      return "REGRESSED";
+    case Verdict::kInsufficient:
+      return "NOTHING COMPARED";
+    default:
+      return "PASS";
+  }
 }
 
 __attribute__((format(printf, 1, 2))) std::string sprint(const char* format, ...) {
@@ -652,11 +659,10 @@ std::string to_table(const Report& report, bool color) {
   Tally t = tally(report);
   std::string out;
   // Header: the verdict first, then who was compared with whom and how much.
-  out +=
-      "twin compare  " +
-      ansi.wrap(report.verdict == Verdict::kRegressed ? "1;31" : "1;32", report_verdict(report)) +
-      "  candidate \"" + term_clean(report.candidate) + "\" vs baseline \"" +
-      term_clean(report.baseline) + "\"";
+  out += "twin compare  " +
+         ansi.wrap(report.verdict == Verdict::kPass ? "1;32" : "1;31", report_verdict(report)) +
+         "  candidate \"" + term_clean(report.candidate) + "\" vs baseline \"" +
+         term_clean(report.baseline) + "\"";
   if (!report.noise.empty()) out += " (noise \"" + term_clean(report.noise) + "\")";
   out += "\n";
   out += "  " + fmt_count(report.overall.count) + " pairs, " + fmt_count(report.routes.size()) +
@@ -964,6 +970,16 @@ std::string to_junit(const Report& report) {
     suites.push_back(std::move(s));
   };
   add(report.overall, "(all)");
+  if (report.verdict == Verdict::kInsufficient) {
+    // Nothing was compared: a CI that reads only the JUnit file must see a failure, not a pass.
+    Case c{"nothing compared",
+           Verdict::kRegressed,
+           "no pair of baseline and candidate answers could be checked",
+           {}};
+    for (const auto& n : report.notes) c.details += n + "\n";
+    suites.back().cases.push_back(std::move(c));
+    ++suites.back().failures;
+  }
   for (const RouteReport* r : ordered_routes(report)) add(*r, route_label(*r));
   size_t tests = 0, failures = 0, skipped = 0;
   for (const auto& s : suites) {

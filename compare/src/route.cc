@@ -21,6 +21,7 @@ namespace twin::compare {
 namespace {
 
 constexpr std::string_view kId = "{id}";
+constexpr std::string_view kPhone = "{phone}";
 constexpr std::string_view kUuid = "{uuid}";
 constexpr std::string_view kHex = "{hex}";
 constexpr std::string_view kEmail = "{email}";
@@ -432,6 +433,22 @@ std::string_view classify_segment(std::string_view segment) {
   }
   size_t size = segment.size();
   if (digits == size) return kId;
+  // A phone number in E.164 ("+4915112345678", "%2B4915112345678"): personal data, not a name.
+  {
+    std::string_view rest = segment;
+    if (rest.front() == '+') {
+      rest.remove_prefix(1);
+    } else if (rest.size() > 3 && rest[0] == '%' && rest[1] == '2' &&
+               (rest[2] == 'B' || rest[2] == 'b')) {
+      rest.remove_prefix(3);
+    } else {
+      rest = {};
+    }
+    if (rest.size() >= 7 && rest.size() <= 15 &&
+        std::all_of(rest.begin(), rest.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return kPhone;
+    }
+  }
   if (digits + hex_letters == size) {
     // Words made of a-f only ("deadbeef", "facade") need 16 characters to count; shorter ones
     // need a digit too.
@@ -619,5 +636,32 @@ std::vector<uint32_t> RouteLearner::finish(std::vector<Route>& routes) {
 size_t RouteLearner::size() const { return impl_->entries.size(); }
 
 uint64_t RouteLearner::folded() const { return impl_->folded; }
+
+bool route_pattern_matches(std::string_view pattern, std::string_view path) {
+  std::vector<std::string_view> segments;
+  for (size_t pos = 0;;) {
+    size_t slash = pattern.find('/', pos);
+    segments.push_back(pattern.substr(pos, slash == std::string_view::npos ? slash : slash - pos));
+    if (slash == std::string_view::npos) break;
+    pos = slash + 1;
+  }
+  const bool rest = segments.back() == "**";
+  size_t pos = 0;  // past the end of `path` + 1 once every segment is used
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (rest && i + 1 == segments.size()) return true;
+    if (pos > path.size()) return false;
+    size_t slash = path.find('/', pos);
+    std::string_view segment =
+        path.substr(pos, slash == std::string_view::npos ? slash : slash - pos);
+    pos = slash == std::string_view::npos ? path.size() + 1 : slash + 1;
+    std::string_view want = segments[i];
+    if (want == "*" || (want.size() >= 2 && want.front() == '{' && want.back() == '}')) {
+      if (segment.empty()) return false;
+    } else if (want != segment) {
+      return false;
+    }
+  }
+  return pos > path.size();
+}
 
 }  // namespace twin::compare

@@ -61,10 +61,19 @@ int run_compare(CompareCli& cli) {
   progress.finish(report->counters.value("read", uint64_t{0}));
 
   bool ok = true;
-  ok &= write_report(cli.json, compare::to_json(*report).dump(2) + "\n", "JSON");
-  ok &= write_report(cli.markdown, compare::to_markdown(*report), "Markdown");
-  ok &= write_report(cli.junit, compare::to_junit(*report), "JUnit");
-  ok &= write_report(cli.html, compare::to_html(*report), "HTML");
+  // Names in a report come from the traffic (routes, JSON keys): bytes that are not UTF-8 are
+  // replaced in the JSON rather than failing the whole run.
+  if (!cli.json.empty()) {
+    ok &= write_report(cli.json,
+                       compare::to_json(*report).dump(
+                           2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
+                           "\n",
+                       "JSON");
+  }
+  if (!cli.markdown.empty())
+    ok &= write_report(cli.markdown, compare::to_markdown(*report), "Markdown");
+  if (!cli.junit.empty()) ok &= write_report(cli.junit, compare::to_junit(*report), "JUnit");
+  if (!cli.html.empty()) ok &= write_report(cli.html, compare::to_html(*report), "HTML");
   if (!cli.quiet) {
     // The table goes to stderr when a report is written to stdout, so the two never mix.
     bool stdout_taken =
@@ -77,12 +86,16 @@ int run_compare(CompareCli& cli) {
       std::fprintf(to, "HTML report: %s\n", cli.html.c_str());
   }
   if (!ok) return kExitInputError;
-  if (report->counters.value("paired", uint64_t{0}) == 0) {
+  if (report->verdict == compare::Verdict::kInsufficient) {
     // Nothing compared is not a pass: a gate that checked nothing must not let a release through.
-    std::fprintf(stderr,
-                 "twin: compare: nothing to compare: no response of '%s' was paired with "
-                 "one of '%s'\n",
-                 cli.options.baseline.c_str(), cli.options.candidate.c_str());
+    if (report->counters.value("paired", uint64_t{0}) == 0) {
+      std::fprintf(stderr,
+                   "twin: compare: nothing to compare: no response of '%s' was paired with one "
+                   "of '%s'\n",
+                   cli.options.baseline.c_str(), cli.options.candidate.c_str());
+    } else {
+      std::fprintf(stderr, "twin: compare: nothing to compare: every pair is on a skipped route\n");
+    }
     return kExitInputError;
   }
   return report->verdict == compare::Verdict::kRegressed ? kExitGateFailed : kExitOk;

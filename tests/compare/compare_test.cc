@@ -529,6 +529,85 @@ TEST(Compare, SkippedRoutesAndTargetMistakes) {
   EXPECT_NE(r4.error().message.find("nope.twin"), std::string::npos);
 }
 
+TEST(Compare, ArchivesRecordedAtDifferentTimesPairByOffset) {
+  // One replay per target, the second run an hour after the first: each archive's instants are
+  // taken from its own start, so the partners still meet within a small window.
+  test::TempDir dir;
+  std::string a = dir.file("a.twin"), b = dir.file("b.twin");
+  {
+    auto wa = traffic::Writer::open(a);
+    auto wb = traffic::Writer::open(b);
+    ASSERT_TRUE(wa && wb);
+    int64_t t = 1'700'000'000'000'000'000;
+    for (uint64_t i = 1; i <= 3000; ++i) {
+      t += 10'000'000;
+      Answer x;
+      ASSERT_TRUE((*wa)->append(make(i, i, "baseline", "GET", "/x", t, x)));
+      ASSERT_TRUE((*wb)->append(make(i, i, "candidate", "GET", "/x", t + 3'600'000'000'000, x)));
+    }
+    ASSERT_TRUE((*wa)->close());
+    ASSERT_TRUE((*wb)->close());
+  }
+  auto o = options_for(a);
+  o.inputs.push_back(b);
+  o.max_pending = 1000;
+  auto r = compare(o);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->counters["paired"], 3000);
+  EXPECT_EQ(r->counters["evicted"], 0);
+  EXPECT_EQ(r->verdict, Verdict::kPass);
+}
+
+TEST(Compare, WhatCannotBeComparedIsCountedNotGuessed) {
+  test::TempDir dir;
+  std::string path = dir.file("run.twin");
+  {
+    auto w = traffic::Writer::open(path);
+    ASSERT_TRUE(w);
+    int64_t t = 1'700'000'000'000'000'000;
+    for (uint64_t i = 1; i <= 2000; ++i) {
+      t += 10'000'000;
+      Answer b, c;
+      c.body = R"({"ok":false})";  // differs everywhere...
+      Exchange eb = make(2 * i, i, "baseline", "GET", "/metrics", t, b);
+      Exchange ec = make(2 * i + 1, i, "candidate", "GET", "/metrics", t, c);
+      if (i % 2 == 0) ec.flags |= traffic::kFlagResponseBodyTruncated;  // ...half cut short
+      ASSERT_TRUE((*w)->append(eb));
+      ASSERT_TRUE((*w)->append(ec));
+    }
+    // A replayed exchange that names no origin, and one with an absurd instant.
+    Answer x;
+    ASSERT_TRUE((*w)->append(make(90001, 0, "candidate", "GET", "/x", t, x)));
+    ASSERT_TRUE((*w)->append(make(90002, 5000, "baseline", "GET", "/metrics",
+                                  t + 400LL * 24 * 3600 * 1'000'000'000, x)));
+    ASSERT_TRUE((*w)->append(make(90003, 5000, "candidate", "GET", "/metrics",
+                                  t + 400LL * 24 * 3600 * 1'000'000'000, x)));
+    ASSERT_TRUE((*w)->close());
+  }
+  auto r = compare(options_for(path));
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->counters["without_origin"], 1);
+  EXPECT_EQ(r->counters["unpaired_candidate"], 1);
+  EXPECT_EQ(r->counters["bad_instants"], 2);
+  EXPECT_EQ(r->counters["paired"], 2001);
+  EXPECT_EQ(r->counters["diff_skipped_partial"], 1000);
+  ASSERT_EQ(r->routes.size(), 1u);
+  ASSERT_EQ(r->routes[0].diffs.size(), 1u);
+  EXPECT_EQ(r->routes[0].diffs[0].compared, 1001u);  // the whole bodies only
+  // The absurd instant did not squeeze the run into one time block: latency is still decided.
+  EXPECT_EQ(latency_row(r->overall, "p50")->verdict, Verdict::kPass);
+
+  // Every pair on a skipped route (the '**' of a skip matches nothing too): nothing compared.
+  auto o = options_for(path);
+  auto gate = parse_gate("routes:\n  skip: ['* /metrics/**']\n", "g.yaml");
+  ASSERT_TRUE(gate.has_value()) << gate.error().message;
+  o.gate = *gate;
+  auto skipped = compare(o);
+  ASSERT_TRUE(skipped.has_value());
+  EXPECT_EQ(skipped->counters["skipped_pairs"], 2001);
+  EXPECT_EQ(skipped->verdict, Verdict::kInsufficient);
+}
+
 TEST(Gate, DefaultsAndAFullFile) {
   auto g = parse_gate("", "g.yaml");
   ASSERT_TRUE(g.has_value());
@@ -635,6 +714,7 @@ TEST(Gate, MistakesNameTheLineAndColumn) {
       {"diffs:\n  ignore: ['price']\n", "g.yaml:2:11:", "starts with '$'"},
       {"latency:\n  block: 5 minutes\n", "g.yaml:2:10:", "duration"},
       {"diffs:\n  ignore: ['$[\"a']\n", "g.yaml:2:11:", "unclosed"},
+      {"latency:\n  min_blocks: 100\n", "g.yaml:2:3:", "at most half"},
       {"alpha: [1\n", "g.yaml:", ""},
   };
   for (const auto& c : cases) {

@@ -25,6 +25,9 @@ TEST(ClassifySegment, Positives) {
       {"42", "{id}"},
       {"20240131", "{id}"},
       {"123456789012345678901234", "{id}"},
+      {"+4915112345678", "{phone}"},
+      {"%2B33612345678", "{phone}"},
+      {"+1234567", "{phone}"},
       {"550e8400-e29b-41d4-a716-446655440000", "{uuid}"},
       {"550E8400-E29B-41D4-A716-446655440000", "{uuid}"},
       {"1a2b3c4d", "{hex}"},
@@ -65,6 +68,9 @@ TEST(ClassifySegment, LookAlikesStayLiteral) {
       "2.0",
       "1.2.3",
       "-1",
+      "+123456",            // too short for a phone number
+      "+1234567890123456",  // too long
+      "+49-151-1234",       // not E.164
       "favicon.ico",
       "app.js",
       "index.html",

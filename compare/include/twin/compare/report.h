@@ -81,7 +81,9 @@ struct RouteReport {
 };
 
 struct Report {
-  Verdict verdict = Verdict::kPass;        // kPass or kRegressed
+  /// kPass or kRegressed; kInsufficient when nothing could be compared (no pair, or every pair
+  /// on a skipped route): a gate that checked nothing passes nothing.
+  Verdict verdict = Verdict::kPass;
   std::string baseline, candidate, noise;  // target names; noise "" when none
   std::vector<std::string> inputs;         // archive paths
   std::string gate;                        // gate file path, "" for the defaults

@@ -18,6 +18,7 @@ namespace twin::compare {
 /// The placeholder for one whole path segment, or "" when the segment looks like a literal word
 /// to keep. Segments are the bytes as sent, %-decoding nothing. First rule that applies:
 ///  - "{id}": digits only ("42", "20240131");
+///  - "{phone}": an E.164 number, '+' (or "%2B") and 7 to 15 digits ("+4915112345678");
 ///  - "{hex}": hex digits only, either 16 or more of them (Mongo ids, hashes) or 8 or more with
 ///    at least one digit ("1a2b3c4d"); "deadbeef", "cafe" stay literal;
 ///  - "{uuid}": 8-4-4-4-12 hex digits, any case;
@@ -54,6 +55,11 @@ struct RouteOverride {
   std::string pattern;
   std::string route;  // the name shown; defaults to the pattern when empty
 };
+
+/// Whether `path` (a route template or a request path, no query) matches `pattern` with the
+/// semantics of RouteOverride: `*` or `{name}` one non-empty segment, a final `**` the rest
+/// (also nothing), other segments literally.
+bool route_pattern_matches(std::string_view pattern, std::string_view path);
 
 struct RouteOptions {
   /// A template position with more distinct literal segments than this collapses into {param}.
