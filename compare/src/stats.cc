@@ -290,6 +290,7 @@ void PairedSeries::coarsen() {
       merged.pairs += right.pairs;
     }
     merged.pending.shrink_to_fit();
+    for (auto& side : merged.side) side.shrink_to_fit();
     blocks_[i] = std::move(merged);
   }
   blocks_.resize(half);
@@ -312,13 +313,18 @@ void PairedSeries::add(uint64_t fine_block, uint64_t baseline_ns, uint64_t candi
     // Time moved on: the previous block will see only stragglers, so fold its buffer and give
     // the memory back; only the newest block keeps a full buffer on time-ordered input.
     if (newest_ < blocks_.size()) {
-      flush(blocks_[newest_]);
-      blocks_[newest_].pending.shrink_to_fit();
+      Block& done = blocks_[newest_];
+      flush(done);
+      done.pending.shrink_to_fit();
+      // Its histograms are final but for stragglers: give back the growth slack too, so that a
+      // series holds its buckets, not up to twice as much.
+      for (auto& side : done.side) side.shrink_to_fit();
     }
     newest_ = b;
   }
   Block& block = blocks_[b];
-  if (block.pending.capacity() == 0 && b == newest_) block.pending.reserve(kPendingCap);
+  // No reserve up front: a comparator holds thousands of provisional routes, most of them seen a
+  // few times; the buffer grows to kPendingCap only where the pairs come.
   block.pending.push_back(static_cast<uint32_t>(Histogram::index(baseline_ns) << 16) |
                           static_cast<uint32_t>(Histogram::index(candidate_ns)));
   ++block.pairs;
