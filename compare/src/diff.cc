@@ -619,28 +619,37 @@ struct Member {
 
 // Pairs the members of objects `ia` (in `a`) and `ib` (in `b`) by key, calling
 // pair(key, value_a, value_b), only_a(key, value_a) and only_b(key, value_b); each returns
-// false to stop. Members are walked in order while the keys agree (the usual case costs no
-// sort); the rest are sorted by key, the last of duplicate keys winning. `scratch` is used as a
-// stack: callbacks may recurse, and it is left as found.
+// false to stop. When both list the same keys in the same order (the usual case, duplicates
+// included) members pair in order and nothing is sorted; otherwise members are sorted by key and
+// the last occurrence of a key wins, on both sides and for every key: pairing a common prefix in
+// order first would pair the first of duplicate keys. `scratch` is used as a stack: callbacks
+// may recurse, and it is left as found.
 template <class Pair, class OnlyA, class OnlyB>
 void match_members(const Doc& a, uint32_t ia, const Doc& b, uint32_t ib,
                    std::vector<Member>& scratch, Pair&& pair, OnlyA&& only_a, OnlyB&& only_b) {
   const uint32_t ca = a[ia].a, cb = b[ib].a;
-  uint32_t ka = ia + 1, kb = ib + 1;
-  uint32_t i = 0;
-  for (; i < ca && i < cb; ++i) {
-    const std::string_view key = a.text(a[ka]);
-    if (key != b.text(b[kb])) break;
-    const uint32_t next_a = a.next(ka + 1), next_b = b.next(kb + 1);
-    if (!pair(key, ka + 1, kb + 1)) return;
-    ka = next_a;
-    kb = next_b;
+  bool same_keys = ca == cb;
+  for (uint32_t i = 0, ka = ia + 1, kb = ib + 1; same_keys && i < ca;
+       ++i, ka = a.next(ka + 1), kb = b.next(kb + 1)) {
+    same_keys = a.text(a[ka]) == b.text(b[kb]);
   }
-  if (i == ca && i == cb) return;
+  if (same_keys) {
+    for (uint32_t i = 0, ka = ia + 1, kb = ib + 1; i < ca; ++i) {
+      const uint32_t next_a = a.next(ka + 1), next_b = b.next(kb + 1);
+      if (!pair(a.text(a[ka]), ka + 1, kb + 1)) return;
+      ka = next_a;
+      kb = next_b;
+    }
+    return;
+  }
   const size_t base = scratch.size();
-  for (uint32_t j = i; j < ca; ++j, ka = a.next(ka + 1)) scratch.push_back({a.text(a[ka]), ka + 1});
+  for (uint32_t j = 0, ka = ia + 1; j < ca; ++j, ka = a.next(ka + 1)) {
+    scratch.push_back({a.text(a[ka]), ka + 1});
+  }
   const size_t mid = scratch.size();
-  for (uint32_t j = i; j < cb; ++j, kb = b.next(kb + 1)) scratch.push_back({b.text(b[kb]), kb + 1});
+  for (uint32_t j = 0, kb = ib + 1; j < cb; ++j, kb = b.next(kb + 1)) {
+    scratch.push_back({b.text(b[kb]), kb + 1});
+  }
   const size_t end = scratch.size();
   const auto by_key = [](const Member& x, const Member& y) { return x.key < y.key; };
   std::stable_sort(scratch.begin() + static_cast<ptrdiff_t>(base),

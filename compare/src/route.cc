@@ -2,9 +2,19 @@
 //
 // observe() runs once per exchange, so it allocates nothing once a template is known: the target
 // is cut to its path in place, the template is written into a reused key buffer and looked up
-// with a heterogeneous hash lookup. Learning (step 2) happens only in finish(), over at most
-// max_templates templates, with a trie kept in an arena and walked without recursion so that a
-// path of a hundred thousand slashes cannot exhaust the stack.
+// with a heterogeneous hash lookup. Learning (step 2) runs over the provisional templates with a
+// trie kept in an arena and walked without recursion, so that a path of a hundred thousand slashes
+// cannot exhaust the stack.
+//
+// Learning also runs while observing, so that one route with unbounded literals (a user name in
+// the path) cannot use up max_templates: each time the number of provisional templates doubles
+// (from max_literals + 1 on), and once more when max_templates is reached, the templates seen so
+// far are collapsed. A new template that the last collapse places on the node of an existing
+// template (every segment equal, except literals under a node whose literals merged into
+// {param}) gets that template's provisional id instead of a new one. Such a template adds no
+// literal that could change any collapse (its literals sit only under nodes that collapse anyway,
+// and collapsing more templates only merges more), so finish() gives the routes it would give
+// had every template had its own id.
 
 #include "twin/compare/route.h"
 
@@ -344,10 +354,35 @@ class Trie {
           }
         }
         uint32_t param = child(node, kParam);
+        nodes_[node].collapsed = true;
         for (uint32_t from : merged) merge(param, from);
       }
       for (const auto& [segment, next] : nodes_[node].children) stack.push_back(next);
     }
+  }
+
+  // The first id of the node that `route` (starting with '/') reaches in the collapsed trie, or
+  // kNoId: segments follow their own child, except that a literal under a node whose literals
+  // merged follows "{param}".
+  uint32_t find(std::string_view route) const {
+    uint32_t node = 0;
+    size_t pos = 1;
+    while (true) {
+      size_t slash = route.find('/', pos);
+      std::string_view segment =
+          route.substr(pos, slash == std::string_view::npos ? slash : slash - pos);
+      const Node& at = nodes_[node];
+      auto it = at.children.find(segment);
+      if (it == at.children.end()) {
+        if (!at.collapsed || !is_literal(segment)) return kNoId;
+        it = at.children.find(kParam);
+        if (it == at.children.end()) return kNoId;
+      }
+      node = it->second;
+      if (slash == std::string_view::npos) break;
+      pos = slash + 1;
+    }
+    return nodes_[node].ids.empty() ? kNoId : nodes_[node].ids.front();
   }
 
   // Calls `emit(route, ids)` for every node that ends a template.
@@ -380,6 +415,7 @@ class Trie {
   struct Node {
     Children children;
     std::vector<uint32_t> ids;
+    bool collapsed = false;  // its literal children merged into "{param}"
   };
 
   uint32_t child(uint32_t node, std::string_view segment) {
@@ -484,7 +520,10 @@ struct RouteLearner::Impl {
   };
 
   explicit Impl(RouteOptions options)
-      : max_literals(options.max_literals), max_templates(options.max_templates) {
+      : max_literals(options.max_literals),
+        max_templates(options.max_templates),
+        next_collapse(max_literals == std::numeric_limits<size_t>::max() ? max_literals
+                                                                         : max_literals + 1) {
     for (RouteOverride& given : options.overrides) {
       Override o;
       o.method = std::move(given.method);
@@ -554,29 +593,63 @@ struct RouteLearner::Impl {
     key += ' ';
     append_template(key, path);
     if (auto it = ids.find(key); it != ids.end()) return it->second;
+    // A new template: one of a route already collapsed, a new one, or one too many.
+    std::string_view route = std::string_view(key).substr(method.size() + 1);
+    if (learned >= max_templates && learned != collapsed_at) collapse();
+    if (uint32_t id = collapsed_id(method, route); id != kNoId) {
+      // Remembered up to a bound, so that memory stays bounded whatever the input; beyond it the
+      // template is placed again (a walk down the trie) each time it is seen.
+      if (aliases < max_templates) {
+        ids.emplace(key, id);
+        ++aliases;
+      }
+      return id;
+    }
     if (learned >= max_templates) return other(method);
-    uint32_t id = add(method, std::string_view(key).substr(method.size() + 1), Kind::kLearned);
+    uint32_t id = add(method, route, Kind::kLearned);
     ids.emplace(key, id);
     ++learned;
+    if (learned >= next_collapse) {
+      collapse();
+      next_collapse = saturating_double(learned);
+    }
     return id;
   }
 
+  static size_t saturating_double(size_t n) {
+    return n > std::numeric_limits<size_t>::max() / 2 ? std::numeric_limits<size_t>::max() : 2 * n;
+  }
+
+  // The provisional id of a template that the last collapse places with `route`, or kNoId.
+  uint32_t collapsed_id(std::string_view method, std::string_view route) const {
+    if (route.empty() || route[0] != '/') return kNoId;
+    auto it = tries.find(method);
+    return it == tries.end() ? kNoId : it->second.find(route);
+  }
+
+  // Collapses the learned templates seen so far, one trie per method, into `tries`.
+  void collapse() {
+    tries.clear();
+    for (uint32_t id = 0; id < entries.size(); ++id) {
+      const Entry& e = entries[id];
+      if (e.kind != Kind::kLearned || e.route.empty() || e.route[0] != '/') continue;
+      auto it = tries.find(std::string_view(e.method));
+      if (it == tries.end()) it = tries.emplace(e.method, Trie()).first;
+      it->second.insert(e.route, id);
+    }
+    for (auto& [method, trie] : tries) trie.collapse(max_literals);
+    collapsed_at = learned;
+  }
+
   std::vector<uint32_t> finish(std::vector<Route>& routes) {
+    if (learned != collapsed_at) collapse();
     size_t n = entries.size();
     std::vector<std::string_view> final_route(n);
-    std::map<std::string_view, std::vector<uint32_t>> by_method;
-    for (uint32_t id = 0; id < n; ++id) {
-      const Entry& e = entries[id];
-      final_route[id] = e.route;
-      if (e.kind == Kind::kLearned && e.route[0] == '/') by_method[e.method].push_back(id);
-    }
+    for (uint32_t id = 0; id < n; ++id) final_route[id] = entries[id].route;
     // Collapsed names are kept here, so that final_route can view them.
     std::vector<std::string> names;
     std::vector<std::pair<uint32_t, size_t>> named;  // provisional id → index in names
-    for (const auto& [method, members] : by_method) {
-      Trie trie;
-      for (uint32_t id : members) trie.insert(entries[id].route, id);
-      trie.collapse(max_literals);
+    for (const auto& [method, trie] : tries) {
       trie.walk([&](std::string_view route, const std::vector<uint32_t>& at) {
         names.emplace_back(route);
         for (uint32_t id : at) named.emplace_back(id, names.size() - 1);
@@ -614,7 +687,11 @@ struct RouteLearner::Impl {
   std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> ids;  // "METHOD template"
   std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> other_ids;  // by method
   uint32_t overflow_id = kNoId;
-  size_t learned = 0;
+  size_t learned = 0;       // provisional ids of Kind::kLearned
+  size_t aliases = 0;       // entries of `ids` pointing to the id of another template
+  size_t next_collapse;     // collapse() again once `learned` reaches this
+  size_t collapsed_at = 0;  // `learned` when `tries` was last collapsed
+  std::map<std::string, Trie, std::less<>> tries;  // by method, as of the last collapse()
   uint64_t folded = 0;
   std::string key;  // reused by observe()
 };

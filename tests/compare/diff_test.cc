@@ -80,6 +80,12 @@ TEST(ResponseDiffer, KeyOrderAndWhitespaceAreIgnored) {
               IsEmpty());
 }
 
+TEST(ResponseDiffer, DuplicateKeysTheLastOneWins) {
+  // Found by fuzzing: the matching leading keys used to be paired in order, before the rest.
+  EXPECT_THAT(diff_json(R"({"a":1,"a":2})", R"({"a":2})"), IsEmpty());
+  EXPECT_THAT(diff_json(R"({"k":1,"k":2,"z":0})", R"({"k":3,"k":2})"), ElementsAre("$.z"));
+}
+
 TEST(ResponseDiffer, NestedChangeNamesTheLeaf) {
   EXPECT_THAT(diff_json(R"({"user":{"name":"ann","age":3},"ok":true})",
                         R"({"user":{"name":"bob","age":3},"ok":true})"),

@@ -488,6 +488,157 @@ TEST(RouteLearner, DeepPathsDoNotRecurse) {
   EXPECT_TRUE(routes[mapping[2]].route.ends_with("/s/{param}/s"));
 }
 
+TEST(RouteLearner, UnboundedLiteralsDoNotUseUpTemplates) {
+  // One route with a name in the path and 100,000 names: they collapse while observing, so that
+  // they neither fill max_templates nor fold into {other}.
+  RouteOptions options;
+  options.max_templates = 10000;
+  RouteLearner learner(options);
+  const std::vector<std::string> fixed = {"/api/search", "/api/orders", "/api/cart",
+                                          "/api/checkout", "/health"};
+  std::vector<std::pair<std::string, std::string>> requests;
+  for (int i = 0; i < 100000; ++i) {
+    requests.emplace_back("GET", "/api/users/name" + std::to_string(i) + "/profile");
+    if (i % 1000 == 0) requests.emplace_back("GET", fixed[(i / 1000) % fixed.size()]);
+  }
+  for (int i = 0; i < 100; ++i) requests.emplace_back("GET", "/api/users/name7/profile");
+  std::vector<RouteLearner::Route> routes;
+  auto names = learn(learner, requests, routes);
+  EXPECT_EQ(learner.folded(), 0u);
+  EXPECT_LT(learner.size(), 500u);
+  EXPECT_EQ(route_names(routes),
+            (std::vector<std::string>{"GET /api/cart", "GET /api/checkout", "GET /api/orders",
+                                      "GET /api/search", "GET /api/users/{param}/profile",
+                                      "GET /health"}));
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const std::string& target = requests[i].second;
+    std::string expected =
+        target.starts_with("/api/users/") ? "GET /api/users/{param}/profile" : "GET " + target;
+    ASSERT_EQ(names[i], expected) << target;
+  }
+}
+
+TEST(RouteLearner, CollapsedTemplatesShareIds) {
+  RouteOptions options;
+  options.max_literals = 2;
+  RouteLearner learner(options);
+  std::vector<uint32_t> ids;
+  for (const char* s : {"/u/a/x", "/u/b/x", "/u/c/x", "/u/d/x", "/u/e/x", "/u/f/x", "/u/g/x"}) {
+    ids.push_back(learner.observe("GET", s));
+  }
+  size_t size = learner.size();
+  EXPECT_LT(size, ids.size());  // some names reuse the id of a collapsed one
+  EXPECT_EQ(learner.observe("GET", "/u/g/x"), ids.back());  // the same id again
+  uint32_t other = learner.observe("GET", "/u/h/y");        // not the same route: a new id
+  EXPECT_EQ(learner.size(), size + 1);
+  EXPECT_EQ(learner.observe("POST", "/u/zz/x"), size + 1);  // nor another method's
+  std::vector<RouteLearner::Route> routes;
+  auto mapping = learner.finish(routes);
+  EXPECT_EQ(route_names(routes),
+            (std::vector<std::string>{"GET /u/{param}/x", "GET /u/{param}/y", "POST /u/zz/x"}));
+  for (uint32_t id : ids) EXPECT_EQ(routes[mapping[id]].route, "/u/{param}/x");
+  EXPECT_EQ(routes[mapping[other]].route, "/u/{param}/y");
+}
+
+TEST(RouteLearner, TrulyDistinctRoutesStillFold) {
+  // 100,000 names of one route, and 3,000 routes that do not collapse (no node with more than 32
+  // literals), with room for 1,000 templates: the names take few, the rest fold.
+  RouteOptions options;
+  options.max_templates = 1000;
+  RouteLearner learner(options);
+  std::vector<std::pair<std::string, std::string>> requests;
+  for (int i = 0; i < 100000; ++i) {
+    requests.emplace_back("GET", "/api/users/name" + std::to_string(i) + "/profile");
+    if (i % 30 == 0 && i / 30 < 3000) {
+      int n = i / 30;
+      requests.emplace_back("GET", "/g" + std::to_string(n / 100) + "/h" +
+                                       std::to_string(n / 10 % 10) + "/k" + std::to_string(n % 10));
+    }
+  }
+  std::vector<RouteLearner::Route> routes;
+  auto names = learn(learner, requests, routes);
+  EXPECT_LE(learner.size(), 1001u);
+  size_t others = 0;
+  size_t distinct = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const std::string& target = requests[i].second;
+    if (target.starts_with("/api/users/")) {
+      ASSERT_EQ(names[i], "GET /api/users/{param}/profile") << target;
+    } else if (names[i] == "GET {other}") {
+      ++others;
+    } else {
+      ASSERT_EQ(names[i], "GET " + target);
+      ++distinct;
+    }
+  }
+  EXPECT_EQ(learner.folded(), others);
+  EXPECT_GT(others, 2000u);
+  EXPECT_GT(distinct, 900u);
+  EXPECT_EQ(routes.size(), distinct + 2);  // the names' route and {other}
+}
+
+TEST(RouteLearner, CollapsingWhileObservingDoesNotDependOnOrder) {
+  // Enough templates for many collapses while observing, with literals that merge at several
+  // levels: whatever the order, the same routes and the same route for every request.
+  RouteOptions options;
+  options.max_literals = 3;
+  std::mt19937 random(11);
+  std::vector<std::pair<std::string, std::string>> requests;
+  for (int i = 0; i < 3000; ++i) {
+    auto word = [&](int n) { return std::string(1, 'a' + random() % n); };
+    switch (random() % 6) {
+      case 0:
+        requests.emplace_back("GET", "/a/" + word(3) + "/" + word(26) + word(26));
+        break;
+      case 1:
+        requests.emplace_back("GET", "/b/" + word(8) + "/c/" + word(2));
+        break;
+      case 2:
+        requests.emplace_back("PUT", "/" + word(3) + "/" + word(5) + "/" + word(3));
+        break;
+      case 3:
+        requests.emplace_back("GET", "/d/" + word(26) + "/" + word(4) + "/" + word(26) + "/x");
+        break;
+      case 4:
+        requests.emplace_back("GET", "/d/" + word(2) + "/" + std::to_string(random() % 50));
+        break;
+      default:
+        requests.emplace_back("DELETE", "/e/" + word(4) + word(2));
+        break;
+    }
+  }
+  std::vector<RouteLearner::Route> first;
+  RouteLearner a(options);
+  auto names_a = learn(a, requests, first);
+  EXPECT_EQ(a.folded(), 0u);
+  std::vector<std::string> templates;
+  for (const auto& [method, target] : requests) templates.push_back(method + template_of(target));
+  std::sort(templates.begin(), templates.end());
+  templates.erase(std::unique(templates.begin(), templates.end()), templates.end());
+  EXPECT_LT(a.size() * 2, templates.size());  // templates did share ids
+  std::map<std::string, std::string> route_of;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    route_of[requests[i].first + " " + requests[i].second] = names_a[i];
+  }
+  for (int round = 0; round < 4; ++round) {
+    if (round == 0) {
+      std::sort(requests.begin(), requests.end());
+    } else if (round == 1) {
+      std::reverse(requests.begin(), requests.end());
+    } else {
+      std::shuffle(requests.begin(), requests.end(), random);
+    }
+    RouteLearner b(options);
+    std::vector<RouteLearner::Route> second;
+    auto names_b = learn(b, requests, second);
+    EXPECT_EQ(route_names(first), route_names(second));
+    for (size_t i = 0; i < requests.size(); ++i) {
+      ASSERT_EQ(names_b[i], route_of[requests[i].first + " " + requests[i].second]);
+    }
+  }
+  EXPECT_EQ(route_of["GET /d/a/7"], "GET /d/{param}/{id}");
+}
+
 TEST(RouteLearner, Movable) {
   RouteLearner a;
   a.observe("GET", "/x/1");

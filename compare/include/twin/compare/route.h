@@ -64,10 +64,13 @@ bool route_pattern_matches(std::string_view pattern, std::string_view path);
 struct RouteOptions {
   /// A template position with more distinct literal segments than this collapses into {param}.
   size_t max_literals = 32;
-  /// At most this many distinct templates are kept; more (a crawler, random paths) fold into
-  /// "{other}" of their method, counted in folded(). Bounds memory whatever the input: at most
-  /// 64 methods get their own "{other}", the folded requests of further methods go to
-  /// ("*", "{other}").
+  /// At most this many distinct templates get a provisional id of their own; more (a crawler,
+  /// random paths) fold into "{other}" of their method, counted in folded(). Templates whose
+  /// literals already collapsed while observing (`/users/{name}/profile` with a million names)
+  /// share the id of an earlier template of their route and use up nothing, so only truly
+  /// distinct routes fold. Bounds memory whatever the input: at most this many templates, as many
+  /// more remembered as sharing an id, and at most 64 methods get their own "{other}", the
+  /// folded requests of further methods go to ("*", "{other}").
   size_t max_templates = 10000;
   std::vector<RouteOverride> overrides;
 };
@@ -85,7 +88,10 @@ class RouteLearner {
   RouteLearner& operator=(RouteLearner&&) noexcept;
 
   /// The provisional route id of a request. Ids are dense, from 0. Cheap when the template was
-  /// seen before (one classification pass and a hash lookup).
+  /// seen before (one classification pass and a hash lookup). Collapsing (see finish()) also runs
+  /// while observing, each time the number of templates doubles and when max_templates is
+  /// reached; a new template that the last collapse puts on the route of an earlier one gets the
+  /// earlier one's id.
   uint32_t observe(std::string_view method, std::string_view target);
 
   struct Route {
@@ -101,7 +107,8 @@ class RouteLearner {
   /// max_literals distinct literal children (not empty, holding no placeholder) they merge into
   /// one "{param}" child, their subtrees merging too, top-down, so a merge can cause further
   /// merges below. Overridden routes, "{other}" and templates not starting with '/' are never
-  /// collapsed. Same set of templates → same routes, whatever the order they were seen in.
+  /// collapsed. Same set of templates → same routes, whatever the order they were seen in, and
+  /// whichever templates shared ids while observing (as long as nothing folded).
   std::vector<uint32_t> finish(std::vector<Route>& routes);
 
   /// Provisional ids handed out so far.
