@@ -151,8 +151,28 @@ bool unescape_at(std::string_view s, size_t& p, std::string& out) {
   return true;
 }
 
+// Object keys that are data, not field names — ids and e-mail addresses used as map keys, or
+// keys so long no schema has them — are named by their kind: a report never holds a value, and
+// a key of 500 KB must not be copied into the path of each of a million array elements.
+std::string_view key_kind(std::string_view key) {
+  constexpr size_t kMaxKey = 64;
+  if (key.size() > kMaxKey) return "{long-key}";
+  if (!key.empty() &&
+      std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return "{id}";
+  }
+  if (key.find('@') != std::string_view::npos) return "{email}";
+  return {};
+}
+
 // Appends an object member's path component: `.key` or `["key"]`, JSON-escaped.
 void append_key(std::string& path, std::string_view key) {
+  if (std::string_view kind = key_kind(key); !kind.empty()) {
+    path += "[\"";
+    path += kind;
+    path += "\"]";
+    return;
+  }
   if (!key.empty() && std::all_of(key.begin(), key.end(), is_ident)) {
     path += '.';
     path += key;

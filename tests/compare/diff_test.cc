@@ -86,6 +86,16 @@ TEST(ResponseDiffer, DuplicateKeysTheLastOneWins) {
   EXPECT_THAT(diff_json(R"({"k":1,"k":2,"z":0})", R"({"k":3,"k":2})"), ElementsAre("$.z"));
 }
 
+TEST(ResponseDiffer, KeysThatAreDataAreNamedByKind) {
+  EXPECT_THAT(diff_json(R"({"alice@example.com":{"x":1}})", R"({"alice@example.com":{"x":2}})"),
+              ElementsAre(R"($["{email}"].x)"));
+  EXPECT_THAT(diff_json(R"({"users":{"12345":1}})", R"({"users":{"12345":2}})"),
+              ElementsAre(R"($.users["{id}"])"));
+  std::string key(100000, 'k');
+  EXPECT_THAT(diff_json("{\"" + key + "\":[1,1,1]}", "{\"" + key + "\":[2,2,2]}"),
+              ElementsAre(R"($["{long-key}"][*])"));
+}
+
 TEST(ResponseDiffer, NestedChangeNamesTheLeaf) {
   EXPECT_THAT(diff_json(R"({"user":{"name":"ann","age":3},"ok":true})",
                         R"({"user":{"name":"bob","age":3},"ok":true})"),

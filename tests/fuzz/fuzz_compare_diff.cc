@@ -303,6 +303,12 @@ bool ref_number_equal(const Ref& x, const Ref& y) {
 }
 
 std::string ref_key_path(const std::string& path, const std::string& key) {
+  // Keys that are data are named by their kind (diff.h): more than 64 bytes, digits only, an '@'.
+  if (key.size() > 64) return path + "[\"{long-key}\"]";
+  if (!key.empty() && key.find_first_not_of("0123456789") == std::string::npos) {
+    return path + "[\"{id}\"]";
+  }
+  if (key.find('@') != std::string::npos) return path + "[\"{email}\"]";
   const auto ident = [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
   };

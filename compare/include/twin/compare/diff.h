@@ -4,6 +4,9 @@
 // A JSON body is compared value by value; every leaf (or subtree, when the types differ or a key
 // is missing on one side) that differs is named by a normalised path: `$.user.name`,
 // `$.items[*].price` (array indices become [*] so that a path is a field, not an occurrence).
+// Keys that are data rather than field names are named by their kind, as path segments are in
+// route templates: digits only `["{id}"]`, with an '@' `["{email}"]`, longer than 64 bytes
+// `["{long-key}"]` — so a report holds no value, and one hostile key cannot blow up every path.
 // Bodies that are not JSON are compared as bytes under the path `$body`; status codes are not
 // diffs (the caller counts them separately); headers, when asked, are `header.<lower-case name>`.
 //
