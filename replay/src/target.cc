@@ -109,8 +109,12 @@ Result<Target> parse_target(std::string_view spec, size_t index) {
   std::string_view authority = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
   if (!path.empty() && path[0] != '/') return fail(where + ": a target URL has no query");
-  if (authority.find('@') != std::string_view::npos)
-    return fail(where + ": credentials in a target URL are not supported (use --header)");
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) {
+    // The message names the target without its credentials: they are secrets.
+    std::string shown = "--target " + std::string(spec.substr(0, spec.size() - url.size())) +
+                        std::string(scheme) + "://***@" + std::string(rest.substr(at + 1));
+    return fail(shown + ": credentials in a target URL are not supported (use --header)");
+  }
   if (authority.empty()) return fail(where + ": no host");
   std::string_view host = authority;
   std::string_view port;

@@ -71,7 +71,8 @@ Result<WriterPtr> Writer::open(const std::string& path, WriterOptions options) {
 }
 
 Writer::~Writer() {
-  if (!closed_) {
+  // A writer whose file could not be created has nothing to close.
+  if (!closed_ && file_ != nullptr) {
     if (auto r = close(); !r) spdlog::error("{}", r.error().message);
   }
   if (cctx_ != nullptr) ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_));
