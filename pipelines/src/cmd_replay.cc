@@ -36,53 +36,6 @@ struct ReplayCli {
   bool quiet = false;
 };
 
-/// "2026-11-23T10:00:00Z", with optional fraction and ±HH:MM offset → ns since the epoch.
-std::optional<int64_t> parse_rfc3339(const std::string& s) {
-  std::tm tm{};
-  int y, mo, d, h, mi;
-  double sec;
-  int n = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6)
-    return std::nullopt;
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = 0;
-  int64_t t = timegm(&tm);
-  std::string rest = s.substr(static_cast<size_t>(n));
-  int64_t offset = 0;
-  if (rest == "Z" || rest == "z") {
-  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
-    int oh = std::atoi(rest.substr(1, 2).c_str()), om = std::atoi(rest.substr(4, 2).c_str());
-    offset = (oh * 3600 + om * 60) * (rest[0] == '+' ? 1 : -1);
-  } else {
-    return std::nullopt;
-  }
-  return (t - offset) * 1'000'000'000 + static_cast<int64_t>(std::llround(sec * 1e9));
-}
-
-/// A window bound: seconds after the capture's first request, or an RFC 3339 instant.
-bool parse_bound(const std::string& value, const char* option, int64_t& absolute, double& offset) {
-  if (value.empty()) return true;
-  char* end = nullptr;
-  double v = std::strtod(value.c_str(), &end);
-  if (end && *end == '\0' && v >= 0 && std::isfinite(v)) {
-    offset = v;
-    return true;
-  }
-  if (auto t = parse_rfc3339(value)) {
-    absolute = *t;
-    return true;
-  }
-  std::fprintf(stderr,
-               "twin: replay: %s '%s': give seconds after the capture's start or an RFC 3339 "
-               "instant (2026-11-23T10:00:00Z)\n",
-               option, value.c_str());
-  return false;
-}
-
 std::string ms(uint64_t ns) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f", static_cast<double>(ns) / 1e6);
@@ -242,9 +195,13 @@ Run add_replay(CLI::App& app) {
       for (auto& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       if (!m.empty()) o.filter.methods.push_back(m);
     }
-    if (!parse_bound(cli->from, "--from", o.filter.from, o.filter.from_offset) ||
-        !parse_bound(cli->until, "--until", o.filter.until, o.filter.until_offset))
-      return kExitInputError;
+    for (auto bound : {parse_bound(cli->from, "--from", o.filter.from, o.filter.from_offset),
+                       parse_bound(cli->until, "--until", o.filter.until, o.filter.until_offset)}) {
+      if (!bound) {
+        std::fprintf(stderr, "twin: replay: %s\n", bound.error().message.c_str());
+        return kExitInputError;
+      }
+    }
     o.filter.sample = cli->sample_percent / 100.0;
     if (cli->max)
       o.mode = replay::Mode::kMax;

@@ -40,7 +40,7 @@ struct Inbox {
   std::atomic<size_t> queued{0};  // items handed over and not yet sent or failed
 };
 
-/// A '*' matches within one path segment, '**' across segments; no other special characters.
-bool route_match(std::string_view pattern, std::string_view path);
+/// The route glob (declared in replay.h, where `twin filter` finds it too).
+using twin::replay::route_match;
 
 }  // namespace twin::replay::detail

@@ -12,7 +12,7 @@
 #include <random>
 #include <thread>
 
-namespace twin::replay::detail {
+namespace twin::replay {
 
 bool route_match(std::string_view p, std::string_view t) {
   // Backtracking matcher; patterns are short and given by the user, paths are bounded.
@@ -29,6 +29,18 @@ bool route_match(std::string_view p, std::string_view t) {
   if (t.empty() || p[0] != t[0]) return false;
   return route_match(p.substr(1), t.substr(1));
 }
+
+bool sample_keeps(uint64_t session, double fraction, uint64_t seed) {
+  if (fraction >= 1.0) return true;
+  // Whole sessions, chosen by a keyed hash of the session id: the same sessions every run.
+  uint64_t key[2] = {session, seed};
+  uint64_t h = XXH3_64bits(key, sizeof key);
+  return static_cast<double>(h >> 11) * 0x1.0p-53 < fraction;
+}
+
+}  // namespace twin::replay
+
+namespace twin::replay::detail {
 
 namespace {
 
@@ -95,12 +107,7 @@ bool Planner::keep(const traffic::Exchange& e) {
     if (f.from_offset >= 0 && at < f.from_offset) return false;
     if (f.until_offset >= 0 && at >= f.until_offset) return false;
   }
-  if (f.sample < 1.0) {
-    // Whole sessions, chosen by a keyed hash of the session id: the same sessions every run.
-    uint64_t key[2] = {e.session, f.sample_seed};
-    uint64_t h = XXH3_64bits(key, sizeof key);
-    if (static_cast<double>(h >> 11) * 0x1.0p-53 >= f.sample) return false;
-  }
+  if (f.sample < 1.0 && !sample_keeps(e.session, f.sample, f.sample_seed)) return false;
   return true;
 }
 

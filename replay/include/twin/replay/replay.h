@@ -16,6 +16,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "twin/replay/target.h"
@@ -48,6 +49,16 @@ struct Filter {
   double sample = 1.0;  // fraction of captured sessions kept, chosen by a keyed hash
   uint64_t sample_seed = 0;
 };
+
+/// Whether `path` (without its query) matches the route glob `pattern`: '*' matches within one
+/// path segment, '**' across segments; no other character is special. Used by Filter::routes and
+/// by `twin filter`'s route= selector, so that both read a glob alike.
+bool route_match(std::string_view pattern, std::string_view path);
+
+/// Whether Filter::sample keeps captured session `session`: a keyed hash (XXH3 of {session,
+/// seed}) below `fraction`, so the same sessions are kept in every run and by every command
+/// (`twin replay --sample`, `twin filter --sample`).
+bool sample_keeps(uint64_t session, double fraction, uint64_t seed);
 
 struct Options {
   std::string input;
