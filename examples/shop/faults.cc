@@ -27,18 +27,24 @@ double parse_number(std::string_view flag, std::string_view value, std::string_v
   return v;
 }
 
+// Checks that `route` is a kRoutes entry (or "*" when `star`).
+void check_route(std::string_view flag, std::string_view value, const std::string& route,
+                 bool star) {
+  bool known = star && route == "*";
+  for (std::string_view r : kRoutes) known = known || r == route;
+  if (!known) {
+    std::string list;
+    for (std::string_view r : kRoutes) list += (list.empty() ? "" : ", ") + std::string(r);
+    bad(flag, value, "unknown route '" + route + "' (routes: " + list + (star ? ", *)" : ")"));
+  }
+}
+
 // Splits "ROUTE=REST" and checks the route.
 std::pair<std::string, std::string> split_rule(std::string_view flag, std::string_view value) {
   size_t eq = value.find('=');
   if (eq == std::string_view::npos) bad(flag, value, "expected ROUTE=VALUE");
   std::string route(value.substr(0, eq));
-  bool known = route == "*";
-  for (std::string_view r : kRoutes) known = known || r == route;
-  if (!known) {
-    std::string list;
-    for (std::string_view r : kRoutes) list += (list.empty() ? "" : ", ") + std::string(r);
-    bad(flag, value, "unknown route '" + route + "' (routes: " + list + ", *)");
-  }
+  check_route(flag, value, route, true);
   return {route, std::string(value.substr(eq + 1))};
 }
 
@@ -176,6 +182,16 @@ Faults Faults::parse(const FaultFlags& flags, uint64_t seed) {
     r.path = split_path("add-field", v, rest);
     r.value = std::move(value);
   }
+  if (!flags.sequence_bug.empty()) {
+    const std::string& v = flags.sequence_bug;
+    size_t gt = v.find('>');
+    if (gt == std::string::npos) bad("sequence-bug", v, "expected FIRST>SECOND (two routes)");
+    f.sequence_first_ = v.substr(0, gt);
+    f.sequence_second_ = v.substr(gt + 1);
+    check_route("sequence-bug", v, f.sequence_first_, false);
+    check_route("sequence-bug", v, f.sequence_second_, false);
+    f.sequence_flag_ = v;
+  }
   return f;
 }
 
@@ -235,6 +251,7 @@ Json Faults::describe() const {
   for (const auto& r : rules_) {
     out.push_back({{"flag", kNames[static_cast<int>(r->kind)]}, {"value", r->flag}});
   }
+  if (!sequence_flag_.empty()) out.push_back({{"flag", "sequence-bug"}, {"value", sequence_flag_}});
   return out;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // The regressions a candidate shop can be started with (--latency, --tail, --error-rate,
-// --change-field, --add-field): parsed from flags, decided per request, reproducible per seed.
+// --change-field, --add-field, --sequence-bug): parsed from flags, decided per request,
+// reproducible per seed.
 
 #include <array>
 #include <atomic>
@@ -27,6 +28,7 @@ struct FaultFlags {
   std::vector<std::string> error_rate;    // ROUTE=FRACTION
   std::vector<std::string> change_field;  // ROUTE=FIELD or ROUTE=FIELD:type
   std::vector<std::string> add_field;     // ROUTE=FIELD or ROUTE=FIELD:JSON
+  std::string sequence_bug;               // FIRST>SECOND (routes), or empty
 };
 
 /// The parsed rules. decide() and apply() are thread-safe.
@@ -46,7 +48,17 @@ class Faults {
   void apply(std::string_view route, Json& body) const;
   /// Whether apply() would do anything for `route`.
   bool changes_fields(std::string_view route) const;
-  bool empty() const { return rules_.empty(); }
+  /// --sequence-bug FIRST>SECOND, a per-connection state bug: once a request of route FIRST was
+  /// served on a connection, every later request of route SECOND on it answers 500. `seen` is
+  /// the connection's own state (false when it opens). Returns whether this request of `route`
+  /// fails, and notes a FIRST as served. Thread-compatible: `seen` belongs to one connection.
+  bool sequence_error(std::string_view route, bool& seen) const {
+    if (sequence_first_.empty()) return false;
+    const bool fails = seen && route == sequence_second_;
+    if (route == sequence_first_) seen = true;
+    return fails;
+  }
+  bool empty() const { return rules_.empty() && sequence_first_.empty(); }
   /// The rules as JSON (for the archive metadata and the start-up log).
   Json describe() const;
 
@@ -67,6 +79,8 @@ class Faults {
   // Rules hold atomics, which do not move: keep them behind pointers.
   std::vector<std::unique_ptr<Rule>> rules_;
   uint64_t seed_ = 0;
+  std::string sequence_flag_;  // --sequence-bug as given
+  std::string sequence_first_, sequence_second_;
 };
 
 /// The changed value --change-field puts in place of `v` (exposed for tests).

@@ -166,7 +166,7 @@ int Shop::authenticate(const HttpRequest& request) const {
   return verify_token(v.substr(kBearer.size()));
 }
 
-Handled Shop::handle(const HttpRequest& request) {
+Handled Shop::handle(const HttpRequest& request, bool* sequence_seen) {
   std::string_view target(request.target().data(), request.target().size());
   size_t q = target.find('?');
   std::string_view path = target.substr(0, q);
@@ -216,6 +216,10 @@ Handled Shop::handle(const HttpRequest& request) {
     return h;
   }
   h.route = route;
+  if (sequence_seen != nullptr && faults_.sequence_error(route, *sequence_seen)) {
+    h.response = error_response(http::status::internal_server_error, "internal server error");
+    return h;
+  }
   Faults::Decision d = faults_.decide(route);
   h.delay = d.delay;
   if (d.error) {

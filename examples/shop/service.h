@@ -36,7 +36,9 @@ class Shop {
 
   Shop(uint64_t seed, Faults faults);
 
-  Handled handle(const HttpRequest& request);
+  /// `sequence_seen` is the connection's --sequence-bug state (see Faults::sequence_error);
+  /// nullptr: none kept.
+  Handled handle(const HttpRequest& request, bool* sequence_seen = nullptr);
 
   const Catalog& catalog() const { return catalog_; }
   /// Before serving: replaces users' data (Catalog::apply_users). Not thread-safe.

@@ -203,7 +203,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return close();
     }
     request_end_ = now_ns();
-    Handled h = shop_.handle(parser_->get());
+    Handled h = shop_.handle(parser_->get(), &sequence_seen_);
     response_ = std::move(h.response);
     keep_alive_ = parser_->get().keep_alive() && !stopping_;
     finish_headers(parser_->get().version());
@@ -323,6 +323,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool keep_alive_ = true;
   bool reading_ = false;
   bool stopping_ = false;
+  bool sequence_seen_ = false;  // --sequence-bug: this connection served a FIRST request
   uint64_t session_;
   uint64_t seq_ = 0;
   Shop& shop_;
@@ -591,6 +592,9 @@ int main(int argc, char** argv) {
                  "ROUTE=FIELD[:type]: change a JSON field's value (or type) (repeatable)");
   app.add_option("--add-field", opt.faults.add_field,
                  "ROUTE=FIELD[:JSON]: add a JSON field (repeatable)");
+  app.add_option("--sequence-bug", opt.faults.sequence_bug,
+                 "FIRST>SECOND: on a connection that served a FIRST request, every later SECOND "
+                 "request answers 500 (a per-connection state bug)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
