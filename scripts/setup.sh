@@ -11,6 +11,7 @@ packages=(
   libzstd-dev libxxhash-dev nlohmann-json3-dev libcli11-dev libexpected-dev libboost-dev
   libspdlog-dev libfmt-dev libpcap-dev libnghttp2-dev
   libssl-dev libhyperscan-dev libre2-dev zlib1g-dev libbrotli-dev libyaml-cpp-dev
+  libcurl4-openssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools the tests, the demo and the benchmarks call
@@ -20,6 +21,8 @@ packages=(
   iproute2 time
   # compare: the HTML report is opened in headless Chromium by a test
   chromium
+  # pipelines: the CI templates are read by a test
+  python3-yaml shellcheck
 )
 
 missing=()

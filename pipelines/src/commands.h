@@ -21,5 +21,8 @@ Run add_capture(CLI::App& app);
 Run add_scrub(CLI::App& app);
 Run add_replay(CLI::App& app);
 Run add_compare(CLI::App& app);
+Run add_filter(CLI::App& app);
+Run add_reproduce(CLI::App& app);
+Run add_pipeline(CLI::App& app);
 
 }  // namespace twin::cli

@@ -19,10 +19,13 @@ int main(int argc, char** argv) {
     auto run = adder(app);
     runs[app.get_subcommands({}).back()] = std::move(run);
   };
+  add(twin::cli::add_pipeline);
   add(twin::cli::add_capture);
   add(twin::cli::add_scrub);
   add(twin::cli::add_replay);
   add(twin::cli::add_compare);
+  add(twin::cli::add_reproduce);
+  add(twin::cli::add_filter);
   add(twin::cli::add_convert);
   add(twin::cli::add_cat);
   add(twin::cli::add_info);

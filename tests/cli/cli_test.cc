@@ -95,10 +95,11 @@ TEST_F(Cli, HelpListsOnlyTheWorkingCommandsAndUsageErrorsExitTwo) {
     std::string name;
     if (words >> name) listed.push_back(name);
   }
-  EXPECT_EQ(listed, (std::vector<std::string>{"capture", "scrub", "replay", "compare", "convert",
-                                              "cat", "info"}));
-  for (const char* sub : {"capture --help", "scrub --help", "replay --help", "compare --help",
-                          "convert --help", "cat --help", "info --help"}) {
+  EXPECT_EQ(listed, (std::vector<std::string>{"pipeline", "capture", "scrub", "replay", "compare",
+                                              "reproduce", "filter", "convert", "cat", "info"}));
+  for (const char* sub :
+       {"capture --help", "scrub --help", "replay --help", "compare --help", "reproduce --help",
+        "filter --help", "convert --help", "cat --help", "info --help"}) {
     EXPECT_EQ(run(sub).code, 0) << sub;
   }
   EXPECT_EQ(run("").code, 2);
@@ -452,6 +453,141 @@ TEST_F(Cli, ScrubWritesAScrubbedArchiveItsCountersAndAReport) {
   r = run("scrub --print-default-policy");
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out, slurp(std::string(TWIN_SOURCE_DIR) + "/examples/policies/default.yaml"));
+}
+
+}  // namespace
+}  // namespace twin
+
+namespace twin {
+namespace {
+
+// 40 exchanges one second apart, 10 sessions of 4 (1-4, 5-8, ...); odd ids GET, even POST;
+// every fifth answers 500. The first starts at 2023-11-14T22:13:21Z.
+constexpr int64_t kFilterT0 = 1'700'000'000'000'000'000;
+
+std::vector<Exchange> filter_exchanges() {
+  std::vector<Exchange> xs;
+  for (uint64_t i = 1; i <= 40; ++i) {
+    Exchange e;
+    e.id = i;
+    e.session = 1 + (i - 1) / 4;
+    e.seq = (i - 1) % 4;
+    e.request.method = i % 2 ? "GET" : "POST";
+    e.request.target = "/api/items/" + std::to_string(i) + "?page=1";
+    e.time.request_start = kFilterT0 + static_cast<int64_t>(i) * 1'000'000'000;
+    e.time.response_end = e.time.request_start + 1'000'000;
+    e.response.emplace().status = i % 5 == 0 ? 500 : 200;
+    xs.push_back(e);
+  }
+  return xs;
+}
+
+std::vector<uint64_t> ids_of(const std::vector<Exchange>& xs) {
+  std::vector<uint64_t> ids;
+  for (const auto& e : xs) ids.push_back(e.id);
+  return ids;
+}
+
+std::vector<uint64_t> id_range(uint64_t from, uint64_t to) {
+  std::vector<uint64_t> ids;
+  for (uint64_t i = from; i <= to; ++i) ids.push_back(i);
+  return ids;
+}
+
+TEST_F(Cli, FilterKeepsWhatTheExpressionWindowAndSampleSelect) {
+  write_twin(file("in.twin"), filter_exchanges());
+  const std::string in = file("in.twin"), out = file("out.twin");
+  auto filter = [&](const std::string& args) {
+    auto r = run("filter " + in + " -o " + out + " " + args);
+    EXPECT_EQ(r.code, 0) << args << ": " << r.err;
+    return ids_of(read_twin(out));
+  };
+
+  auto r = run("filter " + in + " -o " + out + " --where 'status=5xx'");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err, "filter: read 40, kept 8\n");
+  EXPECT_EQ(ids_of(read_twin(out)), (std::vector<uint64_t>{5, 10, 15, 20, 25, 30, 35, 40}));
+  // The input's metadata is kept, and the filter's settings and counts are added.
+  auto meta = (*traffic::Reader::open(out))->final_metadata();
+  EXPECT_EQ(meta["counters"]["drops"], 3);
+  EXPECT_EQ(meta["filter"]["where"], "status=5xx");
+  EXPECT_EQ(meta["filter"]["read"], 40);
+  EXPECT_EQ(meta["filter"]["kept"], 8);
+
+  EXPECT_EQ(filter("--where 'method=post route=/api/items/* status!=500' -q"),
+            (std::vector<uint64_t>{2, 4, 6, 8, 12, 14, 16, 18, 22, 24, 26, 28, 32, 34, 36, 38}));
+  EXPECT_EQ(filter("--where 'session=2|10 id!=5'"),
+            (std::vector<uint64_t>{6, 7, 8, 37, 38, 39, 40}));
+  EXPECT_EQ(filter("--where 'path~\"/1[0-2]\\?\"'"), (std::vector<uint64_t>{10, 11, 12}));
+  EXPECT_EQ(filter(""), id_range(1, 40));
+  // Windows: seconds after the first request (id 1), half-open, either side open.
+  EXPECT_EQ(filter("--window 10..20"), id_range(11, 20));
+  EXPECT_EQ(filter("--window ..5"), id_range(1, 5));
+  EXPECT_EQ(filter("--window 35.."), id_range(36, 40));
+  EXPECT_EQ(filter("--window 2.5..4.5 --where method=GET"), (std::vector<uint64_t>{5}));
+  EXPECT_EQ(filter("--window 2023-11-14T22:13:30Z..2023-11-14T23:13:33+01:00"), id_range(10, 12));
+  // Sample: whole sessions, the same ones every time, others for another seed.
+  auto half = filter("--sample 50 --sample-seed 9");
+  EXPECT_EQ(half.size() % 4, 0u);
+  EXPECT_GT(half.size(), 0u);
+  EXPECT_LT(half.size(), 40u);
+  for (size_t i = 0; i < half.size(); i += 4) {
+    EXPECT_EQ(half[i] % 4, 1u);           // a session's first ...
+    EXPECT_EQ(half[i + 3], half[i] + 3);  // ... to its last
+  }
+  EXPECT_EQ(filter("--sample 50 --sample-seed 9"), half);
+  EXPECT_EQ(filter("--sample 100"), id_range(1, 40));
+  EXPECT_TRUE(filter("--sample 0").empty());
+  bool differs = false;
+  for (int seed = 1; seed < 6 && !differs; ++seed)
+    differs = filter("--sample 50 --sample-seed " + std::to_string(seed)) != half;
+  EXPECT_TRUE(differs);
+}
+
+TEST_F(Cli, FilterErrorsExitTwoAndATornInputKeepsWhatWasRead) {
+  write_twin(file("in.twin"), filter_exchanges());
+  const std::string in = file("in.twin"), out = file("out.twin");
+  struct Case {
+    std::string args;
+    std::string names;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"filter " + in + " -o " + out + " --where 'stauts=5xx'",
+            "--where: column 1: unknown key 'stauts'"},
+           {"filter " + in + " -o " + out + " --where 'status=5xx method'", "--where: column 18"},
+           {"filter " + in + " -o " + out + " --window 10", "--window '10': expected FROM..TO"},
+           {"filter " + in + " -o " + out + " --window yesterday..", "--window 'yesterday'"},
+           {"filter " + in + " -o " + out + " --sample 200", "--sample"},
+           {"filter " + in, "--output"},
+           {"filter " + file("missing.twin") + " -o " + out, file("missing.twin")},
+       }) {
+    auto r = run(c.args);
+    EXPECT_EQ(r.code, 2) << c.args;
+    ASSERT_EQ(r.err_lines().size(), 1u) << c.args << ": " << r.err;
+    EXPECT_NE(r.err.find(c.names), std::string::npos) << c.args << ": " << r.err;
+  }
+
+  // A torn archive: every complete block is filtered and written, one line names the damage,
+  // the counts follow, exit 2.
+  auto exchanges = filter_exchanges();
+  write_twin(file("t.twin"), exchanges, 512);
+  auto reader = traffic::Reader::open(file("t.twin"));
+  ASSERT_TRUE(reader.has_value());
+  const auto index = (*reader)->index();
+  ASSERT_GE(index.size(), 3u);
+  const std::string bytes = slurp(file("t.twin"));
+  spit(file("torn.twin"), std::string_view(bytes).substr(0, index.back().offset + 30));
+  const uint64_t complete = index.back().first_ordinal;
+  auto r = run("filter " + file("torn.twin") + " -o " + out + " --where method=GET --window 0..");
+  EXPECT_EQ(r.code, 2);
+  auto lines = r.err_lines();
+  ASSERT_EQ(lines.size(), 2u) << r.err;
+  EXPECT_NE(lines[0].find(file("torn.twin") + ": offset"), std::string::npos) << lines[0];
+  std::vector<uint64_t> odd;
+  for (uint64_t i = 1; i <= complete; i += 2) odd.push_back(i);
+  EXPECT_EQ(lines[1],
+            "filter: read " + std::to_string(complete) + ", kept " + std::to_string(odd.size()));
+  EXPECT_EQ(ids_of(read_twin(out)), odd);
 }
 
 }  // namespace
