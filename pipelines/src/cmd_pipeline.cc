@@ -55,7 +55,7 @@ class Child {
       : prefix_(std::move(prefix)), on_err_line_(std::move(on_err_line)) {}
   ~Child() {
     if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
+      ::kill(-pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
     }
     for (int fd : fds_)
@@ -88,6 +88,8 @@ class Child {
     }
     if (pid == 0) {
       // The child: only async-signal-safe calls until exec.
+      // Its own process group, so that a stop reaches whatever the command started too.
+      ::setpgid(0, 0);
       ::dup2(out[1], STDOUT_FILENO);
       ::dup2(err[1], STDERR_FILENO);
       signal(SIGINT, SIG_DFL);
@@ -109,8 +111,9 @@ class Child {
 
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
+  /// Signals the child's whole process group.
   void signal_child(int sig) {
-    if (pid_ > 0) ::kill(pid_, sig);
+    if (pid_ > 0) ::kill(-pid_, sig);
   }
   int fd(int i) const { return fds_[i]; }
 
@@ -133,6 +136,7 @@ class Child {
       start = nl + 1;
     }
     bufs_[i].erase(0, start);
+    if (bufs_[i].size() > (64u << 10)) flush(i);  // a line that does not end is cut, not hoarded
   }
 
   /// Reaps the child when it has exited; returns its exit code (128+signal when killed).
@@ -201,9 +205,18 @@ void drain_after_exit(Child& c) {
   while (c.pipes_open() && seconds_since(start) < 0.5) pump({&c}, 50);
 }
 
-/// Runs `c` to its end, forwarding its output; returns its exit code.
+/// Runs `c` to its end, forwarding its output; returns its exit code. When the pipeline is
+/// interrupted (SIGINT, SIGTERM) the child gets SIGINT — twin's stages stop cleanly on it and
+/// keep what they wrote — and SIGKILL if it has not ended 10 s later.
 int wait_child(Child& c) {
+  std::optional<Clock::time_point> interrupted_at;
   while (true) {
+    if (g_interrupted && !interrupted_at) {
+      interrupted_at = Clock::now();
+      c.signal_child(SIGINT);
+    } else if (interrupted_at && seconds_since(*interrupted_at) > 10) {
+      c.signal_child(SIGKILL);
+    }
     pump({&c}, 100);
     if (auto code = c.poll_exit()) {
       drain_after_exit(c);
@@ -231,6 +244,12 @@ std::string loggable(const std::vector<std::string>& argv) {
     }
   }
   return shell_quote(shown);
+}
+
+/// A URL for messages: a query may hold a token.
+std::string without_query(const std::string& url) {
+  auto q = url.find('?');
+  return q == std::string::npos ? url : url.substr(0, q) + "?…";
 }
 
 /// At most `max` characters of UTF-8 `text`, never cutting one in two.
@@ -344,7 +363,8 @@ bool probe_targets(const StageRun& s, bool quiet, StageRecord& record) {
       }
     } else {
       std::fprintf(stderr, "twin: pipeline: replay: target %s (%s) not ready after %.1f s: %s\n",
-                   s.probes[i].name.c_str(), s.probes[i].url.c_str(), r.waited, r.error.c_str());
+                   s.probes[i].name.c_str(), without_query(s.probes[i].url).c_str(), r.waited,
+                   r.error.c_str());
       ok = false;
     }
   }
@@ -418,14 +438,17 @@ int run_pipeline(const PipelineCli& cli) {
       }
       if (!s.probes.empty()) {
         for (const auto& probe : s.probes)
-          std::printf("# probe %s: GET %s (%.0f s)\n", probe.name.c_str(), probe.url.c_str(),
-                      s.ready_timeout);
+          std::printf("# probe %s: GET %s (%.0f s)\n", probe.name.c_str(),
+                      without_query(probe.url).c_str(), s.ready_timeout);
       }
       std::vector<std::string> argv = {"twin"};
       argv.insert(argv.end(), s.args.begin(), s.args.end());
       if (!s.while_command.empty()) {
+        std::string command = s.while_command;
+        for (auto& ch : command)
+          if (ch == '\n' || ch == '\r') ch = ' ';  // stays one comment
         std::printf("%s &  # stopped with SIGINT %.1f s after: %s\n", loggable(argv).c_str(),
-                    s.settle, s.while_command.c_str());
+                    s.settle, command.c_str());
       } else {
         std::printf("%s\n", loggable(argv).c_str());
       }
@@ -443,6 +466,8 @@ int run_pipeline(const PipelineCli& cli) {
     return kExitInputError;
   }
 
+  // Children are reaped with waitpid: an inherited "ignore SIGCHLD" would make them vanish.
+  signal(SIGCHLD, SIG_DFL);
   struct sigaction sa {};
   sa.sa_handler = on_pipeline_signal;
   sigemptyset(&sa.sa_mask);
@@ -646,7 +671,12 @@ int run_pipeline(const PipelineCli& cli) {
     s.update(r.extra);
     run["stages"].push_back(s);
   }
-  std::ofstream(fs::path(p.workdir) / "pipeline.json") << run.dump(2) << "\n";
+  {
+    std::ofstream record(fs::path(p.workdir) / "pipeline.json");
+    record << run.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    if (!record)
+      std::fprintf(stderr, "twin: pipeline: %s: cannot write pipeline.json\n", p.workdir.c_str());
+  }
 
   std::fprintf(stderr, "%s (exit %d)\n", text.c_str(), code);
   for (const auto& [kind, path] : reports.items())

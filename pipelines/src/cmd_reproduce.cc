@@ -523,7 +523,12 @@ int reproduce(ReproduceOptions& o) {
       return ps;
     };
     auto by_sessions = ddmin(
-        groups, [&](const std::vector<size_t>& gs) { return r.trial(positions_of(gs)).reproduced; },
+        groups,
+        [&](const std::vector<size_t>& gs) -> std::optional<bool> {
+          bool reproduced = r.trial(positions_of(gs)).reproduced;
+          if (r.error()) return std::nullopt;  // interrupted or a failed reset: stop at once
+          return reproduced;
+        },
         o.max_trials);
     if (r.error()) return trial_error();
     used += by_sessions.trials;
@@ -543,7 +548,13 @@ int reproduce(ReproduceOptions& o) {
     if (!capped && chosen.size() > 1) {
       const size_t left = o.max_trials - used;
       auto by_requests = ddmin(
-          chosen, [&](const std::vector<size_t>& ps) { return r.trial(ps).reproduced; }, left);
+          chosen,
+          [&](const std::vector<size_t>& ps) -> std::optional<bool> {
+            bool reproduced = r.trial(ps).reproduced;
+            if (r.error()) return std::nullopt;
+            return reproduced;
+          },
+          left);
       if (r.error()) return trial_error();
       if (!o.quiet) {
         std::fprintf(stderr, "reproduce: requests: %zu -> %zu in %s\n", chosen.size(),
@@ -691,7 +702,7 @@ Run add_reproduce(CLI::App& app) {
   cmd->add_flag("-k,--insecure", o->insecure, "Accept any server certificate (https targets)");
   cmd->add_option("-o,--output", o->output,
                   "Write the reproducing (minimal) requests as captured to OUT.twin, and OUT.sh "
-                  "(one curl per request)");
+                  "(one curl per session, its requests in order)");
   cmd->add_option("--json", o->json, "Write trials, rate, matches and the minimal ids as JSON");
   cmd->add_flag("-q,--quiet", o->quiet, "Only the verdict on stderr");
   return [o]() { return reproduce(*o); };

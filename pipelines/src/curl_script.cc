@@ -184,7 +184,7 @@ Result<void> write_curl_script(const std::string& path,
         s += " \\\n    -H " + shell_quote(h.value.empty() ? h.name + ";" : h.name + ": " + h.value);
       }
       if (!out.body.empty())
-        s += " \\\n    --data-binary @<(printf " + printf_quote(out.body) + ")";
+        s += " \\\n    --data-binary @<(printf -- " + printf_quote(out.body) + ")";
       s += " \\\n    \"$base\"" + shell_quote(url_path(out.path));
     }
     s += "\n";

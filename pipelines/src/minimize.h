@@ -9,6 +9,7 @@
 #include <map>
 #include <numeric>
 #include <optional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -22,6 +23,8 @@ struct DdminResult {
   /// The trial cap was reached: `minimal` is the smallest failing set found so far, which still
   /// fails but need not be 1-minimal.
   bool capped = false;
+  /// The test asked to stop (it returned std::nullopt): `minimal` is as for `capped`.
+  bool aborted = false;
 };
 
 /// Reduces `input` to a 1-minimal subset for which `test` still holds.
@@ -31,7 +34,8 @@ struct DdminResult {
 /// for the empty set; neither is passed to it. Subsets keep the input's order. Results are
 /// cached by the set of positions, so `test` is never called twice with the same subset. At most
 /// `max_trials` calls are made (0: no cap); when the cap is reached the smallest failing subset
-/// found so far is returned with `capped` set.
+/// found so far is returned with `capped` set. `test` may instead return std::optional<bool>:
+/// std::nullopt (an interrupted run, a failed reset) stops the search at once, with `aborted`.
 template <typename T, typename Test>
 DdminResult<T> ddmin(const std::vector<T>& input, Test&& test, size_t max_trials = 200) {
   DdminResult<T> out;
@@ -51,7 +55,18 @@ DdminResult<T> ddmin(const std::vector<T>& input, Test&& test, size_t max_trials
     subset.clear();
     for (size_t p : positions) subset.push_back(input[p]);
     ++out.trials;
-    const bool failed = static_cast<bool>(test(static_cast<const std::vector<T>&>(subset)));
+    bool failed = false;
+    using Answer = decltype(test(static_cast<const std::vector<T>&>(subset)));
+    if constexpr (std::is_same_v<std::decay_t<Answer>, std::optional<bool>>) {
+      std::optional<bool> answer = test(static_cast<const std::vector<T>&>(subset));
+      if (!answer) {
+        out.aborted = true;
+        return std::nullopt;
+      }
+      failed = *answer;
+    } else {
+      failed = static_cast<bool>(test(static_cast<const std::vector<T>&>(subset)));
+    }
     cache.emplace(positions, failed);
     return failed;
   };
@@ -112,7 +127,7 @@ DdminResult<T> ddmin(const std::vector<T>& input, Test&& test, size_t max_trials
       granularity = std::min(granularity * 2, current.size());
     }
   }
-  out.capped = capped;
+  out.capped = capped && !out.aborted;
   for (size_t p : current) out.minimal.push_back(input[p]);
   return out;
 }

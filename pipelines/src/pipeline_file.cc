@@ -177,7 +177,12 @@ void read_capture(Reader& r, const YAML::Node& node, StageRun& s) {
   }
   if (node["while"]) {
     if (!s.live) fail_at(node["while"], "capture.while goes with a live capture (interface)");
-    s.while_command = r.nonempty(node["while"], "capture.while");
+    // Not expanded here: the shell expands ${VAR} from the environment itself, so that a
+    // variable's value (a branch name, a token) is never read as shell syntax, and --dry-run
+    // shows the command as written, without the secrets it may use.
+    if (!node["while"].IsScalar() || node["while"].Scalar().empty())
+      fail_at(node["while"], "capture.while must be a command");
+    s.while_command = node["while"].Scalar();
   }
   if (node["settle"]) s.settle = r.number(node["settle"], "capture.settle", 0, 600);
   if (s.live && !node["duration"] && !node["max_exchanges"] && !node["while"]) {

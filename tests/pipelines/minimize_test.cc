@@ -190,6 +190,23 @@ TEST(Ddmin, StopsAtTheTrialCapWithTheBestSoFar) {
   EXPECT_EQ(full.minimal, (std::vector<int>{10, 990}));
 }
 
+TEST(Ddmin, StopsAtOnceWhenTheTestAborts) {
+  const auto input = range(1000);
+  size_t calls = 0;
+  auto r = ddmin(
+      input,
+      [&](const std::vector<int>& s) -> std::optional<bool> {
+        if (++calls == 3) return std::nullopt;  // e.g. Ctrl-C, or a reset that failed
+        return contains(s, 10) && contains(s, 990);
+      },
+      0);
+  EXPECT_TRUE(r.aborted);
+  EXPECT_FALSE(r.capped);
+  EXPECT_EQ(calls, 3u);  // no trial after the abort, no cap needed to end it
+  EXPECT_EQ(r.trials, 3u);
+  EXPECT_TRUE(contains(r.minimal, 10) && contains(r.minimal, 990));
+}
+
 TEST(Ddmin, WorksOnAnyElementType) {
   const std::vector<std::string> input = {"login", "profile", "search", "order", "logout"};
   auto r = ddmin(

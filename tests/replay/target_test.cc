@@ -44,10 +44,9 @@ TEST(Target, ParsesNamesSchemesPortsAndPrefixes) {
 }
 
 TEST(Target, RejectsWhatItCannotReach) {
-  for (const char* bad :
-       {"ftp://h", "h:80", "x=", "bad name=http://h", "http://", "http://:80", "http://h:0",
-        "http://h:65536", "http://h:8x", "http://u:p@h/", "http://[::1", "http://h?x=1",
-        "http://[::1]x", "http://127.0.0.1:", "http://[::1]:"}) {
+  for (const char* bad : {"ftp://h", "h:80", "x=", "bad name=http://h", "http://", "http://:80",
+                          "http://h:0", "http://h:65536", "http://h:8x", "http://[::1",
+                          "http://h?x=1", "http://[::1]x", "http://127.0.0.1:", "http://[::1]:"}) {
     auto t = parse_target(bad);
     EXPECT_FALSE(t) << bad;
     if (!t) {
@@ -55,6 +54,14 @@ TEST(Target, RejectsWhatItCannotReach) {
       EXPECT_EQ(t.error().message.find('\n'), std::string::npos);
     }
   }
+}
+
+TEST(Target, CredentialsAreRefusedWithoutBeingRepeated) {
+  auto t = parse_target("base=http://user:pw-secret@h:8080/x");
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().message.find("pw-secret"), std::string::npos) << t.error().message;
+  EXPECT_NE(t.error().message.find("base=http://***@h:8080/x"), std::string::npos)
+      << t.error().message;
 }
 
 traffic::Request captured() {
