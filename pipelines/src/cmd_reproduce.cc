@@ -60,6 +60,7 @@ struct ReproduceOptions {
   bool quiet = false;
   size_t trials = 3;
   size_t max_trials = 200;
+  size_t max_requests = 100000;
   double speed = 1.0;
   double timeout = 30;
 };
@@ -177,6 +178,13 @@ class Reproducer {
           e.has(traffic::kFlagRequestBodyTruncated)) {
         ++unsendable_;
         continue;
+      }
+      // The slice is held in memory (every trial replays it): a slice that big is a window or
+      // a filter that was meant narrower, not an incident to minimize.
+      if (slice_.size() >= o_.max_requests) {
+        return fail(o_.input + ": exchange " + std::to_string(read_) +
+                    ": the slice exceeds --max-requests " + std::to_string(o_.max_requests) +
+                    " (narrow --window or --filter, or raise it)");
       }
       slice_.push_back(e);
     }
@@ -686,6 +694,9 @@ Run add_reproduce(CLI::App& app) {
       ->check(CLI::Range(size_t{1}, size_t{1000}));
   cmd->add_option("--max-trials", o->max_trials, "Trials the minimization may use at most (200)")
       ->check(CLI::Range(size_t{1}, size_t{1000000}));
+  cmd->add_option("--max-requests", o->max_requests,
+                  "Largest slice, in requests, held in memory (100000); more is an error")
+      ->check(CLI::Range(size_t{1}, size_t{100000000}));
   const CLI::Validator positive(
       [](std::string& v) -> std::string {
         char* end = nullptr;

@@ -138,8 +138,11 @@ Result<void> write_curl_script(const std::string& path,
   s += "# Written by twin reproduce: " + std::to_string(exchanges.size()) + " request" +
        (exchanges.size() == 1 ? "" : "s") + " in " + std::to_string(sessions.size()) + " session" +
        (sessions.size() == 1 ? "" : "s") + ", in captured order.\n";
-  s += "# Usage: bash " + std::filesystem::path(path).filename().string() +
-       " [BASE_URL]   (default: the target of the run)\n";
+  // The file's name in a comment: a control byte (a newline would end the comment) becomes '?'.
+  std::string name = std::filesystem::path(path).filename().string();
+  for (char& c : name)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  s += "# Usage: bash " + name + " [BASE_URL]   (default: the target of the run)\n";
   s += "# One curl process per captured session: its requests are joined by --next, so that curl\n"
        "# sends them on one connection, as they were captured. Sessions run one after another.\n"
        "# Each response body goes to standard output, followed by a line\n"

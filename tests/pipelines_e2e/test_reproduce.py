@@ -231,6 +231,9 @@ class Reproduce(tr.Case):
             ([], "--expect"),
             (["--expect", ""], "--expect: give a condition"),
             (["--expect", "status=5xx", "--filter", "id=999999"], "nothing to replay"),
+            # 100 requests in the slice, 99 allowed: the 100th read is the one refused.
+            (["--expect", "status=5xx", "--max-requests", "99"],
+             "exchange 100: the slice exceeds --max-requests 99"),
         ]
         for extra, names in cases:
             r = self.reproduce(capture, url, *extra)

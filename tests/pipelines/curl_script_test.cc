@@ -1,0 +1,123 @@
+// Unit tests of the curl script of `twin reproduce -o`: its quoting, read back by bash itself,
+// and a script whose file name and request bytes are hostile. The e2e test
+// (tests/pipelines_e2e/test_reproduce.py) runs a script against the shop.
+
+#include "curl_script.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace twin::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// Runs `script` with bash; returns its standard output and sets `status`.
+std::string bash(const std::string& script, int& status) {
+  fs::path file =
+      fs::temp_directory_path() / ("twin-curl-script-test-" + std::to_string(::getpid()) + ".sh");
+  std::ofstream(file, std::ios::binary) << script;
+  FILE* f = ::popen(("bash " + file.string()).c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, f)) out.append(buf, n);
+  status = WEXITSTATUS(::pclose(f));
+  fs::remove(file);
+  return out;
+}
+
+std::string all_bytes() {
+  std::string s;
+  for (int c = 0; c < 256; ++c) s += static_cast<char>(c);
+  return s;
+}
+
+TEST(CurlScriptQuote, BashReadsBackEveryByte) {
+  // printf_quote: any bytes, NUL included.
+  int status = -1;
+  std::string bytes = all_bytes() + "%s%%\\n'\"$(id)`id`";
+  EXPECT_EQ(bash("printf -- " + printf_quote(bytes), status), bytes);
+  EXPECT_EQ(status, 0);
+  // A body that starts with '-' is not read as an option of printf.
+  EXPECT_EQ(bash("printf -- " + printf_quote("--boundary\r\n"), status), "--boundary\r\n");
+  // shell_quote: one word, any byte but NUL.
+  std::string word = all_bytes().substr(1) + "'$HOME";
+  EXPECT_EQ(bash("printf '%s' " + shell_quote(word), status), word);
+  EXPECT_EQ(bash("printf '%s' " + shell_quote(""), status), "");
+}
+
+class CurlScriptTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("twin-curl-script-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(CurlScriptTest, AHostileNameAndRequestStayData) {
+  auto target = replay::parse_target("http://127.0.0.1:9/base");
+  ASSERT_TRUE(target) << target.error().message;
+  traffic::Exchange e;
+  e.id = 41;
+  e.session = 3;
+  e.request.method = "POST";
+  e.request.target = "/a b#c?q=$(touch pwned)";
+  e.request.headers.push_back({"X-Note", "`touch pwned`; $(touch pwned) 'q' \"d\""});
+  // A value with a line break cannot be sent (the replay leaves it out): neither does the script.
+  e.request.headers.push_back({"X-Split", "a\r\nX-Injected: 1"});
+  e.request.headers.push_back({"Content-Type", "text/plain"});
+  e.request.body = "-n\n'$(touch pwned)'";
+  std::vector<const traffic::Exchange*> list = {&e};
+  // A newline in the file name would end the comment that names it and start a command.
+  fs::path path = dir_ / "x\ntouch pwned\n.sh";
+  auto written = write_curl_script(path.string(), list, *target, false);
+  ASSERT_TRUE(written) << written.error().message;
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string script = text.str();
+  EXPECT_THAT(script, HasSubstr("# Usage: bash x?touch pwned?.sh [BASE_URL]"));
+  EXPECT_THAT(script, Not(HasSubstr("\ntouch pwned")));
+  EXPECT_EQ(fs::status(path).permissions() & fs::perms::owner_exec, fs::perms::owner_exec);
+  // Run it with a curl that prints its arguments, one per line (NUL-free, so newlines in a
+  // header show as they are): the hostile bytes arrive as data and nothing is executed.
+  fs::path bin = dir_ / "bin";
+  fs::create_directories(bin);
+  {
+    std::ofstream curl(bin / "curl");
+    curl << "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n";
+  }
+  fs::permissions(bin / "curl", fs::perms::owner_all);
+  int status = -1;
+  std::string out =
+      bash("cd " + shell_quote(dir_.string()) + " && PATH=" + shell_quote(bin.string()) +
+               ":$PATH bash " + shell_quote(path.string()),
+           status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_FALSE(fs::exists(dir_ / "pwned"));
+  EXPECT_THAT(out, HasSubstr("[--request]\n[POST]\n"));
+  EXPECT_THAT(out, HasSubstr("[X-Note: `touch pwned`; $(touch pwned) 'q' \"d\"]"));
+  EXPECT_THAT(out, Not(HasSubstr("X-Split")));
+  EXPECT_THAT(out, Not(HasSubstr("X-Injected")));
+  // The base URL (with the target's path prefix) and the path and query, percent-encoded where
+  // curl would trip over them (space, '#').
+  EXPECT_THAT(out, HasSubstr("[http://127.0.0.1:9/base/a%20b%23c?q=$(touch%20pwned)]"));
+  EXPECT_THAT(out, HasSubstr("twin: origin 41: HTTP %{http_code}"));
+}
+
+}  // namespace
+}  // namespace twin::cli
