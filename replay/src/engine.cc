@@ -313,6 +313,7 @@ class Worker {
   std::vector<std::vector<Connection*>> h2_conns_;  // per target: open HTTP/2 connections
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
   size_t max_conns_ = 1;
+  uint32_t turn_ = 0;  // dispatch_all: the target that goes first
   uint64_t next_conn_ = 1;
   std::unordered_map<uint64_t, SessionState> sessions_;
   size_t waiting_ = 0;
@@ -910,7 +911,13 @@ void Worker::enqueue(uint32_t fs) {
 }
 
 void Worker::dispatch_all() {
-  for (uint32_t t = 0; t < ready_.size(); ++t) dispatch(t);
+  // Paired replay: the targets take turns going first. On shared hardware the one that always
+  // got its copy of an exchange last would wait for a core on every CPU-bound request and look
+  // slower than it is.
+  const auto n = static_cast<uint32_t>(ready_.size());
+  if (n == 0) return;
+  const uint32_t first = turn_++ % n;
+  for (uint32_t k = 0; k < n; ++k) dispatch((first + k) % n);
 }
 
 void Worker::refill() {

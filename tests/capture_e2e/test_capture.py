@@ -1099,8 +1099,11 @@ class Live(CaptureCase):
         missing = complete - answered
         losses = c["kernel_drops"] + c["interface_drops"] + c["gaps"] + \
             c["exchanges_no_response"] + c["messages_skipped"] + c["exchanges_unwritten"]
-        self.assertGreaterEqual(answered, complete * 0.999,
-                                f"captured {answered} of {complete}; counters {c}")
+        # A sanitized build (ASan+UBSan, several times slower) cannot keep up with ab: what it
+        # misses is still counted, which is what is checked then.
+        if os.environ.get("TWIN_E2E_SANITIZED") != "1":
+            self.assertGreaterEqual(answered, complete * 0.999,
+                                    f"captured {answered} of {complete}; counters {c}")
         self.assertLessEqual(missing, losses,
                              f"{missing} exchanges silently absent; counters {c}")
         self.assertEqual(c["flows"], 16)

@@ -1090,6 +1090,12 @@ class Paired(Case):
             held += check_intended(self, got, lambda oid: zero + (oid - 1) * 10 * MS,
                                    lambda oid: oid - 12 if oid > 12 else None, name)
         self.assertLessEqual(held, len(xs) // 10, "the pairs were mostly sent together")
+        # The targets take turns going first: neither always gets its copy last (on shared cores
+        # that one would wait for a core on every CPU-bound request and look slower).
+        first = sum(1 for rs in pairs.values()
+                    if min(rs, key=lambda r: r["time"]["request_start"])["target"] == "baseline")
+        self.assertGreater(first, len(pairs) // 4, f"baseline first in {first} of {len(pairs)}")
+        self.assertLess(first, len(pairs) * 3 // 4, f"baseline first in {first} of {len(pairs)}")
         for oid, rs in pairs.items():
             rb, rc = sorted(rs, key=lambda r: r["target"])
             self.assertEqual(rb["response"]["status"], rc["response"]["status"], f"origin {oid}")
@@ -1299,7 +1305,11 @@ class Faults(Case):
         self.assertGreater(poured, n * 2 * MIB, "the server poured far more than --max-body")
         self.assertGreater(len(samples), 10)
         peak = max(k for _, k, _ in samples)
-        self.assertLess(peak, 100 * 1024, f"peak RSS {peak / 1024:.1f} MiB")
+        # ASan keeps freed memory in quarantine (up to 256 MiB) before reusing it: a sanitized
+        # build gets a higher ceiling and larger steps, and the same flatness while stalled.
+        sanitized = os.environ.get("TWIN_E2E_SANITIZED") == "1"
+        cap_mib = 400 if sanitized else 100
+        self.assertLess(peak, cap_mib * 1024, f"peak RSS {peak / 1024:.1f} MiB")
         # Once the server has stopped pouring (no more body bytes between samples), memory is
         # flat until the requests time out (--timeout 3; what they record then is bounded by the
         # peak check above): no sample more than 4 MiB above the first of that stretch.
@@ -1311,7 +1321,7 @@ class Faults(Case):
                             f"RSS grew {growth / 1024:.1f} MiB while the target stalled: "
                             f"{[(round(s, 2), k) for s, k in stalled]}")
         steps = [b[1] - a[1] for a, b in zip(samples, samples[1:])]
-        self.assertLess(max(steps), 16 * 1024, f"RSS jumped {max(steps) / 1024:.1f} MiB "
+        self.assertLess(max(steps), (64 if sanitized else 16) * 1024, f"RSS jumped {max(steps) / 1024:.1f} MiB "
                                                "between two samples 50 ms apart")
         self.assertEqual(t["completed"], 0)
         self.assertEqual(errors_by_kind(t), {"timeout": n}, t)
