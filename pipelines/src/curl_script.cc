@@ -5,26 +5,17 @@
 #include <fstream>
 #include <map>
 
+#include "twin/traffic/text.h"
+
 namespace twin::cli {
 
 namespace {
 
 bool printable(unsigned char c) { return c >= 0x20 && c < 0x7f; }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
 bool has_header(const traffic::Headers& headers, std::string_view name) {
   for (const auto& h : headers)
-    if (iequals(h.name, name)) return true;
+    if (traffic::ascii_iequals(h.name, name)) return true;
   return false;
 }
 

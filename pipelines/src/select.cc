@@ -75,17 +75,6 @@ std::string upper(std::string_view s) {
   return out;
 }
 
-// The path of a request target without its query: absolute form reduced as replay does.
-std::string_view path_only(std::string_view target) {
-  auto sep = target.find("://");
-  if (sep != std::string_view::npos && !target.empty() && target[0] != '/') {
-    auto start = target.find('/', sep + 3);
-    target = start == std::string_view::npos ? std::string_view("/") : target.substr(start);
-  }
-  auto q = target.find_first_of("?#");
-  return q == std::string_view::npos ? target : target.substr(0, q);
-}
-
 struct StatusValue {
   int lo = 0, hi = 0;  // inclusive; lo == -1: no response
 };
@@ -116,7 +105,7 @@ bool Term::any_of(const traffic::Exchange& e) const {
       if (regex) return search(res, e.request.method);
       return std::find(strings.begin(), strings.end(), upper(e.request.method)) != strings.end();
     case Key::kRoute: {
-      auto path = path_only(e.request.target);
+      auto path = replay::route_path(e.request.target);
       if (regex) return search(res, path);
       for (const auto& g : strings)
         if (replay::route_match(g, path)) return true;

@@ -38,13 +38,7 @@ bool sample_keeps(uint64_t session, double fraction, uint64_t seed) {
   return static_cast<double>(h >> 11) * 0x1.0p-53 < fraction;
 }
 
-}  // namespace twin::replay
-
-namespace twin::replay::detail {
-
-namespace {
-
-std::string_view path_only(std::string_view target) {
+std::string_view route_path(std::string_view target) {
   auto sep = target.find("://");
   if (sep != std::string_view::npos && !target.empty() && target[0] != '/') {
     auto start = target.find('/', sep + 3);
@@ -53,6 +47,12 @@ std::string_view path_only(std::string_view target) {
   auto q = target.find_first_of("?#");
   return q == std::string_view::npos ? target : target.substr(0, q);
 }
+
+}  // namespace twin::replay
+
+namespace twin::replay::detail {
+
+namespace {
 
 struct Later {
   bool operator()(const traffic::Exchange* a, const traffic::Exchange* b) const {
@@ -90,7 +90,7 @@ bool Planner::keep(const traffic::Exchange& e) {
       std::find(f.methods.begin(), f.methods.end(), e.request.method) == f.methods.end())
     return false;
   if (!f.routes.empty()) {
-    auto path = path_only(e.request.target);
+    auto path = route_path(e.request.target);
     bool any = false;
     for (const auto& r : f.routes) any = any || route_match(r, path);
     if (!any) return false;

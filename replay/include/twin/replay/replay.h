@@ -55,6 +55,10 @@ struct Filter {
 /// by `twin filter`'s route= selector, so that both read a glob alike.
 bool route_match(std::string_view pattern, std::string_view path);
 
+/// The path a route glob is matched against: the request target without its query or fragment,
+/// an absolute-form target ("http://h/p") reduced to its path ("/p", "/" when it has none).
+std::string_view route_path(std::string_view target);
+
 /// Whether Filter::sample keeps captured session `session`: a keyed hash (XXH3 of {session,
 /// seed}) below `fraction`, so the same sessions are kept in every run and by every command
 /// (`twin replay --sample`, `twin filter --sample`).
