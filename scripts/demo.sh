@@ -6,15 +6,28 @@
 # shops running on scrubbed data — and compares them. The verdict must name the candidate's
 # planted regressions; the reports, HTML among them, are written to out/demo.
 #
-# Live capture needs root (or CAP_NET_RAW). Without it the demo says so and takes production's
-# own record of what it served (shop --record) as the capture, starting the pipeline at scrub.
+# Live capture needs CAP_NET_RAW. Run by a user who is not root, the demo goes on (after the
+# build) in a user and network namespace of its own, where it may capture on that namespace's
+# loopback; everything it starts runs in there and the files it writes are the user's. Where
+# the kernel refuses such namespaces, the demo says so and takes production's own record of
+# what it served (shop --record) as the capture, starting the pipeline at scrub.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+self=$(readlink -f "$0")
+cd "$(dirname "$self")/.."
 
-bash scripts/setup.sh
 build=${TWIN_BUILD_DIR:-build}
-cmake -S . -B "$build" -G Ninja >/dev/null
-cmake --build "$build" -j "$(nproc)" --target twin shop shop_traffic
+if [[ -z ${TWIN_DEMO_NETNS:-} ]]; then
+  bash scripts/setup.sh
+  cmake -S . -B "$build" -G Ninja >/dev/null
+  cmake --build "$build" -j "$(nproc)" --target twin shop shop_traffic
+  if [[ $(id -u) -ne 0 ]] && unshare --user --map-root-user --net true 2>/dev/null; then
+    echo "== not root: the demo goes on in a user and network namespace of its own (live capture"
+    echo "   on its loopback; nothing it starts is reachable from outside it)"
+    exec env TWIN_DEMO_NETNS=1 unshare --user --map-root-user --net bash "$self" "$@"
+  fi
+else
+  ip link set lo up  # a new network namespace's loopback starts down
+fi
 
 out=$(mkdir -p "${TWIN_DEMO_OUT:-out/demo}" && cd "${TWIN_DEMO_OUT:-out/demo}" && pwd)
 rm -f "$out"/*
@@ -37,6 +50,7 @@ start_shop() {  # NAME ARGS...: starts a shop, sets ${NAME}_port
   [[ -n $p ]] || { echo "demo: the $name shop did not start" >&2; exit 1; }
   printf -v "${name}_port" '%s' "$p"
 }
+production_port="" baseline_port="" noise_port="" candidate_port=""  # set by start_shop
 
 echo "== production: examples/shop (its own record of what it serves: $out/served.twin)"
 start_shop production --record "$out/served.twin"
@@ -72,7 +86,7 @@ export BASELINE_URL="http://127.0.0.1:$baseline_port" NOISE_URL="http://127.0.0.
 export CANDIDATE_URL="http://127.0.0.1:$candidate_port"
 from=()
 if [[ $(id -u) -ne 0 ]]; then
-  echo "== (not root: no live capture; production's own record stands in for it)"
+  echo "== (not root, and no user namespace: no live capture; production's own record stands in)"
   "$bin/shop_traffic" --url "http://127.0.0.1:$production_port" --sessions "$SESSIONS" \
     --concurrency 4 --seed 7
   sleep 0.5
