@@ -90,8 +90,12 @@ struct Options {
   double connect_timeout = 10;
   size_t max_connections = 20000;  // per target, all workers together
   /// Requests planned ahead of the clock at most (bounds the reader's memory), and how far.
+  /// 0.1 s, not more: at the start the planner reads that much input at once, on cores the
+  /// workers (and a local target) share; a second's worth (20,000 requests at 20,000/s) slowed
+  /// the first 0.3 s of a --no-order replay so that it opened 2,000 connections and fell 70 ms
+  /// behind (bench/README.md, send lag).
   size_t max_ahead = 65536;
-  double ahead_seconds = 1.0;
+  double ahead_seconds = 0.1;
   /// Requests allowed to wait for a connection or their session's turn, per worker; above it
   /// they fail at once with ErrorKind::kCancelled and are counted as overflow.
   size_t max_waiting = 100000;
