@@ -492,10 +492,12 @@ class Recorder:
     Not --immediate-mode: that makes libpcap use TPACKET_V2, whose ring holds fixed frames of the
     snap length (256 KiB each: a few hundred packets in 64 MiB), and it drops packets under ab.
     TPACKET_V3 packs packets into blocks that the kernel hands over when full or after a timeout
-    (1 s), and tcpdump loses a block still in the ring when it is stopped. So stop() first sends
-    a sentinel (a connection attempt to a closed port that the filter also matches: SYN and RST),
-    waits until tcpdump has written it to the file (every earlier packet is then written too),
-    stops tcpdump, and removes the sentinel's packets from the file."""
+    (1 s), and tcpdump loses a block still in the ring when it is stopped. So stop() first waits
+    until no connection on the ports has unsent data (a client may exit with bytes still in its
+    send buffer), then sends a sentinel (a connection attempt to a closed port that the filter
+    also matches: SYN and RST), waits until tcpdump has written it to the file (every earlier
+    packet is then written too), stops tcpdump, and removes the sentinel's packets from the
+    file."""
 
     def __init__(self, path, ports, iface="lo", extra_filter=None, buffer_kib=65536):
         self.path = path
@@ -581,7 +583,38 @@ class Recorder:
             f.seek(first)
             f.write(tail_pcap.to_bytes()[24:])
 
+    def _unsent(self):
+        """Sockets on the recorded ports whose data or FIN has not all left yet: a client that
+        exited with bytes still in its send buffer (curl uploading to a server that discards the
+        body slowly) has them sent after it is gone."""
+        busy = 0
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as f:
+                    rows = f.read().splitlines()[1:]
+            except OSError:
+                continue
+            for row in rows:
+                cols = row.split()
+                if len(cols) < 5:
+                    continue
+                lport = int(cols[1].rsplit(":", 1)[1], 16)
+                rport = int(cols[2].rsplit(":", 1)[1], 16)
+                if lport not in self.ports and rport not in self.ports:
+                    continue
+                tx = int(cols[4].split(":")[0], 16)
+                # FIN_WAIT1, CLOSING, LAST_ACK: a FIN not yet acknowledged
+                if tx > 0 or cols[3] in ("04", "0B", "09"):
+                    busy += 1
+        return busy
+
     def stop(self, timeout=20.0):
+        # What the clients wrote but the kernel has not sent yet belongs in the recording.
+        deadline = time.monotonic() + 10.0
+        while (busy := self._unsent()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if busy:
+            log(f"{busy} connections still had unsent data when the recording stopped")
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.connect(("127.0.0.1", self.sentinel))  # refused: SYN, RST

@@ -302,6 +302,8 @@ class Http1Curl(CaptureCase):
         full = self.capture(pcap, [ng.http_port], "--max-body", "4M")
         cut = self.capture(pcap, [ng.http_port], "--max-body", "64k")
         self.assertEqual(len(cut.exchanges), len(full.exchanges))
+        up = next(e for e in full.exchanges if path_of(e) == "/upload")
+        self.assert_body(up["request"], self.upload, "POST /upload under --max-body 4M")
         limit = 64 * 1024
         truncated = 0
         for a, b in zip(sorted(full.exchanges, key=lambda e: (e["session"], e["seq"])),
