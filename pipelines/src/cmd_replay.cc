@@ -66,7 +66,8 @@ void print_summary(const replay::Summary& s) {
     std::fprintf(stderr,
                  "replay: target %s: sent=%llu completed=%llu errors=%llu%s%s rate=%.1f/s "
                  "latency_ms p50=%s p90=%s p99=%s p99.9=%s max=%s service_p99_ms=%s "
-                 "send_lag_p99_ms=%s connections=%llu connect_failed=%llu held_by_order=%llu "
+                 "send_lag_p99_ms=%s connections=%llu preconnected=%llu connect_failed=%llu "
+                 "held_by_order=%llu "
                  "waited_for_connection=%llu overflow=%llu truncated_bodies=%llu warmup=%llu "
                  "invalid_headers=%llu\n",
                  t.name.c_str(), (unsigned long long)t.sent, (unsigned long long)t.completed,
@@ -76,10 +77,10 @@ void print_summary(const replay::Summary& s) {
                  ms(t.latency.quantile(0.99)).c_str(), ms(t.latency.quantile(0.999)).c_str(),
                  ms(t.latency.max()).c_str(), ms(t.service.quantile(0.99)).c_str(),
                  ms(t.send_lag.quantile(0.99)).c_str(), (unsigned long long)t.connections_opened,
-                 (unsigned long long)t.connections_failed, (unsigned long long)t.held_by_order,
-                 (unsigned long long)t.waited_for_connection, (unsigned long long)t.overflow,
-                 (unsigned long long)t.truncated_bodies, (unsigned long long)t.warmup,
-                 (unsigned long long)t.invalid_headers);
+                 (unsigned long long)t.preconnected, (unsigned long long)t.connections_failed,
+                 (unsigned long long)t.held_by_order, (unsigned long long)t.waited_for_connection,
+                 (unsigned long long)t.overflow, (unsigned long long)t.truncated_bodies,
+                 (unsigned long long)t.warmup, (unsigned long long)t.invalid_headers);
   }
 }
 
@@ -128,6 +129,10 @@ Run add_replay(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-body", o.max_body, "Body bytes kept per recorded message (1 MiB)");
   cmd->add_option("--max-connections", o.max_connections, "Connections per target at most");
+  cmd->add_option("--preconnect", o.preconnect,
+                  "Connections per target opened before the schedule starts (default: 32 with "
+                  "--no-order, one per thread to an HTTP/2 target; else 0; not with --max)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   cmd->add_option("--max-waiting", o.max_waiting,
                   "Requests per worker that may wait for a connection or their turn");
   cmd->add_flag("--send-truncated", cli->send_truncated,

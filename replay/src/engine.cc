@@ -111,6 +111,8 @@ struct Shared {
   std::atomic<uint64_t> record_stalls{0};
   ResultQueue* results = nullptr;
   int64_t warmup_end = 0;
+  // Pre-opened connections not yet ready or failed; the schedule starts when none are left.
+  std::atomic<size_t> preconnecting{0};
 };
 
 class Worker;
@@ -154,6 +156,8 @@ class Connection {
   uint64_t owner = 0;  // the captured session this connection serves; 0 = pool
   int64_t last_used = 0;
   uint64_t served = 0;
+  bool preopened = false;      // opened before the schedule started (--preconnect)
+  bool preconnecting = false;  // … and not yet ready or failed
 
  private:
   void on_connected(const error_code& ec);
@@ -222,6 +226,25 @@ class Worker {
   void wake() {
     asio::post(io_, [this] { take_inbox(); });
   }
+  /// Opens `per_target[t]` connections to each target t before the schedule starts, into the
+  /// pool; Shared::preconnecting (already counted by the caller) counts each down when it is
+  /// ready, fails, or is not opened (the per-worker connection cap).
+  void preconnect(std::vector<size_t> per_target) {
+    asio::post(io_, [this, per_target = std::move(per_target)] {
+      for (uint32_t t = 0; t < per_target.size(); ++t) {
+        for (size_t i = 0; i < per_target[t]; ++i) {
+          if (conn_count_[t] >= max_conns_ || finishing_) {
+            shared_.preconnecting.fetch_sub(1, std::memory_order_release);
+            continue;
+          }
+          Connection* c = open(t);
+          c->preopened = true;
+          c->preconnecting = true;
+          ++stats_[t].preconnected;
+        }
+      }
+    });
+  }
   asio::io_context& io() { return io_; }
   const Shared& shared() const { return shared_; }
   std::vector<TargetStats>& stats() { return stats_; }
@@ -238,6 +261,10 @@ class Worker {
   void retry(uint32_t flight);
   void connection_ready(Connection& conn) {
     --connecting_[conn.target()];
+    if (conn.preconnecting) {
+      conn.preconnecting = false;
+      shared_.preconnecting.fetch_sub(1, std::memory_order_release);
+    }
     if (conn.h2_)
       h2_conns_[conn.target()].push_back(&conn);
     else if (conn.owner == 0)
@@ -594,6 +621,10 @@ void Connection::close(traffic::ErrorKind error) {
   if (state_ == ConnState::kClosed) return;
   bool never_ready = state_ != ConnState::kReady;
   state_ = ConnState::kClosed;
+  if (preconnecting) {
+    preconnecting = false;
+    w_.shared_.preconnecting.fetch_sub(1, std::memory_order_release);
+  }
   error_code ignored;
   socket_.cancel(ignored);
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
@@ -606,7 +637,8 @@ void Connection::close(traffic::ErrorKind error) {
     Flight& f = w_.flight(slot);
     // A reused connection that the server closed before answering anything: the request most
     // likely crossed the close; send it once more on a fresh connection.
-    if (!got_bytes_ && served > 1 && !f.retried && !h2_ &&
+    // A pre-opened connection waited idle before its first request, like a reused one.
+    if (!got_bytes_ && (served > 1 || preopened) && !f.retried && !h2_ &&
         (error == traffic::ErrorKind::kTruncated || error == traffic::ErrorKind::kReset)) {
       f.retried = true;
       w_.retry(slot);
@@ -1007,8 +1039,13 @@ Connection* Worker::pick(uint32_t t, uint64_t sid, SessionState* s, size_t unown
     }
     return nullptr;
   }
-  // Without a session: one connection opening per request waiting without one.
-  if (connecting_[t] < unowned_waiting) open(t);
+  // Without a session: one connection opening per request waiting without one, but at most
+  // kMaxOpening at a time. The first connection free takes the request, an existing one or a
+  // new one; on a loaded host a hiccup of a few ms otherwise opened a connection for each of
+  // the hundreds of requests due meanwhile, and the connects (the target's accepts on shared
+  // cores) made the next hiccup longer: 2,000 connections and 40 ms late at 20,000/s.
+  constexpr size_t kMaxOpening = 16;
+  if (connecting_[t] < std::min(unowned_waiting, kMaxOpening)) open(t);
   return nullptr;
 }
 
@@ -1280,7 +1317,9 @@ nlohmann::json Summary::to_json() const {
     o["latency_ms"] = histogram_ms(t.latency, true);
     o["service_ms"] = histogram_ms(t.service, true);
     o["send_lag_ms"] = histogram_ms(t.send_lag, false);
-    o["connections"] = {{"opened", t.connections_opened}, {"failed", t.connections_failed}};
+    o["connections"] = {{"opened", t.connections_opened},
+                        {"failed", t.connections_failed},
+                        {"preconnected", t.preconnected}};
     o["response_bytes"] = t.response_bytes;
     o["truncated_bodies"] = t.truncated_bodies;
     o["held_by_order"] = t.held_by_order;
@@ -1378,6 +1417,34 @@ Result<Summary> run(const Options& options_in, const Hooks& hooks) {
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
 
+  // Pre-opened connections: the schedule waits for them (at most the connect timeout).
+  if (options.mode != Mode::kMax) {
+    size_t total = 0;
+    std::vector<std::vector<size_t>> per_worker(workers.size(),
+                                                std::vector<size_t>(options.targets.size(), 0));
+    for (size_t t = 0; t < options.targets.size(); ++t) {
+      const bool h2 =
+          options.targets[t].scheme == Scheme::kH2c || options.targets[t].scheme == Scheme::kH2;
+      size_t n = 0;
+      if (options.preconnect >= 0)
+        n = static_cast<size_t>(options.preconnect);
+      else if (!options.keep_order)
+        n = h2 ? workers.size() : 32;
+      n = std::min(n, options.max_connections);
+      for (size_t i = 0; i < workers.size(); ++i)
+        per_worker[i][t] = n / workers.size() + (i < n % workers.size() ? 1 : 0);
+      total += n;
+    }
+    if (total > 0) {
+      shared.preconnecting.store(total);
+      for (size_t i = 0; i < workers.size(); ++i) workers[i]->preconnect(per_worker[i]);
+      const int64_t deadline = now_ns() + static_cast<int64_t>(options.connect_timeout * 1e9);
+      while (shared.preconnecting.load(std::memory_order_acquire) > 0 && !stop.load() &&
+             now_ns() < deadline)
+        std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+  }
+
   // The schedule starts when the planner has its first request (a little ahead of the clock).
   Planner planner(options, inboxes, -1, stop);
   planner.on_wake([&](size_t i) { workers[i]->wake(); });
@@ -1433,6 +1500,7 @@ Result<Summary> run(const Options& options_in, const Hooks& hooks) {
       for (auto& [k, v] : s.statuses) merged.statuses[k] += v;
       merged.connections_opened += s.connections_opened;
       merged.connections_failed += s.connections_failed;
+      merged.preconnected += s.preconnected;
       merged.response_bytes += s.response_bytes;
       merged.truncated_bodies += s.truncated_bodies;
       merged.held_by_order += s.held_by_order;

@@ -1686,6 +1686,162 @@ class ClosedLoop(Case):
 # soak runs: --duration, --warmup, stopping with SIGINT
 
 
+class Preconnect(Case):
+    """--preconnect: connections opened before the schedule starts; and a --no-order replay
+    opens at most 16 connections at a time per thread however many requests wait."""
+
+    def _ok_server(self):
+        """Answers every request 200 "ok", keep-alive."""
+
+        def handler(c, srv):
+            while srv.read_head(c) is not None:
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+        return RawServer(handler)
+
+    def test_preconnect(self):
+        """The schedule starts once the pre-opened connections are ready: against a listener
+        whose connects take a second (its backlog is full for 0.4 s, so the kernel drops the
+        first SYNs and the client sends them again after 1 s), --no-order --preconnect 4 sends
+        its first requests on time, while --preconnect 0 sends them about a second late. The
+        summary counts the pre-opened connections; the default is 32 with --no-order (all
+        threads together), one per thread to an h2c target, none with session order kept."""
+        n = 40
+        capture = write_capture(self.fresh("pre"), spaced_schedule(n, 5 * MS, 10, ["/a", "/b"]))
+
+        def slow_connects(preconnect):
+            lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            lst.bind(("127.0.0.1", 0))
+            lst.listen(0)
+            port = lst.getsockname()[1]
+            blocker = socket.create_connection(("127.0.0.1", port))  # fills the accept queue
+            stop = threading.Event()
+            conns = []
+
+            def serve_one(c):
+                c.settimeout(0.2)
+                buf = b""
+                while not stop.is_set():
+                    try:
+                        d = c.recv(65536)
+                    except socket.timeout:
+                        continue
+                    except OSError:
+                        return
+                    if not d:
+                        return
+                    buf += d
+                    while b"\r\n\r\n" in buf:
+                        buf = buf.split(b"\r\n\r\n", 1)[1]
+                        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+            def acceptor():
+                if stop.wait(0.4):
+                    return
+                lst.settimeout(0.1)
+                while not stop.is_set():
+                    try:
+                        c, _ = lst.accept()
+                    except socket.timeout:
+                        continue
+                    except OSError:
+                        return
+                    conns.append(c)
+                    threading.Thread(target=serve_one, args=(c,), daemon=True).start()
+
+            th = threading.Thread(target=acceptor, daemon=True)
+            th.start()
+            try:
+                return replay(self, capture, [f"http://127.0.0.1:{port}"], "--rate", 200,
+                              "--no-order", "--preconnect", preconnect, "--threads", 1,
+                              timeout=60).ok(self)
+            finally:
+                stop.set()
+                th.join(timeout=5)
+                for c in conns + [blocker, lst]:
+                    c.close()
+
+        warm = slow_connects(4)
+        t = warm.target()
+        self.assertEqual(t["completed"], n, t)
+        self.assertEqual(t["connections"]["preconnected"], 4, t["connections"])
+        self.assertGreaterEqual(t["connections"]["opened"], 4)
+        self.assertGreater(warm.wall, 1.0, "the connects took a second")
+        self.assertLess(t["send_lag_ms"]["max"], 300, "the first requests went on time")
+        cold = slow_connects(0)
+        t = cold.target()
+        self.assertEqual(t["completed"], n, t)
+        self.assertEqual(t["connections"]["preconnected"], 0, t["connections"])
+        self.assertGreater(t["send_lag_ms"]["max"], 500, "without, the first requests waited")
+
+        expected = [(["--no-order", "--threads", 2], 32),
+                    (["--no-order", "--preconnect", 0], 0),
+                    (["--threads", 2], 0),
+                    (["--preconnect", 3, "--threads", 2], 3)]
+        for extra, want in expected:
+            with self._ok_server() as srv:
+                run = replay(self, capture, [f"http://127.0.0.1:{srv.port}"], "--rate", 400,
+                             *extra).ok(self)
+            t = run.target()
+            self.assertEqual(t["completed"], n, (extra, t))
+            self.assertEqual(t["connections"]["preconnected"], want, (extra, t["connections"]))
+            self.assertGreaterEqual(t["connections"]["opened"], want)
+
+        srv = RawServer(make_h2c_handler(0.0))
+        with srv:
+            run = replay(self, capture, [f"h2c://127.0.0.1:{srv.port}"], "--rate", 400,
+                         "--no-order", "--threads", 2, "--timeout", 2)
+        t = run.target()
+        self.assertEqual(t["connections"]["preconnected"], 2, t["connections"])
+
+    def test_opening_bounded(self):
+        """A listener that never accepts (its backlog full, the kernel drops further SYNs) and
+        60 requests due at once, --no-order --preconnect 0 --threads 1: no more than 16
+        connections are ever being opened at the same time, and every request still ends (with
+        kind connect or timeout)."""
+        lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        lst.bind(("127.0.0.1", 0))
+        lst.listen(0)
+        port = lst.getsockname()[1]
+        n = 60
+        capture = write_capture(self.fresh("burst"), spaced_schedule(n, 10_000, 60, ["/a"]))
+        peak = 0
+        stop = threading.Event()
+
+        def sample():
+            nonlocal peak
+            while not stop.is_set():
+                syn_sent = 0
+                for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+                    try:
+                        with open(table) as f:
+                            rows = f.read().splitlines()[1:]
+                    except OSError:
+                        continue
+                    for row in rows:
+                        cols = row.split()
+                        if int(cols[2].rsplit(":", 1)[1], 16) == port and cols[3] == "02":
+                            syn_sent += 1
+                peak = max(peak, syn_sent)
+                time.sleep(0.005)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            run = replay(self, capture, [f"http://127.0.0.1:{port}"], "--rate", 100000,
+                         "--no-order", "--preconnect", 0, "--threads", 1,
+                         "--connect-timeout", 0.5, "--timeout", 0.5, timeout=60)
+        finally:
+            stop.set()
+            sampler.join(timeout=5)
+            lst.close()
+        t = run.target()
+        self.assertIsNotNone(run.summary, run.describe())
+        self.assertEqual(sum(errors_by_kind(t).values()) + t["completed"], n, t)
+        self.assertGreaterEqual(peak, 8, "connections were being opened (SYN_SENT seen)")
+        self.assertLessEqual(peak, 16, f"{peak} connections were being opened at once")
+
+
 class Soak(Case):
     def _capture(self):
         return write_capture(self.fresh("soak"),
