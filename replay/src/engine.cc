@@ -72,6 +72,7 @@ class ResultQueue {
     queued_ += batch.size();
     batches_.push_back(std::move(batch));
     batch = {};
+    batch.reserve(256);  // Worker::flush_results hands over 256 at a time
     ready_.notify_one();
   }
   /// False when closed and empty.
@@ -163,10 +164,12 @@ class Connection {
   void on_connected(const error_code& ec);
   void on_ready();
   void read();
+  void read_later();
   void on_read(const error_code& ec, size_t n);
   void handle_bytes(const char* data, size_t n, int64_t now);
   void write_pending();
   void h1_write();
+  bool write_now();
   void complete(Completion& c, bool connection_failed);
   void fail(traffic::ErrorKind error, bool reset);
 
@@ -190,6 +193,8 @@ class Connection {
   std::unique_ptr<Http2Session> h2s_;
   std::vector<uint32_t> in_flight_;  // flight slots
   bool got_bytes_ = false;           // any response byte since the current request was sent
+  std::unique_ptr<char[]> buf_;      // while requests are in flight (Worker::take_buffer)
+  bool buffered_ = false;            // the pending read is into buf_
   uint64_t seq_ = 0;
   friend class Worker;
 };
@@ -255,6 +260,19 @@ class Worker {
   Item& item(uint32_t slot) { return items_[slot].item; }
   char* read_buffer() { return read_buf_.data(); }
   size_t read_buffer_size() const { return read_buf_.size(); }
+  /// Read buffers of connections awaiting a response (kConnBuffer bytes each); an idle
+  /// connection holds none. At most kSpareBuffers are kept for reuse.
+  std::unique_ptr<char[]> take_buffer() {
+    if (spare_bufs_.empty()) return std::make_unique<char[]>(kConnBuffer);
+    auto b = std::move(spare_bufs_.back());
+    spare_bufs_.pop_back();
+    return b;
+  }
+  void give_buffer(std::unique_ptr<char[]> b) {
+    if (spare_bufs_.size() < kSpareBuffers) spare_bufs_.push_back(std::move(b));
+  }
+  static constexpr size_t kConnBuffer = 16 << 10;
+  static constexpr size_t kSpareBuffers = 256;
   size_t max_body() const { return shared_.options.max_body; }
   /// `conn` is null for a request that never reached a connection.
   void finished(uint32_t flight, Completion& c, const Connection* conn);
@@ -325,6 +343,7 @@ class Worker {
   bool timer_armed_ = false;
   int64_t timer_at_ = 0;
   std::vector<char> read_buf_;
+  std::vector<std::unique_ptr<char[]>> spare_bufs_;
 
   std::vector<Item> incoming_;
   std::deque<uint32_t> scheduled_;  // item slots by intended instant
@@ -378,6 +397,9 @@ void Connection::on_connected(const error_code& ec) {
   }
   error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
+  // Non-blocking once and for all: write_now and read() call the socket directly (an ioctl
+  // per read when it was set each time).
+  socket_.non_blocking(true, ignored);
   local_ = to_endpoint(socket_.local_endpoint(ignored));
   remote_ = to_endpoint(socket_.remote_endpoint(ignored));
   const auto& setup = w_.shared().targets[target_];
@@ -475,10 +497,27 @@ void Connection::send(uint32_t slot) {
     serialize_http1(f.request, out_);
     h1_write();
   }
+  read();  // a response is awaited (no-op while a read is pending)
+}
+
+bool Connection::write_now() {
+  // A request usually fits the socket's buffer: sent straight away, it spares the reactor's
+  // EPOLLOUT registration that async_write costs (an epoll_ctl per request). What does not go
+  // (would block, or an error) is left in out_ for async_write, which also reports errors.
+  if (tls_) return false;
+  error_code ec;
+  size_t n = socket_.write_some(asio::buffer(out_), ec);
+  if (ec) return false;
+  out_.erase(0, n);
+  return out_.empty();
 }
 
 void Connection::h1_write() {
   if (writing_ || state_ == ConnState::kClosed) return;
+  if (write_now()) {
+    if (!in_flight_.empty()) w_.flight(in_flight_.front()).written = now_ns();
+    return;
+  }
   writing_ = true;
   ++ops_;
   auto done = [this](const error_code& ec, size_t) {
@@ -499,11 +538,19 @@ void Connection::h1_write() {
 
 void Connection::write_pending() {
   if (!h2_ || !h2s_ || writing_ || state_ == ConnState::kClosed) return;
-  out_.clear();
-  h2s_->pending_output(out_);
-  if (out_.empty()) {
-    if (!h2s_->alive() && in_flight_.empty()) close(traffic::ErrorKind::kNone);
-    return;
+  for (;;) {
+    out_.clear();
+    h2s_->pending_output(out_);
+    if (out_.empty()) {
+      if (!h2s_->alive() && in_flight_.empty()) close(traffic::ErrorKind::kNone);
+      return;
+    }
+    if (!write_now()) break;
+    int64_t now = now_ns();
+    for (auto slot : in_flight_) {
+      auto& f = w_.flight(slot);
+      if (f.written == traffic::kNoTime) f.written = now;
+    }
   }
   writing_ = true;
   ++ops_;
@@ -535,16 +582,23 @@ void Connection::read() {
   if (tls_) {
     tls_->async_read_some(asio::buffer(tls_buf_),
                           [this](const error_code& ec, size_t n) { on_read(ec, n); });
+  } else if (!in_flight_.empty()) {
+    // Awaiting a response: a read into a buffer of its own. Asio queues it without a system
+    // call when the last read emptied the socket, where waiting for readability (below)
+    // re-arms the descriptor, an epoll_ctl per request.
+    if (!buf_) buf_ = w_.take_buffer();
+    buffered_ = true;
+    socket_.async_read_some(asio::buffer(buf_.get(), Worker::kConnBuffer),
+                            [this](const error_code& ec, size_t n) { on_read(ec, n); });
   } else {
-    // Wait for readability, then read into the worker's buffer: an idle connection holds no
-    // read buffer of its own (≤ 8 KB per idle connection).
+    // Idle: wait for readability (the server's close), then read into the worker's buffer, so
+    // that an idle connection holds no read buffer of its own (≤ 8 KB per idle connection).
     socket_.async_wait(tcp::socket::wait_read, [this](const error_code& ec) {
       if (ec) {
         on_read(ec, 0);
         return;
       }
       error_code rec;
-      socket_.non_blocking(true, rec);
       size_t n = socket_.read_some(asio::buffer(w_.read_buffer(), w_.read_buffer_size()), rec);
       if (rec == asio::error::would_block || rec == asio::error::try_again) {
         --ops_;
@@ -557,9 +611,29 @@ void Connection::read() {
   }
 }
 
+void Connection::read_later() {
+  // After the last response: a request may be sent on this connection by a handler already
+  // posted (closed loop), and its send arms a buffered read; only if none came, wait idle.
+  ++ops_;
+  asio::post(w_.io(), [this] {
+    --ops_;
+    if (!reading_ && state_ != ConnState::kClosed) read();
+  });
+}
+
 void Connection::on_read(const error_code& ec, size_t n) {
   --ops_;
   reading_ = false;
+  const char* data = tls_ ? tls_buf_.data() : buffered_ ? buf_.get() : w_.read_buffer();
+  buffered_ = false;
+  // The buffer goes back once nothing awaits a response (or the connection is closed).
+  struct Release {
+    Connection& c;
+    ~Release() {
+      if (c.buf_ && !c.reading_ && (c.state_ == ConnState::kClosed || c.in_flight_.empty()))
+        c.w_.give_buffer(std::move(c.buf_));
+    }
+  } release{*this};
   if (state_ == ConnState::kClosed) return;
   int64_t now = now_ns();
   if (ec) {
@@ -577,9 +651,12 @@ void Connection::on_read(const error_code& ec, size_t n) {
     fail(eof ? traffic::ErrorKind::kTruncated : traffic::ErrorKind::kReset, !eof);
     return;
   }
-  const char* data = tls_ ? tls_buf_.data() : w_.read_buffer();
   handle_bytes(data, n, now);
-  if (state_ != ConnState::kClosed) read();
+  if (state_ == ConnState::kClosed) return;
+  if (in_flight_.empty() && !tls_)
+    read_later();
+  else
+    read();
 }
 
 void Connection::handle_bytes(const char* data, size_t n, int64_t now) {

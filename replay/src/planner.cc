@@ -278,16 +278,19 @@ void Planner::plan(traffic::Exchange& e) {
       done_ = true;
       return;
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(too_early ? 2000 : 200));
+    std::this_thread::sleep_for(std::chrono::microseconds(too_early ? 2000 : 1000));
   }
   pending_[worker].push_back(std::move(item));
   ++planned_total_;
   ++planned_in_pass_;
   planned_.fetch_add(1, std::memory_order_relaxed);
-  // Hand over in batches, but never hold a request that is due soon.
-  if (pending_[worker].size() >= 64 || options_.mode == Mode::kMax ||
-      pending_[worker].back().intended - now_ns() < 5'000'000)
-    flush(worker);
+  // Hand over in batches, but never hold a request that is due soon, nor (closed loop) one
+  // that a worker running short could use now. A hand-over per request cost the worker a
+  // wake-up, a posted handler and the inbox's lock each: about a microsecond a request.
+  const bool due = options_.mode == Mode::kMax
+                       ? inbox.queued.load(std::memory_order_relaxed) < 256
+                       : pending_[worker].back().intended - now_ns() < 5'000'000;
+  if (pending_[worker].size() >= 64 || due) flush(worker);
 }
 
 void Planner::flush(size_t worker) {
