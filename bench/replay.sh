@@ -6,11 +6,11 @@
 #   TWIN=build-r4/bin/twin TWIN_BENCH_RUNS=3 bench/replay.sh
 #
 # 1. Closed loop: `twin replay --max -c N --threads T --duration D --loop` against `wrk -c N -t T -d D`
-#    (HTTP/1.1 listener) and against `h2load -c N -t T -m M -D D` (h2c listener, prior knowledge),
-#    twin once recording every response (-o results.twin) and once without -o. Requests/s are
-#    medians over RUNS runs, ratios twin/peer the median of the per-run ratios. The order of the
-#    tools alternates from run to run. Nothing is pinned: on a 2-core machine nginx (one worker),
-#    the load generator and twin share both cores.
+#    (HTTP/1.1 listener) and against `h2load -c N -t T -m M -D D` (h2c listener, prior knowledge;
+#    twin with the same -m M), twin once recording every response (-o results.twin) and once
+#    without -o. Requests/s are medians over RUNS runs, ratios twin/peer the median of the
+#    per-run ratios. The order of the tools alternates from run to run. Nothing is pinned: on a
+#    2-core machine nginx (one worker), the load generator and twin share both cores.
 # 2. Schedule fidelity: `twin replay --rate R --duration D --no-order -o res.twin` of a generated
 #    capture of GET /x?i=K (64 captured connections), and the same with session order kept (without
 #    --no-order), while tcpdump records the request packets on lo. From the results
@@ -37,10 +37,9 @@
 #   TWIN_BENCH_DURATION       seconds per closed-loop run [5]
 #   TWIN_BENCH_CONNS          connection counts [16 64]
 #   TWIN_BENCH_THREADS        twin --threads = wrk/h2load -t [1 2]
-#   TWIN_BENCH_H2LOAD_M       h2load -m values (streams in flight per connection) [1 100]: 1 is
-#                             wrk's one request per connection; 100 is what twin's HTTP/2 client
-#                             allows per connection in --max (nghttp2's default), and the table
-#                             shows the streams twin actually had in flight per connection
+#   TWIN_BENCH_H2LOAD_M       streams in flight per h2c connection [1 100], each run as
+#                             `h2load -m M` and as `twin replay --max -m M`; the table shows the
+#                             streams twin actually had in flight per connection
 #   TWIN_BENCH_RATES          fixed rates of part 2 [10000 50000]
 #   TWIN_BENCH_LAG_RATE       rate of the send-lag runs [20000]
 #   TWIN_BENCH_FID_RUNS       runs per rate in part 2 [TWIN_BENCH_RUNS]
@@ -217,10 +216,16 @@ jget() {
 }
 
 # --- part 1: --max against wrk and h2load ---
-run_twin_max() {  # proto conns threads run with_o
-  local proto=$1 c=$2 t=$3 run=$4 with_o=$5 url out=() name
-  if [[ $proto == http/1.1 ]]; then url="http://127.0.0.1:$port1"; else url="h2c://127.0.0.1:$port2"; fi
+run_twin_max() {  # proto conns threads run with_o [streams per h2c connection, as h2load -m]
+  local proto=$1 c=$2 t=$3 run=$4 with_o=$5 m=${6:-1} url out=() name
   if [[ $with_o == 1 ]]; then out=(-o "$work/res-max.twin"); name=twin-o; else name=twin; fi
+  if [[ $proto == http/1.1 ]]; then
+    url="http://127.0.0.1:$port1"
+  else
+    url="h2c://127.0.0.1:$port2"
+    out+=(-m "$m")
+    name+="-m$m"
+  fi
   rm -f "$work/res-max.twin" "$work/s.json"
   local before
   before=$(nginx_requests)
@@ -278,19 +283,20 @@ if has max; then
       for c in $conns; do
         for t in $threads; do
           ((c >= t)) || continue
-          peers() {
-            if [[ $proto == http/1.1 ]]; then run_peer "$proto" "$c" "$t" "$run"; return; fi
-            for m in $h2m; do run_peer "$proto" "$c" "$t" "$run" "$m"; done
-          }
-          if ((run % 2 == 0)); then
-            peers
-            run_twin_max "$proto" "$c" "$t" "$run" 1
-            run_twin_max "$proto" "$c" "$t" "$run" 0
-          else
-            run_twin_max "$proto" "$c" "$t" "$run" 0
-            run_twin_max "$proto" "$c" "$t" "$run" 1
-            peers
-          fi
+          # h2c: twin -m M against h2load -m M, like for like
+          ms=1
+          [[ $proto == h2c ]] && ms=$h2m
+          for m in $ms; do
+            if ((run % 2 == 0)); then
+              run_peer "$proto" "$c" "$t" "$run" "$m"
+              run_twin_max "$proto" "$c" "$t" "$run" 1 "$m"
+              run_twin_max "$proto" "$c" "$t" "$run" 0 "$m"
+            else
+              run_twin_max "$proto" "$c" "$t" "$run" 0 "$m"
+              run_twin_max "$proto" "$c" "$t" "$run" 1 "$m"
+              run_peer "$proto" "$c" "$t" "$run" "$m"
+            fi
+          done
         done
       done
     done

@@ -260,7 +260,8 @@ def report(raw_path, md_path):
         runs = max(r["run"] for r in mx) + 1
         text.append(f"1. Closed loop, requests/s (median of {runs} runs of {meta.get('dur')} s; "
                     f"ratio = median of the per-run ratios twin/peer)")
-        hdr = ["protocol", "conns", "threads", "peer", "peer req/s", "twin -o req/s",
+        hdr = ["protocol", "conns", "threads", "peer (twin: same -t, -m)", "peer req/s",
+               "twin -o req/s",
                "twin -o / peer", "twin (no -o) req/s", "twin / peer", "twin in flight/conn",
                "twin errors"]
         table = []
@@ -272,13 +273,15 @@ def report(raw_path, md_path):
             by = {}
             for r in sel:
                 by.setdefault(r["tool"], {})[r["run"]] = r
-            to = by.get("twin-o", {})
-            tn = by.get("twin", {})
-            errs = sum(r.get("errors", 0) for r in list(to.values()) + list(tn.values()))
             peers = sorted((k for k in by if k.startswith(("wrk", "h2load"))),
                            key=lambda k: int(k.split("-m")[1]) if "-m" in k else 0)
             for peer in peers:
                 p = by[peer]
+                # h2c: twin -m M against h2load -m M (raw files from before -m: plain twin)
+                m = "-m" + peer.split("-m")[1] if "-m" in peer else ""
+                to = by.get("twin-o" + m, by.get("twin-o", {}))
+                tn = by.get("twin" + m, by.get("twin", {}))
+                errs = sum(r.get("errors", 0) for r in list(to.values()) + list(tn.values()))
                 ratio_o = med([to[k]["rps"] / p[k]["rps"] for k in to if k in p and p[k]["rps"]])
                 ratio_n = med([tn[k]["rps"] / p[k]["rps"] for k in tn if k in p and p[k]["rps"]])
                 peer_name = f"wrk -t{threads}" if peer == "wrk" else \
