@@ -483,6 +483,25 @@ class Nghttpx:
 # recording
 
 
+def tcp_table():
+    """The TCP sockets of this network namespace (/proc/net/tcp and tcp6), as tuples (local
+    port, remote port, state as the kernel's two hex digits, bytes in the send queue)."""
+    rows = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if len(cols) < 5:
+                continue
+            rows.append((int(cols[1].rsplit(":", 1)[1], 16), int(cols[2].rsplit(":", 1)[1], 16),
+                         cols[3], int(cols[4].split(":")[0], 16)))
+    return rows
+
+
 class Recorder:
     """tcpdump on lo writing `path`, for the given server ports. Use as a context manager around
     the clients: it starts before them (waiting for tcpdump's 'listening on') and stops after
@@ -588,24 +607,12 @@ class Recorder:
         exited with bytes still in its send buffer (curl uploading to a server that discards the
         body slowly) has them sent after it is gone."""
         busy = 0
-        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-            try:
-                with open(table) as f:
-                    rows = f.read().splitlines()[1:]
-            except OSError:
+        for lport, rport, state, tx in tcp_table():
+            if lport not in self.ports and rport not in self.ports:
                 continue
-            for row in rows:
-                cols = row.split()
-                if len(cols) < 5:
-                    continue
-                lport = int(cols[1].rsplit(":", 1)[1], 16)
-                rport = int(cols[2].rsplit(":", 1)[1], 16)
-                if lport not in self.ports and rport not in self.ports:
-                    continue
-                tx = int(cols[4].split(":")[0], 16)
-                # FIN_WAIT1, CLOSING, LAST_ACK: a FIN not yet acknowledged
-                if tx > 0 or cols[3] in ("04", "0B", "09"):
-                    busy += 1
+            # FIN_WAIT1, CLOSING, LAST_ACK: a FIN not yet acknowledged
+            if tx > 0 or state in ("04", "0B", "09"):
+                busy += 1
         return busy
 
     def stop(self, timeout=20.0):

@@ -1811,17 +1811,8 @@ class Preconnect(Case):
         def sample():
             nonlocal peak
             while not stop.is_set():
-                syn_sent = 0
-                for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-                    try:
-                        with open(table) as f:
-                            rows = f.read().splitlines()[1:]
-                    except OSError:
-                        continue
-                    for row in rows:
-                        cols = row.split()
-                        if int(cols[2].rsplit(":", 1)[1], 16) == port and cols[3] == "02":
-                            syn_sent += 1
+                syn_sent = sum(1 for _, rport, state, _ in h.tcp_table()
+                               if rport == port and state == "02")  # SYN_SENT
                 peak = max(peak, syn_sent)
                 time.sleep(0.005)
 
