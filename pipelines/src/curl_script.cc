@@ -11,6 +11,11 @@ namespace twin::cli {
 
 namespace {
 
+// Bounds of one curl process: its requests (each body is a process substitution, an open pipe
+// and a printf subshell of its own while curl runs) and its arguments (ARG_MAX, 2 MiB here).
+constexpr size_t kMaxPerCurl = 100;
+constexpr size_t kMaxArgBytes = 512 << 10;
+
 bool printable(unsigned char c) { return c >= 0x20 && c < 0x7f; }
 
 bool has_header(const traffic::Headers& headers, std::string_view name) {
@@ -136,6 +141,10 @@ Result<void> write_curl_script(const std::string& path,
   s += "# Usage: bash " + name + " [BASE_URL]   (default: the target of the run)\n";
   s += "# One curl process per captured session: its requests are joined by --next, so that curl\n"
        "# sends them on one connection, as they were captured. Sessions run one after another.\n"
+       "# A session of more than " +
+       std::to_string(kMaxPerCurl) +
+       " requests takes several curl processes (one connection each):\n"
+       "# one process's arguments and bodies (each an open pipe) are bounded.\n"
        "# Each response body goes to standard output, followed by a line\n"
        "#   twin: origin ID: HTTP STATUS\n"
        "# Headers are the captured ones without hop-by-hop headers, Host and Content-Length\n"
@@ -150,12 +159,20 @@ Result<void> write_curl_script(const std::string& path,
   for (const auto& session : sessions) {
     s += "\n# session " + std::to_string(session.front()->session) + ": " +
          std::to_string(session.size()) + " request" + (session.size() == 1 ? "" : "s") + "\n";
-    s += "curl";
-    bool first = true;
+    size_t in_curl = 0;    // requests in the current curl process
+    size_t arg_bytes = 0;  // its arguments' bytes, roughly
     for (const auto* e : session) {
       replay::prepare(e->request, e->has(traffic::kFlagRequestBodyTruncated), plain, rewrite, out);
-      if (!first) s += " \\\n  --next";
-      first = false;
+      size_t need = 512 + out.path.size();
+      for (const auto& h : out.headers) need += h.name.size() + h.value.size() + 8;
+      if (in_curl > 0 && (in_curl == kMaxPerCurl || arg_bytes + need > kMaxArgBytes)) {
+        s += "\n# (the session goes on in another curl process, on another connection)\n";
+        in_curl = 0;
+        arg_bytes = 0;
+      }
+      s += in_curl == 0 ? "curl" : " \\\n  --next";
+      ++in_curl;
+      arg_bytes += need;
       s += " --silent --show-error --globoff --path-as-is";
       if (!protocol.empty()) s += " " + protocol;
       if (insecure) s += " --insecure";

@@ -119,5 +119,63 @@ TEST_F(CurlScriptTest, AHostileNameAndRequestStayData) {
   EXPECT_THAT(out, HasSubstr("twin: origin 41: HTTP %{http_code}"));
 }
 
+TEST_F(CurlScriptTest, ALongSessionTakesSeveralCurlProcesses) {
+  // 210 POSTs of one captured connection: one curl process would hold 210 open pipes (one per
+  // body) and ever more arguments; the script splits the session into processes of at most 100
+  // requests, in captured order, every body still byte-exact.
+  auto target = replay::parse_target("http://127.0.0.1:9");
+  ASSERT_TRUE(target) << target.error().message;
+  std::vector<traffic::Exchange> xs(210);
+  std::vector<const traffic::Exchange*> list;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    xs[i].id = 1000 + i;
+    xs[i].session = 7;
+    xs[i].seq = i;
+    xs[i].request.method = "POST";
+    xs[i].request.target = "/p";
+    xs[i].request.body = std::string(i % 7 + 1, static_cast<char>('a' + i % 26));
+    list.push_back(&xs[i]);
+  }
+  fs::path path = dir_ / "long.sh";
+  auto written = write_curl_script(path.string(), list, *target, false);
+  ASSERT_TRUE(written) << written.error().message;
+  // A curl that prints a line per process and, per request, its origin and its body's size.
+  fs::path bin = dir_ / "bin";
+  fs::create_directories(bin);
+  {
+    std::ofstream curl(bin / "curl");
+    curl << "#!/bin/sh\necho CURL\nfor a in \"$@\"; do case \"$a\" in\n"
+            "  @*) printf 'BODY %s\\n' \"$(wc -c < \"${a#@}\")\";;\n"
+            "  *'twin: origin '*) printf 'ORIGIN %s\\n' \"$(echo \"$a\" | tr -dc 0-9 | cut "
+            "-c1-4)\";;\n"
+            "esac; done\n";
+  }
+  fs::permissions(bin / "curl", fs::perms::owner_all);
+  int status = -1;
+  std::string out = bash(
+      "PATH=" + shell_quote(bin.string()) + ":$PATH bash " + shell_quote(path.string()), status);
+  ASSERT_EQ(status, 0) << out;
+  std::istringstream lines(out);
+  std::string line;
+  size_t curls = 0, n = 0;
+  std::vector<std::string> want;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    want.push_back("ORIGIN " + std::to_string(1000 + i));
+    want.push_back("BODY " + std::to_string(i % 7 + 1));
+  }
+  std::vector<std::string> got;
+  while (std::getline(lines, line)) {
+    if (line == "CURL") {
+      ++curls;
+      EXPECT_EQ(n % 200, 0u) << "a process starts at a request boundary of 100";
+    } else {
+      got.push_back(line);
+      ++n;
+    }
+  }
+  EXPECT_EQ(curls, 3u);
+  EXPECT_EQ(got, want);
+}
+
 }  // namespace
 }  // namespace twin::cli
