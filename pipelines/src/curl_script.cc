@@ -148,7 +148,9 @@ Result<void> write_curl_script(const std::string& path,
        "# Each response body goes to standard output, followed by a line\n"
        "#   twin: origin ID: HTTP STATUS\n"
        "# Headers are the captured ones without hop-by-hop headers, Host and Content-Length\n"
-       "# (curl sends its own); bodies are byte-exact.\n";
+       "# (curl sends its own); bodies are byte-exact, but for a HEAD request's (curl's --head\n"
+       "# sends none). A request for \"*\" (OPTIONS *) goes to the base URL with "
+       "--request-target.\n";
   s += "set -u\n";
   s += "base=${1:-" + shell_quote(base_url(target)) + "}\n";
 
@@ -180,6 +182,7 @@ Result<void> write_curl_script(const std::string& path,
            shell_quote("\\ntwin: origin " + std::to_string(e->id) + ": HTTP %{http_code}\\n");
       if (out.method == "HEAD") {
         s += " --head";
+        out.body.clear();  // curl's --head sends none (and would wait for a body with -X HEAD)
       } else {
         s += " --request " + shell_quote(out.method);
       }
@@ -196,7 +199,10 @@ Result<void> write_curl_script(const std::string& path,
       }
       if (!out.body.empty())
         s += " \\\n    --data-binary @<(printf -- " + printf_quote(out.body) + ")";
-      s += " \\\n    \"$base\"" + shell_quote(url_path(out.path));
+      if (out.path == "*")  // OPTIONS *: the base URL for the connection, "*" on the wire
+        s += " --request-target '*' \\\n    \"$base\"";
+      else
+        s += " \\\n    \"$base\"" + shell_quote(url_path(out.path));
     }
     s += "\n";
   }

@@ -119,6 +119,44 @@ TEST_F(CurlScriptTest, AHostileNameAndRequestStayData) {
   EXPECT_THAT(out, HasSubstr("twin: origin 41: HTTP %{http_code}"));
 }
 
+TEST_F(CurlScriptTest, OptionsStarAndHeadWithABody) {
+  // "OPTIONS *" keeps its request target (the base URL names the server only); a HEAD request
+  // goes with --head and without its captured body, which curl could not send with it.
+  auto target = replay::parse_target("http://127.0.0.1:9/base");
+  ASSERT_TRUE(target) << target.error().message;
+  std::vector<traffic::Exchange> xs(2);
+  xs[0].id = 1;
+  xs[0].session = 1;
+  xs[0].request.method = "OPTIONS";
+  xs[0].request.target = "*";
+  xs[1].id = 2;
+  xs[1].session = 1;
+  xs[1].seq = 1;
+  xs[1].request.method = "HEAD";
+  xs[1].request.target = "/h";
+  xs[1].request.body = "odd";
+  std::vector<const traffic::Exchange*> list = {&xs[0], &xs[1]};
+  fs::path path = dir_ / "star.sh";
+  auto written = write_curl_script(path.string(), list, *target, false);
+  ASSERT_TRUE(written) << written.error().message;
+  fs::path bin = dir_ / "bin";
+  fs::create_directories(bin);
+  {
+    std::ofstream curl(bin / "curl");
+    curl << "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n";
+  }
+  fs::permissions(bin / "curl", fs::perms::owner_all);
+  int status = -1;
+  std::string out = bash(
+      "PATH=" + shell_quote(bin.string()) + ":$PATH bash " + shell_quote(path.string()), status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_THAT(out, HasSubstr("[--request]\n[OPTIONS]\n"));
+  EXPECT_THAT(out, HasSubstr("[--request-target]\n[*]\n[http://127.0.0.1:9/base]\n"));
+  EXPECT_THAT(out, HasSubstr("[--head]\n"));
+  EXPECT_THAT(out, HasSubstr("[http://127.0.0.1:9/base/h]\n"));
+  EXPECT_THAT(out, Not(HasSubstr("--data-binary")));
+}
+
 TEST_F(CurlScriptTest, ALongSessionTakesSeveralCurlProcesses) {
   // 210 POSTs of one captured connection: one curl process would hold 210 open pipes (one per
   // body) and ever more arguments; the script splits the session into processes of at most 100
