@@ -1701,8 +1701,8 @@ class Preconnect(Case):
 
     def test_preconnect(self):
         """The schedule starts once the pre-opened connections are ready: against a listener
-        whose connects take a second (its backlog is full for 0.4 s, so the kernel drops the
-        first SYNs and the client sends them again after 1 s), --no-order --preconnect 4 sends
+        whose connects take a second (its backlog is full until twin's first SYN was dropped,
+        and the client sends it again after 1 s), --no-order --preconnect 4 sends
         its first requests on time, while --preconnect 0 sends them about a second late. The
         summary counts the pre-opened connections; the default is 32 with --no-order (all
         threads together), one per thread to an h2c target, none with session order kept."""
@@ -1736,7 +1736,16 @@ class Preconnect(Case):
                         c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
             def acceptor():
-                if stop.wait(0.4):
+                # Accept only once twin's first SYN was dropped (a socket of it in SYN_SENT):
+                # its connects then take the kernel's retransmission, a second, however long
+                # twin took to start.
+                deadline = time.monotonic() + 30
+                while not stop.is_set() and time.monotonic() < deadline:
+                    if any(rport == port and state == "02"  # SYN_SENT
+                           for _, rport, state, _ in h.tcp_table()):
+                        break
+                    time.sleep(0.01)
+                if stop.wait(0.1):
                     return
                 lst.settimeout(0.1)
                 while not stop.is_set():
