@@ -65,6 +65,22 @@ class CurlScriptTest : public ::testing::Test {
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
+  /// Runs `script` with bash in dir_, with a `curl` on the PATH that is the shell script
+  /// `fake_curl`; returns its standard output and sets `status`.
+  std::string run_with_curl(const fs::path& script, const std::string& fake_curl, int& status) {
+    fs::path bin = dir_ / "bin";
+    fs::create_directories(bin);
+    {
+      std::ofstream curl(bin / "curl");
+      curl << "#!/bin/sh\n" << fake_curl;
+    }
+    fs::permissions(bin / "curl", fs::perms::owner_all);
+    return bash("cd " + shell_quote(dir_.string()) + " && PATH=" + shell_quote(bin.string()) +
+                    ":$PATH bash " + shell_quote(script.string()),
+                status);
+  }
+  /// A curl that prints its arguments, one per line in brackets.
+  static constexpr const char* kPrintArgs = "for a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n";
   fs::path dir_;
 };
 
@@ -95,18 +111,8 @@ TEST_F(CurlScriptTest, AHostileNameAndRequestStayData) {
   EXPECT_EQ(fs::status(path).permissions() & fs::perms::owner_exec, fs::perms::owner_exec);
   // Run it with a curl that prints its arguments, one per line (NUL-free, so newlines in a
   // header show as they are): the hostile bytes arrive as data and nothing is executed.
-  fs::path bin = dir_ / "bin";
-  fs::create_directories(bin);
-  {
-    std::ofstream curl(bin / "curl");
-    curl << "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n";
-  }
-  fs::permissions(bin / "curl", fs::perms::owner_all);
   int status = -1;
-  std::string out =
-      bash("cd " + shell_quote(dir_.string()) + " && PATH=" + shell_quote(bin.string()) +
-               ":$PATH bash " + shell_quote(path.string()),
-           status);
+  std::string out = run_with_curl(path, kPrintArgs, status);
   EXPECT_EQ(status, 0) << out;
   EXPECT_FALSE(fs::exists(dir_ / "pwned"));
   EXPECT_THAT(out, HasSubstr("[--request]\n[POST]\n"));
@@ -139,16 +145,8 @@ TEST_F(CurlScriptTest, OptionsStarAndHeadWithABody) {
   fs::path path = dir_ / "star.sh";
   auto written = write_curl_script(path.string(), list, *target, false);
   ASSERT_TRUE(written) << written.error().message;
-  fs::path bin = dir_ / "bin";
-  fs::create_directories(bin);
-  {
-    std::ofstream curl(bin / "curl");
-    curl << "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n";
-  }
-  fs::permissions(bin / "curl", fs::perms::owner_all);
   int status = -1;
-  std::string out = bash(
-      "PATH=" + shell_quote(bin.string()) + ":$PATH bash " + shell_quote(path.string()), status);
+  std::string out = run_with_curl(path, kPrintArgs, status);
   ASSERT_EQ(status, 0) << out;
   EXPECT_THAT(out, HasSubstr("[--request]\n[OPTIONS]\n"));
   EXPECT_THAT(out, HasSubstr("[--request-target]\n[*]\n[http://127.0.0.1:9/base]\n"));
@@ -178,20 +176,14 @@ TEST_F(CurlScriptTest, ALongSessionTakesSeveralCurlProcesses) {
   auto written = write_curl_script(path.string(), list, *target, false);
   ASSERT_TRUE(written) << written.error().message;
   // A curl that prints a line per process and, per request, its origin and its body's size.
-  fs::path bin = dir_ / "bin";
-  fs::create_directories(bin);
-  {
-    std::ofstream curl(bin / "curl");
-    curl << "#!/bin/sh\necho CURL\nfor a in \"$@\"; do case \"$a\" in\n"
-            "  @*) printf 'BODY %s\\n' \"$(wc -c < \"${a#@}\")\";;\n"
-            "  *'twin: origin '*) printf 'ORIGIN %s\\n' \"$(echo \"$a\" | tr -dc 0-9 | cut "
-            "-c1-4)\";;\n"
-            "esac; done\n";
-  }
-  fs::permissions(bin / "curl", fs::perms::owner_all);
   int status = -1;
-  std::string out = bash(
-      "PATH=" + shell_quote(bin.string()) + ":$PATH bash " + shell_quote(path.string()), status);
+  std::string out = run_with_curl(path,
+                                  "echo CURL\nfor a in \"$@\"; do case \"$a\" in\n"
+                                  "  @*) printf 'BODY %s\\n' \"$(wc -c < \"${a#@}\")\";;\n"
+                                  "  *'twin: origin '*) printf 'ORIGIN %s\\n' \"$(echo \"$a\" | "
+                                  "tr -dc 0-9 | cut -c1-4)\";;\n"
+                                  "esac; done\n",
+                                  status);
   ASSERT_EQ(status, 0) << out;
   std::istringstream lines(out);
   std::string line;
