@@ -58,31 +58,55 @@ struct TargetSetup {
   ssl::context* tls = nullptr;  // null for cleartext targets
 };
 
+/// Recorded exchanges on their way to the writer: the first `used` of `items`. The rest are
+/// exchanges of an earlier batch, kept with their buffers to be written over (Worker::record).
+struct ResultBatch {
+  std::vector<traffic::Exchange> items;
+  size_t used = 0;
+};
+
 /// Results on their way to the writer thread. Bounded: a worker that finds it full waits (and
 /// counts the stall), so a slow disk slows the replay visibly instead of growing memory.
+///
+/// Written batches come back (pop() takes the writer's last one), and a worker's push() leaves
+/// it one of them to fill: the exchanges' strings are allocated once and reused, instead of
+/// allocated by a worker and freed by the writer's thread, which glibc's malloc makes dear.
 class ResultQueue {
  public:
   explicit ResultQueue(size_t limit) : limit_(limit) {}
-  void push(std::vector<traffic::Exchange>& batch, std::atomic<uint64_t>& stalls) {
+  void push(ResultBatch& batch, std::atomic<uint64_t>& stalls) {
     std::unique_lock lock(mutex_);
     if (queued_ >= limit_) {
       stalls.fetch_add(1, std::memory_order_relaxed);
       space_.wait(lock, [&] { return queued_ < limit_ || closed_; });
     }
-    queued_ += batch.size();
+    queued_ += batch.used;
     batches_.push_back(std::move(batch));
-    batch = {};
-    batch.reserve(256);  // Worker::flush_results hands over 256 at a time
+    if (!spare_.empty()) {
+      batch = std::move(spare_.back());
+      spare_.pop_back();
+    } else {
+      batch = {};
+      batch.items.reserve(256);  // Worker::flush_results hands over 256 at a time
+    }
+    batch.used = 0;
     ready_.notify_one();
   }
+  /// Takes the next batch into `out`, after keeping what `out` held (a written batch) for reuse.
   /// False when closed and empty.
-  bool pop(std::vector<traffic::Exchange>& out) {
+  bool pop(ResultBatch& out) {
+    for (auto& e : out.items) {
+      // Big buffers are let go, outside the lock.
+      shed(e.request.body);
+      if (e.response) shed(e.response->body);
+    }
     std::unique_lock lock(mutex_);
+    if (!out.items.empty() && spare_.size() < kSpareBatches) spare_.push_back(std::move(out));
     ready_.wait(lock, [&] { return !batches_.empty() || closed_; });
     if (batches_.empty()) return false;
     out = std::move(batches_.front());
     batches_.pop_front();
-    queued_ -= out.size();
+    queued_ -= out.used;
     space_.notify_all();
     return true;
   }
@@ -96,7 +120,9 @@ class ResultQueue {
  private:
   std::mutex mutex_;
   std::condition_variable ready_, space_;
-  std::deque<std::vector<traffic::Exchange>> batches_;
+  static constexpr size_t kSpareBatches = 8;
+  std::deque<ResultBatch> batches_;
+  std::vector<ResultBatch> spare_;
   size_t queued_ = 0;
   size_t limit_;
   bool closed_ = false;
@@ -346,9 +372,11 @@ class Worker {
   int64_t timer_at_ = 0;
   std::vector<char> read_buf_;
   std::vector<std::unique_ptr<char[]>> spare_bufs_;
+  static constexpr size_t kSpareRequests = 4096;
 
   std::vector<Item> incoming_;
-  std::deque<uint32_t> scheduled_;  // item slots by intended instant
+  std::vector<traffic::Request> spare_requests_;  // for the planner (Inbox::spare)
+  std::deque<uint32_t> scheduled_;                // item slots by intended instant
   std::vector<ItemSlot> items_;
   std::vector<uint32_t> free_items_;
   std::vector<Flight> flights_;
@@ -368,7 +396,7 @@ class Worker {
 
   std::vector<TargetStats> stats_;
   std::vector<traffic::Histogram> interval_;
-  std::vector<traffic::Exchange> batch_;
+  ResultBatch batch_;
   int64_t last_flush_ = 0;
   int64_t last_p99_ = 0;
   bool finishing_ = false;
@@ -870,6 +898,7 @@ void Worker::take_inbox() {
   {
     std::lock_guard lock(inbox_.mutex);
     incoming_.swap(inbox_.items);
+    if (inbox_.spare.empty()) inbox_.spare.swap(spare_requests_);
   }
   if (incoming_.empty()) return;
   for (auto& it : incoming_) {
@@ -881,7 +910,10 @@ void Worker::take_inbox() {
       slot = free_items_.back();
       free_items_.pop_back();
     }
-    items_[slot].item = std::move(it);
+    // A free slot still holds its last request, allocated: it goes back to the planner.
+    std::swap(items_[slot].item, it);
+    if (it.request.headers.capacity() > 0 && spare_requests_.size() < kSpareRequests)
+      spare_requests_.push_back(std::move(it.request));
     items_[slot].refs = static_cast<uint32_t>(stats_.size());
     if (finishing_) {
       // Stopping: what arrives now is cancelled at once.
@@ -1270,20 +1302,26 @@ void Worker::finished(uint32_t fs, Completion& c, const Connection* conn) {
       }
     }
   }
-  f.request = {};
+  // The flight's and the item's requests keep their buffers for the next ones (prepare()
+  // and the planner's decoding reuse them); only big bodies are let go.
+  shed(f.request.body);
   free_flights_.push_back(fs);
   if (--items_[item_slot].refs == 0) {
-    items_[item_slot].item.request = {};
+    shed(items_[item_slot].item.request.body);
     free_items_.push_back(item_slot);
   }
   asio::post(io_, [this, t] { dispatch(t); });
 }
 
 void Worker::record(const Flight& f, const Item& item, Completion& c, const Connection* conn) {
-  traffic::Exchange& e = batch_.emplace_back();
+  // A slot of a written batch is written over: every field is set, and the strings keep their
+  // buffers (ResultQueue).
+  if (batch_.used == batch_.items.size()) batch_.items.emplace_back();
+  traffic::Exchange& e = batch_.items[batch_.used++];
   e.id = shared_.next_id.fetch_add(1, std::memory_order_relaxed);
   e.origin_id = item.origin_id;
-  e.target = stats_[f.target].name;
+  e.target.assign(stats_[f.target].name);
+  e.flags = 0;
   if (conn) {
     e.session = conn->id();
     e.seq = conn->seq_;
@@ -1291,6 +1329,12 @@ void Worker::record(const Flight& f, const Item& item, Completion& c, const Conn
     e.protocol = conn->h2_ ? traffic::Protocol::kHttp2 : traffic::Protocol::kHttp11;
     e.client = conn->local_;
     e.server = conn->remote_;
+  } else {
+    e.session = 0;
+    e.seq = 0;
+    e.protocol = traffic::Protocol::kUnknown;
+    e.client = {};
+    e.server = {};
   }
   e.stream = static_cast<uint32_t>(f.stream);
   e.time.intended = epoch(intended_of(f, item));
@@ -1301,10 +1345,10 @@ void Worker::record(const Flight& f, const Item& item, Completion& c, const Conn
                             ? epoch(c.response_end)
                             : traffic::kNoTime;
   auto& r = e.request;
-  r.method = f.request.method;
-  r.target = f.request.path;
-  r.authority = f.request.authority;
-  r.headers = f.request.headers;
+  r.method.assign(f.request.method);
+  r.target.assign(f.request.path);
+  r.authority.assign(f.request.authority);
+  r.headers = f.request.headers;  // element-wise: the slots' strings are assigned in place
   r.body_size = f.request.body.size();
   size_t keep = std::min(f.request.body.size(), shared_.options.max_body);
   r.body.assign(f.request.body, 0, keep);
@@ -1312,17 +1356,22 @@ void Worker::record(const Flight& f, const Item& item, Completion& c, const Conn
   r.framing = f.request.body.empty() ? traffic::Framing::kNone
               : conn && conn->h2_    ? traffic::Framing::kHttp2
                                      : traffic::Framing::kContentLength;
-  if (c.has_response)
-    e.response = std::move(c.response);
-  else
+  if (c.has_response) {
+    // Swapped, not moved: the parser gets this slot's old response to parse the next one
+    // into, with its buffers (HTTP/1.1 reuses its header slots).
+    if (!e.response) e.response.emplace();
+    std::swap(*e.response, c.response);
+  } else {
+    e.response.reset();
     e.flags |= traffic::kFlagNoResponse;
+  }
   e.error = c.error;
   e.flags |= c.flags;
 }
 
 void Worker::flush_results(bool force) {
-  if (!shared_.results || batch_.empty()) return;
-  if (!force && batch_.size() < 256) return;
+  if (!shared_.results || batch_.used == 0) return;
+  if (!force && batch_.used < 256) return;
   shared_.results->push(batch_, shared_.record_stalls);
   last_flush_ = now_ns();
 }
@@ -1481,9 +1530,10 @@ Result<Summary> run(const Options& options_in, const Hooks& hooks) {
   std::thread writer_thread;
   if (writer) {
     writer_thread = std::thread([&] {
-      std::vector<traffic::Exchange> batch;
+      detail::ResultBatch batch;
       while (results->pop(batch)) {
-        for (const auto& e : batch) {
+        for (size_t i = 0; i < batch.used; ++i) {
+          const auto& e = batch.items[i];
           if (!write_error.empty()) break;
           auto r = writer->append(e);
           if (!r) {
@@ -1493,7 +1543,6 @@ Result<Summary> run(const Options& options_in, const Hooks& hooks) {
             recorded.fetch_add(1, std::memory_order_relaxed);
           }
         }
-        batch.clear();
       }
     });
   }

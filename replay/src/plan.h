@@ -34,11 +34,25 @@ struct Item {
 
 /// The planner → worker hand-off: the planner appends under the lock, the worker swaps the
 /// whole vector out. `size` lets the planner pace itself without taking the lock.
+///
+/// `spare` goes the other way: requests the worker is done with, strings and header slots
+/// still allocated, for the planner to decode the next records into. Without it every request
+/// was allocated by the planner's thread and freed by the worker's, which glibc's malloc
+/// makes dear (the freed chunks go back to the other thread's arena under its lock).
 struct Inbox {
   std::mutex mutex;
   std::vector<Item> items;
+  std::vector<traffic::Request> spare;
   std::atomic<size_t> queued{0};  // items handed over and not yet sent or failed
 };
+
+/// Buffers larger than this are freed rather than kept for reuse in a recycled object, so that
+/// one big body does not stay allocated in a pooled slot for the rest of the run.
+constexpr size_t kKeepCapacity = 64u << 10;
+
+inline void shed(std::string& s) {
+  if (s.capacity() > kKeepCapacity) std::string().swap(s);
+}
 
 /// The route glob (declared in replay.h, where `twin filter` finds it too).
 using twin::replay::route_match;

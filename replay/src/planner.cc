@@ -256,6 +256,10 @@ void Planner::plan(traffic::Exchange& e) {
     slot.last_end = end == traffic::kNoTime ? traffic::kNoTime : std::max(slot.last_end, end);
   }
   item.request = std::move(e.request);
+  if (!spare_.empty()) {
+    e.request = std::move(spare_.back());
+    spare_.pop_back();
+  }
 
   size_t worker;
   if (item.session != 0) {
@@ -301,6 +305,7 @@ void Planner::flush(size_t worker) {
   {
     std::lock_guard lock(inbox.mutex);
     for (auto& item : batch) inbox.items.push_back(std::move(item));
+    if (spare_.empty()) spare_.swap(inbox.spare);
   }
   batch.clear();
   if (wake_) wake_(worker);

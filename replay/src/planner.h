@@ -51,6 +51,7 @@ class Planner {
   const Options& options_;
   std::vector<Inbox>& inboxes_;
   std::vector<std::vector<Item>> pending_ = std::vector<std::vector<Item>>(inboxes_.size());
+  std::vector<traffic::Request> spare_;  // from the workers (Inbox::spare), to decode into
   void set_start(int64_t start);
   int64_t start_ = 0;
   std::atomic<bool> started_{false};

@@ -166,7 +166,7 @@ size_t prepare(const traffic::Request& request, bool body_truncated, const Targe
   if (path.empty()) path = "/";
   out.path.clear();
   if (path == "*") {
-    out.path = "*";
+    out.path.push_back('*');
   } else {
     if (!rewrite.strip_prefix.empty() &&
         path.substr(0, rewrite.strip_prefix.size()) == rewrite.strip_prefix) {
@@ -187,7 +187,18 @@ size_t prepare(const traffic::Request& request, bool body_truncated, const Targe
   } else {
     out.authority = target.authority;
   }
-  out.headers.clear();
+  // `out` is reused from request to request: its header slots are assigned in place, so that
+  // their strings keep their buffers, and the ones left over are dropped at the end.
+  size_t used = 0;
+  auto put = [&out, &used](const traffic::Header& h) {
+    if (used < out.headers.size()) {
+      out.headers[used].name.assign(h.name);
+      out.headers[used].value.assign(h.value);
+    } else {
+      out.headers.push_back(h);
+    }
+    ++used;
+  };
   size_t invalid = 0;
   for (const auto& h : request.headers) {
     if (!sendable(h)) {
@@ -201,17 +212,18 @@ size_t prepare(const traffic::Request& request, bool body_truncated, const Targe
     bool replaced = false;
     for (const auto& s : rewrite.set_headers) replaced = replaced || iequals(s.name, h.name);
     if (replaced) continue;
-    out.headers.push_back(h);
+    put(h);
   }
   for (const auto& s : rewrite.set_headers) {
     // "--header Host: x" means the authority, in HTTP/1.1 and HTTP/2 alike.
     if (iequals(s.name, "host") || s.name == ":authority") {
       out.authority = s.value;
     } else if (!hop_by_hop(s.name)) {
-      out.headers.push_back(s);
+      put(s);
     }
   }
-  out.body = request.body;
+  out.headers.resize(used);
+  out.body.assign(request.body);
   out.body_truncated = body_truncated;
   return invalid;
 }

@@ -1686,6 +1686,98 @@ class ClosedLoop(Case):
 # soak runs: --duration, --warmup, stopping with SIGINT
 
 
+def echo_handler(c, srv):
+    """HTTP/1.1 keep-alive: answers each request with what identifies it, so that a recorded
+    response can be checked against its request. GET /n/K?… gets K % 5 headers X-R<j> (values
+    long enough to live on the heap), X-Path with the path and a body naming the path and the
+    request body's length. A path under /silent/ is read and never answered."""
+    c.settimeout(0.2)
+    buf = b""
+    while not srv.stopping.is_set():
+        while b"\r\n\r\n" not in buf:
+            try:
+                d = c.recv(65536)
+            except socket.timeout:
+                if srv.stopping.is_set():
+                    return
+                continue
+            if not d:
+                return
+            buf += d
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        path = lines[0].split(" ")[1]
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value.strip())
+        while len(buf) < length:
+            d = c.recv(65536)
+            if not d:
+                return
+            buf += d
+        body, buf = buf[:length], buf[length:]
+        with srv.lock:
+            srv.requests += 1
+        if path.startswith("/silent/"):
+            continue
+        k = int(path.split("/")[2].split("?")[0])
+        out_body = f"{path} {len(body)}".encode()
+        extra = "".join(f"X-R{j}: response-{k}-{j}-{'r' * (k % 23)}\r\n" for j in range(k % 5))
+        c.sendall((f"HTTP/1.1 200 OK\r\nX-Path: {path}\r\n{extra}"
+                   f"Content-Length: {len(out_body)}\r\n\r\n").encode() + out_body)
+
+
+class Recording(Case):
+    def test_recorded_exact(self):
+        """1,500 requests of varied shapes (0 to 6 extra headers, bodies of 0 to 3 KB, paths,
+        some never answered) replayed closed-loop with -o: every recorded exchange carries its
+        own request and response, field by field, and one that timed out carries no response.
+        Results are recorded in batches whose exchanges are reused once written, and requests in
+        slots reused from earlier ones: a field left over from an earlier exchange shows here."""
+        n = 1500
+        silent = {k for k in range(n) if k % 211 == 97}
+        exchanges = []
+        for k in range(n):
+            path = f"/silent/{k}" if k in silent else f"/n/{k}?q={'z' * (k % 40)}"
+            headers = [[f"X-K{j}", f"value-{k}-{j}-{'v' * (k % 29)}"] for j in range(k % 7)]
+            method, body = ("POST", "b" * (k * 37 % 3000)) if k % 3 == 0 else ("GET", "")
+            exchanges.append(gen_exchange(k + 1, 1 + k % 50, k // 50, BASE_NS + k * MS, path,
+                                          method=method, headers=headers, body=body))
+        capture = write_capture(self.fresh("varied"), exchanges)
+        with RawServer(echo_handler) as srv:
+            run = replay(self, capture, [f"http://127.0.0.1:{srv.port}"], "--max", "-c", 4,
+                         "--threads", 1, "--timeout", 0.5, timeout=90).ok(self)
+        t = run.target()
+        self.assertEqual(t["completed"], n - len(silent), t)
+        self.assertEqual(errors_by_kind(t), {"timeout": len(silent)}, t)
+        got = by_origin(run.exchanges)
+        self.assertEqual(len(run.exchanges), n)
+        self.assertEqual(sorted(got), list(range(1, n + 1)))
+        for k, sent in enumerate(exchanges):
+            (e,) = got[k + 1]
+            rq, want = e["request"], sent["request"]
+            what = f"exchange {k}"
+            self.assertEqual((rq["method"], rq["target"], rq["body"]),
+                             (want["method"], want["target"], want["body"]), what)
+            self.assertEqual([hd for hd in rq["headers"] if hd[0].startswith("X-K")],
+                             [hd for hd in want["headers"] if hd[0].startswith("X-K")], what)
+            self.assertEqual(e["flags"], ["no_response"] if k in silent else [], what)
+            if k in silent:
+                self.assertEqual(e["error"], "timeout", what)
+                self.assertIsNone(e["response"], what)
+                continue
+            self.assertEqual(e["error"], "none", what)
+            rs = e["response"]
+            self.assertEqual(rs["status"], 200, what)
+            self.assertEqual(rs["body"], f"{want['target']} {len(want['body'])}", what)
+            expected = [["X-Path", want["target"]]]
+            expected += [[f"X-R{j}", f"response-{k}-{j}-{'r' * (k % 23)}"] for j in range(k % 5)]
+            expected.append(["Content-Length", str(len(rs["body"]))])
+            self.assertEqual(rs["headers"], expected, what)
+
+
 class Preconnect(Case):
     """--preconnect: connections opened before the schedule starts; and a --no-order replay
     opens at most 16 connections at a time per thread however many requests wait."""
