@@ -54,11 +54,19 @@ namespace twin::replay::detail {
 
 namespace {
 
+// A window entry carries its sort key: the heap's comparisons then stay within its own array
+// instead of reaching into each exchange (a cache miss each, a dozen per request: most of the
+// planner's time with a window of 4096).
+struct Windowed {
+  int64_t start;
+  uint64_t id;
+  traffic::Exchange* e;
+};
+
 struct Later {
-  bool operator()(const traffic::Exchange* a, const traffic::Exchange* b) const {
-    if (a->time.request_start != b->time.request_start)
-      return a->time.request_start > b->time.request_start;
-    return a->id > b->id;
+  bool operator()(const Windowed& a, const Windowed& b) const {
+    if (a.start != b.start) return a.start > b.start;
+    return a.id > b.id;
   }
 };
 
@@ -139,7 +147,7 @@ Result<void> Planner::run() {
 Result<void> Planner::pass(traffic::Reader& reader) {
   // A window of decoded exchanges, ordered by captured start: archives are written as exchanges
   // complete, so a long request can be stored after many that started later.
-  std::priority_queue<traffic::Exchange*, std::vector<traffic::Exchange*>, Later> window;
+  std::priority_queue<Windowed, std::vector<Windowed>, Later> window;
   std::vector<std::unique_ptr<traffic::Exchange>> owned;
   std::vector<traffic::Exchange*> spare;
   constexpr size_t kWindow = 4096;
@@ -163,10 +171,10 @@ Result<void> Planner::pass(traffic::Reader& reader) {
         spare.push_back(e);
         break;
       }
-      window.push(e);
+      window.push({e->time.request_start, e->id, e});
     }
     if (window.empty()) break;
-    traffic::Exchange* e = window.top();
+    traffic::Exchange* e = window.top().e;
     window.pop();
     plan(*e);
     spare.push_back(e);
