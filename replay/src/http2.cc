@@ -119,6 +119,7 @@ struct Stream {
   std::string body;  // the request body, copied at submit; sent from `body_sent` on
   size_t body_sent = 0;
   size_t header_bytes = 0;
+  size_t header_count = 0;       // the response's headers so far; the slots after it are spare
   int64_t block_time = kNoTime;  // the receive() that brought the current HEADERS block
   Block block = Block::kNone;
   bool final_seen = false;                   // the final (non-1xx) HEADERS block began
@@ -133,7 +134,8 @@ void reset_completion(Completion& c) {
   traffic::Response& r = c.response;
   r.status = 0;
   r.reason.clear();
-  r.headers.clear();
+  // The header slots stay, with their buffers: on_header writes over them and finish() drops
+  // the ones left over.
   r.body.clear();
   if (r.body.capacity() > kKeepCapacity) std::string().swap(r.body);
   r.body_size = 0;
@@ -431,8 +433,14 @@ class Http2Session::Impl {
     }
     if (st->block == Block::kInterim || st->block == Block::kNone) return 0;
     traffic::Headers& headers = st->completion.response.headers;
-    if (headers.capacity() == 0) headers.reserve(16);
-    headers.push_back(traffic::Header{std::string(n), std::string(v)});
+    if (st->header_count < headers.size()) {
+      headers[st->header_count].name.assign(n);
+      headers[st->header_count].value.assign(v);
+    } else {
+      if (headers.capacity() == 0) headers.reserve(16);
+      headers.push_back(traffic::Header{std::string(n), std::string(v)});
+    }
+    ++st->header_count;
     return 0;
   }
 
@@ -587,6 +595,7 @@ class Http2Session::Impl {
     Completion& c = st->completion;
     c.error = error;
     if (error != ErrorKind::kNone && c.has_response) c.response_end = now_;
+    c.response.headers.resize(st->header_count);
     done_.push_back(std::move(st));
   }
 
@@ -622,6 +631,7 @@ class Http2Session::Impl {
     st->id = 0;
     st->body_sent = 0;
     st->header_bytes = 0;
+    st->header_count = 0;
     st->block_time = kNoTime;
     st->block = Block::kNone;
     st->final_seen = false;

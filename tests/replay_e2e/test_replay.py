@@ -1729,6 +1729,63 @@ def echo_handler(c, srv):
                    f"Content-Length: {len(out_body)}\r\n\r\n").encode() + out_body)
 
 
+def h2c_echo_handler(c, srv):
+    """A minimal HTTP/2 server (prior knowledge, cleartext) answering stream S with what
+    identifies it: ':status 200', x-stream: S, S % 5 headers x-r<j> (values long enough to live
+    on the heap) in HPACK literals, and a body "stream S". A stream with S % 97 == 13 is never
+    answered. Request bodies are not expected (GETs)."""
+
+    def frame(kind, flags, stream, payload=b""):
+        return (len(payload).to_bytes(3, "big") + bytes([kind, flags])
+                + stream.to_bytes(4, "big") + payload)
+
+    def literal(name, value):
+        # Literal header field without indexing, new name; lengths below 127.
+        return bytes([0, len(name)]) + name.encode() + bytes([len(value)]) + value.encode()
+
+    c.settimeout(0.2)
+    buf = b""
+    preface = False
+    c.sendall(frame(4, 0, 0))  # our SETTINGS (defaults)
+    while not srv.stopping.is_set():
+        try:
+            d = c.recv(65536)
+        except socket.timeout:
+            continue
+        if not d:
+            return
+        buf += d
+        if not preface:
+            if len(buf) < 24:
+                continue
+            buf, preface = buf[24:], True
+        out = b""
+        while len(buf) >= 9:
+            n = int.from_bytes(buf[:3], "big")
+            if len(buf) < 9 + n:
+                break
+            kind, flags = buf[3], buf[4]
+            stream = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+            payload = buf[9:9 + n]
+            buf = buf[9 + n:]
+            if kind == 4 and not flags & 0x1:
+                out += frame(4, 0x1, 0)  # SETTINGS ACK
+            elif kind == 6 and not flags & 0x1:
+                out += frame(6, 0x1, 0, payload)  # PING ACK
+            elif kind == 1:
+                with srv.lock:
+                    srv.requests += 1
+                if stream % 97 == 13:
+                    continue
+                block = b"\x88" + literal("x-stream", str(stream))
+                for j in range(stream % 5):
+                    block += literal(f"x-r{j}", f"response-{stream}-{j}-{'r' * (stream % 23)}")
+                out += frame(1, 0x4, stream, block)
+                out += frame(0, 0x1, stream, f"stream {stream}".encode())
+        if out:
+            c.sendall(out)
+
+
 class Recording(Case):
     def test_recorded_exact(self):
         """1,500 requests of varied shapes (0 to 6 extra headers, bodies of 0 to 3 KB, paths,
@@ -1776,6 +1833,52 @@ class Recording(Case):
             expected += [[f"X-R{j}", f"response-{k}-{j}-{'r' * (k % 23)}"] for j in range(k % 5)]
             expected.append(["Content-Length", str(len(rs["body"]))])
             self.assertEqual(rs["headers"], expected, what)
+
+    def test_recorded_exact_h2c(self):
+        """The same over h2c: 1,500 GETs on 2 connections, 4 streams each, against a server that
+        answers stream S with S % 5 headers of its own and never answers some: every recorded
+        exchange has its own request and the response of its own stream, and one that timed out
+        has none (HTTP/2 streams reuse their completions' header slots)."""
+        n = 1500
+        exchanges = []
+        for k in range(n):
+            headers = [[f"x-k{j}", f"value-{k}-{j}-{'v' * (k % 29)}"] for j in range(k % 7)]
+            exchanges.append(gen_exchange(k + 1, 1 + k % 50, k // 50, BASE_NS + k * MS,
+                                          f"/n/{k}?q={'z' * (k % 40)}", headers=headers))
+        capture = write_capture(self.fresh("varied-h2"), exchanges)
+        with RawServer(h2c_echo_handler) as srv:
+            run = replay(self, capture, [f"h2c://127.0.0.1:{srv.port}"], "--max", "-c", 2,
+                         "-m", 4, "--threads", 1, "--timeout", 0.5, timeout=90).ok(self)
+        t = run.target()
+        got = by_origin(run.exchanges)
+        self.assertEqual(len(run.exchanges), n)
+        self.assertEqual(sorted(got), list(range(1, n + 1)))
+        silent = 0
+        for k, sent in enumerate(exchanges):
+            (e,) = got[k + 1]
+            rq, want = e["request"], sent["request"]
+            what = f"exchange {k} (stream {e['stream']})"
+            self.assertEqual(e["protocol"], "h2", what)
+            self.assertEqual((rq["method"], rq["target"]), (want["method"], want["target"]),
+                             what)
+            self.assertEqual([hd for hd in rq["headers"] if hd[0].startswith("x-k")],
+                             [hd for hd in want["headers"] if hd[0].startswith("x-k")], what)
+            s = e["stream"]
+            if s % 97 == 13:
+                silent += 1
+                self.assertEqual(e["error"], "timeout", what)
+                self.assertIsNone(e["response"], what)
+                self.assertEqual(e["flags"], ["no_response"], what)
+                continue
+            self.assertEqual((e["error"], e["flags"]), ("none", []), what)
+            rs = e["response"]
+            self.assertEqual((rs["status"], rs["body"]), (200, f"stream {s}"), what)
+            expected = [[":status", "200"], ["x-stream", str(s)]]
+            expected += [[f"x-r{j}", f"response-{s}-{j}-{'r' * (s % 23)}"] for j in range(s % 5)]
+            self.assertEqual(rs["headers"], expected, what)
+        self.assertGreater(silent, 0)
+        self.assertEqual(t["completed"], n - silent, t)
+        self.assertEqual(errors_by_kind(t), {"timeout": silent}, t)
 
 
 class Preconnect(Case):
