@@ -3,6 +3,9 @@
 
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio.hpp>
@@ -101,9 +104,10 @@ class ResultQueue {
   /// False when closed and empty.
   bool pop(ResultBatch& out) {
     for (auto& e : out.items) {
-      // Big buffers are let go, outside the lock.
-      shed(e.request.body);
-      if (e.response) shed(e.response->body);
+      // Bodies over 8 KiB are let go (outside the lock): the spare batches then hold at most
+      // about 32 MiB, and a bigger body's allocation is small beside its copy.
+      shed(e.request.body, kKeepResultBody);
+      if (e.response) shed(e.response->body, kKeepResultBody);
     }
     std::unique_lock lock(mutex_);
     if (!out.items.empty() && spare_.size() < kSpareBatches) spare_.push_back(std::move(out));
@@ -126,6 +130,7 @@ class ResultQueue {
   std::mutex mutex_;
   std::condition_variable ready_, space_;
   static constexpr size_t kSpareBatches = 8;
+  static constexpr size_t kKeepResultBody = 8u << 10;
   std::deque<ResultBatch> batches_;
   std::vector<ResultBatch> spare_;
   size_t queued_ = 0;
@@ -1399,6 +1404,15 @@ namespace {
 using detail::asio::ip::tcp;
 namespace ssl = boost::asio::ssl;
 
+// The planner and the writer work ahead of or behind the workers, through bounded queues;
+// the workers (sockets, timestamps) and, on a shared machine, the target are what must not
+// wait for a core. These two threads take a lower priority (nice +5; on Linux it is per
+// thread), so that they run in the gaps. Failure changes nothing but the scheduling.
+void yield_to_io() {
+  [[maybe_unused]] int ignored =
+      setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 5);
+}
+
 nlohmann::json histogram_ms(const traffic::Histogram& h, bool full) {
   auto ms = [](uint64_t ns) { return static_cast<double>(ns) / 1e6; };
   nlohmann::json j = nlohmann::json::object();
@@ -1546,6 +1560,7 @@ Result<Summary> run(const Options& options_in, const Hooks& hooks) {
   std::thread writer_thread;
   if (writer) {
     writer_thread = std::thread([&] {
+      yield_to_io();
       detail::ResultBatch batch;
       while (results->pop(batch)) {
         for (size_t i = 0; i < batch.used; ++i) {
@@ -1611,6 +1626,7 @@ Result<Summary> run(const Options& options_in, const Hooks& hooks) {
   planner.on_wake([&](size_t i) { workers[i]->wake(); });
   Result<void> planned_ok;
   std::thread planner_thread([&] {
+    yield_to_io();
     planned_ok = planner.run();
     shared.input_done.store(true, std::memory_order_release);
     for (auto& w : workers) w->wake();

@@ -50,8 +50,8 @@ struct Inbox {
 /// one big body does not stay allocated in a pooled slot for the rest of the run.
 constexpr size_t kKeepCapacity = 64u << 10;
 
-inline void shed(std::string& s) {
-  if (s.capacity() > kKeepCapacity) std::string().swap(s);
+inline void shed(std::string& s, size_t keep = kKeepCapacity) {
+  if (s.capacity() > keep) std::string().swap(s);
 }
 
 /// The route glob (declared in replay.h, where `twin filter` finds it too).
