@@ -318,8 +318,14 @@ class Http2Session::Impl {
   }
 
   Stream* find(int32_t id) {
+    // nghttp2 calls back once per header, frame and data chunk, mostly for the stream it called
+    // back for last: that one is remembered (finish() forgets it).
+    if (id == last_id_ && last_ != nullptr) return last_;
     auto it = streams_.find(id);
-    return it == streams_.end() ? nullptr : it->second.get();
+    if (it == streams_.end()) return nullptr;
+    last_id_ = id;
+    last_ = it->second.get();
+    return last_;
   }
 
   // ---- requests ----
@@ -592,6 +598,7 @@ class Http2Session::Impl {
     if (it == streams_.end()) return;
     StreamPtr st = std::move(it->second);
     streams_.erase(it);
+    if (last_ == st.get()) last_ = nullptr;
     Completion& c = st->completion;
     c.error = error;
     if (error != ErrorKind::kNone && c.has_response) c.response_end = now_;
@@ -644,9 +651,11 @@ class Http2Session::Impl {
   Http2Options options_;
   OnComplete on_complete_;
   std::unordered_map<int32_t, StreamPtr> streams_;  // submitted, not yet completed
-  std::vector<StreamPtr> done_;                     // completed, not yet delivered
-  std::vector<StreamPtr> batch_;                    // being delivered
-  std::vector<StreamPtr> pool_;                     // for reuse
+  int32_t last_id_ = 0;  // find()'s last answer, while that stream is in streams_
+  Stream* last_ = nullptr;
+  std::vector<StreamPtr> done_;   // completed, not yet delivered
+  std::vector<StreamPtr> batch_;  // being delivered
+  std::vector<StreamPtr> pool_;   // for reuse
   std::vector<nghttp2_nv> nva_;
   std::string names_;
   std::vector<int32_t> scratch_ids_;
