@@ -119,7 +119,6 @@ struct Stream {
   std::string body;  // the request body, copied at submit; sent from `body_sent` on
   size_t body_sent = 0;
   size_t header_bytes = 0;
-  size_t header_count = 0;       // the response's headers so far; the slots after it are spare
   int64_t block_time = kNoTime;  // the receive() that brought the current HEADERS block
   Block block = Block::kNone;
   bool final_seen = false;                   // the final (non-1xx) HEADERS block began
@@ -134,8 +133,7 @@ void reset_completion(Completion& c) {
   traffic::Response& r = c.response;
   r.status = 0;
   r.reason.clear();
-  // The header slots stay, with their buffers: on_header writes over them and finish() drops
-  // the ones left over.
+  r.headers.clear();
   r.body.clear();
   if (r.body.capacity() > kKeepCapacity) std::string().swap(r.body);
   r.body_size = 0;
@@ -439,14 +437,16 @@ class Http2Session::Impl {
     }
     if (st->block == Block::kInterim || st->block == Block::kNone) return 0;
     traffic::Headers& headers = st->completion.response.headers;
-    if (st->header_count < headers.size()) {
-      headers[st->header_count].name.assign(n);
-      headers[st->header_count].value.assign(v);
-    } else {
-      if (headers.capacity() == 0) headers.reserve(16);
+    if (headers.capacity() == 0) headers.reserve(16);
+    if (impl.spare_headers_.empty()) {
       headers.push_back(traffic::Header{std::string(n), std::string(v)});
+    } else {
+      // A header of an earlier response, with its buffers (recycle()).
+      traffic::Header& h = headers.emplace_back(std::move(impl.spare_headers_.back()));
+      impl.spare_headers_.pop_back();
+      h.name.assign(n);
+      h.value.assign(v);
     }
-    ++st->header_count;
     return 0;
   }
 
@@ -602,7 +602,6 @@ class Http2Session::Impl {
     Completion& c = st->completion;
     c.error = error;
     if (error != ErrorKind::kNone && c.has_response) c.response_end = now_;
-    c.response.headers.resize(st->header_count);
     done_.push_back(std::move(st));
   }
 
@@ -631,6 +630,10 @@ class Http2Session::Impl {
 
   // Keeps the stream's buffers for the next request, unless they grew large.
   void recycle(StreamPtr st) {
+    // Its response's headers (maybe an earlier exchange's: the caller may swap the response
+    // for one it is done with) wait with their buffers for the next responses' headers.
+    for (auto& h : st->completion.response.headers)
+      if (spare_headers_.size() < kSpareHeaders) spare_headers_.push_back(std::move(h));
     if (pool_.size() >= options_.max_concurrent_streams) return;
     reset_completion(st->completion);
     st->body.clear();
@@ -638,7 +641,6 @@ class Http2Session::Impl {
     st->id = 0;
     st->body_sent = 0;
     st->header_bytes = 0;
-    st->header_count = 0;
     st->block_time = kNoTime;
     st->block = Block::kNone;
     st->final_seen = false;
@@ -653,9 +655,11 @@ class Http2Session::Impl {
   std::unordered_map<int32_t, StreamPtr> streams_;  // submitted, not yet completed
   int32_t last_id_ = 0;  // find()'s last answer, while that stream is in streams_
   Stream* last_ = nullptr;
-  std::vector<StreamPtr> done_;   // completed, not yet delivered
-  std::vector<StreamPtr> batch_;  // being delivered
-  std::vector<StreamPtr> pool_;   // for reuse
+  static constexpr size_t kSpareHeaders = 1024;
+  traffic::Headers spare_headers_;  // of delivered responses, to be written over (on_header)
+  std::vector<StreamPtr> done_;     // completed, not yet delivered
+  std::vector<StreamPtr> batch_;    // being delivered
+  std::vector<StreamPtr> pool_;     // for reuse
   std::vector<nghttp2_nv> nva_;
   std::string names_;
   std::vector<int32_t> scratch_ids_;
