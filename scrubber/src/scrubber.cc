@@ -558,10 +558,26 @@ class Engine final : public Scrubber {
     return m.hash == h ? &m : nullptr;
   }
 
-  void remember(std::string_view v, Kind kind, const ActionParams* action) {
-    if (memory_slots_ == 0 || v.size() < policy_.memory_min_length) return;
-    if (action->action == Action::kKeep) return;
-    uint64_t h = memory_hash(v) | 1;
+  // Whether remember(v, ...) would look at the table.
+  bool rememberable(std::string_view v, const ActionParams& action) const {
+    return memory_slots_ != 0 && v.size() >= policy_.memory_min_length &&
+           action.action != Action::kKeep;
+  }
+
+  // The table slot of remember(v) and its filter word, asked for ahead of time: the probe is a
+  // cache miss almost always, and it can overlap the token cache's and the transform's work.
+  // Returns the hash for remember().
+  uint64_t prefetch_memory(std::string_view v) const {
+    const uint64_t h = memory_hash(v) | 1;
+    __builtin_prefetch(&memory_->get()[h & (memory_slots_ - 1)], 1);
+    __builtin_prefetch(&filter_[((h >> 40) & (kFilterBits - 1)) >> 6], 1);
+    return h;
+  }
+
+  // `h`: prefetch_memory(v), or 0 to compute it here.
+  void remember(std::string_view v, Kind kind, const ActionParams* action, uint64_t h = 0) {
+    if (!rememberable(v, *action)) return;
+    if (h == 0) h = memory_hash(v) | 1;
     filter_set(h);
     Memo& m = memory_->get()[h & (memory_slots_ - 1)];
     if (m.hash == h) return;
@@ -633,8 +649,14 @@ class Engine final : public Scrubber {
     uint64_t hash = 0;
     std::string in, out;
   };
+  static uint64_t token_hash(std::string_view v, Kind kind) {
+    return XXH3_64bits_withSeed(v.data(), v.size(), uint64_t(kind)) | 1;
+  }
+  void prefetch_token(std::string_view v, Kind kind) const {
+    __builtin_prefetch(&token_cache_[token_hash(v, kind) & (token_cache_.size() - 1)]);
+  }
   void cached_token(std::string_view v, Kind kind, std::string& out) {
-    uint64_t h = XXH3_64bits_withSeed(v.data(), v.size(), uint64_t(kind)) | 1;
+    const uint64_t h = token_hash(v, kind);
     auto& slot = token_cache_[h & (token_cache_.size() - 1)];
     if (slot.hash == h && slot.in == v) {
       out += slot.out;
@@ -790,6 +812,21 @@ class Engine final : public Scrubber {
     if (act) {
       if (act->action == Action::kKeep) return Change::kUnchanged;
       if (from_memory) ++counters_.memory_hits;
+      // Values chosen by their place are remembered; what the detectors found by content they
+      // will find again wherever it comes back.
+      // A cookie or credential header's value is remembered only when it looks like a
+      // credential (8 or more characters, letters and digits): "json" or "true" in a cookie
+      // must not turn every later "json" into a token.
+      bool by_default = d.rule < 0 && d.key_kind == Kind::kNone && p.default_kind != Kind::kNone;
+      const bool to_remember = !from_memory && spans_.empty() &&
+                               (!by_default || credential_like(v)) && rememberable(v, *act);
+      // Both the memory's slot and the token cache's are cache misses more often than not:
+      // asked for together, they overlap.
+      const uint64_t memory_h = to_remember ? prefetch_memory(v) : 0;
+      if (!decoded_whole && !p.number && act->action == Action::kToken &&
+          v.size() <= kCachedLength) {
+        prefetch_token(v, kind);
+      }
       if (decoded_whole) {
         span_token_.clear();
         transform(p, decoded_value_, kind, *act, span_token_);
@@ -798,15 +835,7 @@ class Engine final : public Scrubber {
         transform(p, v, kind, *act, out);
       }
       count(p, kind);
-      // Values chosen by their place are remembered; what the detectors found by content they
-      // will find again wherever it comes back.
-      // A cookie or credential header's value is remembered only when it looks like a
-      // credential (8 or more characters, letters and digits): "json" or "true" in a cookie
-      // must not turn every later "json" into a token.
-      bool by_default = d.rule < 0 && d.key_kind == Kind::kNone && p.default_kind != Kind::kNone;
-      if (!from_memory && spans_.empty() && (!by_default || credential_like(v))) {
-        remember(v, kind, act);
-      }
+      if (to_remember) remember(v, kind, act, memory_h);
       report_.record(stats_of(d), v, out, kind);
       if (act->action == Action::kDrop) {
         ++counters_.dropped;
