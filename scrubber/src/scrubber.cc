@@ -379,7 +379,46 @@ class Engine final : public Scrubber {
 
   // ---- decisions ----
 
+  // A place's decision is looked up once per value; most places come back within a few values
+  // (the keys of one object, the same object again in a list). A direct-mapped front of
+  // decisions_ answers them with a compare of the name instead of building and hashing the
+  // whole key and walking a hash bucket. Its slot is picked by the name's length and its first
+  // and last bytes: cheap, and the compare makes it exact.
+  struct RecentDecision {
+    const Decision* decision = nullptr;
+    Side side = Side::kRequest;
+    Location location = Location::kHeader;
+    bool url_person = false;
+    std::string name;
+  };
+  static size_t recent_slot(const Place& p) {
+    const std::string_view n = p.name;
+    uint64_t head = 0, tail = 0;
+    std::memcpy(&head, n.data(), std::min<size_t>(n.size(), 8));
+    if (n.size() > 8) std::memcpy(&tail, n.data() + n.size() - 8, 8);
+    uint64_t h = (head * 0x9E3779B97F4A7C15ull) ^ (tail * 0xC2B2AE3D27D4EB4Full) ^
+                 (uint64_t(n.size()) << 8) ^ (uint64_t(p.location) << 3) ^ uint64_t(p.side);
+    h ^= h >> 29;
+    return size_t(h * 0xBF58476D1CE4E5B9ull >> 56);  // 256 slots
+  }
+
   const Decision& decide(const Place& p) {
+    const bool url_person = p.location == Location::kJson && url_person_;
+    RecentDecision& recent = recent_decisions_[recent_slot(p)];
+    if (recent.decision && recent.side == p.side && recent.location == p.location &&
+        recent.url_person == url_person && recent.name == p.name) {
+      return *recent.decision;
+    }
+    const Decision& d = decide_slow(p);
+    recent.decision = &d;
+    recent.side = p.side;
+    recent.location = p.location;
+    recent.url_person = url_person;
+    recent.name.assign(p.name);
+    return d;
+  }
+
+  const Decision& decide_slow(const Place& p) {
     cache_key_.clear();
     cache_key_ += char('0' + int(p.side));
     cache_key_ += char('0' + int(p.location));
@@ -387,7 +426,10 @@ class Engine final : public Scrubber {
     cache_key_ += p.name;
     auto it = decisions_.find(std::string_view(cache_key_));
     if (it != decisions_.end()) return it->second;
-    if (decisions_.size() > 100000) decisions_.clear();
+    if (decisions_.size() > 100000) {
+      decisions_.clear();
+      for (auto& r : recent_decisions_) r.decision = nullptr;
+    }
 
     Decision d;
     d.span_rule.fill(-1);
@@ -1678,6 +1720,7 @@ class Engine final : public Scrubber {
   std::vector<CachedEndpoint> endpoint_cache_ = std::vector<CachedEndpoint>(1024);
   uint64_t remembered_ = 0;
   std::unordered_map<std::string, Decision, TransparentHash, std::equal_to<>> decisions_;
+  std::array<RecentDecision, 256> recent_decisions_;
   std::unordered_map<std::string, std::string> entities_;
   uint64_t changed_json_ = 0;
   int multipart_depth_ = 0;
