@@ -5,6 +5,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -685,30 +686,67 @@ class Engine final : public Scrubber {
 
   // Traffic repeats its values (a session's token in every request, a user's e-mail in every
   // response), and a token costs a keyed permutation: a direct-mapped cache of recent tokens
-  // saves most of that. Exact: a hit compares the whole input.
+  // saves most of that. Exact: a hit compares the kind and the whole input.
+  // A slot is two cache lines holding the hash, the input and its token side by side, so that a
+  // probe costs one miss, not three (std::string members put both strings past 15 bytes on the
+  // heap). An input and token too long for a slot go to a smaller table of strings.
   static constexpr size_t kCachedLength = 128;
-  struct CachedToken {
+  struct alignas(64) TokenSlot {
+    uint64_t hash = 0;  // 0: empty
+    Kind kind = Kind::kNone;
+    uint8_t in_len = 0;
+    uint8_t out_len = 0;
+    char bytes[117];  // the input, then its token
+  };
+  static_assert(sizeof(TokenSlot) == 128);
+  static constexpr size_t kTokenSlots = 16384;  // 2 MiB
+  static constexpr size_t kLongInput = 40;      // shorter inputs and their tokens fit a slot
+  struct LongToken {
     uint64_t hash = 0;
+    Kind kind = Kind::kNone;
     std::string in, out;
   };
   static uint64_t token_hash(std::string_view v, Kind kind) {
     return XXH3_64bits_withSeed(v.data(), v.size(), uint64_t(kind)) | 1;
   }
   void prefetch_token(std::string_view v, Kind kind) const {
-    __builtin_prefetch(&token_cache_[token_hash(v, kind) & (token_cache_.size() - 1)]);
+    const char* slot =
+        reinterpret_cast<const char*>(&token_cache_[token_hash(v, kind) & (kTokenSlots - 1)]);
+    __builtin_prefetch(slot);
+    if (v.size() > 64 - offsetof(TokenSlot, bytes)) __builtin_prefetch(slot + 64);
   }
   void cached_token(std::string_view v, Kind kind, std::string& out) {
     const uint64_t h = token_hash(v, kind);
-    auto& slot = token_cache_[h & (token_cache_.size() - 1)];
-    if (slot.hash == h && slot.in == v) {
-      out += slot.out;
+    TokenSlot& slot = token_cache_[h & (kTokenSlots - 1)];
+    if (slot.hash == h && slot.kind == kind && slot.in_len == v.size() &&
+        std::memcmp(slot.bytes, v.data(), v.size()) == 0) {
+      out.append(slot.bytes + slot.in_len, slot.out_len);
       return;
     }
-    size_t start = out.size();
+    LongToken* long_slot = nullptr;
+    if (v.size() > kLongInput) {
+      long_slot = &long_tokens_[h & (long_tokens_.size() - 1)];
+      if (long_slot->hash == h && long_slot->kind == kind && long_slot->in == v) {
+        out += long_slot->out;
+        return;
+      }
+    }
+    const size_t start = out.size();
     transformer_.token(v, kind, out);
-    slot.hash = h;
-    slot.in.assign(v);
-    slot.out.assign(out, start, std::string::npos);
+    const size_t out_len = out.size() - start;
+    if (v.size() + out_len <= sizeof(slot.bytes)) {
+      slot.hash = h;
+      slot.kind = kind;
+      slot.in_len = uint8_t(v.size());
+      slot.out_len = uint8_t(out_len);
+      std::memcpy(slot.bytes, v.data(), v.size());
+      std::memcpy(slot.bytes + v.size(), out.data() + start, out_len);
+    } else if (long_slot) {
+      long_slot->hash = h;
+      long_slot->kind = kind;
+      long_slot->in.assign(v);
+      long_slot->out.assign(out, start, std::string::npos);
+    }
   }
 
   void count(const Place& p, Kind kind) {
@@ -1709,7 +1747,8 @@ class Engine final : public Scrubber {
   std::unique_ptr<MemoTable> memory_;
   size_t memory_slots_ = 0;
   std::vector<uint64_t> filter_;
-  std::vector<CachedToken> token_cache_ = std::vector<CachedToken>(16384);
+  std::vector<TokenSlot> token_cache_ = std::vector<TokenSlot>(kTokenSlots);
+  std::vector<LongToken> long_tokens_ = std::vector<LongToken>(4096);
   struct CachedEndpoint {
     const ActionParams* action = nullptr;
     uint8_t in_family = 0;
