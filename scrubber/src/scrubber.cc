@@ -607,11 +607,20 @@ class Engine final : public Scrubber {
            action.action != Action::kKeep;
   }
 
+  // Values remembered lately, by hash: a value met again soon after it was remembered (the
+  // same address as shipping and billing address, a user's e-mail in the body and in the JWT,
+  // the next page of the same list) is known to be in the table without touching it. Exact: a
+  // hash is here only while the table's slot holds it (an eviction takes it out), so a hit
+  // means what the table's own check (m.hash == h) would say.
+  static constexpr size_t kMemoryFront = 4096;  // 32 KiB
+  uint64_t& memory_front(uint64_t h) { return memory_front_[(h >> 32) & (kMemoryFront - 1)]; }
+
   // The table slot of remember(v) and its filter word, asked for ahead of time: the probe is a
   // cache miss almost always, and it can overlap the token cache's and the transform's work.
   // Returns the hash for remember().
-  uint64_t prefetch_memory(std::string_view v) const {
+  uint64_t prefetch_memory(std::string_view v) {
     const uint64_t h = memory_hash(v) | 1;
+    if (memory_front(h) == h) return h;
     __builtin_prefetch(&memory_->get()[h & (memory_slots_ - 1)], 1);
     __builtin_prefetch(&filter_[((h >> 40) & (kFilterBits - 1)) >> 6], 1);
     return h;
@@ -621,15 +630,21 @@ class Engine final : public Scrubber {
   void remember(std::string_view v, Kind kind, const ActionParams* action, uint64_t h = 0) {
     if (!rememberable(v, *action)) return;
     if (h == 0) h = memory_hash(v) | 1;
+    uint64_t& front = memory_front(h);
+    if (front == h) return;  // in the table, and in the filter since it went in
     filter_set(h);
     Memo& m = memory_->get()[h & (memory_slots_ - 1)];
-    if (m.hash == h) return;
-    if (m.hash != 0) {
-      ++counters_.memory_evictions;
-    } else {
-      ++remembered_;
+    if (m.hash != h) {
+      if (m.hash != 0) {
+        ++counters_.memory_evictions;
+        uint64_t& evicted = memory_front(m.hash);
+        if (evicted == m.hash) evicted = 0;
+      } else {
+        ++remembered_;
+      }
+      m = Memo{h, kind, action};
     }
-    m = Memo{h, kind, action};
+    front = h;
   }
 
   // ---- transforms ----
@@ -1747,6 +1762,7 @@ class Engine final : public Scrubber {
   std::unique_ptr<MemoTable> memory_;
   size_t memory_slots_ = 0;
   std::vector<uint64_t> filter_;
+  std::vector<uint64_t> memory_front_ = std::vector<uint64_t>(kMemoryFront);
   std::vector<TokenSlot> token_cache_ = std::vector<TokenSlot>(kTokenSlots);
   std::vector<LongToken> long_tokens_ = std::vector<LongToken>(4096);
   struct CachedEndpoint {
