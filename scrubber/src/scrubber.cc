@@ -395,7 +395,7 @@ class Engine final : public Scrubber {
   static size_t recent_slot(const Place& p) {
     const std::string_view n = p.name;
     uint64_t head = 0, tail = 0;
-    std::memcpy(&head, n.data(), std::min<size_t>(n.size(), 8));
+    if (!n.empty()) std::memcpy(&head, n.data(), std::min<size_t>(n.size(), 8));
     if (n.size() > 8) std::memcpy(&tail, n.data() + n.size() - 8, 8);
     uint64_t h = (head * 0x9E3779B97F4A7C15ull) ^ (tail * 0xC2B2AE3D27D4EB4Full) ^
                  (uint64_t(n.size()) << 8) ^ (uint64_t(p.location) << 3) ^ uint64_t(p.side);
