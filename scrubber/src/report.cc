@@ -93,12 +93,12 @@ FieldStats& Report::at(std::string_view path) {
 void Report::record(FieldStats& f, std::string_view before, std::string_view after, Kind kind) {
   ++f.count;
   if (before != after) ++f.changed;
-  f.distinct_before.add(XXH3_64bits_withSeed(before.data(), before.size(), seed_));
-  f.distinct_after.add(XXH3_64bits_withSeed(after.data(), after.size(), seed_));
   ++f.length_before[capped(before.size())];
   ++f.length_after[capped(after.size())];
   if (same_shape(before, after)) ++f.shape_kept;
   ++f.kinds[static_cast<size_t>(kind)];
+  f.distinct_before.add(XXH3_64bits_withSeed(before.data(), before.size(), seed_));
+  f.distinct_after.add(XXH3_64bits_withSeed(after.data(), after.size(), seed_));
 }
 
 void Report::add_residual(FieldStats& f, uint64_t n) {

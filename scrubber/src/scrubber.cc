@@ -1,9 +1,11 @@
 #include "twin/scrubber/scrubber.h"
 
 #include <arpa/inet.h>
+#include <sys/mman.h>
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -271,14 +273,37 @@ struct Decision {
   Kind key_kind = Kind::kNone;
 };
 
-// A remembered value: trivially constructible, so that a table of them can come from calloc.
+// A remembered value: trivially constructible, so that a table of them can be zeroed pages.
 struct Memo {
   uint64_t hash;  // 0: empty
   Kind kind;
   const ActionParams* action;
 };
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
+
+// The memory's table: zeroed anonymous pages, on huge pages where the kernel gives them. Its
+// probes are random by design, and with 4 KiB pages nearly every one also missed the TLB and a
+// first touch cost a page fault (24 MiB for the default 1M values: 6,000 faults).
+class MemoTable {
+ public:
+  MemoTable() = default;
+  explicit MemoTable(size_t slots) : bytes_(slots * sizeof(Memo)) {
+    void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+#if defined(MADV_HUGEPAGE)
+    madvise(p, bytes_, MADV_HUGEPAGE);  // advice only: 4 KiB pages work as well, slower
+#endif
+    slots_ = static_cast<Memo*>(p);
+  }
+  MemoTable(const MemoTable&) = delete;
+  MemoTable& operator=(const MemoTable&) = delete;
+  ~MemoTable() {
+    if (slots_) munmap(slots_, bytes_);
+  }
+  Memo* get() const { return slots_; }
+
+ private:
+  size_t bytes_ = 0;
+  Memo* slots_ = nullptr;
 };
 
 struct TransparentHash {
@@ -303,9 +328,7 @@ class Engine final : public Scrubber {
     if (policy_.memory_values > 0) {
       size_t n = 1;
       while (n < policy_.memory_values) n <<= 1;
-      // calloc: a large table comes as zero pages from the kernel, touched only where used.
-      memory_.reset(static_cast<Memo*>(std::calloc(n, sizeof(Memo))));
-      if (!memory_) throw std::bad_alloc();
+      memory_ = std::make_unique<MemoTable>(n);
       memory_slots_ = n;
       filter_.assign(kFilterBits / 64, 0);
     }
@@ -357,7 +380,46 @@ class Engine final : public Scrubber {
 
   // ---- decisions ----
 
+  // A place's decision is looked up once per value; most places come back within a few values
+  // (the keys of one object, the same object again in a list). A direct-mapped front of
+  // decisions_ answers them with a compare of the name instead of building and hashing the
+  // whole key and walking a hash bucket. Its slot is picked by the name's length and its first
+  // and last bytes: cheap, and the compare makes it exact.
+  struct RecentDecision {
+    const Decision* decision = nullptr;
+    Side side = Side::kRequest;
+    Location location = Location::kHeader;
+    bool url_person = false;
+    std::string name;
+  };
+  static size_t recent_slot(const Place& p) {
+    const std::string_view n = p.name;
+    uint64_t head = 0, tail = 0;
+    if (!n.empty()) std::memcpy(&head, n.data(), std::min<size_t>(n.size(), 8));
+    if (n.size() > 8) std::memcpy(&tail, n.data() + n.size() - 8, 8);
+    uint64_t h = (head * 0x9E3779B97F4A7C15ull) ^ (tail * 0xC2B2AE3D27D4EB4Full) ^
+                 (uint64_t(n.size()) << 8) ^ (uint64_t(p.location) << 3) ^ uint64_t(p.side);
+    h ^= h >> 29;
+    return size_t(h * 0xBF58476D1CE4E5B9ull >> 56);  // 256 slots
+  }
+
   const Decision& decide(const Place& p) {
+    const bool url_person = p.location == Location::kJson && url_person_;
+    RecentDecision& recent = recent_decisions_[recent_slot(p)];
+    if (recent.decision && recent.side == p.side && recent.location == p.location &&
+        recent.url_person == url_person && recent.name == p.name) {
+      return *recent.decision;
+    }
+    const Decision& d = decide_slow(p);
+    recent.decision = &d;
+    recent.side = p.side;
+    recent.location = p.location;
+    recent.url_person = url_person;
+    recent.name.assign(p.name);
+    return d;
+  }
+
+  const Decision& decide_slow(const Place& p) {
     cache_key_.clear();
     cache_key_ += char('0' + int(p.side));
     cache_key_ += char('0' + int(p.location));
@@ -365,7 +427,10 @@ class Engine final : public Scrubber {
     cache_key_ += p.name;
     auto it = decisions_.find(std::string_view(cache_key_));
     if (it != decisions_.end()) return it->second;
-    if (decisions_.size() > 100000) decisions_.clear();
+    if (decisions_.size() > 100000) {
+      decisions_.clear();
+      for (auto& r : recent_decisions_) r.decision = nullptr;
+    }
 
     Decision d;
     d.span_rule.fill(-1);
@@ -532,23 +597,54 @@ class Engine final : public Scrubber {
     }
     uint64_t h = memory_hash(v) | 1;
     if (!filter_test(h)) return nullptr;
-    const Memo& m = memory_.get()[h & (memory_slots_ - 1)];
+    const Memo& m = memory_->get()[h & (memory_slots_ - 1)];
     return m.hash == h ? &m : nullptr;
   }
 
-  void remember(std::string_view v, Kind kind, const ActionParams* action) {
-    if (memory_slots_ == 0 || v.size() < policy_.memory_min_length) return;
-    if (action->action == Action::kKeep) return;
-    uint64_t h = memory_hash(v) | 1;
+  // Whether remember(v, ...) would look at the table.
+  bool rememberable(std::string_view v, const ActionParams& action) const {
+    return memory_slots_ != 0 && v.size() >= policy_.memory_min_length &&
+           action.action != Action::kKeep;
+  }
+
+  // Values remembered lately, by hash: a value met again soon after it was remembered (the
+  // same address as shipping and billing address, a user's e-mail in the body and in the JWT,
+  // the next page of the same list) is known to be in the table without touching it. Exact: a
+  // hash is here only while the table's slot holds it (an eviction takes it out), so a hit
+  // means what the table's own check (m.hash == h) would say.
+  static constexpr size_t kMemoryFront = 4096;  // 32 KiB
+  uint64_t& memory_front(uint64_t h) { return memory_front_[(h >> 32) & (kMemoryFront - 1)]; }
+
+  // The table slot of remember(v) and its filter word, asked for ahead of time: the probe is a
+  // cache miss almost always, and it can overlap the token cache's and the transform's work.
+  // Returns the hash for remember().
+  uint64_t prefetch_memory(std::string_view v) {
+    const uint64_t h = memory_hash(v) | 1;
+    if (memory_front(h) == h) return h;
+    __builtin_prefetch(&memory_->get()[h & (memory_slots_ - 1)], 1);
+    __builtin_prefetch(&filter_[((h >> 40) & (kFilterBits - 1)) >> 6], 1);
+    return h;
+  }
+
+  // `h`: prefetch_memory(v), or 0 to compute it here.
+  void remember(std::string_view v, Kind kind, const ActionParams* action, uint64_t h = 0) {
+    if (!rememberable(v, *action)) return;
+    if (h == 0) h = memory_hash(v) | 1;
+    uint64_t& front = memory_front(h);
+    if (front == h) return;  // in the table, and in the filter since it went in
     filter_set(h);
-    Memo& m = memory_.get()[h & (memory_slots_ - 1)];
-    if (m.hash == h) return;
-    if (m.hash != 0) {
-      ++counters_.memory_evictions;
-    } else {
-      ++remembered_;
+    Memo& m = memory_->get()[h & (memory_slots_ - 1)];
+    if (m.hash != h) {
+      if (m.hash != 0) {
+        ++counters_.memory_evictions;
+        uint64_t& evicted = memory_front(m.hash);
+        if (evicted == m.hash) evicted = 0;
+      } else {
+        ++remembered_;
+      }
+      m = Memo{h, kind, action};
     }
-    m = Memo{h, kind, action};
+    front = h;
   }
 
   // ---- transforms ----
@@ -605,24 +701,67 @@ class Engine final : public Scrubber {
 
   // Traffic repeats its values (a session's token in every request, a user's e-mail in every
   // response), and a token costs a keyed permutation: a direct-mapped cache of recent tokens
-  // saves most of that. Exact: a hit compares the whole input.
+  // saves most of that. Exact: a hit compares the kind and the whole input.
+  // A slot is two cache lines holding the hash, the input and its token side by side, so that a
+  // probe costs one miss, not three (std::string members put both strings past 15 bytes on the
+  // heap). An input and token too long for a slot go to a smaller table of strings.
   static constexpr size_t kCachedLength = 128;
-  struct CachedToken {
+  struct alignas(64) TokenSlot {
+    uint64_t hash = 0;  // 0: empty
+    Kind kind = Kind::kNone;
+    uint8_t in_len = 0;
+    uint8_t out_len = 0;
+    char bytes[117];  // the input, then its token
+  };
+  static_assert(sizeof(TokenSlot) == 128);
+  static constexpr size_t kTokenSlots = 16384;  // 2 MiB
+  static constexpr size_t kLongInput = 40;      // shorter inputs and their tokens fit a slot
+  struct LongToken {
     uint64_t hash = 0;
+    Kind kind = Kind::kNone;
     std::string in, out;
   };
+  static uint64_t token_hash(std::string_view v, Kind kind) {
+    return XXH3_64bits_withSeed(v.data(), v.size(), uint64_t(kind)) | 1;
+  }
+  void prefetch_token(std::string_view v, Kind kind) const {
+    const char* slot =
+        reinterpret_cast<const char*>(&token_cache_[token_hash(v, kind) & (kTokenSlots - 1)]);
+    __builtin_prefetch(slot);
+    if (v.size() > 64 - offsetof(TokenSlot, bytes)) __builtin_prefetch(slot + 64);
+  }
   void cached_token(std::string_view v, Kind kind, std::string& out) {
-    uint64_t h = XXH3_64bits_withSeed(v.data(), v.size(), uint64_t(kind)) | 1;
-    auto& slot = token_cache_[h & (token_cache_.size() - 1)];
-    if (slot.hash == h && slot.in == v) {
-      out += slot.out;
+    const uint64_t h = token_hash(v, kind);
+    TokenSlot& slot = token_cache_[h & (kTokenSlots - 1)];
+    if (slot.hash == h && slot.kind == kind && slot.in_len == v.size() &&
+        std::memcmp(slot.bytes, v.data(), v.size()) == 0) {
+      out.append(slot.bytes + slot.in_len, slot.out_len);
       return;
     }
-    size_t start = out.size();
+    LongToken* long_slot = nullptr;
+    if (v.size() > kLongInput) {
+      long_slot = &long_tokens_[h & (long_tokens_.size() - 1)];
+      if (long_slot->hash == h && long_slot->kind == kind && long_slot->in == v) {
+        out += long_slot->out;
+        return;
+      }
+    }
+    const size_t start = out.size();
     transformer_.token(v, kind, out);
-    slot.hash = h;
-    slot.in.assign(v);
-    slot.out.assign(out, start, std::string::npos);
+    const size_t out_len = out.size() - start;
+    if (v.size() + out_len <= sizeof(slot.bytes)) {
+      slot.hash = h;
+      slot.kind = kind;
+      slot.in_len = uint8_t(v.size());
+      slot.out_len = uint8_t(out_len);
+      std::memcpy(slot.bytes, v.data(), v.size());
+      std::memcpy(slot.bytes + v.size(), out.data() + start, out_len);
+    } else if (long_slot) {
+      long_slot->hash = h;
+      long_slot->kind = kind;
+      long_slot->in.assign(v);
+      long_slot->out.assign(out, start, std::string::npos);
+    }
   }
 
   void count(const Place& p, Kind kind) {
@@ -686,6 +825,9 @@ class Engine final : public Scrubber {
   // is kChanged.
   Change scrub_value(const Place& p, std::string_view v, std::string& out) {
     if (v.empty()) return Change::kUnchanged;
+    // Content only (a JSON key, a text): nothing but the detectors can claim it, so what they
+    // cannot find needs no decision (most JSON keys).
+    if (p.content_only && !may_hold_pii(v, p.number)) return Change::kUnchanged;
     const Decision& d = decide(p);
     const ActionParams* act = nullptr;
     Kind kind = Kind::kNone;
@@ -765,6 +907,21 @@ class Engine final : public Scrubber {
     if (act) {
       if (act->action == Action::kKeep) return Change::kUnchanged;
       if (from_memory) ++counters_.memory_hits;
+      // Values chosen by their place are remembered; what the detectors found by content they
+      // will find again wherever it comes back.
+      // A cookie or credential header's value is remembered only when it looks like a
+      // credential (8 or more characters, letters and digits): "json" or "true" in a cookie
+      // must not turn every later "json" into a token.
+      bool by_default = d.rule < 0 && d.key_kind == Kind::kNone && p.default_kind != Kind::kNone;
+      const bool to_remember = !from_memory && spans_.empty() &&
+                               (!by_default || credential_like(v)) && rememberable(v, *act);
+      // Both the memory's slot and the token cache's are cache misses more often than not:
+      // asked for together, they overlap.
+      const uint64_t memory_h = to_remember ? prefetch_memory(v) : 0;
+      if (!decoded_whole && !p.number && act->action == Action::kToken &&
+          v.size() <= kCachedLength) {
+        prefetch_token(v, kind);
+      }
       if (decoded_whole) {
         span_token_.clear();
         transform(p, decoded_value_, kind, *act, span_token_);
@@ -773,15 +930,7 @@ class Engine final : public Scrubber {
         transform(p, v, kind, *act, out);
       }
       count(p, kind);
-      // Values chosen by their place are remembered; what the detectors found by content they
-      // will find again wherever it comes back.
-      // A cookie or credential header's value is remembered only when it looks like a
-      // credential (8 or more characters, letters and digits): "json" or "true" in a cookie
-      // must not turn every later "json" into a token.
-      bool by_default = d.rule < 0 && d.key_kind == Kind::kNone && p.default_kind != Kind::kNone;
-      if (!from_memory && spans_.empty() && (!by_default || credential_like(v))) {
-        remember(v, kind, act);
-      }
+      if (to_remember) remember(v, kind, act, memory_h);
       report_.record(stats_of(d), v, out, kind);
       if (act->action == Action::kDrop) {
         ++counters_.dropped;
@@ -1610,10 +1759,12 @@ class Engine final : public Scrubber {
   ScrubCounters counters_;
   Report report_;
   uint64_t memory_seed_;
-  std::unique_ptr<Memo, FreeDeleter> memory_;
+  std::unique_ptr<MemoTable> memory_;
   size_t memory_slots_ = 0;
   std::vector<uint64_t> filter_;
-  std::vector<CachedToken> token_cache_ = std::vector<CachedToken>(16384);
+  std::vector<uint64_t> memory_front_ = std::vector<uint64_t>(kMemoryFront);
+  std::vector<TokenSlot> token_cache_ = std::vector<TokenSlot>(kTokenSlots);
+  std::vector<LongToken> long_tokens_ = std::vector<LongToken>(4096);
   struct CachedEndpoint {
     const ActionParams* action = nullptr;
     uint8_t in_family = 0;
@@ -1624,6 +1775,7 @@ class Engine final : public Scrubber {
   std::vector<CachedEndpoint> endpoint_cache_ = std::vector<CachedEndpoint>(1024);
   uint64_t remembered_ = 0;
   std::unordered_map<std::string, Decision, TransparentHash, std::equal_to<>> decisions_;
+  std::array<RecentDecision, 256> recent_decisions_;
   std::unordered_map<std::string, std::string> entities_;
   uint64_t changed_json_ = 0;
   int multipart_depth_ = 0;
