@@ -433,8 +433,8 @@ class RawServer:
             self.requests += 1
         return buf
 
-    def hold(self, c):
-        """Keeps the connection open, reading and discarding, until the peer closes or stop."""
+    def chunks(self, c):
+        """What the peer sends, as it comes, until it closes or the server stops."""
         c.settimeout(0.2)
         while not self.stopping.is_set():
             try:
@@ -443,6 +443,12 @@ class RawServer:
                 continue
             if not d:
                 return
+            yield d
+
+    def hold(self, c):
+        """Keeps the connection open, reading and discarding, until the peer closes or stop."""
+        for _ in self.chunks(c):
+            pass
 
     def close(self):
         self.stopping.set()
@@ -507,19 +513,47 @@ def make_dribble_handler(dribble_s, chunk):
     return handler
 
 
+def h2_frame(kind, flags, stream, payload=b""):
+    return (len(payload).to_bytes(3, "big") + bytes([kind, flags])
+            + stream.to_bytes(4, "big") + payload)
+
+
+def h2_serve(c, srv, send, on_frame):
+    """Serves one prior-knowledge h2c connection until the peer closes or the server stops:
+    sends our SETTINGS (defaults), skips the client preface, acknowledges SETTINGS and PING, and
+    hands every other frame to on_frame(kind, flags, stream, payload). `send(bytes)` writes."""
+    buf = b""
+    preface = False
+    send(h2_frame(4, 0, 0))
+    for d in srv.chunks(c):
+        buf += d
+        if not preface:
+            if len(buf) < 24:
+                continue
+            buf, preface = buf[24:], True
+        while len(buf) >= 9:
+            n = int.from_bytes(buf[:3], "big")
+            if len(buf) < 9 + n:
+                break
+            kind, flags = buf[3], buf[4]
+            stream = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+            payload = buf[9:9 + n]
+            buf = buf[9 + n:]
+            if kind == 4 and not flags & 0x1:
+                send(h2_frame(4, 0x1, 0))  # SETTINGS ACK
+            elif kind == 6 and not flags & 0x1:
+                send(h2_frame(6, 0x1, 0, payload))  # PING ACK
+            else:
+                on_frame(kind, flags, stream, payload)
+
+
 def make_h2c_handler(delay_s):
     """A minimal HTTP/2 server (prior knowledge, cleartext): it never answers the first request
     it receives and answers every later one with 200 "ok" after
     `delay_s` seconds. Requests are told apart by stream only (their headers are not decoded);
     the answer's header block is the single HPACK byte of ':status 200' (static index 8)."""
 
-    def frame(kind, flags, stream, payload=b""):
-        return (len(payload).to_bytes(3, "big") + bytes([kind, flags])
-                + stream.to_bytes(4, "big") + payload)
-
     def handler(c, srv):
-        c.settimeout(0.2)
-        buf = b""
         lock = threading.Lock()
 
         def send(data):
@@ -532,42 +566,19 @@ def make_h2c_handler(delay_s):
         def answer(stream):
             if srv.stopping.wait(delay_s):
                 return
-            send(frame(1, 0x4, stream, b"\x88") + frame(0, 0x1, stream, b"ok"))
+            send(h2_frame(1, 0x4, stream, b"\x88") + h2_frame(0, 0x1, stream, b"ok"))
             with srv.lock:
                 srv.body_bytes_sent += 2
 
-        preface = False
-        send(frame(4, 0, 0))  # our SETTINGS (defaults)
-        while not srv.stopping.is_set():
-            try:
-                d = c.recv(65536)
-            except socket.timeout:
-                continue
-            if not d:
-                return
-            buf += d
-            if not preface:
-                if len(buf) < 24:
-                    continue
-                buf, preface = buf[24:], True
-            while len(buf) >= 9:
-                n = int.from_bytes(buf[:3], "big")
-                if len(buf) < 9 + n:
-                    break
-                kind, flags = buf[3], buf[4]
-                stream = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
-                payload = buf[9:9 + n]
-                buf = buf[9 + n:]
-                if kind == 4 and not flags & 0x1:
-                    send(frame(4, 0x1, 0))  # SETTINGS ACK
-                elif kind == 6 and not flags & 0x1:
-                    send(frame(6, 0x1, 0, payload))  # PING ACK
-                elif kind == 1:
-                    with srv.lock:
-                        srv.requests += 1
-                        seen = srv.requests
-                    if seen > 1:
-                        threading.Thread(target=answer, args=(stream,), daemon=True).start()
+        def on_frame(kind, flags, stream, payload):
+            if kind == 1:
+                with srv.lock:
+                    srv.requests += 1
+                    seen = srv.requests
+                if seen > 1:
+                    threading.Thread(target=answer, args=(stream,), daemon=True).start()
+
+        h2_serve(c, srv, send, on_frame)
 
     return handler
 
@@ -1691,42 +1702,35 @@ def echo_handler(c, srv):
     response can be checked against its request. GET /n/K?… gets K % 5 headers X-R<j> (values
     long enough to live on the heap), X-Path with the path and a body naming the path and the
     request body's length. A path under /silent/ is read and never answered."""
-    c.settimeout(0.2)
     buf = b""
-    while not srv.stopping.is_set():
-        while b"\r\n\r\n" not in buf:
-            try:
-                d = c.recv(65536)
-            except socket.timeout:
-                if srv.stopping.is_set():
-                    return
-                continue
-            if not d:
-                return
-            buf += d
-        head, buf = buf.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
-        path = lines[0].split(" ")[1]
-        length = 0
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value.strip())
-        while len(buf) < length:
-            d = c.recv(65536)
-            if not d:
-                return
-            buf += d
-        body, buf = buf[:length], buf[length:]
-        with srv.lock:
-            srv.requests += 1
-        if path.startswith("/silent/"):
-            continue
-        k = int(path.split("/")[2].split("?")[0])
-        out_body = f"{path} {len(body)}".encode()
-        extra = "".join(f"X-R{j}: response-{k}-{j}-{'r' * (k % 23)}\r\n" for j in range(k % 5))
-        c.sendall((f"HTTP/1.1 200 OK\r\nX-Path: {path}\r\n{extra}"
-                   f"Content-Length: {len(out_body)}\r\n\r\n").encode() + out_body)
+    for d in srv.chunks(c):
+        buf += d
+        while b"\r\n\r\n" in buf:
+            head, rest = buf.split(b"\r\n\r\n", 1)
+            lines = head.decode("latin-1").split("\r\n")
+            path = lines[0].split(" ")[1]
+            length = 0
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value.strip())
+            if len(rest) < length:
+                break
+            body, buf = rest[:length], rest[length:]
+            echo_answer(c, srv, path, body)
+
+
+def echo_answer(c, srv, path, body):
+    """One answer of echo_handler (none under /silent/)."""
+    with srv.lock:
+        srv.requests += 1
+    if path.startswith("/silent/"):
+        return
+    k = int(path.split("/")[2].split("?")[0])
+    out_body = f"{path} {len(body)}".encode()
+    extra = "".join(f"X-R{j}: response-{k}-{j}-{'r' * (k % 23)}\r\n" for j in range(k % 5))
+    c.sendall((f"HTTP/1.1 200 OK\r\nX-Path: {path}\r\n{extra}"
+               f"Content-Length: {len(out_body)}\r\n\r\n").encode() + out_body)
 
 
 def h2c_echo_handler(c, srv):
@@ -1735,55 +1739,24 @@ def h2c_echo_handler(c, srv):
     on the heap) in HPACK literals, and a body "stream S". A stream with S % 97 == 13 is never
     answered. Request bodies are not expected (GETs)."""
 
-    def frame(kind, flags, stream, payload=b""):
-        return (len(payload).to_bytes(3, "big") + bytes([kind, flags])
-                + stream.to_bytes(4, "big") + payload)
-
     def literal(name, value):
         # Literal header field without indexing, new name; lengths below 127.
         return bytes([0, len(name)]) + name.encode() + bytes([len(value)]) + value.encode()
 
-    c.settimeout(0.2)
-    buf = b""
-    preface = False
-    c.sendall(frame(4, 0, 0))  # our SETTINGS (defaults)
-    while not srv.stopping.is_set():
-        try:
-            d = c.recv(65536)
-        except socket.timeout:
-            continue
-        if not d:
+    def on_frame(kind, flags, stream, payload):
+        if kind != 1:
             return
-        buf += d
-        if not preface:
-            if len(buf) < 24:
-                continue
-            buf, preface = buf[24:], True
-        out = b""
-        while len(buf) >= 9:
-            n = int.from_bytes(buf[:3], "big")
-            if len(buf) < 9 + n:
-                break
-            kind, flags = buf[3], buf[4]
-            stream = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
-            payload = buf[9:9 + n]
-            buf = buf[9 + n:]
-            if kind == 4 and not flags & 0x1:
-                out += frame(4, 0x1, 0)  # SETTINGS ACK
-            elif kind == 6 and not flags & 0x1:
-                out += frame(6, 0x1, 0, payload)  # PING ACK
-            elif kind == 1:
-                with srv.lock:
-                    srv.requests += 1
-                if stream % 97 == 13:
-                    continue
-                block = b"\x88" + literal("x-stream", str(stream))
-                for j in range(stream % 5):
-                    block += literal(f"x-r{j}", f"response-{stream}-{j}-{'r' * (stream % 23)}")
-                out += frame(1, 0x4, stream, block)
-                out += frame(0, 0x1, stream, f"stream {stream}".encode())
-        if out:
-            c.sendall(out)
+        with srv.lock:
+            srv.requests += 1
+        if stream % 97 == 13:
+            return
+        block = b"\x88" + literal("x-stream", str(stream))
+        for j in range(stream % 5):
+            block += literal(f"x-r{j}", f"response-{stream}-{j}-{'r' * (stream % 23)}")
+        c.sendall(h2_frame(1, 0x4, stream, block)
+                  + h2_frame(0, 0x1, stream, f"stream {stream}".encode()))
+
+    h2_serve(c, srv, c.sendall, on_frame)
 
 
 class Recording(Case):
