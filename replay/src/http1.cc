@@ -15,10 +15,23 @@
 // Non-eager, each put() stops at the end of the head and of each chunk line, which tells how many
 // bytes a framing section took: the section limit below is ours and counted on whole sections, so
 // that the outcome never depends on the split (DESIGN.md: tested by feeding every split).
+//
+// The fast path. Beast's field parser is general (obs-fold, token lists, every special field) and
+// costs about 4,000 instructions for a typical 8-field head, a third of the replayer's work per
+// request in a closed loop (callgrind). Most heads are plain: HTTP/1.0 or 1.1, a final status
+// other than 101, fields without folding, Content-Length framing or no body, no
+// Transfer-Encoding or Upgrade. fast_head() parses those itself, once the head is whole (so the
+// split cannot matter either), and accepts only what Beast accepts with the same meaning: the same
+// byte classes (tchar names, field values of HTAB, SP, VCHAR and obs-text, CRLF line ends), the
+// same trimming, one plain Content-Length, Connection tokens with Beast's keep-alive rule. Any
+// other head, valid or not, is handed to Beast whole, which then decides and words any error.
+// The two are compared on generated and mutated heads, whole and split, in http1_test.cc and in
+// the fuzz target.
 
 #include "twin/replay/http1.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
@@ -92,6 +105,61 @@ bool last_chunk_line(std::string_view section) {
 
 bool method_has_body(std::string_view method) {
   return method == "POST" || method == "PUT" || method == "PATCH";
+}
+
+// tchar (RFC 9110 5.6.2): the bytes Beast accepts in a field name.
+constexpr std::array<bool, 256> kTchar = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+// The bytes Beast accepts in a field value or a reason phrase: HTAB, SP, VCHAR, obs-text.
+constexpr std::array<bool, 256> kText = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c < 0x100; ++c) t[c] = c != 0x7F;
+  t['\t'] = true;
+  return t;
+}();
+
+bool tchar(char c) { return kTchar[static_cast<unsigned char>(c)]; }
+bool text(char c) { return kText[static_cast<unsigned char>(c)]; }
+
+// The first byte at or after `p` that is not text(), eight bytes at a time while they lie before
+// `end`. A word is looked at byte by byte only when it may hold a byte below 0x20 or a DEL (the
+// classic "has a byte less than n" and "has a zero byte" bit tricks, which never miss one); HTAB
+// is below 0x20 but text, hence the byte loop. The caller guarantees a non-text byte before `end`.
+const char* skip_text(const char* p, const char* end) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  while (end - p >= 8) {
+    uint64_t x;
+    std::memcpy(&x, p, 8);
+    const uint64_t del = x ^ (0x7F * kOnes);
+    if ((((x - 0x20 * kOnes) & ~x) | ((del - kOnes) & ~del)) & kHigh) {
+      const char* stop = p + 8;
+      while (p != stop && text(*p)) ++p;
+      if (p != stop) return p;
+    } else {
+      p += 8;
+    }
+  }
+  while (text(*p)) ++p;
+  return p;
+}
+
+// ASCII case-insensitive equality with a lowercase literal.
+bool iequals_lower(std::string_view s, std::string_view lower) {
+  if (s.size() != lower.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+    if (c != lower[i]) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -216,7 +284,9 @@ class Http1ResponseParser::Impl {
   };
 
  public:
-  explicit Impl(size_t max_body) : max_body_(max_body) { start(0, false); }
+  Impl(size_t max_body, bool beast_only) : max_body_(max_body), beast_only_(beast_only) {
+    start(0, false);
+  }
 
   void start(uint64_t token, bool head) {
     Completion& c = completion_;
@@ -242,7 +312,7 @@ class Http1ResponseParser::Impl {
     if (completion_.response_start == kNoTime) completion_.response_start = now;
     size_t off = 0;  // bytes of `data` consumed (by Beast or into pending_)
     while (off < size) {
-      if (!parser_->is_header_done()) {
+      if (!header_done()) {
         // The head: Beast is only ever given it whole, or a prefix of it to a fresh parser
         // (check_head). Once Beast has said need_more inside a head it waits for the blank
         // line before looking at anything again, so feeding it piecemeal would make what is
@@ -271,19 +341,29 @@ class Http1ResponseParser::Impl {
           pending_.append(data + off, end);
           head = pending_.data();
         }
-        if (parser_->got_some()) begin_message();  // check_head() used it
-        boost::beast::error_code ec;
-        const size_t n = parser_->put(boost::asio::const_buffer(head, head_size), ec);
-        // A whole head that Beast still wants more of has a status line shorter than the
-        // fixed lookahead of its version or status parsing: not HTTP.
-        if (ec == http::error::need_more) return fail(std::string(kFailShortHead), off, now);
-        if (ec) return fail(ec.message(), off, now);
-        // Non-eager, Beast stops right after a whole head.
-        if (n != head_size || !parser_->is_header_done()) {
-          return fail(std::string(kFailInternal), off, now);
+        if (parser_live_) begin_message();  // check_head() used it
+        if (!fast_head(head, head_size)) {
+          begin_message();  // what check_head() or fast_head() began is dropped
+          Parser& parser = beast();
+          boost::beast::error_code ec;
+          const size_t n = parser.put(boost::asio::const_buffer(head, head_size), ec);
+          // A whole head that Beast still wants more of has a status line shorter than the
+          // fixed lookahead of its version or status parsing: not HTTP.
+          if (ec == http::error::need_more) return fail(std::string(kFailShortHead), off, now);
+          if (ec) return fail(ec.message(), off, now);
+          // Non-eager, Beast stops right after a whole head.
+          if (n != head_size || !parser.is_header_done()) {
+            return fail(std::string(kFailInternal), off, now);
+          }
         }
         pending_.clear();
         off += end;
+      } else if (fast_) {
+        // A Content-Length body after a fast head: its bytes as they come.
+        const size_t take = static_cast<size_t>(std::min<uint64_t>(fast_left_, size - off));
+        on_body(std::string_view(data + off, take));
+        fast_left_ -= take;
+        off += take;
       } else {
         // The body. Only chunk lines and the last chunk with its trailers can leave bytes
         // that Beast wants to see again; body bytes are consumed as they come.
@@ -336,7 +416,7 @@ class Http1ResponseParser::Impl {
           return fail_header_limit(off, now);
         }
       }
-      if (parser_->is_done()) {
+      if (fast_ ? fast_left_ == 0 : parser_->is_done()) {
         if (!pending_.empty()) return fail(std::string(kFailInternal), off, now);
         if (interim_) {
           // 100 Continue, 103 Early Hints, …: not the answer; the final response follows.
@@ -354,7 +434,7 @@ class Http1ResponseParser::Impl {
   Status finish(int64_t now, bool reset) {
     if (status_ != Status::kNeedMore) return status_;
     const bool started = completion_.response_start != kNoTime;
-    if (!parser_->is_header_done()) {
+    if (!header_done()) {
       // The head never ended. Parse what came of it once more, whole, to know whether it was
       // HTTP at all and whether its status line was complete; its fields are not kept (Beast
       // reports a field only once the next line has begun).
@@ -363,7 +443,7 @@ class Http1ResponseParser::Impl {
         if (ec) return fail(ec.message(), 0, now).status;
       }
       header_count_ = 0;
-    } else if (!reset && pending_.empty() && parser_->need_eof()) {
+    } else if (!reset && pending_.empty() && !fast_ && parser_->need_eof()) {
       // A close-delimited body: the end of the connection is the end of the body.
       boost::beast::error_code ec;
       parser_->put_eof(ec);
@@ -391,6 +471,7 @@ class Http1ResponseParser::Impl {
   Completion& completion() { return completion_; }
   bool keep_alive() const { return status_ == Status::kDone && keep_alive_; }
   std::string_view failure() const { return failure_; }
+  uint64_t fast_heads() const { return fast_heads_; }
 
   // --- called by Parser (Beast's callbacks) ---
 
@@ -405,8 +486,9 @@ class Http1ResponseParser::Impl {
     // Slots of the previous response are reused so that their strings keep their capacity.
     traffic::Headers& headers = completion_.response.headers;
     if (header_count_ < headers.size()) {
-      headers[header_count_].name.assign(name);
-      headers[header_count_].value.assign(value);
+      traffic::Header& h = headers[header_count_];
+      traffic::overwrite(h.name, name);
+      traffic::overwrite(h.value, value);
     } else {
       headers.push_back({std::string(name), std::string(value)});
     }
@@ -440,9 +522,19 @@ class Http1ResponseParser::Impl {
   bool head() const { return head_; }
 
  private:
-  // A fresh Beast parser for the next message on the wire (the first, or the one after an
-  // interim 1xx). The response fields are reset; the timing and token stay.
+  // Starts the next message on the wire (the first, or the one after an interim 1xx): the
+  // response fields are reset, the timing and token stay. Beast's parser is made anew when
+  // needed (beast()), so that a head taken by the fast path costs no parser.
   void begin_message();
+
+  Parser& beast();
+
+  bool header_done() const { return fast_ || (parser_live_ && parser_->is_header_done()); }
+
+  // The fast path (see the file comment). `head` is a whole head, up to and including its blank
+  // line. Returns false for any head it does not take; what it began (status, fields) is then
+  // dropped by begin_message() before Beast parses the head.
+  bool fast_head(const char* head, size_t size);
 
   // Where the head that began in pending_ (and goes on in `data`) ends: the offset in `data`
   // just past its blank line, or npos. pending_ never holds the blank line itself.
@@ -465,7 +557,7 @@ class Http1ResponseParser::Impl {
   boost::beast::error_code check_head(const char* data, size_t size) {
     begin_message();
     boost::beast::error_code ec;
-    parser_->put(boost::asio::const_buffer(data, size), ec);
+    beast().put(boost::asio::const_buffer(data, size), ec);
     if (ec == http::error::need_more) ec = {};
     return ec;
   }
@@ -505,7 +597,7 @@ class Http1ResponseParser::Impl {
     const int code = completion_.response.status;
     // After 101 the connection speaks another protocol: no further HTTP/1.1 request on it.
     if (code == 101) completion_.flags |= traffic::kFlagUpgrade;
-    keep_alive_ = code != 101 && parser_->keep_alive();
+    keep_alive_ = code != 101 && (fast_ ? fast_keep_alive_ : parser_->keep_alive());
     status_ = Status::kDone;
   }
 
@@ -517,8 +609,14 @@ class Http1ResponseParser::Impl {
   }
 
   const size_t max_body_;
+  const bool beast_only_;  // tests: every head through Beast, the fast path's reference
   Completion completion_;
   std::optional<Parser> parser_;
+  bool parser_live_ = false;  // parser_ belongs to the current message
+  bool fast_ = false;         // the current message's head was taken by the fast path
+  bool fast_keep_alive_ = false;
+  uint64_t fast_left_ = 0;   // fast path: body bytes still to come
+  uint64_t fast_heads_ = 0;  // heads taken by the fast path
   std::string pending_;      // a head or chunk section not yet whole (at most ~kHeaderLimit)
   std::string failure_;      // short, fixed texts only: never bytes of the message
   size_t header_count_ = 0;  // headers of the current message (slots beyond are stale)
@@ -539,21 +637,133 @@ void Http1ResponseParser::Impl::begin_message() {
   completion_.has_response = false;
   header_count_ = 0;
   interim_ = false;
-  parser_.emplace(*this);
-  parser_->eager(false);
-  parser_->header_limit(kBeastHeaderLimit);
-  // We cap the kept body ourselves and count the rest: a big body is not an error. Not
-  // boost::none: Beast 1.74 tests "Content-Length > body_limit" against the empty optional,
-  // which is always true, and fails every Content-Length body.
-  parser_->body_limit(std::numeric_limits<uint64_t>::max());
-  // A response to HEAD has no body whatever its headers say; Beast cannot know the method.
-  parser_->skip(head_);
+  fast_ = false;
+  fast_left_ = 0;
+  parser_live_ = false;
+}
+
+Http1ResponseParser::Impl::Parser& Http1ResponseParser::Impl::beast() {
+  if (!parser_live_) {
+    parser_.emplace(*this);
+    parser_->eager(false);
+    parser_->header_limit(kBeastHeaderLimit);
+    // We cap the kept body ourselves and count the rest: a big body is not an error. Not
+    // boost::none: Beast 1.74 tests "Content-Length > body_limit" against the empty optional,
+    // which is always true, and fails every Content-Length body.
+    parser_->body_limit(std::numeric_limits<uint64_t>::max());
+    // A response to HEAD has no body whatever its headers say; Beast cannot know the method.
+    parser_->skip(head_);
+    parser_live_ = true;
+  }
+  return *parser_;
+}
+
+bool Http1ResponseParser::Impl::fast_head(const char* head, size_t size) {
+  if (beast_only_) return false;
+  const char* p = head;
+  const char* const end = head + size;  // ends with the blank line: "\r\n\r\n"
+  // Status line: "HTTP/1." ("0" / "1") SP 3DIGIT SP reason CRLF. 1xx (interim, 101) to Beast.
+  if (size < 17 || std::memcmp(p, "HTTP/1.", 7) != 0) return false;
+  const char minor = p[7];
+  if ((minor != '0' && minor != '1') || p[8] != ' ' || p[12] != ' ') return false;
+  int code = 0;
+  for (int i = 9; i < 12; ++i) {
+    if (p[i] < '0' || p[i] > '9') return false;
+    code = code * 10 + (p[i] - '0');
+  }
+  if (code < 200) return false;
+  p += 13;
+  const char* reason = p;
+  p = skip_text(p, end);  // stops at the CR of the blank line at the latest
+  if (p[0] != '\r' || p[1] != '\n') return false;
+  on_status(code, std::string_view(reason, static_cast<size_t>(p - reason)));
+  p += 2;
+
+  bool has_length = false, close = false, keep_alive = false;
+  uint64_t length = 0;
+  for (;;) {
+    if (end - p < 2) return false;
+    if (p[0] == '\r') {
+      if (p[1] != '\n' || p + 2 != end) return false;
+      break;
+    }
+    // field-name ":" OWS field-value OWS CRLF, without obs-fold.
+    const char* name = p;
+    while (tchar(*p)) ++p;
+    if (p == name || *p != ':') return false;
+    const std::string_view n(name, static_cast<size_t>(p - name));
+    ++p;
+    while (*p == ' ' || *p == '\t') ++p;
+    const char* value = p;
+    p = skip_text(p, end);
+    if (p[0] != '\r' || p[1] != '\n') return false;
+    const char* value_end = p;
+    while (value_end != value && (value_end[-1] == ' ' || value_end[-1] == '\t')) --value_end;
+    p += 2;
+    if (*p == ' ' || *p == '\t') return false;  // obs-fold
+    const std::string_view v(value, static_cast<size_t>(value_end - value));
+    // The fields Beast gives a meaning (basic_parser::do_field), by the length of their name.
+    switch (n.size()) {
+      case 7:
+        if (iequals_lower(n, "upgrade")) return false;
+        break;
+      case 10:
+      case 16:
+        if (iequals_lower(n, "connection") || iequals_lower(n, "proxy-connection")) {
+          // token *( OWS "," OWS token ): a strict form of Beast's list.
+          size_t i = 0;
+          for (;;) {
+            const size_t t = i;
+            while (i < v.size() && tchar(v[i])) ++i;
+            if (i == t) return false;
+            const std::string_view token = v.substr(t, i - t);
+            close = close || iequals_lower(token, "close");
+            keep_alive = keep_alive || iequals_lower(token, "keep-alive");
+            if (iequals_lower(token, "upgrade")) return false;
+            while (i < v.size() && (v[i] == ' ' || v[i] == '\t')) ++i;
+            if (i == v.size()) break;
+            if (v[i] != ',') return false;
+            ++i;
+            while (i < v.size() && (v[i] == ' ' || v[i] == '\t')) ++i;
+          }
+        }
+        break;
+      case 14:
+        if (iequals_lower(n, "content-length")) {
+          // One plain decimal below 10^18; lists, repeats and the rest to Beast.
+          if (has_length || v.empty() || v.size() > 18) return false;
+          for (char c : v) {
+            if (c < '0' || c > '9') return false;
+            length = length * 10 + static_cast<uint64_t>(c - '0');
+          }
+          has_length = true;
+        }
+        break;
+      case 17:
+        if (iequals_lower(n, "transfer-encoding")) return false;
+        break;
+      default:
+        break;
+    }
+    on_field(n, v);
+  }
+  const bool bodiless = head_ || code == 204 || code == 304;
+  if (!bodiless && !has_length) return false;  // close-delimited: Beast
+  on_header(bodiless, false, has_length);
+  fast_ = true;
+  // Beast's rule (basic_parser::keep_alive): HTTP/1.1 unless "close", HTTP/1.0 only with
+  // "keep-alive".
+  fast_keep_alive_ = minor == '1' ? !close : keep_alive;
+  fast_left_ = bodiless ? 0 : length;
+  if (fast_left_ != 0) on_body_init(fast_left_);
+  ++fast_heads_;
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
 
-Http1ResponseParser::Http1ResponseParser(size_t max_body)
-    : impl_(std::make_unique<Impl>(max_body)) {}
+Http1ResponseParser::Http1ResponseParser(size_t max_body, bool beast_only)
+    : impl_(std::make_unique<Impl>(max_body, beast_only)) {}
 Http1ResponseParser::~Http1ResponseParser() = default;
 
 void Http1ResponseParser::start(uint64_t token, bool head) { impl_->start(token, head); }
@@ -571,5 +781,7 @@ Completion& Http1ResponseParser::completion() { return impl_->completion(); }
 bool Http1ResponseParser::keep_alive() const { return impl_->keep_alive(); }
 
 std::string_view Http1ResponseParser::failure() const { return impl_->failure(); }
+
+uint64_t Http1ResponseParser::fast_heads() const { return impl_->fast_heads(); }
 
 }  // namespace twin::replay

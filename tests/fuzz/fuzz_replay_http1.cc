@@ -6,7 +6,9 @@
 // The parser is started for request 0, fed, started again after each completion, up to 8
 // responses, then finished when asked. This runs whole, byte by byte, and in pieces of a size
 // taken from the input: every way must give the same completions (the parser may not depend on
-// how the bytes were split), and every completion must respect max_body.
+// how the bytes were split), and every completion must respect max_body. Whole, it also runs
+// with every head through Beast: the fast head path must give exactly what Beast gives,
+// including where a response ends and the failure's wording.
 
 #include <cstdint>
 #include <cstdlib>
@@ -63,8 +65,9 @@ void check_one(const Options& o, const Outcome& x) {
 }
 
 // Feeds `wire` in pieces of `piece` bytes (0: whole).
-std::vector<Outcome> run(const Options& o, std::string_view wire, size_t piece) {
-  Http1ResponseParser p(o.max_body);
+std::vector<Outcome> run(const Options& o, std::string_view wire, size_t piece,
+                         bool beast_only = false) {
+  Http1ResponseParser p(o.max_body, beast_only);
   std::vector<Outcome> out;
   size_t next = 0;
   p.start(next, (o.heads & 1) != 0);
@@ -102,7 +105,7 @@ std::vector<Outcome> run(const Options& o, std::string_view wire, size_t piece) 
   return out;
 }
 
-void compare(const std::vector<Outcome>& a, const std::vector<Outcome>& b) {
+void compare(const std::vector<Outcome>& a, const std::vector<Outcome>& b, bool exact_end = false) {
   if (a.size() != b.size()) std::abort();
   for (size_t i = 0; i < a.size(); ++i) {
     const Outcome& x = a[i];
@@ -113,7 +116,11 @@ void compare(const std::vector<Outcome>& a, const std::vector<Outcome>& b) {
       std::abort();
     }
     // Where a protocol failure is noticed may depend on the split; where a response ends not.
-    if (x.c.error != ErrorKind::kProtocol && x.end != y.end) std::abort();
+    if ((exact_end || x.c.error != ErrorKind::kProtocol) && x.end != y.end) std::abort();
+    if (exact_end &&
+        (x.c.response_start != y.c.response_start || x.c.response_end != y.c.response_end)) {
+      std::abort();
+    }
   }
 }
 
@@ -131,5 +138,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::vector<Outcome> whole = run(o, wire, 0);
   compare(whole, run(o, wire, 1));
   compare(whole, run(o, wire, 2 + (data[0] >> 5) * 5));
+  compare(whole, run(o, wire, 0, true), true);
   return 0;
 }

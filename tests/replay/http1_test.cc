@@ -1,6 +1,8 @@
 // Tests of the HTTP/1.1 client codec: serialize_http1 and Http1ResponseParser. Every response is
 // fed whole, split at every offset, byte by byte and in random pieces (DESIGN.md): each way must
-// give the same completions, and the expected values below are written out by hand.
+// give the same completions, and the expected values below are written out by hand. Each check
+// runs twice: with the fast head path, and with every head through Beast (its reference); the
+// FastPath tests at the end compare the two on generated and mutated heads.
 
 #include "twin/replay/http1.h"
 
@@ -75,8 +77,16 @@ int64_t piece_time(size_t piece) { return 100 * static_cast<int64_t>(piece + 1);
 
 // Feeds `wire` cut at `cuts` (increasing offsets inside the wire), piece i at piece_time(i),
 // starting the parser anew for each request of `conn` after each completion.
-std::vector<Got> run(std::string_view wire, const std::vector<size_t>& cuts, const Conn& conn) {
-  Http1ResponseParser p(conn.max_body);
+std::vector<Got> run(std::string_view wire, const std::vector<size_t>& cuts, const Conn& conn,
+                     bool beast_only = false, uint64_t* fast_heads = nullptr) {
+  Http1ResponseParser p(conn.max_body, beast_only);
+  struct Count {
+    Http1ResponseParser& p;
+    uint64_t* out;
+    ~Count() {
+      if (out) *out += p.fast_heads();
+    }
+  } count{p, fast_heads};
   std::vector<Got> got;
   size_t next = 0;
   p.start(kToken, conn.heads[0]);
@@ -146,10 +156,10 @@ std::string describe(const std::vector<size_t>& cuts) {
   return s;
 }
 
-void check(std::string_view wire, const std::vector<size_t>& cuts, const Conn& conn,
-           const std::vector<Want>& wants) {
-  SCOPED_TRACE(describe(cuts));
-  const std::vector<Got> got = run(wire, cuts, conn);
+void check_one(std::string_view wire, const std::vector<size_t>& cuts, const Conn& conn,
+               const std::vector<Want>& wants, bool beast_only) {
+  SCOPED_TRACE(describe(cuts) + (beast_only ? " (Beast only)" : " (fast path)"));
+  const std::vector<Got> got = run(wire, cuts, conn, beast_only);
   ASSERT_EQ(got.size(), wants.size());
   for (size_t j = 0; j < got.size(); ++j) {
     SCOPED_TRACE("response " + std::to_string(j));
@@ -177,6 +187,12 @@ void check(std::string_view wire, const std::vector<size_t>& cuts, const Conn& c
       EXPECT_EQ(g.c.response_end, piece_time(piece_of(cuts, w.end - 1)));
     }
   }
+}
+
+void check(std::string_view wire, const std::vector<size_t>& cuts, const Conn& conn,
+           const std::vector<Want>& wants) {
+  check_one(wire, cuts, conn, wants, false);
+  check_one(wire, cuts, conn, wants, true);
 }
 
 // Whole, every split in two, byte by byte, and random pieces.
@@ -866,8 +882,10 @@ std::vector<Status> statuses_for_splits(const std::string& wire) {
   splits.push_back(steps);
   std::vector<Status> out;
   for (const auto& cuts : splits) {
-    const std::vector<Got> got = run(wire, cuts, {});
-    out.push_back(got.empty() ? Status::kNeedMore : got[0].status);
+    for (bool beast_only : {false, true}) {
+      const std::vector<Got> got = run(wire, cuts, {}, beast_only);
+      out.push_back(got.empty() ? Status::kNeedMore : got[0].status);
+    }
   }
   return out;
 }
@@ -925,6 +943,226 @@ TEST(Http1Response, HugeTrailersAndChunkLinesFail) {
       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nT: " +
       std::string(30 * 1024, 't') + "\r\n\r\n";
   for (Status s : statuses_for_splits(fine)) EXPECT_EQ(s, Status::kDone);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fast head path against Beast: generated heads, most of them plain, many mutated into what
+// the fast path must leave to Beast (folding, lists, bad bytes, odd versions and statuses). Both
+// parsers must give the same completions, whole and split; and the fast path must be taken.
+
+std::string pick(std::mt19937& rng, const std::vector<std::string>& from) {
+  return from[rng() % from.size()];
+}
+
+std::string random_value(std::mt19937& rng) {
+  static const std::string kBytes = std::string("aZ09 -_./,;=\"()") + '\t' + '\x7f' + '\x80' +
+                                    '\xff' + '\x01' + '\0' + '\r' + '\n';
+  std::string v;
+  const size_t n = rng() % 12;
+  // One value in three may hold any of kBytes; the others are letters.
+  const bool odd = rng() % 3 == 0;
+  for (size_t i = 0; i < n; ++i) {
+    v +=
+        odd && rng() % 3 == 0 ? kBytes[rng() % kBytes.size()] : static_cast<char>('a' + rng() % 26);
+  }
+  return v;
+}
+
+// A head the fast path should take (and a Content-Length body): valid versions and final
+// statuses, clean names, values of every byte class a value may hold, OWS, Connection tokens.
+std::string plain_response(std::mt19937& rng, bool head) {
+  std::string w = pick(rng, {"HTTP/1.1 ", "HTTP/1.0 "});
+  const std::string code = pick(rng, {"200", "201", "404", "500", "204", "304", "999"});
+  w += code + " " + pick(rng, {"OK", "", "Not Found", "a\tb \x80\xff~"}) + "\r\n";
+  const size_t fields = rng() % 6;
+  for (size_t f = 0; f < fields; ++f) {
+    if (rng() % 4 == 0) {
+      w += pick(rng, {"Connection", "CONNECTION", "Proxy-Connection"}) + ":" +
+           pick(rng, {"", " ", "\t"}) +
+           pick(rng, {"close", "keep-alive", "Keep-Alive, Close", "foo , bar,keep-alive"}) +
+           pick(rng, {"", " "}) + "\r\n";
+      continue;
+    }
+    std::string value;
+    for (size_t i = rng() % 16; i-- > 0;) {
+      value += pick(rng, {"a", "Z", "0", " ", "\t", "\x80", "\xfe", "\"", ",", "~", ":"});
+    }
+    w += pick(rng, {"Server", "date", "ETag", "X-Y", "~!#$%&'*+.^_`|"}) + ":" +
+         pick(rng, {"", " ", "\t "}) + value + "\r\n";
+  }
+  const bool bodiless = head || code == "204" || code == "304";
+  const size_t length = rng() % 20;
+  if (!bodiless || rng() % 2) w += "Content-Length: " + std::to_string(length) + "\r\n";
+  w += "\r\n";
+  if (!bodiless) {
+    for (size_t i = 0; i < length; ++i) w += static_cast<char>(rng() % 256);
+  }
+  return w;
+}
+
+struct Generated {
+  std::string wire;
+  Conn conn;
+};
+
+Generated generate(std::mt19937& rng) {
+  Generated g;
+  g.conn.heads.clear();
+  const size_t responses = 1 + rng() % 3;
+  for (size_t r = 0; r < responses; ++r) {
+    const bool head = rng() % 8 == 0;
+    g.conn.heads.push_back(head);
+    if (rng() % 5 < 2) {
+      g.wire += plain_response(rng, head);
+      continue;
+    }
+    std::string w;
+    w += rng() % 12 ? pick(rng, {"HTTP/1.1", "HTTP/1.1", "HTTP/1.0"})
+                    : pick(rng, {"HTTP/2.0", "HTTP/1.2", "http/1.1", "HTTP/1.", "HTTP/1.1 "});
+    w += rng() % 20 ? " " : "  ";
+    const std::string code =
+        rng() % 6 ? pick(rng, {"200", "200", "404", "500", "204", "304"})
+                  : pick(rng, {"100", "101", "103", "199", "999", "2x0", "20", "000"});
+    w += code;
+    w += rng() % 20 ? " " : "";
+    w += rng() % 5 ? pick(rng, {"OK", "", "Not Found", "Whatever It Is "}) : random_value(rng);
+    w += rng() % 30 ? "\r\n" : "\n";
+    int64_t length = -1;  // the Content-Length written, if one plain
+    bool chunked = false;
+    const size_t fields = rng() % 9;
+    for (size_t f = 0; f < fields; ++f) {
+      std::string name, value;
+      switch (rng() % 12) {
+        case 0:
+        case 1: {
+          name = pick(rng, {"Content-Length", "content-length", "CONTENT-LENGTH"});
+          const uint64_t n = rng() % 40;
+          value = rng() % 6 ? std::to_string(n)
+                            : pick(rng, {"007", "1,1", "3, 3", "1, 2", "", "abc", "-1", "+4",
+                                         "99999999999999999999", "999999999999999999", "4 4"});
+          if (rng() % 6 != 0 || value == std::to_string(n)) length = static_cast<int64_t>(n);
+          break;
+        }
+        case 2:
+          name = pick(rng, {"Connection", "connection", "Proxy-Connection"});
+          value = pick(rng, {"close", "keep-alive", "Keep-Alive", "CLOSE", "close, keep-alive",
+                             "keep-alive ,close", "upgrade", "Upgrade, close", "close,,x", ",close",
+                             "close;q=1", "keep-alive\t,\tfoo", "x y", ""});
+          break;
+        case 3:
+          name = pick(rng, {"Transfer-Encoding", "Upgrade", "Keep-Alive"});
+          value = pick(rng, {"chunked", "gzip", "h2c", "timeout=5"});
+          chunked = chunked || value == "chunked";
+          break;
+        case 4:
+          if (rng() % 3) {
+            name = "X-Ok";
+            value = random_value(rng);
+            break;
+          }
+          name = pick(rng, {"Bad Name", "", "X@y", "Content-Length ", "X\x80", "Ok-Name"});
+          value = random_value(rng);
+          break;
+        default:
+          name = pick(rng,
+                      {"Server", "Date", "ETag", "X-A", "x-b", "Accept-Ranges", "~!#$%&'*+.^_`|"});
+          value = random_value(rng);
+          break;
+      }
+      w += name;
+      w += rng() % 25 ? ":" : " :";
+      w += pick(rng, {"", " ", " ", "\t", "  "});
+      w += value;
+      w += pick(rng, {"", "", "", " ", "\t"});
+      const unsigned end = rng() % 40;
+      w += end == 0 ? "\n" : end == 1 ? "\r\n folded" : end == 2 ? "\r\n\tfolded" : "";
+      w += "\r\n";
+    }
+    w += rng() % 40 ? "\r\n" : "\n\r\n";
+    // A body that fits the framing most of the time.
+    if (chunked && rng() % 4) {
+      w += pick(rng, {"3\r\nabc\r\n0\r\n\r\n", "0\r\n\r\n", "1;x=y\r\nz\r\n0\r\nT: 1\r\n\r\n"});
+    } else if (length > 0 && !head && rng() % 8) {
+      for (int64_t i = 0; i < length; ++i) w += static_cast<char>(rng() % 256);
+    } else if (rng() % 4 == 0) {
+      w += random_value(rng);
+    }
+    g.wire += w;
+  }
+  const unsigned cap = rng() % 3;
+  g.conn.max_body = cap == 0 ? 0 : cap == 1 ? 3 : 1 << 20;
+  g.conn.end = static_cast<End>(rng() % 3);
+  return g;
+}
+
+void expect_same(const std::vector<Got>& fast, const std::vector<Got>& beast) {
+  ASSERT_EQ(fast.size(), beast.size());
+  for (size_t j = 0; j < fast.size(); ++j) {
+    SCOPED_TRACE("response " + std::to_string(j));
+    const Got& a = fast[j];
+    const Got& b = beast[j];
+    EXPECT_EQ(a.status, b.status);
+    EXPECT_EQ(a.c.token, b.c.token);
+    EXPECT_EQ(a.c.has_response, b.c.has_response);
+    EXPECT_EQ(a.c.error, b.c.error);
+    EXPECT_EQ(a.c.flags, b.c.flags);
+    EXPECT_EQ(a.c.response_start, b.c.response_start);
+    EXPECT_EQ(a.c.response_end, b.c.response_end);
+    EXPECT_EQ(a.c.response, b.c.response);
+    EXPECT_EQ(a.c.response.headers, b.c.response.headers);
+    EXPECT_EQ(a.keep_alive, b.keep_alive);
+    EXPECT_EQ(a.failure, b.failure);
+    EXPECT_EQ(a.end, b.end);
+  }
+}
+
+TEST(Http1FastPath, SameAsBeastOnGeneratedHeads) {
+  std::mt19937 rng(20261205);
+  uint64_t fast_heads = 0, done = 0, failed = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const Generated g = generate(rng);
+    std::vector<std::vector<size_t>> splits = {{}};
+    for (int k = 0; k < 2 && g.wire.size() > 2; ++k) {
+      std::vector<size_t> cuts;
+      for (size_t at = 1; at < g.wire.size(); ++at)
+        if (rng() % (k == 0 ? 4 : 16) == 0) cuts.push_back(at);
+      splits.push_back(cuts);
+    }
+    for (const auto& cuts : splits) {
+      SCOPED_TRACE("case " + std::to_string(i) + " " + describe(cuts) + " wire " +
+                   ::testing::PrintToString(g.wire));
+      const std::vector<Got> fast = run(g.wire, cuts, g.conn, false, &fast_heads);
+      const std::vector<Got> beast = run(g.wire, cuts, g.conn, true);
+      expect_same(fast, beast);
+      if (::testing::Test::HasFailure()) return;
+      for (const Got& x : fast) (x.status == Status::kDone ? done : failed) += 1;
+    }
+  }
+  // The generator is not degenerate: most heads are plain and taken by the fast path, and many
+  // responses complete or fail either way.
+  EXPECT_GT(fast_heads, 20000u);
+  EXPECT_GT(done, 20000u);
+  EXPECT_GT(failed, 5000u);
+}
+
+TEST(Http1FastPath, TakesPlainHeadsAndLeavesTheRest) {
+  auto fast = [](std::string_view wire, bool head = false) {
+    uint64_t n = 0;
+    Conn conn;
+    conn.heads = {head};
+    run(wire, {}, conn, false, &n);
+    return n;
+  };
+  EXPECT_EQ(fast("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), 1u);
+  EXPECT_EQ(fast("HTTP/1.0 204 No Content\r\nConnection: keep-alive\r\n\r\n"), 1u);
+  EXPECT_EQ(fast("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true), 1u);
+  // Left to Beast: chunked, close-delimited, interim, folded, listed or repeated lengths.
+  EXPECT_EQ(fast("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), 0u);
+  EXPECT_EQ(fast("HTTP/1.1 200 OK\r\n\r\n"), 0u);
+  EXPECT_EQ(fast("HTTP/1.1 100 Continue\r\n\r\n"), 0u);
+  EXPECT_EQ(fast("HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 0\r\n\r\n"), 0u);
+  EXPECT_EQ(fast("HTTP/1.1 200 OK\r\nContent-Length: 1,1\r\n\r\nx"), 0u);
+  EXPECT_EQ(fast("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx"), 0u);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@
 //
 // Responses are parsed with Boost.Beast's basic_parser (a maintained, fuzzed parser) driven
 // through its callbacks, so that headers keep their order and original case, bodies can be capped
-// without being buffered whole, and the framing is known.
+// without being buffered whole, and the framing is known. Plain heads (Content-Length or no body,
+// no folding, no Transfer-Encoding) take a fast path that accepts a subset of what Beast accepts,
+// with the same result (http1.cc says how, and why).
 
 #include <cstddef>
 #include <cstdint>
@@ -37,7 +39,8 @@ class Http1ResponseParser {
     Status status = Status::kNeedMore;
   };
 
-  explicit Http1ResponseParser(size_t max_body);
+  /// `beast_only` (tests) sends every head through Beast, the fast path's reference.
+  explicit Http1ResponseParser(size_t max_body, bool beast_only = false);
   ~Http1ResponseParser();
   Http1ResponseParser(const Http1ResponseParser&) = delete;
   Http1ResponseParser& operator=(const Http1ResponseParser&) = delete;
@@ -57,6 +60,9 @@ class Http1ResponseParser {
   bool keep_alive() const;
   /// A short description of the last failure (no bytes of the message), for counters and logs.
   std::string_view failure() const;
+
+  /// Heads parsed by the fast path so far (tests: that it is taken).
+  uint64_t fast_heads() const;
 
  private:
   class Impl;

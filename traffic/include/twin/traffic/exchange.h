@@ -63,6 +63,18 @@ struct Header {
 };
 using Headers = std::vector<Header>;
 
+/// `s = v` for a string that is reused from record to record (decoders, the replayer's slots):
+/// when `v` is no longer than what `s` holds, its bytes are copied over and the length cut,
+/// without the allocation and aliasing checks of assign(). `v` must not point into `s`.
+inline void overwrite(std::string& s, std::string_view v) {
+  if (v.size() <= s.size()) {
+    if (!v.empty()) std::char_traits<char>::copy(s.data(), v.data(), v.size());
+    s.resize(v.size());
+  } else {
+    s.assign(v);
+  }
+}
+
 /// An IPv4 or IPv6 address with a port; family 0 means unknown.
 struct Endpoint {
   uint8_t family = 0;                 // 0 unknown, 4 or 6
