@@ -444,7 +444,8 @@ Result<bool> Reader::next(Exchange& out) {
       if (in.varint(size) && size <= in.left()) {
         const size_t prefix = before - in.left();
         const char* rec = block_.data() + pos_ + prefix;
-        if (codec::decode_record(rec, static_cast<size_t>(size), prev_start_, out)) {
+        if (codec::decode_record(rec, static_cast<size_t>(size), prev_start_, out,
+                                 options_.request_only)) {
           pos_ += prefix + static_cast<size_t>(size);
           --remaining_;
           ++record_no_;

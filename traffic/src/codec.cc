@@ -1,6 +1,7 @@
 #include "codec.h"
 
 #include <array>
+#include <cstring>
 #include <unordered_map>
 #include <vector>
 
@@ -15,12 +16,37 @@ enum TimeBit : uint8_t {
   kIntended = 16,
 };
 
-void put_endpoint(std::string& out, const Endpoint& e) {
+// Writes through a pointer into a buffer that encode_record() has sized to an upper bound once:
+// a record is some thirty small fields, and appending each to a std::string (a capacity check
+// and a call per field) was most of the encoder's time. The bytes are those of put_varint and
+// put_bytes in codec.h.
+struct Cursor {
+  char* p;
+  void byte(uint8_t b) { *p++ = static_cast<char>(b); }
+  void varint(uint64_t v) {
+    while (v >= 0x80) {
+      *p++ = static_cast<char>(v | 0x80);
+      v >>= 7;
+    }
+    *p++ = static_cast<char>(v);
+  }
+  void raw(const void* data, size_t n) {
+    if (n != 0) std::memcpy(p, data, n);
+    p += n;
+  }
+  void bytes(std::string_view s) {
+    varint(s.size());
+    raw(s.data(), s.size());
+  }
+};
+constexpr size_t kVarintMax = 10;
+
+void put_endpoint(Cursor& out, const Endpoint& e) {
   const uint8_t family = (e.family == 4 || e.family == 6) ? e.family : 0;
-  out.push_back(static_cast<char>(family));
+  out.byte(family);
   if (family == 0) return;
-  out.append(reinterpret_cast<const char*>(e.address.data()), family == 4 ? 4 : 16);
-  put_varint(out, e.port);
+  out.raw(e.address.data(), family == 4 ? 4 : 16);
+  out.varint(e.port);
 }
 
 bool get_endpoint(Input& in, Endpoint& e) {
@@ -168,15 +194,34 @@ uint32_t name_code(std::string_view name, size_t slot) {
 }
 
 /// `slots` picks the guesses of name_code: requests and responses keep theirs apart.
-void put_headers(std::string& out, const Headers& headers, size_t slots) {
-  put_varint(out, headers.size());
+void put_headers(Cursor& out, const Headers& headers, size_t slots) {
+  out.varint(headers.size());
   for (size_t i = 0; i < headers.size(); ++i) {
     const auto& h = headers[i];
     const uint32_t code = name_code(h.name, slots + i % 32);
-    put_varint(out, code);
-    if (code == 0) put_bytes(out, h.name);
-    put_bytes(out, h.value);
+    out.varint(code);
+    if (code == 0) out.bytes(h.name);
+    out.bytes(h.value);
   }
+}
+
+size_t headers_bound(const Headers& headers) {
+  size_t n = kVarintMax;
+  for (const auto& h : headers) n += 3 * kVarintMax + h.name.size() + h.value.size();
+  return n;
+}
+
+// An upper bound of the encoded size of `e`: every varint at its longest.
+size_t record_bound(const Exchange& e) {
+  size_t n = 16 * kVarintMax + 8 + 2 * (1 + 16 + kVarintMax);
+  n += e.target.size() + e.request.method.size() + e.request.target.size() +
+       e.request.authority.size() + e.request.body.size() + 5 * kVarintMax;
+  n += headers_bound(e.request.headers);
+  if (e.response) {
+    n += 4 * kVarintMax + 2 + e.response->reason.size() + e.response->body.size();
+    n += headers_bound(e.response->headers);
+  }
+  return n;
 }
 
 bool get_headers(Input& in, Headers& headers) {
@@ -204,7 +249,7 @@ bool get_headers(Input& in, Headers& headers) {
     if (code == 0) {
       if (!in.bytes(h.name)) return false;
     } else {
-      h.name.assign(table.by_code[code - 1]);
+      overwrite(h.name, table.by_code[code - 1]);
     }
     if (!in.bytes(h.value)) return false;
   }
@@ -230,16 +275,19 @@ std::vector<std::string_view> header_name_table() {
   return {std::begin(kHeaderNames), std::end(kHeaderNames)};
 }
 
-void encode_record(const Exchange& e, int64_t& prev_start, std::string& out) {
-  put_varint(out, e.id);
-  put_varint(out, e.origin_id);
-  put_varint(out, e.session);
-  put_varint(out, e.seq);
-  put_varint(out, e.stream);
-  out.push_back(static_cast<char>(e.protocol));
-  out.push_back(static_cast<char>(e.error));
-  put_varint(out, e.flags);
-  put_bytes(out, e.target);
+void encode_record(const Exchange& e, int64_t& prev_start, std::string& buffer) {
+  const size_t start = buffer.size();
+  buffer.resize(start + record_bound(e));
+  Cursor out{buffer.data() + start};
+  out.varint(e.id);
+  out.varint(e.origin_id);
+  out.varint(e.session);
+  out.varint(e.seq);
+  out.varint(e.stream);
+  out.byte(static_cast<uint8_t>(e.protocol));
+  out.byte(static_cast<uint8_t>(e.error));
+  out.varint(e.flags);
+  out.bytes(e.target);
 
   const Timing& t = e.time;
   uint8_t mask = 0;
@@ -248,7 +296,7 @@ void encode_record(const Exchange& e, int64_t& prev_start, std::string& out) {
   if (t.response_start != kNoTime) mask |= kResponseStart;
   if (t.response_end != kNoTime) mask |= kResponseEnd;
   if (t.intended != kNoTime) mask |= kIntended;
-  out.push_back(static_cast<char>(mask));
+  out.byte(static_cast<uint8_t>(mask));
   // Instants are deltas (wrapping arithmetic, so any pair of int64 values round-trips): the
   // start against the previous record's start, the others against the start.
   const uint64_t base = (mask & kRequestStart) ? static_cast<uint64_t>(t.request_start) : 0;
@@ -256,39 +304,41 @@ void encode_record(const Exchange& e, int64_t& prev_start, std::string& out) {
     return zigzag(static_cast<int64_t>(static_cast<uint64_t>(v) - from));
   };
   if (mask & kRequestStart) {
-    put_varint(out, delta(t.request_start, static_cast<uint64_t>(prev_start)));
+    out.varint(delta(t.request_start, static_cast<uint64_t>(prev_start)));
     prev_start = t.request_start;
   }
-  if (mask & kRequestEnd) put_varint(out, delta(t.request_end, base));
-  if (mask & kResponseStart) put_varint(out, delta(t.response_start, base));
-  if (mask & kResponseEnd) put_varint(out, delta(t.response_end, base));
-  if (mask & kIntended) put_varint(out, delta(t.intended, base));
+  if (mask & kRequestEnd) out.varint(delta(t.request_end, base));
+  if (mask & kResponseStart) out.varint(delta(t.response_start, base));
+  if (mask & kResponseEnd) out.varint(delta(t.response_end, base));
+  if (mask & kIntended) out.varint(delta(t.intended, base));
 
   put_endpoint(out, e.client);
   put_endpoint(out, e.server);
 
   const Request& rq = e.request;
-  put_bytes(out, rq.method);
-  put_bytes(out, rq.target);
-  put_bytes(out, rq.authority);
-  out.push_back(static_cast<char>(rq.framing));
+  out.bytes(rq.method);
+  out.bytes(rq.target);
+  out.bytes(rq.authority);
+  out.byte(static_cast<uint8_t>(rq.framing));
   put_headers(out, rq.headers, 0);
-  put_bytes(out, rq.body);
-  put_varint(out, rq.body_size > rq.body.size() ? rq.body_size - rq.body.size() : 0);
+  out.bytes(rq.body);
+  out.varint(rq.body_size > rq.body.size() ? rq.body_size - rq.body.size() : 0);
 
-  out.push_back(e.response ? 1 : 0);
+  out.byte(e.response ? 1 : 0);
   if (e.response) {
     const Response& rs = *e.response;
-    put_varint(out, static_cast<uint64_t>(static_cast<uint32_t>(rs.status)));
-    put_bytes(out, rs.reason);
-    out.push_back(static_cast<char>(rs.framing));
+    out.varint(static_cast<uint64_t>(static_cast<uint32_t>(rs.status)));
+    out.bytes(rs.reason);
+    out.byte(static_cast<uint8_t>(rs.framing));
     put_headers(out, rs.headers, 32);
-    put_bytes(out, rs.body);
-    put_varint(out, rs.body_size > rs.body.size() ? rs.body_size - rs.body.size() : 0);
+    out.bytes(rs.body);
+    out.varint(rs.body_size > rs.body.size() ? rs.body_size - rs.body.size() : 0);
   }
+  buffer.resize(static_cast<size_t>(out.p - buffer.data()));
 }
 
-bool decode_record(const char* data, size_t size, int64_t& prev_start, Exchange& e) {
+bool decode_record(const char* data, size_t size, int64_t& prev_start, Exchange& e,
+                   bool request_only) {
   Input in(data, size);
   uint8_t protocol, error, mask;
   if (!in.varint(e.id) || !in.varint(e.origin_id) || !in.varint(e.session) || !in.varint(e.seq) ||
@@ -338,6 +388,10 @@ bool decode_record(const char* data, size_t size, int64_t& prev_start, Exchange&
     return true;  // trailing bytes are reserved for fields added by later minor versions
   }
   Response& rs = e.response ? *e.response : e.response.emplace();
+  if (request_only) {
+    rs = Response{};  // said to be there, not read
+    return true;
+  }
   uint32_t status;
   if (!in.small(status, 0xffffffffu) || !in.bytes(rs.reason) || !in.byte(framing) ||
       !get_headers(in, rs.headers) || !get_body(in, rs.body, rs.body_size)) {

@@ -102,7 +102,7 @@ class Input {
   bool bytes(std::string& out) {
     uint64_t n;
     if (!varint(n) || n > static_cast<uint64_t>(end_ - p_)) return false;
-    out.assign(p_, n);
+    overwrite(out, std::string_view(p_, n));  // decoders reuse their strings
     p_ += n;
     return true;
   }
@@ -127,6 +127,8 @@ std::vector<std::string_view> header_name_table();
 void encode_record(const Exchange& e, int64_t& prev_start, std::string& out);
 /// Decodes a record body into `out`, reusing its capacity. False when the bytes are not a valid
 /// record; `out` is then unspecified.
-bool decode_record(const char* data, size_t size, int64_t& prev_start, Exchange& out);
+/// `request_only` stops after the request: a record with a response gets an empty one.
+bool decode_record(const char* data, size_t size, int64_t& prev_start, Exchange& out,
+                   bool request_only = false);
 
 }  // namespace twin::traffic::codec

@@ -120,6 +120,10 @@ struct ReaderOptions {
   size_t max_block_size = 256u << 20;
   /// Called for each damage as it is found (besides being kept in damage()).
   std::function<void(const Damage&)> on_damage;
+  /// Decodes each record up to its request: a record's captured response is then an empty
+  /// Response (engaged, so that whether there was one is still known). For readers that never
+  /// look at it, such as the replayer's planner: captured response bodies are not copied.
+  bool request_only = false;
 };
 
 class Reader;
