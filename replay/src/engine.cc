@@ -370,7 +370,7 @@ class Worker {
   bool open_for(uint32_t target, size_t unowned_waiting);
   void finish_item(uint32_t item_slot);
   void fail_flight(uint32_t flight_slot, traffic::ErrorKind error);
-  void record(const Flight& f, const Item& item, Completion& c, const Connection* conn);
+  void record(Flight& f, const Item& item, Completion& c, const Connection* conn);
   void flush_results(bool force);
   bool done() const;
   uint32_t new_flight();
@@ -1334,9 +1334,10 @@ void Worker::finished(uint32_t fs, Completion& c, const Connection* conn) {
   asio::post(io_, [this, t] { dispatch(t); });
 }
 
-void Worker::record(const Flight& f, const Item& item, Completion& c, const Connection* conn) {
+void Worker::record(Flight& f, const Item& item, Completion& c, const Connection* conn) {
   // A slot of a written batch is written over: every field is set, and the strings keep their
-  // buffers (ResultQueue).
+  // buffers (ResultQueue). The flight's request is done with (finished() frees the flight next):
+  // its strings are swapped in, and the slot's old ones go to the next prepare().
   if (batch_.used == batch_.items.size()) batch_.items.emplace_back();
   traffic::Exchange& e = batch_.items[batch_.used++];
   e.id = shared_.next_id.fetch_add(1, std::memory_order_relaxed);
@@ -1366,10 +1367,10 @@ void Worker::record(const Flight& f, const Item& item, Completion& c, const Conn
                             ? epoch(c.response_end)
                             : traffic::kNoTime;
   auto& r = e.request;
-  r.method.assign(f.request.method);
-  r.target.assign(f.request.path);
-  r.authority.assign(f.request.authority);
-  r.headers = f.request.headers;  // element-wise: the slots' strings are assigned in place
+  r.method.swap(f.request.method);
+  r.target.swap(f.request.path);
+  r.authority.swap(f.request.authority);
+  r.headers.swap(f.request.headers);
   r.body_size = f.request.body.size();
   size_t keep = std::min(f.request.body.size(), shared_.options.max_body);
   r.body.assign(f.request.body, 0, keep);

@@ -123,9 +123,12 @@ Result<void> Planner::run() {
   // The first captured instant: from the index when the archive has one, else the smallest of
   // the first records (the reorder window below absorbs the rest).
   for (;;) {
-    auto opened = traffic::Reader::open(options_.input, {.on_damage = [this](const auto&) {
-                                          damage_.fetch_add(1, std::memory_order_relaxed);
-                                        }});
+    // The captured responses are not replayed: only whether there was one is read (session
+    // order, below), not their headers and bodies.
+    auto opened = traffic::Reader::open(
+        options_.input,
+        {.on_damage = [this](const auto&) { damage_.fetch_add(1, std::memory_order_relaxed); },
+         .request_only = true});
     if (!opened) return tl::unexpected(opened.error());
     auto& reader = *opened;
     if (pass_ == 0) {

@@ -34,6 +34,13 @@ bool hop_by_hop(std::string_view name) {
       "connection", "keep-alive",     "proxy-connection", "transfer-encoding", "upgrade",
       "host",       "content-length", "http2-settings",   "proxy-authenticate"};
   if (!name.empty() && name[0] == ':') return true;
+  // Most names have a length none of kNames has: those need no comparison.
+  constexpr uint32_t kLengths = [] {
+    uint32_t m = 0;
+    for (auto n : kNames) m |= 1u << n.size();
+    return m;
+  }();
+  if (name.size() >= 32 || (kLengths & (1u << name.size())) == 0) return false;
   for (auto n : kNames)
     if (iequals(name, n)) return true;
   return false;
@@ -192,8 +199,9 @@ size_t prepare(const traffic::Request& request, bool body_truncated, const Targe
   size_t used = 0;
   auto put = [&out, &used](const traffic::Header& h) {
     if (used < out.headers.size()) {
-      out.headers[used].name.assign(h.name);
-      out.headers[used].value.assign(h.value);
+      traffic::Header& slot = out.headers[used];
+      traffic::overwrite(slot.name, h.name);
+      traffic::overwrite(slot.value, h.value);
     } else {
       out.headers.push_back(h);
     }

@@ -78,6 +78,9 @@ traffic::Request captured() {
                {"X-Trace", "abc"},
                {"Keep-Alive", "timeout=5"},
                {"Upgrade", "h2c"},
+               {"Proxy-Connection", "keep-alive"},
+               {"HTTP2-Settings", "AAMAAABkAAQAoAAAAAIAAAAA"},
+               {"proxy-authenticate", "Basic"},
                {"X-Trace", "def"}};
   r.body = "{}";
   r.body_size = 2;
