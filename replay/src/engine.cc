@@ -195,6 +195,7 @@ class Connection {
   uint64_t served = 0;
   bool preopened = false;      // opened before the schedule started (--preconnect)
   bool preconnecting = false;  // … and not yet ready or failed
+  bool h2_listed = false;      // in the worker's h2_ready_ list
 
  private:
   void on_connected(const error_code& ec);
@@ -248,6 +249,7 @@ class Worker {
     conn_count_.resize(n, 0);
     connecting_.resize(n, 0);
     h2_conns_.resize(n);
+    h2_ready_.resize(n);
     for (size_t t = 0; t < n; ++t) stats_[t].name = shared_.targets[t].target->name;
     read_buf_.resize(64 << 10);
     if (shared_.options.mode == Mode::kMax) {
@@ -329,11 +331,19 @@ class Worker {
       conn.preconnecting = false;
       shared_.preconnecting.fetch_sub(1, std::memory_order_release);
     }
-    if (conn.h2_)
+    if (conn.h2_) {
       h2_conns_[conn.target()].push_back(&conn);
-    else if (conn.owner == 0)
+      h2_room(conn);
+    } else if (conn.owner == 0)
       pools_[conn.target()].push_back(&conn);
     dispatch_all();
+  }
+  /// An HTTP/2 connection may have a free stream (it became ready, a stream ended, frames came
+  /// in): listed for pick() if it has one.
+  void h2_room(Connection& conn) {
+    if (conn.h2_listed || !conn.has_capacity()) return;
+    conn.h2_listed = true;
+    h2_ready_[conn.target()].push_back(&conn);
   }
   /// `error` is why a connection that never became ready failed (kConnect, kTls, kTimeout).
   void connection_closed(Connection& conn, bool failed_to_connect, traffic::ErrorKind error);
@@ -407,6 +417,10 @@ class Worker {
   std::vector<size_t> conn_count_;
   std::vector<size_t> connecting_;
   std::vector<std::vector<Connection*>> h2_conns_;  // per target: open HTTP/2 connections
+  // Per target: HTTP/2 connections that had a free stream when last listed (h2_room); pick()
+  // drops the ones it finds full. Scanning every connection for a free stream, twice per
+  // completion in a closed loop, had cost more than the rest of dispatching.
+  std::vector<std::vector<Connection*>> h2_ready_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
   size_t max_conns_ = 1;
   uint32_t turn_ = 0;  // dispatch_all: the target that goes first
@@ -501,6 +515,7 @@ void Connection::on_ready() {
       uint32_t slot = static_cast<uint32_t>(c.token);
       auto it = std::find(in_flight_.begin(), in_flight_.end(), slot);
       if (it != in_flight_.end()) in_flight_.erase(it);
+      w_.h2_room(*this);  // before finished(): its dispatch may use the free stream
       w_.finished(slot, c, this);
     });
     if (!created) {
@@ -714,6 +729,7 @@ void Connection::handle_bytes(const char* data, size_t n, int64_t now) {
   if (n > 0) got_bytes_ = true;
   if (h2_) {
     h2s_->receive(reinterpret_cast<const uint8_t*>(data), n, now);
+    w_.h2_room(*this);  // SETTINGS may have raised the limit
     write_pending();
     return;
   }
@@ -1166,10 +1182,14 @@ Connection* Worker::pick(uint32_t t, uint64_t sid, SessionState* s, size_t unown
     }
     return c;
   }
-  // HTTP/2: a connection with a free stream will do. h2_conns_ is short: a connection carries
-  // many sessions.
-  for (Connection* c : h2_conns_[t])
-    if (c->has_capacity()) return c;
+  // HTTP/2: a connection with a free stream will do (a connection carries many sessions).
+  auto& ready = h2_ready_[t];
+  while (!ready.empty()) {
+    Connection* c = ready.back();
+    if (c->has_capacity()) return c;  // it stays listed while it has room
+    ready.pop_back();
+    c->h2_listed = false;
+  }
   if (conn_count_[t] >= max_conns_) return nullptr;
   if (s) {
     if (!s->home[t]) {
@@ -1220,6 +1240,11 @@ void Worker::connection_closed(Connection& conn, bool failed_to_connect, traffic
   --conn_count_[t];
   auto& h2 = h2_conns_[t];
   h2.erase(std::remove(h2.begin(), h2.end(), &conn), h2.end());
+  if (conn.h2_listed) {
+    auto& ready = h2_ready_[t];
+    ready.erase(std::remove(ready.begin(), ready.end(), &conn), ready.end());
+    conn.h2_listed = false;
+  }
   auto& pool = pools_[t];
   pool.erase(std::remove(pool.begin(), pool.end(), &conn), pool.end());
   SessionState* owner = nullptr;

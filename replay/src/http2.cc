@@ -444,8 +444,8 @@ class Http2Session::Impl {
       // A header of an earlier response, with its buffers (recycle()).
       traffic::Header& h = headers.emplace_back(std::move(impl.spare_headers_.back()));
       impl.spare_headers_.pop_back();
-      h.name.assign(n);
-      h.value.assign(v);
+      traffic::overwrite(h.name, n);
+      traffic::overwrite(h.value, v);
     }
     return 0;
   }
