@@ -25,7 +25,10 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
 #include <limits>
@@ -33,6 +36,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "h2_mem.h"
 
 namespace twin::replay {
 namespace {
@@ -177,7 +182,7 @@ class Http2Session::Impl {
     // which is what can_submit() reads too; nothing to set here.
 
     nghttp2_session* s = nullptr;
-    if (nghttp2_session_client_new2(&s, cbs, this, opt) != 0) {
+    if (nghttp2_session_client_new3(&s, cbs, this, opt, h2mem::mem()) != 0) {
       return fail("http2: cannot create the client session");
     }
     session_.reset(s);

@@ -7,6 +7,8 @@
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -15,6 +17,8 @@
 #include <string_view>
 #include <tuple>
 #include <vector>
+
+#include "h2_mem.h"
 
 namespace twin::replay {
 namespace {
@@ -976,6 +980,44 @@ TEST(Http2Session, DestroyedWithOpenStreamsDoesNotCallBack) {
     EXPECT_EQ(out.substr(0, 24), "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
   }
   EXPECT_EQ(calls, 0);
+}
+
+// nghttp2's allocator (h2_mem.h): every size gets at least what it asked for, realloc keeps the
+// bytes, calloc zeroes, small blocks are reused by the thread and big ones are not cached.
+TEST(Http2Memory, BlocksHoldTheirSizeAndAreReused) {
+  nghttp2_mem* m = h2mem::mem();
+  std::vector<void*> blocks;
+  for (size_t size : {0, 1, 15, 16, 17, 255, 511, 512, 513, 4096, 100000}) {
+    auto* p = static_cast<unsigned char*>(m->malloc(size, m->mem_user_data));
+    ASSERT_NE(p, nullptr);
+    EXPECT_GE(h2mem::capacity(p), size);
+    std::memset(p, 0xAB, size);  // the whole size is writable (ASan: a larger one is not)
+    blocks.push_back(p);
+  }
+  // realloc: grows keeping the bytes, shrinks in place.
+  auto* r = static_cast<unsigned char*>(m->malloc(10, m->mem_user_data));
+  for (int i = 0; i < 10; ++i) r[i] = static_cast<unsigned char>(i);
+  r = static_cast<unsigned char*>(m->realloc(r, 3000, m->mem_user_data));
+  ASSERT_NE(r, nullptr);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(r[i], i);
+  EXPECT_EQ(m->realloc(r, 5, m->mem_user_data), r);
+  m->free(r, m->mem_user_data);
+  // calloc zeroes, also a reused block that held bytes.
+  for (void* p : blocks) m->free(p, m->mem_user_data);
+  auto* z = static_cast<unsigned char*>(m->calloc(4, 4, m->mem_user_data));
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(z[i], 0);
+  m->free(z, m->mem_user_data);
+  EXPECT_EQ(m->calloc(SIZE_MAX / 2, 4, m->mem_user_data), nullptr);  // overflow
+  // The last small block freed is the next one of its class.
+  void* a = m->malloc(100, m->mem_user_data);
+  m->free(a, m->mem_user_data);
+  EXPECT_EQ(m->malloc(97, m->mem_user_data), a);
+  m->free(a, m->mem_user_data);
+  // The cache of a class is bounded.
+  std::vector<void*> many;
+  for (size_t i = 0; i < 3 * h2mem::kKeep; ++i) many.push_back(m->malloc(64, m->mem_user_data));
+  for (void* p : many) m->free(p, m->mem_user_data);
+  EXPECT_EQ(h2mem::cache.free[64 / 16 - 1].size(), h2mem::kKeep);
 }
 
 }  // namespace
