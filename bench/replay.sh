@@ -9,8 +9,11 @@
 #    (HTTP/1.1 listener) and against `h2load -c N -t T -m M -D D` (h2c listener, prior knowledge;
 #    twin with the same -m M), twin once recording every response (-o results.twin) and once
 #    without -o. Requests/s are medians over RUNS runs, ratios twin/peer the median of the
-#    per-run ratios. The order of the tools alternates from run to run. Nothing is pinned: on a
-#    2-core machine nginx (one worker), the load generator and twin share both cores.
+#    per-run ratios. The order of the tools alternates from run to run. With TWIN_BENCH_PIN=1
+#    (the default) nginx's worker runs on CPU 0 and every load generator (wrk, h2load, twin with
+#    all its threads) on the other CPUs, as if they were separate machines; with
+#    TWIN_BENCH_PIN=0 nothing is pinned and on a 2-core machine nginx, the load generator and
+#    twin's worker, planner and writer threads share both cores.
 # 2. Schedule fidelity: `twin replay --rate R --duration D --no-order -o res.twin` of a generated
 #    capture of GET /x?i=K (64 captured connections), and the same with session order kept (without
 #    --no-order), while tcpdump records the request packets on lo. From the results
@@ -49,6 +52,8 @@
 #                             connection), and session order kept (64 captured connections)
 #   TWIN_BENCH_IDLE           sessions (idle connections) of part 3 [10000]
 #   TWIN_BENCH_IDLE_FEW       sessions of the reference run of part 3 [10]
+#   TWIN_BENCH_PIN            part 1: 1 = nginx on CPU 0, load generators on CPUs 1..n-1;
+#                             0 = nothing pinned [1 when nproc >= 2]
 #   TWIN_BENCH_KEEP=1         keep pcaps and results archives
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,7 +62,7 @@ cmdline="bench/replay.sh"
 for v in TWIN TWIN_BENCH_PARTS TWIN_BENCH_RUNS TWIN_BENCH_DURATION TWIN_BENCH_CONNS \
          TWIN_BENCH_THREADS TWIN_BENCH_H2LOAD_M TWIN_BENCH_RATES TWIN_BENCH_LAG_RATE \
          TWIN_BENCH_FID_RUNS TWIN_BENCH_FID_DURATION TWIN_BENCH_FID_THREADS TWIN_BENCH_IDLE \
-         TWIN_BENCH_IDLE_FEW TWIN_BENCH_ORDER; do
+         TWIN_BENCH_IDLE_FEW TWIN_BENCH_ORDER TWIN_BENCH_PIN; do
   if [[ -n ${!v:-} ]]; then cmdline="$v='${!v}' $cmdline"; fi
 done
 
@@ -75,6 +80,14 @@ fid_dur=${TWIN_BENCH_FID_DURATION:-$dur}
 fid_threads=${TWIN_BENCH_FID_THREADS:-}
 idle=${TWIN_BENCH_IDLE:-10000}
 idle_few=${TWIN_BENCH_IDLE_FEW:-10}
+pin=${TWIN_BENCH_PIN:-$(($(nproc) >= 2 ? 1 : 0))}
+gen=()   # prefix of the load generators' commands in part 1
+pin_text="nothing pinned (nginx, the load generator and twin share the cores)"
+if [[ $pin == 1 ]]; then
+  (($(nproc) >= 2)) || { echo "replay.sh: TWIN_BENCH_PIN=1 needs 2 CPUs" >&2; exit 2; }
+  gen=(taskset -c "1-$(($(nproc) - 1))")
+  pin_text="part 1 pinned: nginx's worker on CPU 0, each load generator (wrk, h2load, twin) on CPUs 1-$(($(nproc) - 1))"
+fi
 idle_gap=15
 idle_spread=1.5
 work=${TWIN_BENCH_DIR:-out/bench-replay}
@@ -158,6 +171,7 @@ head -c 100 /dev/zero | tr '\0' 'x' >"$ng/www/x"   # /x: 100 bytes
 worker_conns=$((nofile > 40000 ? 30000 : nofile - 100))
 cat >"$ng/nginx.conf" <<EOF
 worker_processes 1;
+$([[ $pin == 1 ]] && echo "worker_cpu_affinity 1;")
 worker_rlimit_nofile $nofile;
 pid $ng/nginx.pid;
 error_log $ng/logs/error.log warn;
@@ -195,11 +209,11 @@ nginx_requests() {
 }
 
 echo "== twin $TWIN"
-echo "== nginx $(nginx -v 2>&1 | sed 's/.*\///'), worker_processes 1, HTTP/1.1 on :$port1, h2c on :$port2; nproc $(nproc); open files $nofile; nothing pinned (nginx, the load generator and twin share the cores)"
+echo "== nginx $(nginx -v 2>&1 | sed 's/.*\///'), worker_processes 1, HTTP/1.1 on :$port1, h2c on :$port2; nproc $(nproc); open files $nofile; $pin_text"
 echo "== load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '{"part":"meta","date":"%s","nproc":%d,"dur":%s,"fid_dur":%s,"idle_gap":%s,"cmd":"%s","load_start":"%s"}\n' \
+printf '{"part":"meta","date":"%s","nproc":%d,"dur":%s,"fid_dur":%s,"idle_gap":%s,"cmd":"%s","load_start":"%s","pinned":%s}\n' \
   "$(date -u +%FT%TZ)" "$(nproc)" "$dur" "$fid_dur" "$idle_gap" "${cmdline//\"/\\\"}" \
-  "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$raw"
+  "$(cut -d' ' -f1-3 /proc/loadavg)" "$pin" >>"$raw"
 
 # --- the generated capture: enough GETs for the longest fixed-rate run ---
 maxrate=$lag_rate
@@ -229,7 +243,7 @@ run_twin_max() {  # proto conns threads run with_o [streams per h2c connection, 
   rm -f "$work/res-max.twin" "$work/s.json"
   local before
   before=$(nginx_requests)
-  if ! CI=1 timeout -k 5 $((dur + 60)) "$TWIN" replay "$work/get.twin" --target "$url" --max -c "$c" \
+  if ! CI=1 timeout -k 5 $((dur + 60)) "${gen[@]}" "$TWIN" replay "$work/get.twin" --target "$url" --max -c "$c" \
        --threads "$t" --duration "$dur" --loop -q --summary-json "$work/s.json" "${out[@]}" \
        2>"$work/twin.err"; then
     echo "  ! twin replay --max ($proto -c $c --threads $t ${out[*]}) failed: $(tail -n 3 "$work/twin.err")" >&2
@@ -253,13 +267,13 @@ run_peer() {  # proto conns threads run [h2load -m]
   local proto=$1 c=$2 t=$3 run=$4 m=${5:-1} rps errs name completed before
   before=$(nginx_requests)
   if [[ $proto == http/1.1 ]]; then
-    timeout -k 5 $((dur + 30)) wrk -c "$c" -t "$t" -d "${dur}s" --timeout 10s "$h1/x" >"$work/peer.out" 2>&1 || true
+    timeout -k 5 $((dur + 30)) "${gen[@]}" wrk -c "$c" -t "$t" -d "${dur}s" --timeout 10s "$h1/x" >"$work/peer.out" 2>&1 || true
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/peer.out")
     errs=$(awk '/Socket errors|Non-2xx/ {n++} END {print n+0}' "$work/peer.out")
     completed=$(awk '/requests in/ {print $1}' "$work/peer.out")
     name=wrk
   else
-    timeout -k 5 $((dur + 30)) h2load -c "$c" -t "$t" -m "$m" -D "$dur" "http://127.0.0.1:$port2/x" >"$work/peer.out" 2>&1 || true
+    timeout -k 5 $((dur + 30)) "${gen[@]}" h2load -c "$c" -t "$t" -m "$m" -D "$dur" "http://127.0.0.1:$port2/x" >"$work/peer.out" 2>&1 || true
     rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' "$work/peer.out")
     errs=$(sed -n 's/^requests: .* \([0-9]*\) failed, \([0-9]*\) errored.*/\1+\2/p' "$work/peer.out")
     errs=$((${errs:-0}))

@@ -295,8 +295,10 @@ def report(raw_path, md_path):
                               fmt(med([r.get("inflight") for r in to.values()]), 1),
                               str(errs)])
         text += render_text(hdr, table)
+        pinned = ("nginx's worker pinned to CPU 0, each load generator to the other CPUs"
+                  if meta.get("pinned") == 1 else "nothing pinned")
         md.append(f"**Closed loop** (median of {runs} runs of {meta.get('dur')} s each; a ratio is "
-                  "the median of the per-run ratios):")
+                  f"the median of the per-run ratios; {pinned}):")
         md.append("")
         md += render_md(hdr, table)
         md.append("")
