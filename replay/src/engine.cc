@@ -380,6 +380,9 @@ class Worker {
   bool open_for(uint32_t target, size_t unowned_waiting);
   void finish_item(uint32_t item_slot);
   void fail_flight(uint32_t flight_slot, traffic::ErrorKind error);
+  /// Ends an item that was never released, for every target, as kCancelled; its flights get
+  /// their request prepared first, so that the results record what was not sent.
+  void cancel_item(uint32_t item_slot, int64_t now);
   void record(Flight& f, const Item& item, Completion& c, const Connection* conn);
   void flush_results(bool force);
   bool done() const;
@@ -849,13 +852,7 @@ void Worker::on_tick() {
       uint32_t s = scheduled_.front();
       scheduled_.pop_front();
       inbox_.queued.fetch_sub(1, std::memory_order_relaxed);
-      for (uint32_t t = 0; t < stats_.size(); ++t) {
-        uint32_t fs = new_flight();
-        flights_[fs].item = s;
-        flights_[fs].target = t;
-        flights_[fs].released = now;
-        fail_flight(fs, traffic::ErrorKind::kCancelled);
-      }
+      cancel_item(s, now);
     }
     for (uint32_t t = 0; t < ready_.size(); ++t) {
       auto q = std::move(ready_[t]);
@@ -955,13 +952,7 @@ void Worker::take_inbox() {
     if (finishing_) {
       // Stopping: what arrives now is cancelled at once.
       inbox_.queued.fetch_sub(1, std::memory_order_relaxed);
-      for (uint32_t t = 0; t < stats_.size(); ++t) {
-        uint32_t fs = new_flight();
-        flights_[fs].item = slot;
-        flights_[fs].target = t;
-        flights_[fs].released = now_ns();
-        fail_flight(fs, traffic::ErrorKind::kCancelled);
-      }
+      cancel_item(slot, now_ns());
       continue;
     }
     // The planner hands items over in intended order per worker, except across a loop's
@@ -1286,6 +1277,21 @@ void Worker::connection_closed(Connection& conn, bool failed_to_connect, traffic
 void Worker::retry(uint32_t fs) {
   ready_[flights_[fs].target].push_front(fs);
   asio::post(io_, [this, t = flights_[fs].target] { dispatch(t); });
+}
+
+void Worker::cancel_item(uint32_t item_slot, int64_t now) {
+  const Item& item = items_[item_slot].item;
+  for (uint32_t t = 0; t < stats_.size(); ++t) {
+    uint32_t fs = new_flight();
+    Flight& f = flights_[fs];
+    f.item = item_slot;
+    f.target = t;
+    f.released = now;
+    // A free flight still holds an earlier request (record() swaps strings): write this one.
+    prepare(item.request, item.body_truncated, *shared_.targets[t].target, shared_.options.rewrite,
+            f.request);
+    fail_flight(fs, traffic::ErrorKind::kCancelled);
+  }
 }
 
 void Worker::fail_flight(uint32_t fs, traffic::ErrorKind error) {

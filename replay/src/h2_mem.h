@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <vector>
 
 // nghttp2's memory, through a per-thread cache of small blocks. nghttp2 makes some 17
 // allocations per request (a buffer for each decoded header value, frames, stream and item
@@ -17,17 +16,24 @@
 // (280 KiB per thread at most), and reused by the same thread; larger ones go to malloc. A
 // block carries its capacity in a 16-byte header, so that free() and realloc() know it; a block
 // freed by another thread joins that thread's cache, which is fine for plain malloc memory.
+// The lists are fixed arrays: release() runs inside nghttp2's C callbacks and must not
+// allocate or throw.
 namespace twin::replay::h2mem {
 constexpr size_t kHeader = 16;
 constexpr size_t kSmallMax = 512;
 constexpr size_t kClasses = kSmallMax / 16;
 constexpr size_t kKeep = 32;
 
+struct FreeList {
+  std::array<void*, kKeep> blocks{};
+  size_t size = 0;
+};
+
 struct Cache {
-  std::array<std::vector<void*>, kClasses> free;
+  std::array<FreeList, kClasses> free;
   ~Cache() {
     for (auto& list : free)
-      for (void* block : list) std::free(block);
+      for (size_t i = 0; i < list.size; ++i) std::free(list.blocks[i]);
   }
 };
 inline thread_local Cache cache;
@@ -38,9 +44,8 @@ inline void* allocate(size_t size, void*) {
   const size_t cap = capacity_of(std::max<size_t>(size, 1));
   if (cap <= kSmallMax) {
     auto& list = cache.free[cap / 16 - 1];
-    if (!list.empty()) {
-      void* block = list.back();
-      list.pop_back();
+    if (list.size > 0) {
+      void* block = list.blocks[--list.size];
       return static_cast<char*>(block) + kHeader;
     }
   }
@@ -63,8 +68,8 @@ inline void release(void* p, void*) {
   const size_t cap = capacity(p);
   if (cap <= kSmallMax) {
     auto& list = cache.free[cap / 16 - 1];
-    if (list.size() < kKeep) {
-      list.push_back(block);
+    if (list.size < kKeep) {
+      list.blocks[list.size++] = block;
       return;
     }
   }

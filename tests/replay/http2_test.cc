@@ -1017,7 +1017,7 @@ TEST(Http2Memory, BlocksHoldTheirSizeAndAreReused) {
   std::vector<void*> many;
   for (size_t i = 0; i < 3 * h2mem::kKeep; ++i) many.push_back(m->malloc(64, m->mem_user_data));
   for (void* p : many) m->free(p, m->mem_user_data);
-  EXPECT_EQ(h2mem::cache.free[64 / 16 - 1].size(), h2mem::kKeep);
+  EXPECT_EQ(h2mem::cache.free[64 / 16 - 1].size, h2mem::kKeep);
 }
 
 }  // namespace

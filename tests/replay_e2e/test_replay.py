@@ -2044,7 +2044,11 @@ class Soak(Case):
                          f"ones apart): {t}")
 
     def _interrupt(self, mode_args, url):
-        capture = self._capture()
+        # Every captured request has its own target, so that a recorded one can be matched.
+        plan = spaced_schedule(40, 5 * MS, 4, [f"/{p}?n={i}" for i in range(20)
+                                               for p in ("1k.bin", "echo-ok")])
+        capture = write_capture(self.fresh("int"), plan)
+        captured = {c["id"]: c["request"]["target"] for c in h.cat_jsonl(capture)}
         out, sj = self.fresh("int") + ".twin", self.fresh("int") + ".json"
         proc = h.Proc([twin(), "replay", capture, "--target", url, "-o", out, "--summary-json",
                        sj, "--loop"] + [str(a) for a in mode_args], name="twin-replay",
@@ -2074,6 +2078,12 @@ class Soak(Case):
         self.assertEqual(len(xs), summary["recorded"], "the results archive is complete")
         self.assertGreaterEqual(len(xs), t["completed"])
         self.assertEqual(set(errors_by_kind(t)) - {"cancelled"}, set(), t)
+        # Cancelled ones too (also those never sent) record their own request, not one that
+        # the worker recorded earlier.
+        for e in xs:
+            self.assertEqual(e["request"]["target"], captured[e["origin_id"]], e.get("error"))
+        h.log("interrupt:", sum(1 for e in xs if e.get("error") == "cancelled"),
+              "cancelled of", len(xs), "recorded")
 
     def test_interrupt_rate(self):
         """--rate 200 --loop without --duration runs until SIGINT, then ends within a few
