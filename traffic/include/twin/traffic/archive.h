@@ -123,6 +123,9 @@ struct ReaderOptions {
   /// Decodes each record up to its request: a record's captured response is then an empty
   /// Response (engaged, so that whether there was one is still known). For readers that never
   /// look at it, such as the replayer's planner: captured response bodies are not copied.
+  /// The response section is then not decoded either, so damage inside it (but not in the
+  /// block's framing or checksum, which are still checked) goes unnoticed: `twin info` and
+  /// the full reader still report it.
   bool request_only = false;
 };
 
