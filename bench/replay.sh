@@ -86,7 +86,7 @@ pin_text="nothing pinned (nginx, the load generator and twin share the cores)"
 if [[ $pin == 1 ]]; then
   (($(nproc) >= 2)) || { echo "replay.sh: TWIN_BENCH_PIN=1 needs 2 CPUs" >&2; exit 2; }
   gen=(taskset -c "1-$(($(nproc) - 1))")
-  pin_text="part 1 pinned: nginx's worker on CPU 0, each load generator (wrk, h2load, twin) on CPUs 1-$(($(nproc) - 1))"
+  pin_text="pinned: nginx's worker on CPU 0 (every part), in part 1 each load generator (wrk, h2load, twin) on CPUs 1-$(($(nproc) - 1))"
 fi
 idle_gap=15
 idle_spread=1.5
