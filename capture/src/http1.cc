@@ -5,6 +5,8 @@
 #include <cstring>
 #include <utility>
 
+#include "twin/traffic/text.h"
+
 namespace twin::capture {
 namespace {
 
@@ -22,17 +24,7 @@ constexpr std::string_view kHttp1 = "HTTP/1.";
 
 enum CheckResult : int { kMore = 0, kValid = 1, kInvalid = 2 };
 
-constexpr std::array<bool, 256> make_tchar() {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}
-constexpr std::array<bool, 256> kTchar = make_tchar();
-
-inline bool is_tchar(char c) { return kTchar[static_cast<unsigned char>(c)]; }
+using traffic::is_tchar;
 // A byte of a request target: VCHAR or obs-text.
 inline bool is_target_char(char c) {
   const auto u = static_cast<unsigned char>(c);

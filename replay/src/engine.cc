@@ -387,6 +387,8 @@ class Worker {
   void flush_results(bool force);
   bool done() const;
   uint32_t new_flight();
+  /// A new flight of the item to target `t`, released at `now`, with its request prepared.
+  uint32_t prepared_flight(uint32_t item_slot, uint32_t t, int64_t now);
   /// The instant latency counts from: the schedule's, or later when session order held the
   /// request; the actual send in closed-loop mode.
   int64_t intended_of(const Flight& f, const Item& item) const {
@@ -1037,18 +1039,26 @@ uint32_t Worker::new_flight() {
   return slot;
 }
 
+uint32_t Worker::prepared_flight(uint32_t item_slot, uint32_t t, int64_t now) {
+  const Item& item = items_[item_slot].item;
+  uint32_t fs = new_flight();
+  Flight& f = flights_[fs];
+  f.item = item_slot;
+  f.target = t;
+  f.released = now;
+  // A free flight still holds an earlier request (record() swaps strings): this one goes over it.
+  stats_[t].invalid_headers +=
+      prepare(item.request, item.body_truncated, *shared_.targets[t].target,
+              shared_.options.rewrite, f.request);
+  return fs;
+}
+
 void Worker::release(uint32_t item_slot) {
   Item& item = items_[item_slot].item;
   int64_t now = now_ns();
   for (uint32_t t = 0; t < stats_.size(); ++t) {
-    uint32_t fs = new_flight();
+    uint32_t fs = prepared_flight(item_slot, t, now);
     Flight& f = flights_[fs];
-    f.item = item_slot;
-    f.target = t;
-    f.released = now;
-    stats_[t].invalid_headers +=
-        prepare(item.request, item.body_truncated, *shared_.targets[t].target,
-                shared_.options.rewrite, f.request);
     if (item.session != 0) {
       auto& s = session(item.session);
       s.last_active = now;
@@ -1280,18 +1290,8 @@ void Worker::retry(uint32_t fs) {
 }
 
 void Worker::cancel_item(uint32_t item_slot, int64_t now) {
-  const Item& item = items_[item_slot].item;
-  for (uint32_t t = 0; t < stats_.size(); ++t) {
-    uint32_t fs = new_flight();
-    Flight& f = flights_[fs];
-    f.item = item_slot;
-    f.target = t;
-    f.released = now;
-    // A free flight still holds an earlier request (record() swaps strings): write this one.
-    prepare(item.request, item.body_truncated, *shared_.targets[t].target, shared_.options.rewrite,
-            f.request);
-    fail_flight(fs, traffic::ErrorKind::kCancelled);
-  }
+  for (uint32_t t = 0; t < stats_.size(); ++t)
+    fail_flight(prepared_flight(item_slot, t, now), traffic::ErrorKind::kCancelled);
 }
 
 void Worker::fail_flight(uint32_t fs, traffic::ErrorKind error) {

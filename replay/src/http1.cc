@@ -44,6 +44,8 @@
 #include <string_view>
 #include <utility>
 
+#include "twin/traffic/text.h"
+
 namespace twin::replay {
 
 namespace http = boost::beast::http;
@@ -107,16 +109,6 @@ bool method_has_body(std::string_view method) {
   return method == "POST" || method == "PUT" || method == "PATCH";
 }
 
-// tchar (RFC 9110 5.6.2): the bytes Beast accepts in a field name.
-constexpr std::array<bool, 256> kTchar = [] {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}();
-
 // The bytes Beast accepts in a field value or a reason phrase: HTAB, SP, VCHAR, obs-text.
 constexpr std::array<bool, 256> kText = [] {
   std::array<bool, 256> t{};
@@ -125,7 +117,8 @@ constexpr std::array<bool, 256> kText = [] {
   return t;
 }();
 
-bool tchar(char c) { return kTchar[static_cast<unsigned char>(c)]; }
+// tchar (RFC 9110 5.6.2): the bytes Beast accepts in a field name.
+bool tchar(char c) { return traffic::is_tchar(c); }
 bool text(char c) { return kText[static_cast<unsigned char>(c)]; }
 
 // The first byte at or after `p` that is not text(), eight bytes at a time while they lie before

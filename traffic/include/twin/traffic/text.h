@@ -3,12 +3,24 @@
 // RFC 3339 instants. Written here rather than pulled from OpenSSL or Boost because they are a
 // few dozen lines each and the traffic library should not depend on a crypto library for them.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace twin::traffic {
+
+/// tchar (RFC 9110 5.6.2): the bytes of an HTTP token, such as a field name or a method.
+inline constexpr std::array<bool, 256> kTchar = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+inline bool is_tchar(char c) { return kTchar[static_cast<unsigned char>(c)]; }
 
 /// ASCII case-insensitive equality (HTTP header names, HTTP versions).
 bool ascii_iequals(std::string_view a, std::string_view b);
