@@ -136,6 +136,29 @@ TEST(SipHashTest, ReferenceVectors) {
   EXPECT_EQ(sip128(2), (std::array<uint8_t, 16>{0x81, 0x77, 0x22, 0x8d, 0xa4, 0xa4, 0x5d, 0xc7,
                                                 0xfc, 0xa3, 0x8b, 0xde, 0xf6, 0x0a, 0xff, 0xe4}));
 
+  // Bulk updates (whole words, from any alignment) and update_u64 at any offset give what byte
+  // by byte gives.
+  std::string msg(64, '\0');
+  for (size_t i = 0; i < msg.size(); ++i) msg[i] = static_cast<char>(i * 7 + 3);
+  for (size_t len = 0; len <= msg.size(); ++len) {
+    for (size_t split = 0; split <= len; ++split) {
+      SipHasher bytewise(key);
+      for (size_t i = 0; i < len; ++i) bytewise.update(static_cast<uint8_t>(msg[i]));
+      SipHasher bulk(key);
+      bulk.update(std::string_view(msg).substr(0, split));
+      bulk.update(std::string_view(msg).substr(split, len - split));
+      ASSERT_EQ(bulk.finish64(), bytewise.finish64()) << len << " split at " << split;
+    }
+    SipHasher word(key);
+    SipHasher bytes(key);
+    word.update(std::string_view(msg).substr(0, len % 9));
+    bytes.update(std::string_view(msg).substr(0, len % 9));
+    word.update_u64(0x0102030405060708ULL * (len + 1));
+    for (int i = 0; i < 8; ++i)
+      bytes.update(static_cast<uint8_t>((0x0102030405060708ULL * (len + 1)) >> (8 * i)));
+    ASSERT_EQ(word.finish64(), bytes.finish64()) << len;
+  }
+
   // The unrolled one-word form agrees with the incremental one.
   std::mt19937_64 rng(5);
   for (int i = 0; i < 100; ++i) {
