@@ -55,6 +55,9 @@ Result<ScrubEngine> make_scrub_engine(const ScrubSetup& s) {
   auto engine = scrubber::Scrubber::create(policy, *key);
   if (!engine) return tl::unexpected(engine.error());
   e.scrubber = std::move(*engine);
+  // The report's shape statistics are for the table (not with -q) and --report; the archive's
+  // metadata holds only counts.
+  e.scrubber->set_shape_statistics(!s.quiet || !s.report.empty());
   return e;
 }
 

@@ -93,10 +93,11 @@ FieldStats& Report::at(std::string_view path) {
 void Report::record(FieldStats& f, std::string_view before, std::string_view after, Kind kind) {
   ++f.count;
   if (before != after) ++f.changed;
+  ++f.kinds[static_cast<size_t>(kind)];
+  if (!shape_statistics_) return;
   ++f.length_before[capped(before.size())];
   ++f.length_after[capped(after.size())];
   if (same_shape(before, after)) ++f.shape_kept;
-  ++f.kinds[static_cast<size_t>(kind)];
   f.distinct_before.add(XXH3_64bits_withSeed(before.data(), before.size(), seed_));
   f.distinct_after.add(XXH3_64bits_withSeed(after.data(), after.size(), seed_));
 }
@@ -108,6 +109,7 @@ void Report::add_residual(FieldStats& f, uint64_t n) {
 }
 
 void Report::merge(const Report& other) {
+  shape_statistics_ = shape_statistics_ && other.shape_statistics_;
   for (const auto& [path, o] : other.fields_) {
     auto& f = at(path);
     f.count += o.count;
@@ -133,23 +135,24 @@ nlohmann::json Report::to_json() const {
     for (size_t i = 0; i < kKindCount; ++i) {
       if (f.kinds[i]) kinds[std::string(to_string(static_cast<Kind>(i)))] = f.kinds[i];
     }
-    fields.push_back({
-        {"path", path},
-        {"count", f.count},
-        {"changed", f.changed},
-        {"distinct_before", f.distinct_before.count()},
-        {"distinct_after", f.distinct_after.count()},
-        {"distinct_exact", !f.distinct_before.saturated() && !f.distinct_after.saturated()},
-        {"length_before", hist_json(f.length_before)},
-        {"length_after", hist_json(f.length_after)},
-        {"length_ks", f.length_ks()},
-        {"shape_kept", f.shape_kept},
-        {"shape_match", f.count ? double(f.shape_kept) / double(f.count) : 1.0},
-        {"residual", f.residual},
-        {"kinds", kinds},
-    });
+    nlohmann::json field = {
+        {"path", path},           {"count", f.count}, {"changed", f.changed},
+        {"residual", f.residual}, {"kinds", kinds},
+    };
+    if (shape_statistics_) {
+      field["distinct_before"] = f.distinct_before.count();
+      field["distinct_after"] = f.distinct_after.count();
+      field["distinct_exact"] = !f.distinct_before.saturated() && !f.distinct_after.saturated();
+      field["length_before"] = hist_json(f.length_before);
+      field["length_after"] = hist_json(f.length_after);
+      field["length_ks"] = f.length_ks();
+      field["shape_kept"] = f.shape_kept;
+      field["shape_match"] = f.count ? double(f.shape_kept) / double(f.count) : 1.0;
+    }
+    fields.push_back(std::move(field));
   }
   return {
+      {"shape_statistics", shape_statistics_},
       {"fields", fields},
       {"json_bodies", json_bodies_},
       {"json_structure_checked", json_structure_checked_},
@@ -165,6 +168,9 @@ std::string Report::table(size_t rows) const {
                    [](const auto& a, const auto& b) { return a.second->count > b.second->count; });
   std::string out;
   char line[512];
+  if (!shape_statistics_) {
+    out += "(shape statistics were not gathered: distinct, after, len-KS and shape read 0)\n";
+  }
   std::snprintf(line, sizeof line, "%-48s %10s %10s %10s %7s %7s %8s\n", "field", "scrubbed",
                 "distinct", "after", "len-KS", "shape", "residual");
   out += line;

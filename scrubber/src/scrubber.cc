@@ -369,6 +369,7 @@ class Engine final : public Scrubber {
 
   const ScrubCounters& counters() const override { return counters_; }
   const Report& report() const override { return report_; }
+  void set_shape_statistics(bool on) override { report_.set_shape_statistics(on); }
 
  private:
   static uint64_t seed_of(const Key& key, std::string_view purpose) {

@@ -481,6 +481,51 @@ TEST(Scrubber, TheReportHoldsNoValueAndCountsShape) {
   EXPECT_EQ(s->report().residual(), 0u);
 }
 
+// Without shape statistics (-q and no --report) the output, counts, kinds and residuals are
+// what they are with them; only the statistics are missing, and the report says so.
+TEST(Scrubber, ShapeStatisticsOffChangesNothingElse) {
+  auto with = make();
+  auto without = make();
+  without->set_shape_statistics(false);
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 200; ++i) {
+    const std::string email = "user" + std::to_string(rng() % 50) + "@example.com";
+    const std::string body = R"({"owner": {"email": ")" + email + R"(", "phone": "+1415555)" +
+                             std::to_string(1000 + rng() % 9000) + R"("}, "note": "call )" + email +
+                             R"("})";
+    auto a =
+        get("/x?mail=" + email, {{"Authorization", "Bearer sk_live_4eC39HqLyjWDarjtT1zdp7dc"}});
+    json_response(a, body);
+    auto b = a;
+    with->scrub(a);
+    without->scrub(b);
+    ASSERT_EQ(a.request.target, b.request.target);
+    ASSERT_EQ(a.request.headers, b.request.headers);
+    ASSERT_EQ(a.response->body, b.response->body);
+  }
+  EXPECT_EQ(with->counters().to_json(), without->counters().to_json());
+  const auto& fw = with->report().fields();
+  const auto& fo = without->report().fields();
+  ASSERT_EQ(fw.size(), fo.size());
+  for (const auto& [path, f] : fw) {
+    auto it = fo.find(path);
+    ASSERT_NE(it, fo.end()) << path;
+    EXPECT_EQ(it->second.count, f.count) << path;
+    EXPECT_EQ(it->second.changed, f.changed) << path;
+    EXPECT_EQ(it->second.kinds, f.kinds) << path;
+    EXPECT_EQ(it->second.residual, f.residual) << path;
+    EXPECT_GT(f.distinct_before.count(), 0u) << path;
+    EXPECT_EQ(it->second.distinct_before.count(), 0u) << path;
+  }
+  const auto jw = with->report().to_json();
+  const auto jo = without->report().to_json();
+  EXPECT_TRUE(jw["shape_statistics"].get<bool>());
+  EXPECT_FALSE(jo["shape_statistics"].get<bool>());
+  EXPECT_TRUE(jw["fields"][0].contains("distinct_before"));
+  EXPECT_FALSE(jo["fields"][0].contains("distinct_before"));
+  EXPECT_NE(without->report().table().find("not gathered"), std::string::npos);
+}
+
 // ---- percent-encoded values, multipart text ----
 
 // The token `value` gets where it is met as it is: as a header's value, found by content.

@@ -124,6 +124,12 @@ class Report {
 
   static constexpr size_t kMaxPaths = 4096;  // beyond, values are counted under "(other)"
 
+  /// The shape statistics (distinct counts, length distributions, shape match) cost about a
+  /// tenth of a scrub; a run whose report nobody reads (`-q` without `--report`) turns them off.
+  /// Counts, kinds and residuals are kept either way; to_json() says which it was.
+  void set_shape_statistics(bool on) { shape_statistics_ = on; }
+  bool shape_statistics() const { return shape_statistics_; }
+
   void record(std::string_view path, std::string_view before, std::string_view after, Kind kind) {
     record(field(path), before, after, kind);
   }
@@ -159,6 +165,7 @@ class Report {
  private:
   FieldStats& at(std::string_view path);
   uint64_t seed_;
+  bool shape_statistics_ = true;
   std::map<std::string, FieldStats, std::less<>> fields_;
   uint64_t residual_ = 0;
   uint64_t json_bodies_ = 0;

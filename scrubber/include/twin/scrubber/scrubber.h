@@ -69,6 +69,8 @@ class Scrubber {
 
   virtual const ScrubCounters& counters() const = 0;
   virtual const Report& report() const = 0;
+  /// See Report::set_shape_statistics; on by default.
+  virtual void set_shape_statistics(bool on) = 0;
 };
 using ScrubberPtr = std::unique_ptr<Scrubber>;
 
