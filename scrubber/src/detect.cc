@@ -369,23 +369,41 @@ double estimated_entropy(std::string_view s) {
   return h + static_cast<double>(distinct - 1) / (2 * n * 0.6931471805599453);
 }
 
+// Byte flags for looks_random; the separator flag is the top one (counted by a shift).
+constexpr uint8_t kRfDigit = 1, kRfUpper = 2, kRfLower = 4, kRfNotHex = 8, kRfSep = 16;
+struct RandomFlags {
+  std::array<uint8_t, 256> f{};
+  constexpr RandomFlags() {
+    for (int b = 0; b < 256; ++b) {
+      const char c = static_cast<char>(b);
+      uint8_t v = 0;
+      if (is_digit(c)) v |= kRfDigit;
+      if (is_upper(c)) v |= kRfUpper;
+      if (is_lower(c)) v |= kRfLower;
+      if (!is_hex(c)) v |= kRfNotHex;
+      if (c == '-' || c == '_') v |= kRfSep;
+      f[static_cast<size_t>(b)] = v;
+    }
+  }
+};
+constexpr RandomFlags kRandomFlags;
+
 // `core` (no padding) reads as a random secret: see the header comment.
 bool looks_random(std::string_view core, size_t min_length, double min_entropy) {
   if (core.size() < min_length) return false;
-  bool digit = false;
-  bool letter = false;
-  bool hex_only = true;
-  bool upper = false;
-  bool lower = false;
+  // One table lookup per byte instead of six tests.
+  unsigned any = 0;
   size_t seps = 0;
   for (char c : core) {
-    digit = digit || is_digit(c);
-    letter = letter || is_alpha(c);
-    upper = upper || is_upper(c);
-    lower = lower || is_lower(c);
-    hex_only = hex_only && is_hex(c);
-    seps += c == '-' || c == '_';
+    const uint8_t f = kRandomFlags.f[static_cast<uint8_t>(c)];
+    any |= f;
+    seps += f >> 4;
   }
+  const bool digit = any & kRfDigit;
+  const bool upper = any & kRfUpper;
+  const bool lower = any & kRfLower;
+  const bool letter = upper || lower;
+  const bool hex_only = !(any & kRfNotHex);
   if (!digit || !letter) return false;
   const double threshold = hex_only ? std::min(min_entropy, 3.0) : min_entropy;
   if (estimated_entropy(core) < threshold) return false;

@@ -13,12 +13,12 @@
 
 namespace twin::scrubber::detect_detail {
 
-inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
-inline bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
-inline bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
-inline bool is_alpha(char c) { return is_upper(c) || is_lower(c); }
-inline bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
-inline bool is_hex(char c) {
+constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+constexpr bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+constexpr bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
+constexpr bool is_alpha(char c) { return is_upper(c) || is_lower(c); }
+constexpr bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
+constexpr bool is_hex(char c) {
   return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 inline char to_lower(char c) { return is_upper(c) ? static_cast<char>(c + 32) : c; }

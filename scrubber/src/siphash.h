@@ -75,7 +75,11 @@ class SipHasher {
       length_ += 8;
       return;
     }
-    for (int i = 0; i < 8; ++i) update(static_cast<uint8_t>(word >> (8 * i)));
+    // Completes the tail with the word's low bytes; its high bytes start the next tail.
+    const unsigned shift = 8 * (length_ & 7);
+    compress(tail_ | (word << shift));
+    tail_ = word >> (64 - shift);
+    length_ += 8;
   }
 
   uint64_t finish64() {
