@@ -33,6 +33,7 @@ struct ReplayCli {
   bool max = false;
   bool no_order = false;
   bool send_truncated = false;
+  size_t loop_cache_mib = 64;
   bool quiet = false;
 };
 
@@ -45,12 +46,13 @@ std::string ms(uint64_t ns) {
 void print_summary(const replay::Summary& s) {
   std::fprintf(stderr,
                "replay: planned=%llu skipped_filtered=%llu skipped_truncated_body=%llu "
-               "skipped_no_request=%llu loops=%llu recorded=%llu record_stalls=%llu "
-               "input_damage=%llu elapsed=%.2fs%s\n",
+               "skipped_no_request=%llu loops=%llu (from memory %llu) recorded=%llu "
+               "record_stalls=%llu input_damage=%llu elapsed=%.2fs%s\n",
                (unsigned long long)s.planned, (unsigned long long)s.skipped_filtered,
                (unsigned long long)s.skipped_truncated, (unsigned long long)s.skipped_no_request,
-               (unsigned long long)s.loops, (unsigned long long)s.recorded,
-               (unsigned long long)s.record_stalls, (unsigned long long)s.input_damage, s.elapsed,
+               (unsigned long long)s.loops, (unsigned long long)s.loops_from_memory,
+               (unsigned long long)s.recorded, (unsigned long long)s.record_stalls,
+               (unsigned long long)s.input_damage, s.elapsed,
                s.interrupted ? " (interrupted)" : "");
   for (const auto& t : s.targets) {
     uint64_t errs = 0;
@@ -116,6 +118,10 @@ Run add_replay(CLI::App& app) {
   cmd->add_option("-d,--duration", o.duration, "Stop after S seconds")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--loop", o.loop, "Start the input over when it ends (soak; use --duration)");
+  cmd->add_option("--loop-cache", cli->loop_cache_mib,
+                  "With --loop: MiB of captured requests kept in memory so that later passes "
+                  "read nothing (64; 0: read the input on every pass)")
+      ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--warmup", o.warmup, "Seconds at the start sent but not counted or recorded")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-order", cli->no_order,
@@ -221,16 +227,20 @@ Run add_replay(CLI::App& app) {
     if (o.loop && o.duration <= 0 && !cli->quiet)
       std::fprintf(stderr, "twin: replay: warning: --loop without --duration runs until stopped\n");
     o.keep_order = !cli->no_order;
+    o.loop_cache_bytes = cli->loop_cache_mib << 20;
     o.skip_truncated = !cli->send_truncated;
     o.extra_metadata["replay_options"] = {
         {"input", o.input},
-        {"mode", cli->max ? "max" : rate->count() > 0 ? "rate" : "faithful"},
+        {"mode", cli->max            ? "max"
+                 : rate->count() > 0 ? "rate"
+                                     : "faithful"},
         {"speed", o.speed},
         {"rate", o.rate},
         {"poisson", o.poisson},
         {"connections", o.connections},
         {"duration_s", o.duration},
         {"loop", o.loop},
+        {"loop_cache_bytes", o.loop_cache_bytes},
         {"warmup_s", o.warmup},
         {"keep_order", o.keep_order},
         {"timeout_s", o.timeout},

@@ -1505,6 +1505,7 @@ nlohmann::json Summary::to_json() const {
                   {"truncated_body", skipped_truncated},
                   {"no_request", skipped_no_request}};
   j["loops"] = loops;
+  j["loops_from_memory"] = loops_from_memory;
   j["recorded"] = recorded;
   j["record_stalls"] = record_stalls;
   j["input_damage"] = input_damage;
@@ -1730,6 +1731,7 @@ Result<Summary> run(const Options& options_in, const Hooks& hooks) {
   summary.skipped_truncated = planner.skipped_truncated();
   summary.skipped_no_request = planner.skipped_no_request();
   summary.loops = planner.loops();
+  summary.loops_from_memory = planner.loops_from_memory();
   summary.input_damage = planner.damage();
   summary.record_stalls = shared.record_stalls.load();
   summary.elapsed = static_cast<double>(end - start) / 1e9;

@@ -120,9 +120,18 @@ bool Planner::keep(const traffic::Exchange& e) {
 }
 
 Result<void> Planner::run() {
+  caching_ = options_.loop && options_.loop_cache_bytes > 0;
   // The first captured instant: from the index when the archive has one, else the smallest of
   // the first records (the reorder window below absorbs the rest).
   for (;;) {
+    if (pass_ > 0 && cache_full_) {
+      pass_from_memory();
+      loops_from_memory_.fetch_add(1, std::memory_order_relaxed);
+      ++pass_;
+      if (stopped() || done_ || planned_in_pass_ == 0) break;
+      loops_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
     // The captured responses are not replayed: only whether there was one is read (session
     // order, below), not their headers and bodies.
     auto opened = traffic::Reader::open(
@@ -139,6 +148,12 @@ Result<void> Planner::run() {
     }
     auto r = pass(*reader);
     if (!r) return r;
+    if (pass_ == 0) {
+      // Whole only when the pass was: stopped early, it holds the beginning of the input.
+      cache_full_ = caching_ && !stopped() && !done_;
+      caching_ = false;
+      if (!cache_full_) std::vector<Cached>().swap(cache_);
+    }
     ++pass_;
     if (!options_.loop || stopped() || done_ || planned_in_pass_ == 0) break;
     loops_.fetch_add(1, std::memory_order_relaxed);
@@ -179,9 +194,62 @@ Result<void> Planner::pass(traffic::Reader& reader) {
     if (window.empty()) break;
     traffic::Exchange* e = window.top().e;
     window.pop();
+    if (caching_) remember(*e);
     plan(*e);
     spare.push_back(e);
   }
+  end_pass();
+  return {};
+}
+
+// Keeps what plan() will read of `e`, in the order plan() sees it, while the first pass fits in
+// Options::loop_cache_bytes; past it, nothing is kept and every pass reads the input.
+void Planner::remember(const traffic::Exchange& e) {
+  auto heap = [](const std::string& x) { return x.size() > 15 ? x.capacity() + 1 : 0; };
+  const traffic::Request& r = e.request;
+  size_t bytes = sizeof(Cached) + heap(r.method) + heap(r.target) + heap(r.authority) +
+                 heap(r.body) + r.headers.size() * sizeof(traffic::Header);
+  for (const auto& h : r.headers) bytes += heap(h.name) + heap(h.value);
+  if (cache_bytes_ + bytes > options_.loop_cache_bytes) {
+    caching_ = false;
+    std::vector<Cached>().swap(cache_);
+    return;
+  }
+  cache_bytes_ += bytes;
+  Cached& c = cache_.emplace_back();
+  c.request = r;
+  c.id = e.id;
+  c.session = e.session;
+  c.request_start = e.time.request_start;
+  c.response_end = e.time.response_end;
+  c.flags = e.flags;
+  c.has_response = e.response.has_value();
+}
+
+// A later pass of --loop from the first pass's copy: the same exchanges in the same order, so
+// the same plan, without reading and decoding the input again.
+void Planner::pass_from_memory() {
+  planned_in_pass_ = 0;
+  traffic::Exchange e;
+  for (const Cached& c : cache_) {
+    if (stopped() || done_) return;
+    e.id = c.id;
+    e.session = c.session;
+    e.time.request_start = c.request_start;
+    e.time.response_end = c.response_end;
+    e.flags = c.flags;
+    if (c.has_response) {
+      if (!e.response) e.response.emplace();
+    } else {
+      e.response.reset();
+    }
+    e.request = c.request;  // into the strings of a spare request: usually no allocation
+    plan(e);
+  }
+  end_pass();
+}
+
+void Planner::end_pass() {
   // The next pass starts one mean gap after this one's last request.
   if (planned_in_pass_ > 1 && last_capture_ != traffic::kNoTime && t0_ != traffic::kNoTime) {
     int64_t span = last_capture_ - first_capture_;
@@ -190,7 +258,6 @@ Result<void> Planner::pass(traffic::Reader& reader) {
   } else {
     pass_offset_ += 1'000'000;  // a single request: 1 ms apart
   }
-  return {};
 }
 
 void Planner::plan(traffic::Exchange& e) {

@@ -32,6 +32,8 @@ class Planner {
   uint64_t skipped_truncated() const { return skipped_truncated_.load(); }
   uint64_t skipped_no_request() const { return skipped_no_request_.load(); }
   uint64_t loops() const { return loops_.load(); }
+  /// Passes after the first that were planned from memory (Options::loop_cache_bytes).
+  uint64_t loops_from_memory() const { return loops_from_memory_.load(); }
   uint64_t damage() const { return damage_.load(); }
 
  private:
@@ -41,9 +43,23 @@ class Planner {
     int64_t last_end = traffic::kNoTime;
   };
 
+  // What plan() reads of an exchange, kept from the first pass for the later ones of --loop.
+  struct Cached {
+    traffic::Request request;
+    uint64_t id = 0;
+    uint64_t session = 0;
+    int64_t request_start = traffic::kNoTime;
+    int64_t response_end = traffic::kNoTime;
+    uint32_t flags = 0;
+    bool has_response = false;
+  };
+
   bool stopped() const { return stop_.load(std::memory_order_relaxed); }
   bool keep(const traffic::Exchange& e);
   Result<void> pass(traffic::Reader& reader);
+  void pass_from_memory();
+  void remember(const traffic::Exchange& e);
+  void end_pass();
   void plan(traffic::Exchange& e);
   void flush(size_t worker);
   void flush_all();
@@ -79,7 +95,13 @@ class Planner {
   std::atomic<uint64_t> skipped_truncated_{0};
   std::atomic<uint64_t> skipped_no_request_{0};
   std::atomic<uint64_t> loops_{0};
+  std::atomic<uint64_t> loops_from_memory_{0};
   std::atomic<uint64_t> damage_{0};
+
+  std::vector<Cached> cache_;
+  size_t cache_bytes_ = 0;
+  bool caching_ = false;     // the first pass is being kept
+  bool cache_full_ = false;  // it was kept whole: later passes read it instead of the input
 };
 
 }  // namespace twin::replay::detail

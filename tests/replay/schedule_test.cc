@@ -273,6 +273,91 @@ TEST(Planner, LoopWithDurationRepeatsTheInputInTime) {
   EXPECT_NE(p.items[0].session, p.items[3].session);
 }
 
+// --loop plans its later passes from the first pass's copy: the same items (order, instants,
+// sessions, session order, filters, skipped counts, the requests whole) as reading the input
+// on every pass; over the budget it reads the input every time.
+TEST(Planner, LoopFromMemoryPlansWhatReadingPlans) {
+  test::TempDir dir;
+  const std::string path = dir.file("in.twin");
+  {
+    auto w = traffic::Writer::open(path);
+    ASSERT_TRUE(w);
+    for (uint64_t i = 1; i <= 40; ++i) {
+      traffic::Exchange e;
+      e.id = i;
+      e.session = 1 + i % 5;
+      // stored out of captured order (the reorder window puts them back)
+      const int64_t start_ms = static_cast<int64_t>(((i * 7) % 40) * 10);
+      e.time.request_start = kT0 + start_ms * kMs;
+      e.time.request_end = e.time.request_start;
+      e.request.method = i % 9 == 0 ? "DELETE" : "GET";
+      e.request.target = "/items/" + std::to_string(i) + "?q=a-fairly-long-query-string";
+      e.request.authority = "shop.example";
+      e.request.headers = {{"User-Agent", "twin-test/1.0 (a header longer than SSO)"},
+                           {"X-Seq", std::to_string(i)}};
+      e.request.body = i % 4 == 0 ? std::string(100 + i, 'b') : "";
+      if (i % 11 == 0) e.flags = traffic::kFlagRequestBodyTruncated;
+      if (i % 6 != 0) {
+        e.response = traffic::Response{};
+        e.response->status = 200;
+        // some responses end after the session's next request started (no wait for them)
+        e.time.response_end =
+            e.time.request_start + (i % 3 == 2 ? 400 * kMs : static_cast<int64_t>(i % 3) * kMs);
+      }
+      ASSERT_TRUE((*w)->append(e));
+    }
+    ASSERT_TRUE((*w)->close());
+  }
+  for (Mode mode : {Mode::kFaithful, Mode::kRate}) {
+    Options o;
+    o.input = path;
+    o.loop = true;
+    o.mode = mode;
+    o.rate = 1000;
+    o.duration = mode == Mode::kFaithful ? 1.5 : 0.15;  // several passes, the last one cut
+    o.filter.methods = {"GET"};
+    Options off = o;
+    off.loop_cache_bytes = 0;
+    Options small = o;
+    small.loop_cache_bytes = 2000;  // a few requests' worth: not kept
+    auto a = plan(o);
+    auto b = plan(off);
+    auto c = plan(small);
+    EXPECT_GE(a.planner->loops(), 2u);
+    EXPECT_EQ(a.planner->loops_from_memory(), a.planner->loops());
+    EXPECT_EQ(b.planner->loops_from_memory(), 0u);
+    EXPECT_EQ(c.planner->loops_from_memory(), 0u);
+    for (const auto* other : {&b, &c}) {
+      EXPECT_EQ(a.planner->loops(), other->planner->loops());
+      EXPECT_EQ(a.planner->skipped_filtered(), other->planner->skipped_filtered());
+      EXPECT_EQ(a.planner->skipped_truncated(), other->planner->skipped_truncated());
+      ASSERT_EQ(a.items.size(), other->items.size());
+      for (size_t i = 0; i < a.items.size(); ++i) {
+        const Item& x = a.items[i];
+        const Item& y = other->items[i];
+        ASSERT_EQ(x.origin_id, y.origin_id) << i;
+        EXPECT_EQ(x.intended, y.intended) << i;
+        EXPECT_EQ(x.session, y.session) << i;
+        EXPECT_EQ(x.wait_previous, y.wait_previous) << i;
+        EXPECT_EQ(x.request, y.request) << i;
+      }
+    }
+    size_t waits = 0;
+    for (const auto& it : a.items) waits += it.wait_previous;
+    EXPECT_GT(waits, 0u);
+    EXPECT_LT(waits, a.items.size());
+    EXPECT_GT(a.planner->skipped_filtered(), 0u);
+    EXPECT_GT(a.planner->skipped_truncated(), 0u);
+    // the requests are whole, headers and bodies included
+    bool body = false;
+    for (const auto& it : a.items) {
+      EXPECT_EQ(it.request.headers.size(), 2u);
+      body = body || !it.request.body.empty();
+    }
+    EXPECT_TRUE(body);
+  }
+}
+
 TEST(Planner, UnreadableInputIsAnErrorNamingTheFile) {
   test::TempDir dir;
   test::spit(dir.file("bad.twin"), "not an archive");
