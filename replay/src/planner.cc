@@ -142,6 +142,9 @@ Result<void> Planner::run() {
     auto& reader = *opened;
     if (pass_ == 0) {
       total_ = reader->indexed_count();
+      // Sized once: growing by doubling would hold up to twice what the budget counts.
+      if (caching_)
+        cache_.reserve(std::min<uint64_t>(total_, options_.loop_cache_bytes / sizeof(Cached)));
       for (const auto& b : reader->index())
         if (b.first_time != traffic::kNoTime)
           t0_ = t0_ == traffic::kNoTime ? b.first_time : std::min(t0_, b.first_time);
