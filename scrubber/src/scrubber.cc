@@ -765,6 +765,37 @@ class Engine final : public Scrubber {
     }
   }
 
+  // The detectors' spans of values that come back verbatim. scan() is a pure function of the
+  // text (detect.h), so a remembered result is the result. Only places whose values repeat use
+  // it: JSON keys (a few distinct names, met in every object), header values and the format
+  // check of place-chosen values (the same host, bearer token or session cookie in every
+  // request of a session). JSON values are not memoized: most are met once, or again from too
+  // far away for a table that fits a cache (tried on 2026-12-04).
+  struct ScanMemoSlot {
+    uint64_t hash = 0;  // 0: empty
+    std::string text;
+    std::vector<Span> spans;
+  };
+  static constexpr size_t kScanMemoSlots = 4096;
+  static constexpr size_t kScanMemoLength = 512;  // longer values are scanned every time
+  void memo_scan(std::string_view v, std::vector<Span>& out) {
+    if (v.size() > kScanMemoLength) {
+      detectors_->scan(v, *scratch_, out);
+      return;
+    }
+    const uint64_t h = XXH3_64bits(v.data(), v.size()) | 1;
+    ScanMemoSlot& slot = scan_memo_[h & (kScanMemoSlots - 1)];
+    if (slot.hash == h && slot.text == v) {
+      out.insert(out.end(), slot.spans.begin(), slot.spans.end());
+      return;
+    }
+    const size_t first = out.size();
+    detectors_->scan(v, *scratch_, out);
+    slot.hash = h;
+    slot.text.assign(v);
+    slot.spans.assign(out.begin() + static_cast<std::ptrdiff_t>(first), out.end());
+  }
+
   void count(const Place& p, Kind kind) {
     ++counters_.values;
     ++counters_.by_kind[size_t(kind)];
@@ -866,7 +897,11 @@ class Engine final : public Scrubber {
     spans_.clear();
     if (!act) {
       if (!may_hold_pii(v, p.number)) return Change::kUnchanged;
-      detectors_->scan(v, *scratch_, spans_);
+      if (p.content_only || p.location == Location::kHeader) {
+        memo_scan(v, spans_);
+      } else {
+        detectors_->scan(v, *scratch_, spans_);
+      }
       if (spans_.empty()) return Change::kUnchanged;
       if (spans_.size() == 1 && spans_[0].begin == 0 && spans_[0].end == v.size() &&
           !(decodable && has_percent_escape(v))) {
@@ -895,7 +930,7 @@ class Engine final : public Scrubber {
           act->action == Action::kToken) {
         // A place rule or a credential header: let the token keep the format of what the value
         // is, when it is one thing (an e-mail stays an e-mail, a JWT keeps its header).
-        detectors_->scan(v, *scratch_, spans_);
+        memo_scan(v, spans_);
         if (spans_.size() == 1 && spans_[0].begin == 0 && spans_[0].end == v.size()) {
           kind = spans_[0].kind;
         }
@@ -1766,6 +1801,7 @@ class Engine final : public Scrubber {
   std::vector<uint64_t> memory_front_ = std::vector<uint64_t>(kMemoryFront);
   std::vector<TokenSlot> token_cache_ = std::vector<TokenSlot>(kTokenSlots);
   std::vector<LongToken> long_tokens_ = std::vector<LongToken>(4096);
+  std::vector<ScanMemoSlot> scan_memo_ = std::vector<ScanMemoSlot>(kScanMemoSlots);
   struct CachedEndpoint {
     const ActionParams* action = nullptr;
     uint8_t in_family = 0;

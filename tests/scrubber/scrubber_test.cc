@@ -231,6 +231,56 @@ TEST(Scrubber, TheSameValueIsTheSameTokenEverywhereAndAcrossEngines) {
   EXPECT_NE(e4.request.target, e1.request.target);
 }
 
+// Header values, JSON keys and credentials come back in every exchange, and the engine
+// remembers what the detectors found in them (a memo of 4,096 values): what comes back, after
+// any number of other values, is scrubbed as it was the first time, by an engine that met it
+// once as by one that meets it for the first time.
+TEST(Scrubber, ValuesThatComeBackAreScrubbedAsTheFirstTime) {
+  const std::string jwt =
+      "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1LTQyIiwiZW1haWwiOiJhbmFAZXhhbXBsZS5jb20if"
+      "Q.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+  auto exchange = [&](const std::string& request_id) {
+    auto e = get("/api/orders", {{"Authorization", "Bearer " + jwt},
+                                 {"X-Forwarded-For", "203.0.113.77, 10.1.2.3"},
+                                 {"X-Contact", "ana.silva@example.com"},
+                                 {"X-Request-Id", request_id},
+                                 {"Cookie", "sid=AbC123xyz789QQ"}});
+    json_response(e, R"({"by_email": {"ana.silva@example.com": {"total": 12}, "n0te": "ok"}})");
+    return e;
+  };
+  auto fresh_scrub = [&](Exchange e) {
+    auto s = make();
+    s->scrub(e);
+    return e;
+  };
+  const Exchange first = fresh_scrub(exchange("req-0001"));
+  // Every memoized place found something the first time, so a wrong memo would show.
+  EXPECT_EQ(header(first.request.headers, "x-contact").find("ana.silva"), std::string::npos);
+  EXPECT_EQ(header(first.request.headers, "x-forwarded-for").find("203.0.113.77"),
+            std::string::npos);
+  EXPECT_EQ(first.response->body.find("ana.silva"), std::string::npos);
+  const std::string auth = header(first.request.headers, "authorization");
+  const size_t dot = jwt.find('.');
+  EXPECT_EQ(auth.substr(0, 7 + dot + 1), "Bearer " + jwt.substr(0, dot + 1))
+      << "found to be a JWT: its token keeps the header";
+  EXPECT_NE(auth.substr(7 + dot + 1), jwt.substr(dot + 1));
+
+  auto s = make();
+  for (int round = 0; round < 2; ++round) {
+    auto again = exchange("req-0001");
+    s->scrub(again);
+    EXPECT_EQ(again.request.headers, first.request.headers) << "round " << round;
+    EXPECT_EQ(again.response->body, first.response->body) << "round " << round;
+    // More distinct values than the memo holds, then the first exchange once more.
+    for (int i = 0; i < 5000; ++i) {
+      auto other = get("/x", {{"X-Request-Id", "req-" + std::to_string(100000 + i)},
+                              {"X-Trace", "host-" + std::to_string(i) + ".example.com:8443"}});
+      s->scrub(other);
+    }
+  }
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
 TEST(Scrubber, AnIdScrubbedInAResponseIsScrubbedTheSameInALaterPath) {
   auto p = policy_from(R"(
 rules:
