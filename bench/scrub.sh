@@ -11,9 +11,18 @@
 # whether the targets are met: scrub costs at most 2x the rewrite, at >= 200 MB/s per core.
 # MB = 10^6 bytes of method, target, header names and values, and bodies of the input's
 # requests and responses (what bench_scrub_sample counts), not the compressed file size.
-# Finally one scrub with --report prints the report's residual count and totals.
+# Finally one scrub with --report prints the report's residual count and totals, and the values
+# scrubbed per exchange and per MB.
+# Such dense personal data (about one value per 80 bytes) is the hard case; real JSON APIs carry
+# far less of it per byte. TWIN_BENCH_PII_SHARE=P (a number, 0 <= P <= 1; default empty: the
+# dense corpus only) then also writes a mixed corpus of about the same MB, in which only a share
+# P of the exchanges are such personal ones and the others API traffic with little or no personal
+# data (bench_scrub_sample --pii-share P: product catalog pages, inventory updates, telemetry
+# batches, config documents; their requests keep the bearer JWT, cookies and request ids), times
+# twin convert and twin scrub --key-file on it in the same way, prints its table and report after
+# the dense corpus's (whose figures stay the headline), and last the two side by side.
 # Environment: TWIN_BENCH_BUILD (default build-bench, Release), TWIN_BENCH_DIR (default a new
-# temporary directory), TWIN_BENCH_KEEP=1 keeps the archives.
+# temporary directory), TWIN_BENCH_KEEP=1 keeps the archives, TWIN_BENCH_PII_SHARE (above).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=${1:-5}
@@ -23,6 +32,11 @@ work=${TWIN_BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 target_mb=200
+share=${TWIN_BENCH_PII_SHARE:-}
+if [[ -n $share ]] && ! [[ $share =~ ^(0|1|0?\.[0-9]+|0\.|1\.0*)$ ]]; then
+  echo "scrub.sh: TWIN_BENCH_PII_SHARE wants a number from 0 to 1 (e.g. 0.1), not '$share'" >&2
+  exit 2
+fi
 
 for tool in taskset python3 bc; do
   command -v "$tool" >/dev/null || { echo "scrub.sh: $tool is not installed (scripts/setup.sh)" >&2; exit 2; }
@@ -46,15 +60,21 @@ if [[ -z $exchanges ]]; then
   rm -f "$work/probe.twin"
   exchanges=$(( (target_mb * 1000000 * 2000 / $(field bytes "$probe")) * 102 / 100 ))
 fi
+# generate FILE EXCHANGES [--pii-share P]: writes the corpus with bench_scrub_sample, sets
+# bytes and mb, and describes it.
+generate() {
+  local file=$1 count=$2 made body_bytes
+  made=$("$sample" "$@")
+  bytes=$(field bytes "$made")
+  body_bytes=$(field body_bytes "$made")
+  mb=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')
+  printf '  %s MB of exchange bytes (%s bytes: method, target, header names and values, bodies;\n' "$mb" "$bytes"
+  printf '  bodies %s%%, %s bytes an exchange); .twin file %s MB (zstd)\n' \
+    "$(echo "scale=1; 100 * $body_bytes / $bytes" | bc)" "$((bytes / count))" \
+    "$(awk -v s="$(stat -c %s "$file")" 'BEGIN { printf "%.1f", s / 1e6 }')"
+}
 echo "== writing $exchanges JSON-heavy exchanges (bench/scrub_sample.cc)"
-made=$("$sample" "$work/in.twin" "$exchanges")
-bytes=$(field bytes "$made")
-body_bytes=$(field body_bytes "$made")
-mb=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')
-printf '  %s MB of exchange bytes (%s bytes: method, target, header names and values, bodies;\n' "$mb" "$bytes"
-printf '  bodies %s%%, %s bytes an exchange); .twin file %s MB (zstd)\n' \
-  "$(echo "scale=1; 100 * $body_bytes / $bytes" | bc)" "$((bytes / exchanges))" \
-  "$(awk -v s="$(stat -c %s "$work/in.twin")" 'BEGIN { printf "%.1f", s / 1e6 }')"
+generate "$work/in.twin" "$exchanges"
 if (( bytes < target_mb * 1000000 )); then
   echo "  (less than $target_mb MB: pass more EXCHANGES for a full-size run)"
 fi
@@ -89,63 +109,86 @@ EOF
   fi
 }
 
-names=(convert scrub_ephemeral scrub_key)
-declare -A times cpus rss
-for n in "${names[@]}"; do times[$n]=""; cpus[$n]=""; rss[$n]=0; done
-run() {  # run NAME COMMAND...: one timed run, appended to times[NAME]
-  local name=$1 out wall kib cpu; shift
-  out=$(measure "$@") || { echo "scrub.sh: $name failed" >&2; exit 1; }
+declare -A times cpus rss med rate cpu_med cpu_rate
+run() {  # run KEY COMMAND...: one timed run, appended to times[KEY]
+  local key=$1 out wall kib cpu; shift
+  out=$(measure "$@") || { echo "scrub.sh: ${key#*/} failed" >&2; exit 1; }
   read -r wall kib cpu <<<"$out"
-  times[$name]+="$wall "
-  cpus[$name]+="$cpu "
-  if (( kib > ${rss[$name]} )); then rss[$name]=$kib; fi
+  times[$key]+="$wall "
+  cpus[$key]+="$cpu "
+  if (( kib > ${rss[$key]} )); then rss[$key]=$kib; fi
 }
-last() { local a=(${times[$1]}); echo "${a[-1]}"; }  # the latest time of NAME
+last() { local a=(${times[$1]}); echo "${a[-1]}"; }  # the latest time of KEY
 median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g |
   awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-
-echo "== $reps repetitions, interleaved, taskset -c 0"
-for ((i = 1; i <= reps; i++)); do
-  run convert "$twin" convert "$work/in.twin" -o "$work/out.twin"
-  run scrub_ephemeral "$twin" scrub "$work/in.twin" -o "$work/out.twin" --ephemeral-key -q
-  run scrub_key "$twin" scrub "$work/in.twin" -o "$work/out.twin" --key-file "$work/key" -q
-  printf '  run %d: convert %.2f s, scrub --ephemeral-key %.2f s, scrub --key-file %.2f s\n' \
-    "$i" "$(last convert)" "$(last scrub_ephemeral)" "$(last scrub_key)"
-done
-
-declare -A med rate cpu_med cpu_rate
-echo "== medians of $reps ($mb MB of exchanges); wall-clock time, and CPU time (user + sys)"
-for n in "${names[@]}"; do
-  med[$n]=$(median "${times[$n]}")
-  rate[$n]=$(echo "scale=1; $bytes / 1000000 / ${med[$n]}" | bc)
-  cpu_med[$n]=$(median "${cpus[$n]}")
-  cpu_rate[$n]=$(echo "scale=1; $bytes / 1000000 / ${cpu_med[$n]}" | bc)
-done
 label() { case $1 in convert) echo "twin convert";; scrub_ephemeral) echo "twin scrub --ephemeral-key";;
           scrub_key) echo "twin scrub --key-file";; esac; }
-for n in "${names[@]}"; do
-  printf '  %-28s %7.2f s %7s MB/s   CPU %7.2f s %7s MB/s   peak RSS %4d MiB\n' "$(label "$n")" \
-    "${med[$n]}" "${rate[$n]}" "${cpu_med[$n]}" "${cpu_rate[$n]}" $((${rss[$n]} / 1024))
-done
-for n in scrub_ephemeral scrub_key; do
-  ratio=$(echo "scale=2; ${med[$n]} / ${med[convert]}" | bc)
-  cpu_ratio=$(echo "scale=2; ${cpu_med[$n]} / ${cpu_med[convert]}" | bc)
-  r_ok=$(echo "$ratio <= 2" | bc)
-  t_ok=$(echo "${rate[$n]} >= $target_mb" | bc)
-  printf '  %-28s scrub / convert = %sx (CPU %sx; target <= 2x: %s), %s MB/s (target >= %s MB/s: %s)\n' \
-    "$(label "$n")" "$ratio" "$cpu_ratio" "$([[ $r_ok == 1 ]] && echo met || echo NOT met)" \
-    "${rate[$n]}" "$target_mb" "$([[ $t_ok == 1 ]] && echo met || echo NOT met)"
-done
-if [[ ! -x /usr/bin/time ]]; then echo "  (peak RSS from getrusage: GNU time is not installed)"; fi
+command_for() {  # command_for NAME IN: the command of NAME on IN, in cmd
+  case $1 in
+    convert) cmd=("$twin" convert "$2" -o "$work/out.twin");;
+    scrub_ephemeral) cmd=("$twin" scrub "$2" -o "$work/out.twin" --ephemeral-key -q);;
+    scrub_key) cmd=("$twin" scrub "$2" -o "$work/out.twin" --key-file "$work/key" -q);;
+  esac
+}
 
-echo "== sanity: one scrub with --report (key file)"
-rm -f "$work/out.twin"
-if ! "$twin" scrub "$work/in.twin" -o "$work/out.twin" --key-file "$work/key" -q \
-     --report "$work/report.json" 2>"$work/cmd.err"; then
-  echo "scrub.sh: twin scrub --report failed: $(tail -n 3 "$work/cmd.err")" >&2
-  exit 1
-fi
-python3 - "$work/report.json" <<'EOF'
+# timed TAG IN WHAT NAME...: REPETITIONS interleaved runs of each NAME on IN (of $bytes, $mb),
+# then the medians (keys TAG/NAME) and the table; WHAT is added to the medians' heading.
+timed() {
+  local tag=$1 in=$2 what=$3 i n k line ratio cpu_ratio r_ok t_ok; shift 3
+  local names=("$@") cmd=()
+  for n in "${names[@]}"; do times[$tag/$n]=""; cpus[$tag/$n]=""; rss[$tag/$n]=0; done
+  echo "== $reps repetitions, interleaved, taskset -c 0"
+  for ((i = 1; i <= reps; i++)); do
+    line="  run $i:"
+    for n in "${names[@]}"; do
+      command_for "$n" "$in"
+      run "$tag/$n" "${cmd[@]}"
+      line+=" $(label "$n" | sed 's/^twin //') $(printf '%.2f' "$(last "$tag/$n")") s,"
+    done
+    echo "${line%,}"
+  done
+
+  echo "== medians of $reps ($mb MB of exchanges$what); wall-clock time, and CPU time (user + sys)"
+  for n in "${names[@]}"; do
+    k=$tag/$n
+    med[$k]=$(median "${times[$k]}")
+    rate[$k]=$(echo "scale=1; $bytes / 1000000 / ${med[$k]}" | bc)
+    cpu_med[$k]=$(median "${cpus[$k]}")
+    cpu_rate[$k]=$(echo "scale=1; $bytes / 1000000 / ${cpu_med[$k]}" | bc)
+  done
+  for n in "${names[@]}"; do
+    k=$tag/$n
+    printf '  %-28s %7.2f s %7s MB/s   CPU %7.2f s %7s MB/s   peak RSS %4d MiB\n' "$(label "$n")" \
+      "${med[$k]}" "${rate[$k]}" "${cpu_med[$k]}" "${cpu_rate[$k]}" $((${rss[$k]} / 1024))
+  done
+  for n in "${names[@]}"; do
+    [[ $n == convert ]] && continue
+    k=$tag/$n
+    ratio=$(echo "scale=2; ${med[$k]} / ${med[$tag/convert]}" | bc)
+    cpu_ratio=$(echo "scale=2; ${cpu_med[$k]} / ${cpu_med[$tag/convert]}" | bc)
+    r_ok=$(echo "$ratio <= 2" | bc)
+    t_ok=$(echo "${rate[$k]} >= $target_mb" | bc)
+    printf '  %-28s scrub / convert = %sx (CPU %sx; target <= 2x: %s), %s MB/s (target >= %s MB/s: %s)\n' \
+      "$(label "$n")" "$ratio" "$cpu_ratio" "$([[ $r_ok == 1 ]] && echo met || echo NOT met)" \
+      "${rate[$k]}" "$target_mb" "$([[ $t_ok == 1 ]] && echo met || echo NOT met)"
+  done
+  if [[ ! -x /usr/bin/time ]]; then echo "  (peak RSS from getrusage: GNU time is not installed)"; fi
+}
+
+# report TAG IN HEADING: one scrub of IN with --report (key file), its residual count and totals,
+# the values scrubbed per exchange and per MB (of $bytes) kept in values[TAG], per_mb[TAG].
+declare -A values per_mb
+report() {
+  local tag=$1 in=$2 json=$work/report.json per_exchange mb_rate
+  if [[ $tag != dense ]]; then json=$work/report-$tag.json; fi
+  echo "$3"
+  rm -f "$work/out.twin"
+  if ! "$twin" scrub "$in" -o "$work/out.twin" --key-file "$work/key" -q \
+       --report "$json" 2>"$work/cmd.err"; then
+    echo "scrub.sh: twin scrub --report failed: $(tail -n 3 "$work/cmd.err")" >&2
+    exit 1
+  fi
+  python3 - "$json" "$bytes" >"$work/report.out" <<'EOF'
 import json, sys
 j = json.load(open(sys.argv[1]))
 c = j.get("counters", {})
@@ -159,9 +202,51 @@ print(f"  JSON bodies {c.get('json_bodies')} ({c.get('json_malformed')} malforme
       f"checked on {checked}, the same after on {same}; {len(r.get('fields', []))} field paths")
 kinds = c.get("by_kind", {})
 print("  by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])))
+v, n, mb = c.get("values") or 0, c.get("exchanges") or 0, int(sys.argv[2]) / 1e6
+per_exchange, per_mb = v / n if n else 0, v / mb if mb else 0
+print(f"  {per_exchange:.1f} values scrubbed per exchange, {per_mb:.0f} per MB of exchanges")
+print(f"values {per_exchange:.1f} {per_mb:.0f}")  # for the side-by-side table, not shown
 EOF
-if [[ -s $work/cmd.err ]]; then sed 's/^/  stderr: /' "$work/cmd.err" | head -n 5; fi
+  grep -v '^values ' "$work/report.out"
+  read -r _ per_exchange mb_rate < <(grep '^values ' "$work/report.out")
+  values[$tag]=$per_exchange
+  per_mb[$tag]=$mb_rate
+  if [[ -s $work/cmd.err ]]; then sed 's/^/  stderr: /' "$work/cmd.err" | head -n 5; fi
+}
+
+timed dense "$work/in.twin" "" convert scrub_ephemeral scrub_key
+report dense "$work/in.twin" "== sanity: one scrub with --report (key file)"
+dense_mb=$mb
+
+if [[ -n $share ]]; then
+  # The same MB as the dense corpus: a probe of the mixed generator's first 2,000 exchanges gives
+  # its bytes per exchange.
+  probe=$("$sample" "$work/probe.twin" 2000 --pii-share "$share")
+  rm -f "$work/probe.twin"
+  mixed=$(( (bytes * 2000 + $(field bytes "$probe") / 2) / $(field bytes "$probe") ))
+  echo
+  echo "== mixed corpus, TWIN_BENCH_PII_SHARE=$share: writing $mixed exchanges, a share $share of them"
+  echo "   personal as above, the others catalog, inventory, telemetry and config API traffic"
+  echo "   (bench_scrub_sample --pii-share $share)"
+  generate "$work/mixed.twin" "$mixed" --pii-share "$share"
+  timed mixed "$work/mixed.twin" ", personal share $share" convert scrub_key
+  report mixed "$work/mixed.twin" \
+    "== sanity, mixed corpus (personal share $share): one scrub with --report (key file)"
+
+  echo
+  echo "== side by side, twin scrub --key-file (medians of $reps, wall-clock)"
+  printf '  %-32s %7s %13s %11s %14s %16s %10s\n' corpus MB "convert MB/s" "scrub MB/s" \
+    "scrub/convert" "values/exchange" "values/MB"
+  for tag in dense mixed; do
+    if [[ $tag == dense ]]; then name="dense (every exchange personal)" size=$dense_mb
+    else name="mixed (personal share $share)" size=$mb; fi
+    printf '  %-32s %7s %13s %11s %13sx %16s %10s\n' "$name" "$size" "${rate[$tag/convert]}" \
+      "${rate[$tag/scrub_key]}" "$(echo "scale=2; ${med[$tag/scrub_key]} / ${med[$tag/convert]}" | bc)" \
+      "${values[$tag]}" "${per_mb[$tag]}"
+  done
+fi
 
 if [[ -z ${TWIN_BENCH_KEEP:-} ]]; then
-  rm -f "$work/in.twin" "$work/out.twin" "$work/time.out" "$work/cmd.err"
+  rm -f "$work/in.twin" "$work/mixed.twin" "$work/out.twin" "$work/time.out" "$work/cmd.err" \
+    "$work/report.out"
 fi

@@ -1,5 +1,5 @@
 // Writes a JSON-heavy sample archive for the scrub benchmark (bench/scrub.sh):
-//   bench_scrub_sample OUT.twin N [SEED]
+//   bench_scrub_sample OUT.twin N [SEED] [--pii-share P]
 // N deterministic HTTP/1.1 exchanges of a shop/CRM JSON API, full of personal data: user lists
 // (GET /api/users?limit=20, 20 users with name, email, phones in E.164 and national form, date
 // of birth, postal address, card last4 and sometimes a full Luhn-valid card, IBAN, client IP,
@@ -9,11 +9,23 @@
 // A user's attributes depend only on the seed and the user id, so the same person comes back
 // unchanged across exchanges, as in real traffic.
 //
+// --pii-share P (0 <= P <= 1) makes only a share P of the exchanges (chosen at random) such
+// personal ones, and the others the JSON-heavy API traffic with little or no personal data that
+// makes up most of a real service's bytes: product catalog pages (GET /api/products?page=K, 20
+// to 50 items with prose descriptions, prices, SKUs, stock, category paths, image URLs, ratings,
+// tags, timestamps), inventory adjustments (POST /api/inventory/adjustments), telemetry batches
+// (POST /api/events: events with timestamps, names, metrics, UUID request ids, user agents and
+// versions) and config/feature-flag documents (GET /api/config). Their requests carry the same
+// headers (bearer JWT, cookies, request ids: credentials, scrubbed as in real traffic). Without
+// the option every exchange is a personal one, and the output is what it was before the option
+// existed; P = 1 writes the same exchanges. The mix is deterministic in (SEED, P).
+//
 // Prints one line to stdout:
 //   exchanges=N bytes=B body_bytes=J
 // where B counts the bytes of method, target, header names and values, and bodies of requests
 // and responses (the "MB" of bench/scrub.sh) and J the bodies alone.
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
@@ -421,12 +433,218 @@ void product_json(std::string& out, const Product& p, Rng& r) {
   out += "}";
 }
 
+// ---------------------------------------------------------------------------------------------
+// API traffic with little or no personal data (--pii-share): catalog, inventory, telemetry,
+// configuration.
+
+const std::vector<std::string> kMaterials = {
+    "anodized aluminium", "recycled plastic", "stainless steel", "oak veneer",
+    "tempered glass",     "organic cotton",   "bamboo fibre",    "food-grade silicone"};
+const std::vector<std::string> kColors = {"black", "white", "graphite",   "silver",
+                                          "navy",  "sand",  "sage green", "terracotta"};
+const std::vector<std::string> kRooms = {"home office", "kitchen",  "living room",
+                                         "studio",      "workshop", "weekend bag"};
+const std::vector<std::string> kSeries = {"",      "",      "",     " Pro", " Mini",
+                                          " Plus", " Lite", " Max", " 2",   " Air"};
+// Description sentences; {name}, {material}, {color}, {room}, {category} and {n} are filled in.
+const std::vector<std::string> kSentences = {
+    "The {name} is designed for everyday use and built to last for years.",
+    "Made from {material}, it stays light without ever feeling fragile.",
+    "Its {color} finish resists scratches and fingerprints, and cleans with a damp cloth.",
+    "A thoughtful fit for any {room}, it takes up little space and sets up in minutes.",
+    "Every unit is tested before it leaves our warehouse and ships in recyclable packaging.",
+    "Backed by a {n}-year limited warranty and free returns within 30 days of delivery.",
+    "Reviewers often mention its quiet operation and solid build quality.",
+    "Compatible with most standard accessories; see the specifications tab for dimensions.",
+    "Pair it with other pieces from our {category} range for a consistent look.",
+    "Orders placed before 2 pm ship the same business day from our regional warehouses.",
+    "This edition improves on last year's model with better materials and a refined shape.",
+    "Spare parts and replacement pads are available separately for at least {n} years."};
+struct Category {
+  std::string top;
+  std::vector<std::string> subs;
+};
+const std::vector<Category> kCategoryTree = {
+    {"electronics", {"audio", "computer-accessories", "cables-adapters", "storage", "wearables"}},
+    {"office", {"desks", "lighting", "stationery", "organizers"}},
+    {"kitchen", {"coffee-tea", "cookware", "food-storage", "small-appliances"}},
+    {"sports", {"running", "yoga-fitness", "hydration", "outdoor"}},
+    {"accessories", {"bags", "phone-cases", "chargers", "travel"}},
+    {"furniture", {"chairs", "standing-desks", "shelving"}}};
+const std::vector<std::string> kLeaves = {"essentials", "premium", "eco", "new-arrivals"};
+const std::vector<std::string> kProductTags = {
+    "bestseller", "new",    "eco-friendly", "limited-edition", "gift-idea",
+    "sale",       "bundle", "staff-pick",   "free-shipping",   "back-in-stock"};
+const std::vector<std::string> kSorts = {"popularity", "price_asc", "price_desc", "newest",
+                                         "rating"};
+const std::vector<std::string> kWarehouses = {"WH-FRA1", "WH-AMS2", "WH-DUB1", "WH-IAD3",
+                                              "WH-PDX1"};
+const std::vector<std::string> kStockSources = {"wms-sync", "pos", "returns-desk", "cycle-count",
+                                                "erp-import"};
+const std::vector<std::string> kStockReasons = {"sale",   "sale",    "sale",     "restock",
+                                                "return", "damaged", "transfer", "cycle_count"};
+const std::vector<std::string> kEventNames = {
+    "page_view",   "product_impression", "add_to_cart_click", "search_performed",
+    "api_request", "web_vitals",         "checkout_step",     "image_loaded",
+    "cache_miss",  "flag_evaluated",     "video_progress",    "error_boundary"};
+const std::vector<std::string> kMetricNames = {"duration_ms", "ttfb_ms", "fcp_ms",     "lcp_ms",
+                                               "inp_ms",      "cls",     "bytes",      "items",
+                                               "cpu_ms",      "heap_mb", "retry_count"};
+const std::vector<std::string> kRoutes = {
+    "/",         "/products",     "/products/:id", "/search",     "/cart",
+    "/checkout", "/api/products", "/api/cart",     "/api/search", "/categories/:slug"};
+const std::vector<std::string> kRegions = {"eu-central-1", "eu-west-1", "us-east-1", "us-west-2"};
+const std::vector<std::string> kAppVersions = {"5.2.1", "5.2.0", "5.1.7", "5.3.0-beta.2", "4.9.12"};
+struct Platform {
+  std::string name, os, os_version, sdk;
+};
+const std::vector<Platform> kPlatforms = {{"web", "Linux", "x86_64", "shop-analytics-js/3.8.2"},
+                                          {"web", "macOS", "14.2", "shop-analytics-js/3.8.2"},
+                                          {"ios", "iOS", "17.2.1", "shop-analytics-ios/2.14.0"},
+                                          {"android", "Android", "14", "shop-analytics-kt/2.13.4"}};
+struct Flag {
+  std::string key, description, owner;
+};
+const std::vector<Flag> kFlags = {
+    {"checkout.one_page", "Single-page checkout instead of the three-step flow.", "checkout"},
+    {"checkout.express_pay", "Show express payment buttons above the order summary.", "checkout"},
+    {"checkout.address_autocomplete", "Suggest addresses while typing the shipping form.",
+     "checkout"},
+    {"search.semantic_ranking", "Rank search results with the embedding model first.", "search"},
+    {"search.typo_tolerance", "Allow up to two typos per query term in product search.", "search"},
+    {"search.facet_counts", "Compute exact facet counts for queries under 5000 hits.", "search"},
+    {"catalog.infinite_scroll", "Load the next catalog page when the list end is visible.",
+     "storefront"},
+    {"catalog.image_avif", "Serve AVIF product images to clients that accept them.", "storefront"},
+    {"catalog.show_stock_level", "Show the remaining stock when it drops below ten units.",
+     "storefront"},
+    {"catalog.recently_viewed", "Show a recently viewed strip on product pages.", "storefront"},
+    {"cart.save_for_later", "Let shoppers move cart lines to a saved list.", "cart"},
+    {"cart.free_shipping_meter", "Show progress towards the free shipping threshold.", "cart"},
+    {"reviews.photo_uploads", "Accept photos with product reviews after moderation.", "reviews"},
+    {"reviews.helpful_votes", "Sort reviews by helpful votes by default.", "reviews"},
+    {"platform.http3", "Advertise HTTP/3 through Alt-Svc on the edge.", "platform"},
+    {"platform.edge_cache_v2", "Use the new edge cache keys for catalog pages.", "platform"},
+    {"platform.request_hedging", "Hedge slow catalog reads after the p95 latency.", "platform"},
+    {"platform.strict_csp", "Send the strict Content-Security-Policy header.", "security"},
+    {"pricing.dynamic_bundles", "Price bundles from the live stock of their parts.", "pricing"},
+    {"pricing.show_unit_price", "Show the price per unit for multipacks.", "pricing"},
+    {"mobile.haptics", "Use haptic feedback on add to cart in the apps.", "mobile"},
+    {"mobile.offline_catalog", "Cache the first catalog pages for offline browsing.", "mobile"},
+    {"ops.maintenance_banner", "Show the scheduled maintenance banner.", "ops"},
+    {"ops.read_only_mode", "Reject writes during database failover.", "ops"}};
+
+std::string fill(std::string t, std::string_view key, std::string_view value) {
+  for (size_t at = t.find(key); at != std::string::npos; at = t.find(key, at + value.size()))
+    t.replace(at, key.size(), value);
+  return t;
+}
+
+std::string uuid4(Rng& r) {
+  return r.hex(8) + "-" + r.hex(4) + "-4" + r.hex(3) + "-" + "89ab"[r.below(4)] + r.hex(3) + "-" +
+         r.hex(12);
+}
+
+constexpr uint64_t kCatalogSize = 5000;
+
+// A catalog product's SKU, a function of its id.
+std::string catalog_sku(uint64_t pid) {
+  return "SKU-" + pad(pid, 5) + "-" + std::string(1, static_cast<char>('A' + pid % 26));
+}
+
+// One catalog product: what does not change is a function of (seed, pid); stock, rating counts
+// and the update time come from `live`.
+void catalog_item_json(std::string& out, uint64_t seed, uint64_t pid, int64_t now, Rng& live) {
+  Rng r{seed * 0xd1342543de82ef95ull ^ (pid * 0x9e3779b97f4a7c15ull) ^ 0x5bd1e995ull};
+  const std::string name = r.pick(kProducts) + r.pick(kSeries);
+  const Category& cat = kCategoryTree[r.below(kCategoryTree.size())];
+  const std::string& sub = r.pick(cat.subs);
+  const std::string& material = r.pick(kMaterials);
+  const std::string& color = r.pick(kColors);
+  std::string slug;
+  for (char c : name) {
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+      slug += c;
+    else if (c >= 'A' && c <= 'Z')
+      slug += static_cast<char>(c - 'A' + 'a');
+    else if (!slug.empty() && slug.back() != '-')
+      slug += '-';
+  }
+  if (!slug.empty() && slug.back() == '-') slug.pop_back();
+  slug += "-" + std::to_string(pid);
+  std::string description;
+  uint64_t used = 0;  // sentences already in the description, one bit each
+  for (uint64_t i = 0, n = 2 + r.below(4); i < n; ++i) {
+    uint64_t k = r.below(kSentences.size());
+    while (used >> k & 1) k = (k + 1) % kSentences.size();
+    used |= uint64_t{1} << k;
+    std::string sentence = kSentences[k];
+    sentence = fill(sentence, "{name}", name);
+    sentence = fill(sentence, "{material}", material);
+    sentence = fill(sentence, "{color}", color);
+    sentence = fill(sentence, "{room}", r.pick(kRooms));
+    sentence = fill(sentence, "{category}", cat.top);
+    sentence = fill(sentence, "{n}", std::to_string(2 + r.below(4)));
+    if (i) description += ' ';
+    description += sentence;
+  }
+  const uint64_t price = 199 + r.below(49800);
+  const int64_t created = now - static_cast<int64_t>(r.below(4 * 365 * 86400ull)) * 1'000'000'000;
+
+  out += "{";
+  raw(out, "id", std::to_string(pid));
+  field(out, "sku", catalog_sku(pid));
+  field(out, "name", name);
+  field(out, "slug", slug);
+  field(out, "description", description);
+  raw(out, "price", money(price));
+  if (r.below(4) == 0) raw(out, "compare_at_price", money(price * (110 + r.below(40)) / 100));
+  field(out, "currency", "USD");
+  const uint64_t stock = live.below(8) == 0 ? 0 : live.below(600);
+  raw(out, "stock", std::to_string(stock));
+  raw(out, "in_stock", stock > 0 ? "true" : "false");
+  out += "\"category_path\":[\"" + cat.top + "\",\"" + sub + "\"";
+  if (r.below(3) == 0) out += ",\"" + r.pick(kLeaves) + "\"";
+  out += "],";
+  field(out, "image_url",
+        "https://cdn.shop.example.com/img/products/" + catalog_sku(pid) + "/" + r.hex(12) +
+            "-800x800.jpg");
+  char rating[8];
+  std::snprintf(rating, sizeof rating, "%.1f", 3.0 + static_cast<double>(r.below(21)) / 10.0);
+  raw(out, "rating", rating);
+  raw(out, "review_count", std::to_string(r.below(4000) + live.below(5)));
+  out += "\"tags\":[";
+  for (uint64_t i = 0, n = r.below(4); i < n; ++i) {
+    if (i) out += ',';
+    out += '"' + r.pick(kProductTags) + '"';
+  }
+  out += "],\"attributes\":{";
+  field(out, "color", color);
+  field(out, "material", material);
+  raw(out, "weight_g", std::to_string(50 + r.below(12000)));
+  out += "\"dimensions_cm\":[" + std::to_string(5 + r.below(120)) + "," +
+         std::to_string(5 + r.below(120)) + "," + std::to_string(1 + r.below(60)) + "]},";
+  field(out, "created_at", iso_time(created));
+  const uint64_t age_s = static_cast<uint64_t>((now - created) / 1'000'000'000);
+  field(out, "updated_at",
+        iso_time(now - static_cast<int64_t>(live.below(std::min<uint64_t>(age_s, 60 * 86400) + 1)) *
+                           1'000'000'000),
+        false);
+  out += "}";
+}
+
 class Generator {
  public:
-  explicit Generator(uint64_t seed) : seed_(seed), rng_{seed} { new_session(); }
+  // `pii_share_ppm`: the share of personal exchanges in millionths; 1'000'000 (all of them) draws
+  // nothing from the mix generator, so the output is that of the generator before the option.
+  Generator(uint64_t seed, uint64_t pii_share_ppm)
+      : seed_(seed), rng_{seed}, mix_{seed ^ 0x6d69782d73686172ull}, pii_ppm_(pii_share_ppm) {
+    new_session();
+  }
 
   void next(Exchange& e) {
     e = Exchange{};
+    cache_control_ = "private, no-store";
     if (rng_.below(10) == 0) new_session();
     e.id = ++count_;
     e.session = session_;
@@ -462,17 +680,21 @@ class Generator {
     rs.reason = "OK";
     rs.framing = twin::traffic::Framing::kContentLength;
 
-    const uint64_t kind = rng_.below(100);
-    if (kind < 22)
-      users_list(e);
-    else if (kind < 47)
-      user_detail(e);
-    else if (kind < 67)
-      post_order(e);
-    else if (kind < 87)
-      search(e);
-    else
-      customer_notes(e);
+    if (pii_ppm_ < 1'000'000 && mix_.below(1'000'000) >= pii_ppm_) {
+      api_traffic(e);
+    } else {
+      const uint64_t kind = rng_.below(100);
+      if (kind < 22)
+        users_list(e);
+      else if (kind < 47)
+        user_detail(e);
+      else if (kind < 67)
+        post_order(e);
+      else if (kind < 87)
+        search(e);
+      else
+        customer_notes(e);
+    }
 
     rq.body_size = rq.body.size();
     rs.body_size = rs.body.size();
@@ -486,7 +708,7 @@ class Generator {
                   {"Content-Type", "application/json; charset=utf-8"},
                   {"Content-Length", std::to_string(rs.body.size())},
                   {"Connection", "keep-alive"},
-                  {"Cache-Control", "private, no-store"},
+                  {"Cache-Control", cache_control_},
                   {"X-Request-Id", rq.headers[6].value},
                   {"ETag", "W/\"" + rng_.hex(16) + "\""},
                   {"Vary", "Accept-Encoding, Authorization"},
@@ -714,8 +936,264 @@ class Generator {
     b += "]}";
   }
 
+  // An exchange with little or no personal data in its bodies (the headers are as above).
+  void api_traffic(Exchange& e) {
+    const uint64_t kind = rng_.below(100);
+    if (kind < 10)
+      catalog_page(e);
+    else if (kind < 40)
+      inventory_update(e);
+    else if (kind < 80)
+      event_batch(e);
+    else
+      config_document(e);
+  }
+
+  void catalog_page(Exchange& e) {
+    static const std::vector<uint64_t> sizes = {20, 24, 30, 36, 40, 48, 50};
+    const uint64_t per_page = rng_.pick(sizes);
+    const uint64_t pages = (kCatalogSize + per_page - 1) / per_page;
+    const uint64_t page = 1 + rng_.below(pages);
+    const std::string& sort = rng_.pick(kSorts);
+    const std::string base = "/api/products?per_page=" + std::to_string(per_page) + "&sort=" + sort;
+    e.request.method = "GET";
+    e.request.target = base + "&page=" + std::to_string(page);
+    cache_control_ = "public, max-age=60, stale-while-revalidate=300";
+    auto& b = e.response->body;
+    b.reserve(40000);
+    b += "{\"data\":[";
+    for (uint64_t i = 0; i < per_page; ++i) {
+      const uint64_t pid = 1 + ((page - 1) * per_page + i) % kCatalogSize;
+      if (i) b += ',';
+      catalog_item_json(b, seed_, pid, t_, rng_);
+    }
+    b += "],\"meta\":{";
+    raw(b, "page", std::to_string(page));
+    raw(b, "per_page", std::to_string(per_page));
+    raw(b, "total", std::to_string(kCatalogSize));
+    raw(b, "total_pages", std::to_string(pages));
+    field(b, "currency", "USD");
+    field(b, "locale", "en-US", false);
+    b += "},\"links\":{";
+    field(b, "self", e.request.target);
+    field(b, "first", base + "&page=1");
+    field(b, "next", base + "&page=" + std::to_string(page < pages ? page + 1 : pages), false);
+    b += "}}";
+  }
+
+  void inventory_update(Exchange& e) {
+    e.request.method = "POST";
+    e.request.target = "/api/inventory/adjustments";
+    const std::string batch = uuid4(rng_);
+    const std::string& warehouse = rng_.pick(kWarehouses);
+    std::vector<uint64_t> pids, on_hand;
+    for (uint64_t i = 0, n = 3 + rng_.below(28); i < n; ++i) {
+      pids.push_back(1 + rng_.below(kCatalogSize));
+      on_hand.push_back(rng_.below(900));
+    }
+    auto& q = e.request.body;
+    q += "{";
+    field(q, "batch_id", batch);
+    field(q, "warehouse", warehouse);
+    field(q, "source", rng_.pick(kStockSources));
+    field(q, "submitted_at", iso_time(e.time.request_start));
+    q += "\"adjustments\":[";
+    for (size_t i = 0; i < pids.size(); ++i) {
+      if (i) q += ',';
+      const std::string& reason = rng_.pick(kStockReasons);
+      const int64_t delta =
+          reason == "restock"  ? static_cast<int64_t>(10 + rng_.below(200))
+          : reason == "return" ? 1
+          : reason == "cycle_count"
+              ? static_cast<int64_t>(rng_.below(11)) - 5
+              : -static_cast<int64_t>(1 + rng_.below(reason == "transfer" ? 40 : 4));
+      q += "{";
+      raw(q, "product_id", std::to_string(pids[i]));
+      field(q, "sku", catalog_sku(pids[i]));
+      raw(q, "delta", std::to_string(delta));
+      field(q, "reason", reason);
+      raw(q, "on_hand", std::to_string(on_hand[i]));
+      raw(q, "reserved", std::to_string(rng_.below(20)));
+      field(q, "bin",
+            std::string(1, static_cast<char>('A' + rng_.below(8))) + "-" +
+                pad(1 + rng_.below(40), 2) + "-" + pad(1 + rng_.below(12), 2));
+      field(q, "updated_at",
+            iso_time(e.time.request_start - static_cast<int64_t>(rng_.below(900'000)) * 1'000'000),
+            false);
+      q += "}";
+    }
+    q += "]}";
+
+    auto& b = e.response->body;
+    b += "{";
+    field(b, "batch_id", batch);
+    field(b, "status", "applied");
+    raw(b, "applied", std::to_string(pids.size()));
+    raw(b, "rejected", "0");
+    b += "\"results\":[";
+    for (size_t i = 0; i < pids.size(); ++i) {
+      if (i) b += ',';
+      const uint64_t reserved = rng_.below(20);
+      b += "{";
+      field(b, "sku", catalog_sku(pids[i]));
+      field(b, "warehouse", warehouse);
+      raw(b, "on_hand", std::to_string(on_hand[i]));
+      raw(b, "available", std::to_string(on_hand[i] > reserved ? on_hand[i] - reserved : 0));
+      raw(b, "version", std::to_string(1000 + rng_.below(90000)), false);
+      b += "}";
+    }
+    b += "],";
+    field(b, "processed_at", iso_time(e.time.response_start), false);
+    b += "}";
+  }
+
+  // The platform of the session's client, from its user agent.
+  const Platform& platform() const {
+    if (agent_.find("shop-ios") != std::string::npos) return kPlatforms[2];
+    if (agent_.find("okhttp") != std::string::npos) return kPlatforms[3];
+    if (agent_.find("Macintosh") != std::string::npos) return kPlatforms[1];
+    return kPlatforms[0];
+  }
+
+  void event_batch(Exchange& e) {
+    e.request.method = "POST";
+    e.request.target = "/api/events";
+    e.request.authority = "events.shop.example.com";
+    e.request.headers[0].value = e.request.authority;
+    const Platform& p = platform();
+    const std::string& version = rng_.pick(kAppVersions);
+    const std::string& region = rng_.pick(kRegions);
+    auto& q = e.request.body;
+    q += "{";
+    field(q, "sent_at", iso_time(e.time.request_start));
+    q += "\"sdk\":{";
+    field(q, "name", p.sdk.substr(0, p.sdk.find('/')));
+    field(q, "version", p.sdk.substr(p.sdk.find('/') + 1), false);
+    q += "},\"app\":{";
+    field(q, "name", "shop-" + p.name);
+    field(q, "version", version);
+    field(q, "build",
+          "2025" + pad(1 + rng_.below(11), 2) + pad(1 + rng_.below(28), 2) + "." +
+              std::to_string(1 + rng_.below(9)));
+    field(q, "environment", "production", false);
+    q += "},\"context\":{";
+    field(q, "platform", p.name);
+    field(q, "os", p.os);
+    field(q, "os_version", p.os_version);
+    field(q, "locale", "en-US");
+    field(q, "region", region);
+    field(q, "network", rng_.below(3) ? "wifi" : "cellular", false);
+    q += "},\"events\":[";
+    int64_t ts = e.time.request_start - 30'000'000'000;
+    const uint64_t events = 3 + rng_.below(18);
+    for (uint64_t i = 0; i < events; ++i) {
+      if (i) q += ',';
+      ts += static_cast<int64_t>(rng_.below(2'000'000'000));
+      q += "{";
+      field(q, "name", rng_.pick(kEventNames));
+      field(q, "timestamp", iso_time(ts));
+      field(q, "request_id", uuid4(rng_));
+      raw(q, "seq", std::to_string(i + 1));
+      q += "\"metrics\":{";
+      for (uint64_t m = 0, k = 2 + rng_.below(4); m < k; ++m) {
+        if (m) q += ',';
+        const std::string& metric = kMetricNames[(i + m * 3) % kMetricNames.size()];
+        char v[32];
+        if (metric == "bytes")
+          std::snprintf(v, sizeof v, "%" PRIu64, rng_.below(2'000'000));
+        else if (metric == "items" || metric == "retry_count")
+          std::snprintf(v, sizeof v, "%" PRIu64, rng_.below(metric == "items" ? 60 : 3));
+        else if (metric == "cls")
+          std::snprintf(v, sizeof v, "%.3f", static_cast<double>(rng_.below(400)) / 1000.0);
+        else
+          std::snprintf(v, sizeof v, "%.1f", static_cast<double>(rng_.below(40000)) / 10.0);
+        raw(q, metric, v, false);
+      }
+      q += "},\"properties\":{";
+      field(q, "route", rng_.pick(kRoutes));
+      raw(q, "status", rng_.below(40) ? "200" : "304");
+      field(q, "cache", rng_.below(3) ? "hit" : "miss");
+      field(q, "app_version", version, false);
+      q += "},";
+      field(q, "user_agent", agent_, false);
+      q += "}";
+    }
+    q += "]}";
+
+    auto& rs = *e.response;
+    rs.status = 202;
+    rs.reason = "Accepted";
+    auto& b = rs.body;
+    b += "{";
+    raw(b, "accepted", std::to_string(events));
+    raw(b, "rejected", "0");
+    field(b, "ingested_at", iso_time(e.time.response_start), false);
+    b += "}";
+  }
+
+  void config_document(Exchange& e) {
+    const Platform& p = platform();
+    const std::string& version = rng_.pick(kAppVersions);
+    e.request.method = "GET";
+    e.request.target =
+        "/api/config?app=shop-" + p.name + "&platform=" + p.os + "&version=" + version;
+    cache_control_ = "public, max-age=300";
+    auto& b = e.response->body;
+    b.reserve(12000);
+    b += "{";
+    field(b, "config_version",
+          "2025-11-" + pad(1 + rng_.below(22), 2) + "." + std::to_string(1 + rng_.below(6)));
+    field(b, "generated_at", iso_time(e.time.response_start));
+    raw(b, "ttl_seconds", "300");
+    b += "\"flags\":[";
+    for (size_t i = 0, n = 10 + rng_.below(kFlags.size() - 9); i < n; ++i) {
+      const Flag& f = kFlags[i];
+      if (i) b += ',';
+      const uint64_t rollout = rng_.below(3) ? 100 : 5 * rng_.below(20);
+      b += "{";
+      field(b, "key", f.key);
+      raw(b, "enabled", rng_.below(4) ? "true" : "false");
+      raw(b, "rollout_percent", std::to_string(rollout));
+      field(b, "description", f.description);
+      field(b, "owner_team", f.owner);
+      b += "\"variants\":[";
+      if (rng_.below(3) == 0) {
+        b += "{\"key\":\"control\",\"weight\":50},{\"key\":\"treatment\",\"weight\":50}";
+      } else {
+        b += "{\"key\":\"on\",\"weight\":100}";
+      }
+      b += "],\"rules\":[";
+      if (rng_.below(2) == 0) {
+        b += "{\"attribute\":\"platform\",\"operator\":\"in\",\"values\":[\"" + p.name +
+             "\"]},{\"attribute\":\"app_version\",\"operator\":\"semver_gte\",\"values\":[\"" +
+             version + "\"]}";
+      }
+      b += "],";
+      field(b, "updated_at",
+            iso_time(e.time.response_start -
+                     static_cast<int64_t>(rng_.below(120 * 86400ull)) * 1'000'000'000),
+            false);
+      b += "}";
+    }
+    b += "],\"settings\":{";
+    field(b, "api_base", "https://api.shop.example.com");
+    field(b, "cdn_base", "https://cdn.shop.example.com");
+    field(b, "events_url", "https://events.shop.example.com/api/events");
+    b += "\"image_sizes\":[160,320,480,800,1200],\"currencies\":[\"USD\",\"EUR\",\"GBP\"],"
+         "\"locales\":[\"en-US\",\"en-GB\",\"de-DE\",\"fr-FR\"],";
+    b += "\"timeouts_ms\":{\"connect\":3000,\"read\":10000,\"checkout\":30000},";
+    b += "\"retry\":{\"max_attempts\":3,\"backoff_ms\":250,\"jitter\":0.2},";
+    raw(b, "events_batch_size", std::to_string(10 + 5 * rng_.below(5)));
+    raw(b, "events_flush_interval_s", std::to_string(5 + 5 * rng_.below(6)));
+    field(b, "min_supported_version", "4.9.0", false);
+    b += "}}";
+  }
+
   uint64_t seed_;
   Rng rng_;
+  Rng mix_;  // decides which exchanges are personal ones (--pii-share)
+  uint64_t pii_ppm_;
+  std::string cache_control_;
   uint64_t count_ = 0, session_ = 0, seq_ = 0;
   int64_t t_ = 1'763'900'000'000'000'000;
   std::string agent_, jwt_, sid_;
@@ -736,18 +1214,48 @@ uint64_t counted_bytes(const Exchange& e, uint64_t& body_bytes) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: bench_scrub_sample OUT.twin N [SEED]\n");
+  constexpr const char* kUsage = "usage: bench_scrub_sample OUT.twin N [SEED] [--pii-share P]\n";
+  std::vector<const char*> args;
+  uint64_t pii_ppm = 1'000'000;  // all exchanges personal: the default corpus
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    const char* share = nullptr;
+    if (a == "--pii-share") {
+      if (i + 1 == argc) {
+        std::fprintf(stderr, "bench_scrub_sample: --pii-share needs a value\n%s", kUsage);
+        return 2;
+      }
+      share = argv[++i];
+    } else if (a.substr(0, 12) == "--pii-share=") {
+      share = argv[i] + 12;
+    } else if (a.size() > 1 && a[0] == '-' && !(a[1] >= '0' && a[1] <= '9')) {
+      std::fprintf(stderr, "bench_scrub_sample: unknown option %s\n%s", argv[i], kUsage);
+      return 2;
+    } else {
+      args.push_back(argv[i]);
+      continue;
+    }
+    char* end = nullptr;
+    const double p = std::strtod(share, &end);
+    if (end == share || *end != '\0' || !(p >= 0.0 && p <= 1.0)) {
+      std::fprintf(stderr, "bench_scrub_sample: --pii-share wants a number in [0, 1], not '%s'\n",
+                   share);
+      return 2;
+    }
+    pii_ppm = static_cast<uint64_t>(p * 1e6 + 0.5);
+  }
+  if (args.size() < 2 || args.size() > 3) {
+    std::fprintf(stderr, "%s", kUsage);
     return 2;
   }
-  const uint64_t n = std::strtoull(argv[2], nullptr, 10);
-  const uint64_t seed = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 42;
-  auto w = twin::traffic::Writer::open(argv[1]);
+  const uint64_t n = std::strtoull(args[1], nullptr, 10);
+  const uint64_t seed = args.size() > 2 ? std::strtoull(args[2], nullptr, 10) : 42;
+  auto w = twin::traffic::Writer::open(args[0]);
   if (!w) {
     std::fprintf(stderr, "bench_scrub_sample: %s\n", w.error().message.c_str());
     return 2;
   }
-  Generator gen(seed);
+  Generator gen(seed, pii_ppm);
   Exchange e;
   uint64_t bytes = 0, body_bytes = 0;
   for (uint64_t i = 0; i < n; ++i) {
