@@ -848,10 +848,17 @@ class Engine final : public Scrubber {
     if (number) return v.size() >= 9;
     if (v.size() >= min_scan_length_) return true;
     for (char c : v) {
-      if ((c >= '0' && c <= '9') || c == '@' || c == ':' || c == '%') return true;
+      if (kPiiHint[static_cast<uint8_t>(c)]) return true;
     }
     return false;
   }
+  // The bytes may_hold_pii() looks for: a digit, '@', ':' or '%'.
+  static constexpr std::array<bool, 256> kPiiHint = [] {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    t['@'] = t[':'] = t['%'] = true;
+    return t;
+  }();
 
   // The heart: decides and transforms one value. `out` receives the new value when the result
   // is kChanged.

@@ -134,6 +134,18 @@ TEST(JsonRewrite, PathsAndParents) {
                   str("list[].id", "list", "q")));
 }
 
+// Long keys are read eight bytes at a time: a '.', '[' or '\\' is escaped wherever it falls,
+// in the first word, on a word's edge, in a later word or in the tail.
+TEST(JsonRewrite, PathsEscapeLongKeysAnywhere) {
+  const Rewrite r = run(R"({"abcdefg.hijklmnopq":{"abcdefgh[ijklmnop":{"0123456789abcdef\\":)"
+                        R"({"0123456789abcde.0123456.":1}}}})");
+  ASSERT_TRUE(r.result.valid);
+  ASSERT_EQ(r.events.size(), 5u);
+  EXPECT_EQ(r.events[4].path,
+            "abcdefg\\.hijklmnopq.abcdefgh\\[ijklmnop.0123456789abcdef\\\\."
+            "0123456789abcde\\.0123456\\.");
+}
+
 TEST(JsonRewrite, RootArraysAndEmptyKeys) {
   const Rewrite r = run(R"([{"id":1},[["x"]],{"":{"b":2}}])");
   ASSERT_TRUE(r.result.valid);
