@@ -9,7 +9,9 @@
 #    (HTTP/1.1 listener) and against `h2load -c N -t T -m M -D D` (h2c listener, prior knowledge;
 #    twin with the same -m M), twin once recording every response (-o results.twin) and once
 #    without -o. Requests/s are medians over RUNS runs, ratios twin/peer the median of the
-#    per-run ratios. The order of the tools alternates from run to run. With TWIN_BENCH_PIN=1
+#    per-run ratios. Each tool's CPU time (user + sys, all its threads, through
+#    `replay_tool.py rusage`) per completed request is shown too: unlike requests/s it does not
+#    move with the server's share of a noisy host. The order of the tools alternates from run to run. With TWIN_BENCH_PIN=1
 #    (the default) nginx's worker runs on CPU 0 and every load generator (wrk, h2load, twin with
 #    all its threads) on the other CPUs, as if they were separate machines; with
 #    TWIN_BENCH_PIN=0 nothing is pinned and on a 2-core machine nginx, the load generator and
@@ -230,6 +232,8 @@ jget() {
 }
 
 # --- part 1: --max against wrk and h2load ---
+# CPU seconds (user + sys) of the last tool run, all its threads, from `replay_tool.py rusage`.
+cpu_s() { if [[ -s $work/cpu ]]; then cat "$work/cpu"; else echo null; fi; }
 run_twin_max() {  # proto conns threads run with_o [streams per h2c connection, as h2load -m]
   local proto=$1 c=$2 t=$3 run=$4 with_o=$5 m=${6:-1} url out=() name
   if [[ $with_o == 1 ]]; then out=(-o "$work/res-max.twin"); name=twin-o; else name=twin; fi
@@ -240,10 +244,10 @@ run_twin_max() {  # proto conns threads run with_o [streams per h2c connection, 
     out+=(-m "$m")
     name+="-m$m"
   fi
-  rm -f "$work/res-max.twin" "$work/s.json"
+  rm -f "$work/res-max.twin" "$work/s.json" "$work/cpu"
   local before
   before=$(nginx_requests)
-  if ! CI=1 timeout -k 5 $((dur + 60)) "${gen[@]}" "$TWIN" replay "$work/get.twin" --target "$url" --max -c "$c" \
+  if ! CI=1 $tool rusage "$work/cpu" -- timeout -k 5 $((dur + 60)) "${gen[@]}" "$TWIN" replay "$work/get.twin" --target "$url" --max -c "$c" \
        --threads "$t" --duration "$dur" --loop -q --summary-json "$work/s.json" "${out[@]}" \
        2>"$work/twin.err"; then
     echo "  ! twin replay --max ($proto -c $c --threads $t ${out[*]}) failed: $(tail -n 3 "$work/twin.err")" >&2
@@ -259,21 +263,22 @@ run_twin_max() {  # proto conns threads run with_o [streams per h2c connection, 
   fi
   printf '  %-8s %-7s -c %-4s -t %s  %10.0f req/s  errors %s%s\n' "$name" "$proto" "$c" "$t" "$rps" "$errs" \
     "$([[ $inflight != null ]] && echo "  in flight per connection $inflight")"
-  printf '{"part":"max","proto":"%s","conns":%s,"threads":%s,"run":%s,"tool":"%s","rps":%s,"errors":%s,"completed":%s,"measured_s":%s,"inflight":%s,"nginx":%s}\n' \
+  printf '{"part":"max","proto":"%s","conns":%s,"threads":%s,"run":%s,"tool":"%s","rps":%s,"errors":%s,"completed":%s,"measured_s":%s,"inflight":%s,"nginx":%s,"cpu_s":%s}\n' \
     "$proto" "$c" "$t" "$run" "$name" "$rps" "$errs" "$(jget "$work/s.json" "t['completed']")" \
-    "$(jget "$work/s.json" "s['measured_s']")" "$inflight" "$counted" >>"$raw"
+    "$(jget "$work/s.json" "s['measured_s']")" "$inflight" "$counted" "$(cpu_s)" >>"$raw"
 }
 run_peer() {  # proto conns threads run [h2load -m]
   local proto=$1 c=$2 t=$3 run=$4 m=${5:-1} rps errs name completed before
+  rm -f "$work/cpu"
   before=$(nginx_requests)
   if [[ $proto == http/1.1 ]]; then
-    timeout -k 5 $((dur + 30)) "${gen[@]}" wrk -c "$c" -t "$t" -d "${dur}s" --timeout 10s "$h1/x" >"$work/peer.out" 2>&1 || true
+    $tool rusage "$work/cpu" -- timeout -k 5 $((dur + 30)) "${gen[@]}" wrk -c "$c" -t "$t" -d "${dur}s" --timeout 10s "$h1/x" >"$work/peer.out" 2>&1 || true
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/peer.out")
     errs=$(awk '/Socket errors|Non-2xx/ {n++} END {print n+0}' "$work/peer.out")
     completed=$(awk '/requests in/ {print $1}' "$work/peer.out")
     name=wrk
   else
-    timeout -k 5 $((dur + 30)) "${gen[@]}" h2load -c "$c" -t "$t" -m "$m" -D "$dur" "http://127.0.0.1:$port2/x" >"$work/peer.out" 2>&1 || true
+    $tool rusage "$work/cpu" -- timeout -k 5 $((dur + 30)) "${gen[@]}" h2load -c "$c" -t "$t" -m "$m" -D "$dur" "http://127.0.0.1:$port2/x" >"$work/peer.out" 2>&1 || true
     rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' "$work/peer.out")
     errs=$(sed -n 's/^requests: .* \([0-9]*\) failed, \([0-9]*\) errored.*/\1+\2/p' "$work/peer.out")
     errs=$((${errs:-0}))
@@ -285,9 +290,9 @@ run_peer() {  # proto conns threads run [h2load -m]
     return 0
   fi
   printf '  %-8s %-7s -c %-4s -t %s  %10.0f req/s  errors %s\n' "$name" "$proto" "$c" "$t" "$rps" "$errs"
-  printf '{"part":"max","proto":"%s","conns":%s,"threads":%s,"run":%s,"tool":"%s","rps":%s,"errors":%s,"completed":%s,"nginx":%s}\n' \
+  printf '{"part":"max","proto":"%s","conns":%s,"threads":%s,"run":%s,"tool":"%s","rps":%s,"errors":%s,"completed":%s,"nginx":%s,"cpu_s":%s}\n' \
     "$proto" "$c" "$t" "$run" "$name" "$rps" "$errs" "${completed:-null}" \
-    "$(($(nginx_requests) - before))" >>"$raw"
+    "$(($(nginx_requests) - before))" "$(cpu_s)" >>"$raw"
 }
 if has max; then
   echo "== part 1: closed loop, $runs runs of $dur s each, connections {$conns}, threads {$threads}"

@@ -14,6 +14,9 @@
                                                         to PORT at T seconds after the call
   replay_tool.py report RAW.jsonl OUT.md                medians of the raw measurements: a text
                                                         table on stdout, Markdown into OUT.md
+  replay_tool.py rusage OUT -- CMD...                   runs CMD, writes the CPU seconds (user +
+                                                        sys) of it and its descendants to OUT,
+                                                        exits with its status
 """
 
 import json
@@ -236,6 +239,13 @@ def med(values):
     return statistics.median(values) if values else None
 
 
+def cpu_per_request(runs):
+    """Median over runs of CPU microseconds (user + sys, the tool with all its threads) per
+    completed request; None when the runs did not record CPU time."""
+    return med([r["cpu_s"] * 1e6 / r["completed"] for r in runs.values()
+                if r.get("cpu_s") is not None and r.get("completed")])
+
+
 def fmt(v, digits=0, unit=""):
     if v is None:
         return "n/a"
@@ -263,7 +273,7 @@ def report(raw_path, md_path):
         hdr = ["protocol", "conns", "threads", "peer (twin: same -t, -m)", "peer req/s",
                "twin -o req/s",
                "twin -o / peer", "twin (no -o) req/s", "twin / peer", "twin in flight/conn",
-               "twin errors"]
+               "twin errors", "CPU µs/req: peer", "twin -o", "twin"]
         table = []
         keys = sorted({(r["proto"], r["conns"], r["threads"]) for r in mx},
                       key=lambda k: (k[0], k[1], k[2]))
@@ -293,7 +303,8 @@ def report(raw_path, md_path):
                               fmt(med([r["rps"] for r in tn.values()])),
                               fmt(ratio_n, 2, "x"),
                               fmt(med([r.get("inflight") for r in to.values()]), 1),
-                              str(errs)])
+                              str(errs), fmt(cpu_per_request(p), 1), fmt(cpu_per_request(to), 1),
+                              fmt(cpu_per_request(tn), 1)])
         text += render_text(hdr, table)
         pinned = ("nginx's worker pinned to CPU 0, each load generator to the other CPUs"
                   if meta.get("pinned") == 1 else "nothing pinned")
@@ -438,6 +449,20 @@ def render_md(hdr, table):
     return out
 
 
+def rusage(out, command):
+    """CPU time of a command and everything it waited for (timeout, taskset, the tool's threads):
+    what a load generator spends per request tells its efficiency apart from the server's and the
+    host's noise, which move requests/s far more on a shared VM."""
+    import resource
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    code = subprocess.run(command).returncode
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    with open(out, "w") as f:
+        f.write(f"{cpu:.3f}\n")
+    return code if code >= 0 else 128 - code
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -454,6 +479,8 @@ def main(argv):
         watch(int(argv[2]), int(argv[3]), argv[4], [float(x) for x in argv[5:]])
     elif cmd == "report":
         report(argv[2], argv[3])
+    elif cmd == "rusage" and len(argv) > 4 and argv[3] == "--":
+        sys.exit(rusage(argv[2], argv[4:]))
     else:
         sys.exit(__doc__)
 
