@@ -682,7 +682,7 @@ class Engine final : public Scrubber {
         number_token_ = number_digits_.substr(0, 1) + rest;
         ok = number_token_.size() == number_digits_.size();
       }
-    } else if (a.action == Action::kToken && v.size() <= kCachedLength) {
+    } else if (a.action == Action::kToken && v.size() <= kLongCachedLength) {
       cached_token(v, kind, out);
     } else if (transformer_.apply(v, kind, a, entity_for(a), out) == Outcome::kFallback) {
       ++counters_.fallbacks;
@@ -707,6 +707,11 @@ class Engine final : public Scrubber {
   // probe costs one miss, not three (std::string members put both strings past 15 bytes on the
   // heap). An input and token too long for a slot go to a smaller table of strings.
   static constexpr size_t kCachedLength = 128;
+  // Inputs up to this long go through the cache (the longer ones to the table of strings): a
+  // bearer token or a session's JWT comes back with every request, and a JWT of a few hundred
+  // bytes costs tens of thousands of instructions. Longer inputs are tokenized every time, so
+  // that the table holds at most 4,096 × 2 KiB.
+  static constexpr size_t kLongCachedLength = 1024;
   struct alignas(64) TokenSlot {
     uint64_t hash = 0;  // 0: empty
     Kind kind = Kind::kNone;
@@ -734,8 +739,8 @@ class Engine final : public Scrubber {
   void cached_token(std::string_view v, Kind kind, std::string& out) {
     const uint64_t h = token_hash(v, kind);
     TokenSlot& slot = token_cache_[h & (kTokenSlots - 1)];
-    if (slot.hash == h && slot.kind == kind && slot.in_len == v.size() &&
-        std::memcmp(slot.bytes, v.data(), v.size()) == 0) {
+    if (v.size() < sizeof(slot.bytes) && slot.hash == h && slot.kind == kind &&
+        slot.in_len == v.size() && std::memcmp(slot.bytes, v.data(), v.size()) == 0) {
       out.append(slot.bytes + slot.in_len, slot.out_len);
       return;
     }

@@ -232,9 +232,10 @@ TEST(Scrubber, TheSameValueIsTheSameTokenEverywhereAndAcrossEngines) {
 }
 
 // Header values, JSON keys and credentials come back in every exchange, and the engine
-// remembers what the detectors found in them (a memo of 4,096 values): what comes back, after
-// any number of other values, is scrubbed as it was the first time, by an engine that met it
-// once as by one that meets it for the first time.
+// remembers what the detectors found in them (a memo of 4,096 values) and their tokens (a cache,
+// the JWT here in its table of long inputs): what comes back, after any number of other values,
+// is scrubbed as it was the first time, by an engine that met it once as by one that meets it
+// for the first time.
 TEST(Scrubber, ValuesThatComeBackAreScrubbedAsTheFirstTime) {
   const std::string jwt =
       "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1LTQyIiwiZW1haWwiOiJhbmFAZXhhbXBsZS5jb20if"
