@@ -580,6 +580,19 @@ struct Transformer::Impl {
   Ff1 ff1_10;
   Ff1 ff1_36;
   Ff1 ff1_62;
+
+  // Domain labels repeat from address to address ("gmail", "example", "mail"): their tokens
+  // are kept here, exact (the label is compared), so that most addresses cost the token of
+  // their local part only. Mutable: a Transformer is one thread's (transform.h).
+  struct LabelSlot {
+    uint64_t hash = 0;  // 0: empty
+    uint8_t len = 0;
+    char in[63];
+    char out[63];
+  };
+  static constexpr size_t kLabelSlots = 1024;
+  mutable std::vector<LabelSlot> label_tokens = std::vector<LabelSlot>(kLabelSlots);
+  void label_token(std::string_view label, char* out) const;
 };
 
 namespace {
@@ -770,12 +783,34 @@ bool Transformer::Impl::email_token(std::string_view value, std::string& out) co
   while (label < end) {
     size_t dot = value.find('.', label);
     if (dot == std::string_view::npos || dot > end) dot = end;
-    class_token(value.substr(label, dot - label), kTagPlain, {}, o + label);
+    label_token(value.substr(label, dot - label), o + label);
     if (dot < value.size()) o[dot] = value[dot];
     label = dot + 1;
   }
   if (end < value.size()) std::memcpy(o + end, value.data() + end, value.size() - end);
   return true;
+}
+
+void Transformer::Impl::label_token(std::string_view label, char* out) const {
+  if (label.size() > sizeof(LabelSlot::in)) {
+    class_token(label, kTagPlain, {}, out);
+    return;
+  }
+  // FNV-1a: labels are short, and a wrong guess costs only a compare.
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (char c : label) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ULL;
+  h |= 1;
+  LabelSlot& slot = label_tokens[(h ^ (h >> 29)) & (kLabelSlots - 1)];
+  if (slot.hash == h && slot.len == label.size() &&
+      std::memcmp(slot.in, label.data(), label.size()) == 0) {
+    std::memcpy(out, slot.out, label.size());
+    return;
+  }
+  class_token(label, kTagPlain, {}, out);
+  slot.hash = h;
+  slot.len = static_cast<uint8_t>(label.size());
+  std::memcpy(slot.in, label.data(), label.size());
+  std::memcpy(slot.out, out, label.size());
 }
 
 // Cards and phone numbers: the digits as one run (so "4111 1111 …" and "41111111…" map alike),

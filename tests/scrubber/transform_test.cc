@@ -506,6 +506,25 @@ TEST(KindTokenTest, EmailsStayValidAndKeepTheirTld) {
   EXPECT_EQ(tok(t, "@x.com", Kind::kEmail), tok(t, "@x.com"));
 }
 
+// Domain labels' tokens are cached by the Transformer: whether a label is met for the first
+// time, again, or again after more other labels than the cache holds, its token is the plain
+// token of the label that a fresh Transformer computes.
+TEST(KindTokenTest, EmailLabelsGetTheirPlainTokenHoweverOftenTheyCome) {
+  Transformer t(test_key());
+  std::mt19937_64 rng(61);
+  const std::vector<std::string> common = {"example", "mail", "gmail", "corp-eu", "x"};
+  for (int i = 0; i < 6000; ++i) {
+    const std::string local = random_from(rng, "abcdefghijklmnopqrstuvwxyz", 3 + rng() % 6);
+    const std::string label = rng() % 2 ? common[rng() % common.size()]
+                                        : random_from(rng, "abcdefghij0123456789", 4 + rng() % 8);
+    const std::string out = tok(t, local + "@" + label + ".com", Kind::kEmail);
+    const size_t at = out.find('@');
+    ASSERT_NE(at, std::string::npos) << out;
+    Transformer fresh(test_key());
+    ASSERT_EQ(out.substr(at + 1, label.size()), tok(fresh, label)) << "label " << i;
+  }
+}
+
 int common_prefix_bits(const uint8_t* a, const uint8_t* b, size_t len) {
   for (size_t i = 0; i < len * 8; ++i) {
     const int x = (a[i / 8] >> (7 - i % 8)) & 1;
