@@ -58,11 +58,15 @@ class Shops(tr.Case):
 
     def paired_results(self, sessions=160, extra=()):
         """Records shop traffic, replays it against baseline, noise and candidate shops."""
-        # Sessions 40 ms apart: a replay of several seconds (the bootstrap has time blocks to
-        # draw from), and no two sessions overlap even on the candidate, whose sessions last up
-        # to 15 ms longer (at most three searches, each 5 ms slower, and session order kept), so
-        # every shop creates the same orders in the same order.
-        capture, captured, _ = tr.record_shop(self, sessions=sessions, traffic_seed=5, gap_ms=40)
+        # Sessions 60 ms apart (idle time between one's end and the next one's start,
+        # respace_sessions): a replay of several seconds (the bootstrap has time blocks to draw
+        # from), and no two sessions overlap even on the candidate, whose sessions last up to
+        # 15 ms longer (at most three searches, each 5 ms slower, and session order kept), so
+        # every shop creates the same orders in the same order. (At 40 ms, about 1 run in 10 on
+        # this 2-core host had two sessions' orders reach one shop the other way round, and their
+        # ids differed: a stall longer than the gap. The gap is also counted from a session's end
+        # now, in case a busy host stretches a captured session.)
+        capture, captured, _ = tr.record_shop(self, sessions=sessions, traffic_seed=5, gap_ms=60)
         with tr.Shop(self.tmp.path, name="baseline") as base, \
                 tr.Shop(self.tmp.path, name="noise") as noise, \
                 tr.Shop(self.tmp.path, name="candidate", extra=list(extra)) as cand:

@@ -128,23 +128,34 @@ def spaced_schedule(n, spacing_ns, sessions, paths, duration_ns=1 * MS):
 
 
 def respace_sessions(exchanges, gap_ns):
-    """Moves every captured session (by its first request) so that session k starts k×gap later
-    than captured, keeping the times within a session: back-to-back sessions of a closed-loop
-    client become separated, so a replay that falls behind for less than `gap_ns` cannot mix two
-    sessions' requests (the shop's order ids are global, not per session)."""
-    first = {}
+    """Moves every captured session (by its first request), in the order they began, so that it
+    starts `gap_ns` after the previous one's last response ended (or as captured, when that is
+    later), keeping the times within a session: sessions of a closed-loop client, back to back or
+    overlapping when captured, become separated by at least `gap_ns` of idle time, so a replay
+    that falls behind for less than that cannot mix two sessions' requests (the shop's order ids
+    are global, not per session). Spacing by the sessions' starts only would let a session that
+    a busy host stretched beyond the gap overlap the next."""
+    sessions = {}
     for e in exchanges:
         s = e["session"]
-        t = e["time"]["request_start"]
-        first[s] = min(first.get(s, t), t)
-    rank = {s: k for k, s in enumerate(sorted(first, key=lambda s: first[s]))}
+        t = e["time"]
+        start = t["request_start"]
+        end = max(v for v in t.values() if isinstance(v, int))
+        lo, hi = sessions.get(s, (start, end))
+        sessions[s] = (min(lo, start), max(hi, end))
+    shift = {}
+    moved_end = None
+    for s in sorted(sessions, key=lambda s: sessions[s][0]):
+        start, end = sessions[s]
+        k = 0 if moved_end is None else max(0, moved_end + gap_ns - start)
+        shift[s] = k
+        moved_end = end + k
     out = []
     for e in exchanges:
         e = json.loads(json.dumps(e))
-        shift = rank[e["session"]] * gap_ns
         for k, v in e["time"].items():
             if isinstance(v, int):
-                e["time"][k] = v + shift
+                e["time"][k] = v + shift[e["session"]]
         out.append(e)
     return out
 
