@@ -92,8 +92,9 @@ enum class Outcome : uint8_t {
 };
 
 /// All transforms under one key. Construction derives the subkeys and expands AES keys once;
-/// after that every call is pure computation. Not thread-safe (it owns cipher contexts): one
-/// per thread; two Transformers from equal keys give identical outputs.
+/// after that every call is a function of its arguments (a cache of e-mail domain labels'
+/// tokens changes how fast, not what). Not thread-safe (it owns cipher contexts and that
+/// cache): one per thread; two Transformers from equal keys give identical outputs.
 class Transformer {
  public:
   explicit Transformer(const Key& key);
