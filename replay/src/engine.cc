@@ -563,7 +563,7 @@ void Connection::send(uint32_t slot) {
     write_pending();
   } else {
     got_bytes_ = false;
-    h1_->start(slot, item.request.method == "HEAD");
+    h1_->start(slot, item.req().method == "HEAD");
     out_.clear();
     serialize_http1(f.request, out_);
     h1_write();
@@ -1050,7 +1050,7 @@ uint32_t Worker::prepared_flight(uint32_t item_slot, uint32_t t, int64_t now) {
   f.released = now;
   // A free flight still holds an earlier request (record() swaps strings): this one goes over it.
   stats_[t].invalid_headers +=
-      prepare(item.request, item.body_truncated, *shared_.targets[t].target,
+      prepare(item.req(), item.body_truncated, *shared_.targets[t].target,
               shared_.options.rewrite, f.request);
   return fs;
 }

@@ -29,7 +29,12 @@ struct Item {
   bool wait_previous = false;   // must wait until the session's earlier requests completed
   bool warmup = false;          // sent, not counted, not recorded
   bool body_truncated = false;  // the captured body was cut
+  /// The captured request: `request`, or, when the planner keeps it for --loop, `shared`,
+  /// which points into the planner's copy (read-only, alive until the planner is destroyed,
+  /// after the workers): a later pass then hands over a pointer instead of a copy.
   traffic::Request request;
+  const traffic::Request* shared = nullptr;
+  const traffic::Request& req() const { return shared ? *shared : request; }
 };
 
 /// The planner → worker hand-off: the planner appends under the lock, the worker swaps the

@@ -92,30 +92,30 @@ void Planner::set_start(int64_t start) {
   started_.store(true, std::memory_order_release);
 }
 
-bool Planner::keep(const traffic::Exchange& e) {
+bool Planner::keep(const Cached& c) {
   const Filter& f = options_.filter;
   if (!f.methods.empty() &&
-      std::find(f.methods.begin(), f.methods.end(), e.request.method) == f.methods.end())
+      std::find(f.methods.begin(), f.methods.end(), c.request.method) == f.methods.end())
     return false;
   if (!f.routes.empty()) {
-    auto path = route_path(e.request.target);
+    auto path = route_path(c.request.target);
     bool any = false;
     for (const auto& r : f.routes) any = any || route_match(r, path);
     if (!any) return false;
   }
   if (f.from != traffic::kNoTime &&
-      (e.time.request_start == traffic::kNoTime || e.time.request_start < f.from))
+      (c.request_start == traffic::kNoTime || c.request_start < f.from))
     return false;
   if (f.until != traffic::kNoTime &&
-      (e.time.request_start == traffic::kNoTime || e.time.request_start >= f.until))
+      (c.request_start == traffic::kNoTime || c.request_start >= f.until))
     return false;
   if (f.from_offset >= 0 || f.until_offset >= 0) {
-    if (e.time.request_start == traffic::kNoTime || t0_ == traffic::kNoTime) return false;
-    double at = static_cast<double>(e.time.request_start - t0_) / 1e9;
+    if (c.request_start == traffic::kNoTime || t0_ == traffic::kNoTime) return false;
+    double at = static_cast<double>(c.request_start - t0_) / 1e9;
     if (f.from_offset >= 0 && at < f.from_offset) return false;
     if (f.until_offset >= 0 && at >= f.until_offset) return false;
   }
-  if (f.sample < 1.0 && !sample_keeps(e.session, f.sample, f.sample_seed)) return false;
+  if (f.sample < 1.0 && !sample_keeps(c.session, f.sample, f.sample_seed)) return false;
   return true;
 }
 
@@ -142,9 +142,6 @@ Result<void> Planner::run() {
     auto& reader = *opened;
     if (pass_ == 0) {
       total_ = reader->indexed_count();
-      // Sized once: growing by doubling would hold up to twice what the budget counts.
-      if (caching_)
-        cache_.reserve(std::min<uint64_t>(total_, options_.loop_cache_bytes / sizeof(Cached)));
       for (const auto& b : reader->index())
         if (b.first_time != traffic::kNoTime)
           t0_ = t0_ == traffic::kNoTime ? b.first_time : std::min(t0_, b.first_time);
@@ -153,9 +150,9 @@ Result<void> Planner::run() {
     if (!r) return r;
     if (pass_ == 0) {
       // Whole only when the pass was: stopped early, it holds the beginning of the input.
+      // Not whole, it is not read again, but not freed either: items in flight point into it.
       cache_full_ = caching_ && !stopped() && !done_;
       caching_ = false;
-      if (!cache_full_) std::vector<Cached>().swap(cache_);
     }
     ++pass_;
     if (!options_.loop || stopped() || done_ || planned_in_pass_ == 0) break;
@@ -197,57 +194,65 @@ Result<void> Planner::pass(traffic::Reader& reader) {
     if (window.empty()) break;
     traffic::Exchange* e = window.top().e;
     window.pop();
-    if (caching_) remember(*e);
-    plan(*e);
     spare.push_back(e);
+    if (caching_) {
+      if (Cached* c = remember(*e)) {
+        plan(*c, true);
+        continue;
+      }
+    }
+    // Not kept: planned from scratch_, whose request is swapped in and out, so that the
+    // next record is decoded into the buffers of a request a worker is done with.
+    scratch_.id = e->id;
+    scratch_.session = e->session;
+    scratch_.request_start = e->time.request_start;
+    scratch_.response_end = e->time.response_end;
+    scratch_.flags = e->flags;
+    scratch_.has_response = e->response.has_value();
+    std::swap(scratch_.request, e->request);
+    plan(scratch_, false);
+    std::swap(scratch_.request, e->request);
   }
   end_pass();
   return {};
 }
 
-// Keeps what plan() will read of `e`, in the order plan() sees it, while the first pass fits in
-// Options::loop_cache_bytes; past it, nothing is kept and every pass reads the input.
-void Planner::remember(const traffic::Exchange& e) {
+// Keeps what plan() will read of `e` (its request moved, not copied), in the order plan() sees
+// it, while the first pass fits in Options::loop_cache_bytes; past it, nothing more is kept
+// (nullptr) and every later pass reads the input.
+Planner::Cached* Planner::remember(traffic::Exchange& e) {
   auto heap = [](const std::string& x) { return x.size() > 15 ? x.capacity() + 1 : 0; };
   const traffic::Request& r = e.request;
   size_t bytes = sizeof(Cached) + heap(r.method) + heap(r.target) + heap(r.authority) +
-                 heap(r.body) + r.headers.size() * sizeof(traffic::Header);
+                 heap(r.body) + r.headers.capacity() * sizeof(traffic::Header);
   for (const auto& h : r.headers) bytes += heap(h.name) + heap(h.value);
   if (cache_bytes_ + bytes > options_.loop_cache_bytes) {
     caching_ = false;
-    std::vector<Cached>().swap(cache_);
-    return;
+    return nullptr;
   }
   cache_bytes_ += bytes;
-  Cached& c = cache_.emplace_back();
-  c.request = r;
+  constexpr size_t kChunk = size_t{1} << kChunkBits;
+  if ((cached_ & (kChunk - 1)) == 0) cache_.push_back(std::make_unique<Cached[]>(kChunk));
+  Cached& c = cache_[cached_ >> kChunkBits][cached_ & (kChunk - 1)];
+  ++cached_;
+  c.request = std::move(e.request);
+  e.request = traffic::Request();
   c.id = e.id;
   c.session = e.session;
   c.request_start = e.time.request_start;
   c.response_end = e.time.response_end;
   c.flags = e.flags;
   c.has_response = e.response.has_value();
+  return &c;
 }
 
 // A later pass of --loop from the first pass's copy: the same exchanges in the same order, so
-// the same plan, without reading and decoding the input again.
+// the same plan, without reading and decoding the input again, nor copying a request.
 void Planner::pass_from_memory() {
   planned_in_pass_ = 0;
-  traffic::Exchange e;
-  for (const Cached& c : cache_) {
+  for (size_t i = 0; i < cached_; ++i) {
     if (stopped() || done_) return;
-    e.id = c.id;
-    e.session = c.session;
-    e.time.request_start = c.request_start;
-    e.time.response_end = c.response_end;
-    e.flags = c.flags;
-    if (c.has_response) {
-      if (!e.response) e.response.emplace();
-    } else {
-      e.response.reset();
-    }
-    e.request = c.request;  // into the strings of a spare request: usually no allocation
-    plan(e);
+    plan(cache_[i >> kChunkBits][i & ((size_t{1} << kChunkBits) - 1)], true);
   }
   end_pass();
 }
@@ -263,21 +268,23 @@ void Planner::end_pass() {
   }
 }
 
-void Planner::plan(traffic::Exchange& e) {
-  if (e.request.method.empty() || e.request.method == "CONNECT" || e.request.method == "PRI") {
+void Planner::plan(Cached& c, bool shared) {
+  const std::string& method = c.request.method;
+  if (method.empty() || method == "CONNECT" || method == "PRI") {
     skipped_no_request_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (t0_ == traffic::kNoTime) t0_ = e.time.request_start;
-  if (!keep(e)) {
+  if (t0_ == traffic::kNoTime) t0_ = c.request_start;
+  if (!keep(c)) {
     skipped_filtered_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (options_.skip_truncated && e.has(traffic::kFlagRequestBodyTruncated)) {
+  const bool truncated = (c.flags & traffic::kFlagRequestBodyTruncated) != 0;
+  if (options_.skip_truncated && truncated) {
     skipped_truncated_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  int64_t captured = e.time.request_start;
+  int64_t captured = c.request_start;
   if (captured == traffic::kNoTime)
     captured = last_capture_ == traffic::kNoTime ? 0 : last_capture_;
   if (t0_ == traffic::kNoTime) t0_ = captured;
@@ -286,9 +293,10 @@ void Planner::plan(traffic::Exchange& e) {
 
   // The schedule's zero is the first planned request, a little ahead of the clock: reading
   // the input up to it (the reorder window) does not make the first requests late.
-  if (!started_.load(std::memory_order_relaxed)) set_start(now_ns() + 20'000'000);
+  int64_t now = now_ns();  // read once a request: the clock was a tenth of the planner's time
+  if (!started_.load(std::memory_order_relaxed)) set_start(now + 20'000'000);
   Item item;
-  item.origin_id = e.id;
+  item.origin_id = c.id;
   switch (options_.mode) {
     case Mode::kFaithful: {
       double offset = static_cast<double>(captured - t0_ + pass_offset_) / options_.speed;
@@ -314,32 +322,36 @@ void Planner::plan(traffic::Exchange& e) {
     done_ = true;
     return;
   }
-  if (end_ != 0 && options_.mode == Mode::kMax && now_ns() >= end_) {
+  if (end_ != 0 && options_.mode == Mode::kMax && now >= end_) {
     done_ = true;
     return;
   }
-  item.warmup = options_.warmup > 0 && (options_.mode == Mode::kMax ? now_ns() < warmup_end_
-                                                                    : item.intended < warmup_end_);
-  item.body_truncated = e.has(traffic::kFlagRequestBodyTruncated);
+  item.warmup = options_.warmup > 0 &&
+                (options_.mode == Mode::kMax ? now < warmup_end_ : item.intended < warmup_end_);
+  item.body_truncated = truncated;
 
   // Session order: a request waits for the earlier ones of its captured connection when the
   // capture shows it was sent after the previous response ended (not pipelined, not a
   // concurrent HTTP/2 stream). Sessions are remembered in a fixed table: bounded memory.
   if (options_.keep_order && options_.mode != Mode::kMax) {
     // Each pass replays the sessions anew: a loop's session ids are made distinct.
-    item.session = e.session * 1315423911u + pass_ + 1;
+    item.session = c.session * 1315423911u + pass_ + 1;
     auto& slot = sessions_[item.session % kSessionSlots];
     if (slot.session == item.session) {
       item.wait_previous = slot.last_end == traffic::kNoTime || slot.last_end <= captured;
     }
     slot.session = item.session;
-    int64_t end = e.response ? e.time.response_end : traffic::kNoTime;
+    int64_t end = c.has_response ? c.response_end : traffic::kNoTime;
     slot.last_end = end == traffic::kNoTime ? traffic::kNoTime : std::max(slot.last_end, end);
   }
-  item.request = std::move(e.request);
-  if (!spare_.empty()) {
-    e.request = std::move(spare_.back());
-    spare_.pop_back();
+  if (shared) {
+    item.shared = &c.request;
+  } else {
+    item.request = std::move(c.request);
+    if (!spare_.empty()) {
+      c.request = std::move(spare_.back());
+      spare_.pop_back();
+    }
   }
 
   size_t worker;
@@ -350,9 +362,9 @@ void Planner::plan(traffic::Exchange& e) {
   }
   // Pace: stay at most ahead_seconds ahead of the clock and within the per-worker limit.
   auto& inbox = inboxes_[worker];
-  for (;;) {
+  for (bool first = true;; first = false) {
     if (stopped()) return;
-    int64_t now = now_ns();
+    if (!first) now = now_ns();
     bool too_early = options_.mode != Mode::kMax &&
                      item.intended - now > static_cast<int64_t>(options_.ahead_seconds * 1e9);
     bool too_many =
@@ -372,9 +384,8 @@ void Planner::plan(traffic::Exchange& e) {
   // Hand over in batches, but never hold a request that is due soon, nor (closed loop) one
   // that a worker running short could use now. A hand-over per request cost the worker a
   // wake-up, a posted handler and the inbox's lock each: about a microsecond a request.
-  const bool due = options_.mode == Mode::kMax
-                       ? inbox.queued.load(std::memory_order_relaxed) < 256
-                       : pending_[worker].back().intended - now_ns() < 5'000'000;
+  const bool due = options_.mode == Mode::kMax ? inbox.queued.load(std::memory_order_relaxed) < 256
+                                               : pending_[worker].back().intended - now < 5'000'000;
   if (pending_[worker].size() >= 64 || due) flush(worker);
 }
 

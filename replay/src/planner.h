@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -43,7 +44,8 @@ class Planner {
     int64_t last_end = traffic::kNoTime;
   };
 
-  // What plan() reads of an exchange, kept from the first pass for the later ones of --loop.
+  // What plan() reads of an exchange. Kept from the first pass for the later ones of --loop
+  // (cache_), where the items handed to the workers point at `request`.
   struct Cached {
     traffic::Request request;
     uint64_t id = 0;
@@ -55,12 +57,14 @@ class Planner {
   };
 
   bool stopped() const { return stop_.load(std::memory_order_relaxed); }
-  bool keep(const traffic::Exchange& e);
+  bool keep(const Cached& c);
   Result<void> pass(traffic::Reader& reader);
   void pass_from_memory();
-  void remember(const traffic::Exchange& e);
+  Cached* remember(traffic::Exchange& e);
   void end_pass();
-  void plan(traffic::Exchange& e);
+  // `shared`: `c` is in cache_, and the item points at its request; else the request is
+  // moved into the item (and `c.request` refilled from spare_).
+  void plan(Cached& c, bool shared);
   void flush(size_t worker);
   void flush_all();
 
@@ -98,8 +102,14 @@ class Planner {
   std::atomic<uint64_t> loops_from_memory_{0};
   std::atomic<uint64_t> damage_{0};
 
-  std::vector<Cached> cache_;
+  // The first pass's exchanges, in the order plan() saw them, in chunks that never move:
+  // items in flight point into them, so nothing here is freed before the planner is (past
+  // the budget the cache stops growing and is kept, unused, until then).
+  static constexpr size_t kChunkBits = 10;
+  std::vector<std::unique_ptr<Cached[]>> cache_;
+  size_t cached_ = 0;
   size_t cache_bytes_ = 0;
+  Cached scratch_;           // an exchange not kept, on its way to plan()
   bool caching_ = false;     // the first pass is being kept
   bool cache_full_ = false;  // it was kept whole: later passes read it instead of the input
 };

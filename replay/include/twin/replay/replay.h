@@ -83,7 +83,9 @@ struct Options {
   bool loop = false;       // start the input over when it ends (with --duration: soak)
   /// With `loop`: the first pass's requests are kept in memory when they take at most this
   /// many bytes, and later passes plan from there instead of reading and decoding the input
-  /// again (a third of the planner's work per request, on the cores that send). 0: never.
+  /// again (a third of the planner's work per request, on the cores that send). Workers are
+  /// handed pointers to the kept requests, never copies; past the budget, what was kept stays
+  /// allocated (items in flight point into it) until the run ends. 0: never.
   size_t loop_cache_bytes = size_t{64} << 20;
   double warmup = 0;       // seconds at the start whose results are sent but not counted
   bool keep_order = true;  // a captured session's request waits for its predecessor
