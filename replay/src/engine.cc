@@ -250,6 +250,7 @@ class Worker {
     connecting_.resize(n, 0);
     h2_conns_.resize(n);
     h2_ready_.resize(n);
+    for (size_t t = 0; t < n; ++t) head_memos_.push_back(make_http1_head_memo());
     for (size_t t = 0; t < n; ++t) stats_[t].name = shared_.targets[t].target->name;
     read_buf_.resize(64 << 10);
     if (shared_.options.mode == Mode::kMax) {
@@ -322,6 +323,9 @@ class Worker {
   static constexpr size_t kConnBuffer = 16 << 10;
   static constexpr size_t kSpareBuffers = 256;
   size_t max_body() const { return shared_.options.max_body; }
+  const std::shared_ptr<Http1HeadMemo>& head_memo(uint32_t target) const {
+    return head_memos_[target];
+  }
   /// `conn` is null for a request that never reached a connection.
   void finished(uint32_t flight, Completion& c, const Connection* conn);
   void retry(uint32_t flight);
@@ -407,6 +411,7 @@ class Worker {
   int64_t timer_at_ = 0;
   std::vector<char> read_buf_;
   std::vector<std::unique_ptr<char[]>> spare_bufs_;
+  std::vector<std::shared_ptr<Http1HeadMemo>> head_memos_;  // per target (http1.h)
   static constexpr size_t kSpareRequests = 4096;
 
   std::vector<Item> incoming_;
@@ -529,7 +534,7 @@ void Connection::on_ready() {
     }
     h2s_ = std::move(*created);
   } else {
-    h1_ = std::make_unique<Http1ResponseParser>(w_.max_body());
+    h1_ = std::make_unique<Http1ResponseParser>(w_.max_body(), false, w_.head_memo(target_));
   }
   read();
   write_pending();
@@ -1049,9 +1054,8 @@ uint32_t Worker::prepared_flight(uint32_t item_slot, uint32_t t, int64_t now) {
   f.target = t;
   f.released = now;
   // A free flight still holds an earlier request (record() swaps strings): this one goes over it.
-  stats_[t].invalid_headers +=
-      prepare(item.req(), item.body_truncated, *shared_.targets[t].target,
-              shared_.options.rewrite, f.request);
+  stats_[t].invalid_headers += prepare(item.req(), item.body_truncated, *shared_.targets[t].target,
+                                       shared_.options.rewrite, f.request);
   return fs;
 }
 

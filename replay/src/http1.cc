@@ -44,6 +44,7 @@
 #include <string_view>
 #include <utility>
 
+#include "bytes.h"
 #include "twin/traffic/text.h"
 
 namespace twin::replay {
@@ -87,9 +88,7 @@ bool bad_name_byte(char c) {
 bool bad_value_byte(char c) { return c == '\r' || c == '\n' || c == '\0'; }
 
 bool safe_header(const traffic::Header& h) {
-  if (h.name.empty()) return false;
-  if (std::any_of(h.name.begin(), h.name.end(), bad_name_byte)) return false;
-  return std::none_of(h.value.begin(), h.value.end(), bad_value_byte);
+  return !h.name.empty() && !bytes::has_bad_name_byte(h.name) && !bytes::has_crlf_nul(h.value);
 }
 
 // A byte that may not appear in a request target: it would end the request line.
@@ -179,12 +178,20 @@ void serialize_http1(const OutRequest& request, std::string& out) {
     p += text.size();
   };
 
-  for (char c : request.method) {
-    if (!bad_name_byte(c)) *p++ = c;
+  // Each part is checked a word at a time and copied whole when clean (nearly always); else
+  // byte by byte.
+  if (!bytes::has_bad_name_byte(request.method)) {
+    put(request.method);
+  } else {
+    for (char c : request.method) {
+      if (!bad_name_byte(c)) *p++ = c;
+    }
   }
   *p++ = ' ';
   if (request.path.empty()) {
     *p++ = '/';  // the origin form of an empty path
+  } else if (!bytes::has_ctl_space_del(request.path)) {
+    put(request.path);
   } else {
     static constexpr char kHex[] = "0123456789ABCDEF";
     for (char c : request.path) {
@@ -199,8 +206,12 @@ void serialize_http1(const OutRequest& request, std::string& out) {
     }
   }
   put(kVersionHost);
-  for (char c : request.authority) {
-    if (!bad_value_byte(c)) *p++ = c;
+  if (!bytes::has_crlf_nul(request.authority)) {
+    put(request.authority);
+  } else {
+    for (char c : request.authority) {
+      if (!bad_value_byte(c)) *p++ = c;
+    }
   }
   put("\r\n");
   for (const traffic::Header& h : request.headers) {
@@ -221,6 +232,36 @@ void serialize_http1(const OutRequest& request, std::string& out) {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+// The fast path's memo (http1.h). It holds the header section (after the status line, up to
+// and with the blank line) of the last plain head that had a line not in the memo, and where
+// each of its lines lies, with what the fast path made of it. A line of a new head is taken from
+// the memo when the bytes at its place are those of the memo's line of the same index with its
+// CRLF: the same bytes, so the same name, value and meaning, and no CR inside, so the same line.
+// One compare instead of the checks of every byte. Sizes are bounded so that the memo stays
+// small (a little over 1.5 KiB) whatever the server sends; longer heads are parsed as ever.
+struct Http1HeadMemo {
+  static constexpr size_t kMaxBytes = 1024;
+  static constexpr size_t kMaxLines = 32;
+  enum Kind : uint8_t { kPlain, kContentLength, kConnection };
+  // Trivial (no initializers): fast_head() keeps an array of them on its stack for every head.
+  struct Line {
+    uint16_t begin;  // offset in `bytes`
+    uint16_t size;   // without the CRLF
+    uint16_t name_size;
+    uint16_t value_begin;  // offset in `bytes`, after OWS
+    uint16_t value_size;   // trailing OWS trimmed
+    Kind kind;
+    bool close;       // kConnection: its tokens
+    bool keep_alive;  // kConnection
+    uint64_t length;  // kContentLength: its value
+  };
+  std::array<char, kMaxBytes> bytes{};
+  std::array<Line, kMaxLines> lines{};
+  size_t count = 0;
+};
+
+std::shared_ptr<Http1HeadMemo> make_http1_head_memo() { return std::make_shared<Http1HeadMemo>(); }
 
 class Http1ResponseParser::Impl {
   // Beast's parser with its callbacks forwarded to Impl. Written against beast::string_view so that
@@ -277,7 +318,8 @@ class Http1ResponseParser::Impl {
   };
 
  public:
-  Impl(size_t max_body, bool beast_only) : max_body_(max_body), beast_only_(beast_only) {
+  Impl(size_t max_body, bool beast_only, std::shared_ptr<Http1HeadMemo> memo)
+      : max_body_(max_body), beast_only_(beast_only), memo_(std::move(memo)) {
     start(0, false);
   }
 
@@ -465,6 +507,7 @@ class Http1ResponseParser::Impl {
   bool keep_alive() const { return status_ == Status::kDone && keep_alive_; }
   std::string_view failure() const { return failure_; }
   uint64_t fast_heads() const { return fast_heads_; }
+  uint64_t memo_lines() const { return memo_lines_; }
 
   // --- called by Parser (Beast's callbacks) ---
 
@@ -603,6 +646,7 @@ class Http1ResponseParser::Impl {
 
   const size_t max_body_;
   const bool beast_only_;  // tests: every head through Beast, the fast path's reference
+  const std::shared_ptr<Http1HeadMemo> memo_;  // may be null
   Completion completion_;
   std::optional<Parser> parser_;
   bool parser_live_ = false;  // parser_ belongs to the current message
@@ -610,6 +654,7 @@ class Http1ResponseParser::Impl {
   bool fast_keep_alive_ = false;
   uint64_t fast_left_ = 0;   // fast path: body bytes still to come
   uint64_t fast_heads_ = 0;  // heads taken by the fast path
+  uint64_t memo_lines_ = 0;  // header lines the fast path took from the memo
   std::string pending_;      // a head or chunk section not yet whole (at most ~kHeaderLimit)
   std::string failure_;      // short, fixed texts only: never bytes of the message
   size_t header_count_ = 0;  // headers of the current message (slots beyond are stale)
@@ -674,12 +719,47 @@ bool Http1ResponseParser::Impl::fast_head(const char* head, size_t size) {
 
   bool has_length = false, close = false, keep_alive = false;
   uint64_t length = 0;
-  for (;;) {
+  // The header section, as the memo holds it; lines are learnt into `learnt` as they are parsed
+  // and given to the memo at the end when one of them was not in it.
+  const char* const section = p;
+  const size_t section_size = static_cast<size_t>(end - section);
+  Http1HeadMemo* const memo = memo_.get();
+  std::array<Http1HeadMemo::Line, Http1HeadMemo::kMaxLines> learnt;
+  size_t line = 0;
+  bool missed = false;
+  for (;; ++line) {
     if (end - p < 2) return false;
     if (p[0] == '\r') {
       if (p[1] != '\n' || p + 2 != end) return false;
       break;
     }
+    if (memo != nullptr && line < memo->count) {
+      const Http1HeadMemo::Line& m = memo->lines[line];
+      if (static_cast<size_t>(end - p) >= m.size + 2u &&
+          std::memcmp(p, memo->bytes.data() + m.begin, m.size + 2u) == 0) {
+        const std::string_view n(p, m.name_size);
+        const std::string_view v(p + (m.value_begin - m.begin), m.value_size);
+        if (line < learnt.size()) {
+          learnt[line] = m;
+          learnt[line].begin = static_cast<uint16_t>(p - section);
+          learnt[line].value_begin = static_cast<uint16_t>(v.data() - section);
+        }
+        p += m.size + 2u;
+        if (*p == ' ' || *p == '\t') return false;  // obs-fold
+        if (m.kind == Http1HeadMemo::kContentLength) {
+          if (has_length) return false;
+          length = m.length;
+          has_length = true;
+        } else if (m.kind == Http1HeadMemo::kConnection) {
+          close = close || m.close;
+          keep_alive = keep_alive || m.keep_alive;
+        }
+        on_field(n, v);
+        ++memo_lines_;
+        continue;
+      }
+    }
+    missed = true;
     // field-name ":" OWS field-value OWS CRLF, without obs-fold.
     const char* name = p;
     while (tchar(*p)) ++p;
@@ -691,10 +771,13 @@ bool Http1ResponseParser::Impl::fast_head(const char* head, size_t size) {
     p = skip_text(p, end);
     if (p[0] != '\r' || p[1] != '\n') return false;
     const char* value_end = p;
+    const char* const line_end = p;
     while (value_end != value && (value_end[-1] == ' ' || value_end[-1] == '\t')) --value_end;
     p += 2;
     if (*p == ' ' || *p == '\t') return false;  // obs-fold
     const std::string_view v(value, static_cast<size_t>(value_end - value));
+    Http1HeadMemo::Kind kind = Http1HeadMemo::kPlain;
+    bool line_close = false, line_keep_alive = false;
     // The fields Beast gives a meaning (basic_parser::do_field), by the length of their name.
     switch (n.size()) {
       case 7:
@@ -704,14 +787,15 @@ bool Http1ResponseParser::Impl::fast_head(const char* head, size_t size) {
       case 16:
         if (iequals_lower(n, "connection") || iequals_lower(n, "proxy-connection")) {
           // token *( OWS "," OWS token ): a strict form of Beast's list.
+          kind = Http1HeadMemo::kConnection;
           size_t i = 0;
           for (;;) {
             const size_t t = i;
             while (i < v.size() && tchar(v[i])) ++i;
             if (i == t) return false;
             const std::string_view token = v.substr(t, i - t);
-            close = close || iequals_lower(token, "close");
-            keep_alive = keep_alive || iequals_lower(token, "keep-alive");
+            line_close = line_close || iequals_lower(token, "close");
+            line_keep_alive = line_keep_alive || iequals_lower(token, "keep-alive");
             if (iequals_lower(token, "upgrade")) return false;
             while (i < v.size() && (v[i] == ' ' || v[i] == '\t')) ++i;
             if (i == v.size()) break;
@@ -719,6 +803,8 @@ bool Http1ResponseParser::Impl::fast_head(const char* head, size_t size) {
             ++i;
             while (i < v.size() && (v[i] == ' ' || v[i] == '\t')) ++i;
           }
+          close = close || line_close;
+          keep_alive = keep_alive || line_keep_alive;
         }
         break;
       case 14:
@@ -730,6 +816,7 @@ bool Http1ResponseParser::Impl::fast_head(const char* head, size_t size) {
             length = length * 10 + static_cast<uint64_t>(c - '0');
           }
           has_length = true;
+          kind = Http1HeadMemo::kContentLength;
         }
         break;
       case 17:
@@ -738,10 +825,31 @@ bool Http1ResponseParser::Impl::fast_head(const char* head, size_t size) {
       default:
         break;
     }
+    if (line < learnt.size()) {
+      Http1HeadMemo::Line& l = learnt[line];
+      l.begin = static_cast<uint16_t>(name - section);
+      l.size = static_cast<uint16_t>(line_end - name);
+      l.name_size = static_cast<uint16_t>(n.size());
+      l.value_begin = static_cast<uint16_t>(value - section);
+      l.value_size = static_cast<uint16_t>(v.size());
+      l.kind = kind;
+      l.close = line_close;
+      l.keep_alive = line_keep_alive;
+      l.length = kind == Http1HeadMemo::kContentLength ? length : 0;
+    }
     on_field(n, v);
   }
   const bool bodiless = head_ || code == 204 || code == 304;
   if (!bodiless && !has_length) return false;  // close-delimited: Beast
+  // Accepted. A plain head with a line the memo did not have becomes the memo, when it fits
+  // (only then are the offsets in `learnt` meaningful).
+  if (memo != nullptr && (missed || line != memo->count) &&
+      section_size <= Http1HeadMemo::kMaxBytes && line <= Http1HeadMemo::kMaxLines) {
+    std::memcpy(memo->bytes.data(), section, section_size);
+    std::copy(learnt.begin(), learnt.begin() + static_cast<std::ptrdiff_t>(line),
+              memo->lines.begin());
+    memo->count = line;
+  }
   on_header(bodiless, false, has_length);
   fast_ = true;
   // Beast's rule (basic_parser::keep_alive): HTTP/1.1 unless "close", HTTP/1.0 only with
@@ -755,8 +863,9 @@ bool Http1ResponseParser::Impl::fast_head(const char* head, size_t size) {
 
 // ---------------------------------------------------------------------------------------------
 
-Http1ResponseParser::Http1ResponseParser(size_t max_body, bool beast_only)
-    : impl_(std::make_unique<Impl>(max_body, beast_only)) {}
+Http1ResponseParser::Http1ResponseParser(size_t max_body, bool beast_only,
+                                         std::shared_ptr<Http1HeadMemo> memo)
+    : impl_(std::make_unique<Impl>(max_body, beast_only, std::move(memo))) {}
 Http1ResponseParser::~Http1ResponseParser() = default;
 
 void Http1ResponseParser::start(uint64_t token, bool head) { impl_->start(token, head); }
@@ -776,5 +885,7 @@ bool Http1ResponseParser::keep_alive() const { return impl_->keep_alive(); }
 std::string_view Http1ResponseParser::failure() const { return impl_->failure(); }
 
 uint64_t Http1ResponseParser::fast_heads() const { return impl_->fast_heads(); }
+
+uint64_t Http1ResponseParser::memo_lines() const { return impl_->memo_lines(); }
 
 }  // namespace twin::replay

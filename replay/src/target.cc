@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "bytes.h"
+
 namespace twin::replay {
 namespace {
 
@@ -30,31 +32,33 @@ bool valid_name(std::string_view name) {
 // Headers a replay must not copy from the capture: they describe the captured connection, not
 // the request (RFC 9110 7.6.1), or the clients set them from what they actually send.
 bool hop_by_hop(std::string_view name) {
-  static constexpr std::string_view kNames[] = {
-      "connection", "keep-alive",     "proxy-connection", "transfer-encoding", "upgrade",
-      "host",       "content-length", "http2-settings",   "proxy-authenticate"};
   if (!name.empty() && name[0] == ':') return true;
-  // Most names have a length none of kNames has: those need no comparison.
-  constexpr uint32_t kLengths = [] {
-    uint32_t m = 0;
-    for (auto n : kNames) m |= 1u << n.size();
-    return m;
-  }();
-  if (name.size() >= 32 || (kLengths & (1u << name.size())) == 0) return false;
-  for (auto n : kNames)
-    if (iequals(name, n)) return true;
-  return false;
+  // By length: most names have a length none of these has and need no comparison.
+  switch (name.size()) {
+    case 4:
+      return iequals(name, "host");
+    case 7:
+      return iequals(name, "upgrade");
+    case 10:
+      return iequals(name, "connection") || iequals(name, "keep-alive");
+    case 14:
+      return iequals(name, "content-length") || iequals(name, "http2-settings");
+    case 16:
+      return iequals(name, "proxy-connection");
+    case 17:
+      return iequals(name, "transfer-encoding");
+    case 18:
+      return iequals(name, "proxy-authenticate");
+    default:
+      return false;
+  }
 }
 
 // What the HTTP/1.1 serializer and the HTTP/2 session would refuse to put on the wire.
 bool sendable(const traffic::Header& h) {
   if (h.name.empty()) return false;
-  for (unsigned char c : h.name)
-    if (c <= 0x20 || c == 0x7f || c == ':')
-      return h.name[0] == ':';  // pseudo-headers: dropped later
-  for (char c : h.value)
-    if (c == '\r' || c == '\n' || c == '\0') return false;
-  return true;
+  if (bytes::has_bad_name_byte(h.name)) return h.name[0] == ':';  // pseudo-headers: dropped later
+  return !bytes::has_crlf_nul(h.value);
 }
 
 bool in_list(const std::vector<std::string>& names, std::string_view name) {

@@ -8,10 +8,12 @@
 // taken from the input: every way must give the same completions (the parser may not depend on
 // how the bytes were split), and every completion must respect max_body. Whole, it also runs
 // with every head through Beast: the fast head path must give exactly what Beast gives,
-// including where a response ends and the failure's wording.
+// including where a response ends and the failure's wording; and with the fast path's memo of
+// header lines (kept from input to input), the same again.
 
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,8 +68,9 @@ void check_one(const Options& o, const Outcome& x) {
 
 // Feeds `wire` in pieces of `piece` bytes (0: whole).
 std::vector<Outcome> run(const Options& o, std::string_view wire, size_t piece,
-                         bool beast_only = false) {
-  Http1ResponseParser p(o.max_body, beast_only);
+                         bool beast_only = false,
+                         std::shared_ptr<twin::replay::Http1HeadMemo> memo = nullptr) {
+  Http1ResponseParser p(o.max_body, beast_only, std::move(memo));
   std::vector<Outcome> out;
   size_t next = 0;
   p.start(next, (o.heads & 1) != 0);
@@ -139,5 +142,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   compare(whole, run(o, wire, 1));
   compare(whole, run(o, wire, 2 + (data[0] >> 5) * 5));
   compare(whole, run(o, wire, 0, true), true);
+  // With the fast path's memo, kept from input to input as a worker keeps it from response to
+  // response: the same outcome.
+  static const auto memo = twin::replay::make_http1_head_memo();
+  compare(whole, run(o, wire, 0, false, memo), true);
   return 0;
 }

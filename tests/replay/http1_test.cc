@@ -77,16 +77,22 @@ int64_t piece_time(size_t piece) { return 100 * static_cast<int64_t>(piece + 1);
 
 // Feeds `wire` cut at `cuts` (increasing offsets inside the wire), piece i at piece_time(i),
 // starting the parser anew for each request of `conn` after each completion.
+// `memo`, when given, is the fast path's memo (shared with other runs); `memo_lines` counts the
+// lines taken from it.
 std::vector<Got> run(std::string_view wire, const std::vector<size_t>& cuts, const Conn& conn,
-                     bool beast_only = false, uint64_t* fast_heads = nullptr) {
-  Http1ResponseParser p(conn.max_body, beast_only);
+                     bool beast_only = false, uint64_t* fast_heads = nullptr,
+                     std::shared_ptr<Http1HeadMemo> memo = nullptr,
+                     uint64_t* memo_lines = nullptr) {
+  Http1ResponseParser p(conn.max_body, beast_only, std::move(memo));
   struct Count {
     Http1ResponseParser& p;
     uint64_t* out;
+    uint64_t* memo_out;
     ~Count() {
       if (out) *out += p.fast_heads();
+      if (memo_out) *memo_out += p.memo_lines();
     }
-  } count{p, fast_heads};
+  } count{p, fast_heads, memo_lines};
   std::vector<Got> got;
   size_t next = 0;
   p.start(kToken, conn.heads[0]);
@@ -1118,7 +1124,10 @@ void expect_same(const std::vector<Got>& fast, const std::vector<Got>& beast) {
 
 TEST(Http1FastPath, SameAsBeastOnGeneratedHeads) {
   std::mt19937 rng(20261205);
-  uint64_t fast_heads = 0, done = 0, failed = 0;
+  uint64_t fast_heads = 0, done = 0, failed = 0, memo_lines = 0;
+  // One memo for every case, as a worker's connections to one target share one: each head may
+  // find lines of the heads before it.
+  const auto memo = make_http1_head_memo();
   for (int i = 0; i < 20000; ++i) {
     const Generated g = generate(rng);
     std::vector<std::vector<size_t>> splits = {{}};
@@ -1131,9 +1140,15 @@ TEST(Http1FastPath, SameAsBeastOnGeneratedHeads) {
     for (const auto& cuts : splits) {
       SCOPED_TRACE("case " + std::to_string(i) + " " + describe(cuts) + " wire " +
                    ::testing::PrintToString(g.wire));
-      const std::vector<Got> fast = run(g.wire, cuts, g.conn, false, &fast_heads);
+      uint64_t plain = 0, plain_with_memo = 0;
+      const std::vector<Got> fast = run(g.wire, cuts, g.conn, false, &plain);
       const std::vector<Got> beast = run(g.wire, cuts, g.conn, true);
       expect_same(fast, beast);
+      // With the memo: the same, and the same heads taken by the fast path (a memo that made
+      // it give up would be hidden by Beast's answer being the same).
+      expect_same(run(g.wire, cuts, g.conn, false, &plain_with_memo, memo, &memo_lines), beast);
+      EXPECT_EQ(plain_with_memo, plain);
+      fast_heads += plain;
       if (::testing::Test::HasFailure()) return;
       for (const Got& x : fast) (x.status == Status::kDone ? done : failed) += 1;
     }
@@ -1143,6 +1158,83 @@ TEST(Http1FastPath, SameAsBeastOnGeneratedHeads) {
   EXPECT_GT(fast_heads, 20000u);
   EXPECT_GT(done, 20000u);
   EXPECT_GT(failed, 5000u);
+  EXPECT_GT(memo_lines, 1000u);
+}
+
+// The memo takes a line only when its bytes come back whole at the same place. A server's head,
+// then the same head with one line changed in every way a byte can change (each byte replaced
+// by one that matters to the parser, removed, or doubled), lines removed or added, each parsed
+// after the one before through one memo, and each compared with Beast's parse of it alone.
+TEST(Http1FastPath, MemoTakesOnlyLinesThatCameBackWhole) {
+  const std::string status = "HTTP/1.1 200 OK\r\n";
+  const std::vector<std::string> lines = {
+      "Server: nginx/1.22.1",     "Date: Sat, 05 Dec 2026 21:58:50 GMT",
+      "Content-Type: text/plain", "Content-Length: 2",
+      "Connection: keep-alive",   "ETag: \"6b148608-64\"",
+      "Accept-Ranges: bytes"};
+  auto wire_of = [&](const std::vector<std::string>& ls) {
+    std::string w = status;
+    for (const auto& l : ls) w += l + "\r\n";
+    return w + "\r\nok";
+  };
+  std::vector<std::vector<std::string>> heads = {lines, lines};
+  const std::string bytes = std::string(" \t\r\n:,x0\x7f\x80", 10) + std::string(1, '\0');
+  for (size_t i = 0; i < lines.size(); ++i) {
+    for (size_t at = 0; at < lines[i].size(); ++at) {
+      for (char b : bytes) {
+        auto h = lines;
+        h[i][at] = b;
+        heads.push_back(h);
+        heads.push_back(lines);
+      }
+      auto removed = lines;
+      removed[i].erase(at, 1);
+      heads.push_back(removed);
+      auto doubled = lines;
+      doubled[i].insert(at, 1, doubled[i][at]);
+      heads.push_back(doubled);
+    }
+    auto without = lines;
+    without.erase(without.begin() + static_cast<std::ptrdiff_t>(i));
+    heads.push_back(without);
+    auto with = lines;
+    with.insert(with.begin() + static_cast<std::ptrdiff_t>(i), "Content-Length: 2");
+    heads.push_back(with);
+    with[i] = "Connection: close";
+    heads.push_back(with);
+    heads.push_back(with);  // whole from the memo, "close" included
+    with[i] = "Content-Length: 0";
+    heads.push_back(with);  // two lengths: Beast's
+    heads.push_back(lines);
+    auto longer = lines;
+    longer[i] += "0";
+    heads.push_back(longer);  // the memo's line and more: not the memo's line
+    heads.push_back(lines);
+  }
+  auto zero = lines;
+  zero[3] = "Content-Length: 0";
+  heads.push_back(zero);
+  heads.push_back(zero);  // its length from the memo
+  heads.push_back(lines);
+  const auto memo = make_http1_head_memo();
+  uint64_t memo_lines = 0, fast_heads = 0;
+  for (size_t k = 0; k < heads.size(); ++k) {
+    const std::string wire = wire_of(heads[k]);
+    SCOPED_TRACE("head " + std::to_string(k) + " " + ::testing::PrintToString(wire));
+    Conn conn;
+    conn.end = End::kEof;
+    uint64_t plain = 0, plain_with_memo = 0;
+    expect_same(run(wire, {}, conn, false, &plain_with_memo, memo, &memo_lines),
+                run(wire, {}, conn, true));
+    run(wire, {}, conn, false, &plain);
+    EXPECT_EQ(plain_with_memo, plain);
+    fast_heads += plain;
+    if (::testing::Test::HasFailure()) return;
+  }
+  // The unchanged head came back after each change: all its lines but the changed one's were
+  // taken from the memo most of the time.
+  EXPECT_GT(memo_lines, heads.size() * (lines.size() - 2));
+  EXPECT_GT(fast_heads, heads.size() / 2);
 }
 
 TEST(Http1FastPath, TakesPlainHeadsAndLeavesTheRest) {

@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
+#include "bytes.h"
+
 namespace twin::replay {
 namespace {
 
@@ -170,4 +174,53 @@ TEST(Prepare, PathForms) {
 }
 
 }  // namespace
+// The word-at-a-time byte checks give what a byte loop gives: every byte value at every place
+// of strings of every length up to 24 (whole words, partial last words), among clean bytes, and
+// random strings with several bad bytes.
+TEST(Bytes, WordChecksAgreeWithByteLoops) {
+  auto crlf_nul = [](std::string_view s) {
+    for (char c : s)
+      if (c == '\r' || c == '\n' || c == '\0') return true;
+    return false;
+  };
+  auto ctl_space_del = [](std::string_view s) {
+    for (char c : s) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u <= 0x20 || u == 0x7F) return true;
+    }
+    return false;
+  };
+  auto bad_name = [&](std::string_view s) {
+    return ctl_space_del(s) || s.find(':') != std::string_view::npos;
+  };
+  size_t hits = 0;
+  auto check = [&](const std::string& s) {
+    ASSERT_EQ(bytes::has_crlf_nul(s), crlf_nul(s)) << ::testing::PrintToString(s);
+    ASSERT_EQ(bytes::has_ctl_space_del(s), ctl_space_del(s)) << ::testing::PrintToString(s);
+    ASSERT_EQ(bytes::has_bad_name_byte(s), bad_name(s)) << ::testing::PrintToString(s);
+    hits += crlf_nul(s) + ctl_space_del(s) + bad_name(s);
+  };
+  for (size_t n = 0; n <= 24; ++n) {
+    for (char fill : {'a', '~', '\x80', '\xff', '!'}) {
+      check(std::string(n, fill));
+      for (size_t at = 0; at < n; ++at) {
+        for (int b = 0; b < 256; ++b) {
+          std::string s(n, fill);
+          s[at] = static_cast<char>(b);
+          check(s);
+          if (::testing::Test::HasFailure()) return;
+        }
+      }
+    }
+  }
+  std::mt19937 rng(7);
+  for (int i = 0; i < 20000; ++i) {
+    std::string s(rng() % 40, 'x');
+    for (auto& c : s) c = static_cast<char>(rng() % 8 ? 0x21 + rng() % 0x5E : rng() % 256);
+    check(s);
+    if (::testing::Test::HasFailure()) return;
+  }
+  EXPECT_GT(hits, 10000u);
+}
+
 }  // namespace twin::replay

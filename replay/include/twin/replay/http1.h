@@ -25,6 +25,13 @@ namespace twin::replay {
 /// then the body. Never chunked: the body is known whole.
 void serialize_http1(const OutRequest& request, std::string& out);
 
+/// The header lines of a recent plain response head, shared by the parsers of one worker's
+/// connections to one target: a server's heads repeat most lines byte for byte (Server,
+/// Content-Type, Connection, …), and a line that comes back at the same place is taken as it was
+/// last time instead of being validated again (http1.cc). Not thread-safe: one per worker.
+struct Http1HeadMemo;
+std::shared_ptr<Http1HeadMemo> make_http1_head_memo();
+
 /// Parses the responses on one HTTP/1.1 connection, one at a time. Not thread-safe; lives with
 /// its connection. Memory: the response being parsed, its body capped at `max_body`.
 class Http1ResponseParser {
@@ -39,8 +46,10 @@ class Http1ResponseParser {
     Status status = Status::kNeedMore;
   };
 
-  /// `beast_only` (tests) sends every head through Beast, the fast path's reference.
-  explicit Http1ResponseParser(size_t max_body, bool beast_only = false);
+  /// `beast_only` (tests) sends every head through Beast, the fast path's reference. `memo`
+  /// (optional) is shared with the other parsers of the same thread and target.
+  explicit Http1ResponseParser(size_t max_body, bool beast_only = false,
+                               std::shared_ptr<Http1HeadMemo> memo = nullptr);
   ~Http1ResponseParser();
   Http1ResponseParser(const Http1ResponseParser&) = delete;
   Http1ResponseParser& operator=(const Http1ResponseParser&) = delete;
@@ -63,6 +72,8 @@ class Http1ResponseParser {
 
   /// Heads parsed by the fast path so far (tests: that it is taken).
   uint64_t fast_heads() const;
+  /// Header lines the fast path took from the memo so far (tests: that it is used).
+  uint64_t memo_lines() const;
 
  private:
   class Impl;
