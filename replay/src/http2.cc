@@ -124,6 +124,7 @@ struct Stream {
   std::string body;  // the request body, copied at submit; sent from `body_sent` on
   size_t body_sent = 0;
   size_t header_bytes = 0;
+  size_t header_count = 0;       // response headers written so far (on_header; finish() trims)
   int64_t block_time = kNoTime;  // the receive() that brought the current HEADERS block
   Block block = Block::kNone;
   bool final_seen = false;                   // the final (non-1xx) HEADERS block began
@@ -138,7 +139,7 @@ void reset_completion(Completion& c) {
   traffic::Response& r = c.response;
   r.status = 0;
   r.reason.clear();
-  r.headers.clear();
+  // r.headers stay: on_header() writes over them in place, finish() trims what is left over.
   r.body.clear();
   if (r.body.capacity() > kKeepCapacity) std::string().swap(r.body);
   r.body_size = 0;
@@ -441,17 +442,23 @@ class Http2Session::Impl {
       c.response_start = st->block_time;
     }
     if (st->block == Block::kInterim || st->block == Block::kNone) return 0;
+    // Written over in place: the slots are an earlier response's (the caller swaps the
+    // response for one it is done with), strings with their buffers; past them, a spare one.
     traffic::Headers& headers = st->completion.response.headers;
-    if (headers.capacity() == 0) headers.reserve(16);
-    if (impl.spare_headers_.empty()) {
+    if (st->header_count < headers.size()) {
+      traffic::Header& h = headers[st->header_count];
+      traffic::overwrite(h.name, n);
+      traffic::overwrite(h.value, v);
+    } else if (impl.spare_headers_.empty()) {
+      if (headers.capacity() == 0) headers.reserve(16);
       headers.push_back(traffic::Header{std::string(n), std::string(v)});
     } else {
-      // A header of an earlier response, with its buffers (recycle()).
       traffic::Header& h = headers.emplace_back(std::move(impl.spare_headers_.back()));
       impl.spare_headers_.pop_back();
       traffic::overwrite(h.name, n);
       traffic::overwrite(h.value, v);
     }
+    ++st->header_count;
     return 0;
   }
 
@@ -607,6 +614,13 @@ class Http2Session::Impl {
     Completion& c = st->completion;
     c.error = error;
     if (error != ErrorKind::kNone && c.has_response) c.response_end = now_;
+    // Slots beyond this response's headers wait, with their buffers, for other responses.
+    traffic::Headers& headers = c.response.headers;
+    while (headers.size() > st->header_count) {
+      if (spare_headers_.size() < kSpareHeaders)
+        spare_headers_.push_back(std::move(headers.back()));
+      headers.pop_back();
+    }
     done_.push_back(std::move(st));
   }
 
@@ -636,11 +650,15 @@ class Http2Session::Impl {
   // Keeps the stream's buffers for the next request, unless they grew large.
   void recycle(StreamPtr st) {
     // Its response's headers (maybe an earlier exchange's: the caller may swap the response
-    // for one it is done with) wait with their buffers for the next responses' headers.
-    for (auto& h : st->completion.response.headers)
-      if (spare_headers_.size() < kSpareHeaders) spare_headers_.push_back(std::move(h));
-    if (pool_.size() >= options_.max_concurrent_streams) return;
+    // for one it is done with) stay with it, to be written over by the next response; a stream
+    // that is let go leaves them for the others.
+    if (pool_.size() >= options_.max_concurrent_streams) {
+      for (auto& h : st->completion.response.headers)
+        if (spare_headers_.size() < kSpareHeaders) spare_headers_.push_back(std::move(h));
+      return;
+    }
     reset_completion(st->completion);
+    st->header_count = 0;
     st->body.clear();
     if (st->body.capacity() > kKeepCapacity) std::string().swap(st->body);
     st->id = 0;
