@@ -37,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include "bytes.h"
 #include "h2_mem.h"
 
 namespace twin::replay {
@@ -358,17 +359,21 @@ class Http2Session::Impl {
 
     for (const traffic::Header& h : r.headers) {
       if (h.name.empty() || h.name[0] == ':') continue;  // pseudo-headers are ours alone
+      // Lower-cased and checked as nghttp2_check_header_name() would (bytes.h).
       const size_t start = names_.size();
-      for (char c : h.name) names_.push_back(ascii_lower(c));
+      names_.resize(start + h.name.size());
+      char* out = names_.data() + start;
+      bool bad_name = false;
+      for (char c : h.name) {
+        const char l = bytes::kH2NameLower[static_cast<unsigned char>(c)];
+        bad_name = bad_name || l == 0;
+        *out++ = l;
+      }
       const std::string_view name(names_.data() + start, h.name.size());
       // Leading and trailing whitespace is not part of a field value (RFC 9110 5.5), and RFC 9113
       // servers reject it.
       const std::string_view value = trim_ows(h.value);
-      if (forbidden_field(name, value) ||
-          nghttp2_check_header_name(reinterpret_cast<const uint8_t*>(name.data()), name.size()) ==
-              0 ||
-          nghttp2_check_header_value(reinterpret_cast<const uint8_t*>(value.data()),
-                                     value.size()) == 0) {
+      if (bad_name || forbidden_field(name, value) || !bytes::h2_value_ok(value)) {
         // Not expressible in HTTP/2 (CR, LF, NUL, a space in a name, …): sending it would get the
         // stream reset by the server, and it would not be the captured request anyway.
         names_.resize(start);

@@ -12,12 +12,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <random>
 #include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <vector>
 
+#include "bytes.h"
 #include "h2_mem.h"
 
 namespace twin::replay {
@@ -1018,6 +1020,70 @@ TEST(Http2Memory, BlocksHoldTheirSizeAndAreReused) {
   for (size_t i = 0; i < 3 * h2mem::kKeep; ++i) many.push_back(m->malloc(64, m->mem_user_data));
   for (void* p : many) m->free(p, m->mem_user_data);
   EXPECT_EQ(h2mem::cache.free[64 / 16 - 1].size, h2mem::kKeep);
+}
+
+// The request's field checks give nghttp2's verdicts (nghttp2_check_header_name on the
+// lower-cased name, nghttp2_check_header_value): every byte at every place of short strings, and
+// random strings.
+TEST(Http2Fields, ChecksAgreeWithNghttp2) {
+  auto ours_name = [](std::string_view n, std::string& lower) {
+    lower.clear();
+    bool bad = n.empty();
+    for (char c : n) {
+      const char l = bytes::kH2NameLower[static_cast<unsigned char>(c)];
+      bad = bad || l == 0;
+      lower.push_back(l != 0 ? l : c);
+    }
+    return !bad;
+  };
+  auto theirs_name = [](std::string_view n) {
+    std::string l(n);
+    for (auto& c : l) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    return nghttp2_check_header_name(reinterpret_cast<const uint8_t*>(l.data()), l.size()) != 0;
+  };
+  auto theirs_value = [](std::string_view v) {
+    return nghttp2_check_header_value(reinterpret_cast<const uint8_t*>(v.data()), v.size()) != 0;
+  };
+  std::string lower;
+  size_t good_names = 0, bad_values = 0;
+  auto check = [&](const std::string& s) {
+    const bool name_ok = ours_name(s, lower);
+    // Names with a leading ':' never reach the check (build_headers() skips pseudo-headers);
+    // nghttp2 takes them as pseudo-header names.
+    if (s.empty() || s[0] != ':') {
+      ASSERT_EQ(name_ok, theirs_name(s)) << ::testing::PrintToString(s);
+    }
+    if (name_ok) {
+      std::string want(s);
+      for (auto& c : want) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+      ASSERT_EQ(lower, want);
+    }
+    ASSERT_EQ(bytes::h2_value_ok(s), theirs_value(s)) << ::testing::PrintToString(s);
+    good_names += name_ok;
+    bad_values += !theirs_value(s);
+  };
+  for (size_t n = 0; n <= 17; ++n) {
+    for (char fill : {'a', 'Z', ' ', '\t', '\x80'}) {
+      check(std::string(n, fill));
+      for (size_t at = 0; at < n; ++at) {
+        for (int b = 0; b < 256; ++b) {
+          std::string s(n, fill);
+          s[at] = static_cast<char>(b);
+          check(s);
+          if (::testing::Test::HasFailure()) return;
+        }
+      }
+    }
+  }
+  std::mt19937 rng(11);
+  for (int i = 0; i < 20000; ++i) {
+    std::string s(rng() % 30, 'x');
+    for (auto& c : s) c = static_cast<char>(rng() % 6 ? 0x21 + rng() % 0x5E : rng() % 256);
+    check(s);
+    if (::testing::Test::HasFailure()) return;
+  }
+  EXPECT_GT(good_names, 1000u);
+  EXPECT_GT(bad_values, 1000u);
 }
 
 }  // namespace
