@@ -415,8 +415,8 @@ class Worker {
   static constexpr size_t kSpareRequests = 4096;
 
   std::vector<Item> incoming_;
-  std::vector<traffic::Request> spare_requests_;  // for the planner (Inbox::spare)
-  std::deque<uint32_t> scheduled_;                // item slots by intended instant
+  std::vector<std::unique_ptr<traffic::Request>> spare_requests_;  // for the planner (Inbox::spare)
+  std::deque<uint32_t> scheduled_;                                 // item slots by intended instant
   std::vector<ItemSlot> items_;
   std::vector<uint32_t> free_items_;
   std::vector<Flight> flights_;
@@ -953,10 +953,10 @@ void Worker::take_inbox() {
       slot = free_items_.back();
       free_items_.pop_back();
     }
-    // A free slot still holds its last request, allocated: it goes back to the planner.
+    // A free slot still holds its last request, if it owned one: it goes back to the planner.
     std::swap(items_[slot].item, it);
-    if (it.request.headers.capacity() > 0 && spare_requests_.size() < kSpareRequests)
-      spare_requests_.push_back(std::move(it.request));
+    if (it.owned && spare_requests_.size() < kSpareRequests)
+      spare_requests_.push_back(std::move(it.owned));
     items_[slot].refs = static_cast<uint32_t>(stats_.size());
     if (finishing_) {
       // Stopping: what arrives now is cancelled at once.
@@ -1365,7 +1365,7 @@ void Worker::finished(uint32_t fs, Completion& c, const Connection* conn) {
   shed(f.request.body);
   free_flights_.push_back(fs);
   if (--items_[item_slot].refs == 0) {
-    shed(items_[item_slot].item.request.body);
+    if (auto& owned = items_[item_slot].item.owned) shed(owned->body);
     free_items_.push_back(item_slot);
   }
   asio::post(io_, [this, t] { dispatch(t); });

@@ -239,7 +239,8 @@ void serialize_http1(const OutRequest& request, std::string& out) {
 // the memo when the bytes at its place are those of the memo's line of the same index with its
 // CRLF: the same bytes, so the same name, value and meaning, and no CR inside, so the same line.
 // One compare instead of the checks of every byte. Sizes are bounded so that the memo stays
-// small (a little over 1.5 KiB) whatever the server sends; longer heads are parsed as ever.
+// small (under 2 KiB, one per worker and target) whatever the server sends; longer heads are
+// parsed as ever.
 struct Http1HeadMemo {
   static constexpr size_t kMaxBytes = 1024;
   static constexpr size_t kMaxLines = 32;

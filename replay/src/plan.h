@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string_view>
 #include <vector>
@@ -29,12 +30,14 @@ struct Item {
   bool wait_previous = false;   // must wait until the session's earlier requests completed
   bool warmup = false;          // sent, not counted, not recorded
   bool body_truncated = false;  // the captured body was cut
-  /// The captured request: `request`, or, when the planner keeps it for --loop, `shared`,
-  /// which points into the planner's copy (read-only, alive until the planner is destroyed,
-  /// after the workers): a later pass then hands over a pointer instead of a copy.
-  traffic::Request request;
-  const traffic::Request* shared = nullptr;
-  const traffic::Request& req() const { return shared ? *shared : request; }
+  /// The captured request, read through `request`: either `owned`, or, when the planner keeps
+  /// it for --loop, the planner's copy (read-only, alive until the planner is destroyed, after
+  /// the workers; `owned` is then null), so that a later pass hands over a pointer, not a
+  /// copy. Out of line either way: an item is moved four or five times between the planner
+  /// and the worker, and a request inline made each move one of five strings and a vector.
+  const traffic::Request* request = nullptr;
+  std::unique_ptr<traffic::Request> owned;
+  const traffic::Request& req() const { return *request; }
 };
 
 /// The planner → worker hand-off: the planner appends under the lock, the worker swaps the
@@ -47,7 +50,7 @@ struct Item {
 struct Inbox {
   std::mutex mutex;
   std::vector<Item> items;
-  std::vector<traffic::Request> spare;
+  std::vector<std::unique_ptr<traffic::Request>> spare;
   std::atomic<size_t> queued{0};  // items handed over and not yet sent or failed
 };
 

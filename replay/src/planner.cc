@@ -345,13 +345,17 @@ void Planner::plan(Cached& c, bool shared) {
     slot.last_end = end == traffic::kNoTime ? traffic::kNoTime : std::max(slot.last_end, end);
   }
   if (shared) {
-    item.shared = &c.request;
+    item.request = &c.request;
   } else {
-    item.request = std::move(c.request);
-    if (!spare_.empty()) {
-      c.request = std::move(spare_.back());
+    // The item takes the decoded request; `c` gets the buffers of one a worker is done with.
+    if (spare_.empty()) {
+      item.owned = std::make_unique<traffic::Request>();
+    } else {
+      item.owned = std::move(spare_.back());
       spare_.pop_back();
     }
+    std::swap(*item.owned, c.request);
+    item.request = item.owned.get();
   }
 
   size_t worker;

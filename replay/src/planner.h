@@ -71,7 +71,7 @@ class Planner {
   const Options& options_;
   std::vector<Inbox>& inboxes_;
   std::vector<std::vector<Item>> pending_ = std::vector<std::vector<Item>>(inboxes_.size());
-  std::vector<traffic::Request> spare_;  // from the workers (Inbox::spare), to decode into
+  std::vector<std::unique_ptr<traffic::Request>> spare_;  // from the workers (Inbox::spare)
   void set_start(int64_t start);
   int64_t start_ = 0;
   std::atomic<bool> started_{false};
@@ -104,7 +104,8 @@ class Planner {
 
   // The first pass's exchanges, in the order plan() saw them, in chunks that never move:
   // items in flight point into them, so nothing here is freed before the planner is (past
-  // the budget the cache stops growing and is kept, unused, until then).
+  // the budget the cache stops growing and is kept, unused, until then). The budget counts
+  // the slots used; the last chunk's unused slots (under 1,024) come on top.
   static constexpr size_t kChunkBits = 10;
   std::vector<std::unique_ptr<Cached[]>> cache_;
   size_t cached_ = 0;

@@ -360,15 +360,18 @@ TEST(Planner, LoopFromMemoryPlansWhatReadingPlans) {
     // budget of a few requests, the first ones are kept and stay valid (ASan would tell).
     std::map<uint64_t, const traffic::Request*> kept;
     for (const auto& it : a.items) {
-      ASSERT_NE(it.shared, nullptr) << it.origin_id;
-      EXPECT_TRUE(it.request.method.empty());
-      auto [at, fresh] = kept.try_emplace(it.origin_id, it.shared);
-      EXPECT_EQ(at->second, it.shared) << it.origin_id;
+      ASSERT_NE(it.request, nullptr) << it.origin_id;
+      EXPECT_EQ(it.owned, nullptr) << it.origin_id;
+      auto [at, fresh] = kept.try_emplace(it.origin_id, it.request);
+      EXPECT_EQ(at->second, it.request) << it.origin_id;
     }
     EXPECT_LT(kept.size(), 40u);
-    for (const auto& it : b.items) EXPECT_EQ(it.shared, nullptr);
+    for (const auto& it : b.items) {
+      ASSERT_NE(it.owned, nullptr);
+      EXPECT_EQ(it.request, it.owned.get());
+    }
     size_t small_kept = 0;
-    for (const auto& it : c.items) small_kept += it.shared != nullptr;
+    for (const auto& it : c.items) small_kept += it.owned == nullptr;
     EXPECT_GT(small_kept, 0u);
     EXPECT_LT(small_kept, c.items.size());
   }
