@@ -4,8 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include <random>
-
+#include "byte_cases.h"
 #include "bytes.h"
 
 namespace twin::replay {
@@ -200,26 +199,7 @@ TEST(Bytes, WordChecksAgreeWithByteLoops) {
     ASSERT_EQ(bytes::has_bad_name_byte(s), bad_name(s)) << ::testing::PrintToString(s);
     hits += crlf_nul(s) + ctl_space_del(s) + bad_name(s);
   };
-  for (size_t n = 0; n <= 24; ++n) {
-    for (char fill : {'a', '~', '\x80', '\xff', '!'}) {
-      check(std::string(n, fill));
-      for (size_t at = 0; at < n; ++at) {
-        for (int b = 0; b < 256; ++b) {
-          std::string s(n, fill);
-          s[at] = static_cast<char>(b);
-          check(s);
-          if (::testing::Test::HasFailure()) return;
-        }
-      }
-    }
-  }
-  std::mt19937 rng(7);
-  for (int i = 0; i < 20000; ++i) {
-    std::string s(rng() % 40, 'x');
-    for (auto& c : s) c = static_cast<char>(rng() % 8 ? 0x21 + rng() % 0x5E : rng() % 256);
-    check(s);
-    if (::testing::Test::HasFailure()) return;
-  }
+  test::for_byte_cases(24, {'a', '~', '\x80', '\xff', '!'}, 7, 40, 8, check);
   EXPECT_GT(hits, 10000u);
 }
 
