@@ -169,7 +169,11 @@ struct Flight {
   // real client sends the next request of a session only then, so latency counts from
   // max(intended, this), and the wait shows in held_by_order instead.
   int64_t order_released = 0;
+  // What is sent: `request`, prepared for this flight, or, when the planner prepared the item's
+  // request for every target (--loop, Prepared), that, and `request` is unused.
   OutRequest request;
+  const Prepared* prepared = nullptr;
+  const OutRequest& req() const { return prepared ? prepared->request : request; }
 };
 
 enum class ConnState { kConnecting, kHandshake, kReady, kClosed };
@@ -558,7 +562,7 @@ void Connection::send(uint32_t slot) {
   ++served;
   const char* scheme = w_.shared().targets[target_].target->tls() ? "https" : "http";
   if (h2_) {
-    int32_t stream = h2s_->submit(f.request, scheme, slot, now);
+    int32_t stream = h2s_->submit(f.req(), scheme, slot, now);
     if (stream <= 0) {
       in_flight_.pop_back();
       w_.retry(slot);
@@ -570,7 +574,10 @@ void Connection::send(uint32_t slot) {
     got_bytes_ = false;
     h1_->start(slot, item.req().method == "HEAD");
     out_.clear();
-    serialize_http1(f.request, out_);
+    if (f.prepared && !f.prepared->http1.empty())
+      out_.append(f.prepared->http1);
+    else
+      serialize_http1(f.req(), out_);
     h1_write();
   }
   read();  // a response is awaited (no-op while a read is pending)
@@ -1053,7 +1060,13 @@ uint32_t Worker::prepared_flight(uint32_t item_slot, uint32_t t, int64_t now) {
   f.item = item_slot;
   f.target = t;
   f.released = now;
+  if (item.prepared) {
+    f.prepared = &item.prepared[t];
+    stats_[t].invalid_headers += f.prepared->invalid;
+    return fs;
+  }
   // A free flight still holds an earlier request (record() swaps strings): this one goes over it.
+  f.prepared = nullptr;
   stats_[t].invalid_headers += prepare(item.req(), item.body_truncated, *shared_.targets[t].target,
                                        shared_.options.rewrite, f.request);
   return fs;
@@ -1404,17 +1417,30 @@ void Worker::record(Flight& f, const Item& item, Completion& c, const Connection
                             ? epoch(c.response_end)
                             : traffic::kNoTime;
   auto& r = e.request;
-  r.method.swap(f.request.method);
-  r.target.swap(f.request.path);
-  r.authority.swap(f.request.authority);
-  r.headers.swap(f.request.headers);
-  r.body_size = f.request.body.size();
-  size_t keep = std::min(f.request.body.size(), shared_.options.max_body);
-  r.body.assign(f.request.body, 0, keep);
-  if (keep < f.request.body.size()) e.flags |= traffic::kFlagRequestBodyTruncated;
-  r.framing = f.request.body.empty() ? traffic::Framing::kNone
-              : conn && conn->h2_    ? traffic::Framing::kHttp2
-                                     : traffic::Framing::kContentLength;
+  const OutRequest& sent = f.req();
+  if (f.prepared) {
+    // The planner's copy stays: written over the slot's strings, which keep their buffers.
+    traffic::overwrite(r.method, sent.method);
+    traffic::overwrite(r.target, sent.path);
+    traffic::overwrite(r.authority, sent.authority);
+    r.headers.resize(sent.headers.size());
+    for (size_t i = 0; i < sent.headers.size(); ++i) {
+      traffic::overwrite(r.headers[i].name, sent.headers[i].name);
+      traffic::overwrite(r.headers[i].value, sent.headers[i].value);
+    }
+  } else {
+    r.method.swap(f.request.method);
+    r.target.swap(f.request.path);
+    r.authority.swap(f.request.authority);
+    r.headers.swap(f.request.headers);
+  }
+  r.body_size = sent.body.size();
+  size_t keep = std::min(sent.body.size(), shared_.options.max_body);
+  r.body.assign(sent.body, 0, keep);
+  if (keep < sent.body.size()) e.flags |= traffic::kFlagRequestBodyTruncated;
+  r.framing = sent.body.empty()   ? traffic::Framing::kNone
+              : conn && conn->h2_ ? traffic::Framing::kHttp2
+                                  : traffic::Framing::kContentLength;
   if (c.has_response) {
     // Swapped, not moved: the parser gets this slot's old response to parse the next one
     // into, with its buffers (HTTP/1.1 reuses its header slots).

@@ -12,6 +12,8 @@
 #include <random>
 #include <thread>
 
+#include "twin/replay/http1.h"
+
 namespace twin::replay {
 
 bool route_match(std::string_view p, std::string_view t) {
@@ -346,6 +348,8 @@ void Planner::plan(Cached& c, bool shared) {
   }
   if (shared) {
     item.request = &c.request;
+    if (!c.prepare_tried) prepare_kept(c, truncated);
+    item.prepared = c.prepared.get();
   } else {
     // The item takes the decoded request; `c` gets the buffers of one a worker is done with.
     if (spare_.empty()) {
@@ -391,6 +395,37 @@ void Planner::plan(Cached& c, bool shared) {
   const bool due = options_.mode == Mode::kMax ? inbox.queued.load(std::memory_order_relaxed) < 256
                                                : pending_[worker].back().intended - now < 5'000'000;
   if (pending_[worker].size() >= 64 || due) flush(worker);
+}
+
+// Builds what each target is sent for a kept request (Prepared), once. Bodies over
+// kPreparedBody are left to the workers (a copy per target would multiply the largest part of
+// the cache); so is everything past a budget as large as the cache's own, so that --loop-cache
+// bounds both.
+void Planner::prepare_kept(Cached& c, bool truncated) {
+  constexpr size_t kPreparedBody = 16u << 10;
+  c.prepare_tried = true;
+  const size_t n = options_.targets.size();
+  if (n == 0 || c.request.body.size() > kPreparedBody) return;
+  auto heap = [](const std::string& x) { return x.size() > 15 ? x.capacity() + 1 : 0; };
+  auto prepared = std::make_unique<Prepared[]>(n);
+  size_t bytes = n * sizeof(Prepared);
+  for (size_t t = 0; t < n; ++t) {
+    const Target& target = options_.targets[t];
+    Prepared& p = prepared[t];
+    p.invalid =
+        static_cast<uint32_t>(prepare(c.request, truncated, target, options_.rewrite, p.request));
+    if (target.scheme == Scheme::kHttp || target.scheme == Scheme::kHttps) {
+      serialize_http1(p.request, p.http1);
+      p.http1.shrink_to_fit();
+    }
+    const OutRequest& r = p.request;
+    bytes += heap(r.method) + heap(r.path) + heap(r.authority) + heap(r.body) + heap(p.http1) +
+             r.headers.capacity() * sizeof(traffic::Header);
+    for (const auto& h : r.headers) bytes += heap(h.name) + heap(h.value);
+  }
+  if (prepared_bytes_ + bytes > options_.loop_cache_bytes) return;
+  prepared_bytes_ += bytes;
+  c.prepared = std::move(prepared);
 }
 
 void Planner::flush(size_t worker) {

@@ -36,6 +36,9 @@ class Planner {
   /// Passes after the first that were planned from memory (Options::loop_cache_bytes).
   uint64_t loops_from_memory() const { return loops_from_memory_.load(); }
   uint64_t damage() const { return damage_.load(); }
+  /// Bytes of the --loop cache's requests and of their Prepared (tests; read after run()).
+  size_t cache_bytes() const { return cache_bytes_; }
+  size_t prepared_bytes() const { return prepared_bytes_; }
 
  private:
   static constexpr size_t kSessionSlots = 1 << 16;
@@ -54,6 +57,10 @@ class Planner {
     int64_t response_end = traffic::kNoTime;
     uint32_t flags = 0;
     bool has_response = false;
+    // What each target is sent (Prepared), built the first time it is planned, or left null
+    // when it did not fit the budget or its body is large.
+    std::unique_ptr<Prepared[]> prepared;
+    bool prepare_tried = false;
   };
 
   bool stopped() const { return stop_.load(std::memory_order_relaxed); }
@@ -65,6 +72,7 @@ class Planner {
   // `shared`: `c` is in cache_, and the item points at its request; else the request is
   // moved into the item (and `c.request` refilled from spare_).
   void plan(Cached& c, bool shared);
+  void prepare_kept(Cached& c, bool truncated);
   void flush(size_t worker);
   void flush_all();
 
@@ -110,9 +118,10 @@ class Planner {
   std::vector<std::unique_ptr<Cached[]>> cache_;
   size_t cached_ = 0;
   size_t cache_bytes_ = 0;
-  Cached scratch_;           // an exchange not kept, on its way to plan()
-  bool caching_ = false;     // the first pass is being kept
-  bool cache_full_ = false;  // it was kept whole: later passes read it instead of the input
+  size_t prepared_bytes_ = 0;  // Cached::prepared, within a budget of its own of the same size
+  Cached scratch_;             // an exchange not kept, on its way to plan()
+  bool caching_ = false;       // the first pass is being kept
+  bool cache_full_ = false;    // it was kept whole: later passes read it instead of the input
 };
 
 }  // namespace twin::replay::detail

@@ -11,6 +11,7 @@
 #include "files.h"
 #include "plan.h"
 #include "planner.h"
+#include "twin/replay/http1.h"
 #include "twin/traffic/archive.h"
 
 namespace twin::replay::detail {
@@ -375,6 +376,109 @@ TEST(Planner, LoopFromMemoryPlansWhatReadingPlans) {
     EXPECT_GT(small_kept, 0u);
     EXPECT_LT(small_kept, c.items.size());
   }
+}
+
+// --loop also keeps what each target is sent for a kept request (Prepared): built once, from
+// the first pass on, equal to what a worker would prepare and serialize itself, and the same
+// object on every pass; not for large bodies, nor past its budget, nor without the cache.
+TEST(Planner, LoopPreparesEachKeptRequestOncePerTarget) {
+  test::TempDir dir;
+  const std::string path = dir.file("in.twin");
+  constexpr uint64_t kBig = 7;  // a body over the prepared limit
+  {
+    auto w = traffic::Writer::open(path);
+    ASSERT_TRUE(w);
+    for (uint64_t i = 1; i <= 30; ++i) {
+      traffic::Exchange e;
+      e.id = i;
+      e.session = 1 + i % 4;
+      e.time.request_start = kT0 + static_cast<int64_t>(i) * kMs;
+      e.time.request_end = e.time.request_start;
+      e.request.method = i % 5 == 0 ? "POST" : "GET";
+      e.request.target = i % 6 == 0 ? "http://shop.example/api/abs?i=" + std::to_string(i)
+                                    : "/api/items/" + std::to_string(i) + "?q=long-enough-query";
+      e.request.authority = "shop.example";
+      e.request.headers = {{"Host", "shop.example"},
+                           {"User-Agent", "twin-test/1.0 (a header longer than SSO)"},
+                           {"Connection", "keep-alive"},
+                           {"X-Seq", std::to_string(i)}};
+      if (i % 4 == 0) e.request.headers.push_back({"X-Bad", "a\r\nInjected: 1"});
+      if (i % 3 == 0) e.request.headers.push_back({"TE", "trailers"});
+      e.request.body = i == kBig ? std::string(20000, 'B') : i % 5 == 0 ? "{\"n\":1}" : "";
+      if (i % 10 == 0) e.flags = traffic::kFlagRequestBodyTruncated;
+      e.response = traffic::Response{};
+      e.response->status = 200;
+      e.time.response_end = e.time.request_start;
+      ASSERT_TRUE((*w)->append(e));
+    }
+    ASSERT_TRUE((*w)->close());
+  }
+  Options o;
+  o.input = path;
+  o.loop = true;
+  o.mode = Mode::kRate;
+  o.rate = 1000;
+  o.duration = 0.1;  // 100 requests: three passes and a bit
+  o.skip_truncated = false;
+  o.targets = {*parse_target("base=http://127.0.0.1:1/v1"), *parse_target("h2=h2c://[::1]:2"),
+               *parse_target("tls=https://localhost:3")};
+  o.rewrite.set_headers = {{"X-Replay", "1"}, {"User-Agent", "replayer"}};
+  o.rewrite.remove_headers = {"x-seq"};
+  o.rewrite.strip_prefix = "/api";
+  o.rewrite.path_prefix = "/p";
+  auto a = plan(o);
+  ASSERT_GE(a.planner->loops(), 3u);
+  std::map<uint64_t, const Prepared*> seen;
+  size_t prepared = 0;
+  for (const auto& it : a.items) {
+    ASSERT_EQ(it.owned, nullptr);
+    auto [at, fresh] = seen.try_emplace(it.origin_id, it.prepared);
+    EXPECT_EQ(at->second, it.prepared) << "origin " << it.origin_id << ": prepared again";
+    if (it.origin_id == kBig) {
+      EXPECT_EQ(it.prepared, nullptr);
+      continue;
+    }
+    ASSERT_NE(it.prepared, nullptr) << it.origin_id;
+    ++prepared;
+    for (size_t t = 0; t < o.targets.size(); ++t) {
+      const Prepared& p = it.prepared[t];
+      OutRequest want;
+      size_t invalid = prepare(it.req(), it.body_truncated, o.targets[t], o.rewrite, want);
+      EXPECT_EQ(p.invalid, invalid);
+      EXPECT_EQ(p.request.method, want.method);
+      EXPECT_EQ(p.request.path, want.path);
+      EXPECT_EQ(p.request.authority, want.authority);
+      EXPECT_EQ(p.request.headers, want.headers);
+      EXPECT_EQ(p.request.body, want.body);
+      EXPECT_EQ(p.request.body_truncated, want.body_truncated);
+      std::string wire;
+      if (t != 1) serialize_http1(want, wire);  // h2c: never HTTP/1.1
+      EXPECT_EQ(p.http1, wire) << it.origin_id << " target " << t;
+    }
+    // what the rewrites did, so that the comparison above is not of two empty things
+    EXPECT_EQ(it.prepared[0].request.path.rfind("/v1/p/", 0), 0u) << it.prepared[0].request.path;
+    EXPECT_EQ(it.prepared[0].invalid, it.origin_id % 4 == 0 ? 1u : 0u);
+    EXPECT_NE(it.prepared[0].http1.find("X-Replay: 1\r\n"), std::string::npos);
+  }
+  EXPECT_EQ(seen.size(), 30u);
+  EXPECT_GT(prepared, 80u);
+  // A budget with room for all of the requests and only part of what they are prepared as;
+  // none without the cache.
+  const size_t requests = a.planner->cache_bytes(), all = a.planner->prepared_bytes();
+  ASSERT_GT(all, 0u);
+  Options tight = o;
+  tight.loop_cache_bytes = std::max(requests, all / 2);
+  ASSERT_LT(tight.loop_cache_bytes, all);
+  auto b = plan(tight);
+  EXPECT_EQ(b.planner->loops_from_memory(), b.planner->loops());
+  EXPECT_LE(b.planner->prepared_bytes(), tight.loop_cache_bytes);
+  size_t some = 0, none = 0;
+  for (const auto& it : b.items) (it.prepared ? some : none)++;
+  EXPECT_GT(some, b.items.size() / 4) << none;
+  EXPECT_GT(none, b.items.size() / 10) << some;
+  Options off = o;
+  off.loop_cache_bytes = 0;
+  for (const auto& it : plan(off).items) EXPECT_EQ(it.prepared, nullptr);
 }
 
 TEST(Planner, UnreadableInputIsAnErrorNamingTheFile) {

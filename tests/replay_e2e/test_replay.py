@@ -1871,6 +1871,105 @@ class Recording(Case):
         self.assertEqual(errors_by_kind(t), {"timeout": silent}, t)
 
 
+    def test_recorded_exact_loop(self):
+        """--loop keeps each captured request prepared for its target and sends those bytes on
+        every pass (the planner builds them once): the server receives, byte for byte, what it
+        receives when every send is prepared anew (--loop-cache 0), the same on every pass, and
+        every recorded exchange carries its own request, rewrites applied, and its own
+        response. One request has a body too large to be kept prepared, one a header that may
+        not be sent (counted each time)."""
+        n = 120
+        exchanges = []
+        for k in range(n):
+            headers = [[f"X-K{j}", f"value-{k}-{j}-{'v' * (k % 29)}"] for j in range(k % 5)]
+            headers.append(["Connection", "keep-alive"])
+            if k % 17 == 3:
+                headers.append(["X-Bad", "a\r\nInjected: 1"])
+            method, body = ("POST", "b" * (k * 37 % 3000)) if k % 3 == 0 else ("GET", "")
+            if k == 5:
+                body = "B" * 40000
+            exchanges.append(gen_exchange(k + 1, 1 + k % 10, k // 10, BASE_NS + k * MS,
+                                          f"/api/n/{k}?q={'z' * (k % 40)}", method=method,
+                                          headers=headers, body=body))
+        capture = write_capture(self.fresh("loop"), exchanges)
+        bad = sum(1 for k in range(n) if k % 17 == 3)
+
+        def run(*extra):
+            got = {}  # path -> the distinct raw requests received for it
+
+            def handler(c, srv):
+                buf = b""
+                for d in srv.chunks(c):
+                    buf += d
+                    while b"\r\n\r\n" in buf:
+                        head, rest = buf.split(b"\r\n\r\n", 1)
+                        m = re.search(rb"\r\ncontent-length: *(\d+)", head, re.I)
+                        length = int(m.group(1)) if m else 0
+                        if len(rest) < length:
+                            break
+                        raw, buf = head + b"\r\n\r\n" + rest[:length], rest[length:]
+                        path = head.split(b" ", 2)[1].decode()
+                        # the two runs' servers differ in their port only
+                        raw = raw.replace(b"\r\nHost: 127.0.0.1:%d\r\n" % srv.port,
+                                          b"\r\nHost: SERVER\r\n", 1)
+                        with srv.lock:
+                            srv.requests += 1
+                            got.setdefault(path, set()).add(raw)
+                        out = f"{path} {length}".encode()
+                        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(out) + out)
+
+            with RawServer(handler) as srv:
+                r = replay(self, capture, [f"http://127.0.0.1:{srv.port}/base"], "--max", "-c", 3,
+                           "--threads", 2, "--loop", "--duration", 1.5, "-H", "X-Replay: 1",
+                           "--remove-header", "X-K1", "--strip-prefix", "/api", *extra,
+                           timeout=60).ok(self)
+            t = r.target()
+            self.assertEqual(errors_by_kind(t), {}, t)
+            self.assertGreaterEqual(r.summary["loops"], 2, "several passes")
+            sends = t["sent"]
+            self.assertEqual(sum(len(x) for x in by_origin(r.exchanges).values()), sends)
+            # each origin's requests, counted, give the invalid headers left out
+            per = {o: len(x) for o, x in by_origin(r.exchanges).items()}
+            self.assertEqual(t["invalid_headers"],
+                             sum(c for o, c in per.items() if (o - 1) % 17 == 3))
+            return r, got
+
+        cached, got_cached = run()
+        self.assertEqual(cached.summary["loops_from_memory"], cached.summary["loops"])
+        fresh, got_fresh = run("--loop-cache", 0)
+        self.assertEqual(fresh.summary["loops_from_memory"], 0)
+        self.assertGreater(bad, 0)
+        # the server saw one form of each request, on every pass, and the same form both ways
+        for got in (got_cached, got_fresh):
+            self.assertEqual(len(got), n, "every captured request was sent")
+            for path, raws in got.items():
+                self.assertEqual(len(raws), 1, f"{path}: sent in {len(raws)} forms")
+        self.assertEqual(got_cached, got_fresh)
+        for path, (raw,) in got_cached.items():
+            self.assertTrue(path.startswith("/base/n/"), path)
+            self.assertIn(b"\r\nHost: SERVER\r\n", raw)
+            self.assertIn(b"\r\nX-Replay: 1\r\n", raw)
+            self.assertNotIn(b"X-K1:", raw)
+            self.assertNotIn(b"Injected", raw)
+            self.assertNotIn(b"\r\nConnection: keep-alive", raw)
+        # the results: every exchange carries its own request and its own response, the same
+        # on every pass and both ways
+        def forms(run):
+            out = {}
+            for o, es in by_origin(run.exchanges).items():
+                for e in es:
+                    rq = e["request"]
+                    self.assertEqual(e["response"]["body"],
+                                     f"{rq['target']} {rq['body_size']}", f"origin {o}")
+                    self.assertTrue(rq["authority"].startswith("127.0.0.1:"), rq["authority"])
+                    rq["authority"] = "SERVER"
+                    out.setdefault(o, set()).add(json.dumps(rq, sort_keys=True))
+            return out
+        fc, ff = forms(cached), forms(fresh)
+        for o, f in fc.items():
+            self.assertEqual(len(f), 1, f"origin {o}: recorded in {len(f)} forms")
+        self.assertEqual(fc, ff)
+
 class Preconnect(Case):
     """--preconnect: connections opened before the schedule starts; and a --no-order replay
     opens at most 16 connections at a time per thread however many requests wait."""
