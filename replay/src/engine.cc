@@ -173,7 +173,6 @@ struct Flight {
   // request for every target (--loop, Prepared), that, and `request` is unused.
   OutRequest request;
   const Prepared* prepared = nullptr;
-  const OutRequest& req() const { return prepared ? prepared->request : request; }
 };
 
 enum class ConnState { kConnecting, kHandshake, kReady, kClosed };
@@ -562,7 +561,9 @@ void Connection::send(uint32_t slot) {
   ++served;
   const char* scheme = w_.shared().targets[target_].target->tls() ? "https" : "http";
   if (h2_) {
-    int32_t stream = h2s_->submit(f.req(), scheme, slot, now);
+    // A target that may speak HTTP/2 keeps the whole request in its Prepared.
+    const OutRequest& r = f.prepared ? *f.prepared->full() : f.request;
+    int32_t stream = h2s_->submit(r, scheme, slot, now);
     if (stream <= 0) {
       in_flight_.pop_back();
       w_.retry(slot);
@@ -574,10 +575,10 @@ void Connection::send(uint32_t slot) {
     got_bytes_ = false;
     h1_->start(slot, item.req().method == "HEAD");
     out_.clear();
-    if (f.prepared && !f.prepared->http1.empty())
-      out_.append(f.prepared->http1);
+    if (f.prepared)
+      out_.append(f.prepared->http1());  // never empty for a target that speaks HTTP/1.1
     else
-      serialize_http1(f.req(), out_);
+      serialize_http1(f.request, out_);
     h1_write();
   }
   read();  // a response is awaited (no-op while a read is pending)
@@ -1062,7 +1063,7 @@ uint32_t Worker::prepared_flight(uint32_t item_slot, uint32_t t, int64_t now) {
   f.released = now;
   if (item.prepared) {
     f.prepared = &item.prepared[t];
-    stats_[t].invalid_headers += f.prepared->invalid;
+    stats_[t].invalid_headers += f.prepared->invalid();
     return fs;
   }
   // A free flight still holds an earlier request (record() swaps strings): this one goes over it.
@@ -1417,28 +1418,30 @@ void Worker::record(Flight& f, const Item& item, Completion& c, const Connection
                             ? epoch(c.response_end)
                             : traffic::kNoTime;
   auto& r = e.request;
-  const OutRequest& sent = f.req();
-  if (f.prepared) {
+  std::string_view body;
+  if (const Prepared* p = f.prepared) {
     // The planner's copy stays: written over the slot's strings, which keep their buffers.
-    traffic::overwrite(r.method, sent.method);
-    traffic::overwrite(r.target, sent.path);
-    traffic::overwrite(r.authority, sent.authority);
-    r.headers.resize(sent.headers.size());
-    for (size_t i = 0; i < sent.headers.size(); ++i) {
-      traffic::overwrite(r.headers[i].name, sent.headers[i].name);
-      traffic::overwrite(r.headers[i].value, sent.headers[i].value);
+    traffic::overwrite(r.method, p->method());
+    traffic::overwrite(r.target, p->path());
+    traffic::overwrite(r.authority, p->authority());
+    r.headers.resize(p->headers());
+    for (size_t i = 0; i < p->headers(); ++i) {
+      traffic::overwrite(r.headers[i].name, p->name(i));
+      traffic::overwrite(r.headers[i].value, p->value(i));
     }
+    body = p->body();
   } else {
     r.method.swap(f.request.method);
     r.target.swap(f.request.path);
     r.authority.swap(f.request.authority);
     r.headers.swap(f.request.headers);
+    body = f.request.body;
   }
-  r.body_size = sent.body.size();
-  size_t keep = std::min(sent.body.size(), shared_.options.max_body);
-  r.body.assign(sent.body, 0, keep);
-  if (keep < sent.body.size()) e.flags |= traffic::kFlagRequestBodyTruncated;
-  r.framing = sent.body.empty()   ? traffic::Framing::kNone
+  r.body_size = body.size();
+  size_t keep = std::min(body.size(), shared_.options.max_body);
+  r.body.assign(body.data(), keep);
+  if (keep < body.size()) e.flags |= traffic::kFlagRequestBodyTruncated;
+  r.framing = body.empty()        ? traffic::Framing::kNone
               : conn && conn->h2_ ? traffic::Framing::kHttp2
                                   : traffic::Framing::kContentLength;
   if (c.has_response) {

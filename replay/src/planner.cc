@@ -12,8 +12,6 @@
 #include <random>
 #include <thread>
 
-#include "twin/replay/http1.h"
-
 namespace twin::replay {
 
 bool route_match(std::string_view p, std::string_view t) {
@@ -398,30 +396,28 @@ void Planner::plan(Cached& c, bool shared) {
 }
 
 // Builds what each target is sent for a kept request (Prepared), once. Bodies over
-// kPreparedBody are left to the workers (a copy per target would multiply the largest part of
-// the cache); so is everything past a budget as large as the cache's own, so that --loop-cache
-// bounds both.
+// kPreparedBody and heads over kPreparedHead are left to the workers (a copy per target would
+// multiply the largest part of the cache); so is everything past a budget as large as the cache's
+// own, so that --loop-cache bounds both.
 void Planner::prepare_kept(Cached& c, bool truncated) {
-  constexpr size_t kPreparedBody = 16u << 10;
+  constexpr size_t kPreparedBody = 16u << 10, kPreparedHead = 64u << 10;
   c.prepare_tried = true;
   const size_t n = options_.targets.size();
   if (n == 0 || c.request.body.size() > kPreparedBody) return;
-  auto heap = [](const std::string& x) { return x.size() > 15 ? x.capacity() + 1 : 0; };
+  size_t size = c.request.method.size() + c.request.target.size() + c.request.authority.size();
+  for (const auto& h : c.request.headers) size += h.name.size() + h.value.size();
+  if (size > kPreparedHead) return;
   auto prepared = std::make_unique<Prepared[]>(n);
   size_t bytes = n * sizeof(Prepared);
+  OutRequest r;
   for (size_t t = 0; t < n; ++t) {
     const Target& target = options_.targets[t];
-    Prepared& p = prepared[t];
-    p.invalid =
-        static_cast<uint32_t>(prepare(c.request, truncated, target, options_.rewrite, p.request));
-    if (target.scheme == Scheme::kHttp || target.scheme == Scheme::kHttps) {
-      serialize_http1(p.request, p.http1);
-      p.http1.shrink_to_fit();
-    }
-    const OutRequest& r = p.request;
-    bytes += heap(r.method) + heap(r.path) + heap(r.authority) + heap(r.body) + heap(p.http1) +
-             r.headers.capacity() * sizeof(traffic::Header);
-    for (const auto& h : r.headers) bytes += heap(h.name) + heap(h.value);
+    const auto invalid =
+        static_cast<uint32_t>(prepare(c.request, truncated, target, options_.rewrite, r));
+    // https:// speaks what ALPN agrees on, so it keeps both forms.
+    prepared[t].set(r, invalid, target.scheme == Scheme::kHttp || target.scheme == Scheme::kHttps,
+                    target.scheme != Scheme::kHttp);
+    bytes += prepared[t].bytes();
   }
   if (prepared_bytes_ + bytes > options_.loop_cache_bytes) return;
   prepared_bytes_ += bytes;

@@ -444,29 +444,48 @@ TEST(Planner, LoopPreparesEachKeptRequestOncePerTarget) {
       const Prepared& p = it.prepared[t];
       OutRequest want;
       size_t invalid = prepare(it.req(), it.body_truncated, o.targets[t], o.rewrite, want);
-      EXPECT_EQ(p.invalid, invalid);
-      EXPECT_EQ(p.request.method, want.method);
-      EXPECT_EQ(p.request.path, want.path);
-      EXPECT_EQ(p.request.authority, want.authority);
-      EXPECT_EQ(p.request.headers, want.headers);
-      EXPECT_EQ(p.request.body, want.body);
-      EXPECT_EQ(p.request.body_truncated, want.body_truncated);
+      EXPECT_EQ(p.invalid(), invalid);
+      EXPECT_EQ(p.method(), want.method);
+      EXPECT_EQ(p.path(), want.path);
+      EXPECT_EQ(p.authority(), want.authority);
+      ASSERT_EQ(p.headers(), want.headers.size());
+      for (size_t i = 0; i < p.headers(); ++i) {
+        EXPECT_EQ(p.name(i), want.headers[i].name);
+        EXPECT_EQ(p.value(i), want.headers[i].value);
+      }
+      EXPECT_EQ(p.body(), want.body);
+      EXPECT_EQ(p.body_truncated(), want.body_truncated);
       std::string wire;
       if (t != 1) serialize_http1(want, wire);  // h2c: never HTTP/1.1
-      EXPECT_EQ(p.http1, wire) << it.origin_id << " target " << t;
+      EXPECT_EQ(p.http1(), wire) << it.origin_id << " target " << t;
+      // HTTP/2 reads the whole OutRequest: kept for h2c:// and https:// (ALPN), not http://
+      ASSERT_EQ(p.full() != nullptr, t != 0);
+      if (p.full()) {
+        EXPECT_EQ(p.full()->method, want.method);
+        EXPECT_EQ(p.full()->path, want.path);
+        EXPECT_EQ(p.full()->authority, want.authority);
+        EXPECT_EQ(p.full()->headers, want.headers);
+        EXPECT_EQ(p.full()->body, want.body);
+      }
     }
     // what the rewrites did, so that the comparison above is not of two empty things
-    EXPECT_EQ(it.prepared[0].request.path.rfind("/v1/p/", 0), 0u) << it.prepared[0].request.path;
-    EXPECT_EQ(it.prepared[0].invalid, it.origin_id % 4 == 0 ? 1u : 0u);
-    EXPECT_NE(it.prepared[0].http1.find("X-Replay: 1\r\n"), std::string::npos);
+    EXPECT_EQ(it.prepared[0].path().rfind("/v1/p/", 0), 0u) << it.prepared[0].path();
+    EXPECT_EQ(it.prepared[0].invalid(), it.origin_id % 4 == 0 ? 1u : 0u);
+    EXPECT_NE(it.prepared[0].http1().find("X-Replay: 1\r\n"), std::string::npos);
+    EXPECT_EQ(it.prepared[0].body().empty(), it.req().body.empty());
   }
   EXPECT_EQ(seen.size(), 30u);
   EXPECT_GT(prepared, 80u);
   // A budget with room for all of the requests and only part of what they are prepared as;
   // none without the cache.
-  const size_t requests = a.planner->cache_bytes(), all = a.planner->prepared_bytes();
+  // (Six targets, so that the prepared forms take more than the requests with their large
+  // body.)
+  Options six = o;
+  six.targets.insert(six.targets.end(), o.targets.begin(), o.targets.end());
+  auto whole = plan(six);
+  const size_t requests = whole.planner->cache_bytes(), all = whole.planner->prepared_bytes();
   ASSERT_GT(all, 0u);
-  Options tight = o;
+  Options tight = six;
   tight.loop_cache_bytes = std::max(requests, all / 2);
   ASSERT_LT(tight.loop_cache_bytes, all);
   auto b = plan(tight);
