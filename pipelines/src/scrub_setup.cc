@@ -52,6 +52,7 @@ Result<ScrubEngine> make_scrub_engine(const ScrubSetup& s) {
                 ", or pass --ephemeral-key for a one-run random key");
   }
   e.key_fingerprint = key->fingerprint();
+  e.token_scheme = policy.token_scheme;
   auto engine = scrubber::Scrubber::create(policy, *key);
   if (!engine) return tl::unexpected(engine.error());
   e.scrubber = std::move(*engine);
@@ -66,6 +67,7 @@ nlohmann::json scrub_metadata(const ScrubEngine& e) {
   return {{"scrub",
            {{"policy", e.policy_source},
             {"key_fingerprint", e.key_fingerprint},
+            {"token_scheme", e.token_scheme},
             {"ephemeral_key", e.ephemeral},
             {"counters", e.scrubber->counters().to_json()},
             {"fields", r.fields().size()},

@@ -29,6 +29,7 @@ struct ScrubEngine {
   std::string policy_source;
   std::string key_fingerprint;
   bool ephemeral = false;
+  int token_scheme = 0;
 };
 
 /// Loads the policy and the key (refusing to run without a key unless --ephemeral-key) and

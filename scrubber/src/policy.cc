@@ -179,7 +179,8 @@ Policy parse_root(const YAML::Node& root, const std::string& source) {
   if (!root.IsMap()) fail_at(root, "a policy is a map (version, detectors, kinds, rules, ...)");
   check_keys(root,
              {"version", "detectors", "secret", "kinds", "rules", "custom", "allow", "addresses",
-              "builtin_rules", "key_names", "token_filenames", "max_decoded_body", "memory"},
+              "builtin_rules", "key_names", "token_filenames", "max_decoded_body", "memory",
+              "token_scheme"},
              "the policy");
   if (auto n = root["version"]) {
     if (number<int>(n, "version", 1, 1000) != 1) fail_at(n, "only policy version 1 is known");
@@ -275,6 +276,7 @@ Policy parse_root(const YAML::Node& root, const std::string& source) {
   if (auto n = root["max_decoded_body"]) {
     policy.max_decoded_body = number<size_t>(n, "max_decoded_body", 1024, size_t{1} << 34);
   }
+  if (auto n = root["token_scheme"]) policy.token_scheme = number<int>(n, "token_scheme", 1, 2);
   if (auto n = root["memory"]) {
     if (!n.IsMap()) fail_at(n, "memory must be a map");
     check_keys(n, {"values", "min_length"}, "memory");

@@ -317,7 +317,7 @@ class Engine final : public Scrubber {
       : policy_(policy),
         detectors_(std::move(detectors)),
         scratch_(detectors_->make_scratch()),
-        transformer_(key),
+        transformer_(key, policy.token_scheme),
         report_(seed_of(key, "report")),
         memory_seed_(seed_of(key, "memory")) {
     for (const auto& r : policy_.rules) {

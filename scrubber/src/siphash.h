@@ -172,4 +172,45 @@ inline uint64_t siphash_u64(const SipKey& key, uint64_t m) {
   return v0 ^ v1 ^ v2 ^ v3;
 }
 
+/// SipHash-1-3 (one compression round, three finalization rounds) of nine bytes: the 64-bit
+/// word `m` little-endian, then the byte `b`. Token scheme 2's Feistel round function (prp.h):
+/// `b` is the round number. SipHash-1-3 is the reduced variant that Rust's and Python's hash
+/// tables use as their keyed PRF; a Feistel network of ten rounds needs a PRF, not SipHash-2-4's
+/// margin. Checked against a plain SipHash-c-d in tests/scrubber/transform_test.cc, whose
+/// SipHash-2-4 gives the reference vectors.
+inline uint64_t siphash13_u64_byte(const SipKey& key, uint64_t m, uint8_t b) {
+  uint64_t v0 = key.k0 ^ 0x736f6d6570736575ULL;
+  uint64_t v1 = key.k1 ^ 0x646f72616e646f6dULL;
+  uint64_t v2 = key.k0 ^ 0x6c7967656e657261ULL;
+  uint64_t v3 = key.k1 ^ 0x7465646279746573ULL;
+  auto round = [&] {
+    v0 += v1;
+    v1 = SipHasher::rotl(v1, 13);
+    v1 ^= v0;
+    v0 = SipHasher::rotl(v0, 32);
+    v2 += v3;
+    v3 = SipHasher::rotl(v3, 16);
+    v3 ^= v2;
+    v0 += v3;
+    v3 = SipHasher::rotl(v3, 21);
+    v3 ^= v0;
+    v2 += v1;
+    v1 = SipHasher::rotl(v1, 17);
+    v1 ^= v2;
+    v2 = SipHasher::rotl(v2, 32);
+  };
+  v3 ^= m;
+  round();
+  v0 ^= m;
+  const uint64_t last = (9ULL << 56) | b;
+  v3 ^= last;
+  round();
+  v0 ^= last;
+  v2 ^= 0xff;
+  round();
+  round();
+  round();
+  return v0 ^ v1 ^ v2 ^ v3;
+}
+
 }  // namespace twin::scrubber

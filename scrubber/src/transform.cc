@@ -527,7 +527,7 @@ void format_ipv6(const uint8_t* a, std::string& out) {
 // ---------------------------------------------------------------------------------------------
 
 struct Transformer::Impl {
-  explicit Impl(const Key& key);
+  Impl(const Key& key, int token_scheme);
 
   void token(std::string_view value, Kind kind, std::string& out) const;
   Outcome apply(std::string_view value, Kind kind, const ActionParams& params,
@@ -570,6 +570,7 @@ struct Transformer::Impl {
                      std::string_view entity, std::string& out);
   static void mask(std::string_view value, const ActionParams& params, std::string& out);
 
+  int scheme;         // token scheme (kTokenScheme)
   SipKey prp_key;     // keys the per-shape Feistel round keys
   SipKey stream_key;  // keys the PRF for domains past 64 bits
   SipKey noise_key;
@@ -606,8 +607,9 @@ T must(Result<T> r) {
 
 }  // namespace
 
-Transformer::Impl::Impl(const Key& key)
-    : prp_key(SipKey::from_bytes(key.derive("token").bytes().data())),
+Transformer::Impl::Impl(const Key& key, int token_scheme)
+    : scheme(token_scheme),
+      prp_key(SipKey::from_bytes(key.derive("token").bytes().data())),
       stream_key(SipKey::from_bytes(key.derive("token").bytes().data() + 16)),
       noise_key(SipKey::from_bytes(key.derive("noise").bytes().data())),
       shift_key(SipKey::from_bytes(key.derive("shift").bytes().data())),
@@ -632,13 +634,19 @@ void Transformer::Impl::shape_token(std::string_view in, uint8_t tag, std::strin
   // Pass 1: the shape (into the tweak) and the value as a mixed-radix number, most significant
   // position first, while the domain fits 64 bits.
   SipHasher shape(prp_key, true);
-  shape.update(tag);
+  // Scheme 2's round keys are not scheme 1's: its tags have the top bit set (tags are ASCII).
+  shape.update(scheme >= 2 ? static_cast<uint8_t>(tag | 0x80) : tag);
   shape.update_u64(n);
   shape.update_u64(extra.size());
   shape.update(extra);
   uint64_t domain = 1;
   uint64_t x = 0;
   bool wide = false;
+  // The classed positions' classes and digits while the domain fits 64 bits (each class has at
+  // least 2 values, so at most 63 of them): scheme 2 splits them in two halves.
+  std::array<uint8_t, 64> classes;
+  std::array<uint8_t, 64> digits;
+  size_t k = 0;
   // The shape's bytes are gathered first and hashed in one call (the hash is the same as byte by
   // byte, at a fraction of the cost).
   uint8_t local[256] = {};  // (zeroed only to quiet -Wmaybe-uninitialized)
@@ -661,7 +669,10 @@ void Transformer::Impl::shape_token(std::string_view in, uint8_t tag, std::strin
         wide = true;
       } else {
         domain = next;
-        x = x * kClassSize[cls] + index_of(in[i], cls);
+        const uint8_t d = index_of(in[i], cls);
+        x = x * kClassSize[cls] + d;
+        classes[k] = cls;
+        digits[k++] = d;
       }
     }
   }
@@ -674,8 +685,30 @@ void Transformer::Impl::shape_token(std::string_view in, uint8_t tag, std::strin
     SipKey round_key;
     shape.finish128(&round_key.k0, &round_key.k1);
     uint64_t y = x;
-    for (;;) {
-      y = prp_permute(round_key, domain, y);
+    // Scheme 2: the first half of the classed positions is A (da values), the rest B (db), as
+    // FF1 splits a numeral string; a single classed position has no halves and takes scheme 1.
+    const bool halves = scheme >= 2 && k >= 2;
+    uint64_t da = 1, db = 1, a = 0, b = 0;
+    if (halves) {
+      for (size_t j = 0; j < k / 2; ++j) {
+        da *= kClassSize[classes[j]];
+        a = a * kClassSize[classes[j]] + digits[j];
+      }
+      for (size_t j = k / 2; j < k; ++j) {
+        db *= kClassSize[classes[j]];
+        b = b * kClassSize[classes[j]] + digits[j];
+      }
+    }
+    for (bool first = true;; first = false) {
+      if (halves) {
+        if (!first) {  // walking past an all-hex image: rare
+          a = y / db;
+          b = y % db;
+        }
+        y = prp2_permute(round_key, da, db, a, b);
+      } else {
+        y = prp_permute(round_key, domain, y);
+      }
       uint64_t rest = y;
       bool all_hex = true;
       for (size_t i = n; i-- > 0;) {
@@ -1249,7 +1282,8 @@ Outcome Transformer::Impl::apply(std::string_view value, Kind kind, const Action
   return Outcome::kFallback;
 }
 
-Transformer::Transformer(const Key& key) : impl_(std::make_unique<Impl>(key)) {}
+Transformer::Transformer(const Key& key, int token_scheme)
+    : impl_(std::make_unique<Impl>(key, token_scheme)) {}
 Transformer::~Transformer() = default;
 Transformer::Transformer(Transformer&&) noexcept = default;
 Transformer& Transformer::operator=(Transformer&&) noexcept = default;

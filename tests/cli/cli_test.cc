@@ -433,6 +433,20 @@ TEST_F(Cli, ScrubWritesAScrubbedArchiveItsCountersAndAReport) {
   EXPECT_EQ(report["residual"], 0);
   EXPECT_EQ(report["counters"]["exchanges"], 50);
   EXPECT_EQ(report["key_fingerprint"].get<std::string>().size(), 8u);
+  EXPECT_EQ(report["token_scheme"], 2);
+  // A policy can ask for token scheme 1 (archives scrubbed before 2026-12-06): other tokens under
+  // the same key, said in the report.
+  spit(file("scheme1.yaml"), "token_scheme: 1\n");
+  ASSERT_EQ(
+      run("scrub " + file("in.twin") + " -o " + file("one.twin") + " --key-file " + file("key") +
+          " -q --policy " + file("scheme1.yaml") + " --report " + file("one.json"))
+          .code,
+      0);
+  EXPECT_EQ(nlohmann::json::parse(slurp(file("one.json")))["token_scheme"], 1);
+  auto one = read_twin(file("one.twin"));
+  ASSERT_EQ(one.size(), out.size());
+  EXPECT_NE(one[0].request.target, out[0].request.target);
+  EXPECT_EQ(one[0].request.target.size(), out[0].request.target.size());
   bool found = false;
   for (const auto& f : report["report"]["fields"]) {
     if (f["path"] == "request.query:email") {

@@ -59,6 +59,7 @@ key_names: false
 token_filenames: false
 max_decoded_body: 2048
 memory: {values: 10, min_length: 6}
+token_scheme: 1
 )",
                         "p.yaml");
   ASSERT_TRUE(p) << p.error().message;
@@ -91,6 +92,10 @@ memory: {values: 10, min_length: 6}
   EXPECT_EQ(p->max_decoded_body, 2048u);
   EXPECT_EQ(p->memory_values, 10u);
   EXPECT_EQ(p->memory_min_length, 6u);
+  EXPECT_EQ(p->token_scheme, 1);
+  auto standard = parse_policy("builtin_rules: true\n", "q.yaml");
+  ASSERT_TRUE(standard);
+  EXPECT_EQ(standard->token_scheme, 2);
 }
 
 struct Bad {
@@ -119,6 +124,7 @@ TEST(Policy, MistakesNameTheLineAndColumn) {
        "entity must be"},
       {"custom:\n  - name: x\n", "2:5", "needs 'regex'"},
       {"addresses: {client: smudge}\n", "1:21", "unknown action"},
+      {"token_scheme: 3\n", "1:15", "token_scheme"},
   };
   for (const auto& c : cases) {
     auto p = parse_policy(c.yaml, "bad.yaml");

@@ -169,6 +169,121 @@ TEST(SipHashTest, ReferenceVectors) {
   }
 }
 
+// SipHash with c compression and d finalization rounds, written from the paper for any message,
+// as plainly as possible: checked against the reference vectors at (2, 4), it checks the
+// unrolled SipHash-1-3 of token scheme 2 at (1, 3).
+uint64_t reference_siphash(const SipKey& key, const uint8_t* msg, size_t len, int c, int d) {
+  uint64_t v0 = key.k0 ^ 0x736f6d6570736575ULL, v1 = key.k1 ^ 0x646f72616e646f6dULL;
+  uint64_t v2 = key.k0 ^ 0x6c7967656e657261ULL, v3 = key.k1 ^ 0x7465646279746573ULL;
+  auto rotl = [](uint64_t x, int b) { return (x << b) | (x >> (64 - b)); };
+  auto round = [&] {
+    v0 += v1, v1 = rotl(v1, 13), v1 ^= v0, v0 = rotl(v0, 32);
+    v2 += v3, v3 = rotl(v3, 16), v3 ^= v2;
+    v0 += v3, v3 = rotl(v3, 21), v3 ^= v0;
+    v2 += v1, v1 = rotl(v1, 17), v1 ^= v2, v2 = rotl(v2, 32);
+  };
+  auto block = [&](uint64_t m) {
+    v3 ^= m;
+    for (int i = 0; i < c; ++i) round();
+    v0 ^= m;
+  };
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t m = 0;
+    for (int j = 7; j >= 0; --j) m = (m << 8) | msg[i + static_cast<size_t>(j)];
+    block(m);
+  }
+  uint64_t last = static_cast<uint64_t>(len & 0xff) << 56;
+  for (size_t j = 0; i + j < len; ++j) last |= static_cast<uint64_t>(msg[i + j]) << (8 * j);
+  block(last);
+  v2 ^= 0xff;
+  for (int r = 0; r < d; ++r) round();
+  return v0 ^ v1 ^ v2 ^ v3;
+}
+
+TEST(SipHashTest, SipHash13OfAWordAndAByteIsSipHash13) {
+  uint8_t key_bytes[16];
+  for (int i = 0; i < 16; ++i) key_bytes[i] = static_cast<uint8_t>(i);
+  const SipKey ref_key = SipKey::from_bytes(key_bytes);
+  uint8_t msg[64];
+  for (int i = 0; i < 64; ++i) msg[i] = static_cast<uint8_t>(i);
+  // the plain implementation at (2, 4) is SipHash-2-4: the reference vectors and SipHasher
+  EXPECT_EQ(reference_siphash(ref_key, msg, 0, 2, 4), 0x726fdb47dd0e0e31ULL);
+  EXPECT_EQ(reference_siphash(ref_key, msg, 1, 2, 4), 0x74f839c593dc67fdULL);
+  EXPECT_EQ(reference_siphash(ref_key, msg, 15, 2, 4), 0xa129ca6149be45e5ULL);
+  for (size_t len = 0; len <= 64; ++len) {
+    SipHasher h(ref_key);
+    h.update(msg, len);
+    ASSERT_EQ(reference_siphash(ref_key, msg, len, 2, 4), h.finish64()) << len;
+  }
+  std::mt19937_64 rng(21);
+  for (int i = 0; i < 2000; ++i) {
+    const SipKey key{rng(), rng()};
+    const uint64_t m = rng();
+    const auto b = static_cast<uint8_t>(rng());
+    uint8_t bytes[9];
+    for (int j = 0; j < 8; ++j) bytes[j] = static_cast<uint8_t>(m >> (8 * j));
+    bytes[8] = b;
+    ASSERT_EQ(siphash13_u64_byte(key, m, b), reference_siphash(key, bytes, 9, 1, 3)) << i;
+    ASSERT_NE(siphash13_u64_byte(key, m, b), reference_siphash(key, bytes, 9, 2, 4));
+  }
+}
+
+// Scheme 2's network is a permutation of [0, da * db) for every pair of half sizes, including
+// the largest that fit 64 bits, and it mixes: changing the last digit of a value changes each
+// digit of its image with the probability of a random permutation (9 in 10 for decimal).
+TEST(PrpTest, Scheme2PermutesEveryPairOfHalvesAndMixes) {
+  std::mt19937_64 rng(12);
+  for (uint64_t da = 2; da <= 40; ++da) {
+    for (uint64_t db = 2; db <= 40; ++db) {
+      const SipKey key{rng(), rng()};
+      const uint64_t m = da * db;
+      std::vector<bool> seen(m);
+      for (uint64_t x = 0; x < m; ++x) {
+        const uint64_t y = prp2_permute(key, da, db, x / db, x % db);
+        ASSERT_LT(y, m) << da << " x " << db;
+        ASSERT_FALSE(seen[y]) << "collision in " << da << " x " << db;
+        seen[y] = true;
+      }
+    }
+  }
+  // larger domains, whole: halves of letters and digits, of decimal digits, and uneven ones
+  for (auto [da, db] : {std::pair<uint64_t, uint64_t>{26 * 26, 10 * 26 * 26},
+                        {1000, 1000},
+                        {16, 100000},
+                        {1031, 977}}) {
+    const SipKey key{rng(), rng()};
+    std::vector<bool> seen(da * db);
+    for (uint64_t x = 0; x < da * db; ++x) {
+      const uint64_t y = prp2_permute(key, da, db, x / db, x % db);
+      ASSERT_LT(y, da * db);
+      ASSERT_FALSE(seen[y]) << "collision in " << da << " x " << db;
+      seen[y] = true;
+    }
+  }
+  // the top of the range: halves near 2^32 each, and one near 2^62 with one of 3
+  const SipKey key{3, 4};
+  for (auto [da, db] : {std::pair<uint64_t, uint64_t>{4294967291ULL, 4294967279ULL},
+                        {(1ULL << 62) + 7, 3},
+                        {3, (1ULL << 62) + 7}}) {
+    for (uint64_t x : {uint64_t{0}, uint64_t{1}, da * db - 1, da * db / 2}) {
+      EXPECT_LT(prp2_permute(key, da, db, x / db, x % db), da * db);
+    }
+  }
+  // mixing: 10-digit decimal values (da = db = 10^5), the last digit changed
+  size_t changed = 0, digits = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const SipKey k{rng(), rng()};
+    const uint64_t x = rng() % 10'000'000'000ULL;
+    const uint64_t x2 = x - x % 10 + (x % 10 + 1 + rng() % 9) % 10;
+    uint64_t y = prp2_permute(k, 100000, 100000, x / 100000, x % 100000);
+    uint64_t y2 = prp2_permute(k, 100000, 100000, x2 / 100000, x2 % 100000);
+    for (int d = 0; d < 10; ++d, y /= 10, y2 /= 10) changed += (y % 10) != (y2 % 10), ++digits;
+  }
+  const double share = static_cast<double>(changed) / static_cast<double>(digits);
+  EXPECT_NEAR(share, 0.9, 0.01);
+}
+
 TEST(PrpTest, PermutesEveryDomainSize) {
   std::mt19937_64 rng(11);
   std::vector<uint64_t> sizes;
@@ -355,6 +470,56 @@ TEST(TokenTest, NoCollisionsWithinAShape) {
         }
       }
     }
+  }
+}
+
+// Both token schemes keep every property above; they give different tokens under one key,
+// except for values past 64 bits of shape, which both tokenize alike.
+TEST(TokenTest, SchemesOneAndTwoBothKeepShapesAndPermute) {
+  Transformer one(test_key(), 1);
+  Transformer two(test_key(), 2);
+  Transformer standard(test_key());
+  std::mt19937_64 rng(22);
+  size_t differing = 0, compared = 0;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string v = random_value(rng, i % 2 == 0 ? 12 : 120);
+    const std::string a = tok(one, v), b = tok(two, v);
+    expect_same_shape(v, a);
+    expect_same_shape(v, b);
+    if (testing::Test::HasFatalFailure()) FAIL() << "input of length " << v.size();
+    ASSERT_EQ(b, tok(standard, v)) << "scheme 2 is the default";
+    size_t classed = 0;
+    for (char c : v) classed += is_alpha(c) || is_digit(c);
+    if (classed >= 4 && classed <= 12) {
+      ++compared;
+      differing += a != b;
+    }
+  }
+  EXPECT_GT(compared, 500u);
+  EXPECT_GT(differing, compared * 99 / 100);
+  const std::string wide = "Kq8ZmW2pXv9LrT4nYb6HcJ3sDf7GhA1e";  // 32 letters and digits
+  EXPECT_EQ(tok(one, wide), tok(two, wide));
+  for (Transformer* t : {&one, &two}) {
+    std::unordered_set<std::string> seen;
+    for (int i = 0; i < 100000; ++i) {
+      char v[8];
+      std::snprintf(v, sizeof(v), "%05d", i);
+      ASSERT_TRUE(seen.insert(tok(*t, v)).second) << "collision for " << v;
+    }
+    std::unordered_set<std::string> words;
+    for (char a = 'a'; a <= 'z'; ++a)
+      for (char b = 'A'; b <= 'Z'; ++b)
+        for (char c = '0'; c <= '9'; ++c)
+          ASSERT_TRUE(words.insert(tok(*t, std::string{a, b, c})).second);
+  }
+  // kinds built on the shape token stay valid under both
+  for (Transformer* t : {&one, &two}) {
+    std::string card;
+    t->token("4111111111111111", Kind::kCard, card);
+    EXPECT_TRUE(luhn_valid(card)) << card;
+    std::string iban;
+    t->token("DE89370400440532013000", Kind::kIban, iban);
+    EXPECT_TRUE(iban_valid(iban)) << iban;
   }
 }
 

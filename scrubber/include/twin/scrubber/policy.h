@@ -93,6 +93,9 @@ struct Policy {
   /// same way. Values shorter than memory_min_length are not remembered.
   size_t memory_values = 1u << 20;
   size_t memory_min_length = 4;
+  /// The token scheme (transform.h, kTokenScheme): 2 unless the policy asks for 1, whose tokens
+  /// are those of archives scrubbed before 2026-12-06 under the same key.
+  int token_scheme = 2;
 };
 
 /// Parses a policy from YAML text. Errors: "FILE:LINE:COLUMN: message".
