@@ -30,6 +30,24 @@ struct SipKey {
   }
 };
 
+/// One SipRound of the state (v0, v1, v2, v3).
+inline void sip_round(uint64_t& v0, uint64_t& v1, uint64_t& v2, uint64_t& v3) {
+  v0 += v1;
+  v1 = std::rotl(v1, 13);
+  v1 ^= v0;
+  v0 = std::rotl(v0, 32);
+  v2 += v3;
+  v3 = std::rotl(v3, 16);
+  v3 ^= v2;
+  v0 += v3;
+  v3 = std::rotl(v3, 21);
+  v3 ^= v0;
+  v2 += v1;
+  v1 = std::rotl(v1, 17);
+  v1 ^= v2;
+  v2 = std::rotl(v2, 32);
+}
+
 /// Incremental SipHash-2-4. Feed bytes with update(), then call finish64() or finish128() once
 /// (the mode is chosen at construction: the 128-bit variant starts from a different state).
 class SipHasher {
@@ -99,26 +117,9 @@ class SipHasher {
     *hi = v0_ ^ v1_ ^ v2_ ^ v3_;
   }
 
-  static uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
-
  private:
   void rounds(int n) {
-    for (int i = 0; i < n; ++i) {
-      v0_ += v1_;
-      v1_ = rotl(v1_, 13);
-      v1_ ^= v0_;
-      v0_ = rotl(v0_, 32);
-      v2_ += v3_;
-      v3_ = rotl(v3_, 16);
-      v3_ ^= v2_;
-      v0_ += v3_;
-      v3_ = rotl(v3_, 21);
-      v3_ ^= v0_;
-      v2_ += v1_;
-      v1_ = rotl(v1_, 17);
-      v1_ ^= v2_;
-      v2_ = rotl(v2_, 32);
-    }
+    for (int i = 0; i < n; ++i) sip_round(v0_, v1_, v2_, v3_);
   }
   void compress(uint64_t m) {
     v3_ ^= m;
@@ -132,44 +133,29 @@ class SipHasher {
   uint64_t length_ = 0;
 };
 
-/// SipHash-2-4 of exactly one 64-bit word (8 bytes, little-endian): the Feistel round function,
-/// unrolled because it runs ten times per token.
-inline uint64_t siphash_u64(const SipKey& key, uint64_t m) {
+/// SipHash-c-d of a message of one 64-bit word `m` and a last block `last` (the message's
+/// remaining bytes with its length in the top byte), unrolled: the Feistel round functions run
+/// ten times per token.
+template <int C, int D>
+inline uint64_t siphash_word_and_last(const SipKey& key, uint64_t m, uint64_t last) {
   uint64_t v0 = key.k0 ^ 0x736f6d6570736575ULL;
   uint64_t v1 = key.k1 ^ 0x646f72616e646f6dULL;
   uint64_t v2 = key.k0 ^ 0x6c7967656e657261ULL;
   uint64_t v3 = key.k1 ^ 0x7465646279746573ULL;
-  auto round = [&] {
-    v0 += v1;
-    v1 = SipHasher::rotl(v1, 13);
-    v1 ^= v0;
-    v0 = SipHasher::rotl(v0, 32);
-    v2 += v3;
-    v3 = SipHasher::rotl(v3, 16);
-    v3 ^= v2;
-    v0 += v3;
-    v3 = SipHasher::rotl(v3, 21);
-    v3 ^= v0;
-    v2 += v1;
-    v1 = SipHasher::rotl(v1, 17);
-    v1 ^= v2;
-    v2 = SipHasher::rotl(v2, 32);
-  };
-  v3 ^= m;
-  round();
-  round();
-  v0 ^= m;
-  const uint64_t last = 8ULL << 56;
-  v3 ^= last;
-  round();
-  round();
-  v0 ^= last;
+  for (uint64_t block : {m, last}) {
+    v3 ^= block;
+    for (int i = 0; i < C; ++i) sip_round(v0, v1, v2, v3);
+    v0 ^= block;
+  }
   v2 ^= 0xff;
-  round();
-  round();
-  round();
-  round();
+  for (int i = 0; i < D; ++i) sip_round(v0, v1, v2, v3);
   return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/// SipHash-2-4 of exactly one 64-bit word (8 bytes, little-endian): token scheme 1's Feistel
+/// round function.
+inline uint64_t siphash_u64(const SipKey& key, uint64_t m) {
+  return siphash_word_and_last<2, 4>(key, m, 8ULL << 56);
 }
 
 /// SipHash-1-3 (one compression round, three finalization rounds) of nine bytes: the 64-bit
@@ -179,38 +165,7 @@ inline uint64_t siphash_u64(const SipKey& key, uint64_t m) {
 /// margin. Checked against a plain SipHash-c-d in tests/scrubber/transform_test.cc, whose
 /// SipHash-2-4 gives the reference vectors.
 inline uint64_t siphash13_u64_byte(const SipKey& key, uint64_t m, uint8_t b) {
-  uint64_t v0 = key.k0 ^ 0x736f6d6570736575ULL;
-  uint64_t v1 = key.k1 ^ 0x646f72616e646f6dULL;
-  uint64_t v2 = key.k0 ^ 0x6c7967656e657261ULL;
-  uint64_t v3 = key.k1 ^ 0x7465646279746573ULL;
-  auto round = [&] {
-    v0 += v1;
-    v1 = SipHasher::rotl(v1, 13);
-    v1 ^= v0;
-    v0 = SipHasher::rotl(v0, 32);
-    v2 += v3;
-    v3 = SipHasher::rotl(v3, 16);
-    v3 ^= v2;
-    v0 += v3;
-    v3 = SipHasher::rotl(v3, 21);
-    v3 ^= v0;
-    v2 += v1;
-    v1 = SipHasher::rotl(v1, 17);
-    v1 ^= v2;
-    v2 = SipHasher::rotl(v2, 32);
-  };
-  v3 ^= m;
-  round();
-  v0 ^= m;
-  const uint64_t last = (9ULL << 56) | b;
-  v3 ^= last;
-  round();
-  v0 ^= last;
-  v2 ^= 0xff;
-  round();
-  round();
-  round();
-  return v0 ^ v1 ^ v2 ^ v3;
+  return siphash_word_and_last<1, 3>(key, m, (9ULL << 56) | b);
 }
 
 }  // namespace twin::scrubber

@@ -52,6 +52,20 @@ std::string write_archive(const test::TempDir& dir, const std::vector<Captured>&
   return path;
 }
 
+// Writes exchanges 1..n to `path`, each with its id set and then filled by `fill(i, e)`.
+template <typename Fill>
+void write_exchanges(const std::string& path, uint64_t n, Fill fill) {
+  auto w = traffic::Writer::open(path);
+  ASSERT_TRUE(w);
+  for (uint64_t i = 1; i <= n; ++i) {
+    traffic::Exchange e;
+    e.id = i;
+    fill(i, e);
+    ASSERT_TRUE((*w)->append(e));
+  }
+  ASSERT_TRUE((*w)->close());
+}
+
 struct Planned {
   std::vector<Item> items;  // every item of every inbox, sorted by (intended, origin_id)
   std::unique_ptr<Planner> planner;
@@ -280,35 +294,27 @@ TEST(Planner, LoopWithDurationRepeatsTheInputInTime) {
 TEST(Planner, LoopFromMemoryPlansWhatReadingPlans) {
   test::TempDir dir;
   const std::string path = dir.file("in.twin");
-  {
-    auto w = traffic::Writer::open(path);
-    ASSERT_TRUE(w);
-    for (uint64_t i = 1; i <= 40; ++i) {
-      traffic::Exchange e;
-      e.id = i;
-      e.session = 1 + i % 5;
-      // stored out of captured order (the reorder window puts them back)
-      const int64_t start_ms = static_cast<int64_t>(((i * 7) % 40) * 10);
-      e.time.request_start = kT0 + start_ms * kMs;
-      e.time.request_end = e.time.request_start;
-      e.request.method = i % 9 == 0 ? "DELETE" : "GET";
-      e.request.target = "/items/" + std::to_string(i) + "?q=a-fairly-long-query-string";
-      e.request.authority = "shop.example";
-      e.request.headers = {{"User-Agent", "twin-test/1.0 (a header longer than SSO)"},
-                           {"X-Seq", std::to_string(i)}};
-      e.request.body = i % 4 == 0 ? std::string(100 + i, 'b') : "";
-      if (i % 11 == 0) e.flags = traffic::kFlagRequestBodyTruncated;
-      if (i % 6 != 0) {
-        e.response = traffic::Response{};
-        e.response->status = 200;
-        // some responses end after the session's next request started (no wait for them)
-        e.time.response_end =
-            e.time.request_start + (i % 3 == 2 ? 400 * kMs : static_cast<int64_t>(i % 3) * kMs);
-      }
-      ASSERT_TRUE((*w)->append(e));
+  write_exchanges(path, 40, [](uint64_t i, traffic::Exchange& e) {
+    e.session = 1 + i % 5;
+    // stored out of captured order (the reorder window puts them back)
+    const int64_t start_ms = static_cast<int64_t>(((i * 7) % 40) * 10);
+    e.time.request_start = kT0 + start_ms * kMs;
+    e.time.request_end = e.time.request_start;
+    e.request.method = i % 9 == 0 ? "DELETE" : "GET";
+    e.request.target = "/items/" + std::to_string(i) + "?q=a-fairly-long-query-string";
+    e.request.authority = "shop.example";
+    e.request.headers = {{"User-Agent", "twin-test/1.0 (a header longer than SSO)"},
+                         {"X-Seq", std::to_string(i)}};
+    e.request.body = i % 4 == 0 ? std::string(100 + i, 'b') : "";
+    if (i % 11 == 0) e.flags = traffic::kFlagRequestBodyTruncated;
+    if (i % 6 != 0) {
+      e.response = traffic::Response{};
+      e.response->status = 200;
+      // some responses end after the session's next request started (no wait for them)
+      e.time.response_end =
+          e.time.request_start + (i % 3 == 2 ? 400 * kMs : static_cast<int64_t>(i % 3) * kMs);
     }
-    ASSERT_TRUE((*w)->close());
-  }
+  });
   for (Mode mode : {Mode::kFaithful, Mode::kRate}) {
     Options o;
     o.input = path;
@@ -385,34 +391,26 @@ TEST(Planner, LoopPreparesEachKeptRequestOncePerTarget) {
   test::TempDir dir;
   const std::string path = dir.file("in.twin");
   constexpr uint64_t kBig = 7;  // a body over the prepared limit
-  {
-    auto w = traffic::Writer::open(path);
-    ASSERT_TRUE(w);
-    for (uint64_t i = 1; i <= 30; ++i) {
-      traffic::Exchange e;
-      e.id = i;
-      e.session = 1 + i % 4;
-      e.time.request_start = kT0 + static_cast<int64_t>(i) * kMs;
-      e.time.request_end = e.time.request_start;
-      e.request.method = i % 5 == 0 ? "POST" : "GET";
-      e.request.target = i % 6 == 0 ? "http://shop.example/api/abs?i=" + std::to_string(i)
-                                    : "/api/items/" + std::to_string(i) + "?q=long-enough-query";
-      e.request.authority = "shop.example";
-      e.request.headers = {{"Host", "shop.example"},
-                           {"User-Agent", "twin-test/1.0 (a header longer than SSO)"},
-                           {"Connection", "keep-alive"},
-                           {"X-Seq", std::to_string(i)}};
-      if (i % 4 == 0) e.request.headers.push_back({"X-Bad", "a\r\nInjected: 1"});
-      if (i % 3 == 0) e.request.headers.push_back({"TE", "trailers"});
-      e.request.body = i == kBig ? std::string(20000, 'B') : i % 5 == 0 ? "{\"n\":1}" : "";
-      if (i % 10 == 0) e.flags = traffic::kFlagRequestBodyTruncated;
-      e.response = traffic::Response{};
-      e.response->status = 200;
-      e.time.response_end = e.time.request_start;
-      ASSERT_TRUE((*w)->append(e));
-    }
-    ASSERT_TRUE((*w)->close());
-  }
+  write_exchanges(path, 30, [](uint64_t i, traffic::Exchange& e) {
+    e.session = 1 + i % 4;
+    e.time.request_start = kT0 + static_cast<int64_t>(i) * kMs;
+    e.time.request_end = e.time.request_start;
+    e.request.method = i % 5 == 0 ? "POST" : "GET";
+    e.request.target = i % 6 == 0 ? "http://shop.example/api/abs?i=" + std::to_string(i)
+                                  : "/api/items/" + std::to_string(i) + "?q=long-enough-query";
+    e.request.authority = "shop.example";
+    e.request.headers = {{"Host", "shop.example"},
+                         {"User-Agent", "twin-test/1.0 (a header longer than SSO)"},
+                         {"Connection", "keep-alive"},
+                         {"X-Seq", std::to_string(i)}};
+    if (i % 4 == 0) e.request.headers.push_back({"X-Bad", "a\r\nInjected: 1"});
+    if (i % 3 == 0) e.request.headers.push_back({"TE", "trailers"});
+    e.request.body = i == kBig ? std::string(20000, 'B') : i % 5 == 0 ? "{\"n\":1}" : "";
+    if (i % 10 == 0) e.flags = traffic::kFlagRequestBodyTruncated;
+    e.response = traffic::Response{};
+    e.response->status = 200;
+    e.time.response_end = e.time.request_start;
+  });
   Options o;
   o.input = path;
   o.loop = true;
