@@ -83,9 +83,9 @@ bool finish_scrub(const ScrubEngine& e, const ScrubSetup& s) {
   if (!s.quiet) {
     std::fprintf(stderr,
                  "scrub: %llu exchanges (%llu changed), %llu values scrubbed, %llu dropped, "
-                 "%llu remembered hits, %llu fallbacks; key %s\n",
+                 "%llu remembered hits, %llu fallbacks; key %s, token scheme %d\n",
                  u(c.exchanges), u(c.exchanges_changed), u(c.values), u(c.dropped),
-                 u(c.memory_hits), u(c.fallbacks), e.key_fingerprint.c_str());
+                 u(c.memory_hits), u(c.fallbacks), e.key_fingerprint.c_str(), e.token_scheme);
     std::fprintf(stderr,
                  "scrub: bodies: %llu JSON (%llu malformed, %llu truncated), %llu forms, %llu "
                  "multipart (%llu malformed), %llu text, %llu binary, %llu decoded, %llu "

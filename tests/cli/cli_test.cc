@@ -410,6 +410,7 @@ TEST_F(Cli, ScrubWritesAScrubbedArchiveItsCountersAndAReport) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("no policy given"), std::string::npos);
   EXPECT_NE(r.err.find("scrub: 50 exchanges (50 changed)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(", token scheme 2\n"), std::string::npos) << r.err;
   auto out = read_twin(file("out.twin"));
   ASSERT_EQ(out.size(), 50u);
   std::string all = slurp(file("out.twin"));
