@@ -1,6 +1,7 @@
 #include "twin/scrubber/transform.h"
 
 #include <arpa/inet.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <array>
@@ -542,6 +543,9 @@ struct Transformer::Impl {
   template <typename Classify>
   void shape_token(std::string_view in, uint8_t tag, std::string_view extra, Classify classify,
                    char* out, bool avoid_hex = false) const;
+  // The round key of a shape: SipHash-2-4-128 under prp_key of the tag, the length, `extra`
+  // and the shape's bytes (kShapeChar for classed positions), through shape_keys.
+  SipKey shape_key(uint8_t tag, std::string_view extra, const uint8_t* shape, size_t n) const;
   // shape_token with the plain classes (and the hex rule) of `in`.
   void class_token(std::string_view in, uint8_t tag, std::string_view extra, char* out) const {
     const HexRule rule = hex_rule(in);
@@ -594,6 +598,20 @@ struct Transformer::Impl {
   static constexpr size_t kLabelSlots = 1024;
   mutable std::vector<LabelSlot> label_tokens = std::vector<LabelSlot>(kLabelSlots);
   void label_token(std::string_view label, char* out) const;
+
+  // A shape's round key (SipHash-2-4-128 of the tag, the length and the shape, about 280
+  // instructions) depends on the shape only, and values share shapes ("Xxxxx", "+d ddd-ddd-
+  // dddd"): the keys of recent shapes without `extra` are kept here, exact (the shape is
+  // compared). Mutable like label_tokens.
+  struct ShapeKeySlot {
+    uint64_t hash = 0;  // 0: empty
+    SipKey key;
+    uint8_t tag = 0;
+    uint8_t len = 0;
+    uint8_t shape[46];
+  };
+  static constexpr size_t kShapeKeySlots = 512;
+  mutable std::vector<ShapeKeySlot> shape_keys = std::vector<ShapeKeySlot>(kShapeKeySlots);
 };
 
 namespace {
@@ -627,18 +645,41 @@ Transformer::Impl::Impl(const Key& key, int token_scheme)
   }
 }
 
+SipKey Transformer::Impl::shape_key(uint8_t tag, std::string_view extra, const uint8_t* shape,
+                                    size_t n) const {
+  auto compute = [&] {
+    SipHasher h(prp_key, true);
+    // Scheme 2's round keys are not scheme 1's: its tags have the top bit set (tags are ASCII).
+    h.update(scheme >= 2 ? static_cast<uint8_t>(tag | 0x80) : tag);
+    h.update_u64(n);
+    h.update_u64(extra.size());
+    h.update(extra);
+    h.update(shape, n);
+    SipKey key;
+    h.finish128(&key.k0, &key.k1);
+    return key;
+  };
+  if (!extra.empty() || n > sizeof(ShapeKeySlot::shape)) return compute();
+  const uint64_t hash = XXH3_64bits_withSeed(shape, n, tag) | 1;
+  ShapeKeySlot& slot = shape_keys[(hash ^ (hash >> 31)) & (kShapeKeySlots - 1)];
+  if (slot.hash == hash && slot.tag == tag && slot.len == n &&
+      std::memcmp(slot.shape, shape, n) == 0) {
+    return slot.key;
+  }
+  slot.key = compute();
+  slot.hash = hash;
+  slot.tag = tag;
+  slot.len = static_cast<uint8_t>(n);
+  std::memcpy(slot.shape, shape, n);
+  return slot.key;
+}
+
 template <typename Classify>
 void Transformer::Impl::shape_token(std::string_view in, uint8_t tag, std::string_view extra,
                                     Classify classify, char* out, bool avoid_hex) const {
   const size_t n = in.size();
   // Pass 1: the shape (into the tweak) and the value as a mixed-radix number, most significant
   // position first, while the domain fits 64 bits.
-  SipHasher shape(prp_key, true);
-  // Scheme 2's round keys are not scheme 1's: its tags have the top bit set (tags are ASCII).
-  shape.update(scheme >= 2 ? static_cast<uint8_t>(tag | 0x80) : tag);
-  shape.update_u64(n);
-  shape.update_u64(extra.size());
-  shape.update(extra);
   uint64_t domain = 1;
   uint64_t x = 0;
   bool wide = false;
@@ -677,13 +718,10 @@ void Transformer::Impl::shape_token(std::string_view in, uint8_t tag, std::strin
     }
   }
 
-  shape.update(shape_bytes, n);
-
   if (!wide) {
     // Permutation of the shape's domain; then the image written back position by position, least
     // significant last.
-    SipKey round_key;
-    shape.finish128(&round_key.k0, &round_key.k1);
+    SipKey round_key = shape_key(tag, extra, shape_bytes, n);
     uint64_t y = x;
     // Scheme 2: the first half of the classed positions is A (da values), the rest B (db), as
     // FF1 splits a numeral string; a single classed position has no halves and takes scheme 1.

@@ -542,6 +542,51 @@ std::string random_card(std::mt19937_64& rng, size_t digits, char first) {
   return payload + luhn_check_digit(payload);
 }
 
+// The caches inside a Transformer (shape round keys, e-mail labels) change how fast, not what:
+// a long-lived Transformer that has seen thousands of shapes, under both schemes, gives every
+// value the token a fresh one gives it, for plain values and for the kinds with tags of their
+// own (cards, phones, IBANs), including shapes that differ only by their tag.
+TEST(TokenTest, CachesNeverChangeAToken) {
+  for (int scheme : {1, 2}) {
+    Transformer warm(test_key(), scheme);
+    std::mt19937_64 rng(40 + static_cast<uint64_t>(scheme));
+    const Kind kinds[] = {Kind::kNone, Kind::kCard, Kind::kPhone, Kind::kIban, Kind::kEmail};
+    std::vector<std::pair<std::string, Kind>> values;
+    for (int i = 0; i < 600; ++i) {
+      const Kind kind = kinds[static_cast<size_t>(i) % std::size(kinds)];
+      std::string v;
+      switch (kind) {
+        case Kind::kCard:
+          v = random_card(rng, 16, '4');
+          break;
+        case Kind::kPhone:
+          v = "+1 " + random_from(rng, "0123456789", 3) + "-555-" +
+              random_from(rng, "0123456789", 4);
+          break;
+        case Kind::kIban:
+          v = "DE89370400440532013000";
+          v[4 + rng() % 18] = static_cast<char>('0' + rng() % 10);
+          break;
+        case Kind::kEmail:
+          v = random_from(rng, "abcdefghij", 1 + rng() % 8) + "@" +
+              random_from(rng, "abcdefghij", 1 + rng() % 6) + ".example.com";
+          break;
+        default:
+          v = random_value(rng, 14);
+      }
+      values.emplace_back(v, kind);
+      // digit runs as long as a card's or a phone's tokenized part, without their tags
+      values.emplace_back(random_from(rng, "0123456789", 10 + static_cast<size_t>(i) % 7),
+                          Kind::kNone);
+    }
+    for (const auto& [v, kind] : values) (void)tok(warm, v, kind);  // fill the caches
+    for (const auto& [v, kind] : values) {
+      Transformer fresh(test_key(), scheme);
+      ASSERT_EQ(tok(warm, v, kind), tok(fresh, v, kind)) << "scheme " << scheme << ": " << v;
+    }
+  }
+}
+
 TEST(KindTokenTest, CardsStayLuhnValid) {
   Transformer t(test_key());
   std::mt19937_64 rng(4);
