@@ -407,7 +407,10 @@ class Worker {
   Shared& shared_;
   size_t index_;
   Inbox& inbox_;
-  asio::io_context io_{1};
+  // One thread runs it, and only that thread touches its sockets and timers; other threads
+  // only post to it (wake, preconnect). So the reactor's per-descriptor locks are not needed
+  // (a lock and an unlock per start and per completion of every read), the scheduler's are.
+  asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   asio::steady_timer tick_;
   asio::steady_timer timer_;
   bool timer_armed_ = false;
