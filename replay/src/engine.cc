@@ -1542,6 +1542,7 @@ nlohmann::json Summary::to_json() const {
                   {"no_request", skipped_no_request}};
   j["loops"] = loops;
   j["loops_from_memory"] = loops_from_memory;
+  j["loop_cache"] = {{"requests_bytes", loop_cache_bytes}, {"prepared_bytes", loop_prepared_bytes}};
   j["recorded"] = recorded;
   j["record_stalls"] = record_stalls;
   j["input_damage"] = input_damage;
@@ -1768,6 +1769,8 @@ Result<Summary> run(const Options& options_in, const Hooks& hooks) {
   summary.skipped_no_request = planner.skipped_no_request();
   summary.loops = planner.loops();
   summary.loops_from_memory = planner.loops_from_memory();
+  summary.loop_cache_bytes = planner.cache_bytes();  // the planner's thread has ended
+  summary.loop_prepared_bytes = planner.prepared_bytes();
   summary.input_damage = planner.damage();
   summary.record_stalls = shared.record_stalls.load();
   summary.elapsed = static_cast<double>(end - start) / 1e9;

@@ -36,7 +36,7 @@ class Planner {
   /// Passes after the first that were planned from memory (Options::loop_cache_bytes).
   uint64_t loops_from_memory() const { return loops_from_memory_.load(); }
   uint64_t damage() const { return damage_.load(); }
-  /// Bytes of the --loop cache's requests and of their Prepared (tests; read after run()).
+  /// Bytes of the --loop cache's requests and of their Prepared (read after run() returned).
   size_t cache_bytes() const { return cache_bytes_; }
   size_t prepared_bytes() const { return prepared_bytes_; }
 

@@ -1936,8 +1936,14 @@ class Recording(Case):
 
         cached, got_cached = run()
         self.assertEqual(cached.summary["loops_from_memory"], cached.summary["loops"])
+        # what the copy holds, within --loop-cache (64 MiB) each
+        held = cached.summary["loop_cache"]
+        self.assertGreater(held["requests_bytes"], 120 * 100)
+        self.assertGreater(held["prepared_bytes"], 119 * 100)
+        self.assertLessEqual(max(held.values()), 64 << 20)
         fresh, got_fresh = run("--loop-cache", 0)
         self.assertEqual(fresh.summary["loops_from_memory"], 0)
+        self.assertEqual(fresh.summary["loop_cache"], {"requests_bytes": 0, "prepared_bytes": 0})
         self.assertGreater(bad, 0)
         # the server saw one form of each request, on every pass, and the same form both ways
         for got in (got_cached, got_fresh):

@@ -138,17 +138,19 @@ struct TargetStats {
 
 struct Summary {
   std::vector<TargetStats> targets;
-  uint64_t planned = 0;             // captured requests scheduled (each goes to every target)
-  uint64_t skipped_filtered = 0;    // by method/route/window/sample
-  uint64_t skipped_truncated = 0;   // captured body cut at capture time
-  uint64_t skipped_no_request = 0;  // exchanges without a usable request (upgrade, CONNECT)
-  uint64_t loops = 0;               // times the input was started over
-  uint64_t loops_from_memory = 0;   // of which planned from the first pass's copy
-  uint64_t recorded = 0;            // exchanges written to the results archive
-  uint64_t record_stalls = 0;       // times a worker waited for the writer
-  uint64_t input_damage = 0;        // damaged blocks in the input archive
-  double elapsed = 0;               // seconds from the first intended instant to the end
-  double duration_measured = 0;     // seconds after the warm-up
+  uint64_t planned = 0;              // captured requests scheduled (each goes to every target)
+  uint64_t skipped_filtered = 0;     // by method/route/window/sample
+  uint64_t skipped_truncated = 0;    // captured body cut at capture time
+  uint64_t skipped_no_request = 0;   // exchanges without a usable request (upgrade, CONNECT)
+  uint64_t loops = 0;                // times the input was started over
+  uint64_t loops_from_memory = 0;    // of which planned from the first pass's copy
+  uint64_t loop_cache_bytes = 0;     // held by that copy's requests (at most --loop-cache)
+  uint64_t loop_prepared_bytes = 0;  // and by their prepared forms (a budget of its own)
+  uint64_t recorded = 0;             // exchanges written to the results archive
+  uint64_t record_stalls = 0;        // times a worker waited for the writer
+  uint64_t input_damage = 0;         // damaged blocks in the input archive
+  double elapsed = 0;                // seconds from the first intended instant to the end
+  double duration_measured = 0;      // seconds after the warm-up
   bool interrupted = false;
   /// The counters as JSON (for the archive's metadata and --summary-json).
   nlohmann::json to_json() const;
