@@ -403,7 +403,7 @@ void Planner::prepare_kept(Cached& c, bool truncated) {
   constexpr size_t kPreparedBody = 16u << 10, kPreparedHead = 64u << 10;
   c.prepare_tried = true;
   const size_t n = options_.targets.size();
-  if (n == 0 || c.request.body.size() > kPreparedBody) return;
+  if (n == 0 || prepared_full_ || c.request.body.size() > kPreparedBody) return;
   size_t size = c.request.method.size() + c.request.target.size() + c.request.authority.size();
   for (const auto& h : c.request.headers) size += h.name.size() + h.value.size();
   if (size > kPreparedHead) return;
@@ -419,7 +419,10 @@ void Planner::prepare_kept(Cached& c, bool truncated) {
                     target.scheme != Scheme::kHttp);
     bytes += prepared[t].bytes();
   }
-  if (prepared_bytes_ + bytes > options_.loop_cache_bytes) return;
+  if (prepared_bytes_ + bytes > options_.loop_cache_bytes) {
+    prepared_full_ = true;  // the rest are prepared by the workers, without trying here first
+    return;
+  }
   prepared_bytes_ += bytes;
   c.prepared = std::move(prepared);
 }

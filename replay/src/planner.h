@@ -118,10 +118,11 @@ class Planner {
   std::vector<std::unique_ptr<Cached[]>> cache_;
   size_t cached_ = 0;
   size_t cache_bytes_ = 0;
-  size_t prepared_bytes_ = 0;  // Cached::prepared, within a budget of its own of the same size
-  Cached scratch_;             // an exchange not kept, on its way to plan()
-  bool caching_ = false;       // the first pass is being kept
-  bool cache_full_ = false;    // it was kept whole: later passes read it instead of the input
+  size_t prepared_bytes_ = 0;   // Cached::prepared, within a budget of its own of the same size
+  bool prepared_full_ = false;  // that budget was reached
+  Cached scratch_;              // an exchange not kept, on its way to plan()
+  bool caching_ = false;        // the first pass is being kept
+  bool cache_full_ = false;     // it was kept whole: later passes read it instead of the input
 };
 
 }  // namespace twin::replay::detail
