@@ -764,19 +764,40 @@ void Transformer::Impl::shape_token(std::string_view in, uint8_t tag, std::strin
   }
 
   // Past 64 bits: a PRF of the whole value (shape included) seeds a keystream; each classed
-  // position takes 16 bits of it (bias below size / 2^16).
+  // position takes 16 bits of it (bias below size / 2^16). A PRF, not a permutation: two values
+  // of such a shape collide with a probability below 2^-64.
   SipHasher seed(stream_key, true);
-  seed.update(tag);
-  seed.update_u64(n);
-  seed.update_u64(extra.size());
-  seed.update(extra);
-  for (size_t i = 0; i < n; ++i) {
-    const Cls cls = classify(i);
-    if (cls == kOther) {
-      seed.update(static_cast<uint8_t>(in[i]));
-    } else {
-      seed.update(kShapeChar[cls]);
-      seed.update(index_of(in[i], cls));
+  if (scheme >= 2) {
+    // Scheme 2: the tag (top bit set), the lengths and `extra`, the shape's bytes, then the
+    // classed positions' digits, each part hashed whole (scheme 1 fed the hash two bytes a
+    // position, one call each); the value can be read back from them, so distinct values of
+    // one length seed distinct streams.
+    seed.update(static_cast<uint8_t>(tag | 0x80));
+    seed.update_u64(n);
+    seed.update_u64(extra.size());
+    seed.update(extra);
+    seed.update(shape_bytes, n);
+    // the shape's bytes are hashed: their buffer takes the digits
+    uint8_t* all = shape_bytes;
+    size_t m = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const Cls cls = classify(i);
+      if (cls != kOther) all[m++] = index_of(in[i], cls);
+    }
+    seed.update(all, m);
+  } else {
+    seed.update(tag);
+    seed.update_u64(n);
+    seed.update_u64(extra.size());
+    seed.update(extra);
+    for (size_t i = 0; i < n; ++i) {
+      const Cls cls = classify(i);
+      if (cls == kOther) {
+        seed.update(static_cast<uint8_t>(in[i]));
+      } else {
+        seed.update(kShapeChar[cls]);
+        seed.update(index_of(in[i], cls));
+      }
     }
   }
   SipKey stream;
@@ -793,7 +814,9 @@ void Transformer::Impl::shape_token(std::string_view in, uint8_t tag, std::strin
         continue;
       }
       if (available == 0) {
-        bits = siphash_u64(stream, counter++);
+        // scheme 2: SipHash-1-3 of the counter, as its Feistel rounds
+        bits =
+            scheme >= 2 ? siphash13_u64_byte(stream, counter++, 0) : siphash_u64(stream, counter++);
         available = 4;
       }
       const uint64_t chunk = bits & 0xffff;

@@ -97,7 +97,8 @@ enum class Outcome : uint8_t {
 /// cache): one per thread; two Transformers from equal keys give identical outputs.
 /// The token schemes (prp.h): 1, a bit-level Feistel network with cycle walking, SipHash-2-4
 /// rounds; 2, the default, a Feistel network over the value's mixed radix, SipHash-1-3 rounds,
-/// no cycle walking (a quarter fewer instructions per token). Values whose shape's domain passes 64 bits are tokenized alike by both.
+/// no cycle walking (a quarter fewer instructions per token). Values whose shape's domain passes
+/// 64 bits take a keyed keystream instead, SipHash-2-4 under scheme 1, SipHash-1-3 under 2.
 /// The same key gives different tokens under different schemes: the scheme is in the archive's
 /// metadata (token_scheme), and a policy can ask for 1 to match archives scrubbed before it.
 inline constexpr int kTokenScheme = 2;
