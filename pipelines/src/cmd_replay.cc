@@ -119,9 +119,9 @@ Run add_replay(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--loop", o.loop, "Start the input over when it ends (soak; use --duration)");
   cmd->add_option("--loop-cache", cli->loop_cache_mib,
-                  "With --loop: MiB of captured requests kept in memory so that later passes "
-                  "read nothing, and as much again for them as prepared for each target (64; "
-                  "0: read the input on every pass)")
+                  "With --loop: MiB of the first pass kept in memory, each request as it is "
+                  "sent to each target, so that later passes read nothing (64; 0: read the "
+                  "input on every pass)")
       ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--warmup", o.warmup, "Seconds at the start sent but not counted or recorded")
       ->check(CLI::NonNegativeNumber);

@@ -564,9 +564,8 @@ void Connection::send(uint32_t slot) {
   ++served;
   const char* scheme = w_.shared().targets[target_].target->tls() ? "https" : "http";
   if (h2_) {
-    // A target that may speak HTTP/2 keeps the whole request in its Prepared.
-    const OutRequest& r = f.prepared ? *f.prepared->full() : f.request;
-    int32_t stream = h2s_->submit(r, scheme, slot, now);
+    int32_t stream = f.prepared ? h2s_->submit(*f.prepared, scheme, slot, now)
+                                : h2s_->submit(f.request, scheme, slot, now);
     if (stream <= 0) {
       in_flight_.pop_back();
       w_.retry(slot);
@@ -576,7 +575,7 @@ void Connection::send(uint32_t slot) {
     write_pending();
   } else {
     got_bytes_ = false;
-    h1_->start(slot, item.req().method == "HEAD");
+    h1_->start(slot, item.head);
     out_.clear();
     if (f.prepared)
       out_.append(f.prepared->http1());  // never empty for a target that speaks HTTP/1.1

@@ -39,6 +39,7 @@
 
 #include "bytes.h"
 #include "h2_mem.h"
+#include "plan.h"
 
 namespace twin::replay {
 namespace {
@@ -52,6 +53,18 @@ constexpr uint32_t kDefaultWindow = 65535;      // RFC 9113 6.9.2
 constexpr size_t kMaxHeaderBytes = 256u << 10;  // per response, HPACK-sized (name+value+32)
 constexpr size_t kKeepCapacity = 64u << 10;     // larger buffers are not kept for reuse
 constexpr size_t kContentLengthDigits = 20;     // digits of the largest size_t
+
+// An OutRequest read through the accessors a Prepared has, so that one submission reads both.
+struct OutFields {
+  const OutRequest& r;
+  std::string_view method() const { return r.method; }
+  std::string_view path() const { return r.path; }
+  std::string_view authority() const { return r.authority; }
+  std::string_view body() const { return r.body; }
+  size_t headers() const { return r.headers.size(); }
+  std::string_view name(size_t i) const { return r.headers[i].name; }
+  std::string_view value(size_t i) const { return r.headers[i].value; }
+};
 
 struct SessionDelete {
   void operator()(nghttp2_session* p) const { nghttp2_session_del(p); }
@@ -207,19 +220,22 @@ class Http2Session::Impl {
     return {};
   }
 
-  int32_t submit(const OutRequest& request, std::string_view scheme, uint64_t token, int64_t now) {
+  // `R`: an OutRequest (through OutFields) or the planner's Prepared, read the same way.
+  template <class R>
+  int32_t submit(const R& request, std::string_view scheme, uint64_t token, int64_t now) {
     if (!can_submit()) return 0;
     now_ = now;
     build_headers(request, scheme);
 
     StreamPtr st = acquire();
     st->completion.token = token;
-    st->body.assign(request.body);
+    st->body.assign(request.body());
     nghttp2_data_provider provider{};
     provider.source.ptr = nullptr;  // the body is found by stream id (see read_body)
     provider.read_callback = &Impl::read_body;
-    const int32_t id = nghttp2_submit_request(session_.get(), nullptr, nva_.data(), nva_.size(),
-                                              request.body.empty() ? nullptr : &provider, nullptr);
+    const int32_t id =
+        nghttp2_submit_request(session_.get(), nullptr, nva_.data(), nva_.size(),
+                               request.body().empty() ? nullptr : &provider, nullptr);
     if (id <= 0) {
       // Stream ids spent (the only failure left once can_submit() said yes, besides memory):
       // the connection has to be replaced, like after a GOAWAY.
@@ -335,44 +351,48 @@ class Http2Session::Impl {
 
   // ---- requests ----
 
-  void build_headers(const OutRequest& r, std::string_view scheme) {
+  template <class R>
+  void build_headers(const R& r, std::string_view scheme) {
     nva_.clear();
     // Lower-cased names and the content-length value live in `names_`, reserved up front so that
     // the views in `nva_` stay put until nghttp2 has copied them.
     size_t need = kContentLengthDigits;
-    for (const traffic::Header& h : r.headers) need += h.name.size();
+    const size_t headers = r.headers();
+    for (size_t i = 0; i < headers; ++i) need += r.name(i).size();
     names_.clear();
     names_.reserve(need);
 
-    std::string_view authority = r.authority;
+    std::string_view authority = r.authority();
     if (authority.empty()) {
       // No authority given: a Host header that slipped through is the next best thing.
-      for (const traffic::Header& h : r.headers)
-        if (iequals(h.name, "host")) authority = trim_ows(h.value);
+      for (size_t i = 0; i < headers; ++i)
+        if (iequals(r.name(i), "host")) authority = trim_ows(r.value(i));
     }
-    const bool connect = r.method == "CONNECT";
-    nva_.push_back(make_nv(":method", r.method));
+    const std::string_view method = r.method();
+    const bool connect = method == "CONNECT";
+    nva_.push_back(make_nv(":method", method));
     if (!connect) nva_.push_back(make_nv(":scheme", scheme));
     if (!authority.empty()) nva_.push_back(make_nv(":authority", authority));
-    const std::string_view path = r.path.empty() ? std::string_view("/") : std::string_view(r.path);
+    const std::string_view path = r.path().empty() ? std::string_view("/") : r.path();
     if (!connect) nva_.push_back(make_nv(":path", path));
 
-    for (const traffic::Header& h : r.headers) {
-      if (h.name.empty() || h.name[0] == ':') continue;  // pseudo-headers are ours alone
+    for (size_t i = 0; i < headers; ++i) {
+      const std::string_view hname = r.name(i);
+      if (hname.empty() || hname[0] == ':') continue;  // pseudo-headers are ours alone
       // Lower-cased and checked as nghttp2_check_header_name() would (bytes.h).
       const size_t start = names_.size();
-      names_.resize(start + h.name.size());
+      names_.resize(start + hname.size());
       char* out = names_.data() + start;
       bool bad_name = false;
-      for (char c : h.name) {
+      for (char c : hname) {
         const char l = bytes::kH2NameLower[static_cast<unsigned char>(c)];
         bad_name = bad_name || l == 0;
         *out++ = l;
       }
-      const std::string_view name(names_.data() + start, h.name.size());
+      const std::string_view name(names_.data() + start, hname.size());
       // Leading and trailing whitespace is not part of a field value (RFC 9110 5.5), and RFC 9113
       // servers reject it.
-      const std::string_view value = trim_ows(h.value);
+      const std::string_view value = trim_ows(r.value(i));
       if (bad_name || forbidden_field(name, value) || !bytes::h2_value_ok(value)) {
         // Not expressible in HTTP/2 (CR, LF, NUL, a space in a name, …): sending it would get the
         // stream reset by the server, and it would not be the captured request anyway.
@@ -381,11 +401,11 @@ class Http2Session::Impl {
       }
       nva_.push_back(make_nv(name, value));
     }
-    if (!r.body.empty()) {
+    if (const size_t body = r.body().size(); body > 0) {
       const size_t start = names_.size();
       names_.resize(start + kContentLengthDigits);
       char* first = names_.data() + start;
-      const auto [end, ec] = std::to_chars(first, first + kContentLengthDigits, r.body.size());
+      const auto [end, ec] = std::to_chars(first, first + kContentLengthDigits, body);
       (void)ec;  // 20 digits hold any size_t
       names_.resize(static_cast<size_t>(end - names_.data()));
       nva_.push_back(make_nv("content-length", std::string_view(first, end - first)));
@@ -715,6 +735,10 @@ Http2Session::~Http2Session() = default;
 
 int32_t Http2Session::submit(const OutRequest& request, std::string_view scheme, uint64_t token,
                              int64_t now) {
+  return impl_->submit(OutFields{request}, scheme, token, now);
+}
+int32_t Http2Session::submit(const detail::Prepared& request, std::string_view scheme,
+                             uint64_t token, int64_t now) {
   return impl_->submit(request, scheme, token, now);
 }
 void Http2Session::receive(const uint8_t* data, size_t size, int64_t now) {

@@ -1,6 +1,7 @@
 #pragma once
 // Internal: what the planner (reader thread) hands to a worker, and the clock both use.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "twin/replay/http1.h"
@@ -24,6 +26,41 @@ inline int64_t now_ns() {
       .count();
 }
 
+/// Memory for the --loop copy, handed out in order from chunks that never move and are freed
+/// all at once with their owner (the planner, after the workers). A bump allocator rather than
+/// a malloc per piece: on the 2-core VM the first touch of a page costs about 10 µs
+/// (bench/README.md), so what the first pass keeps of each request is made as small as it can
+/// be, in one place, with no allocator's headers between the pieces, and what a later pass
+/// reads lies in the order it reads it.
+class Arena {
+ public:
+  static constexpr size_t kChunk = size_t{1} << 20;
+  static constexpr size_t rounded(size_t n) { return (n + 7) & ~size_t{7}; }
+  /// `n` bytes, 8-aligned, uninitialized.
+  char* allocate(size_t n) {
+    n = rounded(n);
+    if (n > left_) {
+      const size_t size = std::max(n, kChunk);
+      chunks_.emplace_back(new char[size]);  // not zeroed: a page is touched when first used
+      next_ = chunks_.back().get();
+      left_ = size;
+    }
+    char* p = next_;
+    next_ += n;
+    left_ -= n;
+    used_ += n;
+    return p;
+  }
+  /// Bytes handed out.
+  size_t bytes() const { return used_; }
+
+ private:
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  char* next_ = nullptr;
+  size_t left_ = 0;
+  size_t used_ = 0;
+};
+
 /// What one target is sent for a request kept by --loop: prepare()'s result and, for a target
 /// that may be spoken to in HTTP/1.1, serialize_http1() of it. The planner builds it once, the
 /// first time it plans the kept request; every later send of it, on every pass, reads it
@@ -32,29 +69,27 @@ inline int64_t now_ns() {
 ///
 /// Compact because it is new memory for every kept request, and new memory is dear (about
 /// 10 µs a page on the 2-core VM, bench/README.md): the fields and the wire bytes are one
-/// block (about 240 bytes for a GET with two headers, against 470 as an OutRequest, its
-/// header vector and a string). Only a target that may speak HTTP/2 (https://, h2c://, h2://)
-/// also keeps the OutRequest that nghttp2's submission reads.
+/// block in the planner's Arena (about 200 bytes for a GET with three headers, against 470 as
+/// an OutRequest, its header vector and a string), which HTTP/2's submission reads too
+/// (Http2Session::submit).
 class Prepared {
  public:
-  /// `r` as it is sent to a target (`invalid`: captured headers prepare() left out); with its
-  /// HTTP/1.1 bytes when `http1`, with `r` itself when `http2`.
-  void set(const OutRequest& r, uint32_t invalid, bool http1, bool http2) {
-    invalid_ = invalid;
-    headers_ = static_cast<uint32_t>(r.headers.size());
-    std::string wire;
-    if (http1) serialize_http1(r, wire);
-    const size_t fields = kFixed + 2 * r.headers.size();
-    size_t size =
-        r.method.size() + r.path.size() + r.authority.size() + r.body.size() + wire.size();
-    for (const auto& h : r.headers) size += h.name.size() + h.value.size();
-    const size_t head = (fields + 1) * sizeof(uint32_t);
-    block_ = std::make_unique<char[]>(head + size);
+  Prepared() = default;
+  /// `r` as it is sent to a target (`invalid`: captured headers prepare() left out), with
+  /// `wire`, its HTTP/1.1 bytes (serialize_http1(); empty for a target that speaks HTTP/2
+  /// only); the block is taken from `arena`.
+  Prepared(const OutRequest& r, std::string_view wire, uint32_t invalid, Arena& arena)
+      : invalid_(invalid),
+        headers_(static_cast<uint32_t>(r.headers.size())),
+        body_truncated_(r.body_truncated) {
+    const size_t head = (kFixed + 2 * r.headers.size() + 1) * sizeof(uint32_t);
+    char* block = arena.allocate(bytes_for(r, wire));
+    block_ = block;
     uint32_t off = 0;
     size_t i = 0;
     auto put = [&](std::string_view v) {
-      std::memcpy(block_.get() + head + off, v.data(), v.size());
-      std::memcpy(block_.get() + i++ * sizeof(uint32_t), &off, sizeof off);
+      if (!v.empty()) std::memcpy(block + head + off, v.data(), v.size());
+      std::memcpy(block + i++ * sizeof(uint32_t), &off, sizeof off);
       off += static_cast<uint32_t>(v.size());
     };
     put(r.method);
@@ -66,9 +101,14 @@ class Prepared {
       put(h.name);
       put(h.value);
     }
-    std::memcpy(block_.get() + i * sizeof(uint32_t), &off, sizeof off);
-    body_truncated_ = r.body_truncated;
-    if (http2) full_ = std::make_unique<OutRequest>(r);
+    std::memcpy(block + i * sizeof(uint32_t), &off, sizeof off);
+  }
+  /// The arena bytes the block of `r` with `wire` takes.
+  static size_t bytes_for(const OutRequest& r, std::string_view wire) {
+    size_t size = (kFixed + 2 * r.headers.size() + 1) * sizeof(uint32_t) + r.method.size() +
+                  r.path.size() + r.authority.size() + r.body.size() + wire.size();
+    for (const auto& h : r.headers) size += h.name.size() + h.value.size();
+    return Arena::rounded(size);
   }
   uint32_t invalid() const { return invalid_; }
   std::string_view method() const { return field(0); }
@@ -81,39 +121,25 @@ class Prepared {
   std::string_view name(size_t i) const { return field(kFixed + 2 * i); }
   std::string_view value(size_t i) const { return field(kFixed + 2 * i + 1); }
   bool body_truncated() const { return body_truncated_; }
-  /// The whole OutRequest, for HTTP/2; null for a target that speaks HTTP/1.1 only.
-  const OutRequest* full() const { return full_.get(); }
-  /// Heap bytes held (the budget's measure).
-  size_t bytes() const {
-    size_t n = block_ ? (kFixed + 2 * headers_ + 1) * sizeof(uint32_t) + end_offset() : 0;
-    if (full_) {
-      n += sizeof(OutRequest) + full_->headers.capacity() * sizeof(traffic::Header);
-      auto heap = [](const std::string& x) { return x.size() > 15 ? x.capacity() + 1 : 0; };
-      n += heap(full_->method) + heap(full_->path) + heap(full_->authority) + heap(full_->body);
-      for (const auto& h : full_->headers) n += heap(h.name) + heap(h.value);
-    }
-    return n;
-  }
 
  private:
   static constexpr size_t kFixed = 5;  // method, path, authority, body, HTTP/1.1 bytes
   uint32_t offset(size_t i) const {
     uint32_t v;
-    std::memcpy(&v, block_.get() + i * sizeof(uint32_t), sizeof v);
+    std::memcpy(&v, block_ + i * sizeof(uint32_t), sizeof v);
     return v;
   }
-  uint32_t end_offset() const { return offset(kFixed + 2 * headers_); }
   std::string_view field(size_t i) const {
-    const char* data = block_.get() + (kFixed + 2 * headers_ + 1) * sizeof(uint32_t);
+    const char* data = block_ + (kFixed + 2 * headers_ + 1) * sizeof(uint32_t);
     const uint32_t a = offset(i);
     return {data + a, offset(i + 1) - a};
   }
-  std::unique_ptr<char[]> block_;  // offsets (uint32_t, one per field and the end), then bytes
-  std::unique_ptr<OutRequest> full_;
+  const char* block_ = nullptr;  // offsets (uint32_t, one per field and the end), then bytes
   uint32_t invalid_ = 0;
   uint32_t headers_ = 0;
   bool body_truncated_ = false;
 };
+static_assert(std::is_trivially_destructible_v<Prepared>, "kept in an Arena, never destroyed");
 
 /// One captured request, planned: sent once to every target.
 struct Item {
@@ -123,16 +149,18 @@ struct Item {
   bool wait_previous = false;   // must wait until the session's earlier requests completed
   bool warmup = false;          // sent, not counted, not recorded
   bool body_truncated = false;  // the captured body was cut
+  bool head = false;            // a HEAD request: its response has no body
   /// The captured request, read through `request`: either `owned`, or, when the planner keeps
   /// it for --loop, the planner's copy (read-only, alive until the planner is destroyed, after
   /// the workers; `owned` is then null), so that a later pass hands over a pointer, not a
-  /// copy. Out of line either way: an item is moved four or five times between the planner
-  /// and the worker, and a request inline made each move one of five strings and a vector.
+  /// copy; or null when `prepared` is set (the planner then keeps only what is sent). Out of line
+  /// either way: an item is moved four or five times between the planner and the worker, and a
+  /// request inline made each move one of five strings and a vector.
   const traffic::Request* request = nullptr;
   std::unique_ptr<traffic::Request> owned;
   const traffic::Request& req() const { return *request; }
   /// For a request kept by --loop, what each target (by index) is sent, when the planner had
-  /// room for it (see Prepared); else null, and the worker prepares the request itself.
+  /// room for it (see Prepared); else null, and the worker prepares `request` itself.
   const Prepared* prepared = nullptr;
 };
 

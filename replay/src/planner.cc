@@ -92,13 +92,13 @@ void Planner::set_start(int64_t start) {
   started_.store(true, std::memory_order_release);
 }
 
-bool Planner::keep(const Cached& c) {
+bool Planner::keep(const Meta& c, const traffic::Request& r) {
   const Filter& f = options_.filter;
   if (!f.methods.empty() &&
-      std::find(f.methods.begin(), f.methods.end(), c.request.method) == f.methods.end())
+      std::find(f.methods.begin(), f.methods.end(), r.method) == f.methods.end())
     return false;
   if (!f.routes.empty()) {
-    auto path = route_path(c.request.target);
+    auto path = route_path(r.target);
     bool any = false;
     for (const auto& r : f.routes) any = any || route_match(r, path);
     if (!any) return false;
@@ -117,6 +117,32 @@ bool Planner::keep(const Cached& c) {
   }
   if (f.sample < 1.0 && !sample_keeps(c.session, f.sample, f.sample_seed)) return false;
   return true;
+}
+
+Planner::Skip Planner::check(const Meta& m, const traffic::Request& r) {
+  const std::string& method = r.method;
+  if (method.empty() || method == "CONNECT" || method == "PRI") return Skip::kNoRequest;
+  if (t0_ == traffic::kNoTime) t0_ = m.request_start;
+  if (!keep(m, r)) return Skip::kFiltered;
+  if (options_.skip_truncated && (m.flags & traffic::kFlagRequestBodyTruncated) != 0)
+    return Skip::kTruncated;
+  return Skip::kNone;
+}
+
+void Planner::count(Skip skip) {
+  switch (skip) {
+    case Skip::kNone:
+      break;
+    case Skip::kNoRequest:
+      skipped_no_request_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Skip::kFiltered:
+      skipped_filtered_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Skip::kTruncated:
+      skipped_truncated_.fetch_add(1, std::memory_order_relaxed);
+      break;
+  }
 }
 
 Result<void> Planner::run() {
@@ -196,53 +222,106 @@ Result<void> Planner::pass(traffic::Reader& reader) {
     window.pop();
     spare.push_back(e);
     if (caching_) {
-      if (Cached* c = remember(*e)) {
-        plan(*c, true);
+      if (const Cached* c = remember(*e)) {
+        plan_cached(*c);
         continue;
       }
     }
-    // Not kept: planned from scratch_, whose request is swapped in and out, so that the
-    // next record is decoded into the buffers of a request a worker is done with.
-    scratch_.id = e->id;
-    scratch_.session = e->session;
-    scratch_.request_start = e->time.request_start;
-    scratch_.response_end = e->time.response_end;
-    scratch_.flags = e->flags;
-    scratch_.has_response = e->response.has_value();
-    std::swap(scratch_.request, e->request);
-    plan(scratch_, false);
-    std::swap(scratch_.request, e->request);
+    // Not kept: the item takes the decoded request, and the exchange the buffers of one a
+    // worker is done with, to decode the next record into.
+    const Meta m{e->id,
+                 e->session,
+                 e->time.request_start,
+                 e->time.response_end,
+                 e->flags,
+                 e->response.has_value()};
+    if (Skip skip = check(m, e->request); skip != Skip::kNone) {
+      count(skip);
+      continue;
+    }
+    Item item;
+    if (spare_.empty()) {
+      item.owned = std::make_unique<traffic::Request>();
+    } else {
+      item.owned = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    std::swap(*item.owned, e->request);
+    item.request = item.owned.get();
+    item.head = item.request->method == "HEAD";
+    plan(m, std::move(item));
   }
   end_pass();
   return {};
 }
 
-// Keeps what plan() will read of `e` (its request moved, not copied), in the order plan() sees
-// it, while the first pass fits in Options::loop_cache_bytes; past it, nothing more is kept
-// (nullptr) and every later pass reads the input.
+// Keeps what plan() will read of `e`, in the order plan() sees it, while the first pass fits in
+// Options::loop_cache_bytes; past it, nothing more is kept (nullptr) and every later pass reads
+// the input. A request to be planned is kept as each target is sent it (Prepared: rewrites
+// applied, its HTTP/1.1 bytes), built here once instead of by a worker at every send; bodies
+// over kPreparedBody and heads over kPreparedHead are kept whole instead (a copy per target
+// would multiply the largest part of the cache), as is every request when there is no target.
 Planner::Cached* Planner::remember(traffic::Exchange& e) {
-  auto heap = [](const std::string& x) { return x.size() > 15 ? x.capacity() + 1 : 0; };
+  static_assert(sizeof(Cached) <= 64);
+  constexpr size_t kPreparedBody = 16u << 10, kPreparedHead = 64u << 10;
+  const Meta m{
+      e.id, e.session, e.time.request_start, e.time.response_end, e.flags, e.response.has_value()};
   const traffic::Request& r = e.request;
-  size_t bytes = sizeof(Cached) + heap(r.method) + heap(r.target) + heap(r.authority) +
-                 heap(r.body) + r.headers.capacity() * sizeof(traffic::Header);
-  for (const auto& h : r.headers) bytes += heap(h.name) + heap(h.value);
-  if (cache_bytes_ + bytes > options_.loop_cache_bytes) {
+  const Skip skip = check(m, r);
+  size_t bytes = sizeof(Cached);
+  const size_t n = options_.targets.size();
+  bool prepare = false, whole = false;
+  if (skip == Skip::kNone) {
+    size_t head = r.method.size() + r.target.size() + r.authority.size();
+    for (const auto& h : r.headers) head += h.name.size() + h.value.size();
+    prepare = n > 0 && r.body.size() <= kPreparedBody && head <= kPreparedHead;
+    whole = !prepare;
+  }
+  size_t prepared = 0;
+  if (prepare) {
+    const bool truncated = (m.flags & traffic::kFlagRequestBodyTruncated) != 0;
+    outs_.resize(n);
+    for (size_t t = 0; t < n; ++t) {
+      const Target& target = options_.targets[t];
+      auto& out = outs_[t];
+      out.invalid =
+          static_cast<uint32_t>(replay::prepare(r, truncated, target, options_.rewrite, out.r));
+      // https:// speaks what ALPN agrees on: HTTP/1.1 bytes too.
+      out.wire.clear();
+      if (target.scheme == Scheme::kHttp || target.scheme == Scheme::kHttps)
+        serialize_http1(out.r, out.wire);
+      prepared += Prepared::bytes_for(out.r, out.wire);
+    }
+    prepared += Arena::rounded(n * sizeof(Prepared));
+  }
+  if (whole) {
+    auto heap = [](const std::string& x) { return x.size() > 15 ? x.capacity() + 1 : 0; };
+    bytes += sizeof(traffic::Request) + heap(r.method) + heap(r.target) + heap(r.authority) +
+             heap(r.body) + r.headers.capacity() * sizeof(traffic::Header);
+    for (const auto& h : r.headers) bytes += heap(h.name) + heap(h.value);
+  }
+  if (cache_bytes_ + arena_.bytes() + bytes + prepared > options_.loop_cache_bytes) {
     caching_ = false;
     return nullptr;
   }
-  cache_bytes_ += bytes;
   constexpr size_t kChunk = size_t{1} << kChunkBits;
   if ((cached_ & (kChunk - 1)) == 0) cache_.push_back(std::make_unique<Cached[]>(kChunk));
   Cached& c = cache_[cached_ >> kChunkBits][cached_ & (kChunk - 1)];
   ++cached_;
-  c.request = std::move(e.request);
-  e.request = traffic::Request();
-  c.id = e.id;
-  c.session = e.session;
-  c.request_start = e.time.request_start;
-  c.response_end = e.time.response_end;
-  c.flags = e.flags;
-  c.has_response = e.response.has_value();
+  cache_bytes_ += bytes;
+  static_cast<Meta&>(c) = m;
+  c.skip = skip;
+  c.head = r.method == "HEAD";
+  if (prepare) {
+    auto* forms = reinterpret_cast<Prepared*>(arena_.allocate(n * sizeof(Prepared)));
+    for (size_t t = 0; t < n; ++t)
+      new (forms + t) Prepared(outs_[t].r, outs_[t].wire, outs_[t].invalid, arena_);
+    c.prepared = forms;
+  } else if (whole) {
+    whole_.push_back(std::make_unique<traffic::Request>(std::move(e.request)));
+    e.request = traffic::Request();
+    c.whole = whole_.back().get();
+  }
   return &c;
 }
 
@@ -252,7 +331,7 @@ void Planner::pass_from_memory() {
   planned_in_pass_ = 0;
   for (size_t i = 0; i < cached_; ++i) {
     if (stopped() || done_) return;
-    plan(cache_[i >> kChunkBits][i & ((size_t{1} << kChunkBits) - 1)], true);
+    plan_cached(cache_[i >> kChunkBits][i & ((size_t{1} << kChunkBits) - 1)]);
   }
   end_pass();
 }
@@ -268,22 +347,20 @@ void Planner::end_pass() {
   }
 }
 
-void Planner::plan(Cached& c, bool shared) {
-  const std::string& method = c.request.method;
-  if (method.empty() || method == "CONNECT" || method == "PRI") {
-    skipped_no_request_.fetch_add(1, std::memory_order_relaxed);
+void Planner::plan_cached(const Cached& c) {
+  if (c.skip != Skip::kNone) {
+    count(c.skip);
     return;
   }
-  if (t0_ == traffic::kNoTime) t0_ = c.request_start;
-  if (!keep(c)) {
-    skipped_filtered_.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
+  Item item;
+  item.request = c.whole;
+  item.prepared = c.prepared;
+  item.head = c.head;
+  plan(c, std::move(item));
+}
+
+void Planner::plan(const Meta& c, Item&& item) {
   const bool truncated = (c.flags & traffic::kFlagRequestBodyTruncated) != 0;
-  if (options_.skip_truncated && truncated) {
-    skipped_truncated_.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
   int64_t captured = c.request_start;
   if (captured == traffic::kNoTime)
     captured = last_capture_ == traffic::kNoTime ? 0 : last_capture_;
@@ -295,7 +372,6 @@ void Planner::plan(Cached& c, bool shared) {
   // the input up to it (the reorder window) does not make the first requests late.
   int64_t now = now_ns();  // read once a request: the clock was a tenth of the planner's time
   if (!started_.load(std::memory_order_relaxed)) set_start(now + 20'000'000);
-  Item item;
   item.origin_id = c.id;
   switch (options_.mode) {
     case Mode::kFaithful: {
@@ -344,22 +420,6 @@ void Planner::plan(Cached& c, bool shared) {
     int64_t end = c.has_response ? c.response_end : traffic::kNoTime;
     slot.last_end = end == traffic::kNoTime ? traffic::kNoTime : std::max(slot.last_end, end);
   }
-  if (shared) {
-    item.request = &c.request;
-    if (!c.prepare_tried) prepare_kept(c, truncated);
-    item.prepared = c.prepared.get();
-  } else {
-    // The item takes the decoded request; `c` gets the buffers of one a worker is done with.
-    if (spare_.empty()) {
-      item.owned = std::make_unique<traffic::Request>();
-    } else {
-      item.owned = std::move(spare_.back());
-      spare_.pop_back();
-    }
-    std::swap(*item.owned, c.request);
-    item.request = item.owned.get();
-  }
-
   size_t worker;
   if (item.session != 0) {
     worker = static_cast<size_t>(XXH3_64bits(&item.session, sizeof item.session) % inboxes_.size());
@@ -393,38 +453,6 @@ void Planner::plan(Cached& c, bool shared) {
   const bool due = options_.mode == Mode::kMax ? inbox.queued.load(std::memory_order_relaxed) < 256
                                                : pending_[worker].back().intended - now < 5'000'000;
   if (pending_[worker].size() >= 64 || due) flush(worker);
-}
-
-// Builds what each target is sent for a kept request (Prepared), once. Bodies over
-// kPreparedBody and heads over kPreparedHead are left to the workers (a copy per target would
-// multiply the largest part of the cache); so is everything past a budget as large as the cache's
-// own, so that --loop-cache bounds both.
-void Planner::prepare_kept(Cached& c, bool truncated) {
-  constexpr size_t kPreparedBody = 16u << 10, kPreparedHead = 64u << 10;
-  c.prepare_tried = true;
-  const size_t n = options_.targets.size();
-  if (n == 0 || prepared_full_ || c.request.body.size() > kPreparedBody) return;
-  size_t size = c.request.method.size() + c.request.target.size() + c.request.authority.size();
-  for (const auto& h : c.request.headers) size += h.name.size() + h.value.size();
-  if (size > kPreparedHead) return;
-  auto prepared = std::make_unique<Prepared[]>(n);
-  size_t bytes = n * sizeof(Prepared);
-  OutRequest r;
-  for (size_t t = 0; t < n; ++t) {
-    const Target& target = options_.targets[t];
-    const auto invalid =
-        static_cast<uint32_t>(prepare(c.request, truncated, target, options_.rewrite, r));
-    // https:// speaks what ALPN agrees on, so it keeps both forms.
-    prepared[t].set(r, invalid, target.scheme == Scheme::kHttp || target.scheme == Scheme::kHttps,
-                    target.scheme != Scheme::kHttp);
-    bytes += prepared[t].bytes();
-  }
-  if (prepared_bytes_ + bytes > options_.loop_cache_bytes) {
-    prepared_full_ = true;  // the rest are prepared by the workers, without trying here first
-    return;
-  }
-  prepared_bytes_ += bytes;
-  c.prepared = std::move(prepared);
 }
 
 void Planner::flush(size_t worker) {

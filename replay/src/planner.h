@@ -36,9 +36,10 @@ class Planner {
   /// Passes after the first that were planned from memory (Options::loop_cache_bytes).
   uint64_t loops_from_memory() const { return loops_from_memory_.load(); }
   uint64_t damage() const { return damage_.load(); }
-  /// Bytes of the --loop cache's requests and of their Prepared (read after run() returned).
+  /// Bytes of the --loop cache (read after run() returned): its slots and the requests kept
+  /// whole, and the prepared forms of the others (together at most Options::loop_cache_bytes).
   size_t cache_bytes() const { return cache_bytes_; }
-  size_t prepared_bytes() const { return prepared_bytes_; }
+  size_t prepared_bytes() const { return arena_.bytes(); }
 
  private:
   static constexpr size_t kSessionSlots = 1 << 16;
@@ -47,32 +48,43 @@ class Planner {
     int64_t last_end = traffic::kNoTime;
   };
 
-  // What plan() reads of an exchange. Kept from the first pass for the later ones of --loop
-  // (cache_), where the items handed to the workers point at `request`.
-  struct Cached {
-    traffic::Request request;
+  // What plan() reads of an exchange besides its request.
+  struct Meta {
     uint64_t id = 0;
     uint64_t session = 0;
     int64_t request_start = traffic::kNoTime;
     int64_t response_end = traffic::kNoTime;
     uint32_t flags = 0;
     bool has_response = false;
-    // What each target is sent (Prepared), built the first time it is planned, or left null
-    // when it did not fit the budget or its body is large.
-    std::unique_ptr<Prepared[]> prepared;
-    bool prepare_tried = false;
+  };
+  // Why the first pass did not plan an exchange; a later pass counts it again.
+  enum class Skip : uint8_t { kNone, kNoRequest, kFiltered, kTruncated };
+  // An exchange of the first pass kept for the later ones of --loop (cache_): what plan()
+  // reads, and either what each target is sent (`prepared`, one per target, in arena_: the
+  // request itself is then not kept) or the request whole (`whole`, in whole_: no target, a
+  // body over kPreparedBody, a head over kPreparedHead), which items point at. 64 bytes.
+  struct Cached : Meta {
+    const traffic::Request* whole = nullptr;
+    const Prepared* prepared = nullptr;
+    Skip skip = Skip::kNone;
+    bool head = false;  // a HEAD request
   };
 
   bool stopped() const { return stop_.load(std::memory_order_relaxed); }
-  bool keep(const Cached& c);
+  bool keep(const Meta& m, const traffic::Request& r);
+  // Why `r` is not planned (counted by count()), or Skip::kNone.
+  Skip check(const Meta& m, const traffic::Request& r);
+  void count(Skip skip);
   Result<void> pass(traffic::Reader& reader);
   void pass_from_memory();
+  // Keeps `e` in cache_ while the budget allows (its request moved out when kept whole);
+  // nullptr past the budget (and caching_ is then off).
   Cached* remember(traffic::Exchange& e);
   void end_pass();
-  // `shared`: `c` is in cache_, and the item points at its request; else the request is
-  // moved into the item (and `c.request` refilled from spare_).
-  void plan(Cached& c, bool shared);
-  void prepare_kept(Cached& c, bool truncated);
+  // Plans a request: `m` gets its intended instant, session order and worker; the item is
+  // handed over, or (end of the run) dropped. `item` has its request already.
+  void plan(const Meta& m, Item&& item);
+  void plan_cached(const Cached& c);
   void flush(size_t worker);
   void flush_all();
 
@@ -110,19 +122,26 @@ class Planner {
   std::atomic<uint64_t> loops_from_memory_{0};
   std::atomic<uint64_t> damage_{0};
 
-  // The first pass's exchanges, in the order plan() saw them, in chunks that never move:
-  // items in flight point into them, so nothing here is freed before the planner is (past
-  // the budget the cache stops growing and is kept, unused, until then). The budget counts
-  // the slots used; the last chunk's unused slots (under 1,024) come on top.
+  // The first pass's exchanges, in the order plan() saw them, in chunks that never move, with
+  // what they point at (arena_, whole_): items in flight point into them, so nothing here is
+  // freed before the planner is (past the budget the cache stops growing and is kept, unused,
+  // until then). The budget counts the slots used, the prepared forms and the whole requests;
+  // the last chunks' unused room (under 1,024 slots and 1 MiB) comes on top.
   static constexpr size_t kChunkBits = 10;
   std::vector<std::unique_ptr<Cached[]>> cache_;
   size_t cached_ = 0;
-  size_t cache_bytes_ = 0;
-  size_t prepared_bytes_ = 0;   // Cached::prepared, within a budget of its own of the same size
-  bool prepared_full_ = false;  // that budget was reached
-  Cached scratch_;              // an exchange not kept, on its way to plan()
-  bool caching_ = false;        // the first pass is being kept
-  bool cache_full_ = false;     // it was kept whole: later passes read it instead of the input
+  Arena arena_;
+  std::vector<std::unique_ptr<traffic::Request>> whole_;
+  size_t cache_bytes_ = 0;  // slots and whole requests
+  // remember()'s scratch: a request as each target is sent it, before it is known to fit.
+  struct Out {
+    OutRequest r;
+    std::string wire;
+    uint32_t invalid = 0;
+  };
+  std::vector<Out> outs_;
+  bool caching_ = false;     // the first pass is being kept
+  bool cache_full_ = false;  // it was kept whole: later passes read it instead of the input
 };
 
 }  // namespace twin::replay::detail

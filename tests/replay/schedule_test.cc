@@ -12,6 +12,7 @@
 #include "plan.h"
 #include "planner.h"
 #include "twin/replay/http1.h"
+#include "twin/replay/http2.h"
 #include "twin/traffic/archive.h"
 
 namespace twin::replay::detail {
@@ -94,6 +95,35 @@ Planned plan(Options o, size_t workers = 1) {
     return a.intended != b.intended ? a.intended < b.intended : a.origin_id < b.origin_id;
   });
   return out;
+}
+
+// What target `t` is sent for `it`: the planner's prepared form when it has one, else what a
+// worker prepares from the item's request.
+OutRequest sent(const Item& it, const Options& o, size_t t) {
+  OutRequest r;
+  if (it.prepared) {
+    const Prepared& p = it.prepared[t];
+    r.method = p.method();
+    r.path = p.path();
+    r.authority = p.authority();
+    for (size_t i = 0; i < p.headers(); ++i)
+      r.headers.push_back({std::string(p.name(i)), std::string(p.value(i))});
+    r.body = p.body();
+    r.body_truncated = p.body_truncated();
+  } else {
+    prepare(it.req(), it.body_truncated,
+            o.targets.empty() ? *parse_target("http://127.0.0.1:1") : o.targets[t], o.rewrite, r);
+  }
+  return r;
+}
+
+void expect_same(const OutRequest& a, const OutRequest& b, uint64_t id) {
+  EXPECT_EQ(a.method, b.method) << id;
+  EXPECT_EQ(a.path, b.path) << id;
+  EXPECT_EQ(a.authority, b.authority) << id;
+  EXPECT_EQ(a.headers, b.headers) << id;
+  EXPECT_EQ(a.body, b.body) << id;
+  EXPECT_EQ(a.body_truncated, b.body_truncated) << id;
 }
 
 TEST(RouteMatch, SegmentsAndDeepStars) {
@@ -346,7 +376,8 @@ TEST(Planner, LoopFromMemoryPlansWhatReadingPlans) {
         EXPECT_EQ(x.intended, y.intended) << i;
         EXPECT_EQ(x.session, y.session) << i;
         EXPECT_EQ(x.wait_previous, y.wait_previous) << i;
-        EXPECT_EQ(x.req(), y.req()) << i;
+        EXPECT_EQ(x.head, y.head) << i;
+        expect_same(sent(x, o, 0), sent(y, o, 0), x.origin_id);
       }
     }
     size_t waits = 0;
@@ -358,24 +389,28 @@ TEST(Planner, LoopFromMemoryPlansWhatReadingPlans) {
     // the requests are whole, headers and bodies included
     bool body = false;
     for (const auto& it : a.items) {
-      EXPECT_EQ(it.req().headers.size(), 2u);
-      body = body || !it.req().body.empty();
+      const OutRequest r = sent(it, o, 0);
+      EXPECT_EQ(r.headers.size(), 2u);
+      body = body || !r.body.empty();
     }
     EXPECT_TRUE(body);
-    // Kept, every pass hands over the kept request itself (no copy: one per captured
-    // exchange, whatever the number of passes); not kept, each item has its own. With a
-    // budget of a few requests, the first ones are kept and stay valid (ASan would tell).
-    std::map<uint64_t, const traffic::Request*> kept;
+    // Kept, every pass hands over what the kept request is sent as (no copy: one per captured
+    // exchange, whatever the number of passes), without the request itself; not kept, each
+    // item has its own request. With a budget of a few requests, the first ones are kept and
+    // stay valid (ASan would tell).
+    std::map<uint64_t, const Prepared*> kept;
     for (const auto& it : a.items) {
-      ASSERT_NE(it.request, nullptr) << it.origin_id;
+      ASSERT_NE(it.prepared, nullptr) << it.origin_id;
+      EXPECT_EQ(it.request, nullptr) << it.origin_id;
       EXPECT_EQ(it.owned, nullptr) << it.origin_id;
-      auto [at, fresh] = kept.try_emplace(it.origin_id, it.request);
-      EXPECT_EQ(at->second, it.request) << it.origin_id;
+      auto [at, fresh] = kept.try_emplace(it.origin_id, it.prepared);
+      EXPECT_EQ(at->second, it.prepared) << it.origin_id;
     }
     EXPECT_LT(kept.size(), 40u);
     for (const auto& it : b.items) {
       ASSERT_NE(it.owned, nullptr);
       EXPECT_EQ(it.request, it.owned.get());
+      EXPECT_EQ(it.prepared, nullptr);
     }
     size_t small_kept = 0;
     for (const auto& it : c.items) small_kept += it.owned == nullptr;
@@ -426,76 +461,97 @@ TEST(Planner, LoopPreparesEachKeptRequestOncePerTarget) {
   o.rewrite.path_prefix = "/p";
   auto a = plan(o);
   ASSERT_GE(a.planner->loops(), 3u);
+  // What a worker would prepare itself: the requests as read without the cache.
+  Options off = o;
+  off.loop_cache_bytes = 0;
+  const auto fresh = plan(off);
+  std::map<uint64_t, const traffic::Request*> original;
+  for (const auto& it : fresh.items) {
+    EXPECT_EQ(it.prepared, nullptr);
+    original.emplace(it.origin_id, &it.req());
+  }
+  ASSERT_EQ(original.size(), 30u);
   std::map<uint64_t, const Prepared*> seen;
   size_t prepared = 0;
   for (const auto& it : a.items) {
     ASSERT_EQ(it.owned, nullptr);
-    auto [at, fresh] = seen.try_emplace(it.origin_id, it.prepared);
+    auto [at, first] = seen.try_emplace(it.origin_id, it.prepared);
     EXPECT_EQ(at->second, it.prepared) << "origin " << it.origin_id << ": prepared again";
-    if (it.origin_id == kBig) {
+    const traffic::Request& req = *original.at(it.origin_id);
+    EXPECT_EQ(it.head, req.method == "HEAD");
+    if (it.origin_id == kBig) {  // kept whole
       EXPECT_EQ(it.prepared, nullptr);
+      ASSERT_NE(it.request, nullptr);
+      EXPECT_EQ(it.req(), req);
       continue;
     }
     ASSERT_NE(it.prepared, nullptr) << it.origin_id;
+    EXPECT_EQ(it.request, nullptr) << it.origin_id;  // only what is sent is kept
     ++prepared;
     for (size_t t = 0; t < o.targets.size(); ++t) {
       const Prepared& p = it.prepared[t];
       OutRequest want;
-      size_t invalid = prepare(it.req(), it.body_truncated, o.targets[t], o.rewrite, want);
+      size_t invalid = prepare(req, it.body_truncated, o.targets[t], o.rewrite, want);
       EXPECT_EQ(p.invalid(), invalid);
-      EXPECT_EQ(p.method(), want.method);
-      EXPECT_EQ(p.path(), want.path);
-      EXPECT_EQ(p.authority(), want.authority);
-      ASSERT_EQ(p.headers(), want.headers.size());
-      for (size_t i = 0; i < p.headers(); ++i) {
-        EXPECT_EQ(p.name(i), want.headers[i].name);
-        EXPECT_EQ(p.value(i), want.headers[i].value);
-      }
-      EXPECT_EQ(p.body(), want.body);
-      EXPECT_EQ(p.body_truncated(), want.body_truncated);
+      expect_same(sent(it, o, t), want, it.origin_id);
       std::string wire;
       if (t != 1) serialize_http1(want, wire);  // h2c: never HTTP/1.1
       EXPECT_EQ(p.http1(), wire) << it.origin_id << " target " << t;
-      // HTTP/2 reads the whole OutRequest: kept for h2c:// and https:// (ALPN), not http://
-      ASSERT_EQ(p.full() != nullptr, t != 0);
-      if (p.full()) {
-        EXPECT_EQ(p.full()->method, want.method);
-        EXPECT_EQ(p.full()->path, want.path);
-        EXPECT_EQ(p.full()->authority, want.authority);
-        EXPECT_EQ(p.full()->headers, want.headers);
-        EXPECT_EQ(p.full()->body, want.body);
+      // HTTP/2 submits the prepared form as it would the OutRequest: the same frames
+      if (t != 0) {
+        auto x = Http2Session::create({}, [](Completion&) {});
+        auto y = Http2Session::create({}, [](Completion&) {});
+        ASSERT_TRUE(x && y);
+        std::string from_out, from_prepared;
+        (*x)->pending_output(from_out);  // the preface and SETTINGS
+        (*y)->pending_output(from_prepared);
+        EXPECT_EQ((*x)->submit(want, "https", 1, 0), 1);
+        EXPECT_EQ((*y)->submit(p, "https", 1, 0), 1);
+        from_out.clear();
+        from_prepared.clear();
+        (*x)->pending_output(from_out);
+        (*y)->pending_output(from_prepared);
+        EXPECT_GT(from_out.size(), 9u);  // a HEADERS frame at least
+        EXPECT_EQ(from_prepared, from_out) << it.origin_id << " target " << t;
       }
     }
     // what the rewrites did, so that the comparison above is not of two empty things
     EXPECT_EQ(it.prepared[0].path().rfind("/v1/p/", 0), 0u) << it.prepared[0].path();
     EXPECT_EQ(it.prepared[0].invalid(), it.origin_id % 4 == 0 ? 1u : 0u);
     EXPECT_NE(it.prepared[0].http1().find("X-Replay: 1\r\n"), std::string::npos);
-    EXPECT_EQ(it.prepared[0].body().empty(), it.req().body.empty());
+    EXPECT_EQ(it.prepared[0].body().empty(), req.body.empty());
   }
   EXPECT_EQ(seen.size(), 30u);
   EXPECT_GT(prepared, 80u);
-  // A budget with room for all of the requests and only part of what they are prepared as;
-  // none without the cache.
-  // (Six targets, so that the prepared forms take more than the requests with their large
-  // body.)
-  Options six = o;
-  six.targets.insert(six.targets.end(), o.targets.begin(), o.targets.end());
-  auto whole = plan(six);
-  const size_t requests = whole.planner->cache_bytes(), all = whole.planner->prepared_bytes();
-  ASSERT_GT(all, 0u);
-  Options tight = six;
-  tight.loop_cache_bytes = std::max(requests, all / 2);
-  ASSERT_LT(tight.loop_cache_bytes, all);
+  // One budget for the slots, the requests kept whole and the prepared forms: with room for
+  // part of them, the first exchanges are kept (and their items point at them) and the
+  // cache is not used for later passes, which read the input again; none without the cache.
+  const size_t all = a.planner->cache_bytes() + a.planner->prepared_bytes();
+  ASSERT_GT(a.planner->prepared_bytes(), 0u);
+  ASSERT_LE(all, o.loop_cache_bytes);
+  Options tight = o;
+  tight.loop_cache_bytes = all / 2;
   auto b = plan(tight);
-  EXPECT_EQ(b.planner->loops_from_memory(), b.planner->loops());
-  EXPECT_LE(b.planner->prepared_bytes(), tight.loop_cache_bytes);
+  EXPECT_EQ(b.planner->loops_from_memory(), 0u);
+  EXPECT_EQ(b.planner->loops(), a.planner->loops());
+  EXPECT_LE(b.planner->cache_bytes() + b.planner->prepared_bytes(), tight.loop_cache_bytes);
+  // (the large body does not fit: what comes before it is kept, once, and nothing after)
+  EXPECT_GT(b.planner->prepared_bytes(), 0u);
   size_t some = 0, none = 0;
-  for (const auto& it : b.items) (it.prepared ? some : none)++;
-  EXPECT_GT(some, b.items.size() / 4) << none;
-  EXPECT_GT(none, b.items.size() / 10) << some;
-  Options off = o;
-  off.loop_cache_bytes = 0;
-  for (const auto& it : plan(off).items) EXPECT_EQ(it.prepared, nullptr);
+  for (const auto& it : b.items) {
+    (it.prepared ? some : none)++;
+    if (it.prepared) {
+      EXPECT_LT(it.origin_id, kBig);
+    } else {
+      EXPECT_NE(it.request, nullptr);
+    }
+  }
+  EXPECT_GT(some, 3u) << none;
+  EXPECT_LT(some, kBig) << none;
+  ASSERT_EQ(b.items.size(), a.items.size());
+  for (size_t i = 0; i < a.items.size(); ++i)
+    for (size_t t = 0; t < o.targets.size(); ++t)
+      expect_same(sent(b.items[i], o, t), sent(a.items[i], o, t), a.items[i].origin_id);
 }
 
 TEST(Planner, UnreadableInputIsAnErrorNamingTheFile) {

@@ -16,6 +16,10 @@
 
 namespace twin::replay {
 
+namespace detail {
+class Prepared;  // a request kept by --loop as it is sent (replay/src/plan.h)
+}
+
 struct Http2Options {
   size_t max_body = 1 << 20;  // response body bytes kept per stream; the rest is counted only
   /// Our receive windows (SETTINGS_INITIAL_WINDOW_SIZE and the connection window): large, so
@@ -42,6 +46,9 @@ class Http2Session {
   /// reached, or GOAWAY was received, or the session failed): the caller waits or fails it.
   /// The request is copied; its body is sent with flow control.
   int32_t submit(const OutRequest& request, std::string_view scheme, uint64_t token, int64_t now);
+  /// The same for the planner's prepared form of a request (what an OutRequest would hold).
+  int32_t submit(const detail::Prepared& request, std::string_view scheme, uint64_t token,
+                 int64_t now);
   /// Feeds received bytes. Response trailers are appended to the response's headers, after
   /// the header block (so gRPC's grpc-status is kept). On a protocol error the session fails: every
   /// open stream completes with ErrorKind::kProtocol and alive() turns false.

@@ -81,11 +81,12 @@ struct Options {
   size_t streams = 1;      // kMax: concurrent streams per HTTP/2 connection (h2load -m)
   double duration = 0;     // seconds; 0 = until the input (and its loops) are done
   bool loop = false;       // start the input over when it ends (with --duration: soak)
-  /// With `loop`: the first pass's requests are kept in memory when they take at most this
-  /// many bytes, and later passes plan from there instead of reading and decoding the input
-  /// again (a third of the planner's work per request, on the cores that send). Workers are
-  /// handed pointers to the kept requests, never copies; past the budget, what was kept stays
-  /// allocated (items in flight point into it) until the run ends. 0: never.
+  /// With `loop`: the first pass's requests are kept in memory, each as it is sent to each
+  /// target, when they take at most this many bytes, and later passes plan from there instead
+  /// of reading, decoding and preparing again (a third of the planner's work per request and
+  /// a sixth of a worker's, on the cores that send). Workers are handed pointers to what is
+  /// kept, never copies; past the budget, what was kept stays allocated (items in flight point
+  /// into it) until the run ends. 0: never.
   size_t loop_cache_bytes = size_t{64} << 20;
   double warmup = 0;       // seconds at the start whose results are sent but not counted
   bool keep_order = true;  // a captured session's request waits for its predecessor
@@ -144,8 +145,8 @@ struct Summary {
   uint64_t skipped_no_request = 0;   // exchanges without a usable request (upgrade, CONNECT)
   uint64_t loops = 0;                // times the input was started over
   uint64_t loops_from_memory = 0;    // of which planned from the first pass's copy
-  uint64_t loop_cache_bytes = 0;     // held by that copy's requests (at most --loop-cache)
-  uint64_t loop_prepared_bytes = 0;  // and by their prepared forms (a budget of its own)
+  uint64_t loop_cache_bytes = 0;     // held by that copy's slots and requests kept whole
+  uint64_t loop_prepared_bytes = 0;  // and by the prepared forms (together ≤ --loop-cache)
   uint64_t recorded = 0;             // exchanges written to the results archive
   uint64_t record_stalls = 0;        // times a worker waited for the writer
   uint64_t input_damage = 0;         // damaged blocks in the input archive
