@@ -127,6 +127,35 @@ TEST(Archive, RoundTripsTenMegabyteBodiesEmptyArchivesAndExtremeValues) {
   EXPECT_TRUE(none.damage.empty());
 }
 
+// A record is written in place after its length, whose varint is sized from the record's upper
+// bound and moved up when the record came out shorter: records whose lengths straddle the
+// varint's steps (127/128 bytes, 16,383/16,384), with bounds on both sides of them, and a block
+// that has to grow past its reserve, all read back whole.
+TEST(Archive, RecordLengthsAroundTheVarintStepsRoundTrip) {
+  TempDir dir;
+  std::vector<Exchange> exchanges;
+  auto add = [&](size_t body, size_t headers) {
+    Exchange e;
+    e.id = exchanges.size() + 1;
+    e.request.method = "POST";
+    e.request.target = "/r";
+    for (size_t i = 0; i < headers; ++i) e.request.headers.push_back({"x-h", std::string(i, 'v')});
+    e.request.body.assign(body, 'b');
+    e.request.body_size = body;
+    exchanges.push_back(std::move(e));
+  };
+  for (size_t body = 0; body < 200; ++body) add(body, body % 3);
+  for (size_t body = 16000; body < 16600; body += 7) add(body, body % 5);
+  add(3u << 20, 2);  // larger than the block's reserve
+  add(0, 0);
+  const auto path = dir.file("steps.twin");
+  write_archive(path, exchanges, 64 << 10);
+  auto back = read_archive(path);
+  EXPECT_TRUE(back.damage.empty());
+  ASSERT_EQ(back.exchanges.size(), exchanges.size());
+  for (size_t i = 0; i < exchanges.size(); ++i) ASSERT_EQ(back.exchanges[i], exchanges[i]) << i;
+}
+
 // Cut a small archive at every byte offset: every block that is complete before the cut is read
 // back, nothing else, and the torn tail is reported exactly once.
 TEST(Archive, TruncationAtEveryOffsetRecoversExactlyTheCompleteBlocks) {

@@ -2,6 +2,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -45,7 +46,8 @@ Result<WriterPtr> Writer::open(const std::string& path, WriterOptions options) {
   w->cctx_ = cctx;
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, w->options_.level);
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);  // the block carries its own checksum
-  w->block_.reserve(w->options_.block_size + (w->options_.block_size >> 3));
+  w->block_capacity_ = w->options_.block_size + (w->options_.block_size >> 3) + 64;
+  w->block_.reset(new char[w->block_capacity_]);
 
   nlohmann::json& meta = w->options_.metadata;
   if (!meta.is_object()) meta = nlohmann::json::object();
@@ -89,10 +91,27 @@ Result<void> Writer::write_bytes(const void* data, size_t size) {
 
 Result<void> Writer::append(const Exchange& exchange) {
   if (closed_) return fail(path_ + ": append after close");
-  record_.clear();
-  encode_record(exchange, prev_start_, record_);
-  put_varint(block_, record_.size());
-  block_ += record_;
+  // The record goes in after its length, whose varint is at most as long as its bound's.
+  const size_t bound = record_bound(exchange);
+  size_t prefix = 1;
+  while (bound >> (7 * prefix) != 0) ++prefix;
+  if (block_size_ + prefix + bound > block_capacity_) {
+    const size_t capacity = std::max(2 * block_capacity_, block_size_ + prefix + bound);
+    std::unique_ptr<char[]> grown(new char[capacity]);
+    std::memcpy(grown.get(), block_.get(), block_size_);
+    block_ = std::move(grown);
+    block_capacity_ = capacity;
+  }
+  char* const at = block_.get() + block_size_;
+  const size_t size =
+      static_cast<size_t>(encode_record(exchange, prev_start_, at + prefix) - (at + prefix));
+  size_t used = 1;
+  while (size >> (7 * used) != 0) ++used;
+  if (used < prefix) std::memmove(at + used, at + prefix, size);
+  uint64_t v = size;
+  for (size_t i = 0; i + 1 < used; ++i, v >>= 7) at[i] = static_cast<char>(v | 0x80);
+  at[used - 1] = static_cast<char>(v);
+  block_size_ += used + size;
   ++block_records_;
   ++count_;
   const int64_t t = exchange.time.request_start;
@@ -100,7 +119,7 @@ Result<void> Writer::append(const Exchange& exchange) {
     if (block_first_ == kNoTime || t < block_first_) block_first_ = t;
     if (block_last_ == kNoTime || t > block_last_) block_last_ = t;
   }
-  if (block_.size() >= options_.block_size) return flush();
+  if (block_size_ >= options_.block_size) return flush();
   return {};
 }
 
@@ -140,12 +159,12 @@ Result<void> Writer::flush() {
   if (closed_) return {};
   if (block_records_ > 0) {
     index_.push_back({offset_, block_records_, block_first_, block_last_, count_ - block_records_});
-    if (auto r = write_block(kRecords, block_.data(), block_.size(), block_records_, block_first_,
+    if (auto r = write_block(kRecords, block_.get(), block_size_, block_records_, block_first_,
                              block_last_, true);
         !r) {
       return r;
     }
-    block_.clear();
+    block_size_ = 0;
     block_records_ = 0;
     block_first_ = block_last_ = kNoTime;
     prev_start_ = 0;

@@ -125,6 +125,10 @@ std::vector<std::string_view> header_name_table();
 /// Appends the record body of `e` (without its length prefix). `prev_start` is the previous
 /// record's request_start in the same block (0 for the first) and is updated.
 void encode_record(const Exchange& e, int64_t& prev_start, std::string& out);
+/// The same into `to`, which has room for record_bound(e) bytes; returns the end.
+char* encode_record(const Exchange& e, int64_t& prev_start, char* to);
+/// At least the size of the record body of `e` (every varint at its longest).
+size_t record_bound(const Exchange& e);
 /// Decodes a record body into `out`, reusing its capacity. False when the bytes are not a valid
 /// record; `out` is then unspecified.
 /// `request_only` stops after the request: a record with a response gets an empty one.

@@ -84,9 +84,12 @@ class Writer {
   bool closed_ = false;
   uint64_t offset_ = 0;
   uint64_t count_ = 0;
-  // the open records block
-  std::string block_;
-  std::string record_;
+  // The open records block: bytes written in place, never zero-filled first (a std::string's
+  // resize to a record's upper bound was a memset per record, and encoding into a string of
+  // its own then a copy into the block).
+  std::unique_ptr<char[]> block_;
+  size_t block_size_ = 0;
+  size_t block_capacity_ = 0;
   std::string compressed_;
   uint32_t block_records_ = 0;
   int64_t block_first_ = kNoTime;
