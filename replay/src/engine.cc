@@ -3,6 +3,7 @@
 
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <boost/asio/ssl.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -331,6 +333,15 @@ class Worker {
     for (size_t t = 0; t < n; ++t) head_memos_.push_back(make_http1_head_memo());
     for (size_t t = 0; t < n; ++t) stats_[t].name = shared_.targets[t].target->name;
     read_buf_.resize(64 << 10);
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ >= 0) {
+      error_code ec;
+      wake_desc_.assign(::dup(wake_fd_), ec);
+      if (ec) {
+        ::close(wake_fd_);
+        wake_fd_ = -1;
+      }
+    }
     if (shared_.options.mode == Mode::kMax) {
       size_t total = shared_.options.connections ? shared_.options.connections : 64;
       size_t workers = std::max<size_t>(shared_.options.threads, 1);
@@ -341,19 +352,43 @@ class Worker {
     }
   }
 
+  ~Worker() {
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+  }
+  /// False when the worker could not be set up (no eventfd): the run cannot start.
+  bool ok() const { return wake_fd_ >= 0; }
   void run() {
     guard_.emplace(io_.get_executor());
     arm_tick();
+    arm_wake();
     io_.run();
   }
+  /// From any thread: the inbox has items, or preconnect() was called. Through an eventfd
+  /// that the worker reads, not a post: only the worker's thread touches its io_context (see
+  /// io_), and a second wake before the first is handled costs nothing.
   void wake() {
-    asio::post(io_, [this] { take_inbox(); });
+    if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) {
+      const uint64_t one = 1;
+      [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+    }
   }
-  /// Opens `per_target[t]` connections to each target t before the schedule starts, into the
-  /// pool; Shared::preconnecting (already counted by the caller) counts each down when it is
-  /// ready, fails, or is not opened (the per-worker connection cap).
+  /// From any thread: opens `per_target[t]` connections to each target t before the schedule
+  /// starts, into the pool; Shared::preconnecting (already counted by the caller) counts each
+  /// down when it is ready, fails, or is not opened (the per-worker connection cap).
   void preconnect(std::vector<size_t> per_target) {
-    asio::post(io_, [this, per_target = std::move(per_target)] {
+    {
+      std::lock_guard lock(remote_mutex_);
+      preconnects_.push_back(std::move(per_target));
+    }
+    wake();
+  }
+  void open_preconnects() {
+    std::vector<std::vector<size_t>> all;
+    {
+      std::lock_guard lock(remote_mutex_);
+      all.swap(preconnects_);
+    }
+    for (const auto& per_target : all) {
       for (uint32_t t = 0; t < per_target.size(); ++t) {
         for (size_t i = 0; i < per_target[t]; ++i) {
           if (conn_count_[t] >= max_conns_ || finishing_) {
@@ -366,7 +401,7 @@ class Worker {
           ++stats_[t].preconnected;
         }
       }
-    });
+    }
   }
   asio::io_context& io() { return io_; }
   const Shared& shared() const { return shared_; }
@@ -485,10 +520,18 @@ class Worker {
   // dispatch() posted after completions, by this thread only; before io_, which may still
   // free a handler's memory while it is destroyed.
   PostMemory post_memory_;
-  // One thread runs it, and only that thread touches its sockets and timers; other threads
-  // only post to it (wake, preconnect). So the reactor's per-descriptor locks are not needed
-  // (a lock and an unlock per start and per completion of every read), the scheduler's are.
-  asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+  // One thread runs it, and only that thread touches it: other threads wake the worker through
+  // an eventfd (wake()). So neither the reactor's per-descriptor locks nor the scheduler's
+  // are needed (a lock and an unlock per start and completion of every read, per post, per
+  // run of a handler).
+  asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE};
+  int wake_fd_ = -1;                               // written by wake(), from any thread
+  asio::posix::stream_descriptor wake_desc_{io_};  // a dup of it, read by this thread
+  uint64_t wake_count_ = 0;
+  std::atomic<bool> wake_pending_{false};
+  std::mutex remote_mutex_;
+  std::vector<std::vector<size_t>> preconnects_;  // from preconnect(), under remote_mutex_
+  void arm_wake();
   asio::steady_timer tick_;
   asio::steady_timer timer_;
   bool timer_armed_ = false;
@@ -1005,6 +1048,8 @@ void Worker::on_tick() {
     for (auto& c : conns_) c->close(traffic::ErrorKind::kNone);
     tick_.cancel();
     timer_.cancel();
+    error_code ignored;
+    wake_desc_.close(ignored);  // its pending read ends (operation_aborted); wake_fd_ stays open
     // io_context::run() returns once the closes' handlers have run.
     guard_.reset();
     return;
@@ -1024,6 +1069,18 @@ bool Worker::done() const {
     for (const auto& q : s.held)
       if (!q.empty()) return false;
   return true;
+}
+
+void Worker::arm_wake() {
+  wake_desc_.async_read_some(asio::buffer(&wake_count_, sizeof wake_count_),
+                             [this](const error_code& ec, size_t) {
+                               if (ec) return;  // closed at the end of the run
+                               // Cleared before looking: a wake after this writes again.
+                               wake_pending_.store(false, std::memory_order_release);
+                               take_inbox();
+                               open_preconnects();
+                               arm_wake();
+                             });
 }
 
 void Worker::take_inbox() {
@@ -1749,8 +1806,12 @@ Result<Summary> run(const Options& options_in, const Hooks& hooks) {
 
   std::vector<Inbox> inboxes(options.threads);
   std::vector<std::unique_ptr<Worker>> workers;
-  for (size_t i = 0; i < options.threads; ++i)
+  for (size_t i = 0; i < options.threads; ++i) {
     workers.push_back(std::make_unique<Worker>(shared, i, inboxes[i]));
+    if (!workers.back()->ok())
+      return tl::unexpected(
+          twin::Error{std::string("cannot create an eventfd: ") + std::strerror(errno)});
+  }
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
 
