@@ -1,6 +1,7 @@
 // The replay engine: workers (one io_context each), their connections, the result writer, and
 // run() wiring them to the planner (replay.h).
 
+#include <fcntl.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
@@ -175,9 +176,9 @@ class OpMemory {
     return ::operator new(n);
   }
   void deallocate(void* p) {
-    const auto* c = static_cast<const unsigned char*>(p);
-    if (c >= slots_[0] && c < slots_[0] + sizeof(slots_)) {
-      free_ |= 1u << ((c - slots_[0]) / Size);
+    const auto at = reinterpret_cast<uintptr_t>(p), first = reinterpret_cast<uintptr_t>(slots_);
+    if (at - first < sizeof(slots_)) {  // one of ours (unsigned: below `first` wraps high)
+      free_ |= 1u << ((at - first) / Size);
       return;
     }
     ::operator delete(p);
@@ -335,9 +336,13 @@ class Worker {
     read_buf_.resize(64 << 10);
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ >= 0) {
+      // Asio gets a duplicate to close at the end of the run; wake() writes to wake_fd_, which
+      // stays open until the worker is destroyed, so a late wake never writes to a reused fd.
+      const int read_end = ::fcntl(wake_fd_, F_DUPFD_CLOEXEC, 0);
       error_code ec;
-      wake_desc_.assign(::dup(wake_fd_), ec);
-      if (ec) {
+      if (read_end >= 0) wake_desc_.assign(read_end, ec);
+      if (read_end < 0 || ec) {
+        if (read_end >= 0) ::close(read_end);
         ::close(wake_fd_);
         wake_fd_ = -1;
       }
