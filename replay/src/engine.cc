@@ -4,14 +4,17 @@
 #include <fcntl.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -35,6 +38,25 @@ namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
+
+// The epoll descriptor of an io_context's reactor (Asio 1.74 on Linux), so that a worker waits
+// on its own epoll set and on Asio's at once: Asio's set is a member of the worker's (an epoll
+// descriptor is readable while it has events) and the worker blocks in its own epoll_wait
+// (Worker::run). Asio's reactor cost a plain-TCP connection two recvfrom per request in a
+// closed loop (the read is tried at once, finds nothing, and is tried again on readiness), or
+// an epoll_ctl per request to re-arm the descriptor when it waited for readiness instead; in an
+// edge-triggered set of the worker's own a connection is registered once and read once per
+// response. Asio does not hand its descriptor out, so it is read from the reactor's private
+// member through an explicit instantiation, which may name a private member. If a Boost
+// release changes the member, this fails to compile rather than misbehave.
+static_assert(std::is_same_v<asio::detail::reactor, asio::detail::epoll_reactor>,
+              "the replay worker needs Asio's epoll reactor (Linux)");
+int epoll_fd_of(const asio::detail::epoll_reactor& reactor);
+template <auto Member>
+struct EpollFdTap {
+  friend int epoll_fd_of(const asio::detail::epoll_reactor& reactor) { return reactor.*Member; }
+};
+template struct EpollFdTap<&asio::detail::epoll_reactor::epoll_fd_>;
 
 traffic::Endpoint to_endpoint(const tcp::endpoint& ep) {
   traffic::Endpoint out;
@@ -157,80 +179,6 @@ struct Shared {
 
 class Worker;
 
-/// Memory for pending operations, reused from one to the next. Asio allocates the state of
-/// every read and every posted handler, through a one-slot cache per thread that a worker's
-/// other operations keep taken, so a closed loop paid a malloc and a free per request for
-/// each (3 % of the worker's instructions). `Slots` blocks of `Size` bytes; past them, or for a
-/// larger operation, the heap.
-template <size_t Slots, size_t Size>
-class OpMemory {
-  static_assert(Slots >= 1 && Slots <= 32);
-
- public:
-  void* allocate(size_t n) {
-    if (n <= Size && free_ != 0) {
-      const int i = __builtin_ctz(free_);
-      free_ &= free_ - 1;
-      return slots_[i];
-    }
-    return ::operator new(n);
-  }
-  void deallocate(void* p) {
-    const auto at = reinterpret_cast<uintptr_t>(p), first = reinterpret_cast<uintptr_t>(slots_);
-    if (at - first < sizeof(slots_)) {  // one of ours (unsigned: below `first` wraps high)
-      free_ |= 1u << ((at - first) / Size);
-      return;
-    }
-    ::operator delete(p);
-  }
-
- private:
-  alignas(std::max_align_t) unsigned char slots_[Slots][Size];
-  uint32_t free_ = Slots == 32 ? ~0u : (1u << Slots) - 1;
-};
-using ReadMemory = OpMemory<1, 256>;   // a connection's pending read
-using PostMemory = OpMemory<16, 128>;  // a worker's posted handlers
-
-template <class T, class Memory>
-struct OpAllocator {
-  using value_type = T;
-  template <class U>
-  struct rebind {
-    using other = OpAllocator<U, Memory>;
-  };
-  Memory* memory;
-  explicit OpAllocator(Memory* m) noexcept : memory(m) {}
-  template <class U>
-  OpAllocator(const OpAllocator<U, Memory>& other) noexcept : memory(other.memory) {}
-  T* allocate(size_t n) { return static_cast<T*>(memory->allocate(n * sizeof(T))); }
-  void deallocate(T* p, size_t) { memory->deallocate(p); }
-  template <class U>
-  bool operator==(const OpAllocator<U, Memory>& other) const noexcept {
-    return memory == other.memory;
-  }
-  template <class U>
-  bool operator!=(const OpAllocator<U, Memory>& other) const noexcept {
-    return memory != other.memory;
-  }
-};
-
-/// A completion handler whose operation Asio allocates from `memory`.
-template <class Handler, class Memory>
-struct WithMemory {
-  Memory* memory;
-  Handler handler;
-  using allocator_type = OpAllocator<char, Memory>;
-  allocator_type get_allocator() const noexcept { return allocator_type(memory); }
-  template <class... Args>
-  void operator()(Args&&... args) {
-    handler(std::forward<Args>(args)...);
-  }
-};
-template <class Memory, class Handler>
-WithMemory<Handler, Memory> with_memory(Memory& memory, Handler handler) {
-  return {&memory, std::move(handler)};
-}
-
 /// One request in flight to one target.
 struct Flight {
   uint32_t item = 0;  // slot in the worker's item table
@@ -257,6 +205,11 @@ enum class ConnState { kConnecting, kHandshake, kReady, kClosed };
 class Connection {
  public:
   Connection(Worker& worker, uint32_t target, uint64_t id);
+  ~Connection() {
+    if (fd_ >= 0) ::close(fd_);  // closed by close() normally
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
   void start();
   /// Whether it can take another request now.
   bool has_capacity() const;
@@ -281,12 +234,21 @@ class Connection {
   void on_connected(const error_code& ec);
   void on_ready();
   void read();
-  void read_later();
   void on_read(const error_code& ec, size_t n);
+  /// The stream ended (eof: the peer closed it) or failed: what the parser has is finished.
+  void read_ended(bool eof, int64_t now);
   void handle_bytes(const char* data, size_t n, int64_t now);
   void write_pending();
   void h1_write();
   bool write_now();
+  /// Out of the socket's buffer after write_now() could not send it all: a plain-TCP
+  /// connection waits for EPOLLOUT, one over TLS hands it to Asio.
+  void write_later();
+  void written(int64_t now);
+  /// Plain TCP: the connection's socket is the worker's own (fd_), in its epoll set.
+  bool raw() const { return fd_ >= 0; }
+  /// Worker::run: epoll reported `events` for fd_.
+  void on_events(uint32_t events);
   void complete(Completion& c, bool connection_failed);
   void fail(traffic::ErrorKind error, bool reset);
 
@@ -294,7 +256,9 @@ class Connection {
   uint32_t target_;
   uint64_t id_;
   ConnState state_ = ConnState::kConnecting;
-  tcp::socket socket_;
+  tcp::socket socket_;  // while connecting, and for TLS
+  int fd_ = -1;         // plain TCP once connected: released from socket_ (raw())
+  bool write_failed_ = false;
   std::unique_ptr<ssl::stream<tcp::socket&>> tls_;
   bool h2_ = false;
   bool reading_ = false;
@@ -310,9 +274,6 @@ class Connection {
   std::unique_ptr<Http2Session> h2s_;
   std::vector<uint32_t> in_flight_;  // flight slots
   bool got_bytes_ = false;           // any response byte since the current request was sent
-  std::unique_ptr<char[]> buf_;      // while requests are in flight (Worker::take_buffer)
-  bool buffered_ = false;            // the pending read is into buf_
-  ReadMemory read_op_;               // that read's operation (Asio's)
   uint64_t seq_ = 0;
   friend class Worker;
 };
@@ -334,19 +295,20 @@ class Worker {
     for (size_t t = 0; t < n; ++t) head_memos_.push_back(make_http1_head_memo());
     for (size_t t = 0; t < n; ++t) stats_[t].name = shared_.targets[t].target->name;
     read_buf_.resize(64 << 10);
+    dispatch_due_.assign(n, 0);
+    // The worker's epoll set: its plain-TCP connections (edge-triggered, registered once),
+    // the wake eventfd, and Asio's own set (its timers, TLS connections, connects).
+    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_fd_ >= 0) {
-      // Asio gets a duplicate to close at the end of the run; wake() writes to wake_fd_, which
-      // stays open until the worker is destroyed, so a late wake never writes to a reused fd.
-      const int read_end = ::fcntl(wake_fd_, F_DUPFD_CLOEXEC, 0);
-      error_code ec;
-      if (read_end >= 0) wake_desc_.assign(read_end, ec);
-      if (read_end < 0 || ec) {
-        if (read_end >= 0) ::close(read_end);
-        ::close(wake_fd_);
-        wake_fd_ = -1;
-      }
-    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = this;
+    bool ok = ep_ >= 0 && wake_fd_ >= 0 && ::epoll_ctl(ep_, EPOLL_CTL_ADD, wake_fd_, &ev) == 0;
+    ev.data.ptr = nullptr;
+    ok = ok &&
+         ::epoll_ctl(ep_, EPOLL_CTL_ADD,
+                     epoll_fd_of(asio::use_service<asio::detail::epoll_reactor>(io_)), &ev) == 0;
+    ok_ = ok;
     if (shared_.options.mode == Mode::kMax) {
       size_t total = shared_.options.connections ? shared_.options.connections : 64;
       size_t workers = std::max<size_t>(shared_.options.threads, 1);
@@ -359,18 +321,28 @@ class Worker {
 
   ~Worker() {
     if (wake_fd_ >= 0) ::close(wake_fd_);
+    if (ep_ >= 0) ::close(ep_);
   }
-  /// False when the worker could not be set up (no eventfd): the run cannot start.
-  bool ok() const { return wake_fd_ >= 0; }
-  void run() {
-    guard_.emplace(io_.get_executor());
-    arm_tick();
-    arm_wake();
-    io_.run();
+  /// False when the worker could not be set up (no eventfd or epoll set): the run cannot start.
+  bool ok() const { return ok_; }
+  void run();
+  int epoll() const { return ep_; }
+  /// Called after starting or cancelling anything of Asio's outside its handlers: Asio queues
+  /// what completes at once without waking its reactor then, so run() polls it next.
+  void asio_used() { asio_due_ = true; }
+  /// Soon, from run(): dispatch(t) (coalesced), a connection's failure.
+  void defer_dispatch(uint32_t t) {
+    dispatch_due_[t] = 1;
+    deferred_ = true;
+  }
+  void defer_failure(Connection& conn) {
+    ++conn.ops_;  // not reaped meanwhile
+    failing_.push_back(&conn);
+    deferred_ = true;
   }
   /// From any thread: the inbox has items, or preconnect() was called. Through an eventfd
-  /// that the worker reads, not a post: only the worker's thread touches its io_context (see
-  /// io_), and a second wake before the first is handled costs nothing.
+  /// in the worker's epoll set: only the worker's thread touches its io_context (see io_),
+  /// and a second wake before the first is handled costs nothing.
   void wake() {
     if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) {
       const uint64_t one = 1;
@@ -425,21 +397,10 @@ class Worker {
   // Called by connections.
   Flight& flight(uint32_t slot) { return flights_[slot]; }
   Item& item(uint32_t slot) { return items_[slot].item; }
+  /// Plain-TCP connections read into it as epoll reports them, one at a time, and parse what
+  /// they read at once: no connection holds a read buffer of its own.
   char* read_buffer() { return read_buf_.data(); }
   size_t read_buffer_size() const { return read_buf_.size(); }
-  /// Read buffers of connections awaiting a response (kConnBuffer bytes each); an idle
-  /// connection holds none. At most kSpareBuffers are kept for reuse.
-  std::unique_ptr<char[]> take_buffer() {
-    if (spare_bufs_.empty()) return std::make_unique<char[]>(kConnBuffer);
-    auto b = std::move(spare_bufs_.back());
-    spare_bufs_.pop_back();
-    return b;
-  }
-  void give_buffer(std::unique_ptr<char[]> b) {
-    if (spare_bufs_.size() < kSpareBuffers) spare_bufs_.push_back(std::move(b));
-  }
-  static constexpr size_t kConnBuffer = 16 << 10;
-  static constexpr size_t kSpareBuffers = 256;
   size_t max_body() const { return shared_.options.max_body; }
   const std::shared_ptr<Http1HeadMemo>& head_memo(uint32_t target) const {
     return head_memos_[target];
@@ -522,27 +483,28 @@ class Worker {
   Shared& shared_;
   size_t index_;
   Inbox& inbox_;
-  // dispatch() posted after completions, by this thread only; before io_, which may still
-  // free a handler's memory while it is destroyed.
-  PostMemory post_memory_;
   // One thread runs it, and only that thread touches it: other threads wake the worker through
   // an eventfd (wake()). So neither the reactor's per-descriptor locks nor the scheduler's
   // are needed (a lock and an unlock per start and completion of every read, per post, per
-  // run of a handler).
+  // run of a handler). run() polls it when its epoll set has events or asio_used() was called.
   asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE};
-  int wake_fd_ = -1;                               // written by wake(), from any thread
-  asio::posix::stream_descriptor wake_desc_{io_};  // a dup of it, read by this thread
-  uint64_t wake_count_ = 0;
+  int ep_ = -1;       // the worker's epoll set (run())
+  int wake_fd_ = -1;  // written by wake(), from any thread; in ep_
+  bool ok_ = false;
+  bool asio_due_ = true;
+  bool deferred_ = false;
+  std::vector<uint8_t> dispatch_due_;  // per target (defer_dispatch)
+  std::vector<Connection*> failing_;   // defer_failure
+  void run_deferred();
   std::atomic<bool> wake_pending_{false};
   std::mutex remote_mutex_;
   std::vector<std::vector<size_t>> preconnects_;  // from preconnect(), under remote_mutex_
-  void arm_wake();
+  void on_wake();
   asio::steady_timer tick_;
   asio::steady_timer timer_;
   bool timer_armed_ = false;
   int64_t timer_at_ = 0;
   std::vector<char> read_buf_;
-  std::vector<std::unique_ptr<char[]>> spare_bufs_;
   std::vector<std::shared_ptr<Http1HeadMemo>> head_memos_;  // per target (http1.h)
   static constexpr size_t kSpareRequests = 4096;
 
@@ -590,6 +552,7 @@ void Connection::start() {
   const auto& setup = w_.shared().targets[target_];
   connect_deadline_ = now_ns() + static_cast<int64_t>(w_.shared().options.connect_timeout * 1e9);
   ++ops_;
+  w_.asio_used();
   asio::async_connect(socket_, setup.endpoints, [this](const error_code& ec, const tcp::endpoint&) {
     --ops_;
     on_connected(ec);
@@ -641,6 +604,22 @@ void Connection::on_connected(const error_code& ec) {
     return;
   }
   h2_ = setup.target->scheme == Scheme::kH2c;
+  // Plain TCP: the socket leaves Asio for the worker's epoll set, edge-triggered, registered
+  // once (Worker::run). EPOLLOUT is reported only when the socket's buffer, once full, has
+  // room again.
+  const int fd = socket_.release(ignored);
+  if (fd < 0) {
+    fail(traffic::ErrorKind::kConnect, false);
+    return;
+  }
+  fd_ = fd;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = this;
+  if (::epoll_ctl(w_.epoll(), EPOLL_CTL_ADD, fd_, &ev) != 0) {
+    fail(traffic::ErrorKind::kConnect, false);
+    return;
+  }
   on_ready();
 }
 
@@ -713,26 +692,49 @@ void Connection::send(uint32_t slot) {
 }
 
 bool Connection::write_now() {
-  // A request usually fits the socket's buffer: sent straight away, it spares the reactor's
-  // EPOLLOUT registration that async_write costs (an epoll_ctl per request). What does not go
-  // (would block, or an error) is left in out_ for async_write, which also reports errors.
+  // A request usually fits the socket's buffer: sent straight away. What does not go (the
+  // buffer is full) is left in out_ for write_later().
   if (tls_) return false;
-  error_code ec;
-  size_t n = socket_.write_some(asio::buffer(out_), ec);
-  if (ec) return false;
-  out_.erase(0, n);
-  return out_.empty();
+  if (!raw()) return false;
+  while (!out_.empty()) {
+    const ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL);
+    if (n >= 0) {
+      out_.erase(0, static_cast<size_t>(n));
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) write_failed_ = true;
+    return false;
+  }
+  return true;
 }
 
-void Connection::h1_write() {
-  if (writing_ || state_ == ConnState::kClosed) return;
-  if (write_now()) {
-    if (!in_flight_.empty()) w_.flight(in_flight_.front()).written = now_ns();
+void Connection::written(int64_t now) {
+  if (h2_) {
+    for (auto slot : in_flight_) {
+      auto& f = w_.flight(slot);
+      if (f.written == traffic::kNoTime) f.written = now;
+    }
+  } else if (!in_flight_.empty()) {
+    w_.flight(in_flight_.front()).written = now;
+  }
+}
+
+void Connection::write_later() {
+  writing_ = true;
+  if (raw()) {
+    // The rest goes on EPOLLOUT (on_events); a failure is handled from the worker's loop, not
+    // inside the send() or dispatch that wrote.
+    if (write_failed_) w_.defer_failure(*this);
     return;
   }
-  writing_ = true;
+  if (!tls_) {  // not reached: a connection is either raw() or over TLS once ready
+    w_.defer_failure(*this);
+    return;
+  }
   ++ops_;
-  auto done = [this](const error_code& ec, size_t) {
+  w_.asio_used();
+  asio::async_write(*tls_, asio::buffer(out_), [this](const error_code& ec, size_t) {
     --ops_;
     writing_ = false;
     if (state_ == ConnState::kClosed) return;
@@ -740,12 +742,18 @@ void Connection::h1_write() {
       fail(traffic::ErrorKind::kReset, true);
       return;
     }
-    if (!in_flight_.empty()) w_.flight(in_flight_.front()).written = now_ns();
-  };
-  if (tls_)
-    asio::async_write(*tls_, asio::buffer(out_), done);
-  else
-    asio::async_write(socket_, asio::buffer(out_), done);
+    written(now_ns());
+    write_pending();
+  });
+}
+
+void Connection::h1_write() {
+  if (writing_ || state_ == ConnState::kClosed) return;
+  if (write_now()) {
+    written(now_ns());
+    return;
+  }
+  write_later();
 }
 
 void Connection::write_pending() {
@@ -758,120 +766,86 @@ void Connection::write_pending() {
       return;
     }
     if (!write_now()) break;
-    int64_t now = now_ns();
-    for (auto slot : in_flight_) {
-      auto& f = w_.flight(slot);
-      if (f.written == traffic::kNoTime) f.written = now;
-    }
+    written(now_ns());
   }
-  writing_ = true;
-  ++ops_;
-  auto done = [this](const error_code& ec, size_t) {
-    --ops_;
-    writing_ = false;
-    if (state_ == ConnState::kClosed) return;
-    if (ec) {
-      fail(traffic::ErrorKind::kReset, true);
-      return;
-    }
-    int64_t now = now_ns();
-    for (auto slot : in_flight_) {
-      auto& f = w_.flight(slot);
-      if (f.written == traffic::kNoTime) f.written = now;
-    }
-    write_pending();
-  };
-  if (tls_)
-    asio::async_write(*tls_, asio::buffer(out_), done);
-  else
-    asio::async_write(socket_, asio::buffer(out_), done);
+  write_later();
 }
 
 void Connection::read() {
-  if (reading_ || state_ == ConnState::kClosed) return;
+  // A plain-TCP connection is always in the worker's epoll set (on_events).
+  if (raw() || reading_ || state_ == ConnState::kClosed || !tls_) return;
   reading_ = true;
   ++ops_;
-  if (tls_) {
-    tls_->async_read_some(asio::buffer(tls_buf_),
-                          [this](const error_code& ec, size_t n) { on_read(ec, n); });
-  } else if (!in_flight_.empty()) {
-    // Awaiting a response: a read into a buffer of its own. Asio (1.74 and 1.81 alike) first
-    // tries the read at once, which right after a request finds nothing: one recvfrom per
-    // request returns EAGAIN (measured: 2.0 recvfrom per request in a closed loop). Waiting
-    // for readability instead (below) costs the same, an epoll_ctl per request to re-arm the
-    // descriptor. Only a reactor of our own would save that call (bench/README.md).
-    if (!buf_) buf_ = w_.take_buffer();
-    buffered_ = true;
-    socket_.async_read_some(
-        asio::buffer(buf_.get(), Worker::kConnBuffer),
-        with_memory(read_op_, [this](const error_code& ec, size_t n) { on_read(ec, n); }));
-  } else {
-    // Idle: wait for readability (the server's close), then read into the worker's buffer, so
-    // that an idle connection holds no read buffer of its own (≤ 8 KB per idle connection).
-    socket_.async_wait(tcp::socket::wait_read, [this](const error_code& ec) {
-      if (ec) {
-        on_read(ec, 0);
-        return;
-      }
-      error_code rec;
-      size_t n = socket_.read_some(asio::buffer(w_.read_buffer(), w_.read_buffer_size()), rec);
-      if (rec == asio::error::would_block || rec == asio::error::try_again) {
-        --ops_;
-        reading_ = false;
-        read();
-        return;
-      }
-      on_read(rec, n);
-    });
-  }
-}
-
-void Connection::read_later() {
-  // After the last response: a request may be sent on this connection by a handler already
-  // posted (closed loop), and its send arms a buffered read; only if none came, wait idle.
-  ++ops_;
-  asio::post(w_.io(), [this] {
-    --ops_;
-    if (!reading_ && state_ != ConnState::kClosed) read();
-  });
+  w_.asio_used();
+  tls_->async_read_some(asio::buffer(tls_buf_),
+                        [this](const error_code& ec, size_t n) { on_read(ec, n); });
 }
 
 void Connection::on_read(const error_code& ec, size_t n) {
   --ops_;
   reading_ = false;
-  const char* data = tls_ ? tls_buf_.data() : buffered_ ? buf_.get() : w_.read_buffer();
-  buffered_ = false;
-  // The buffer goes back once nothing awaits a response (or the connection is closed).
-  struct Release {
-    Connection& c;
-    ~Release() {
-      if (c.buf_ && !c.reading_ && (c.state_ == ConnState::kClosed || c.in_flight_.empty()))
-        c.w_.give_buffer(std::move(c.buf_));
-    }
-  } release{*this};
   if (state_ == ConnState::kClosed) return;
   int64_t now = now_ns();
   if (ec) {
-    bool eof = ec == asio::error::eof || ec == ssl::error::stream_truncated;
-    if (!h2_ && h1_ && !in_flight_.empty()) {
-      auto status = h1_->finish(now, !eof);
-      if (status == Http1ResponseParser::Status::kDone) {
-        uint32_t slot = in_flight_.front();
-        in_flight_.clear();
-        w_.finished(slot, h1_->completion(), this);
-        close(traffic::ErrorKind::kNone);
-        return;
-      }
-    }
-    fail(eof ? traffic::ErrorKind::kTruncated : traffic::ErrorKind::kReset, !eof);
+    read_ended(ec == asio::error::eof || ec == ssl::error::stream_truncated, now);
     return;
   }
-  handle_bytes(data, n, now);
+  handle_bytes(tls_buf_.data(), n, now);
+  read();
+}
+
+void Connection::on_events(uint32_t events) {
   if (state_ == ConnState::kClosed) return;
-  if (in_flight_.empty() && !tls_)
-    read_later();
-  else
-    read();
+  if ((events & EPOLLOUT) && writing_) {
+    if (write_now()) {
+      writing_ = false;
+      written(now_ns());
+      write_pending();  // HTTP/2: what the session has next
+    } else if (write_failed_) {
+      fail(traffic::ErrorKind::kReset, true);
+      return;
+    }
+    if (state_ == ConnState::kClosed) return;
+  }
+  constexpr uint32_t kReadable = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+  if (!(events & kReadable)) return;
+  // Edge-triggered: read until a read comes back short (the socket had no more; bytes that
+  // come later are a new event) or, once the peer has closed or failed, until the end.
+  const bool to_end = events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+  char* buf = w_.read_buffer();
+  const size_t size = w_.read_buffer_size();
+  for (;;) {
+    const ssize_t n = ::recv(fd_, buf, size, 0);
+    if (n > 0) {
+      handle_bytes(buf, static_cast<size_t>(n), now_ns());
+      if (state_ == ConnState::kClosed) return;
+      if (static_cast<size_t>(n) < size && !to_end) return;
+      continue;
+    }
+    if (n == 0) {
+      read_ended(true, now_ns());
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    read_ended(false, now_ns());
+    return;
+  }
+}
+
+void Connection::read_ended(bool eof, int64_t now) {
+  if (!h2_ && h1_ && !in_flight_.empty()) {
+    // A response delimited by the close, or cut off.
+    auto status = h1_->finish(now, !eof);
+    if (status == Http1ResponseParser::Status::kDone) {
+      uint32_t slot = in_flight_.front();
+      in_flight_.clear();
+      w_.finished(slot, h1_->completion(), this);
+      close(traffic::ErrorKind::kNone);
+      return;
+    }
+  }
+  fail(eof ? traffic::ErrorKind::kTruncated : traffic::ErrorKind::kReset, !eof);
 }
 
 void Connection::handle_bytes(const char* data, size_t n, int64_t now) {
@@ -918,10 +892,21 @@ void Connection::close(traffic::ErrorKind error) {
     preconnecting = false;
     w_.shared_.preconnecting.fetch_sub(1, std::memory_order_release);
   }
-  error_code ignored;
-  socket_.cancel(ignored);
-  socket_.shutdown(tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  if (raw()) {
+    // Out of the epoll set first: a copy of the descriptor in a child process would keep it
+    // there, reporting events for a connection that is gone.
+    ::epoll_ctl(w_.epoll(), EPOLL_CTL_DEL, fd_, nullptr);
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    fd_ = -1;
+    writing_ = false;
+  } else {
+    error_code ignored;
+    w_.asio_used();
+    socket_.cancel(ignored);
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
   if (error == traffic::ErrorKind::kNone) error = traffic::ErrorKind::kTruncated;
   auto flights = std::move(in_flight_);
   in_flight_.clear();
@@ -1053,9 +1038,7 @@ void Worker::on_tick() {
     for (auto& c : conns_) c->close(traffic::ErrorKind::kNone);
     tick_.cancel();
     timer_.cancel();
-    error_code ignored;
-    wake_desc_.close(ignored);  // its pending read ends (operation_aborted); wake_fd_ stays open
-    // io_context::run() returns once the closes' handlers have run.
+    // run() returns once the io_context has run the closes' handlers and stopped.
     guard_.reset();
     return;
   }
@@ -1076,16 +1059,68 @@ bool Worker::done() const {
   return true;
 }
 
-void Worker::arm_wake() {
-  wake_desc_.async_read_some(asio::buffer(&wake_count_, sizeof wake_count_),
-                             [this](const error_code& ec, size_t) {
-                               if (ec) return;  // closed at the end of the run
-                               // Cleared before looking: a wake after this writes again.
-                               wake_pending_.store(false, std::memory_order_release);
-                               take_inbox();
-                               open_preconnects();
-                               arm_wake();
-                             });
+void Worker::run() {
+  guard_.emplace(io_.get_executor());
+  arm_tick();
+  constexpr int kEvents = 128;
+  epoll_event events[kEvents];
+  for (;;) {
+    // Asio's handlers run inside poll(); what they defer (a dispatch after a completion), and
+    // the connections' own events, outside. Asio's set is a member of ep_, so a timer due, a
+    // TLS connection's bytes or a connect's end show there as an event (data.ptr null).
+    if (asio_due_) {
+      asio_due_ = false;
+      io_.poll();
+      if (io_.stopped()) break;
+    }
+    if (deferred_) run_deferred();
+    if (asio_due_) continue;
+    int n = ::epoll_wait(ep_, events, kEvents, deferred_ ? 0 : -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      // Only a broken ep_ gets here (EBADF, EINVAL): the run cannot go on.
+      spdlog::critical("replay worker {}: epoll_wait: {}", index_, std::strerror(errno));
+      std::abort();
+    }
+    for (int i = 0; i < n; ++i) {
+      void* tag = events[i].data.ptr;
+      if (tag == nullptr)
+        asio_due_ = true;
+      else if (tag == this)
+        on_wake();
+      else
+        static_cast<Connection*>(tag)->on_events(events[i].events);
+    }
+  }
+}
+
+void Worker::run_deferred() {
+  // What runs here may defer more (a failure's completions dispatch): until nothing is left.
+  while (deferred_) {
+    deferred_ = false;
+    if (!failing_.empty()) {
+      auto failing = std::move(failing_);
+      failing_.clear();
+      for (Connection* c : failing) {
+        --c->ops_;
+        c->fail(traffic::ErrorKind::kReset, true);  // no-op if it closed meanwhile
+      }
+    }
+    for (uint32_t t = 0; t < dispatch_due_.size(); ++t) {
+      if (!dispatch_due_[t]) continue;
+      dispatch_due_[t] = 0;
+      dispatch(t);
+    }
+  }
+}
+
+void Worker::on_wake() {
+  uint64_t count;
+  [[maybe_unused]] auto n = ::read(wake_fd_, &count, sizeof count);
+  // Cleared before looking: a wake after this writes again.
+  wake_pending_.store(false, std::memory_order_release);
+  take_inbox();
+  open_preconnects();
 }
 
 void Worker::take_inbox() {
@@ -1132,6 +1167,7 @@ void Worker::arm_timer() {
   if (timer_armed_ && timer_at_ <= at) return;
   timer_armed_ = true;
   timer_at_ = at;
+  asio_used();
   timer_.expires_at(asio::steady_timer::time_point(std::chrono::nanoseconds(at)));
   timer_.async_wait([this](const error_code& ec) {
     timer_armed_ = false;
@@ -1162,7 +1198,10 @@ void Worker::release_due() {
   }
   dispatch_all();
   if (!scheduled_.empty() && shared_.options.mode != Mode::kMax) {
-    if (timer_armed_ && timer_at_ > items_[scheduled_.front()].item.intended) timer_.cancel();
+    if (timer_armed_ && timer_at_ > items_[scheduled_.front()].item.intended) {
+      asio_used();
+      timer_.cancel();
+    }
     arm_timer();
   }
 }
@@ -1455,12 +1494,12 @@ void Worker::connection_closed(Connection& conn, bool failed_to_connect, traffic
       for (auto fs : failed) fail_flight(fs, error);
     }
   }
-  asio::post(io_, with_memory(post_memory_, [this, t] { dispatch(t); }));
+  defer_dispatch(t);
 }
 
 void Worker::retry(uint32_t fs) {
   ready_[flights_[fs].target].push_front(fs);
-  asio::post(io_, with_memory(post_memory_, [this, t = flights_[fs].target] { dispatch(t); }));
+  defer_dispatch(flights_[fs].target);
 }
 
 void Worker::cancel_item(uint32_t item_slot, int64_t now) {
@@ -1536,7 +1575,7 @@ void Worker::finished(uint32_t fs, Completion& c, const Connection* conn) {
     if (auto& owned = items_[item_slot].item.owned) shed(owned->body);
     free_items_.push_back(item_slot);
   }
-  asio::post(io_, with_memory(post_memory_, [this, t] { dispatch(t); }));
+  defer_dispatch(t);
 }
 
 void Worker::record(Flight& f, const Item& item, Completion& c, const Connection* conn) {

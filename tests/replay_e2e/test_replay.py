@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import statistics
+import struct
 import sys
 import threading
 import time
@@ -497,6 +498,15 @@ def truncating_handler(c, srv):
     c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
               b"Content-Length: 1000\r\n\r\n0123456789")
     c.shutdown(socket.SHUT_RDWR)
+
+
+def resetting_handler(c, srv):
+    """Reads a request's head, then resets the connection (SO_LINGER 0) without reading the
+    body that follows."""
+    if srv.read_head(c) is None:
+        return
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
 
 
 def make_dribble_handler(dribble_s, chunk):
@@ -1287,6 +1297,30 @@ class Faults(Case):
                 self.assertEqual(e["response"]["status"], 200)
                 self.assertLessEqual(e["response"]["body_size"], 10)
         self.assertLess(run.wall, 0.2 + 8)
+
+    def test_reset_while_sending(self):
+        """POSTs of 8 MiB bodies (more than the sockets' buffers take, so twin waits to write
+        the rest) to a server that resets each connection after the request's head: every
+        request ends with kind reset, once (no retry of a request on its first connection), and
+        the run ends at once rather than waiting on a write that cannot finish."""
+        n = 4
+        body = "b" * (8 << 20)
+        capture = write_capture(self.fresh("reset"), [
+            gen_exchange(i + 1, i + 1, 0, BASE_NS + i * 20 * MS, f"/upload/{i}", method="POST",
+                         headers=[["Content-Type", "application/octet-stream"]], body=body)
+            for i in range(n)])
+        with RawServer(resetting_handler) as srv:
+            run = replay(self, capture, [f"http://127.0.0.1:{srv.port}"], "--timeout", 30,
+                         timeout=90)
+            requests = srv.requests
+        self.assertEqual(run.returncode, 0, run.describe())
+        t = run.target()
+        self.assertEqual(errors_by_kind(t), {"reset": n}, t)
+        self.assertEqual(t["completed"], 0)
+        self.assertEqual(t["sent"], n)
+        self.assertEqual(requests, n, "each request's head reached the server once")
+        self.assertEqual(sorted(e["error"] for e in run.exchanges), ["reset"] * n)
+        self.assertLess(run.summary["elapsed_s"], 10, "no request waited for --timeout")
 
     def test_stall_memory_flat(self):
         """20 requests to a server that announces a 1 GiB body, pours 128 KiB every 20 ms for a
