@@ -8,7 +8,8 @@
 # 1. Closed loop: `twin replay --max -c N --threads T --duration D --loop` against `wrk -c N -t T -d D`
 #    (HTTP/1.1 listener) and against `h2load -c N -t T -m M -D D` (h2c listener, prior knowledge;
 #    twin with the same -m M), twin once recording every response (-o results.twin) and once
-#    without -o. Requests/s are medians over RUNS runs, ratios twin/peer the median of the
+#    without -o. The peers send the capture's request (same path length, same User-Agent and
+#    Accept headers), so that nginx, the bottleneck, has the same work per request. Requests/s are medians over RUNS runs, ratios twin/peer the median of the
 #    per-run ratios. Each tool's CPU time (user + sys, all its threads, through
 #    `replay_tool.py rusage`) per completed request is shown too: unlike requests/s it does not
 #    move with the server's share of a noisy host. The order of the tools alternates from run to run. With TWIN_BENCH_PIN=1
@@ -267,18 +268,24 @@ run_twin_max() {  # proto conns threads run with_o [streams per h2c connection, 
     "$proto" "$c" "$t" "$run" "$name" "$rps" "$errs" "$(jget "$work/s.json" "t['completed']")" \
     "$(jget "$work/s.json" "s['measured_s']")" "$inflight" "$counted" "$(cpu_s)" >>"$raw"
 }
+# The peers send what twin replays from the capture: the same path (with a query of the same
+# length) and the same User-Agent and Accept headers. nginx is the bottleneck of this part (its
+# one worker at 100 % of CPU 0), so a request that costs it more per request (two more headers
+# and a query to parse) would cost the tool that sends it requests/s.
+peer_path="/x?i=50000"
+peer_headers=(-H "User-Agent: bench/1" -H "Accept: */*")
 run_peer() {  # proto conns threads run [h2load -m]
   local proto=$1 c=$2 t=$3 run=$4 m=${5:-1} rps errs name completed before
   rm -f "$work/cpu"
   before=$(nginx_requests)
   if [[ $proto == http/1.1 ]]; then
-    $tool rusage "$work/cpu" -- timeout -k 5 $((dur + 30)) "${gen[@]}" wrk -c "$c" -t "$t" -d "${dur}s" --timeout 10s "$h1/x" >"$work/peer.out" 2>&1 || true
+    $tool rusage "$work/cpu" -- timeout -k 5 $((dur + 30)) "${gen[@]}" wrk -c "$c" -t "$t" -d "${dur}s" --timeout 10s "${peer_headers[@]}" "$h1$peer_path" >"$work/peer.out" 2>&1 || true
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/peer.out")
     errs=$(awk '/Socket errors|Non-2xx/ {n++} END {print n+0}' "$work/peer.out")
     completed=$(awk '/requests in/ {print $1}' "$work/peer.out")
     name=wrk
   else
-    $tool rusage "$work/cpu" -- timeout -k 5 $((dur + 30)) "${gen[@]}" h2load -c "$c" -t "$t" -m "$m" -D "$dur" "http://127.0.0.1:$port2/x" >"$work/peer.out" 2>&1 || true
+    $tool rusage "$work/cpu" -- timeout -k 5 $((dur + 30)) "${gen[@]}" h2load -c "$c" -t "$t" -m "$m" -D "$dur" "${peer_headers[@]}" "http://127.0.0.1:$port2$peer_path" >"$work/peer.out" 2>&1 || true
     rps=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' "$work/peer.out")
     errs=$(sed -n 's/^requests: .* \([0-9]*\) failed, \([0-9]*\) errored.*/\1+\2/p' "$work/peer.out")
     errs=$((${errs:-0}))
