@@ -504,6 +504,7 @@ class Worker {
   asio::steady_timer timer_;
   bool timer_armed_ = false;
   int64_t timer_at_ = 0;
+  uint64_t timer_gen_ = 0;  // of the latest wait armed on timer_
   std::vector<char> read_buf_;
   std::vector<std::shared_ptr<Http1HeadMemo>> head_memos_;  // per target (http1.h)
   static constexpr size_t kSpareRequests = 4096;
@@ -1063,19 +1064,26 @@ void Worker::run() {
   guard_.emplace(io_.get_executor());
   arm_tick();
   constexpr int kEvents = 128;
+  constexpr size_t kAsioBatch = 8;
   epoll_event events[kEvents];
   for (;;) {
     // Asio's handlers run inside poll(); what they defer (a dispatch after a completion), and
     // the connections' own events, outside. Asio's set is a member of ep_, so a timer due, a
     // TLS connection's bytes or a connect's end show there as an event (data.ptr null).
     if (asio_due_) {
+      // A few handlers at a time, then the connections' events: a run of Asio's handlers
+      // (connects completing, each sending a request and opening the next connection for the
+      // requests still waiting) must not keep responses unread, which keeps their connections
+      // busy and has more opened. What is left runs after those events (epoll_wait does not
+      // block then).
       asio_due_ = false;
-      io_.poll();
+      size_t ran = 0;
+      while (ran < kAsioBatch && io_.poll_one()) ++ran;
       if (io_.stopped()) break;
+      if (ran == kAsioBatch) asio_due_ = true;
     }
     if (deferred_) run_deferred();
-    if (asio_due_) continue;
-    int n = ::epoll_wait(ep_, events, kEvents, deferred_ ? 0 : -1);
+    int n = ::epoll_wait(ep_, events, kEvents, deferred_ || asio_due_ ? 0 : -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       // Only a broken ep_ gets here (EBADF, EINVAL): the run cannot go on.
@@ -1167,9 +1175,15 @@ void Worker::arm_timer() {
   if (timer_armed_ && timer_at_ <= at) return;
   timer_armed_ = true;
   timer_at_ = at;
+  const uint64_t gen = ++timer_gen_;
   asio_used();
+  // Setting the expiry cancels the wait before it, whose handler still runs (aborted). Only
+  // the latest wait's handler may touch the timer's state: one that re-armed on an abort
+  // cancelled the wait armed after it, whose handler re-armed in turn, a chain of handlers
+  // that ran until a wait expired before its successor replaced it.
   timer_.expires_at(asio::steady_timer::time_point(std::chrono::nanoseconds(at)));
-  timer_.async_wait([this](const error_code& ec) {
+  timer_.async_wait([this, gen](const error_code& ec) {
+    if (gen != timer_gen_) return;  // replaced
     timer_armed_ = false;
     if (ec) {
       if (ec == asio::error::operation_aborted && !finishing_) arm_timer();
