@@ -1227,6 +1227,15 @@ class Tls(Case):
 
 
 class Faults(Case):
+    def _against(self, handler, capture, *args, timeout=60):
+        """Replays `capture` against a RawServer running `handler` and asserts exit code 0:
+        (the run, its one target's summary, the request heads the server read)."""
+        with RawServer(handler) as srv:
+            run = replay(self, capture, [f"http://127.0.0.1:{srv.port}"], *args, timeout=timeout)
+            requests = srv.requests
+        self.assertEqual(run.returncode, 0, run.describe())
+        return run, run.target(), requests
+
     def test_connection_refused(self):
         """A port with nothing listening: every planned request fails with kind connect, no
         request counts as sent, exit code 2, and the run ends at once."""
@@ -1254,12 +1263,7 @@ class Faults(Case):
         n = 10
         capture = write_capture(self.fresh("silent"),
                                 spaced_schedule(n, 20 * MS, n, ["/x"]))  # one per connection
-        with RawServer(silent_handler) as srv:
-            run = replay(self, capture, [f"http://127.0.0.1:{srv.port}"], "--timeout", 1,
-                         timeout=60)
-            requests = srv.requests
-        self.assertEqual(run.returncode, 0, run.describe())
-        t = run.target()
+        run, t, requests = self._against(silent_handler, capture, "--timeout", 1)
         self.assertEqual(t["completed"], 0)
         self.assertEqual(t["sent"], n)
         self.assertEqual(requests, n, "the server received every request")
@@ -1281,12 +1285,7 @@ class Faults(Case):
         truncated, none completed."""
         n = 12
         capture = write_capture(self.fresh("trunc"), spaced_schedule(n, 10 * MS, 4, ["/t"]))
-        with RawServer(truncating_handler) as srv:
-            run = replay(self, capture, [f"http://127.0.0.1:{srv.port}"], "--timeout", 5,
-                         timeout=60)
-            requests = srv.requests
-        self.assertEqual(run.returncode, 0, run.describe())
-        t = run.target()
+        run, t, requests = self._against(truncating_handler, capture, "--timeout", 5)
         self.assertEqual(errors_by_kind(t), {"truncated": n}, t)
         self.assertEqual(t["completed"], 0)
         self.assertEqual(requests, n, "each request was sent once (no silent retry)")
@@ -1309,12 +1308,7 @@ class Faults(Case):
             gen_exchange(i + 1, i + 1, 0, BASE_NS + i * 20 * MS, f"/upload/{i}", method="POST",
                          headers=[["Content-Type", "application/octet-stream"]], body=body)
             for i in range(n)])
-        with RawServer(resetting_handler) as srv:
-            run = replay(self, capture, [f"http://127.0.0.1:{srv.port}"], "--timeout", 30,
-                         timeout=90)
-            requests = srv.requests
-        self.assertEqual(run.returncode, 0, run.describe())
-        t = run.target()
+        run, t, requests = self._against(resetting_handler, capture, "--timeout", 30, timeout=90)
         self.assertEqual(errors_by_kind(t), {"reset": n}, t)
         self.assertEqual(t["completed"], 0)
         self.assertEqual(t["sent"], n)
