@@ -1067,9 +1067,9 @@ void Worker::run() {
   constexpr size_t kAsioBatch = 8;
   epoll_event events[kEvents];
   for (;;) {
-    // Asio's handlers run inside poll(); what they defer (a dispatch after a completion), and
-    // the connections' own events, outside. Asio's set is a member of ep_, so a timer due, a
-    // TLS connection's bytes or a connect's end show there as an event (data.ptr null).
+    // Asio's handlers run inside poll_one(); what they defer (a dispatch after a completion),
+    // and the connections' own events, outside. Asio's set is a member of ep_, so a timer due,
+    // a TLS connection's bytes or a connect's end show there as an event (data.ptr null).
     if (asio_due_) {
       // A few handlers at a time, then the connections' events: a run of Asio's handlers
       // (connects completing, each sending a request and opening the next connection for the
