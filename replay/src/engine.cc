@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -281,7 +282,7 @@ class Connection {
 class Worker {
  public:
   Worker(Shared& shared, size_t index, Inbox& inbox)
-      : shared_(shared), index_(index), inbox_(inbox), tick_(io_), timer_(io_) {
+      : shared_(shared), index_(index), inbox_(inbox), tick_(io_) {
     size_t n = shared_.targets.size();
     stats_.resize(n);
     status_counts_.assign(n, StatusCounts{});
@@ -304,6 +305,9 @@ class Worker {
     ev.events = EPOLLIN;
     ev.data.ptr = this;
     bool ok = ep_ >= 0 && wake_fd_ >= 0 && ::epoll_ctl(ep_, EPOLL_CTL_ADD, wake_fd_, &ev) == 0;
+    timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    ev.data.ptr = &timer_fd_;
+    ok = ok && timer_fd_ >= 0 && ::epoll_ctl(ep_, EPOLL_CTL_ADD, timer_fd_, &ev) == 0;
     ev.data.ptr = nullptr;
     ok = ok &&
          ::epoll_ctl(ep_, EPOLL_CTL_ADD,
@@ -321,9 +325,11 @@ class Worker {
 
   ~Worker() {
     if (wake_fd_ >= 0) ::close(wake_fd_);
+    if (timer_fd_ >= 0) ::close(timer_fd_);
     if (ep_ >= 0) ::close(ep_);
   }
-  /// False when the worker could not be set up (no eventfd or epoll set): the run cannot start.
+  /// False when the worker could not be set up (no eventfd, timerfd or epoll set): the run
+  /// cannot start.
   bool ok() const { return ok_; }
   void run();
   int epoll() const { return ep_; }
@@ -501,10 +507,14 @@ class Worker {
   std::vector<std::vector<size_t>> preconnects_;  // from preconnect(), under remote_mutex_
   void on_wake();
   asio::steady_timer tick_;
-  asio::steady_timer timer_;
+  // The schedule's timer: a timerfd in ep_, set to the next item's instant (absolute,
+  // CLOCK_MONOTONIC, the clock of now_ns()). Through Asio a timer cost two more epoll_wait and
+  // a timerfd_settime per request at a fixed rate (its poll, its timer queue).
+  int timer_fd_ = -1;
   bool timer_armed_ = false;
   int64_t timer_at_ = 0;
-  uint64_t timer_gen_ = 0;  // of the latest wait armed on timer_
+  void set_timer(int64_t at);
+  void on_timer();
   std::vector<char> read_buf_;
   std::vector<std::shared_ptr<Http1HeadMemo>> head_memos_;  // per target (http1.h)
   static constexpr size_t kSpareRequests = 4096;
@@ -1038,7 +1048,7 @@ void Worker::on_tick() {
     flush_results(true);
     for (auto& c : conns_) c->close(traffic::ErrorKind::kNone);
     tick_.cancel();
-    timer_.cancel();
+    set_timer(0);
     // run() returns once the io_context has run the closes' handlers and stopped.
     guard_.reset();
     return;
@@ -1096,6 +1106,8 @@ void Worker::run() {
         asio_due_ = true;
       else if (tag == this)
         on_wake();
+      else if (tag == &timer_fd_)
+        on_timer();
       else
         static_cast<Connection*>(tag)->on_events(events[i].events);
     }
@@ -1169,28 +1181,32 @@ void Worker::take_inbox() {
   release_due();
 }
 
-void Worker::arm_timer() {
-  if (scheduled_.empty()) return;
-  int64_t at = items_[scheduled_.front()].item.intended;
-  if (timer_armed_ && timer_at_ <= at) return;
-  timer_armed_ = true;
+void Worker::set_timer(int64_t at) {
+  itimerspec spec{};  // all zero: disarmed
+  if (at > 0) {
+    spec.it_value.tv_sec = static_cast<time_t>(at / 1'000'000'000);
+    spec.it_value.tv_nsec = static_cast<long>(at % 1'000'000'000);
+  }
+  ::timerfd_settime(timer_fd_, at > 0 ? TFD_TIMER_ABSTIME : 0, &spec, nullptr);
+  timer_armed_ = at > 0;
   timer_at_ = at;
-  const uint64_t gen = ++timer_gen_;
-  asio_used();
-  // Setting the expiry cancels the wait before it, whose handler still runs (aborted). Only
-  // the latest wait's handler may touch the timer's state: one that re-armed on an abort
-  // cancelled the wait armed after it, whose handler re-armed in turn, a chain of handlers
-  // that ran until a wait expired before its successor replaced it.
-  timer_.expires_at(asio::steady_timer::time_point(std::chrono::nanoseconds(at)));
-  timer_.async_wait([this, gen](const error_code& ec) {
-    if (gen != timer_gen_) return;  // replaced
-    timer_armed_ = false;
-    if (ec) {
-      if (ec == asio::error::operation_aborted && !finishing_) arm_timer();
-      return;
-    }
-    release_due();
-  });
+}
+
+void Worker::arm_timer() {
+  if (scheduled_.empty() || finishing_) return;
+  // An instant already past fires at once (a timerfd set to an absolute time before now).
+  const int64_t at = std::max<int64_t>(items_[scheduled_.front()].item.intended, 1);
+  if (timer_armed_ && timer_at_ <= at) return;
+  set_timer(at);
+}
+
+void Worker::on_timer() {
+  uint64_t expirations;
+  [[maybe_unused]] auto n = ::read(timer_fd_, &expirations, sizeof expirations);
+  // A later set_timer() may have moved the instant on since the expiry was reported: what is
+  // due is released either way, and the timer is set again for what is not.
+  timer_armed_ = false;
+  release_due();
 }
 
 void Worker::release_due() {
@@ -1212,11 +1228,7 @@ void Worker::release_due() {
   }
   dispatch_all();
   if (!scheduled_.empty() && shared_.options.mode != Mode::kMax) {
-    if (timer_armed_ && timer_at_ > items_[scheduled_.front()].item.intended) {
-      asio_used();
-      timer_.cancel();
-    }
-    arm_timer();
+    arm_timer();  // sets it again if the front is due before the armed instant
   }
 }
 
