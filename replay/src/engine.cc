@@ -1880,7 +1880,9 @@ Result<Summary> run(const Options& options_in, const Hooks& hooks) {
     workers.push_back(std::make_unique<Worker>(shared, i, inboxes[i]));
     if (!workers.back()->ok())
       return tl::unexpected(
-          twin::Error{std::string("cannot create an eventfd: ") + std::strerror(errno)});
+          twin::Error{std::string("replay: cannot set up a worker's epoll set, eventfd or "
+                                  "timerfd: ") +
+                      std::strerror(errno)});
   }
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
