@@ -210,6 +210,23 @@ h1="http://127.0.0.1:$port1"
 nginx_requests() {
   python3 -c "import urllib.request as u; print(int(u.urlopen('$h1/nginx_status', timeout=10).read().split()[9]) - 1)"
 }
+# CPU seconds (user + sys) nginx's one worker has used so far (/proc, clock ticks): per request
+# of a run, the cost of the part's bottleneck under each tool.
+ng_worker=$(pgrep -P "${pids[-1]}" | head -n 1 || true)
+clk_tck=$(getconf CLK_TCK)
+nginx_cpu() {
+  if [[ -n $ng_worker && -r /proc/$ng_worker/stat ]]; then
+    awk -v hz="$clk_tck" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$ng_worker/stat"
+  else
+    echo null
+  fi
+}
+# nginx's CPU seconds since `ncpu0` (set by the caller before a run), or null.
+nginx_cpu_since() {
+  local now
+  now=$(nginx_cpu)
+  if [[ $now == null || $1 == null ]]; then echo null; else python3 -c "print(round($now - $1, 2))"; fi
+}
 
 echo "== twin $TWIN"
 echo "== nginx $(nginx -v 2>&1 | sed 's/.*\///'), worker_processes 1, HTTP/1.1 on :$port1, h2c on :$port2; nproc $(nproc); open files $nofile; $pin_text"
@@ -246,8 +263,9 @@ run_twin_max() {  # proto conns threads run with_o [streams per h2c connection, 
     name+="-m$m"
   fi
   rm -f "$work/res-max.twin" "$work/s.json" "$work/cpu"
-  local before
+  local before ncpu0
   before=$(nginx_requests)
+  ncpu0=$(nginx_cpu)
   if ! CI=1 $tool rusage "$work/cpu" -- timeout -k 5 $((dur + 60)) "${gen[@]}" "$TWIN" replay "$work/get.twin" --target "$url" --max -c "$c" \
        --threads "$t" --duration "$dur" --loop -q --summary-json "$work/s.json" "${out[@]}" \
        2>"$work/twin.err"; then
@@ -256,6 +274,8 @@ run_twin_max() {  # proto conns threads run with_o [streams per h2c connection, 
   fi
   local rps errs inflight=null counted
   counted=$(($(nginx_requests) - before))
+  local ngcpu
+  ngcpu=$(nginx_cpu_since "$ncpu0")
   rps=$(jget "$work/s.json" "t['rate']")
   errs=$(jget "$work/s.json" "t['errors']")
   if [[ $with_o == 1 ]]; then
@@ -264,9 +284,9 @@ run_twin_max() {  # proto conns threads run with_o [streams per h2c connection, 
   fi
   printf '  %-8s %-7s -c %-4s -t %s  %10.0f req/s  errors %s%s\n' "$name" "$proto" "$c" "$t" "$rps" "$errs" \
     "$([[ $inflight != null ]] && echo "  in flight per connection $inflight")"
-  printf '{"part":"max","proto":"%s","conns":%s,"threads":%s,"run":%s,"tool":"%s","rps":%s,"errors":%s,"completed":%s,"measured_s":%s,"inflight":%s,"nginx":%s,"cpu_s":%s}\n' \
+  printf '{"part":"max","proto":"%s","conns":%s,"threads":%s,"run":%s,"tool":"%s","rps":%s,"errors":%s,"completed":%s,"measured_s":%s,"inflight":%s,"nginx":%s,"cpu_s":%s,"nginx_cpu_s":%s}\n' \
     "$proto" "$c" "$t" "$run" "$name" "$rps" "$errs" "$(jget "$work/s.json" "t['completed']")" \
-    "$(jget "$work/s.json" "s['measured_s']")" "$inflight" "$counted" "$(cpu_s)" >>"$raw"
+    "$(jget "$work/s.json" "s['measured_s']")" "$inflight" "$counted" "$(cpu_s)" "$ngcpu" >>"$raw"
 }
 # The peers send what twin replays from the capture: the same path (with a query of the same
 # length) and the same User-Agent and Accept headers. nginx is the bottleneck of this part (its
@@ -275,9 +295,10 @@ run_twin_max() {  # proto conns threads run with_o [streams per h2c connection, 
 peer_path="/x?i=50000"
 peer_headers=(-H "User-Agent: bench/1" -H "Accept: */*")
 run_peer() {  # proto conns threads run [h2load -m]
-  local proto=$1 c=$2 t=$3 run=$4 m=${5:-1} rps errs name completed before
+  local proto=$1 c=$2 t=$3 run=$4 m=${5:-1} rps errs name completed before ncpu0
   rm -f "$work/cpu"
   before=$(nginx_requests)
+  ncpu0=$(nginx_cpu)
   if [[ $proto == http/1.1 ]]; then
     $tool rusage "$work/cpu" -- timeout -k 5 $((dur + 30)) "${gen[@]}" wrk -c "$c" -t "$t" -d "${dur}s" --timeout 10s "${peer_headers[@]}" "$h1$peer_path" >"$work/peer.out" 2>&1 || true
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/peer.out")
@@ -297,9 +318,9 @@ run_peer() {  # proto conns threads run [h2load -m]
     return 0
   fi
   printf '  %-8s %-7s -c %-4s -t %s  %10.0f req/s  errors %s\n' "$name" "$proto" "$c" "$t" "$rps" "$errs"
-  printf '{"part":"max","proto":"%s","conns":%s,"threads":%s,"run":%s,"tool":"%s","rps":%s,"errors":%s,"completed":%s,"nginx":%s,"cpu_s":%s}\n' \
+  printf '{"part":"max","proto":"%s","conns":%s,"threads":%s,"run":%s,"tool":"%s","rps":%s,"errors":%s,"completed":%s,"nginx":%s,"cpu_s":%s,"nginx_cpu_s":%s}\n' \
     "$proto" "$c" "$t" "$run" "$name" "$rps" "$errs" "${completed:-null}" \
-    "$(($(nginx_requests) - before))" "$(cpu_s)" >>"$raw"
+    "$(($(nginx_requests) - before))" "$(cpu_s)" "$(nginx_cpu_since "$ncpu0")" >>"$raw"
 }
 if has max; then
   echo "== part 1: closed loop, $runs runs of $dur s each, connections {$conns}, threads {$threads}"

@@ -246,6 +246,13 @@ def cpu_per_request(runs):
                 if r.get("cpu_s") is not None and r.get("completed")])
 
 
+def nginx_cpu_per_request(runs):
+    """Median over runs of nginx's worker's CPU microseconds per request it counted while the
+    tool ran; None when not recorded."""
+    return med([r["nginx_cpu_s"] * 1e6 / r["nginx"] for r in runs.values()
+                if r.get("nginx_cpu_s") is not None and r.get("nginx")])
+
+
 def fmt(v, digits=0, unit=""):
     if v is None:
         return "n/a"
@@ -273,7 +280,8 @@ def report(raw_path, md_path):
         hdr = ["protocol", "conns", "threads", "peer (twin: same -t, -m)", "peer req/s",
                "twin -o req/s",
                "twin -o / peer", "twin (no -o) req/s", "twin / peer", "twin in flight/conn",
-               "twin errors", "CPU µs/req: peer", "twin -o", "twin"]
+               "twin errors", "CPU µs/req: peer", "twin -o", "twin",
+               "nginx CPU µs/req under: peer", "twin -o", "twin"]
         table = []
         keys = sorted({(r["proto"], r["conns"], r["threads"]) for r in mx},
                       key=lambda k: (k[0], k[1], k[2]))
@@ -304,7 +312,9 @@ def report(raw_path, md_path):
                               fmt(ratio_n, 2, "x"),
                               fmt(med([r.get("inflight") for r in to.values()]), 1),
                               str(errs), fmt(cpu_per_request(p), 1), fmt(cpu_per_request(to), 1),
-                              fmt(cpu_per_request(tn), 1)])
+                              fmt(cpu_per_request(tn), 1), fmt(nginx_cpu_per_request(p), 1),
+                              fmt(nginx_cpu_per_request(to), 1),
+                              fmt(nginx_cpu_per_request(tn), 1)])
         text += render_text(hdr, table)
         pinned = ("nginx's worker pinned to CPU 0, each load generator to the other CPUs"
                   if meta.get("pinned") == 1 else "nothing pinned")
