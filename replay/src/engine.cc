@@ -298,7 +298,8 @@ class Worker {
     read_buf_.resize(64 << 10);
     dispatch_due_.assign(n, 0);
     // The worker's epoll set: its plain-TCP connections (edge-triggered, registered once),
-    // the wake eventfd, and Asio's own set (its timers, TLS connections, connects).
+    // the wake eventfd, the schedule's timerfd, and Asio's own set (the tick, TLS
+    // connections, connects).
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     epoll_event ev{};
