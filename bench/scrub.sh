@@ -22,12 +22,20 @@
 # twin convert and twin scrub --key-file on it in the same way, prints its table and report after
 # the dense corpus's (whose figures stay the headline), and last the two side by side.
 # Environment: TWIN_BENCH_BUILD (default build-bench, Release), TWIN_BENCH_DIR (default a new
-# temporary directory), TWIN_BENCH_KEEP=1 keeps the archives, TWIN_BENCH_PII_SHARE (above).
+# temporary directory), TWIN_BENCH_KEEP=1 keeps the archives, TWIN_BENCH_PII_SHARE (above),
+# TWIN_BENCH_PGO=1: first builds twin with profile-guided optimisation (scripts/build-pgo.sh,
+# about 10 minutes; TWIN_BENCH_BUILD then defaults to build-pgo) and measures that build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 reps=${1:-5}
 exchanges=${2:-}
-build=${TWIN_BENCH_BUILD:-build-bench}
+pgo=${TWIN_BENCH_PGO:-}
+if [[ -n $pgo && $pgo != 0 ]]; then
+  build=${TWIN_BENCH_BUILD:-build-pgo}
+  bash scripts/build-pgo.sh "$build"
+else
+  build=${TWIN_BENCH_BUILD:-build-bench}
+fi
 work=${TWIN_BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
@@ -51,6 +59,8 @@ if ! { cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTWIN_TESTS=O
 fi
 twin="$build/bin/twin"
 sample="$build/bin/bench_scrub_sample"
+pgo_mode=$(sed -n 's/^TWIN_PGO:STRING=//p' "$build/CMakeCache.txt")
+echo "   $twin: Release${pgo_mode:+, profile-guided (TWIN_PGO=$pgo_mode)}"
 
 # --- the input ---
 field() { sed -n "s/.*\\b$1=\\([0-9]*\\).*/\\1/p" <<<"$2"; }
