@@ -196,6 +196,49 @@ constexpr Builtin kBuiltins[] = {
     {"AIza[0-9A-Za-z_\\-]", Hook::kGoogle, Kind::kBearer},
 };
 
+// Every match of a built-in pattern holds one of these byte pairs: "@" then a letter or digit,
+// "%4" (%40), "::", "yJ" (eyJ), the last letter of bearer/basic/token/api-key (r, c, n, y, any
+// case) then ' ', '%' or '+', "IA" (AKIA, ASIA), one of p o u s r b k then '_' (gh?_,
+// github_pat_, sk_/pk_/rk_), "xo" (xox?-), "Iz" (AIza). A short text without any cannot match
+// the built-ins, and when no policy regex is in the database Hyperscan is not called for it:
+// its fixed cost per call (about 550 instructions) is most of a short value's scan, while
+// looking up a text's pairs costs a few instructions a byte. Keep in step with kBuiltins.
+struct BuiltinPairs {
+  std::array<uint64_t, 1024> bits{};  // bit (a << 8 | b): the pair "ab"
+  constexpr void set(unsigned char a, unsigned char b) {
+    const unsigned i = (unsigned{a} << 8) | b;
+    bits[i >> 6] |= uint64_t{1} << (i & 63);
+  }
+  constexpr BuiltinPairs() {
+    for (int c = 0; c < 256; ++c) {
+      const bool alnum = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+      if (alnum) set('@', static_cast<unsigned char>(c));
+    }
+    set('%', '4');
+    set(':', ':');
+    set('y', 'J');
+    for (unsigned char l : {'r', 'R', 'c', 'C', 'n', 'N', 'y', 'Y'}) {
+      for (unsigned char sep : {' ', '%', '+'}) set(l, sep);
+    }
+    set('I', 'A');
+    for (unsigned char l : {'p', 'o', 'u', 's', 'r', 'b', 'k'}) set(l, '_');
+    set('x', 'o');
+    set('I', 'z');
+  }
+  bool any(std::string_view t) const {
+    for (size_t i = 0; i + 1 < t.size(); ++i) {
+      const unsigned k =
+          (unsigned{static_cast<unsigned char>(t[i])} << 8) | static_cast<unsigned char>(t[i + 1]);
+      if ((bits[k >> 6] >> (k & 63)) & 1) return true;
+    }
+    return false;
+  }
+};
+constexpr BuiltinPairs kBuiltinPairs;
+// Texts up to this long are looked at for the pairs; longer ones go to Hyperscan, whose
+// literal matcher reads them faster than the lookup would.
+constexpr size_t kPairCheckMax = 96;
+
 // Ties in overlap resolution (same length, same start): higher wins.
 int priority(Kind k) {
   switch (k) {
@@ -861,6 +904,7 @@ class DetectorsImpl final : public Detectors {
   std::vector<const Builtin*> hs_builtins_;  // Hyperscan id i < size(): kBuiltins entry
   std::vector<std::unique_ptr<RE2>> re2_;    // per policy regex; null when RE2 rejects it
   std::vector<uint16_t> re2_only_;           // policy regexes scanned by RE2 alone
+  bool custom_in_hs_ = false;                // some policy regex is in db_ (no pair check)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -962,6 +1006,7 @@ Result<bool> DetectorsImpl::compile() {
   }
   for (size_t i = 0; i < custom_.size(); ++i) {
     if (!in_hs[i]) re2_only_.push_back(static_cast<uint16_t>(i));
+    custom_in_hs_ = custom_in_hs_ || in_hs[i];
   }
   return true;
 }
@@ -982,7 +1027,8 @@ void DetectorsImpl::run(Pass& p) const {
   s.secrets.clear();
   s.ipv6_until = 0;
   s.custom.assign(custom_.size(), CustomState{});
-  if (db_ && !p.t.empty()) {
+  if (db_ && !p.t.empty() &&
+      (custom_in_hs_ || p.t.size() > kPairCheckMax || kBuiltinPairs.any(p.t))) {
     // Fails only with a scratch from make_scratch() of other detectors (HS_INVALID), which the
     // contract excludes; HS_SCAN_TERMINATED is clean() stopping at its first candidate.
     hs_scan(db_.get(), p.t.data(), static_cast<unsigned>(p.t.size()), 0, s.hs.get(), on_hs_match,

@@ -481,6 +481,36 @@ TEST_F(DetectTest, OverlapResolution) {
   for (const Expect& e : cases) expect_spans(*detectors_, *scratch_, e);
 }
 
+// Texts up to 96 bytes go to Hyperscan only when they hold a byte pair that begins one of the
+// built-in literal patterns (detect.cc, kBuiltinPairs). One short text per pattern, with no other
+// such pair in it, so that a pair missing from the table loses that pattern here.
+TEST_F(DetectTest, ShortTextsReachEveryLiteralPattern) {
+  const Expect cases[] = {
+      {"jo@example.com", {{"jo@example.com", Kind::kEmail}}},
+      {"jo%40example.com", {{"jo%40example.com", Kind::kEmail}}},
+      {"fe80::1", {{"fe80::1", Kind::kIpv6}}},
+      // {"alg":"none"}.{"x":1}. : "yJ" is its only pair
+      {"eyJhbGciOiJub25lIn0.eyJ4IjoxfQ.", {{"eyJhbGciOiJub25lIn0.eyJ4IjoxfQ.", Kind::kJwt}}},
+      {"Bearer 9f86d081884c7d65", {{"9f86d081884c7d65", Kind::kBearer}}},
+      {"basic+dXNlcjpwYXNz", {{"dXNlcjpwYXNz", Kind::kBearer}}},
+      {"TOKEN%209f86d081884c7d65", {{"9f86d081884c7d65", Kind::kBearer}}},
+      {"apikey 9f86d081884c7d65", {{"9f86d081884c7d65", Kind::kBearer}}},
+      {"AKIAIOSFODNN7EXAMPLE", {{"AKIAIOSFODNN7EXAMPLE", Kind::kBearer}}},
+      {"ghs_q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83v",
+       {{"ghs_q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83v", Kind::kBearer}}},
+      {"github_pat_11ABCDEFG0q83vEjRWeJCrze8SNFZ4kKvN7",
+       {{"github_pat_11ABCDEFG0q83vEjRWeJCrze8SNFZ4kKvN7", Kind::kBearer}}},
+      {"xoxb-2401-q83vEjRWeJCrze8SNFZ4", {{"xoxb-2401-q83vEjRWeJCrze8SNFZ4", Kind::kBearer}}},
+      {"rk_test_q83vEjRWeJCrze8SNFZ4kKvN", {{"rk_test_q83vEjRWeJCrze8SNFZ4kKvN", Kind::kBearer}}},
+      {"AIzaSyq83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq",
+       {{"AIzaSyq83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq", Kind::kBearer}}},
+  };
+  for (const Expect& e : cases) {
+    ASSERT_LE(e.text.size(), 96u) << e.text;
+    expect_spans(*detectors_, *scratch_, e);
+  }
+}
+
 TEST(DetectCustom, CustomOverlapsWithBuiltins) {
   DetectorOptions o;
   o.custom = {"\\d{3}-\\d{2}", "\\d{3}-\\d{2}-\\d{4}", "ID-\\d{3}-\\d{2}-\\d{4}-X"};
