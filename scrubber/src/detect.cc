@@ -295,6 +295,9 @@ struct CustomState {
   uint32_t pending_to = 0;
 };
 
+// Span::custom of a secret whose piece resolve() works out only when needed (word_run_at).
+constexpr uint16_t kDeferred = 1;
+
 class ScratchImpl final : public Scratch {
  public:
   HsScratch hs;
@@ -891,6 +894,9 @@ class DetectorsImpl final : public Detectors {
   size_t numeric_at(Pass& p, size_t pos) const;
   size_t word_run_at(Pass& p, size_t pos) const;
   void secret_piece(Pass& p, size_t b, size_t e) const;
+  // The secret piece secret_piece(b, e) emits unless allowed, or an empty span: [b, e) trimmed
+  // to its alphanumerics, with the '=' padding after it, when it reads as random.
+  Span secret_span(std::string_view t, size_t b, size_t e) const;
 
   std::vector<std::string> custom_;
   size_t secret_min_length_;
@@ -1976,13 +1982,16 @@ size_t DetectorsImpl::word_run_at(Pass& p, size_t pos) const {
   while (b > 0 && is_secret_char(t[b - 1])) --b;
   size_t e = pos + 1;
   while (e < t.size() && is_secret_char(t[e])) ++e;
+  size_t uuids_to = b;  // the UUIDs found in this run cover [b, uuids_to)
   if (on(Kind::kUuid) && e - b >= 36) {
     for (size_t i = b; i + 36 <= e; ++i) {
       if (t[i + 8] != '-' || !uuid_at(t, i)) continue;
       const bool left = i == b ? word_left_ok(t, i) : (!is_alnum(t[i - 1]) || after_escape(t, i));
       const bool right = i + 36 == t.size() || !is_alnum(t[i + 36]);
       if (left && right) {
+        const size_t found = p.s.found.size();
         if (!emit(p, i, i + 36, Kind::kUuid)) return e;
+        if (i == uuids_to && p.s.found.size() != found) uuids_to = i + 36;
         i += 35;
       }
     }
@@ -2001,6 +2010,14 @@ size_t DetectorsImpl::word_run_at(Pass& p, size_t pos) const {
     if (path_word(t.substr(h, i - h)) || path_word(t.substr(i + 1, j - i - 1))) split = true;
   }
   if (!split) {
+    if (uuids_to >= e) {
+      // The run is UUIDs end to end (most runs of 36 bytes are one): the secret piece could
+      // only fill what they leave, which is nothing unless a longer candidate of another kind
+      // beats one of them in resolve(). So it is worked out there, and only then (kDeferred).
+      p.s.secrets.push_back(
+          Span{static_cast<uint32_t>(b), static_cast<uint32_t>(e), Kind::kSecret, kDeferred});
+      return e;
+    }
     secret_piece(p, b, e);
     return e;
   }
@@ -2017,18 +2034,22 @@ size_t DetectorsImpl::word_run_at(Pass& p, size_t pos) const {
 
 // A piece [b, e) of a base64 run, with '=' padding taken from the text after it.
 void DetectorsImpl::secret_piece(Pass& p, size_t b, size_t e) const {
-  const std::string_view t = p.t;
+  const Span sp = secret_span(p.t, b, e);
+  if (sp.end > sp.begin) emit_secret(p, sp.begin, sp.end);
+}
+
+Span DetectorsImpl::secret_span(std::string_view t, size_t b, size_t e) const {
   while (b < e && !is_alnum(t[b])) ++b;
   while (e > b && !is_alnum(t[e - 1])) --e;
-  if (e - b < secret_min_length_) return;
-  if (!looks_random(t.substr(b, e - b), secret_min_length_, secret_min_entropy_)) return;
+  if (e - b < secret_min_length_) return {};
+  if (!looks_random(t.substr(b, e - b), secret_min_length_, secret_min_entropy_)) return {};
   size_t pe = e;
   if (pe < t.size() && t[pe] == '=') {
     size_t q = pe + 1;
     if (q < t.size() && t[q] == '=') ++q;
     if (q >= t.size() || !(is_secret_char(t[q]) || t[q] == '=')) pe = q;  // not "key=value"
   }
-  emit_secret(p, b, pe);
+  return Span{static_cast<uint32_t>(b), static_cast<uint32_t>(pe), Kind::kSecret};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2095,8 +2116,20 @@ void DetectorsImpl::resolve(Pass& p, std::vector<Span>& out) const {
   // secrets fill what the specific kinds leave
   s.kept_secrets.clear();
   size_t a = 0;
-  for (const Span& sp : s.secrets) {
+  for (Span sp : s.secrets) {
     while (a < acc.size() && acc[a].end <= sp.begin) ++a;
+    if (sp.custom == kDeferred) {
+      // A run of UUIDs (word_run_at): nothing to fill when they were all accepted; otherwise
+      // the piece it would have been, worked out now.
+      size_t cur = sp.begin;
+      for (size_t k = a; k < acc.size() && acc[k].begin <= cur && cur < sp.end; ++k) {
+        cur = std::max<size_t>(cur, acc[k].end);
+      }
+      if (cur >= sp.end) continue;
+      sp = secret_span(p.t, sp.begin, sp.end);
+      if (sp.end <= sp.begin || allowed(p.t.substr(sp.begin, sp.end - sp.begin))) continue;
+      while (a < acc.size() && acc[a].end <= sp.begin) ++a;
+    }
     size_t cur = sp.begin;
     for (size_t k = a; k < acc.size() && acc[k].begin < sp.end; ++k) {
       if (acc[k].begin > cur) keep_secret_piece(p, cur, acc[k].begin, sp);

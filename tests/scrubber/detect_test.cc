@@ -529,6 +529,50 @@ TEST(DetectCustom, CustomOverlapsWithBuiltins) {
   EXPECT_EQ(out[0], (Span{0, 16, Kind::kCustom, 2}));
 }
 
+// A run of base64 bytes that is one UUID leaves its secret piece to be worked out only when the
+// UUID loses to a longer candidate (detect.cc, kDeferred): then what the winner leaves of the
+// run is still a secret when it reads as random, as when every run's piece was worked out first.
+TEST(DetectCustom, LongerCandidateOverAUuidLeavesTheRestToSecrets) {
+  DetectorOptions o;
+  o.custom = {"ref [a-z]+ [0-9a-f]{8}-[0-9a-f]{4}"};
+  auto d = make(o);
+  ASSERT_TRUE(d);
+  auto s = d->make_scratch();
+  std::vector<Span> out;
+  const std::string words = "ref abcdefghijklmnopqrstuvwxyzabcd ";
+  // the regex takes the UUID's first 13 bytes (48 in all, longer than the UUID's 36)
+  d->scan(words + "9f3b7c1e-5a2d-4e8f-b6c9-0d1e2f3a4b5c", *s, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0], (Span{0, 48, Kind::kCustom, 0}));
+  EXPECT_EQ(out[1], (Span{49, 71, Kind::kSecret, 0}));  // "4e8f-b6c9-0d1e2f3a4b5c"
+  // what is left is too short for a secret (under 20 bytes): the regex's span alone
+  out.clear();
+  d->scan("ref abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz 9f3b7c1e-5a2d", *s, out);
+  ASSERT_EQ(out.size(), 1u);
+  out.clear();
+  d->scan(words + "9f3b7c1e-5a2d-4e8f-000000000000", *s, out);  // no UUID: not hex enough
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], (Span{0, 48, Kind::kCustom, 0}));
+  // the UUID alone, and two in a row with a byte between: UUIDs, no secret
+  out.clear();
+  d->scan("9f3b7c1e-5a2d-4e8f-b6c9-0d1e2f3a4b5c", *s, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], (Span{0, 36, Kind::kUuid, 0}));
+  out.clear();
+  d->scan("9f3b7c1e-5a2d-4e8f-b6c9-0d1e2f3a4b5c 0d1e2f3a-4b5c-4e8f-96c9-9f3b7c1e5a2d", *s, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1], (Span{37, 73, Kind::kUuid, 0}));
+  // an allowed UUID is no uuid, and its run is judged as a secret as any other run
+  DetectorOptions allow;
+  allow.allow = {"9f3b7c1e-5a2d-4e8f-b6c9-0d1e2f3a4b5c"};
+  auto da = make(allow);
+  ASSERT_TRUE(da);
+  auto sa = da->make_scratch();
+  out.clear();
+  da->scan("id 9f3b7c1e-5a2d-4e8f-b6c9-0d1e2f3a4b5c", *sa, out);
+  EXPECT_TRUE(out.empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Options.
 
