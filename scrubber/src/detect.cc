@@ -140,6 +140,7 @@ namespace {
 
 using detect_detail::after_escape;
 using detect_detail::base64_decode;
+using detect_detail::builtin_pair_in;
 using detect_detail::card_digits_ok;
 using detect_detail::escape_tail;
 using detect_detail::iban_length;
@@ -196,45 +197,10 @@ constexpr Builtin kBuiltins[] = {
     {"AIza[0-9A-Za-z_\\-]", Hook::kGoogle, Kind::kBearer},
 };
 
-// Every match of a built-in pattern holds one of these byte pairs: "@" then a letter or digit,
-// "%4" (%40), "::", "yJ" (eyJ), the last letter of bearer/basic/token/api-key (r, c, n, y, any
-// case) then ' ', '%' or '+', "IA" (AKIA, ASIA), one of p o u s r b k then '_' (gh?_,
-// github_pat_, sk_/pk_/rk_), "xo" (xox?-), "Iz" (AIza). A short text without any cannot match
-// the built-ins, and when no policy regex is in the database Hyperscan is not called for it:
-// its fixed cost per call (about 550 instructions) is most of a short value's scan, while
-// looking up a text's pairs costs a few instructions a byte. Keep in step with kBuiltins.
-struct BuiltinPairs {
-  std::array<uint64_t, 1024> bits{};  // bit (a << 8 | b): the pair "ab"
-  constexpr void set(unsigned char a, unsigned char b) {
-    const unsigned i = (unsigned{a} << 8) | b;
-    bits[i >> 6] |= uint64_t{1} << (i & 63);
-  }
-  constexpr BuiltinPairs() {
-    for (int c = 0; c < 256; ++c) {
-      const bool alnum = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-      if (alnum) set('@', static_cast<unsigned char>(c));
-    }
-    set('%', '4');
-    set(':', ':');
-    set('y', 'J');
-    for (unsigned char l : {'r', 'R', 'c', 'C', 'n', 'N', 'y', 'Y'}) {
-      for (unsigned char sep : {' ', '%', '+'}) set(l, sep);
-    }
-    set('I', 'A');
-    for (unsigned char l : {'p', 'o', 'u', 's', 'r', 'b', 'k'}) set(l, '_');
-    set('x', 'o');
-    set('I', 'z');
-  }
-  bool any(std::string_view t) const {
-    for (size_t i = 0; i + 1 < t.size(); ++i) {
-      const unsigned k =
-          (unsigned{static_cast<unsigned char>(t[i])} << 8) | static_cast<unsigned char>(t[i + 1]);
-      if ((bits[k >> 6] >> (k & 63)) & 1) return true;
-    }
-    return false;
-  }
-};
-constexpr BuiltinPairs kBuiltinPairs;
+// Every match of a built-in pattern holds one of the byte pairs of detect_detail::BuiltinPairs
+// (detect_check.h): a short text without any cannot match the built-ins, and when no policy
+// regex is in the database Hyperscan is not called for it: its fixed cost per call (about 550
+// instructions) is most of a short value's scan. Keep in step with kBuiltins.
 // Texts up to this long are looked at for the pairs; longer ones go to Hyperscan, whose
 // literal matcher reads them faster than the lookup would.
 constexpr size_t kPairCheckMax = 96;
@@ -1034,7 +1000,7 @@ void DetectorsImpl::run(Pass& p) const {
   s.ipv6_until = 0;
   s.custom.assign(custom_.size(), CustomState{});
   if (db_ && !p.t.empty() &&
-      (custom_in_hs_ || p.t.size() > kPairCheckMax || kBuiltinPairs.any(p.t))) {
+      (custom_in_hs_ || p.t.size() > kPairCheckMax || builtin_pair_in(p.t))) {
     // Fails only with a scratch from make_scratch() of other detectors (HS_INVALID), which the
     // contract excludes; HS_SCAN_TERMINATED is clean() stopping at its first candidate.
     hs_scan(db_.get(), p.t.data(), static_cast<unsigned>(p.t.size()), 0, s.hs.get(), on_hs_match,
@@ -1513,10 +1479,12 @@ inline uint64_t clear_below(uint64_t x, size_t n) {
 }
 
 void DetectorsImpl::run_masks(Pass& p) const {
-  const bool v6 = on(Kind::kIpv6);
-  if (!numeric_ && word_run_ == 0 && !v6) return;
   const std::string_view t = p.t;
   const size_t n = t.size();
+  // A text shorter than a run cannot hold one (most JSON values are shorter than both).
+  const bool v6 = on(Kind::kIpv6) && n >= kV6MinRun;
+  const size_t word_run = n >= word_run_ ? word_run_ : 0;
+  if (!numeric_ && word_run == 0 && !v6) return;
   uint64_t prev_digit = 0;
   uint64_t prev_word = 0;
   uint64_t prev_v6 = 0;
@@ -1541,8 +1509,8 @@ void DetectorsImpl::run_masks(Pass& p) const {
         starts = clear_below(starts, numeric_next - base);
       }
     }
-    if (word_run_ != 0) {
-      uint64_t ends = long_run_ends(m.word, prev_word, word_run_);
+    if (word_run != 0) {
+      uint64_t ends = long_run_ends(m.word, prev_word, word_run);
       ends = clear_below(ends, word_next > base ? word_next - base : 0);
       while (ends != 0) {
         word_next = word_run_at(p, base + static_cast<size_t>(lowest_bit(ends)));
@@ -1613,9 +1581,14 @@ bool numeric_right_ok(std::string_view t, size_t e, bool ipv4 = false) {
   return true;
 }
 
+// The digits at t[i], counted up to max + 1 (one more tells a longer run from a run of max).
 size_t digits_at(std::string_view t, size_t i, size_t max) {
+  if (i >= t.size()) return 0;
+  const size_t left = t.size() - i;
+  const size_t limit = max >= left ? left : max + 1;
+  const char* d = t.data() + i;
   size_t k = 0;
-  while (i + k < t.size() && is_digit(t[i + k]) && k <= max) ++k;
+  while (k < limit && is_digit(d[k])) ++k;
   return k;
 }
 
@@ -1865,6 +1838,8 @@ size_t iban_at(std::string_view t, size_t s) {
 // When the digit run at `pos` begins inside a hex escape ("%204111…", "\u00224111…"), where
 // the escape ends; else `pos`.
 size_t past_hex_escape(std::string_view t, size_t pos) {
+  // Inside an escape the byte before `pos` is its '%', its 'u' or one of its hex digits.
+  if (pos == 0 || !(t[pos - 1] == '%' || t[pos - 1] == 'u' || is_hex(t[pos - 1]))) return pos;
   if (pos >= 1 && t[pos - 1] == '%' && pos + 2 <= t.size() && is_hex(t[pos + 1])) return pos + 2;
   for (size_t k = 0; k < 4; ++k) {
     if (pos < k + 2) break;

@@ -8,8 +8,13 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace twin::scrubber::detect_detail {
 
@@ -216,6 +221,99 @@ inline bool base64_decode(std::string_view in, std::string& out, size_t max_out)
     }
   }
   return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The byte pairs every match of a built-in Hyperscan pattern holds (detect.cc, kBuiltins): "@"
+// then a letter or digit, "%4" (%40), "::", "yJ" (eyJ), the last letter of bearer/basic/token/
+// api-key (r, c, n, y, any case) then ' ', '%' or '+', "IA" (AKIA, ASIA), one of p o u s r b k
+// then '_' (gh?_, github_pat_, sk_/pk_/rk_), "xo" (xox?-), "Iz" (AIza). Keep in step with
+// kBuiltins.
+
+// The pairs as a table of 65,536 bits: the definition, which builtin_pair_in() is tested against.
+struct BuiltinPairs {
+  std::array<uint64_t, 1024> bits{};  // bit (a << 8 | b): the pair "ab"
+  constexpr void set(unsigned char a, unsigned char b) {
+    const unsigned i = (unsigned{a} << 8) | b;
+    bits[i >> 6] |= uint64_t{1} << (i & 63);
+  }
+  constexpr BuiltinPairs() {
+    for (int c = 0; c < 256; ++c) {
+      const bool alnum = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+      if (alnum) set('@', static_cast<unsigned char>(c));
+    }
+    set('%', '4');
+    set(':', ':');
+    set('y', 'J');
+    for (unsigned char l : {'r', 'R', 'c', 'C', 'n', 'N', 'y', 'Y'}) {
+      for (unsigned char sep : {' ', '%', '+'}) set(l, sep);
+    }
+    set('I', 'A');
+    for (unsigned char l : {'p', 'o', 'u', 's', 'r', 'b', 'k'}) set(l, '_');
+    set('x', 'o');
+    set('I', 'z');
+  }
+  bool has(unsigned char a, unsigned char b) const {
+    const unsigned k = (unsigned{a} << 8) | b;
+    return (bits[k >> 6] >> (k & 63)) & 1;
+  }
+  bool any(std::string_view t) const {
+    for (size_t i = 0; i + 1 < t.size(); ++i) {
+      if (has(static_cast<unsigned char>(t[i]), static_cast<unsigned char>(t[i + 1]))) return true;
+    }
+    return false;
+  }
+};
+inline constexpr BuiltinPairs kBuiltinPairs;
+
+#if defined(__SSE2__)
+// The pairs starting in the 16 bytes at `p` (p[0..17) readable), as a movemask.
+inline unsigned builtin_pairs16(const char* p) {
+  const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 1));
+  auto eq = [](__m128i v, char c) { return _mm_cmpeq_epi8(v, _mm_set1_epi8(c)); };
+  auto at_most = [](__m128i v, char lo, char n) {  // v - lo in [0, n], unsigned
+    const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8(lo));
+    return _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(n)), d);
+  };
+  const __m128i a_folded = _mm_or_si128(a, _mm_set1_epi8(0x20));  // 'R' and 'r' alike
+  const __m128i b_alnum =
+      _mm_or_si128(at_most(b, '0', 9), at_most(_mm_or_si128(b, _mm_set1_epi8(0x20)), 'a', 25));
+  __m128i hit = _mm_and_si128(eq(a, '@'), b_alnum);
+  hit = _mm_or_si128(hit, _mm_and_si128(eq(a, '%'), eq(b, '4')));
+  hit = _mm_or_si128(hit, _mm_and_si128(eq(a, ':'), eq(b, ':')));
+  hit = _mm_or_si128(hit, _mm_and_si128(eq(a, 'y'), eq(b, 'J')));
+  const __m128i scheme_end = _mm_or_si128(_mm_or_si128(eq(a_folded, 'r'), eq(a_folded, 'c')),
+                                          _mm_or_si128(eq(a_folded, 'n'), eq(a_folded, 'y')));
+  const __m128i scheme_sep = _mm_or_si128(_mm_or_si128(eq(b, ' '), eq(b, '%')), eq(b, '+'));
+  hit = _mm_or_si128(hit, _mm_and_si128(scheme_end, scheme_sep));
+  hit = _mm_or_si128(hit, _mm_and_si128(eq(a, 'I'), _mm_or_si128(eq(b, 'A'), eq(b, 'z'))));
+  const __m128i before_underscore = _mm_or_si128(
+      _mm_or_si128(_mm_or_si128(eq(a, 'p'), eq(a, 'o')), _mm_or_si128(eq(a, 'u'), eq(a, 's'))),
+      _mm_or_si128(_mm_or_si128(eq(a, 'r'), eq(a, 'b')), eq(a, 'k')));
+  hit = _mm_or_si128(hit, _mm_and_si128(before_underscore, eq(b, '_')));
+  hit = _mm_or_si128(hit, _mm_and_si128(eq(a, 'x'), eq(b, 'o')));
+  return static_cast<unsigned>(_mm_movemask_epi8(hit));
+}
+#endif
+
+/// Whether `t` holds one of the pairs (kBuiltinPairs.any(t), 16 positions at a time).
+inline bool builtin_pair_in(std::string_view t) {
+#if defined(__SSE2__)
+  const size_t n = t.size();
+  if (n < 2) return false;
+  size_t i = 0;
+  for (; i + 17 <= n; i += 16) {
+    if (builtin_pairs16(t.data() + i) != 0) return true;
+  }
+  if (i + 1 >= n) return false;
+  // The last pairs from a copy padded with zero bytes, which begin and end no pair.
+  char tail[32] = {};
+  std::memcpy(tail, t.data() + i, n - i);
+  return builtin_pairs16(tail) != 0;
+#else
+  return kBuiltinPairs.any(t);
+#endif
 }
 
 }  // namespace twin::scrubber::detect_detail

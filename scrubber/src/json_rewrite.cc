@@ -42,6 +42,7 @@ inline int hex_value(unsigned char c) {
 }
 
 inline size_t skip_space(const unsigned char* s, size_t i, size_t n) {
+  if (i < n && s[i] > ' ') return i;  // compact JSON: no space between tokens
   while (i < n && kSpace[s[i]]) ++i;
   return i;
 }

@@ -592,11 +592,12 @@ class Engine final : public Scrubber {
     filter_[i >> 6] |= uint64_t{1} << (i & 63);
   }
 
-  const Memo* recall(std::string_view v) {
+  // `h`: memory_hash(v) | 1, or 0 to compute it here.
+  const Memo* recall(std::string_view v, uint64_t h = 0) {
     if (memory_slots_ == 0 || v.size() < policy_.memory_min_length || remembered_ == 0) {
       return nullptr;
     }
-    uint64_t h = memory_hash(v) | 1;
+    if (h == 0) h = memory_hash(v) | 1;
     if (!filter_test(h)) return nullptr;
     const Memo& m = memory_->get()[h & (memory_slots_ - 1)];
     return m.hash == h ? &m : nullptr;
@@ -619,8 +620,8 @@ class Engine final : public Scrubber {
   // The table slot of remember(v) and its filter word, asked for ahead of time: the probe is a
   // cache miss almost always, and it can overlap the token cache's and the transform's work.
   // Returns the hash for remember().
-  uint64_t prefetch_memory(std::string_view v) {
-    const uint64_t h = memory_hash(v) | 1;
+  uint64_t prefetch_memory(std::string_view v, uint64_t h = 0) {
+    if (h == 0) h = memory_hash(v) | 1;
     if (memory_front(h) == h) return h;
     __builtin_prefetch(&memory_->get()[h & (memory_slots_ - 1)], 1);
     __builtin_prefetch(&filter_[((h >> 40) & (kFilterBits - 1)) >> 6], 1);
@@ -852,10 +853,30 @@ class Engine final : public Scrubber {
     if (scan_everything_) return true;
     if (number) return v.size() >= 9;
     if (v.size() >= min_scan_length_) return true;
-    for (char c : v) {
-      if (kPiiHint[static_cast<uint8_t>(c)]) return true;
+    // Eight bytes at a time (most JSON keys and many short values have none of them).
+    size_t i = 0;
+    for (; i + 8 <= v.size(); i += 8) {
+      uint64_t w;
+      std::memcpy(&w, v.data() + i, 8);
+      if (has_pii_hint(w)) return true;
+    }
+    for (; i < v.size(); ++i) {
+      if (kPiiHint[static_cast<uint8_t>(v[i])]) return true;
     }
     return false;
+  }
+  // Whether one of the eight bytes of `w` is a kPiiHint byte: '0'-':' (0x30-0x3A), '@' or '%'.
+  // Exact: the range test looks at the low seven bits of bytes whose top bit is clear only.
+  static bool has_pii_hint(uint64_t w) {
+    constexpr uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr uint64_t kHigh = kOnes * 0x80;
+    const uint64_t low7 = w & ~kHigh;
+    // top bit of (b + 0x50) set iff b >= 0x30; of (b + 0x45) set iff b >= 0x3B (b < 0x80)
+    const uint64_t ge30 = low7 + kOnes * (0x80 - 0x30);
+    const uint64_t ge3b = low7 + kOnes * (0x80 - 0x3B);
+    const uint64_t in_range = ge30 & ~ge3b & ~w & kHigh;
+    auto zero_byte = [&](uint64_t x) { return (x - kOnes) & ~x & kHigh; };
+    return (in_range | zero_byte(w ^ (kOnes * '@')) | zero_byte(w ^ (kOnes * '%'))) != 0;
   }
   // The bytes may_hold_pii() looks for: a digit, '@', ':' or '%'.
   static constexpr std::array<bool, 256> kPiiHint = [] {
@@ -872,6 +893,16 @@ class Engine final : public Scrubber {
     // Content only (a JSON key, a text): nothing but the detectors can claim it, so what they
     // cannot find needs no decision (most JSON keys).
     if (p.content_only && !may_hold_pii(v, p.number)) return Change::kUnchanged;
+    // The memory's hash of the value, and its filter word asked for now: the word is a cache
+    // miss more often than not, and the decision's lookup can run while it comes. recall() and
+    // remember() below take the hash.
+    uint64_t memory_h = 0;
+    if (!p.content_only && memory_slots_ != 0 && v.size() >= policy_.memory_min_length) {
+      memory_h = memory_hash(v) | 1;
+      if (remembered_ != 0) {
+        __builtin_prefetch(&filter_[((memory_h >> 40) & (kFilterBits - 1)) >> 6]);
+      }
+    }
     const Decision& d = decide(p);
     const ActionParams* act = nullptr;
     Kind kind = Kind::kNone;
@@ -889,7 +920,7 @@ class Engine final : public Scrubber {
       } else if (d.key_kind != Kind::kNone) {
         kind = d.key_kind;
         act = &action_for(d, kind, 0);
-      } else if (const Memo* m = recall(v)) {
+      } else if (const Memo* m = recall(v, memory_h)) {
         kind = m->kind;
         act = m->action;
         from_memory = true;
@@ -965,7 +996,7 @@ class Engine final : public Scrubber {
                                (!by_default || credential_like(v)) && rememberable(v, *act);
       // Both the memory's slot and the token cache's are cache misses more often than not:
       // asked for together, they overlap.
-      const uint64_t memory_h = to_remember ? prefetch_memory(v) : 0;
+      if (to_remember) memory_h = prefetch_memory(v, memory_h);
       if (!decoded_whole && !p.number && act->action == Action::kToken &&
           v.size() <= kCachedLength) {
         prefetch_token(v, kind);

@@ -138,6 +138,41 @@ TEST(DetectCheck, Validators) {
   EXPECT_EQ(dd::escape_tail("\\nabc", 1), 1u);
 }
 
+// builtin_pair_in (16 positions at a time) says what the table of pairs says: every one of the
+// 65,536 byte pairs at every offset of texts of 2 to 40 bytes (either side of a 16-byte step and
+// in the padded tail), among filler bytes that begin and end no pair, and random texts of the
+// bytes the pairs are made of.
+TEST(DetectCheck, BuiltinPairsFastCheckAgreesWithTheTable) {
+  namespace dd = detect_detail;
+  size_t pairs = 0;
+  for (unsigned a = 0; a < 256; ++a) {
+    for (unsigned b = 0; b < 256; ++b) {
+      const bool want =
+          dd::kBuiltinPairs.has(static_cast<unsigned char>(a), static_cast<unsigned char>(b));
+      pairs += want;
+      for (size_t len : {2, 3, 16, 17, 18, 31, 33, 40}) {
+        for (size_t at = 0; at + 2 <= len; at += (len > 20 ? 7 : 1)) {
+          std::string t(len, '\x01');
+          t[at] = static_cast<char>(a);
+          t[at + 1] = static_cast<char>(b);
+          ASSERT_EQ(dd::builtin_pair_in(t), want)
+              << a << " " << b << " len " << len << " at " << at;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(pairs, 62u + 1 + 1 + 1 + 24 + 1 + 7 + 1 + 1);
+  std::mt19937 rng(7);
+  const std::string alphabet = "@%4:yJrRcCnNyY %+IAzpousrbk_xo09aZ.-";
+  for (int i = 0; i < 200000; ++i) {
+    std::string t(rng() % 100, ' ');
+    for (char& c : t) c = rng() % 4 == 0 ? alphabet[rng() % alphabet.size()] : 'q';
+    ASSERT_EQ(dd::builtin_pair_in(t), dd::kBuiltinPairs.any(t)) << t;
+  }
+  EXPECT_FALSE(dd::builtin_pair_in(""));
+  EXPECT_FALSE(dd::builtin_pair_in("@"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Recall.
 
