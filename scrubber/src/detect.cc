@@ -427,8 +427,6 @@ bool looks_random(std::string_view core, size_t min_length, double min_entropy) 
   const bool letter = upper || lower;
   const bool hex_only = !(any & kRfNotHex);
   if (!digit || !letter) return false;
-  const double threshold = hex_only ? std::min(min_entropy, 3.0) : min_entropy;
-  if (estimated_entropy(core) < threshold) return false;
   if (seps >= 3 && !hex_only) {
     // identifier-like when most bytes sit in '-'/'_' tokens that are words or numbers: digits
     // only, or letters in one case ("production", "SKU", "Winter"), not "mKNdRIAlxVBe"
@@ -460,6 +458,10 @@ bool looks_random(std::string_view core, size_t min_length, double min_entropy) 
   if (pairs == 0 || static_cast<double>(switches) < 0.12 * static_cast<double>(pairs)) {
     return false;
   }
+  // The entropy estimate last of the tests that can say no: it is the dearest (a count per byte,
+  // then a sum over the distinct bytes), and most runs that are no secret fail another first.
+  const double threshold = hex_only ? std::min(min_entropy, 3.0) : min_entropy;
+  if (estimated_entropy(core) < threshold) return false;
   if (hex_only) return true;
   if (upper && lower && word_fraction(core) >= 0.6) return false;
   return true;

@@ -618,11 +618,13 @@ class Parser {
       tokens_.append(decoded);
     } else {
       const Frame& f = frames_.back();
-      ++result_.visited;
-      replacement_.clear();
-      if (visitor_->visit(JsonToken::kKey, std::string_view(path_.data(), f.path_len),
-                          parent_view(), decoded, replacement_)) {
-        replace_string(begin, end);
+      if (visitor_->wants_key(decoded)) {
+        ++result_.visited;
+        replacement_.clear();
+        if (visitor_->visit(JsonToken::kKey, std::string_view(path_.data(), f.path_len),
+                            parent_view(), decoded, replacement_)) {
+          replace_string(begin, end);
+        }
       }
       keys_.resize(f.key_off);
       keys_.append(decoded);

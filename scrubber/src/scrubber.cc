@@ -1605,6 +1605,12 @@ class Engine final : public Scrubber {
       return c == Change::kChanged;
     }
 
+    // scrub_value() keeps a key at once unless it may hold personal data (a key is content
+    // only): such keys need not be visited.
+    bool wants_key(std::string_view key) override {
+      return !key.empty() && e_.may_hold_pii(key, false);
+    }
+
    private:
     Engine& e_;
     Side side_;

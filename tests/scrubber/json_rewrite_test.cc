@@ -256,6 +256,40 @@ TEST(JsonRewrite, ReplacesOnlyWhatItIsTold) {
   EXPECT_EQ(r.result.visited, 6u);
 }
 
+// A visitor that declines keys: they are not visited, yet make their part of every path, and a
+// declined key is still there in the output; the others are visited and replaced as before.
+TEST(JsonRewrite, DeclinedKeysAreNotVisited) {
+  class Picky : public Recorder {
+   public:
+    using Recorder::Recorder;
+    bool wants_key(std::string_view key) override { return key.empty() || key[0] != 'x'; }
+  };
+  auto replace = [](JsonToken t, std::string_view v, std::string& out) {
+    if (t == JsonToken::kKey && v == "yes") {
+      out = "YES";
+      return true;
+    }
+    return false;
+  };
+  const std::string doc = R"({"xa":{"yes":"v","xb":[1,{"xc":"w"}]},"yes":2,"xd.e":3,"":4})";
+  const Rewrite all = run(doc, replace);  // every key visited
+  Picky rec(replace);
+  std::string out;
+  const auto result = rewrite_json(doc, rec, out);
+  EXPECT_TRUE(result.valid);
+  EXPECT_EQ(out, R"({"xa":{"YES":"v","xb":[1,{"xc":"w"}]},"YES":2,"xd.e":3,"":4})");
+  EXPECT_EQ(out, all.out);
+  std::vector<Event> want;
+  for (const Event& e : all.events) {
+    if (e.token != JsonToken::kKey || e.value.empty() || e.value[0] != 'x') want.push_back(e);
+  }
+  EXPECT_EQ(want.size(), all.events.size() - 4);
+  EXPECT_EQ(rec.events, want);
+  EXPECT_THAT(rec.events, ::testing::Contains(num("xa.xb[]", "xa", "1")));
+  EXPECT_THAT(rec.events, ::testing::Contains(num("xd\\.e", "", "3")));
+  EXPECT_EQ(result.visited, rec.events.size());
+}
+
 TEST(JsonRewrite, ReplacesKeys) {
   const Rewrite r =
       run(R"({"ann@example.com":{"x":1}})", [](JsonToken t, std::string_view v, std::string& out) {
