@@ -85,6 +85,11 @@ using traffic::Exchange;
 using traffic::Header;
 using traffic::Headers;
 
+// a == b, without the out-of-line three-way compare string_view's operator== goes through.
+inline bool same_bytes(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -408,7 +413,7 @@ class Engine final : public Scrubber {
     const bool url_person = p.location == Location::kJson && url_person_;
     RecentDecision& recent = recent_decisions_[recent_slot(p)];
     if (recent.decision && recent.side == p.side && recent.location == p.location &&
-        recent.url_person == url_person && recent.name == p.name) {
+        recent.url_person == url_person && same_bytes(recent.name, p.name)) {
       return *recent.decision;
     }
     const Decision& d = decide_slow(p);
@@ -1015,7 +1020,7 @@ class Engine final : public Scrubber {
         ++counters_.dropped;
         return Change::kDrop;
       }
-      return out == v ? Change::kUnchanged : Change::kChanged;
+      return same_bytes(out, v) ? Change::kUnchanged : Change::kChanged;
     }
 
     // Spans within the value: each replaced on its own, the text between kept.
@@ -1061,7 +1066,7 @@ class Engine final : public Scrubber {
     }
     report_.record(stats_of(d), v, out, spans_.size() == 1 ? spans_[0].kind : Kind::kNone);
     if (drop_whole) return Change::kDrop;
-    if (out == v) return Change::kUnchanged;
+    if (same_bytes(out, v)) return Change::kUnchanged;
     check_residual(p, d, out);
     return Change::kChanged;
   }
