@@ -611,6 +611,52 @@ TEST(DetectCustom, LongerCandidateOverAUuidLeavesTheRestToSecrets) {
 // ---------------------------------------------------------------------------------------------
 // Options.
 
+// A text that is one UUID (a JSON id) is one uuid span, whatever number clusters its digit groups
+// make; allowed, it is nothing; a policy regex still sees inside it.
+TEST(DetectOptions, TextThatIsOneUuid) {
+  auto d = make();
+  ASSERT_TRUE(d);
+  auto s = d->make_scratch();
+  for (std::string u :
+       {"9f3b7c1e-5a2d-4e8f-b6c9-0d1e2f3a4b5c", "12345678-1234-1234-1234-123456789012",
+        "4111-1111-1111-1111-2222-3333-44445555", "9F3B7C1E-5A2D-4E8F-B6C9-0D1E2F3A4B5C"}) {
+    std::vector<Span> out;
+    d->scan(u, *s, out);
+    if (u[8] != '-') {  // not a UUID: its own spans
+      EXPECT_TRUE(out.empty() || out[0].kind != Kind::kUuid) << u;
+      continue;
+    }
+    ASSERT_EQ(out.size(), 1u) << u;
+    EXPECT_EQ(out[0], (Span{0, 36, Kind::kUuid, 0})) << u;
+    EXPECT_FALSE(d->clean(u, *s)) << u;
+  }
+  DetectorOptions allow;
+  allow.allow = {"12345678-1234-1234-1234-123456789012"};
+  auto da = make(allow);
+  ASSERT_TRUE(da);
+  auto sa = da->make_scratch();
+  std::vector<Span> out;
+  da->scan("12345678-1234-1234-1234-123456789012", *sa, out);
+  for (const Span& sp : out) EXPECT_NE(sp.kind, Kind::kUuid);
+  DetectorOptions custom;
+  custom.custom = {"1234-12345678"};
+  auto dc = make(custom);
+  ASSERT_TRUE(dc);
+  auto sc = dc->make_scratch();
+  out.clear();
+  dc->scan("12345678-1234-1234-1234-123456789012", *sc, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], (Span{0, 36, Kind::kUuid, 0}));  // longer than the regex's 13 bytes
+  custom.custom = {"[0-9a-f-]{36}"};                 // as long: the regex wins the tie
+  auto dc2 = make(custom);
+  ASSERT_TRUE(dc2);
+  auto sc2 = dc2->make_scratch();
+  out.clear();
+  dc2->scan("12345678-1234-1234-1234-123456789012", *sc2, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], (Span{0, 36, Kind::kCustom, 0}));
+}
+
 TEST(DetectOptions, AllowList) {
   DetectorOptions o;
   o.allow = {"127.0.0.1", "test@example.com"};
