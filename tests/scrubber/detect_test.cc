@@ -564,6 +564,13 @@ TEST(DetectCustom, CustomOverlapsWithBuiltins) {
   EXPECT_EQ(out[0], (Span{0, 16, Kind::kCustom, 2}));
 }
 
+// The spans of one scan() of `t`.
+std::vector<Span> spans_of(const Detectors& d, Scratch& s, std::string_view t) {
+  std::vector<Span> out;
+  d.scan(t, s, out);
+  return out;
+}
+
 // A run of base64 bytes that is one UUID leaves its secret piece to be worked out only when the
 // UUID loses to a longer candidate (detect.cc, kDeferred): then what the winner leaves of the
 // run is still a secret when it reads as random, as when every run's piece was worked out first.
@@ -573,88 +580,70 @@ TEST(DetectCustom, LongerCandidateOverAUuidLeavesTheRestToSecrets) {
   auto d = make(o);
   ASSERT_TRUE(d);
   auto s = d->make_scratch();
-  std::vector<Span> out;
+  using V = std::vector<Span>;
   const std::string words = "ref abcdefghijklmnopqrstuvwxyzabcd ";
-  // the regex takes the UUID's first 13 bytes (48 in all, longer than the UUID's 36)
-  d->scan(words + "9f3b7c1e-5a2d-4e8f-b6c9-0d1e2f3a4b5c", *s, out);
-  ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0], (Span{0, 48, Kind::kCustom, 0}));
-  EXPECT_EQ(out[1], (Span{49, 71, Kind::kSecret, 0}));  // "4e8f-b6c9-0d1e2f3a4b5c"
-  // what is left is too short for a secret (under 20 bytes): the regex's span alone
-  out.clear();
-  d->scan("ref abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz 9f3b7c1e-5a2d", *s, out);
-  ASSERT_EQ(out.size(), 1u);
-  out.clear();
-  d->scan(words + "9f3b7c1e-5a2d-4e8f-000000000000", *s, out);  // no UUID: not hex enough
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0], (Span{0, 48, Kind::kCustom, 0}));
+  const std::string uuid = "9f3b7c1e-5a2d-4e8f-b6c9-0d1e2f3a4b5c";
+  // the regex takes the UUID's first 13 bytes (48 in all, longer than the UUID's 36); the rest,
+  // "4e8f-b6c9-0d1e2f3a4b5c", is a secret
+  EXPECT_EQ(spans_of(*d, *s, words + uuid),
+            (V{{0, 48, Kind::kCustom, 0}, {49, 71, Kind::kSecret, 0}}));
+  // a longer regex leaves too little for a secret (under 20 bytes): its span alone
+  DetectorOptions o2;
+  o2.custom = {"ref [a-z]+ [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}"};
+  auto d2 = make(o2);
+  ASSERT_TRUE(d2);
+  auto s2 = d2->make_scratch();
+  EXPECT_EQ(spans_of(*d2, *s2, words + uuid), (V{{0, 58, Kind::kCustom, 0}}));
+  // no UUID (not hex enough): the regex's span alone
+  EXPECT_EQ(spans_of(*d, *s, words + "9f3b7c1e-5a2d-4e8f-000000000000"),
+            (V{{0, 48, Kind::kCustom, 0}}));
   // the UUID alone, and two in a row with a byte between: UUIDs, no secret
-  out.clear();
-  d->scan("9f3b7c1e-5a2d-4e8f-b6c9-0d1e2f3a4b5c", *s, out);
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0], (Span{0, 36, Kind::kUuid, 0}));
-  out.clear();
-  d->scan("9f3b7c1e-5a2d-4e8f-b6c9-0d1e2f3a4b5c 0d1e2f3a-4b5c-4e8f-96c9-9f3b7c1e5a2d", *s, out);
-  ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[1], (Span{37, 73, Kind::kUuid, 0}));
+  EXPECT_EQ(spans_of(*d, *s, uuid), (V{{0, 36, Kind::kUuid, 0}}));
+  EXPECT_EQ(spans_of(*d, *s, uuid + " 0d1e2f3a-4b5c-4e8f-96c9-9f3b7c1e5a2d"),
+            (V{{0, 36, Kind::kUuid, 0}, {37, 73, Kind::kUuid, 0}}));
   // an allowed UUID is no uuid, and its run is judged as a secret as any other run
   DetectorOptions allow;
-  allow.allow = {"9f3b7c1e-5a2d-4e8f-b6c9-0d1e2f3a4b5c"};
+  allow.allow = {uuid};
   auto da = make(allow);
   ASSERT_TRUE(da);
   auto sa = da->make_scratch();
-  out.clear();
-  da->scan("id 9f3b7c1e-5a2d-4e8f-b6c9-0d1e2f3a4b5c", *sa, out);
-  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(spans_of(*da, *sa, "id " + uuid), V{});
 }
 
 // ---------------------------------------------------------------------------------------------
 // Options.
 
 // A text that is one UUID (a JSON id) is one uuid span, whatever number clusters its digit groups
-// make; allowed, it is nothing; a policy regex still sees inside it.
+// make; allowed, it is no uuid; a policy regex still sees inside it.
 TEST(DetectOptions, TextThatIsOneUuid) {
+  using V = std::vector<Span>;
   auto d = make();
   ASSERT_TRUE(d);
   auto s = d->make_scratch();
   for (std::string u :
        {"9f3b7c1e-5a2d-4e8f-b6c9-0d1e2f3a4b5c", "12345678-1234-1234-1234-123456789012",
-        "4111-1111-1111-1111-2222-3333-44445555", "9F3B7C1E-5A2D-4E8F-B6C9-0D1E2F3A4B5C"}) {
-    std::vector<Span> out;
-    d->scan(u, *s, out);
-    if (u[8] != '-') {  // not a UUID: its own spans
-      EXPECT_TRUE(out.empty() || out[0].kind != Kind::kUuid) << u;
-      continue;
-    }
-    ASSERT_EQ(out.size(), 1u) << u;
-    EXPECT_EQ(out[0], (Span{0, 36, Kind::kUuid, 0})) << u;
+        "9F3B7C1E-5A2D-4E8F-B6C9-0D1E2F3A4B5C"}) {
+    EXPECT_EQ(spans_of(*d, *s, u), (V{{0, 36, Kind::kUuid, 0}})) << u;
     EXPECT_FALSE(d->clean(u, *s)) << u;
   }
+  const std::string digits = "12345678-1234-1234-1234-123456789012";
   DetectorOptions allow;
-  allow.allow = {"12345678-1234-1234-1234-123456789012"};
+  allow.allow = {digits};
   auto da = make(allow);
   ASSERT_TRUE(da);
   auto sa = da->make_scratch();
-  std::vector<Span> out;
-  da->scan("12345678-1234-1234-1234-123456789012", *sa, out);
-  for (const Span& sp : out) EXPECT_NE(sp.kind, Kind::kUuid);
+  for (const Span& sp : spans_of(*da, *sa, digits)) EXPECT_NE(sp.kind, Kind::kUuid);
   DetectorOptions custom;
-  custom.custom = {"1234-12345678"};
+  custom.custom = {"1234-12345678"};  // shorter than the UUID, which wins
   auto dc = make(custom);
   ASSERT_TRUE(dc);
   auto sc = dc->make_scratch();
-  out.clear();
-  dc->scan("12345678-1234-1234-1234-123456789012", *sc, out);
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0], (Span{0, 36, Kind::kUuid, 0}));  // longer than the regex's 13 bytes
-  custom.custom = {"[0-9a-f-]{36}"};                 // as long: the regex wins the tie
+  EXPECT_EQ(spans_of(*dc, *sc, digits), (V{{0, 36, Kind::kUuid, 0}}));
+  custom.custom = {"[0-9a-f-]{36}"};  // as long: the regex wins the tie
   auto dc2 = make(custom);
   ASSERT_TRUE(dc2);
   auto sc2 = dc2->make_scratch();
-  out.clear();
-  dc2->scan("12345678-1234-1234-1234-123456789012", *sc2, out);
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0], (Span{0, 36, Kind::kCustom, 0}));
+  EXPECT_EQ(spans_of(*dc2, *sc2, digits), (V{{0, 36, Kind::kCustom, 0}}));
 }
 
 TEST(DetectOptions, AllowList) {
