@@ -646,6 +646,34 @@ TEST(DetectOptions, TextThatIsOneUuid) {
   EXPECT_EQ(spans_of(*dc2, *sc2, digits), (V{{0, 36, Kind::kCustom, 0}}));
 }
 
+// A text that is one UTC timestamp holds nothing, whatever its digits; a policy regex still
+// sees inside it, and so do secrets of 13 bytes or fewer (its "2024-03-07T12").
+TEST(DetectOptions, TextThatIsOneTimestamp) {
+  using V = std::vector<Span>;
+  auto d = make();
+  ASSERT_TRUE(d);
+  auto s = d->make_scratch();
+  for (const char* ts :
+       {"2024-03-07T12:34:56Z", "2024-03-07T12:34:56.789Z", "1999-12-31T23:59:59.123456789Z",
+        "4111-11-11T11:11:11.111Z", "9999-99-99T99:99:99.9Z"}) {
+    EXPECT_EQ(spans_of(*d, *s, ts), V{}) << ts;
+    EXPECT_TRUE(d->clean(ts, *s)) << ts;
+  }
+  DetectorOptions custom;
+  custom.custom = {"\\d{4}-\\d{2}"};
+  auto dc = make(custom);
+  ASSERT_TRUE(dc);
+  auto sc = dc->make_scratch();
+  EXPECT_EQ(spans_of(*dc, *sc, "2024-03-07T12:34:56.789Z"), (V{{0, 7, Kind::kCustom, 0}}));
+  DetectorOptions short_secrets;
+  short_secrets.secret_min_length = 8;
+  auto ds = make(short_secrets);
+  ASSERT_TRUE(ds);
+  auto ss = ds->make_scratch();
+  EXPECT_EQ(spans_of(*ds, *ss, "9182-73-64T50:27:36.481Z"), (V{{0, 13, Kind::kSecret, 0}}));
+  EXPECT_EQ(spans_of(*ds, *ss, "2024-03-07T12:34:56Z"), V{});
+}
+
 TEST(DetectOptions, AllowList) {
   DetectorOptions o;
   o.allow = {"127.0.0.1", "test@example.com"};
