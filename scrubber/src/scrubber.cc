@@ -340,6 +340,9 @@ class Engine final : public Scrubber {
     for (const auto& a : policy_.by_kind) {
       if (!a.entity.empty()) uses_entities_ = true;
     }
+    for (const auto& a : policy_.custom_actions) {
+      if (!a.entity.empty()) uses_entities_ = true;
+    }
   }
 
   void scrub(Exchange& ex) override {
@@ -1840,6 +1843,7 @@ class Engine final : public Scrubber {
     };
     for (const auto& r : policy_.rules) want(r.action);
     for (const auto& a : policy_.by_kind) want(a);
+    for (const auto& a : policy_.custom_actions) want(a);
   }
 
   Policy policy_;

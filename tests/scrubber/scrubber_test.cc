@@ -282,6 +282,35 @@ TEST(Scrubber, ValuesThatComeBackAreScrubbedAsTheFirstTime) {
   EXPECT_EQ(s->counters().residual, 0u);
 }
 
+// A policy regex's action may read an entity too: dates found by it shift by the exchange's
+// user, consistently, as the rules' and kinds' actions do.
+TEST(Scrubber, APolicyRegexActionReadsItsEntity) {
+  const auto p = policy_from(R"(
+custom:
+  - name: day
+    regex: "20[0-9]{2}-[0-9]{2}-[0-9]{2}"
+    action: shift-date
+    max_days: 1000
+    entity: header:x-user-id
+)");
+  auto s = make(p);
+  auto shifted = [&](const std::string& user) {
+    auto e = get("/api/visits", {{"X-User-Id", user}});
+    json_response(e, R"({"when": "2024-03-07"})");
+    s->scrub(e);
+    return nlohmann::json::parse(e.response->body)["when"].get<std::string>();
+  };
+  std::set<std::string> dates;
+  for (int user = 0; user < 8; ++user) {
+    const std::string date = shifted("u-" + std::to_string(user));
+    EXPECT_THAT(date, ::testing::MatchesRegex("20[0-9]{2}-[0-9]{2}-[0-9]{2}"));
+    EXPECT_NE(date, "2024-03-07");
+    EXPECT_EQ(shifted("u-" + std::to_string(user)), date) << "the same user, the same shift";
+    dates.insert(date);
+  }
+  EXPECT_GE(dates.size(), 7u) << "8 users, shifts of up to 1,000 days either way";
+}
+
 TEST(Scrubber, AnIdScrubbedInAResponseIsScrubbedTheSameInALaterPath) {
   auto p = policy_from(R"(
 rules:
