@@ -439,6 +439,7 @@ class Engine final : public Scrubber {
     if (decisions_.size() > 100000) {
       decisions_.clear();
       for (auto& r : recent_decisions_) r.decision = nullptr;
+      for (auto& o : outcomes_) o.hash = 0;  // they name decisions by address
     }
 
     Decision d;
@@ -668,6 +669,7 @@ class Engine final : public Scrubber {
   // Transforms a whole value, honouring the constraints of its place; appends to `out`.
   void transform(const Place& p, std::string_view v, Kind kind, const ActionParams& a,
                  std::string& out) {
+    if (recording_ && !a.entity.empty()) recording_->ok = false;  // depends on the exchange
     size_t start = out.size();
     if (p.number && a.action == Action::kToken) {
       // A JSON number: its digits get the token they would get as a string of digits (so that
@@ -815,6 +817,121 @@ class Engine final : public Scrubber {
     ++counters_.by_kind[size_t(kind)];
     ++counters_.by_location[size_t(p.location)];
     changed_ = true;
+    if (recording_) {
+      if (recording_->n_kinds < OutcomeSlot::kKinds) {
+        recording_->kinds[recording_->n_kinds] = kind;
+      }
+      ++recording_->n_kinds;
+    }
+  }
+
+  // ---- outcomes ----
+  // Traffic repeats its long values too: a product's description and image URL in every
+  // catalog page that lists it, an app's user agent in every event. What the detectors make of
+  // such a value and what replaces it depend on the value, its place's decision and the key
+  // only — unless an action reads the exchange's entity (date shifting) or a transform falls
+  // back — so the whole outcome of a content-detected value (the result, the replacement, the
+  // counts, the report's record and the residual re-scan's count) is kept here and replayed
+  // when the value comes back at a place with the same decision. Exact: a hit compares the
+  // decision, the place's flags and the whole value. Only values of kOutcomeMinLength to
+  // kOutcomeMaxLength bytes come here: a shorter one's scan costs about what a probe that
+  // misses the cache costs (a direct-mapped table of all JSON values was slower, 2026-12-04),
+  // and a longer one is rarely met again. The values and replacements kept take at most
+  // kOutcomeBytes; past that, a slot is only reused in the room it has.
+  static constexpr size_t kOutcomeMinLength = 40;
+  static constexpr size_t kOutcomeMaxLength = 1024;
+  static constexpr size_t kOutcomeSlots = 32768;
+  static constexpr size_t kOutcomeBytes = size_t{8} << 20;
+  struct OutcomeSlot {
+    static constexpr uint8_t kKinds = 6;
+    uint64_t hash = 0;  // 0: empty
+    const Decision* decision = nullptr;
+    uint32_t in_len = 0;
+    uint8_t place = 0;  // outcome_place()
+    Change change = Change::kUnchanged;
+    bool recorded = false;  // report_.record() was called, with record_kind
+    Kind record_kind = Kind::kNone;
+    uint16_t n_kinds = 0;  // count() calls, their kinds below (more than kKinds: not kept)
+    std::array<Kind, kKinds> kinds{};
+    // false: the outcome is not to be replayed (an entity, a fallback, too many spans)
+    bool ok = true;
+    uint32_t dropped = 0;
+    uint32_t residual = 0;
+    std::string bytes;  // the value, then its replacement
+  };
+  static uint8_t outcome_place(const Place& p) {
+    return uint8_t(uint8_t(p.location) << 3 | uint8_t(p.binary) << 2 | uint8_t(p.number) << 1 |
+                   uint8_t(p.plus_is_space));
+  }
+  // The slot for a value found by content at `p`, or nullptr when such a value is not kept.
+  // `h`: memory_hash(v) | 1, or 0.
+  OutcomeSlot* outcome_slot(const Place& p, std::string_view v, uint64_t h) {
+    if (v.size() < kOutcomeMinLength || v.size() > kOutcomeMaxLength || p.number ||
+        std::memchr(v.data(), '%', v.size()) != nullptr) {
+      return nullptr;  // numbers are short; escapes go through scrub_encoded_span()
+    }
+    if (h == 0) h = memory_hash(v) | 1;
+    OutcomeSlot& slot = outcomes_[h & (kOutcomeSlots - 1)];
+    outcome_hash_ = h;
+    return &slot;
+  }
+  bool outcome_hit(const OutcomeSlot& slot, const Place& p, const Decision& d,
+                   std::string_view v) const {
+    return slot.hash == outcome_hash_ && slot.decision == &d && slot.in_len == v.size() &&
+           slot.place == outcome_place(p) &&
+           std::memcmp(slot.bytes.data(), v.data(), v.size()) == 0;
+  }
+  Change replay_outcome(const OutcomeSlot& slot, const Place& p, const Decision& d,
+                        std::string_view v, std::string& out) {
+    for (size_t i = 0; i < slot.n_kinds; ++i) count(p, slot.kinds[i]);
+    counters_.dropped += slot.dropped;
+    const std::string_view replaced = std::string_view(slot.bytes).substr(slot.in_len);
+    if (slot.recorded) report_.record(stats_of(d), v, replaced, slot.record_kind);
+    if (slot.residual) {
+      counters_.residual += slot.residual;
+      report_.add_residual(stats_of(d), slot.residual);
+    }
+    if (slot.change != Change::kUnchanged) out.assign(replaced);
+    return slot.change;
+  }
+  // Starts keeping the outcome of the value about to be scanned in `slot`.
+  void record_outcome(OutcomeSlot& slot, const Place& p, const Decision& d, std::string_view v) {
+    slot.hash = 0;  // until the outcome is complete
+    slot.decision = &d;
+    slot.in_len = uint32_t(v.size());
+    slot.place = outcome_place(p);
+    slot.recorded = false;
+    slot.n_kinds = 0;
+    slot.ok = true;
+    outcome_counters_ = {counters_.dropped, counters_.fallbacks, counters_.residual};
+    recording_ = &slot;
+  }
+  void finish_outcome(std::string_view v, Change change, std::string_view out) {
+    OutcomeSlot& slot = *recording_;
+    recording_ = nullptr;
+    if (!slot.ok || slot.n_kinds > OutcomeSlot::kKinds ||
+        counters_.fallbacks != outcome_counters_[1] ||
+        (!slot.recorded && change != Change::kUnchanged)) {  // (a replacement is recorded)
+      return;
+    }
+    const size_t need = v.size() + (slot.recorded ? out.size() : 0);
+    const size_t had = slot.bytes.capacity();
+    if (need > had && outcome_bytes_ - had + need > kOutcomeBytes) return;
+    slot.bytes.assign(v);
+    if (slot.recorded) slot.bytes.append(out);
+    outcome_bytes_ = outcome_bytes_ - had + slot.bytes.capacity();
+    slot.change = change;
+    slot.dropped = uint32_t(counters_.dropped - outcome_counters_[0]);
+    slot.residual = uint32_t(counters_.residual - outcome_counters_[2]);
+    slot.hash = outcome_hash_;
+  }
+  // report_.record() for scrub_value(), noted in the outcome being kept.
+  void record_value(const Decision& d, std::string_view v, std::string_view out, Kind kind) {
+    report_.record(stats_of(d), v, out, kind);
+    if (recording_) {
+      recording_->recorded = true;
+      recording_->record_kind = kind;
+    }
   }
 
   // Rescans scrubbed output: anything the detectors find outside the regions twin wrote is
@@ -897,6 +1014,12 @@ class Engine final : public Scrubber {
   // The heart: decides and transforms one value. `out` receives the new value when the result
   // is kChanged.
   Change scrub_value(const Place& p, std::string_view v, std::string& out) {
+    const Change c = scrub_value_once(p, v, out);
+    if (recording_) finish_outcome(v, c, out);
+    return c;
+  }
+
+  Change scrub_value_once(const Place& p, std::string_view v, std::string& out) {
     if (v.empty()) return Change::kUnchanged;
     // Content only (a JSON key, a text): nothing but the detectors can claim it, so what they
     // cannot find needs no decision (most JSON keys).
@@ -909,6 +1032,9 @@ class Engine final : public Scrubber {
       memory_h = memory_hash(v) | 1;
       if (remembered_ != 0) {
         __builtin_prefetch(&filter_[((memory_h >> 40) & (kFilterBits - 1)) >> 6]);
+      }
+      if (v.size() >= kOutcomeMinLength && p.location != Location::kHeader) {
+        __builtin_prefetch(&outcomes_[memory_h & (kOutcomeSlots - 1)]);  // outcome_slot()
       }
     }
     const Decision& d = decide(p);
@@ -951,6 +1077,10 @@ class Engine final : public Scrubber {
       if (p.content_only || p.location == Location::kHeader) {
         memo_scan(v, spans_);
       } else {
+        if (OutcomeSlot* slot = outcome_slot(p, v, memory_h)) {
+          if (outcome_hit(*slot, p, d, v)) return replay_outcome(*slot, p, d, v, out);
+          record_outcome(*slot, p, d, v);
+        }
         detectors_->scan(v, *scratch_, spans_);
       }
       if (spans_.empty()) return Change::kUnchanged;
@@ -1018,7 +1148,7 @@ class Engine final : public Scrubber {
       }
       count(p, kind);
       if (to_remember) remember(v, kind, act, memory_h);
-      report_.record(stats_of(d), v, out, kind);
+      record_value(d, v, out, kind);
       if (act->action == Action::kDrop) {
         ++counters_.dropped;
         return Change::kDrop;
@@ -1067,7 +1197,7 @@ class Engine final : public Scrubber {
       out.assign("0");
       ++counters_.fallbacks;
     }
-    report_.record(stats_of(d), v, out, spans_.size() == 1 ? spans_[0].kind : Kind::kNone);
+    record_value(d, v, out, spans_.size() == 1 ? spans_[0].kind : Kind::kNone);
     if (drop_whole) return Change::kDrop;
     if (same_bytes(out, v)) return Change::kUnchanged;
     check_residual(p, d, out);
@@ -1860,6 +1990,11 @@ class Engine final : public Scrubber {
   std::vector<TokenSlot> token_cache_ = std::vector<TokenSlot>(kTokenSlots);
   std::vector<LongToken> long_tokens_ = std::vector<LongToken>(4096);
   std::vector<ScanMemoSlot> scan_memo_ = std::vector<ScanMemoSlot>(kScanMemoSlots);
+  std::vector<OutcomeSlot> outcomes_ = std::vector<OutcomeSlot>(kOutcomeSlots);
+  OutcomeSlot* recording_ = nullptr;  // the outcome being kept (scrub_value)
+  uint64_t outcome_hash_ = 0;
+  size_t outcome_bytes_ = 0;                    // the capacity of the outcomes' strings
+  std::array<uint64_t, 3> outcome_counters_{};  // dropped, fallbacks, residual at its start
   struct CachedEndpoint {
     const ActionParams* action = nullptr;
     uint8_t in_family = 0;

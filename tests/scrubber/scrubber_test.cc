@@ -311,6 +311,110 @@ custom:
   EXPECT_GE(dates.size(), 7u) << "8 users, shifts of up to 1,000 days either way";
 }
 
+// Long values found by content keep their outcome in the engine (so that a catalog's
+// descriptions and image URLs are not scanned again on every page): met again, one must give
+// what meeting it for the first time gives — the same replacement, the same counts and the same
+// report — follow its place's decision, and not replay an action that reads the exchange.
+TEST(Scrubber, LongValuesMetAgainGetWhatAFirstMeetingGives) {
+  const auto p = policy_from(R"(
+rules:
+  - where: "json:**.masked"
+    kind: email
+    action: mask
+custom:
+  - name: day
+    regex: "20[0-9]{2}-[0-9]{2}-[0-9]{2}"
+    action: shift-date
+    entity: header:x-user-id
+)");
+  const std::string note = "Call Ana at +1 415 555 2671 or write to ana.silva@example.com today";
+  auto exchange = [&](const std::string& user) {
+    auto e = get("/api/products", {{"X-User-Id", user}});
+    json_response(
+        e,
+        R"({"image": "https://cdn.shop.example.com/img/products/SKU-03697-F/94723f1335e0-800x800.jpg",)"
+        R"( "note": ")" +
+            note + R"(", "masked": ")" + note +
+            R"(",)"
+            R"( "prose": "The Wireless Mouse Mini is designed for everyday use and built to last.",)"
+            R"( "dated": "Follow-up visit booked for 2024-03-07, a reminder goes to the customer",)"
+            R"( "contact": "margaret.fischer-longname@accounts.example.de"})");
+    return e;
+  };
+  auto fresh = [&](Exchange e, ScrubCounters* counters = nullptr, Report* report = nullptr) {
+    auto s = make(p);
+    s->scrub(e);
+    if (counters) counters->merge(s->counters());
+    if (report) report->merge(s->report());
+    return e;
+  };
+  ScrubCounters want_counters;
+  Report want_report(0);
+  const Exchange first = fresh(exchange("u-1"), &want_counters, &want_report);
+  fresh(exchange("u-1"), &want_counters, &want_report);
+  const auto body = nlohmann::json::parse(first.response->body);
+  // Each value is one the engine keeps, and each was scrubbed, or kept, as it should be.
+  EXPECT_NE(body["image"],
+            "https://cdn.shop.example.com/img/products/SKU-03697-F/94723f1335e0-800x800.jpg");
+  EXPECT_EQ(body["note"].get<std::string>().find("ana.silva"), std::string::npos);
+  EXPECT_NE(body["note"], body["masked"]) << "a rule of the place masks its e-mail";
+  EXPECT_EQ(body["prose"],
+            "The Wireless Mouse Mini is designed for everyday use and built to last.");
+  EXPECT_EQ(body["contact"].get<std::string>().find("fischer"), std::string::npos);
+  const Exchange other_user = fresh(exchange("u-2"));
+  ASSERT_NE(nlohmann::json::parse(other_user.response->body)["dated"], body["dated"])
+      << "dates shift by entity";
+
+  auto s = make(p);
+  for (int round = 0; round < 2; ++round) {
+    auto again = exchange("u-1");
+    s->scrub(again);
+    EXPECT_EQ(again.response->body, first.response->body) << "round " << round;
+  }
+  EXPECT_EQ(s->counters().to_json(), want_counters.to_json());
+  EXPECT_EQ(s->report().to_json(), want_report.to_json());
+  auto shifted = exchange("u-2");
+  s->scrub(shifted);
+  EXPECT_EQ(shifted.response->body, other_user.response->body);
+}
+
+// The outcomes kept are bounded in bytes; past the bound, values still come out right, kept or
+// not.
+TEST(Scrubber, LongValuesPastTheOutcomesBoundAreStillRight) {
+  auto text = [](int i) {
+    std::string t = "Customer " + std::to_string(i) + " wrote from c" + std::to_string(i) +
+                    ".reader@example.com about ";
+    while (t.size() < 1000) t += "the parcel that came late again, ";
+    return t.substr(0, 1000);
+  };
+  auto exchange = [&](int i) {
+    auto e = get("/api/notes");
+    json_response(e, R"({"text": ")" + text(i) + R"("})");
+    return e;
+  };
+  auto fresh = [&](int i) {
+    auto s = make();
+    auto e = exchange(i);
+    s->scrub(e);
+    return e.response->body;
+  };
+  auto s = make();
+  constexpr int kValues = 6000;  // 6,000 values and replacements of 1,000 bytes: past 8 MiB
+  for (int i = 0; i < kValues; ++i) {
+    auto e = exchange(i);
+    s->scrub(e);
+  }
+  for (int i : {0, 1, kValues / 2, kValues - 1}) {
+    auto again = exchange(i);
+    s->scrub(again);
+    const auto want = fresh(i);
+    EXPECT_EQ(again.response->body, want) << i;
+    EXPECT_EQ(want.find("reader@example"), std::string::npos);
+  }
+  EXPECT_EQ(s->counters().by_kind[size_t(Kind::kEmail)], kValues + 4u);
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
 TEST(Scrubber, AnIdScrubbedInAResponseIsScrubbedTheSameInALaterPath) {
   auto p = policy_from(R"(
 rules:
