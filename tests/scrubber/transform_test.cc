@@ -916,6 +916,60 @@ TEST(KindTokenTest, UuidsKeepVersionAndVariant) {
   EXPECT_EQ(tok(t, "not-a-uuid", Kind::kUuid), tok(t, "not-a-uuid"));
 }
 
+// Scheme 2's UUID token, written here from its description (transform.cc, shape_token's wide
+// path): the keystream of SipHash-2-4-128 under the second half of the "token" key of the tag
+// 'U' | 0x80, the length and the length of `extra` (0) as 64-bit little-endian words, the shape
+// (the version, the variant and the dashes in lower case, 'x' for each hex position) and each
+// hex position's value; each hex position then takes the top four bits of the next 16 bits of
+// SipHash-1-3 of (counter, byte 0), four to a counter value. Fed here byte by byte.
+TEST(KindTokenTest, UuidTokensAreTheKeystreamOfTheirDescription) {
+  const Key key = test_key();
+  const SipKey stream = SipKey::from_bytes(key.derive("token").bytes().data() + 16);
+  Transformer t(key, 2);
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 2000; ++i) {
+    const bool dashed = i % 3 != 0;
+    std::string u = random_from(rng, "0123456789abcdef", dashed ? 36 : 32);
+    if (dashed) u[8] = u[13] = u[18] = u[23] = '-';
+    const bool upper = i % 4 == 0;
+    if (upper) {
+      for (char& c : u) c = static_cast<char>(std::toupper(c));
+    }
+    const size_t version = dashed ? 14 : 12;
+    const size_t variant = dashed ? 19 : 16;
+    auto classed = [&](size_t j) { return j != version && j != variant && u[j] != '-'; };
+    auto nibble = [](char c) {
+      return static_cast<uint8_t>(is_digit(c) ? c - '0' : (std::tolower(c) - 'a') + 10);
+    };
+    SipHasher seed(stream, true);
+    seed.update(static_cast<uint8_t>('U' | 0x80));
+    seed.update_u64(u.size());
+    seed.update_u64(0);
+    for (size_t j = 0; j < u.size(); ++j) {
+      seed.update(classed(j) ? uint8_t{'x'} : static_cast<uint8_t>(std::tolower(u[j])));
+    }
+    for (size_t j = 0; j < u.size(); ++j) {
+      if (classed(j)) seed.update(nibble(u[j]));
+    }
+    SipKey ks;
+    seed.finish128(&ks.k0, &ks.k1);
+    std::string want = u;
+    uint64_t counter = 0;
+    int used = 4;
+    uint64_t bits = 0;
+    for (size_t j = 0; j < u.size(); ++j) {
+      if (!classed(j)) continue;
+      if (used == 4) {
+        bits = siphash13_u64_byte(ks, counter++, 0);
+        used = 0;
+      }
+      const char c = "0123456789abcdef"[((bits >> (16 * used++)) & 0xffff) >> 12];
+      want[j] = upper ? static_cast<char>(std::toupper(c)) : c;
+    }
+    ASSERT_EQ(tok(t, u, Kind::kUuid), want) << u;
+  }
+}
+
 TEST(KindTokenTest, JwtKeepsItsHeader) {
   Transformer t(test_key());
   const std::string jwt =
