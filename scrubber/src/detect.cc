@@ -2021,6 +2021,14 @@ size_t DetectorsImpl::word_run_at(Pass& p, size_t pos) const {
   if (e - b >= 2 && t[b] == '-' && t[b + 1] == '-') return e;  // a multipart delimiter
   // '/' separates path segments unless the run reads as one base64 string
   bool split = t[b] == '/' || t[e - 1] == '/';
+  if (!split && b >= 2 && t[b - 1] == '.' && is_alnum(t[b - 2])) {
+    // A host's last label and the path after it ("cdn.example.com/img/SKU-1/5e87.jpg": the run
+    // starts at "com"): a run of base64 has no '.', so one that starts right after a dotted
+    // name with lower-case letters up to a '/' is a URL's host and path, and its '/' separate.
+    size_t j = b;
+    while (j < e && is_lower(t[j])) ++j;
+    split = j > b && j < e && t[j] == '/';
+  }
   for (size_t i = b; i < e && !split; ++i) {
     if (t[i] != '/') continue;
     size_t j = i + 1;

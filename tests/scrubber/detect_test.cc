@@ -487,6 +487,13 @@ TEST_F(DetectTest, BoundariesAndShapes) {
       {"sig=q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=",
        {{"q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=", Kind::kSecret}}},
       {"logo@2x.png and @media print", {}},
+      // A host's last label and its path are not one base64 run: each segment is judged alone.
+      {"https://cdn.example.com/img/SKU-6697-J/5e8791658ded.jpg", {}},
+      {"https://files.example.com/dl/q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA",
+       {{"q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA", Kind::kSecret}}},
+      // After a '.', base64 with '/' in it is still one secret.
+      {"cfg.q83vEjRW/eJCrze8SNFZ4kKvN7xI0Vni/Qq83vEjRWeJA=",
+       {{"q83vEjRW/eJCrze8SNFZ4kKvN7xI0Vni/Qq83vEjRWeJA=", Kind::kSecret}}},
   };
   for (const Expect& e : cases) expect_spans(*detectors_, *scratch_, e);
 }
