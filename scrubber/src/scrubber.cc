@@ -5,6 +5,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -233,12 +234,14 @@ bool credential_header(std::string_view lname) {
 }
 
 bool credential_like(std::string_view v) {
+  if (v.size() < 8) return false;
   bool letter = false, digit = false;
-  for (char c : v) {
+  for (char c : v) {  // until both are seen: a credential shows both within a few bytes
     if (c >= '0' && c <= '9') digit = true;
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) letter = true;
+    if (letter && digit) return true;
   }
-  return v.size() >= 8 && letter && digit;
+  return false;
 }
 
 enum class Change : uint8_t { kUnchanged, kChanged, kDrop };
@@ -1380,8 +1383,8 @@ class Engine final : public Scrubber {
       if (!seg.empty()) {
         decoded_.clear();
         percent_decode(seg, false, decoded_);
-        std::snprintf(index_text, sizeof index_text, "%zu", index);
-        Place p{side, Location::kPath, index_text};
+        const auto text_end = std::to_chars(index_text, index_text + sizeof index_text, index).ptr;
+        Place p{side, Location::kPath, std::string_view(index_text, size_t(text_end - index_text))};
         auto c = scrub_value(p, decoded_, tmp_);
         if (c != Change::kUnchanged) {
           replaced = true;
