@@ -102,9 +102,13 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 bool icontains(std::string_view hay, std::string_view needle) {
+  if (needle.empty()) return true;
   if (needle.size() > hay.size()) return false;
-  for (size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-    if (iequals(hay.substr(i, needle.size()), needle)) return true;
+  // Most positions differ in their first byte: that test alone, the rest compared only after it.
+  const char first = lower(needle[0]);
+  const std::string_view rest = needle.substr(1);
+  for (size_t i = 0, last = hay.size() - needle.size(); i <= last; ++i) {
+    if (lower(hay[i]) == first && iequals(hay.substr(i + 1, rest.size()), rest)) return true;
   }
   return false;
 }
@@ -1762,8 +1766,8 @@ class Engine final : public Scrubber {
   // Scrubs a decoded body in place; returns whether it changed.
   bool scrub_plain(std::string_view ct, std::string& body, Side side, bool truncated,
                    std::string_view json_prefix = {}) {
-    if (icontains(ct, "ndjson") || icontains(ct, "jsonl") || icontains(ct, "json-seq") ||
-        icontains(ct, "jsonlines")) {
+    if (icontains(ct, "ndjson") || icontains(ct, "jsonl") ||  // (and "jsonlines")
+        icontains(ct, "json-seq")) {
       // One JSON text a line (NDJSON, JSON Lines, JSON text sequences): each line on its own,
       // so that rules and key names reach every record, not just the first.
       std::string out, line;

@@ -490,6 +490,44 @@ TEST(Scrubber, MalformedAndTruncatedJsonIsStillScrubbedByContent) {
   EXPECT_EQ(t.response->body_size, 5000u);  // the wire size is still what was on the wire
 }
 
+// Media types are read whatever their case, and every spelling of JSON lines is read a record
+// a line: only then do the key names reach the second record ("Bobby" is a name by its key only).
+TEST(Scrubber, MediaTypesInAnyCaseAndEveryJsonLinesSpelling) {
+  const std::string lines =
+      "{\"user\":{\"first_name\":\"Alice\"}}\n{\"user\":{\"first_name\":\"Bobby\"}}\n";
+  for (const char* type : {"application/x-ndjson", "Application/X-NDJSON", "application/jsonl",
+                           "APPLICATION/JSONLINES", "application/json-seq",
+                           "application/x-JSONLines; charset=utf-8"}) {
+    auto s = make();
+    auto e = get("/export");
+    json_response(e, lines);
+    e.response->headers[0].value = type;
+    s->scrub(e);
+    EXPECT_EQ(e.response->body.find("Alice"), std::string::npos) << type;
+    EXPECT_EQ(e.response->body.find("Bobby"), std::string::npos) << type;
+  }
+  // One JSON text followed by another is malformed JSON: the second record gets the content
+  // detectors only, so its name stays.
+  auto s = make();
+  auto e = get("/export");
+  json_response(e, lines);
+  e.response->headers[0].value = "Application/JSON";
+  s->scrub(e);
+  EXPECT_EQ(e.response->body.find("Alice"), std::string::npos);
+  EXPECT_NE(e.response->body.find("Bobby"), std::string::npos);
+  EXPECT_EQ(s->counters().json_malformed, 1u);
+  // A form in any case is read as a form.
+  auto f = get("/signup");
+  f.request.method = "POST";
+  f.request.headers = {{"Content-Type", "Application/X-WWW-Form-Urlencoded"}};
+  f.request.body = "email=ana.silva%40example.com&plan=pro";
+  f.request.body_size = f.request.body.size();
+  f.request.framing = traffic::Framing::kContentLength;
+  s->scrub(f);
+  EXPECT_EQ(f.request.body.find("ana.silva"), std::string::npos) << f.request.body;
+  EXPECT_EQ(s->counters().form_bodies, 1u);
+}
+
 TEST(Scrubber, FormsAndMultipartBodies) {
   auto s = make();
   auto e = get("/signup");
