@@ -43,8 +43,11 @@ class JsonVisitor {
   /// is not called for it (nor counted in JsonRewriteResult::visited); the key still makes its
   /// part of the paths. The default takes every key. Keys outnumber values in most bodies and
   /// few are looked at twice by the scrubber: this spares the rest the call and its path.
-  virtual bool wants_key(std::string_view key) {
+  /// `may_hint` false promises that the key holds none of the bytes '0'-'9', ':', '@' and '%'
+  /// (the parser sees that as it reads the key; true does not promise that it holds one).
+  virtual bool wants_key(std::string_view key, bool may_hint) {
     (void)key;
+    (void)may_hint;
     return true;
   }
 };

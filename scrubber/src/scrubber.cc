@@ -1752,8 +1752,11 @@ class Engine final : public Scrubber {
 
     // scrub_value() keeps a key at once unless it may hold personal data (a key is content
     // only): such keys need not be visited.
-    bool wants_key(std::string_view key) override {
-      return !key.empty() && e_.may_hold_pii(key, false);
+    // may_hold_pii(key), with the parser's word on the hint bytes.
+    bool wants_key(std::string_view key, bool may_hint) override {
+      if (key.empty()) return false;
+      if (!may_hint) return e_.scan_everything_ || key.size() >= e_.min_scan_length_;
+      return e_.may_hold_pii(key, false);
     }
 
    private:

@@ -262,7 +262,9 @@ TEST(JsonRewrite, DeclinedKeysAreNotVisited) {
   class Picky : public Recorder {
    public:
     using Recorder::Recorder;
-    bool wants_key(std::string_view key) override { return key.empty() || key[0] != 'x'; }
+    bool wants_key(std::string_view key, bool /*may_hint*/) override {
+      return key.empty() || key[0] != 'x';
+    }
   };
   auto replace = [](JsonToken t, std::string_view v, std::string& out) {
     if (t == JsonToken::kKey && v == "yes") {
@@ -288,6 +290,53 @@ TEST(JsonRewrite, DeclinedKeysAreNotVisited) {
   EXPECT_THAT(rec.events, ::testing::Contains(num("xa.xb[]", "xa", "1")));
   EXPECT_THAT(rec.events, ::testing::Contains(num("xd\\.e", "", "3")));
   EXPECT_EQ(result.visited, rec.events.size());
+}
+
+// wants_key()'s may_hint: false only for a key without '0'-'9', ':', '@' and '%' (an escape
+// decoding to one counts), wherever the byte falls against the 16-byte scanning blocks, and
+// whatever follows the key's closing quote (here digits, in the same block).
+TEST(JsonRewrite, KeysSayWhetherTheyMayHoldAHintByte) {
+  struct Keys : JsonVisitor {
+    bool visit(JsonToken, std::string_view, std::string_view, std::string_view,
+               std::string&) override {
+      return false;
+    }
+    bool wants_key(std::string_view key, bool may_hint) override {
+      seen.emplace_back(key, may_hint);
+      return true;
+    }
+    std::vector<std::pair<std::string, bool>> seen;
+  };
+  auto may_hint = [](const std::string& raw_key, const std::string& lead) {
+    Keys keys;
+    std::string out;
+    const std::string doc = lead + "\"" + raw_key + "\":\"0123456789:@%0123456789\"}";
+    const auto r = rewrite_json(doc, keys, out);
+    EXPECT_TRUE(r.valid) << doc;
+    EXPECT_EQ(keys.seen.size(), 1u) << doc;
+    return keys.seen.empty() || keys.seen[0].second;
+  };
+  const std::vector<std::string> hints = {"0", "5", "9", ":", "@", "%", "\\u0040", "\\u0031"};
+  const std::vector<std::string> others = {"/", ";", "?", "A", "z", "-", "_", "\\n", "\xC3\xA9"};
+  for (size_t len = 0; len <= 40; ++len) {
+    for (const std::string& lead : {std::string("{"), std::string("{   ")}) {
+      EXPECT_FALSE(may_hint(std::string(len, 'k'), lead)) << len;
+      for (size_t at = 0; at <= len; ++at) {
+        for (const std::string& h : hints) {
+          const std::string key = std::string(at, 'a') + h + std::string(len - at, 'b');
+          EXPECT_TRUE(may_hint(key, lead)) << key;
+        }
+        for (const std::string& o : others) {
+          const std::string key = std::string(at, 'a') + o + std::string(len - at, 'b');
+          if (o[0] != '\\') {
+            EXPECT_FALSE(may_hint(key, lead)) << key;
+          } else {
+            may_hint(key, lead);  // an escape: true or false, the key must parse
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST(JsonRewrite, ReplacesKeys) {
