@@ -6,7 +6,8 @@
 //     structure hash, and visiting that output shows the replacements decoded as given; when
 //     the input was invalid, the input from the error on is still the output's tail;
 //   - a visitor that hands back invalid numbers changes nothing and has them all counted;
-//   - paths and parents stay bounded by the input (no leftovers from closed containers).
+//   - paths and parents stay bounded by the input (no leftovers from closed containers);
+//   - a key the parser says holds no hint byte ('0'-'9', ':', '@', '%') holds none.
 
 #include <cstdint>
 #include <cstdlib>
@@ -60,6 +61,16 @@ class Visitor : public JsonVisitor {
         return false;
     }
     return false;
+  }
+
+  // The parser's may_hint false promises a key without '0'-'9', ':', '@' and '%'.
+  bool wants_key(std::string_view key, bool may_hint) override {
+    if (!may_hint) {
+      for (char c : key) {
+        if ((c >= '0' && c <= ':') || c == '@' || c == '%') std::abort();
+      }
+    }
+    return true;
   }
 
   uint64_t visits = 0;
