@@ -48,20 +48,23 @@ inline size_t skip_space(const unsigned char* s, size_t i, size_t n) {
   return i;
 }
 
+#if defined(__SSE2__)
+// The bytes of `v` that are not plain (see kPlain), one bit each.
+inline unsigned not_plain_bits(__m128i v) {
+  const __m128i stop = _mm_or_si128(
+      _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+      _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v));
+  // movemask of v itself flags the bytes >= 0x80.
+  return static_cast<unsigned>(_mm_movemask_epi8(stop) | _mm_movemask_epi8(v));
+}
+#endif
+
 // The first index at or after `i` whose byte is not plain (see kPlain), or `n`. Strings are most
 // of a JSON body, so this takes 16 bytes at a time where SSE2 is there (always on x86-64).
 inline size_t skip_plain(const unsigned char* s, size_t i, size_t n) {
 #if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  const __m128i control = _mm_set1_epi8(0x1f);
   while (i + 16 <= n) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
-    const __m128i stop =
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                     _mm_cmpeq_epi8(_mm_min_epu8(v, control), v));
-    // movemask of v itself flags the bytes >= 0x80.
-    const unsigned bits = static_cast<unsigned>(_mm_movemask_epi8(stop) | _mm_movemask_epi8(v));
+    const unsigned bits = not_plain_bits(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i)));
     if (bits != 0) return i + static_cast<size_t>(__builtin_ctz(bits));
     i += 16;
   }
@@ -89,9 +92,6 @@ constexpr std::array<uint8_t, 256> kKeyClass = make_key_class();
 // byte by byte, for those (2026-12-06: about 5 % of a scrub's instructions).
 inline size_t skip_key_plain(const unsigned char* s, size_t i, size_t n, uint8_t& seen) {
 #if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  const __m128i control = _mm_set1_epi8(0x1f);
   const __m128i zero = _mm_set1_epi8('0');
   const __m128i ten = _mm_set1_epi8(10);
   const __m128i at = _mm_set1_epi8('@');
@@ -100,10 +100,7 @@ inline size_t skip_key_plain(const unsigned char* s, size_t i, size_t n, uint8_t
   const __m128i bracket = _mm_set1_epi8('[');
   while (i + 16 <= n) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
-    const __m128i stop =
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                     _mm_cmpeq_epi8(_mm_min_epu8(v, control), v));
-    const unsigned bits = static_cast<unsigned>(_mm_movemask_epi8(stop) | _mm_movemask_epi8(v));
+    const unsigned bits = not_plain_bits(v);
     const __m128i d = _mm_sub_epi8(v, zero);  // '0'..':' are 0..10
     const __m128i hint =
         _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(d, ten), d),
