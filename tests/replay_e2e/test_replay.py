@@ -2138,11 +2138,16 @@ class Preconnect(Case):
         stop = threading.Event()
 
         def sample():
+            # /proc/net/tcp is read a page at a time, so one read can list a socket closed
+            # during it next to the one opened after it: only sockets (by local port) in two
+            # reads in a row count, which all existed at the moment between the two.
             nonlocal peak
+            before = set()
             while not stop.is_set():
-                syn_sent = sum(1 for _, rport, state, _ in h.tcp_table()
-                               if rport == port and state == "02")  # SYN_SENT
-                peak = max(peak, syn_sent)
+                now = {lport for lport, rport, state, _ in h.tcp_table()
+                       if rport == port and state == "02"}  # SYN_SENT
+                peak = max(peak, len(before & now))
+                before = now
                 time.sleep(0.005)
 
         sampler = threading.Thread(target=sample, daemon=True)
