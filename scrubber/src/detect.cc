@@ -1453,10 +1453,12 @@ inline uint64_t movemask(__m128i v) {
   return static_cast<uint64_t>(static_cast<uint16_t>(_mm_movemask_epi8(v)));
 }
 
-inline Masks classify64(const char* p) {
+// `blocks`: how many of the four 16-byte blocks hold text (the rest would classify as zero
+// bytes do: in no mask).
+inline Masks classify64(const char* p, int blocks = 4) {
   Masks m{0, 0, 0};
   const __m128i case_bit = _mm_set1_epi8(0x20);
-  for (int k = 0; k < 4; ++k) {
+  for (int k = 0; k < blocks; ++k) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
     const __m128i lower = _mm_or_si128(v, case_bit);
     const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
@@ -1478,9 +1480,9 @@ inline Masks classify64(const char* p) {
   return m;
 }
 #else
-inline Masks classify64(const char* p) {
+inline Masks classify64(const char* p, int blocks = 4) {
   Masks m{0, 0, 0};
-  for (int i = 0; i < 64; ++i) {
+  for (int i = 0; i < 16 * blocks; ++i) {
     const char c = p[i];
     const uint64_t bit = uint64_t{1} << i;
     if (is_digit(c)) m.digit |= bit;
@@ -1539,12 +1541,15 @@ void DetectorsImpl::run_masks(Pass& p) const {
   alignas(16) char tail[64];
   for (size_t base = 0; base < n; base += 64) {
     const char* block = t.data() + base;
+    int blocks = 4;
     if (n - base < 64) {
-      std::memset(tail, 0, sizeof(tail));
+      // The text's last bytes, zero-padded to whole 16-byte blocks (most texts are one).
+      blocks = static_cast<int>((n - base + 15) / 16);
+      std::memset(tail, 0, static_cast<size_t>(16 * blocks));
       std::memcpy(tail, block, n - base);
       block = tail;
     }
-    const Masks m = classify64(block);
+    const Masks m = classify64(block, blocks);
     if (numeric_) {
       uint64_t starts = m.digit & ~((m.digit << 1) | (prev_digit >> 63));
       starts = clear_below(starts, numeric_next > base ? numeric_next - base : 0);
