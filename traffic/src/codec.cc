@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "twin/traffic/small_copy.h"
+
 namespace twin::traffic::codec {
 namespace {
 
@@ -23,32 +25,8 @@ enum TimeBit : uint8_t {
 // and a call per field) was most of the encoder's time. The bytes are those of put_varint and
 // put_bytes in codec.h.
 // Most fields of a record are a few bytes long (methods, header names and values, reasons):
-// copied and compared with two overlapping loads and stores inside the n bytes instead of a
-// call to memcpy or memcmp, which was a fifth of encoding a record.
-inline void copy_small(char* d, const char* s, size_t n) {
-  if (n >= 8) {
-    if (n > 16) {
-      std::memcpy(d, s, n);
-      return;
-    }
-    uint64_t a, b;
-    std::memcpy(&a, s, 8);
-    std::memcpy(&b, s + n - 8, 8);
-    std::memcpy(d, &a, 8);
-    std::memcpy(d + n - 8, &b, 8);
-  } else if (n >= 4) {
-    uint32_t a, b;
-    std::memcpy(&a, s, 4);
-    std::memcpy(&b, s + n - 4, 4);
-    std::memcpy(d, &a, 4);
-    std::memcpy(d + n - 4, &b, 4);
-  } else if (n > 0) {
-    d[0] = s[0];
-    d[n / 2] = s[n / 2];
-    d[n - 1] = s[n - 1];
-  }
-}
-
+// copied with copy_small() (twin/traffic/small_copy.h) and compared with equal_small() instead
+// of calls to memcpy and memcmp, which were a fifth of encoding a record.
 inline bool equal_small(std::string_view x, std::string_view y) {
   const size_t n = x.size();
   if (n != y.size()) return false;
@@ -77,7 +55,7 @@ struct Cursor {
     *p++ = static_cast<char>(v);
   }
   void raw(const void* data, size_t n) {
-    copy_small(p, static_cast<const char*>(data), n);
+    traffic::copy_small(p, static_cast<const char*>(data), n);
     p += n;
   }
   void bytes(std::string_view s) {
