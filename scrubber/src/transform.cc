@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -469,6 +470,17 @@ double robust_floor(double q) {
 
 // ---------------------------------------------------------------------------------------------
 // Addresses.
+
+uint64_t load_be64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return std::endian::native == std::endian::little ? __builtin_bswap64(v) : v;
+}
+
+void store_be64(uint8_t* p, uint64_t v) {
+  if (std::endian::native == std::endian::little) v = __builtin_bswap64(v);
+  std::memcpy(p, &v, 8);
+}
 
 void format_ipv4(const uint8_t* a, std::string& out) {
   for (int i = 0; i < 4; ++i) {
@@ -1102,23 +1114,28 @@ bool Transformer::Impl::jwt_token(std::string_view value, std::string& out) cons
 void Transformer::Impl::anonymize_address(uint8_t* addr, size_t len) const {
   const std::array<uint8_t, 16>& pad = len == 4 ? ip_pad4 : ip_pad6;
   const size_t nbits = len * 8;
+  // The address and the pad as two big-endian 64-bit halves: block i keeps the address's first i
+  // bits and the pad's others, two masks and four logic operations a block (a byte-wise copy and
+  // patch cost about 40 instructions a block).
+  uint8_t a16[16] = {};
+  std::memcpy(a16, addr, len);
+  const uint64_t a_hi = load_be64(a16), a_lo = load_be64(a16 + 8);
+  const uint64_t p_hi = load_be64(pad.data()), p_lo = load_be64(pad.data() + 8);
   std::array<uint8_t, 128 * 16> blocks;
   for (size_t i = 0; i < nbits; ++i) {
-    uint8_t* block = blocks.data() + 16 * i;
-    std::memcpy(block, pad.data(), 16);
-    const size_t whole = i / 8;
-    std::memcpy(block, addr, whole);
-    if (const size_t rest = i % 8; rest != 0) {
-      const auto keep = static_cast<uint8_t>(0xff << (8 - rest));
-      block[whole] = static_cast<uint8_t>((addr[whole] & keep) | (pad[whole] & ~keep));
-    }
+    const uint64_t m_hi = i == 0 ? 0 : i >= 64 ? ~uint64_t{0} : ~uint64_t{0} << (64 - i);
+    const uint64_t m_lo = i <= 64 ? 0 : ~uint64_t{0} << (128 - i);
+    store_be64(blocks.data() + 16 * i, (a_hi & m_hi) | (p_hi & ~m_hi));
+    store_be64(blocks.data() + 16 * i + 8, (a_lo & m_lo) | (p_lo & ~m_lo));
   }
   // A set-up context does not fail; if it ever did, the blocks would stay plaintext-derived, so
   // scramble with the pad rather than leak.
   if (!ip_aes.encrypt(blocks.data(), blocks.data(), nbits)) blocks.fill(0xa5);
-  for (size_t i = 0; i < nbits; ++i) {
-    const uint8_t bit = blocks[16 * i] >> 7;
-    addr[i / 8] ^= static_cast<uint8_t>(bit << (7 - i % 8));
+  for (size_t byte = 0; byte < len; ++byte) {
+    const uint8_t* b = blocks.data() + 16 * 8 * byte;
+    addr[byte] ^= static_cast<uint8_t>(
+        (b[0] & 0x80) | (b[16] & 0x80) >> 1 | (b[32] & 0x80) >> 2 | (b[48] & 0x80) >> 3 |
+        (b[64] & 0x80) >> 4 | (b[80] & 0x80) >> 5 | (b[96] & 0x80) >> 6 | (b[112] & 0x80) >> 7);
   }
 }
 
