@@ -487,6 +487,7 @@ enum class Rule : uint8_t {
   kLine,      // "line1": only in an address
   kNumber,    // "number"/"no": card or phone by the word before or the parent
   kNamePart,  // "first"/"last"/…: under a parent "name"
+  kLicense,   // "license": a driver's licence after "driver"/"drivers"/"driving"
 };
 
 struct KeyEntry {
@@ -583,6 +584,20 @@ constexpr KeyEntry kKeyEntries[] = {
     {"taxpayerid", Kind::kSsn, Rule::kPlain, true},
     {"nationalid", Kind::kSsn, Rule::kPlain, true},
     {"itin", Kind::kSsn, Rule::kPlain, false},
+    {"nino", Kind::kSsn, Rule::kPlain, false},
+    {"nationalinsurancenumber", Kind::kSsn, Rule::kPlain, true},
+    {"passport", Kind::kSsn, Rule::kPlain, true},
+    {"license", Kind::kSsn, Rule::kLicense, false},
+    {"licence", Kind::kSsn, Rule::kLicense, false},
+    {"driverslicense", Kind::kSsn, Rule::kPlain, true},
+    {"driverlicense", Kind::kSsn, Rule::kPlain, true},
+    {"drivinglicense", Kind::kSsn, Rule::kPlain, true},
+    {"driverslicence", Kind::kSsn, Rule::kPlain, true},
+    {"driverlicence", Kind::kSsn, Rule::kPlain, true},
+    {"drivinglicence", Kind::kSsn, Rule::kPlain, true},
+    {"mrn", Kind::kSsn, Rule::kPlain, false},  // medical record number
+    {"medicalrecordnumber", Kind::kSsn, Rule::kPlain, true},
+    {"medicalrecordno", Kind::kSsn, Rule::kPlain, true},
     // payment
     {"cardnumber", Kind::kCard, Rule::kPlain, true},
     {"cardno", Kind::kCard, Rule::kPlain, false},
@@ -633,6 +648,10 @@ constexpr KeyEntry kKeyEntries[] = {
     {"jsessionid", Kind::kBearer, Rule::kPlain, true},
     {"phpsessid", Kind::kBearer, Rule::kPlain, true},
     {"otp", Kind::kBearer, Rule::kPlain, false},
+    {"pin", Kind::kBearer, Rule::kPlain, false},
+    {"pincode", Kind::kBearer, Rule::kPlain, true},
+    {"securityanswer", Kind::kBearer, Rule::kPlain, true},
+    {"secretanswer", Kind::kBearer, Rule::kPlain, true},
     {"jwt", Kind::kJwt, Rule::kPlain, false},
 };
 
@@ -742,6 +761,16 @@ bool card_like(std::string_view w) {
       "card", "cards", "creditcard", "debitcard", "cc", "payment", "paymentcard"};
   return in_list(w, kList);
 }
+
+// Words before "number"/"no" (or before "id" and then "number") that make it a national or
+// personal identifier: "ssn_number", "passportNo", "tax_id_number", "driverLicenseNumber".
+bool identifier_like(std::string_view w) {
+  static constexpr std::array<std::string_view, 8> kList = {
+      "ssn", "passport", "tax", "taxpayer", "taxid", "national", "identity", "identification"};
+  return in_list(w, kList);
+}
+
+bool driver_like(std::string_view w) { return w == "driver" || w == "drivers" || w == "driving"; }
 
 bool phone_like(std::string_view w) {
   static constexpr std::array<std::string_view, 7> kList = {
@@ -2196,7 +2225,8 @@ Kind DetectorsImpl::classify_key(std::string_view key, std::string_view parent) 
     }
     return false;
   };
-  auto apply = [&](const KeyEntry& e, std::string_view prev) -> Kind {
+  // prev: the word before the entry's, prev2 the one before that (empty when none).
+  auto apply = [&](const KeyEntry& e, std::string_view prev, std::string_view prev2) -> Kind {
     switch (e.rule) {
       case Rule::kPlain:
         return e.kind;
@@ -2213,10 +2243,24 @@ Kind DetectorsImpl::classify_key(std::string_view key, std::string_view parent) 
       case Rule::kNumber:
         if (!prev.empty()) {
           if (card_like(prev)) return Kind::kCard;
-          return phone_like(prev) ? Kind::kPhone : Kind::kNone;
+          if (phone_like(prev)) return Kind::kPhone;
+          if (identifier_like(prev) || (prev == "id" && identifier_like(prev2)) ||
+              ((prev == "license" || prev == "licence") && driver_like(prev2))) {
+            return Kind::kSsn;
+          }
+          return Kind::kNone;
         }
         if (parent_any(card_like)) return Kind::kCard;
-        return parent_any(phone_like) ? Kind::kPhone : Kind::kNone;
+        if (parent_any(phone_like)) return Kind::kPhone;
+        if (parent_any(identifier_like)) return Kind::kSsn;
+        return parent_any(driver_like) && parent_any([](std::string_view w) {
+                 return w == "license" || w == "licence";
+               })
+                   ? Kind::kSsn
+                   : Kind::kNone;
+      case Rule::kLicense:
+        if (!prev.empty()) return driver_like(prev) ? Kind::kSsn : Kind::kNone;
+        return parent_any(driver_like) ? Kind::kSsn : Kind::kNone;
       case Rule::kNamePart:
         if (!prev.empty()) return Kind::kNone;
         return parent_any([](std::string_view w) { return w == "name"; }) ? Kind::kName
@@ -2226,7 +2270,8 @@ Kind DetectorsImpl::classify_key(std::string_view key, std::string_view parent) 
   };
   for (int i = 0; i < kw.n; ++i) {
     if (const KeyEntry* e = find_key_entry(kw.from(i))) {
-      return apply(*e, i > 0 ? kw.word(i - 1) : std::string_view());
+      return apply(*e, i > 0 ? kw.word(i - 1) : std::string_view(),
+                   i > 1 ? kw.word(i - 2) : std::string_view());
     }
   }
   if (kw.n == 1) {  // one lowercase run: "customeremail", "userfirstname"
@@ -2238,7 +2283,7 @@ Kind DetectorsImpl::classify_key(std::string_view key, std::string_view parent) 
       }
       if (best == nullptr || e.word.size() > best->word.size()) best = &e;
     }
-    if (best != nullptr) return apply(*best, w.substr(0, w.size() - best->word.size()));
+    if (best != nullptr) return apply(*best, w.substr(0, w.size() - best->word.size()), {});
   }
   return Kind::kNone;
 }
