@@ -19,6 +19,7 @@
 #include "multipart.h"
 #include "twin/scrubber/detect.h"
 #include "twin/scrubber/transform.h"
+#include "twin/traffic/small_copy.h"
 #include "urlencoded.h"
 
 namespace twin::scrubber {
@@ -86,12 +87,36 @@ using traffic::Exchange;
 using traffic::Header;
 using traffic::Headers;
 
-// a == b, without the out-of-line three-way compare string_view's operator== goes through.
+// a == b, without the out-of-line three-way compare string_view's operator== goes through, and
+// without a call to memcmp for the short names and paths most compares are about.
 inline bool same_bytes(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+  return traffic::equal_small(a, b);
 }
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
+
+// `in` in ASCII lower case into `out`, eight bytes at a time (every header name of every
+// exchange goes through it): a byte is upper case when it is ASCII and at least 'A' and not
+// above 'Z', tested on its low seven bits for all eight bytes at once.
+void lower_into(std::string_view in, std::string& out) {
+  out.resize(in.size());
+  char* o = out.data();
+  const size_t n = in.size();
+  size_t i = 0;
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHigh = kOnes * 0x80;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, in.data() + i, 8);
+    const uint64_t low7 = w & ~kHigh;
+    const uint64_t ge_a = low7 + kOnes * (0x80 - 'A');  // high bit: low7 >= 'A'
+    const uint64_t gt_z = low7 + kOnes * (0x7f - 'Z');  // high bit: low7 > 'Z'
+    const uint64_t upper = (ge_a ^ gt_z) & ~w & kHigh;
+    w |= upper >> 2;  // 0x80 >> 2 == 0x20
+    std::memcpy(o + i, &w, 8);
+  }
+  for (; i < n; ++i) o[i] = lower(in[i]);
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -1480,8 +1505,7 @@ class Engine final : public Scrubber {
   void scrub_headers(Headers& headers, Side side, const std::string* target) {
     for (size_t i = 0; i < headers.size();) {
       auto& h = headers[i];
-      lname_.clear();
-      for (char c : h.name) lname_ += lower(c);
+      lower_into(h.name, lname_);
       Place p{side, Location::kHeader, lname_};
       const Decision& d = decide(p);
       bool keep = true;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "twin/traffic/exchange.h"
+#include "twin/traffic/small_copy.h"
 
 namespace twin::traffic {
 namespace {
@@ -287,6 +288,32 @@ TEST(TextRfc3339, RoundTripsRandomInstants) {
     const int64_t ms = parse_rfc3339(format_rfc3339(t, 3)).value_or(0);
     ASSERT_LE(ms, t);
     ASSERT_GT(ms, t - 1'000'000);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// small_copy.h
+
+// copy_small and equal_small against memcpy and ==, at every length up to past their memcpy and
+// memcmp cut-offs, with a one-bit difference at every position (the word compares overlap at
+// the end, so the last bytes are where a wrong bound would hide a difference).
+TEST(SmallCopy, CopiesAndComparesLikeMemcpyAndEquals) {
+  std::mt19937_64 rng(11);
+  for (size_t n = 0; n <= 80; ++n) {
+    std::string a(n, '\0');
+    for (char& c : a) c = static_cast<char>(rng());
+    std::string copy(n + 2, '#');
+    copy_small(copy.data() + 1, a.data(), n);
+    ASSERT_EQ(copy.substr(1, n), a) << n;
+    ASSERT_EQ(copy.front(), '#') << n;
+    ASSERT_EQ(copy.back(), '#') << n;
+    ASSERT_TRUE(equal_small(a, a.substr())) << n;
+    for (size_t i = 0; i < n; ++i) {
+      std::string b = a;
+      b[i] = static_cast<char>(b[i] ^ (1 << (rng() % 8)));
+      ASSERT_FALSE(equal_small(a, b)) << n << " " << i;
+    }
+    ASSERT_FALSE(equal_small(a, a + "x")) << n;
   }
 }
 

@@ -27,23 +27,6 @@ enum TimeBit : uint8_t {
 // Most fields of a record are a few bytes long (methods, header names and values, reasons):
 // copied with copy_small() (twin/traffic/small_copy.h) and compared with equal_small() instead
 // of calls to memcpy and memcmp, which were a fifth of encoding a record.
-inline bool equal_small(std::string_view x, std::string_view y) {
-  const size_t n = x.size();
-  if (n != y.size()) return false;
-  if (n > 16) return std::memcmp(x.data(), y.data(), n) == 0;
-  if (n >= 8) {
-    uint64_t a, b, c, d;
-    std::memcpy(&a, x.data(), 8);
-    std::memcpy(&b, x.data() + n - 8, 8);
-    std::memcpy(&c, y.data(), 8);
-    std::memcpy(&d, y.data() + n - 8, 8);
-    return ((a ^ c) | (b ^ d)) == 0;
-  }
-  for (size_t i = 0; i < n; ++i)
-    if (x[i] != y[i]) return false;
-  return true;
-}
-
 struct Cursor {
   char* p;
   void byte(uint8_t b) { *p++ = static_cast<char>(b); }
