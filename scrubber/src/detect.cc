@@ -778,6 +778,39 @@ bool phone_like(std::string_view w) {
   return in_list(w, kList);
 }
 
+// Last words of a key whose value, when it reads as a name, is a person's: the person-like
+// words that stand for a person themselves (not "billing", "shipping", "profile", "account",
+// whose string values are methods, plans or labels).
+bool person_value_word(std::string_view w) {
+  static constexpr std::array<std::string_view, 45> kList = {
+      "user",      "customer", "person",    "contact",     "recipient", "sender",    "owner",
+      "author",    "patient",  "employee",  "member",      "buyer",     "payer",     "cardholder",
+      "holder",    "client",   "guest",     "passenger",   "traveler",  "traveller", "student",
+      "applicant", "payee",    "consignee", "subscriber",  "attendee",  "assignee",  "reporter",
+      "reviewer",  "creator",  "requester", "beneficiary", "signer",    "spouse",    "agent",
+      "manager",   "driver",   "doctor",    "physician",   "guardian",  "landlord",  "tenant",
+      "witness",   "attn",     "attention"};
+  return in_list(w, kList);
+}
+
+// Words before a final "to" that make it a person: "ship_to", "billTo", "assigned_to".
+bool person_to_word(std::string_view w) {
+  static constexpr std::array<std::string_view, 8> kList = {
+      "ship", "bill", "sold", "assigned", "deliver", "delivered", "sent", "attention"};
+  return in_list(w, kList);
+}
+
+bool name_word_byte(unsigned char c) {
+  return is_alpha(static_cast<char>(c)) || c >= 0x80 || c == '\'' || c == '-' || c == '.';
+}
+
+bool name_particle(std::string_view w) {
+  static constexpr std::array<std::string_view, 20> kList = {
+      "van", "von", "de",  "der", "den", "da", "di", "du", "del", "della",
+      "la",  "le",  "bin", "ibn", "al",  "el", "y",  "e",  "dos", "das"};
+  return in_list(w, kList);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The detectors.
 
@@ -851,6 +884,7 @@ class DetectorsImpl final : public Detectors {
   }
 
   Kind classify_key(std::string_view key, std::string_view parent) const override;
+  bool person_key(std::string_view key) const override;
 
   // Hyperscan's match callback lands here.
   void on_match(Pass& p, unsigned id, unsigned long long from, unsigned long long to) const;
@@ -2288,7 +2322,45 @@ Kind DetectorsImpl::classify_key(std::string_view key, std::string_view parent) 
   return Kind::kNone;
 }
 
+bool DetectorsImpl::person_key(std::string_view key) const {
+  Words kw;
+  split_words(key, kw);
+  if (kw.n == 0) return false;
+  const std::string_view last = kw.word(kw.n - 1);
+  if (last == "agent" && kw.n >= 2 && kw.word(kw.n - 2) == "user") return false;  // user_agent
+  if (person_value_word(last)) return true;
+  if (kw.n >= 2 && last == "by") return true;  // created_by, approvedBy
+  if (kw.n >= 2 && last == "to") return person_to_word(kw.word(kw.n - 2));
+  const std::string_view all = kw.from(0);
+  return all == "nextofkin" || all == "careof" || all == "shipto" || all == "billto";
+}
+
 }  // namespace
+
+bool name_shaped(std::string_view v) {
+  if (v.size() < 3 || v.size() > 64) return false;
+  size_t words = 0;
+  size_t i = 0;
+  while (i <= v.size()) {
+    size_t end = v.find(' ', i);
+    if (end == std::string_view::npos) end = v.size();
+    const std::string_view w = v.substr(i, end - i);
+    if (w.empty() || ++words > 5) return false;  // a leading, trailing or double space
+    bool letter = false;
+    for (char c : w) {
+      const auto u = static_cast<unsigned char>(c);
+      if (!name_word_byte(u)) return false;
+      letter |= is_alpha(c) || u >= 0x80;
+    }
+    if (!letter) return false;
+    const auto first = static_cast<unsigned char>(w.front());
+    const bool capital = is_upper(w.front()) || first >= 0xC0;  // a UTF-8 lead byte
+    const bool edge = i == 0 || end == v.size();
+    if (!capital && (edge || !name_particle(w))) return false;
+    i = end + 1;
+  }
+  return words >= 2;
+}
 
 Result<std::unique_ptr<Detectors>> Detectors::build(const DetectorOptions& options) {
   if (hs_valid_platform() != HS_SUCCESS) {

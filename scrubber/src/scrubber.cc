@@ -308,6 +308,9 @@ struct Decision {
   std::array<int16_t, kKindCount> span_rule;  // rules by kind for detected spans
   bool allow = false;
   Kind key_kind = Kind::kNone;
+  // key_kind is kNone but the key names a person (Detectors::person_key): a value that reads as
+  // a name (name_shaped()) is one.
+  bool person_value = false;
 };
 
 // A remembered value: trivially constructible, so that a table of them can be zeroed pages.
@@ -522,6 +525,7 @@ class Engine final : public Scrubber {
         // ("name" in the answer to /api/users/7 is a person's).
         if (parent.empty() && url_person_) parent = "user";
         d.key_kind = detectors_->classify_key(key, parent);
+        d.person_value = d.key_kind == Kind::kNone && detectors_->person_key(key);
       } else if (p.location == Location::kQuery || p.location == Location::kForm ||
                  p.location == Location::kCookie || p.location == Location::kHeader) {
         d.key_kind = bracket_key.empty() ? detectors_->classify_key(raw, "")
@@ -530,6 +534,10 @@ class Engine final : public Scrubber {
         // decides when it says plainly what it holds (X-User-Email, X-Customer-Phone).
         if (p.location == Location::kHeader && (d.key_kind == Kind::kBearer)) {
           d.key_kind = Kind::kNone;
+        }
+        if ((p.location == Location::kQuery || p.location == Location::kForm) &&
+            d.key_kind == Kind::kNone) {
+          d.person_value = detectors_->person_key(bracket_key.empty() ? raw : bracket_key);
         }
       }
     }
@@ -1086,6 +1094,9 @@ class Engine final : public Scrubber {
         act = &action_for(d, kind, 0);
       } else if (d.key_kind != Kind::kNone) {
         kind = d.key_kind;
+        act = &action_for(d, kind, 0);
+      } else if (d.person_value && !p.number && name_shaped(v)) {
+        kind = Kind::kName;
         act = &action_for(d, kind, 0);
       } else if (const Memo* m = recall(v, memory_h)) {
         kind = m->kind;

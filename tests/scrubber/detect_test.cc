@@ -960,6 +960,35 @@ TEST_F(DetectTest, ThreadsShareOneDetectors) {
 // ---------------------------------------------------------------------------------------------
 // Key names.
 
+TEST_F(DetectTest, PersonKeys) {
+  for (const char* key :
+       {"author", "owner", "assignee", "customer", "user", "recipient", "created_by", "approvedBy",
+        "ship_to", "billTo", "assigned_to", "next_of_kin", "care_of", "emergency_contact", "attn",
+        "Patient", "primaryOwner", "shipto"}) {
+    EXPECT_TRUE(detectors_->person_key(key)) << key;
+  }
+  for (const char* key :
+       {"title", "status", "owner_id", "customer_type", "user_agent", "userAgent", "billing",
+        "shipping", "by", "to", "path_to", "nearby", "standby", "go_to", "", "__"}) {
+    EXPECT_FALSE(detectors_->person_key(key)) << key;
+  }
+}
+
+TEST(NameShaped, FullNamesAndNotIdsOrLabels) {
+  for (const char* v :
+       {"Maria Gonzalez", "Jean-Luc O'Brien", "Ludwig van Beethoven", "J. R. Smith",
+        "Ana María Pérez", "Łukasz Żak", "Zoë De la Cruz", "JOHN SMITH", "Mary Ann Lee Park"}) {
+    EXPECT_TRUE(name_shaped(v)) << v;
+  }
+  for (const char* v :
+       {"", "Maria", "admin", "cus_9a8b7c", "team-payments", "Maria  Gonzalez", " Maria Gonzalez",
+        "Maria Gonzalez ", "maria gonzalez", "Maria gonzalez", "van Beethoven", "Maria Gonzalez2",
+        "Maria Gonzalez (admin)", "A B C D E F", "Mozilla/5.0 Gecko", "R2 D2", "- -",
+        "Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa Bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}) {
+    EXPECT_FALSE(name_shaped(v)) << v;
+  }
+}
+
 TEST_F(DetectTest, ClassifyKey) {
   struct Case {
     const char* key;

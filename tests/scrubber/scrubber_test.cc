@@ -7,6 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -208,6 +209,52 @@ TEST(Scrubber, JsonBodiesKeepStructureTypesAndFraming) {
   EXPECT_EQ(s->report().json_structure_checked(), 1u);
   EXPECT_EQ(s->report().json_same_structure(), 1u);
   EXPECT_EQ(s->counters().residual, 0u);
+}
+
+// A name directly under a key that names a person ("author": "…", "ship_to": "…"), where
+// classify_key() says nothing, is a person name when it reads as one; ids, labels and words under
+// the same keys, and names under other keys, stay (2026-12-06: all of these names were kept).
+TEST(Scrubber, NamesUnderKeysThatNameAPersonAreNames) {
+  auto s = make();
+  auto e = get("/api/tickets/7");
+  const std::string body = R"({"author": "Maria Gonzalez", "assignee": "Jean-Luc O'Brien",
+ "created_by": "Ludwig van Beethoven", "ship_to": "Ana María Pérez", "owner": "team-payments",
+ "customer": "cus_9a8b7c", "user": "admin", "reviewer": "Express", "user_agent": "Gil Novak",
+ "title": "Blue Widget", "status": "Needs Review", "owner_id": "Maria Gonzalez"})";
+  json_response(e, body);
+  s->scrub(e);
+  auto before = nlohmann::ordered_json::parse(body);
+  auto after = nlohmann::ordered_json::parse(e.response->body);
+  expect_same_structure(before, after);
+  for (const char* key : {"author", "assignee", "created_by", "ship_to"}) {
+    const std::string was = before[key], now = after[key];
+    EXPECT_NE(now, was) << key;
+    ASSERT_EQ(now.size(), was.size()) << key;
+    for (size_t i = 0; i < was.size(); ++i) {  // the shape stays: spaces, case, punctuation
+      const auto a = static_cast<unsigned char>(was[i]), b = static_cast<unsigned char>(now[i]);
+      if (a >= 0x80 || !std::isalpha(a)) {
+        EXPECT_EQ(b, a) << key << " at " << i;
+      } else {
+        EXPECT_EQ(std::isupper(a) != 0, std::isupper(b) != 0) << key << " at " << i;
+      }
+    }
+  }
+  for (const char* key :
+       {"owner", "customer", "user", "reviewer", "user_agent", "title", "status"}) {
+    EXPECT_EQ(after[key], before[key]) << key;
+  }
+  // The name was remembered under "author": met again where nothing else would find it, it is
+  // the same token.
+  EXPECT_EQ(after["owner_id"], after["author"]);
+  EXPECT_EQ(s->counters().residual, 0u);
+
+  // Query and form names too (a fresh engine: nothing remembered).
+  auto s2 = make();
+  auto q = get("/search?assigned_to=Maria+Gonzalez&sender=Priya%20Rao&q=Blue+Widget");
+  s2->scrub(q);
+  EXPECT_EQ(q.request.target.find("Gonzalez"), std::string::npos) << q.request.target;
+  EXPECT_EQ(q.request.target.find("Rao"), std::string::npos) << q.request.target;
+  EXPECT_NE(q.request.target.find("q=Blue+Widget"), std::string::npos) << q.request.target;
 }
 
 TEST(Scrubber, TheSameValueIsTheSameTokenEverywhereAndAcrossEngines) {

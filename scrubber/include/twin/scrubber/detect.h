@@ -77,6 +77,19 @@ class Detectors {
   /// "customer", "contact", "billing", "shipping", "recipient", "author", …), never under
   /// "product" or "item". Kind::kNone when the name says nothing.
   virtual Kind classify_key(std::string_view key, std::string_view parent) const = 0;
+
+  /// Whether a key names a person ("author", "owner", "assignee", "customer", "created_by",
+  /// "ship_to", "next_of_kin"): a value under it that reads as a person's name (name_shaped())
+  /// is one. Only asked where classify_key() said nothing.
+  virtual bool person_key(std::string_view key) const = 0;
 };
+
+/// Whether `v` reads as a person's full name: two to five words split by single spaces, the first
+/// and last starting with a capital letter (or a non-ASCII letter), the words made of letters
+/// (any non-ASCII byte counts as one), apostrophes, hyphens and dots (initials), the middle ones
+/// may be lower-case particles ("van", "de", "bin"); at most 64 bytes. "Maria Gonzalez",
+/// "Jean-Luc O'Brien", "Ludwig van Beethoven", "J. R. Smith" are; "u_123", "admin",
+/// "Express", "team-payments" are not.
+bool name_shaped(std::string_view v);
 
 }  // namespace twin::scrubber
