@@ -1170,5 +1170,92 @@ TEST(Scrubber, LabelledCorpusInEveryPlace) {
   EXPECT_EQ(s->counters().residual, 0u);
 }
 
+// Values that only their key names as personal (no content detector finds them: nine-digit
+// numbers, plain words, full names, dates), under real-world key spellings, in every place a
+// key names a value; and the same values under look-alike keys, which must stay. Recall and
+// false positives per key and place.
+TEST(Scrubber, LabelledKeyNamesInEveryPlace) {
+  struct Case {
+    const char* key;
+    const char* value;
+    bool personal;
+  };
+  const Case cases[] = {
+      // dates of birth, names, addresses (the issue's key-name kinds)
+      {"dob", "1984-02-29", true},
+      {"date_of_birth", "1984-02-29", true},
+      {"birthDate", "29/02/1984", true},
+      {"first_name", "Jorge", true},
+      {"lastName", "Okafor", true},
+      {"customer_name", "Jorge Okafor", true},
+      {"author", "Jorge Okafor", true},
+      {"assignee", "Ana van Dijk", true},
+      {"created_by", "Jorge Okafor", true},
+      {"ship_to", "Jorge Okafor", true},
+      {"street", "Calle Mayor 5", true},
+      {"address_line_1", "12 High Street", true},
+      {"city", "Springfield", true},
+      {"postcode", "SW1A 2AA", true},
+      // national and personal identifiers
+      {"ssn", "123456789", true},
+      {"ssn_number", "123456789", true},
+      {"taxIdNumber", "123456789", true},
+      {"passport_number", "X12345678", true},
+      {"driversLicenseNumber", "D1234567", true},
+      {"medical_record_number", "MRN0012345", true},
+      {"pin", "4821", true},
+      {"security_answer", "Rex", true},
+      // look-alikes: the same values under keys that do not name a person's data
+      {"license_number", "D1234567", false},
+      {"order_number", "123456789", false},
+      {"id_number", "123456789", false},
+      {"build_date", "1984-02-29", false},
+      {"product_name", "Jorge Okafor", false},
+      {"owner", "team-payments", false},
+      {"user", "admin", false},
+      {"status", "Needs Review", false},
+      {"title", "Jorge Okafor", false},
+      {"user_agent", "Jorge Okafor", false},
+      {"ip_address", "Springfield", false},
+      {"spin", "4821", false},
+  };
+  enum class At { kJson, kQuery, kForm, kMultipart };
+  for (At at : {At::kJson, At::kQuery, At::kForm, At::kMultipart}) {
+    for (const Case& c : cases) {
+      auto s = make();  // a fresh engine: nothing remembered from another case
+      auto e = get("/api/items");
+      std::string enc;
+      percent_encode(c.value, true, enc);
+      const char* where = "";
+      switch (at) {
+        case At::kJson:
+          where = "json";
+          json_response(e, std::string("{\"") + c.key + "\": " + json_escape(c.value) + "}");
+          break;
+        case At::kQuery:
+          where = "query";
+          e.request.target = std::string("/api/items?") + c.key + "=" + enc + "&page=2";
+          break;
+        case At::kForm:
+          where = "form";
+          e.request.method = "POST";
+          e.request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+          e.request.body = std::string("a=1&") + c.key + "=" + enc;
+          break;
+        case At::kMultipart:
+          where = "multipart";
+          e.request.method = "POST";
+          e.request.headers = {{"Content-Type", "multipart/form-data; boundary=b0und"}};
+          e.request.body = std::string("--b0und\r\nContent-Disposition: form-data; name=\"") +
+                           c.key + "\"\r\n\r\n" + c.value + "\r\n--b0und--\r\n";
+          break;
+      }
+      s->scrub(e);
+      const bool kept = everything(e).find(c.value) != std::string::npos;
+      EXPECT_EQ(kept, !c.personal) << c.key << "=" << c.value << " in " << where;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace twin::scrubber
