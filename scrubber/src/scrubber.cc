@@ -251,15 +251,28 @@ bool is_pchar(unsigned char c) {
          std::strchr("-._~!$&'()*+,;=:@", c) != nullptr;
 }
 
-// Headers whose value is a credential as a whole (built-in rule).
+// Headers whose value is a credential as a whole (built-in rule). A client certificate or its
+// subject, as TLS-terminating proxies forward them (X-Forwarded-Client-Cert, Ssl-Client-Cert,
+// X-SSL-Client-S-DN), names its holder.
 bool credential_header(std::string_view lname) {
   static constexpr std::string_view kWords[] = {
-      "token", "api-key", "apikey",    "api_key",  "secret", "session",
-      "csrf",  "xsrf",    "signature", "password", "x-auth", "x-amz-security"};
+      "token",       "api-key",    "apikey",      "api_key",   "secret",        "session",
+      "csrf",        "xsrf",       "signature",   "password",  "x-auth",        "x-amz-security",
+      "client-cert", "clientcert", "client-s-dn", "client-dn", "client-subject"};
   for (auto w : kWords) {
     if (icontains(lname, w)) return true;
   }
   return false;
+}
+
+// Headers in which an authenticating proxy passes on who the user is (Remote-User,
+// X-Forwarded-User, X-Auth-Request-User, X-WEBAUTH-USER, X-Ms-Client-Principal, X-Amzn-Oidc-
+// Identity): a login name rarely reads as a name or an e-mail, so the header's name decides.
+bool identity_header(std::string_view lname) {
+  const size_t dash = lname.rfind('-');
+  const std::string_view last = dash == std::string_view::npos ? lname : lname.substr(dash + 1);
+  return last == "user" || last == "username" || last == "login" || last == "principal" ||
+         last == "upn" || last == "identity";
 }
 
 bool credential_like(std::string_view v) {
@@ -534,6 +547,10 @@ class Engine final : public Scrubber {
         // decides when it says plainly what it holds (X-User-Email, X-Customer-Phone).
         if (p.location == Location::kHeader && (d.key_kind == Kind::kBearer)) {
           d.key_kind = Kind::kNone;
+        }
+        if (p.location == Location::kHeader && d.key_kind == Kind::kNone && policy_.builtin_rules &&
+            identity_header(p.name)) {
+          d.key_kind = Kind::kName;
         }
         if ((p.location == Location::kQuery || p.location == Location::kForm) &&
             d.key_kind == Kind::kNone) {

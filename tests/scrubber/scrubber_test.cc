@@ -127,6 +127,34 @@ TEST(Scrubber, CredentialsInHeadersBecomeTokensAndSchemesStay) {
   EXPECT_EQ(s->counters().residual, 0u);
 }
 
+// Who the user is, as authenticating and TLS-terminating proxies pass it on: a login name that
+// no detector would find, and a client certificate or its subject (2026-12-06: all were kept
+// under these names).
+TEST(Scrubber, IdentityAndClientCertificateHeadersOfProxies) {
+  const std::pair<const char*, const char*> scrubbed[] = {
+      {"Remote-User", "mgonzalez"},
+      {"X-Remote-User", "mgonzalez"},
+      {"X-Forwarded-User", "mgonzalez"},
+      {"X-WEBAUTH-USER", "mgonzalez"},
+      {"X-Ms-Client-Principal", "mgonzalez"},
+      {"X-Amzn-Oidc-Identity", "mgonzalez"},
+      {"Ssl-Client-Cert", "-----BEGIN%20CERTIFICATE-----%0AMIIBszCCAVmgAwIBAgIUB"},
+      {"X-Forwarded-Client-Cert", "Hash=9f8e7d6c;Subject=\"CN=mgonzalez,O=Example\""},
+      {"X-SSL-Client-S-DN", "CN=mgonzalez,O=Example"},
+  };
+  for (const auto& [name, value] : scrubbed) {
+    auto s = make();  // a fresh engine each: nothing remembered
+    auto e = get("/api/me", {{name, value}, {"X-User-Id", "12345"}, {"User-Agent", "curl/8.4.0"}});
+    s->scrub(e);
+    const std::string got = header(e.request.headers, name);
+    EXPECT_EQ(got.find("mgonzalez"), std::string::npos) << name << ": " << got;
+    EXPECT_EQ(got.find("MIIBszCCAVmgAwIBAgIUB"), std::string::npos) << name << ": " << got;
+    EXPECT_EQ(got.size(), std::string(value).size()) << name;
+    EXPECT_EQ(header(e.request.headers, "x-user-id"), "12345");
+    EXPECT_EQ(header(e.request.headers, "user-agent"), "curl/8.4.0");
+  }
+}
+
 TEST(Scrubber, PathSegmentsAndQueryParametersKeepTheirShape) {
   auto s = make();
   auto e =
