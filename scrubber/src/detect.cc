@@ -488,6 +488,7 @@ enum class Rule : uint8_t {
   kNumber,    // "number"/"no": card or phone by the word before or the parent
   kNamePart,  // "first"/"last"/…: under a parent "name"
   kLicense,   // "license": a driver's licence after "driver"/"drivers"/"driving"
+  kLogin,     // "login": a login name alone or after a person-like word ("last_login" is a time)
 };
 
 struct KeyEntry {
@@ -518,6 +519,25 @@ constexpr KeyEntry kKeyEntries[] = {
     {"displayname", Kind::kName, Rule::kPlain, true},
     {"username", Kind::kName, Rule::kPlain, true},
     {"nickname", Kind::kName, Rule::kPlain, true},
+    // login names and social handles: a person's, though rarely shaped like a name
+    {"login", Kind::kName, Rule::kLogin, false},
+    {"userlogin", Kind::kName, Rule::kPlain, true},
+    {"loginname", Kind::kName, Rule::kPlain, true},
+    {"loginid", Kind::kName, Rule::kPlain, true},
+    {"screenname", Kind::kName, Rule::kPlain, true},
+    {"userprincipalname", Kind::kName, Rule::kPlain, true},
+    {"upn", Kind::kName, Rule::kPlain, false},
+    {"samaccountname", Kind::kName, Rule::kPlain, true},
+    {"twitter", Kind::kName, Rule::kPlain, false},
+    {"twitterhandle", Kind::kName, Rule::kPlain, true},
+    {"instagram", Kind::kName, Rule::kPlain, false},
+    {"instagramhandle", Kind::kName, Rule::kPlain, true},
+    {"linkedin", Kind::kName, Rule::kPlain, false},
+    {"github", Kind::kName, Rule::kPlain, false},
+    {"githubhandle", Kind::kName, Rule::kPlain, true},
+    {"facebook", Kind::kName, Rule::kPlain, false},
+    {"tiktok", Kind::kName, Rule::kPlain, false},
+    {"slackhandle", Kind::kName, Rule::kPlain, true},
     {"fname", Kind::kName, Rule::kPlain, false},
     {"lname", Kind::kName, Rule::kPlain, false},
     {"cardholder", Kind::kName, Rule::kPlain, false},
@@ -2292,6 +2312,8 @@ Kind DetectorsImpl::classify_key(std::string_view key, std::string_view parent) 
                })
                    ? Kind::kSsn
                    : Kind::kNone;
+      case Rule::kLogin:
+        return prev.empty() || person_like(prev) ? Kind::kName : Kind::kNone;
       case Rule::kLicense:
         if (!prev.empty()) return driver_like(prev) ? Kind::kSsn : Kind::kNone;
         return parent_any(driver_like) ? Kind::kSsn : Kind::kNone;

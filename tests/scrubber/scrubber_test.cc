@@ -1233,6 +1233,10 @@ TEST(Scrubber, LabelledKeyNamesInEveryPlace) {
       {"medical_record_number", "MRN0012345", true},
       {"pin", "4821", true},
       {"security_answer", "Rex", true},
+      // login names and handles
+      {"login", "mgonzalez", true},
+      {"screen_name", "mgonzalez", true},
+      {"userPrincipalName", "mgonzalez", true},
       // look-alikes: the same values under keys that do not name a person's data
       {"license_number", "D1234567", false},
       {"order_number", "123456789", false},
@@ -1246,6 +1250,8 @@ TEST(Scrubber, LabelledKeyNamesInEveryPlace) {
       {"user_agent", "Jorge Okafor", false},
       {"ip_address", "Springfield", false},
       {"spin", "4821", false},
+      {"last_login", "2024-03-07T12:34:56Z", false},
+      {"handle", "blue-widget", false},
   };
   enum class At { kJson, kQuery, kForm, kMultipart };
   for (At at : {At::kJson, At::kQuery, At::kForm, At::kMultipart}) {
