@@ -32,6 +32,37 @@ REGRESSIONS = [
 REGRESSED = {("GET", "/api/search"), ("GET", "/api/users/{id}"), ("GET", "/api/users")}
 # examples/gates/shop.yaml: an order's created_at (the wall clock, in ms) is ignored.
 SHOP_GATE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "examples", "gates", "shop.yaml")
+# The shop's gate with a latency floor of 2 ms instead of the default 0.5 ms. The three shops are
+# processes on the test's own host, beside whatever else ctest runs: with both cores busy, one
+# shop's sub-millisecond route (POST /api/login, p50 0.46 ms) was measured 0.37 ms slower at p90
+# with a bootstrap interval reaching 0.74 ms, which the default floor counts (3 runs in 5 under
+# two busy loops; once in a full `ctest -j2`). The injected regression is 5 ms; what the tests
+# check is which routes regress, not how small a slowdown the host can resolve.
+E2E_GATE = """\
+alpha: 0.01
+latency:
+  quantiles:
+    p50: {min_effect: 10%, min_delta: 2ms}
+    p90: {min_effect: 10%, min_delta: 2ms}
+    p99: {min_effect: 10%, min_delta: 2ms}
+diffs:
+  ignore: ['$.created_at']
+routes:
+  skip: ['GET /healthz']
+"""
+
+
+def e2e_gate(case):
+    """Writes E2E_GATE (checked against the shop's gate: the same but for the floor)."""
+    with open(SHOP_GATE) as f:
+        shop = f.read()
+    for line in ("ignore: ['$.created_at']", "skip: ['GET /healthz']", "alpha: 0.01"):
+        case.assertIn(line, shop)
+        case.assertIn(line, E2E_GATE)
+    path = case.fresh("gate") + ".yaml"
+    with open(path, "w") as f:
+        f.write(E2E_GATE)
+    return path
 
 
 def compare(case, results, *extra, expect=None):
@@ -78,11 +109,12 @@ class Shops(tr.Case):
 
     def test_regressed_routes_only(self):
         """The candidate regressed on three routes (latency, errors, a changed field): twin
-        compare (with the shop's gate, which ignores the wall-clock created_at) exits 1 and names
-        exactly those three; every report is written and agrees."""
+        compare (with the shop's gate, which ignores the wall-clock created_at, and a 2 ms
+        latency floor: E2E_GATE) exits 1 and names exactly those three; every report is written
+        and agrees."""
         results, captured = self.paired_results(extra=REGRESSIONS)
         r, report, out = compare(self, results, "--baseline", "baseline", "--candidate",
-                                 "candidate", "--noise", "noise", "--gate", SHOP_GATE, expect=1)
+                                 "candidate", "--noise", "noise", "--gate", e2e_gate(self), expect=1)
         self.assertEqual(report["verdict"], "regressed")
         self.assertEqual(report["counters"]["paired"], len(captured))
         regressed = {(x["method"], x["route"]) for x in report["routes"]
@@ -125,10 +157,10 @@ class Shops(tr.Case):
 
     def test_baseline_against_noise_passes(self):
         """Two shops of the same build compared with each other (the noise target as the
-        candidate, no noise cancellation, the shop's gate): nothing regressed, exit code 0."""
+        candidate, no noise cancellation, E2E_GATE): nothing regressed, exit code 0."""
         results, captured = self.paired_results(sessions=120)
         r, report, _ = compare(self, results, "--baseline", "baseline", "--candidate", "noise",
-                               "--gate", SHOP_GATE, expect=0)
+                               "--gate", e2e_gate(self), expect=0)
         self.assertEqual(report["verdict"], "pass", r.stdout_text[-3000:])
         self.assertEqual(report["counters"]["paired"], len(captured))
         for x in report["routes"]:
