@@ -170,6 +170,9 @@ Run add_capture(CLI::App& app) {
     }
     traffic::WriterOptions wo;
     wo.metadata = {{"capture_source", (*capture)->description()}};
+    // With --scrub the source's description (a BPF filter naming hosts, a file name) is
+    // scrubbed like the exchanges: raw data never reaches disk.
+    if (scrub) scrub_metadata_strings(*scrub, wo.metadata);
     if (scrub) wo.metadata.update(scrub_metadata(*scrub));
     auto writer = traffic::Writer::open(cli->output, wo);
     if (!writer) {

@@ -63,6 +63,11 @@ Run add_scrub(CLI::App& app) {
     meta.erase("producer");
     meta.erase("created");
     meta.erase("format");
+    // What the input's metadata says (a capture's filter and file, a conversion's input path)
+    // goes into the scrubbed archive: scrubbed like the exchanges. An input scrubbed before
+    // keeps its own "scrub" record untouched (the new one replaces it below).
+    meta.erase("scrub");
+    scrub_metadata_strings(*engine, meta);
     meta.update(scrub_metadata(*engine));
 
     // A .twin output gets the counters again at the end (a metadata block); other formats

@@ -77,6 +77,14 @@ nlohmann::json scrub_metadata(const ScrubEngine& e) {
             {"residual", r.residual()}}}};
 }
 
+void scrub_metadata_strings(ScrubEngine& engine, nlohmann::json& meta) {
+  if (meta.is_string()) {
+    engine.scrubber->scrub_text(meta.get_ref<std::string&>());
+  } else if (meta.is_structured()) {
+    for (auto& v : meta) scrub_metadata_strings(engine, v);
+  }
+}
+
 bool finish_scrub(const ScrubEngine& e, const ScrubSetup& s) {
   const auto& c = e.scrubber->counters();
   auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };

@@ -36,6 +36,11 @@ struct ScrubEngine {
 /// builds the engine. Warnings go to stderr. Errors are one line, ready to print.
 Result<ScrubEngine> make_scrub_engine(const ScrubSetup& setup);
 
+/// Scrubs every string in `meta` (not its keys, numbers or booleans) with the engine's content
+/// detectors (Scrubber::scrub_text): the metadata an input archive or a capture brings along
+/// (a BPF filter naming a host, a file name) goes into a scrubbed archive too.
+void scrub_metadata_strings(ScrubEngine& engine, nlohmann::json& meta);
+
 /// The metadata kept in the archive under "scrub": policy, key fingerprint, counters, and the
 /// report's totals.
 nlohmann::json scrub_metadata(const ScrubEngine& engine);

@@ -45,6 +45,7 @@ void ScrubCounters::merge(const ScrubCounters& o) {
   decoded_bodies += o.decoded_bodies;
   bodies_dropped += o.bodies_dropped;
   residual += o.residual;
+  metadata_values += o.metadata_values;
 }
 
 nlohmann::json ScrubCounters::to_json() const {
@@ -78,7 +79,8 @@ nlohmann::json ScrubCounters::to_json() const {
           {"binary_bodies", binary_bodies},
           {"decoded_bodies", decoded_bodies},
           {"bodies_dropped", bodies_dropped},
-          {"residual", residual}};
+          {"residual", residual},
+          {"metadata_values", metadata_values}};
 }
 
 namespace {
@@ -287,6 +289,9 @@ bool credential_like(std::string_view v) {
 }
 
 enum class Change : uint8_t { kUnchanged, kChanged, kDrop };
+
+// The place name of Scrubber::scrub_text(): a text place reported as "metadata".
+constexpr std::string_view kMetadataName = "{metadata}";
 
 // Where a value sits, as the engine walks an exchange.
 struct Place {
@@ -501,8 +506,11 @@ class Engine final : public Scrubber {
         append_json_path(name, p.name);
         break;
       case Location::kPath:
+        name = p.name;
+        break;
       case Location::kText:
         name = p.name;
+        if (p.name == kMetadataName) d.path = "metadata";  // scrub_text(): no side, no body
         break;
       case Location::kAddress:
         name = p.name;
@@ -1918,6 +1926,15 @@ class Engine final : public Scrubber {
     auto c = scrub_value(p, text, tmp_);
     if (c != Change::kChanged) return false;
     text.swap(tmp_);
+    return true;
+  }
+
+  bool scrub_text(std::string& text) override {
+    Place p{Side::kRequest, Location::kText, kMetadataName};
+    p.content_only = true;
+    if (scrub_value(p, text, tmp_) != Change::kChanged) return false;
+    text.swap(tmp_);
+    ++counters_.metadata_values;
     return true;
   }
 

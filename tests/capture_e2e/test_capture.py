@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sys
@@ -913,13 +914,41 @@ class Scrub(CaptureCase):
                             "-H", "Content-Type: application/json", "--data-binary", body)
             return codes
 
-        pcap, codes = self.record([ng.http_port], clients)
+        recorded, codes = self.record([ng.http_port], clients)
         self.assertEqual(codes, [200, 200])
-        plain = self.capture(pcap, [ng.http_port])
+        # The capture's description goes into the archive's metadata: a file named after a
+        # person and a filter naming a host must be scrubbed there too.
+        pcap = self.tmp.join("incident-grace.hopper@example.org.pcap")
+        shutil.copyfile(recorded, pcap)
+        host_filter = f"host 127.0.0.1 and tcp port {ng.http_port}"
+        plain = self.capture(pcap, [ng.http_port], "--filter", host_filter)
         out = self.tmp.join("scrubbed.twin")
         report = self.tmp.join("report.json")
         run = self.capture(pcap, [ng.http_port], "--scrub", "default", "--ephemeral-key",
-                           "--report", report, out=out)
+                           "--report", report, "--filter", host_filter, out=out)
+        plain_source = json.dumps(plain.info["metadata"]["capture_source"])
+        self.assertIn("grace.hopper@example.org", plain_source)
+        self.assertIn("127.0.0.1", plain_source)
+        source = run.info["metadata"]["capture_source"]
+        self.assertNotIn("grace.hopper@example.org", json.dumps(source))
+        self.assertNotIn("127.0.0.1", source["filter"])
+        # The address became an address (the token the exchanges' 127.0.0.1 got), the rest stays.
+        self.assertRegex(source["filter"],
+                         rf"^\(host \d+\.\d+\.\d+\.\d+ and tcp port {ng.http_port}\) and ")
+        token = source["filter"].split()[1]
+        self.assertEqual(source["filter"].replace(token, "127.0.0.1", 1),
+                         json.loads(plain_source)["filter"])
+        self.assertEqual({e["server"].rsplit(":", 1)[0] for e in run.exchanges}, {token})
+        # twin scrub of the plain capture scrubs the metadata it carries over the same way.
+        later = self.tmp.join("scrubbed-later.twin")
+        h.run([h.twin_bin(), "scrub", plain.out, "-o", later, "--ephemeral-key", "-q"])
+        later_info = h.info_json(later)
+        later_source = later_info["metadata"]["capture_source"]
+        self.assertNotIn("grace.hopper@example.org", json.dumps(later_source))
+        self.assertNotIn("127.0.0.1", later_source["filter"])
+        self.assertEqual(later_source["linktype"], source["linktype"])
+        self.assertGreaterEqual(later_info["metadata"]["scrub"]["counters"]["metadata_values"], 2)
+        self.assertGreaterEqual(run.info["metadata"]["scrub"]["counters"]["metadata_values"], 2)
         self.assertEqual(len(run.exchanges), 2)
         self.assertEqual(len(plain.exchanges), 2)
         # Nothing personal anywhere in the archive: every exchange as JSONL, bodies decoded.

@@ -45,11 +45,12 @@ struct ScrubCounters {
   uint64_t multipart_bodies = 0;
   uint64_t multipart_malformed = 0;
   uint64_t text_bodies = 0;
-  uint64_t binary_bodies = 0;   // scanned with length-keeping tokens only
-  uint64_t decoded_bodies = 0;  // Content-Encoding decoded and encoded again
-  uint64_t bodies_dropped = 0;  // could not be decoded (corrupt, truncated, over
-                                // max_decoded_body, unknown coding): removed, never kept raw
-  uint64_t residual = 0;        // detections left in scrubbed output (must be 0)
+  uint64_t binary_bodies = 0;    // scanned with length-keeping tokens only
+  uint64_t decoded_bodies = 0;   // Content-Encoding decoded and encoded again
+  uint64_t bodies_dropped = 0;   // could not be decoded (corrupt, truncated, over
+                                 // max_decoded_body, unknown coding): removed, never kept raw
+  uint64_t residual = 0;         // detections left in scrubbed output (must be 0)
+  uint64_t metadata_values = 0;  // strings of an archive's metadata changed (scrub_text)
 
   void merge(const ScrubCounters& other);
   nlohmann::json to_json() const;
@@ -66,6 +67,12 @@ class Scrubber {
   /// Scrubs `exchange` in place and sets kFlagScrubbed. Never fails: what cannot be scrubbed
   /// safely is removed and counted.
   virtual void scrub(traffic::Exchange& exchange) = 0;
+
+  /// Scrubs a string that belongs to no exchange (an archive's metadata: a capture's BPF filter
+  /// naming a host, a file name) with the content detectors, tokens as in exchanges (an address
+  /// in a filter becomes the address the exchanges got). Reported under the path "metadata" and
+  /// counted in metadata_values. Returns whether it changed.
+  virtual bool scrub_text(std::string& text) = 0;
 
   virtual const ScrubCounters& counters() const = 0;
   virtual const Report& report() const = 0;
