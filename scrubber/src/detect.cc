@@ -802,15 +802,18 @@ bool phone_like(std::string_view w) {
 // words that stand for a person themselves (not "billing", "shipping", "profile", "account",
 // whose string values are methods, plans or labels).
 bool person_value_word(std::string_view w) {
-  static constexpr std::array<std::string_view, 45> kList = {
-      "user",      "customer", "person",    "contact",     "recipient", "sender",    "owner",
-      "author",    "patient",  "employee",  "member",      "buyer",     "payer",     "cardholder",
-      "holder",    "client",   "guest",     "passenger",   "traveler",  "traveller", "student",
-      "applicant", "payee",    "consignee", "subscriber",  "attendee",  "assignee",  "reporter",
-      "reviewer",  "creator",  "requester", "beneficiary", "signer",    "spouse",    "agent",
-      "manager",   "driver",   "doctor",    "physician",   "guardian",  "landlord",  "tenant",
-      "witness",   "attn",     "attention"};
-  return in_list(w, kList);
+  static constexpr std::array<std::string_view, 50> kList = {
+      "user",       "customer", "person",    "contact",     "recipient", "sender",    "owner",
+      "author",     "patient",  "employee",  "member",      "buyer",     "payer",     "cardholder",
+      "holder",     "client",   "guest",     "passenger",   "traveler",  "traveller", "student",
+      "applicant",  "payee",    "consignee", "subscriber",  "attendee",  "assignee",  "reporter",
+      "reviewer",   "creator",  "requester", "beneficiary", "signer",    "spouse",    "agent",
+      "manager",    "driver",   "doctor",    "physician",   "guardian",  "landlord",  "tenant",
+      "witness",    "attn",     "attention", "participant", "organizer", "organiser", "invitee",
+      "contributor"};
+  if (in_list(w, kList)) return true;
+  // A list of them: "authors": ["…", "…"].
+  return w.size() > 3 && w.back() == 's' && in_list(w.substr(0, w.size() - 1), kList);
 }
 
 // Words before a final "to" that make it a person: "ship_to", "billTo", "assigned_to".

@@ -962,14 +962,16 @@ TEST_F(DetectTest, ThreadsShareOneDetectors) {
 
 TEST_F(DetectTest, PersonKeys) {
   for (const char* key :
-       {"author", "owner", "assignee", "customer", "user", "recipient", "created_by", "approvedBy",
-        "ship_to", "billTo", "assigned_to", "next_of_kin", "care_of", "emergency_contact", "attn",
-        "Patient", "primaryOwner", "shipto"}) {
+       {"author",      "owner",        "assignee",   "customer",          "user",
+        "recipient",   "created_by",   "approvedBy", "ship_to",           "billTo",
+        "assigned_to", "next_of_kin",  "care_of",    "emergency_contact", "attn",
+        "Patient",     "primaryOwner", "shipto",     "authors",           "owners",
+        "attendees",   "participants", "organizer"}) {
     EXPECT_TRUE(detectors_->person_key(key)) << key;
   }
-  for (const char* key :
-       {"title", "status", "owner_id", "customer_type", "user_agent", "userAgent", "billing",
-        "shipping", "by", "to", "path_to", "nearby", "standby", "go_to", "", "__"}) {
+  for (const char* key : {"title", "status", "owner_id", "customer_type", "user_agent", "userAgent",
+                          "billing", "shipping", "by", "to", "path_to", "nearby", "standby",
+                          "go_to", "", "__", "status", "news", "users_count"}) {
     EXPECT_FALSE(detectors_->person_key(key)) << key;
   }
 }

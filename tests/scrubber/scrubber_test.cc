@@ -1220,6 +1220,7 @@ TEST(Scrubber, LabelledKeyNamesInEveryPlace) {
       {"assignee", "Ana van Dijk", true},
       {"created_by", "Jorge Okafor", true},
       {"ship_to", "Jorge Okafor", true},
+      {"attendees", "Jorge Okafor", true},
       {"street", "Calle Mayor 5", true},
       {"address_line_1", "12 High Street", true},
       {"city", "Springfield", true},
