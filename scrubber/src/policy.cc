@@ -314,6 +314,8 @@ std::string_view to_string(Location location) {
       return "text";
     case Location::kAddress:
       return "address";
+    case Location::kXml:
+      return "xml";
   }
   return "?";
 }

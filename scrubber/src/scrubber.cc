@@ -21,6 +21,7 @@
 #include "twin/scrubber/transform.h"
 #include "twin/traffic/small_copy.h"
 #include "urlencoded.h"
+#include "xml.h"
 
 namespace twin::scrubber {
 
@@ -46,6 +47,9 @@ void ScrubCounters::merge(const ScrubCounters& o) {
   bodies_dropped += o.bodies_dropped;
   residual += o.residual;
   metadata_values += o.metadata_values;
+  xml_bodies += o.xml_bodies;
+  xml_malformed += o.xml_malformed;
+  xml_truncated += o.xml_truncated;
 }
 
 nlohmann::json ScrubCounters::to_json() const {
@@ -80,7 +84,10 @@ nlohmann::json ScrubCounters::to_json() const {
           {"decoded_bodies", decoded_bodies},
           {"bodies_dropped", bodies_dropped},
           {"residual", residual},
-          {"metadata_values", metadata_values}};
+          {"metadata_values", metadata_values},
+          {"xml_bodies", xml_bodies},
+          {"xml_malformed", xml_malformed},
+          {"xml_truncated", xml_truncated}};
 }
 
 namespace {
@@ -506,6 +513,7 @@ class Engine final : public Scrubber {
         append_json_path(name, p.name);
         break;
       case Location::kPath:
+      case Location::kXml:  // element names hold no '.' or '[' (rewrite_xml makes them '_')
         name = p.name;
         break;
       case Location::kText:
@@ -523,12 +531,13 @@ class Engine final : public Scrubber {
       d.path += ':';
       d.path += name;
     }
-    bool fold = p.location != Location::kJson && p.location != Location::kPath;
+    bool fold = p.location != Location::kJson && p.location != Location::kPath &&
+                p.location != Location::kXml;
     // Rules and key names see the name as sent, not the report's "{key}" spelling; a name in
     // brackets ("user[password]", Rails and PHP forms) is also seen as its last key.
     std::string_view raw = p.name;
     std::string_view bracket_key, bracket_parent;
-    if (p.location != Location::kJson && raw.ends_with(']')) {
+    if (p.location != Location::kJson && p.location != Location::kXml && raw.ends_with(']')) {
       auto open = raw.rfind('[');
       if (open != std::string_view::npos && open > 0) {
         bracket_key = raw.substr(open + 1, raw.size() - open - 2);
@@ -545,6 +554,11 @@ class Engine final : public Scrubber {
         // A key at the top of a body has no parent to say what it belongs to: the URL does
         // ("name" in the answer to /api/users/7 is a person's).
         if (parent.empty() && url_person_) parent = "user";
+        d.key_kind = detectors_->classify_key(key, parent);
+        d.person_value = d.key_kind == Kind::kNone && detectors_->person_key(key);
+      } else if (p.location == Location::kXml) {
+        // An element's (or attribute's) name and its parent element's, as JSON keys are read.
+        auto [key, parent] = last_keys(raw);
         d.key_kind = detectors_->classify_key(key, parent);
         d.person_value = d.key_kind == Kind::kNone && detectors_->person_key(key);
       } else if (p.location == Location::kQuery || p.location == Location::kForm ||
@@ -1660,7 +1674,7 @@ class Engine final : public Scrubber {
 
   // ---- bodies ----
 
-  enum class BodyType : uint8_t { kJson, kForm, kMultipart, kText, kBinary };
+  enum class BodyType : uint8_t { kJson, kForm, kMultipart, kXml, kText, kBinary };
 
   static BodyType body_type(std::string_view ct, std::string_view body) {
     if (ct.empty()) {
@@ -1680,6 +1694,13 @@ class Engine final : public Scrubber {
     if (icontains(ct, "json")) return BodyType::kJson;
     if (icontains(ct, "x-www-form-urlencoded")) return BodyType::kForm;
     if (icontains(ct, "multipart/")) return BodyType::kMultipart;
+    // application/xml, text/xml, application/soap+xml, application/atom+xml, …; not XHTML
+    // (markup, not data) nor a media type that only mentions xml in a parameter.
+    {
+      std::string_view type = ct;
+      type = type.substr(0, type.find(';'));
+      if (icontains(type, "xml") && !icontains(type, "xhtml")) return BodyType::kXml;
+    }
     if (icontains(ct, "text/") || icontains(ct, "xml") || icontains(ct, "javascript") ||
         icontains(ct, "csv") || icontains(ct, "yaml") || icontains(ct, "html") ||
         icontains(ct, "graphql")) {
@@ -1894,6 +1915,22 @@ class Engine final : public Scrubber {
         body.swap(out);
         return true;
       }
+      case BodyType::kXml: {
+        ++counters_.xml_bodies;
+        XmlScrub v(*this, side);
+        std::string out;
+        auto r = rewrite_xml(body, v, out);
+        if (!r.valid) {
+          // Not XML after all, or cut at --max-body: the whole body as text, by content. What
+          // the walk replaced before it stopped is thrown away with it; the content detectors
+          // find again what they found, and the key names are lost only here.
+          ++(truncated ? counters_.xml_truncated : counters_.xml_malformed);
+          return scrub_text(body, side, false);
+        }
+        if (r.replaced == 0 || out == body) return false;
+        body.swap(out);
+        return true;
+      }
       case BodyType::kForm: {
         ++counters_.form_bodies;
         return scrub_query(body, side, Location::kForm);
@@ -1937,6 +1974,22 @@ class Engine final : public Scrubber {
     ++counters_.metadata_values;
     return true;
   }
+
+  // An XML body's text runs and attribute values, by element path.
+  class XmlScrub final : public XmlVisitor {
+   public:
+    XmlScrub(Engine& e, Side side) : e_(e), side_(side) {}
+    bool visit(std::string_view path, std::string_view value, std::string& replacement) override {
+      Place p{side_, Location::kXml, path};
+      const Change c = e_.scrub_value(p, value, replacement);
+      if (c == Change::kDrop) replacement.clear();
+      return c != Change::kUnchanged;
+    }
+
+   private:
+    Engine& e_;
+    Side side_;
+  };
 
   class PartScrub final : public MultipartVisitor {
    public:

@@ -285,6 +285,62 @@ TEST(Scrubber, NamesUnderKeysThatNameAPersonAreNames) {
   EXPECT_NE(q.request.target.find("q=Blue+Widget"), std::string::npos) << q.request.target;
 }
 
+// XML bodies (SOAP and plain XML APIs) are read element by element: what an element's or an
+// attribute's name says is scrubbed as a JSON key's would be, the content detectors read every
+// text, and every byte outside the replaced values stays (2026-12-06: text only, so the names,
+// the bare SSN and the phone below were kept).
+TEST(Scrubber, XmlBodiesByElementNameAndContent) {
+  auto s = make();
+  auto e = get("/soap/customers");
+  const std::string body =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\">\n"
+      " <soap:Body><m:GetCustomerResponse xmlns:m=\"urn:shop\">\n"
+      "  <m:customer id=\"42\" email=\"maria.okafor@example.org\">\n"
+      "   <m:firstName>Maria</m:firstName><m:lastName>Okafor</m:lastName>\n"
+      "   <m:ssn>123456789</m:ssn><m:phone>4155552671</m:phone>\n"
+      "   <m:note><![CDATA[call +44 20 7946 0958 & ask]]></m:note>\n"
+      "   <m:product><m:name>Blue Widget</m:name><m:sku>BW-1234-XL</m:sku></m:product>\n"
+      "  </m:customer>\n"
+      " </m:GetCustomerResponse></soap:Body>\n"
+      "</soap:Envelope>\n";
+  e.response->headers = {{"Content-Type", "text/xml; charset=utf-8"},
+                         {"Content-Length", std::to_string(body.size())}};
+  e.response->body = body;
+  e.response->body_size = body.size();
+  s->scrub(e);
+  const std::string& out = e.response->body;
+  for (const char* pii :
+       {"maria.okafor", "Maria", "Okafor", "123456789", "4155552671", "7946 0958"}) {
+    EXPECT_EQ(out.find(pii), std::string::npos) << pii << " in " << out;
+  }
+  for (const char* kept : {"<m:firstName>", "</m:lastName>", "id=\"42\"", "Blue Widget",
+                           "BW-1234-XL", "<![CDATA[call +", " & ask]]>", "xmlns:m=\"urn:shop\""}) {
+    EXPECT_NE(out.find(kept), std::string::npos) << kept << " in " << out;
+  }
+  EXPECT_EQ(out.size(), body.size());  // tokens keep lengths here
+  EXPECT_EQ(header(e.response->headers, "content-length"), std::to_string(out.size()));
+  EXPECT_EQ(s->counters().xml_bodies, 1u);
+  EXPECT_EQ(s->counters().xml_malformed, 0u);
+  EXPECT_EQ(s->counters().residual, 0u);
+  // The report names the places by element path.
+  bool ssn_path = false;
+  for (const auto& [path, stats] : s->report().fields()) {
+    ssn_path |= path == "response.xml:Envelope.Body.GetCustomerResponse.customer.ssn";
+  }
+  EXPECT_TRUE(ssn_path);
+
+  // Not XML after all: read by the content detectors, counted.
+  auto bad = get("/soap/customers");
+  bad.response->headers = {{"Content-Type", "application/xml"}};
+  bad.response->body = "<r><email>ann@example.com</email><ssn>123-45-6789</r>";
+  bad.response->body_size = bad.response->body.size();
+  s->scrub(bad);
+  EXPECT_EQ(bad.response->body.find("ann@example.com"), std::string::npos);
+  EXPECT_EQ(bad.response->body.find("123-45-6789"), std::string::npos);
+  EXPECT_EQ(s->counters().xml_malformed, 1u);
+}
+
 TEST(Scrubber, TheSameValueIsTheSameTokenEverywhereAndAcrossEngines) {
   auto a = make();
   auto b = make();
@@ -1254,8 +1310,8 @@ TEST(Scrubber, LabelledKeyNamesInEveryPlace) {
       {"last_login", "2024-03-07T12:34:56Z", false},
       {"handle", "blue-widget", false},
   };
-  enum class At { kJson, kQuery, kForm, kMultipart };
-  for (At at : {At::kJson, At::kQuery, At::kForm, At::kMultipart}) {
+  enum class At { kJson, kQuery, kForm, kMultipart, kXml, kXmlAttribute };
+  for (At at : {At::kJson, At::kQuery, At::kForm, At::kMultipart, At::kXml, At::kXmlAttribute}) {
     for (const Case& c : cases) {
       auto s = make();  // a fresh engine: nothing remembered from another case
       auto e = get("/api/items");
@@ -1283,6 +1339,17 @@ TEST(Scrubber, LabelledKeyNamesInEveryPlace) {
           e.request.headers = {{"Content-Type", "multipart/form-data; boundary=b0und"}};
           e.request.body = std::string("--b0und\r\nContent-Disposition: form-data; name=\"") +
                            c.key + "\"\r\n\r\n" + c.value + "\r\n--b0und--\r\n";
+          break;
+        case At::kXml:
+          where = "xml";
+          e.response->headers = {{"Content-Type", "application/xml; charset=utf-8"}};
+          e.response->body = std::string("<?xml version=\"1.0\"?><r><ns:") + c.key +
+                             " xmlns:ns=\"urn:x\">" + c.value + "</ns:" + c.key + "></r>";
+          break;
+        case At::kXmlAttribute:
+          where = "xml attribute";
+          e.response->headers = {{"Content-Type", "application/soap+xml"}};
+          e.response->body = std::string("<r><item ") + c.key + "=\"" + c.value + "\"/></r>";
           break;
       }
       s->scrub(e);

@@ -29,8 +29,11 @@ enum class Location : uint8_t {
   kForm,        // a urlencoded or multipart form field; the pattern matches its name
   kText,        // a body that is not JSON or a form; the pattern is ignored ("*")
   kAddress,     // the client or server address; the pattern is "client" or "server"
+  kXml,         // an XML element's text or attribute value in a body; the pattern matches its
+                // element path ("Envelope.Body.GetCustomer.ssn", "**.ssn"; an attribute is a
+                // last segment: "user.email")
 };
-inline constexpr size_t kLocationCount = static_cast<size_t>(Location::kAddress) + 1;
+inline constexpr size_t kLocationCount = static_cast<size_t>(Location::kXml) + 1;
 std::string_view to_string(Location location);
 
 enum class Side : uint8_t { kBoth = 0, kRequest, kResponse };

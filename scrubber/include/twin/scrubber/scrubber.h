@@ -44,6 +44,9 @@ struct ScrubCounters {
   uint64_t form_bodies = 0;
   uint64_t multipart_bodies = 0;
   uint64_t multipart_malformed = 0;
+  uint64_t xml_bodies = 0;
+  uint64_t xml_malformed = 0;  // not XML after all: scrubbed by the content detectors instead
+  uint64_t xml_truncated = 0;  // cut at --max-body: likewise
   uint64_t text_bodies = 0;
   uint64_t binary_bodies = 0;    // scanned with length-keeping tokens only
   uint64_t decoded_bodies = 0;   // Content-Encoding decoded and encoded again

@@ -1,0 +1,326 @@
+#include "xml.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace twin::scrubber {
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// A name ends at white space, '/', '>', '=' or a quote (NameChar is far wider, but nothing
+// that can end a name in well-formed XML can be part of one).
+bool name_end(char c) {
+  return is_space(c) || c == '/' || c == '>' || c == '=' || c == '"' || c == '\'' || c == '<';
+}
+
+std::string_view local_name(std::string_view qname) {
+  const size_t colon = qname.rfind(':');
+  return colon == std::string_view::npos ? qname : qname.substr(colon + 1);
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// `raw` with the five predefined entities and character references decoded into `out`; any
+// other '&' (a DTD's entity, a stray ampersand) stays as written. Returns the decoded view:
+// `raw` itself when it holds no '&'.
+std::string_view decode(std::string_view raw, std::string& out) {
+  if (raw.find('&') == std::string_view::npos) return raw;
+  out.clear();
+  size_t i = 0;
+  while (i < raw.size()) {
+    const size_t amp = raw.find('&', i);
+    if (amp == std::string_view::npos) {
+      out.append(raw.substr(i));
+      break;
+    }
+    out.append(raw.substr(i, amp - i));
+    const size_t semi = raw.find(';', amp + 1);
+    const std::string_view ent = semi == std::string_view::npos || semi - amp > 12
+                                     ? std::string_view()
+                                     : raw.substr(amp + 1, semi - amp - 1);
+    bool done = true;
+    if (ent == "lt") {
+      out += '<';
+    } else if (ent == "gt") {
+      out += '>';
+    } else if (ent == "amp") {
+      out += '&';
+    } else if (ent == "quot") {
+      out += '"';
+    } else if (ent == "apos") {
+      out += '\'';
+    } else if (ent.size() >= 2 && ent[0] == '#') {
+      const bool hex = ent[1] == 'x';
+      uint32_t cp = 0;
+      size_t digits = 0;
+      for (size_t k = hex ? 2 : 1; k < ent.size(); ++k, ++digits) {
+        const char c = ent[k];
+        int d = -1;
+        if (c >= '0' && c <= '9') d = c - '0';
+        if (hex && c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        if (hex && c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        if (d < 0 || cp > 0x10FFFF) {
+          digits = 0;
+          break;
+        }
+        cp = cp * (hex ? 16 : 10) + static_cast<uint32_t>(d);
+      }
+      if (digits == 0 || cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        done = false;
+      } else {
+        append_utf8(out, cp);
+      }
+    } else {
+      done = false;
+    }
+    if (done) {
+      i = semi + 1;
+    } else {
+      out += '&';
+      i = amp + 1;
+    }
+  }
+  return out;
+}
+
+// A replacement escaped for its place: text and attribute values escape '&' and '<' (and '>'
+// and both quotes, so that no place needs to know its quote); a CDATA section splits a "]]>".
+void append_escaped(std::string& out, std::string_view v, bool cdata) {
+  if (cdata) {
+    size_t i = 0;
+    for (size_t k; (k = v.find("]]>", i)) != std::string_view::npos; i = k + 3) {
+      out.append(v.substr(i, k - i));
+      out += "]]]]><![CDATA[>";
+    }
+    out.append(v.substr(i));
+    return;
+  }
+  for (char c : v) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
+    }
+  }
+}
+
+class Rewriter {
+ public:
+  Rewriter(std::string_view in, XmlVisitor& visitor, std::string& out)
+      : in_(in), visitor_(visitor), out_(out) {}
+
+  XmlRewriteResult run() {
+    out_.clear();
+    out_.reserve(in_.size());
+    if (!parse()) {
+      result_.valid = false;
+      result_.error_offset = err_;
+      return result_;
+    }
+    out_.append(in_.substr(copied_));
+    return result_;
+  }
+
+ private:
+  bool fail(size_t at) {
+    err_ = at;
+    return false;
+  }
+
+  bool starts(size_t i, std::string_view what) const { return in_.substr(i, what.size()) == what; }
+
+  // The value in_[begin, end) (raw, or a CDATA section's content) at `path`.
+  void value(size_t begin, size_t end, bool cdata) {
+    const std::string_view raw = in_.substr(begin, end - begin);
+    const std::string_view v = cdata ? raw : decode(raw, decoded_);
+    ++result_.visited;
+    replacement_.clear();
+    if (!visitor_.visit(path_, v, replacement_)) return;
+    out_.append(in_.substr(copied_, begin - copied_));
+    append_escaped(out_, replacement_, cdata);
+    copied_ = end;
+    ++result_.replaced;
+  }
+
+  void push_name(std::string_view qname) {
+    lens_.push_back(path_.size());
+    if (!path_.empty()) path_ += '.';
+    for (char c : local_name(qname)) path_ += (c == '.' || c == '[') ? '_' : c;
+  }
+
+  void pop_name() {
+    path_.resize(lens_.back());
+    lens_.pop_back();
+  }
+
+  bool parse() {
+    const size_t n = in_.size();
+    size_t i = 0;
+    while (i < n) {
+      if (in_[i] != '<') {
+        const size_t lt = in_.find('<', i);
+        const size_t end = lt == std::string_view::npos ? n : lt;
+        bool blank = true;
+        for (size_t k = i; k < end && blank; ++k) blank = is_space(in_[k]);
+        if (!blank) {
+          if (lens_.empty()) return fail(i);  // character data outside the root element
+          value(i, end, false);
+        }
+        i = end;
+        continue;
+      }
+      if (starts(i, "<!--")) {
+        const size_t e = in_.find("-->", i + 4);
+        if (e == std::string_view::npos) return fail(n);
+        i = e + 3;
+      } else if (starts(i, "<![CDATA[")) {
+        const size_t e = in_.find("]]>", i + 9);
+        if (e == std::string_view::npos) return fail(n);
+        if (lens_.empty()) return fail(i);  // character data outside the root element
+        value(i + 9, e, true);
+        i = e + 3;
+      } else if (starts(i, "<?")) {
+        const size_t e = in_.find("?>", i + 2);
+        if (e == std::string_view::npos) return fail(n);
+        i = e + 2;
+      } else if (starts(i, "<!")) {
+        // <!DOCTYPE …>, its internal subset in brackets and quoted literals skipped, never read.
+        size_t k = i + 2;
+        int depth = 0;
+        for (; k < n; ++k) {
+          const char c = in_[k];
+          if (c == '"' || c == '\'') {
+            const size_t q = in_.find(c, k + 1);
+            if (q == std::string_view::npos) return fail(n);
+            k = q;
+          } else if (c == '[') {
+            ++depth;
+          } else if (c == ']') {
+            --depth;
+          } else if (c == '>' && depth <= 0) {
+            break;
+          }
+        }
+        if (k >= n) return fail(n);
+        i = k + 1;
+      } else if (starts(i, "</")) {
+        size_t k = i + 2;
+        while (k < n && !name_end(in_[k])) ++k;
+        const std::string_view name = in_.substr(i + 2, k - i - 2);
+        while (k < n && is_space(in_[k])) ++k;
+        if (k >= n) return fail(n);
+        if (in_[k] != '>' || lens_.empty() || names_.back() != name) return fail(i);
+        names_.pop_back();
+        pop_name();
+        i = k + 1;
+      } else {
+        if (!start_tag(i)) return false;
+      }
+    }
+    if (!lens_.empty()) return fail(n);  // broke off inside an element
+    return true;
+  }
+
+  // A start tag or an empty-element tag at in_[i] == '<'; i past it.
+  bool start_tag(size_t& i) {
+    const size_t n = in_.size();
+    size_t k = i + 1;
+    while (k < n && !name_end(in_[k])) ++k;
+    if (k == i + 1) return fail(k >= n ? n : i);
+    if (lens_.size() >= kXmlMaxDepth) return fail(i);
+    const std::string_view name = in_.substr(i + 1, k - i - 1);
+    names_.push_back(name);
+    push_name(name);
+    while (true) {
+      const size_t before = k;
+      while (k < n && is_space(in_[k])) ++k;
+      if (k >= n) return fail(n);
+      if (in_[k] == '>') {
+        i = k + 1;
+        return true;
+      }
+      if (in_[k] == '/') {
+        if (k + 1 >= n) return fail(n);
+        if (in_[k + 1] != '>') return fail(k);
+        names_.pop_back();
+        pop_name();
+        i = k + 2;
+        return true;
+      }
+      if (k == before) return fail(k);  // attributes are separated by white space
+      const size_t a = k;
+      while (k < n && !name_end(in_[k])) ++k;
+      if (k == a) return fail(k >= n ? n : k);
+      const std::string_view attr = in_.substr(a, k - a);
+      while (k < n && is_space(in_[k])) ++k;
+      if (k >= n) return fail(n);
+      if (in_[k] != '=') return fail(k);
+      ++k;
+      while (k < n && is_space(in_[k])) ++k;
+      if (k >= n) return fail(n);
+      const char q = in_[k];
+      if (q != '"' && q != '\'') return fail(k);
+      const size_t e = in_.find(q, k + 1);
+      if (e == std::string_view::npos) return fail(n);
+      if (in_.substr(k + 1, e - k - 1).find('<') != std::string_view::npos) return fail(k + 1);
+      // Namespace declarations name schemas, not data.
+      if (attr != "xmlns" && !attr.starts_with("xmlns:")) {
+        push_name(attr);
+        value(k + 1, e, false);
+        pop_name();
+      }
+      k = e + 1;
+    }
+  }
+
+  std::string_view in_;
+  XmlVisitor& visitor_;
+  std::string& out_;
+  size_t copied_ = 0;
+  size_t err_ = 0;
+  XmlRewriteResult result_;
+  std::string path_;
+  std::vector<size_t> lens_;             // path_'s size before each open element
+  std::vector<std::string_view> names_;  // the open elements' qualified names
+  std::string decoded_;
+  std::string replacement_;
+};
+
+}  // namespace
+
+XmlRewriteResult rewrite_xml(std::string_view in, XmlVisitor& visitor, std::string& out) {
+  return Rewriter(in, visitor, out).run();
+}
+
+}  // namespace twin::scrubber

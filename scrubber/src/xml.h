@@ -1,0 +1,44 @@
+#pragma once
+// A rewriter for XML bodies (SOAP, Atom, plain XML APIs): it walks the elements and hands every
+// text run and attribute value, with the path of element names it sits under, to a visitor
+// that may replace it; everything else is copied byte for byte. Written here rather than taken
+// from libxml2 or expat because the scrubber needs the exact bytes around each value kept (a
+// DOM round trip reformats, re-escapes and reorders attributes) and no entity ever expanded
+// beyond XML's five and character references (no DTD, no external entities: a hostile body
+// cannot make it read a file or grow without bound); the grammar it needs is small.
+//
+// Not validating: names are taken as written, a start tag must be closed by an end tag of the
+// same name, and a document that breaks off or mismatches is reported invalid where it does
+// (the scrubber then reads the whole body with the content detectors instead).
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace twin::scrubber {
+
+class XmlVisitor {
+ public:
+  virtual ~XmlVisitor() = default;
+  /// A text run (entities and character references decoded; a CDATA section as written) or an
+  /// attribute value (decoded likewise). `path`: the local names (prefix dropped) of the
+  /// enclosing elements from the root, joined by '.', and an attribute's local name last ('.'
+  /// and '[' in a name become '_'). Returns true to replace the value with `replacement`, which
+  /// the rewriter escapes as its place needs.
+  virtual bool visit(std::string_view path, std::string_view value, std::string& replacement) = 0;
+};
+
+struct XmlRewriteResult {
+  bool valid = true;
+  size_t error_offset = 0;  // where the input stopped being XML (when !valid)
+  size_t visited = 0;       // values handed to the visitor
+  size_t replaced = 0;
+};
+
+/// Rewrites `in` into `out` (cleared first). When !valid, `out` is undefined.
+XmlRewriteResult rewrite_xml(std::string_view in, XmlVisitor& visitor, std::string& out);
+
+/// Nesting deeper than this is reported invalid (a bound on the parser's memory).
+inline constexpr size_t kXmlMaxDepth = 256;
+
+}  // namespace twin::scrubber
