@@ -316,6 +316,8 @@ std::string_view to_string(Location location) {
       return "address";
     case Location::kXml:
       return "xml";
+    case Location::kCsv:
+      return "csv";
   }
   return "?";
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "codec.h"
+#include "csv.h"
 #include "json_rewrite.h"
 #include "multipart.h"
 #include "twin/scrubber/detect.h"
@@ -50,6 +51,9 @@ void ScrubCounters::merge(const ScrubCounters& o) {
   xml_bodies += o.xml_bodies;
   xml_malformed += o.xml_malformed;
   xml_truncated += o.xml_truncated;
+  csv_bodies += o.csv_bodies;
+  csv_malformed += o.csv_malformed;
+  csv_truncated += o.csv_truncated;
 }
 
 nlohmann::json ScrubCounters::to_json() const {
@@ -87,7 +91,10 @@ nlohmann::json ScrubCounters::to_json() const {
           {"metadata_values", metadata_values},
           {"xml_bodies", xml_bodies},
           {"xml_malformed", xml_malformed},
-          {"xml_truncated", xml_truncated}};
+          {"xml_truncated", xml_truncated},
+          {"csv_bodies", csv_bodies},
+          {"csv_malformed", csv_malformed},
+          {"csv_truncated", csv_truncated}};
 }
 
 namespace {
@@ -562,7 +569,8 @@ class Engine final : public Scrubber {
         d.key_kind = detectors_->classify_key(key, parent);
         d.person_value = d.key_kind == Kind::kNone && detectors_->person_key(key);
       } else if (p.location == Location::kQuery || p.location == Location::kForm ||
-                 p.location == Location::kCookie || p.location == Location::kHeader) {
+                 p.location == Location::kCookie || p.location == Location::kHeader ||
+                 p.location == Location::kCsv) {
         d.key_kind = bracket_key.empty() ? detectors_->classify_key(raw, "")
                                          : detectors_->classify_key(bracket_key, bracket_parent);
         // Headers are known by the built-in rules and the allowlist; a header's name only
@@ -574,7 +582,8 @@ class Engine final : public Scrubber {
             identity_header(p.name)) {
           d.key_kind = Kind::kName;
         }
-        if ((p.location == Location::kQuery || p.location == Location::kForm) &&
+        if ((p.location == Location::kQuery || p.location == Location::kForm ||
+             p.location == Location::kCsv) &&
             d.key_kind == Kind::kNone) {
           d.person_value = detectors_->person_key(bracket_key.empty() ? raw : bracket_key);
         }
@@ -1674,7 +1683,7 @@ class Engine final : public Scrubber {
 
   // ---- bodies ----
 
-  enum class BodyType : uint8_t { kJson, kForm, kMultipart, kXml, kText, kBinary };
+  enum class BodyType : uint8_t { kJson, kForm, kMultipart, kXml, kCsv, kTsv, kText, kBinary };
 
   static BodyType body_type(std::string_view ct, std::string_view body) {
     if (ct.empty()) {
@@ -1700,6 +1709,8 @@ class Engine final : public Scrubber {
       std::string_view type = ct;
       type = type.substr(0, type.find(';'));
       if (icontains(type, "xml") && !icontains(type, "xhtml")) return BodyType::kXml;
+      if (icontains(type, "/csv")) return BodyType::kCsv;
+      if (icontains(type, "tab-separated-values")) return BodyType::kTsv;
     }
     if (icontains(ct, "text/") || icontains(ct, "xml") || icontains(ct, "javascript") ||
         icontains(ct, "csv") || icontains(ct, "yaml") || icontains(ct, "html") ||
@@ -1879,7 +1890,8 @@ class Engine final : public Scrubber {
       body.swap(out);
       return true;
     }
-    switch (body_type(ct, body)) {
+    const BodyType type = body_type(ct, body);
+    switch (type) {
       case BodyType::kJson: {
         ++counters_.json_bodies;
         JsonScrub v(*this, side, json_prefix);
@@ -1931,6 +1943,21 @@ class Engine final : public Scrubber {
         body.swap(out);
         return true;
       }
+      case BodyType::kCsv:
+      case BodyType::kTsv: {
+        ++counters_.csv_bodies;
+        CsvScrub v(*this, side);
+        std::string out;
+        auto r = rewrite_csv(body, type == BodyType::kTsv ? '\t' : ',', v, out);
+        if (!r.valid) {
+          // A quoted field that never ends (or cut at --max-body): the whole body as text.
+          ++(truncated ? counters_.csv_truncated : counters_.csv_malformed);
+          return scrub_text(body, side, false);
+        }
+        if (r.replaced == 0 || out == body) return false;
+        body.swap(out);
+        return true;
+      }
       case BodyType::kForm: {
         ++counters_.form_bodies;
         return scrub_query(body, side, Location::kForm);
@@ -1974,6 +2001,30 @@ class Engine final : public Scrubber {
     ++counters_.metadata_values;
     return true;
   }
+
+  // A CSV body's fields by column name; the header row's names by content.
+  class CsvScrub final : public CsvVisitor {
+   public:
+    CsvScrub(Engine& e, Side side) : e_(e), side_(side) {}
+    bool visit(bool header, std::string_view column, std::string_view value,
+               std::string& replacement) override {
+      Change c;
+      if (header) {
+        Place p{side_, Location::kCsv, "{header}"};
+        p.content_only = true;
+        c = e_.scrub_value(p, value, replacement);
+      } else {
+        Place p{side_, Location::kCsv, column};
+        c = e_.scrub_value(p, value, replacement);
+      }
+      if (c == Change::kDrop) replacement.clear();
+      return c != Change::kUnchanged;
+    }
+
+   private:
+    Engine& e_;
+    Side side_;
+  };
 
   // An XML body's text runs and attribute values, by element path.
   class XmlScrub final : public XmlVisitor {

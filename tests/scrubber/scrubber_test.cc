@@ -341,6 +341,33 @@ TEST(Scrubber, XmlBodiesByElementNameAndContent) {
   EXPECT_EQ(s->counters().xml_malformed, 1u);
 }
 
+// CSV and TSV bodies (exports, reports): every field by its column's name from the header row
+// and by content; header names by content; quoting and line ends kept.
+TEST(Scrubber, CsvBodiesByColumnNameAndContent) {
+  auto s = make();
+  auto e = get("/api/export.csv");
+  const std::string body =
+      "id,first_name,last_name,ssn,note,maria.okafor@example.org,sku\r\n"
+      "1,Maria,Okafor,123456789,\"call +44 20 7946 0958, ask\",yes,BW-1234-XL\r\n"
+      "2,Jorge,\"O\"\"Neil\",987654321,,no,BW-9\r\n";
+  e.response->headers = {{"Content-Type", "text/csv"}};
+  e.response->body = body;
+  e.response->body_size = body.size();
+  s->scrub(e);
+  const std::string& out = e.response->body;
+  for (const char* pii : {"Maria", "Okafor", "123456789", "Jorge", "Neil", "987654321", "7946 0958",
+                          "maria.okafor"}) {
+    EXPECT_EQ(out.find(pii), std::string::npos) << pii << " in " << out;
+  }
+  for (const char* kept : {"id,first_name,last_name,ssn,note,", ",sku\r\n1,", ",yes,BW-1234-XL\r\n",
+                           ",no,BW-9\r\n", "\"call +", ", ask\""}) {
+    EXPECT_NE(out.find(kept), std::string::npos) << kept << " in " << out;
+  }
+  EXPECT_EQ(out.size(), body.size());
+  EXPECT_EQ(s->counters().csv_bodies, 1u);
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
 TEST(Scrubber, TheSameValueIsTheSameTokenEverywhereAndAcrossEngines) {
   auto a = make();
   auto b = make();
@@ -1310,8 +1337,9 @@ TEST(Scrubber, LabelledKeyNamesInEveryPlace) {
       {"last_login", "2024-03-07T12:34:56Z", false},
       {"handle", "blue-widget", false},
   };
-  enum class At { kJson, kQuery, kForm, kMultipart, kXml, kXmlAttribute };
-  for (At at : {At::kJson, At::kQuery, At::kForm, At::kMultipart, At::kXml, At::kXmlAttribute}) {
+  enum class At { kJson, kQuery, kForm, kMultipart, kXml, kXmlAttribute, kCsv };
+  for (At at :
+       {At::kJson, At::kQuery, At::kForm, At::kMultipart, At::kXml, At::kXmlAttribute, At::kCsv}) {
     for (const Case& c : cases) {
       auto s = make();  // a fresh engine: nothing remembered from another case
       auto e = get("/api/items");
@@ -1350,6 +1378,11 @@ TEST(Scrubber, LabelledKeyNamesInEveryPlace) {
           where = "xml attribute";
           e.response->headers = {{"Content-Type", "application/soap+xml"}};
           e.response->body = std::string("<r><item ") + c.key + "=\"" + c.value + "\"/></r>";
+          break;
+        case At::kCsv:
+          where = "csv";
+          e.response->headers = {{"Content-Type", "text/csv; charset=utf-8"}};
+          e.response->body = std::string("row,") + c.key + "\r\n1,\"" + c.value + "\"\r\n";
           break;
       }
       s->scrub(e);

@@ -32,8 +32,10 @@ enum class Location : uint8_t {
   kXml,         // an XML element's text or attribute value in a body; the pattern matches its
                 // element path ("Envelope.Body.GetCustomer.ssn", "**.ssn"; an attribute is a
                 // last segment: "user.email")
+  kCsv,         // a CSV or TSV field after the header row; the pattern matches its column's
+                // name from the header row
 };
-inline constexpr size_t kLocationCount = static_cast<size_t>(Location::kXml) + 1;
+inline constexpr size_t kLocationCount = static_cast<size_t>(Location::kCsv) + 1;
 std::string_view to_string(Location location);
 
 enum class Side : uint8_t { kBoth = 0, kRequest, kResponse };

@@ -47,6 +47,9 @@ struct ScrubCounters {
   uint64_t xml_bodies = 0;
   uint64_t xml_malformed = 0;  // not XML after all: scrubbed by the content detectors instead
   uint64_t xml_truncated = 0;  // cut at --max-body: likewise
+  uint64_t csv_bodies = 0;     // CSV and TSV
+  uint64_t csv_malformed = 0;  // a quoted field that never ends: by the content detectors
+  uint64_t csv_truncated = 0;  // cut at --max-body: likewise
   uint64_t text_bodies = 0;
   uint64_t binary_bodies = 0;    // scanned with length-keeping tokens only
   uint64_t decoded_bodies = 0;   // Content-Encoding decoded and encoded again
