@@ -18,8 +18,12 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "twin/traffic/text.h"
+
 namespace twin::compare {
 namespace {
+
+using traffic::append_utf8;
 
 // Containers deeper than this are compared as a whole whatever max_depth says: the descent that
 // names paths recurses, and the stack must not depend on the input.
@@ -77,24 +81,6 @@ int read_hex4(std::string_view s, size_t p) {
     v = v * 16 + h;
   }
   return v;
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 // Decodes the JSON escape at s[p] == '\\' onto `out` and moves `p` past it. Lone surrogates are

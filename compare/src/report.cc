@@ -14,7 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "twin/traffic/text.h"
+
 namespace twin::compare {
+
+using traffic::append_utf8;
 
 std::string_view to_string(Verdict v) {
   switch (v) {
@@ -270,24 +274,6 @@ void for_each_code_point(std::string_view s, F f) {
     }
     f(cp);
     i += len;
-  }
-}
-
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
   }
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "twin/traffic/small_copy.h"
+#include "twin/traffic/text.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -16,6 +17,8 @@
 
 namespace twin::scrubber {
 namespace {
+
+using traffic::append_utf8;
 
 constexpr size_t kMaxDepth = 512;
 
@@ -161,24 +164,6 @@ inline size_t utf8_length(const unsigned char* s, size_t i, size_t n, size_t& er
     hi = 0xBF;
   }
   return len;
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 // Four hex digits at s[i..i+4), or -1 with `err` at the first bad one (`n` when cut short).

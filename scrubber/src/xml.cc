@@ -3,8 +3,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "twin/traffic/text.h"
+
 namespace twin::scrubber {
 namespace {
+
+using traffic::append_utf8;
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -17,24 +21,6 @@ bool name_end(char c) {
 std::string_view local_name(std::string_view qname) {
   const size_t colon = qname.rfind(':');
   return colon == std::string_view::npos ? qname : qname.substr(colon + 1);
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 // `raw` with the five predefined entities and character references decoded into `out`; any

@@ -27,6 +27,8 @@ bool ascii_iequals(std::string_view a, std::string_view b);
 
 /// True when `s` is well-formed UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF).
 bool is_valid_utf8(std::string_view s);
+/// Appends code point `cp` (at most U+10FFFF) as UTF-8 (JSON and XML escapes, reports).
+void append_utf8(std::string& out, uint32_t cp);
 /// `s` with each maximal ill-formed subsequence replaced by U+FFFD (as WHATWG decoders do);
 /// for showing bytes that are not UTF-8 where only text fits (HAR fields, reports). Lossy.
 std::string to_valid_utf8(std::string_view s);
