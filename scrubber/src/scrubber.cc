@@ -1693,6 +1693,7 @@ class Engine final : public Scrubber {
         ++i;
       }
       if (i < body.size() && (body[i] == '{' || body[i] == '[')) return BodyType::kJson;
+      if (body.substr(i, 5) == "<?xml") return BodyType::kXml;
       bool printable = std::all_of(
           body.begin(), body.begin() + long(std::min<size_t>(body.size(), 512)), [](char c) {
             auto u = static_cast<unsigned char>(c);

@@ -330,6 +330,14 @@ TEST(Scrubber, XmlBodiesByElementNameAndContent) {
   }
   EXPECT_TRUE(ssn_path);
 
+  // No Content-Type, but an XML declaration: read as XML.
+  auto bare = get("/soap/customers");
+  bare.response->body = "<?xml version=\"1.0\"?><c><lastName>Okafor</lastName></c>";
+  bare.response->body_size = bare.response->body.size();
+  s->scrub(bare);
+  EXPECT_EQ(bare.response->body.find("Okafor"), std::string::npos) << bare.response->body;
+  EXPECT_EQ(s->counters().xml_bodies, 2u);
+
   // Not XML after all: read by the content detectors, counted.
   auto bad = get("/soap/customers");
   bad.response->headers = {{"Content-Type", "application/xml"}};
