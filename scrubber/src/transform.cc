@@ -1301,6 +1301,140 @@ Outcome Transformer::Impl::bucket(std::string_view value, Kind kind, const Actio
   return Outcome::kDone;
 }
 
+namespace {
+
+constexpr std::array<std::string_view, 12> kMonthNames = {
+    "january", "february", "march",     "april",   "may",      "june",
+    "july",    "august",   "september", "october", "november", "december"};
+
+// A date with its month named in English ("Feb 29, 1984", "29 February 1984", "29-Feb-1984",
+// "February 29th, 1984", "Sept 3 2024"): a month name (whole, or its first three letters, or
+// "Sept"), a day of one or two digits (an ordinal suffix allowed) and a four-digit year, in any
+// order with the month and day next to each other, separated by spaces, commas, '-', '/' or
+// '.', and nothing else. Where each part sits is kept, so that the shifted date is written
+// back in the same places, the month name in the same length and case.
+struct NamedDate {
+  int year = 0, month = 0, day = 0;
+  size_t month_at = 0, month_len = 0;
+  size_t day_at = 0, day_len = 0;  // digits only
+  size_t suffix_len = 0;           // "th", "st", …
+  size_t year_at = 0;
+  bool full_name = false;
+  enum class Case : uint8_t { kTitle, kUpper, kLower } name_case = Case::kTitle;
+  bool day_padded = false;
+};
+
+bool parse_named_date(std::string_view v, NamedDate* out) {
+  if (v.size() < 8 || v.size() > 40) return false;
+  NamedDate d;
+  bool have_month = false, have_day = false, have_year = false;
+  size_t i = 0;
+  while (i < v.size()) {
+    const char c = v[i];
+    if (c == ' ' || c == ',' || c == '-' || c == '/' || c == '.') {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    if (is_alpha(c)) {
+      while (j < v.size() && is_alpha(v[j])) ++j;
+      if (have_month) return false;
+      const std::string_view word = v.substr(i, j - i);
+      std::string lower(word);
+      for (char& ch : lower) ch = static_cast<char>(ch | 0x20);
+      int found = -1;
+      bool full = false;
+      for (size_t m = 0; m < kMonthNames.size(); ++m) {
+        if (lower == kMonthNames[m]) {
+          found = static_cast<int>(m);
+          full = true;
+        } else if (lower.size() == 3 && kMonthNames[m].substr(0, 3) == lower) {
+          found = static_cast<int>(m);
+        } else if (m == 8 && lower == "sept") {
+          found = 8;
+        }
+      }
+      if (found < 0) return false;
+      d.month = found + 1;
+      d.month_at = i;
+      d.month_len = word.size();
+      d.full_name = full;
+      const bool upper = std::all_of(word.begin(), word.end(), is_upper);
+      const bool lower_case = std::all_of(word.begin(), word.end(), is_lower);
+      d.name_case = upper && word.size() > 1 ? NamedDate::Case::kUpper
+                    : lower_case             ? NamedDate::Case::kLower
+                                             : NamedDate::Case::kTitle;
+      if (d.name_case == NamedDate::Case::kTitle &&
+          !(is_upper(word[0]) && std::all_of(word.begin() + 1, word.end(), is_lower))) {
+        return false;
+      }
+      have_month = true;
+    } else if (is_digit(c)) {
+      while (j < v.size() && is_digit(v[j])) ++j;
+      const size_t n = j - i;
+      int num = 0;
+      for (size_t k = i; k < j; ++k) num = num * 10 + (v[k] - '0');
+      if (n == 4 && !have_year) {
+        d.year = num;
+        d.year_at = i;
+        have_year = true;
+      } else if (n <= 2 && !have_day) {
+        d.day = num;
+        d.day_at = i;
+        d.day_len = n;
+        d.day_padded = n == 2 && v[i] == '0';
+        have_day = true;
+        // An ordinal suffix, lower case, right after the digits.
+        const std::string_view rest = v.substr(j);
+        for (std::string_view suf : {"st", "nd", "rd", "th"}) {
+          if (rest.starts_with(suf) && (rest.size() == 2 || !is_alpha(rest[2]))) {
+            d.suffix_len = 2;
+            j += 2;
+            break;
+          }
+        }
+      } else {
+        return false;
+      }
+    } else {
+      return false;
+    }
+    i = j;
+  }
+  if (!have_month || !have_day || !have_year || d.day < 1) return false;
+  // The month and the day side by side ("Feb 29, 1984", "29 Feb 1984"), the year first or last.
+  const bool month_first = d.month_at < d.day_at;
+  const bool adjacent = month_first ? d.day_at > d.month_at && d.year_at > d.day_at
+                                    : d.month_at > d.day_at && d.year_at > d.month_at;
+  if (!adjacent && !(d.year_at < d.month_at && d.year_at < d.day_at)) return false;
+  const int64_t days =
+      days_from_civil(d.year, static_cast<unsigned>(d.month), static_cast<unsigned>(d.day));
+  int64_t y = 0;
+  unsigned m = 0, dd = 0;
+  civil_from_days(days, &y, &m, &dd);
+  if (y != d.year || static_cast<int>(m) != d.month || static_cast<int>(dd) != d.day) {
+    return false;  // Feb 30, Apr 31
+  }
+  *out = d;
+  return true;
+}
+
+std::string_view ordinal_suffix(unsigned day) {
+  if (day % 100 >= 11 && day % 100 <= 13) return "th";
+  switch (day % 10) {
+    case 1:
+      return "st";
+    case 2:
+      return "nd";
+    case 3:
+      return "rd";
+    default:
+      return "th";
+  }
+}
+
+}  // namespace
+
 Outcome Transformer::Impl::shift_date(std::string_view value, Kind kind, const ActionParams& params,
                                       std::string_view entity, std::string& out) {
   DateText dt;
@@ -1343,6 +1477,46 @@ Outcome Transformer::Impl::shift_date(std::string_view value, Kind kind, const A
           break;
       }
       out.append(value.substr(dt.length));
+      return Outcome::kDone;
+    }
+  } else if (NamedDate nd; parse_named_date(value, &nd)) {
+    const int64_t days =
+        days_from_civil(nd.year, static_cast<unsigned>(nd.month), static_cast<unsigned>(nd.day)) +
+        shift_days(entity, params.shift_max_days);
+    int64_t y = 0;
+    unsigned m = 0, d = 0;
+    civil_from_days(days, &y, &m, &d);
+    if (y >= 1000 && y <= 9999) {
+      // The parts written back where they were, in the order they came.
+      struct Part {
+        size_t at, len;
+        std::string text;
+      };
+      // The name as long as it was: whole, three letters, or "Sept" (September's only).
+      std::string month_name(kMonthNames[m - 1]);
+      if (!nd.full_name) month_name.resize(nd.month_len == 4 && m == 9 ? 4 : 3);
+      if (nd.name_case != NamedDate::Case::kLower)
+        month_name[0] = static_cast<char>(month_name[0] & ~0x20);
+      if (nd.name_case == NamedDate::Case::kUpper) {
+        for (char& c : month_name) c = static_cast<char>(c & ~0x20);
+      }
+      std::string day_text;
+      append_number(day_text, static_cast<int>(d), nd.day_padded, 2);
+      if (nd.suffix_len) day_text += ordinal_suffix(d);
+      std::string year_text;
+      append_number(year_text, static_cast<int>(y), true, 4);
+      std::array<Part, 3> parts = {Part{nd.month_at, nd.month_len, month_name},
+                                   Part{nd.day_at, nd.day_len + nd.suffix_len, day_text},
+                                   Part{nd.year_at, 4, year_text}};
+      std::sort(parts.begin(), parts.end(),
+                [](const Part& a, const Part& b) { return a.at < b.at; });
+      size_t at = 0;
+      for (const Part& p : parts) {
+        out.append(value.substr(at, p.at - at));
+        out += p.text;
+        at = p.at + p.len;
+      }
+      out.append(value.substr(at));
       return Outcome::kDone;
     }
   }

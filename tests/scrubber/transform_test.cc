@@ -7,8 +7,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <ctime>
+#include <iomanip>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -1307,9 +1310,43 @@ TEST(ApplyTest, ShiftDateFormats) {
   EXPECT_EQ(delta(2024y / March / 7, year{y} / month{m} / day{d}), shift);
   EXPECT_EQ(out, std::to_string(m) + "/" + std::to_string(d) + "/" + std::to_string(y));
 
+  // Months by name (2026-12-06: a token, "Feb 29, 1984" became "Bdb 82, 4685"): the same date
+  // as the ISO form, the name as long and in the same case, the ordinal suffix right.
+  const std::pair<std::string_view, std::string_view> named[] = {
+      {"Mar 7, 2024", "%b %d, %Y"}, {"March 7, 2024", "%B %d, %Y"},
+      {"7 March 2024", "%d %B %Y"}, {"07-Mar-2024", "%d-%b-%Y"},
+      {"MAR 7 2024", "%b %d %Y"},   {"march 7th, 2024", "%B %d, %Y"},
+      {"2024 Mar 07", "%Y %b %d"},  {"Sept 7, 2024", ""}};
+  for (const auto& [in, format] : named) {
+    ASSERT_EQ(run(t, in, p, out, "alice"), Outcome::kDone) << in;
+    if (format.empty()) continue;
+    std::tm tm{};
+    std::string plain = out;
+    for (std::string_view suffix : {"st,", "nd,", "rd,", "th,"}) {
+      if (auto at = plain.find(suffix); at != std::string::npos) plain.erase(at, 2);
+    }
+    std::istringstream ss(plain);
+    ss >> std::get_time(&tm, std::string(format).c_str());
+    ASSERT_FALSE(ss.fail()) << in << " -> " << out;
+    char buf[16];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+    EXPECT_EQ(std::string(buf), iso) << in << " -> " << out;
+    EXPECT_EQ(
+        std::isupper(static_cast<unsigned char>(
+            out[std::string_view(out).find_first_not_of("0123456789 -")])) != 0,
+        std::isupper(static_cast<unsigned char>(in[in.find_first_not_of("0123456789 -")])) != 0)
+        << in << " -> " << out;
+  }
+  run(t, "march 7th, 2024", p, out, "alice");
+  EXPECT_THAT(out, ::testing::MatchesRegex("[a-z]+ [0-9]+(st|nd|rd|th), [0-9]{4}"));
+  run(t, "MAR 7 2024", p, out, "alice");
+  EXPECT_THAT(out, ::testing::MatchesRegex("[A-Z]{3} [0-9]+ [0-9]{4}"));
+
   // Not dates: a token.
-  for (std::string_view v : {"2024-02-30", "2023-02-29", "2024-13-01", "13/13/2024", "hello",
-                             "2024-03-07X", "2024-03-07T25:00", "12345678", ""}) {
+  for (std::string_view v :
+       {"2024-02-30", "2023-02-29", "2024-13-01", "13/13/2024", "hello", "2024-03-07X",
+        "2024-03-07T25:00", "12345678", "", "Feb 30, 2024", "Foo 7, 2024", "May I help 2024",
+        "Mar 7, 2024 at noon", "mAr 7, 2024", "Mar 7 Apr 2024"}) {
     EXPECT_EQ(run(t, v, p, out, "alice"), Outcome::kFallback) << v;
     EXPECT_EQ(out, tok(t, v)) << v;
   }
