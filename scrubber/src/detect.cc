@@ -575,6 +575,14 @@ constexpr KeyEntry kKeyEntries[] = {
     {"zip", Kind::kAddress, Rule::kPlain, false},
     {"zipcode", Kind::kAddress, Rule::kPlain, true},
     {"apartment", Kind::kAddress, Rule::kPlain, false},
+    // geographic coordinates (GeoJSON's "coordinates" are [longitude, latitude])
+    {"latitude", Kind::kGeo, Rule::kPlain, true},
+    {"longitude", Kind::kGeo, Rule::kPlain, true},
+    {"lat", Kind::kGeo, Rule::kPlain, false},
+    {"lng", Kind::kGeo, Rule::kPlain, false},
+    {"lon", Kind::kGeo, Rule::kPlain, false},
+    {"coordinates", Kind::kGeo, Rule::kPlain, false},
+    {"coords", Kind::kGeo, Rule::kPlain, false},
     // contact
     {"email", Kind::kEmail, Rule::kPlain, true},
     {"emails", Kind::kEmail, Rule::kPlain, false},

@@ -5,8 +5,8 @@
 namespace twin::scrubber {
 namespace {
 constexpr std::array<std::string_view, kKindCount> kNames = {
-    "none", "email",  "card",   "phone", "ssn", "iban", "ipv4",    "ipv6",
-    "jwt",  "bearer", "secret", "uuid",  "dob", "name", "address", "custom"};
+    "none",   "email",  "card", "phone", "ssn",  "iban",    "ipv4", "ipv6",  "jwt",
+    "bearer", "secret", "uuid", "dob",   "name", "address", "geo",  "custom"};
 }  // namespace
 
 std::string_view to_string(Kind kind) {

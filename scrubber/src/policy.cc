@@ -164,7 +164,7 @@ Kind kind_named(const YAML::Node& node) {
 
 bool is_content_kind(Kind k) {
   return k != Kind::kNone && k != Kind::kDob && k != Kind::kName && k != Kind::kAddress &&
-         k != Kind::kCustom;
+         k != Kind::kGeo && k != Kind::kCustom;
 }
 
 Policy parse_root(const YAML::Node& root, const std::string& source) {
@@ -172,6 +172,9 @@ Policy parse_root(const YAML::Node& root, const std::string& source) {
   policy.source = source;
   for (size_t i = 0; i < kKindCount; ++i) policy.by_kind[i].action = Action::kToken;
   policy.by_kind[static_cast<size_t>(Kind::kDob)].action = Action::kShiftDate;
+  // Coordinates to about a kilometre (0.01 degree of latitude is 1.1 km), numbers still.
+  policy.by_kind[static_cast<size_t>(Kind::kGeo)].action = Action::kBucket;
+  policy.by_kind[static_cast<size_t>(Kind::kGeo)].bucket_width = 0.01;
   policy.client_address.action = Action::kToken;
   policy.server_address.action = Action::kToken;
 

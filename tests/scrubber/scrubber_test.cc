@@ -1325,6 +1325,9 @@ TEST(Scrubber, LabelledKeyNamesInEveryPlace) {
       {"medical_record_number", "MRN0012345", true},
       {"pin", "4821", true},
       {"security_answer", "Rex", true},
+      // coordinates (to about a kilometre)
+      {"latitude", "48.856613", true},
+      {"lng", "2.352222", true},
       // login names and handles
       {"login", "mgonzalez", true},
       {"screen_name", "mgonzalez", true},
@@ -1344,6 +1347,7 @@ TEST(Scrubber, LabelledKeyNamesInEveryPlace) {
       {"spin", "4821", false},
       {"last_login", "2024-03-07T12:34:56Z", false},
       {"handle", "blue-widget", false},
+      {"latency_ms", "48.856613", false},
   };
   enum class At { kJson, kQuery, kForm, kMultipart, kXml, kXmlAttribute, kCsv };
   for (At at :

@@ -24,12 +24,13 @@ enum class Kind : uint8_t {
   kDob,       // date of birth (by key name)
   kName,      // person name (by key name)
   kAddress,   // postal address parts (by key name)
+  kGeo,       // geographic coordinates: latitude, longitude (by key name)
   kCustom,    // a policy-defined regular expression
 };
 inline constexpr size_t kKindCount = static_cast<size_t>(Kind::kCustom) + 1;
 
 /// "email", "card", "phone", "ssn", "iban", "ipv4", "ipv6", "jwt", "bearer", "secret", "uuid",
-/// "dob", "name", "address", "custom", "none".
+/// "dob", "name", "address", "geo", "custom", "none".
 std::string_view to_string(Kind kind);
 std::optional<Kind> parse_kind(std::string_view name);
 
