@@ -1709,7 +1709,12 @@ class Engine final : public Scrubber {
     {
       std::string_view type = ct;
       type = type.substr(0, type.find(';'));
-      if (icontains(type, "xml") && !icontains(type, "xhtml")) return BodyType::kXml;
+      // Office documents (…openxmlformats…) are zip archives: bytes, whose length must stay.
+      if (icontains(type, "openxmlformats") || icontains(type, "zip")) return BodyType::kBinary;
+      while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+      const bool xml_type = type.size() >= 4 && (icontains(type.substr(type.size() - 4), "/xml") ||
+                                                 icontains(type.substr(type.size() - 4), "+xml"));
+      if (xml_type && !icontains(type, "xhtml")) return BodyType::kXml;
       if (icontains(type, "/csv")) return BodyType::kCsv;
       if (icontains(type, "tab-separated-values")) return BodyType::kTsv;
     }

@@ -172,7 +172,7 @@ class Rewriter {
 
   bool parse() {
     const size_t n = in_.size();
-    size_t i = 0;
+    size_t i = starts(0, "\xEF\xBB\xBF") ? 3 : 0;  // a UTF-8 byte order mark
     while (i < n) {
       if (in_[i] != '<') {
         const size_t lt = in_.find('<', i);

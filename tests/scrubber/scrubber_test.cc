@@ -338,6 +338,21 @@ TEST(Scrubber, XmlBodiesByElementNameAndContent) {
   EXPECT_EQ(bare.response->body.find("Okafor"), std::string::npos) << bare.response->body;
   EXPECT_EQ(s->counters().xml_bodies, 2u);
 
+  // An office document says xml in its media type but is a zip archive: bytes, length kept.
+  auto xlsx = get("/api/export.xlsx");
+  xlsx.response->headers = {
+      {"Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}};
+  xlsx.response->body = std::string("PK\x03\x04\x14\0\0\0", 8) + "ann.lee@example.com more";
+  xlsx.response->body_size = xlsx.response->body.size();
+  const size_t xlsx_size = xlsx.response->body.size();
+  const uint64_t binary_before = s->counters().binary_bodies;
+  s->scrub(xlsx);
+  EXPECT_EQ(xlsx.response->body.size(), xlsx_size);
+  EXPECT_EQ(xlsx.response->body.find("ann.lee@example.com"), std::string::npos);
+  EXPECT_EQ(s->counters().binary_bodies, binary_before + 1);
+  EXPECT_EQ(s->counters().xml_bodies, 2u);
+  EXPECT_EQ(s->counters().xml_malformed, 0u);
+
   // Not XML after all: read by the content detectors, counted.
   auto bad = get("/soap/customers");
   bad.response->headers = {{"Content-Type", "application/xml"}};

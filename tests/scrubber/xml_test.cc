@@ -127,6 +127,15 @@ TEST(RewriteXml, MalformedInputIsReportedWhereItBreaks) {
   EXPECT_FALSE(rewrite_xml(deep, r, out).valid);
 }
 
+TEST(RewriteXml, AByteOrderMarkIsKept) {
+  Recorder r;
+  std::string out;
+  const std::string in = "\xEF\xBB\xBF<?xml version=\"1.0\"?><a>x</a>";
+  ASSERT_TRUE(rewrite_xml(in, r, out).valid);
+  EXPECT_EQ(out, in);
+  EXPECT_THAT(r.seen, ::testing::ElementsAre(Seen{"a", "x"}));
+}
+
 TEST(RewriteXml, NamesWithDotsOrBracketsDoNotSplitThePath) {
   Recorder r;
   std::string out;
