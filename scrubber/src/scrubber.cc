@@ -517,10 +517,12 @@ class Engine final : public Scrubber {
     std::string name;
     switch (p.location) {
       case Location::kJson:
+      case Location::kXml:  // element names hold no '.' or '[' (rewrite_xml makes them '_')
+        // A segment that is not an identifier (an e-mail as an element name) is "{key}": the
+        // report never holds a value.
         append_json_path(name, p.name);
         break;
       case Location::kPath:
-      case Location::kXml:  // element names hold no '.' or '[' (rewrite_xml makes them '_')
         name = p.name;
         break;
       case Location::kText:

@@ -329,6 +329,30 @@ TEST(Scrubber, XmlBodiesByElementNameAndContent) {
     ssn_path |= path == "response.xml:Envelope.Body.GetCustomerResponse.customer.ssn";
   }
   EXPECT_TRUE(ssn_path);
+  // An element or a column named by a value: the report's paths never hold it.
+  auto named = get("/soap/customers");
+  named.response->headers = {{"Content-Type", "application/xml"}};
+  named.response->body = "<r><ann.lee@example.com>zed@example.org</ann.lee@example.com></r>";
+  named.response->body_size = named.response->body.size();
+  s->scrub(named);
+  auto csv = get("/api/export.csv");
+  csv.response->headers = {{"Content-Type", "text/csv"}};
+  csv.response->body = "id,bob.kim@example.com\n1,zed@example.org\n";
+  csv.response->body_size = csv.response->body.size();
+  s->scrub(csv);
+  for (const auto& [path, stats] : s->report().fields()) {
+    EXPECT_EQ(path.find("ann"), std::string::npos) << path;
+    EXPECT_EQ(path.find("bob"), std::string::npos) << path;
+    EXPECT_EQ(path.find('@'), std::string::npos) << path;
+  }
+  EXPECT_EQ(csv.response->body.find("bob.kim"), std::string::npos) << csv.response->body;
+  bool recorded_xml = false, recorded_csv = false;  // (the paths above were really made)
+  for (const auto& [path, stats] : s->report().fields()) {
+    recorded_xml |= path == "response.xml:r.{key}";
+    recorded_csv |= path == "response.csv:{key}";
+  }
+  EXPECT_TRUE(recorded_xml);
+  EXPECT_TRUE(recorded_csv);
 
   // No Content-Type, but an XML declaration: read as XML.
   auto bare = get("/soap/customers");
@@ -336,7 +360,7 @@ TEST(Scrubber, XmlBodiesByElementNameAndContent) {
   bare.response->body_size = bare.response->body.size();
   s->scrub(bare);
   EXPECT_EQ(bare.response->body.find("Okafor"), std::string::npos) << bare.response->body;
-  EXPECT_EQ(s->counters().xml_bodies, 2u);
+  EXPECT_EQ(s->counters().xml_bodies, 3u);
 
   // An office document says xml in its media type but is a zip archive: bytes, length kept.
   auto xlsx = get("/api/export.xlsx");
@@ -350,7 +374,7 @@ TEST(Scrubber, XmlBodiesByElementNameAndContent) {
   EXPECT_EQ(xlsx.response->body.size(), xlsx_size);
   EXPECT_EQ(xlsx.response->body.find("ann.lee@example.com"), std::string::npos);
   EXPECT_EQ(s->counters().binary_bodies, binary_before + 1);
-  EXPECT_EQ(s->counters().xml_bodies, 2u);
+  EXPECT_EQ(s->counters().xml_bodies, 3u);
   EXPECT_EQ(s->counters().xml_malformed, 0u);
 
   // Not XML after all: read by the content detectors, counted.
