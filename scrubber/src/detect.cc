@@ -1065,7 +1065,8 @@ Result<bool> DetectorsImpl::compile() {
     if (re->ok()) re2_[i] = std::move(re);
   }
   for (const Builtin& b : kBuiltins) {
-    if (on(b.kind)) hs_builtins_.push_back(&b);
+    // The '@' hook also finds a URL's user name and password (bearer, email_at()).
+    if (on(b.kind) || (b.hook == Hook::kEmailAt && on(Kind::kBearer))) hs_builtins_.push_back(&b);
   }
   while (true) {
     std::vector<const char*> exprs;
@@ -1209,8 +1210,48 @@ bool is_local_char(char c) {
   return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
 }
 
+// The start of a URL's userinfo ending at t[at] == '@' ("https://jdoe:pw@host", "postgres://
+// app:pw@db:5432/x", "redis://:pw@cache"): after "scheme://", of RFC 3986's userinfo bytes (the
+// unreserved, percent-escapes, sub-delims but ',' and ';', and ':'), at most 256 of them; npos
+// when `at` ends none.
+size_t userinfo_start(std::string_view t, size_t at) {
+  size_t b = at;
+  while (b > 0 && at - b < 256) {
+    const char c = t[b - 1];
+    if (!(is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '%' || c == '!' ||
+          c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' || c == '+' ||
+          c == '=' || c == ':')) {
+      break;
+    }
+    --b;
+  }
+  // "://" before it, and a scheme before that: a letter, then letters, digits, '+', '-', '.'
+  if (b < 4 || t.substr(b - 3, 3) != "://") return std::string_view::npos;
+  size_t s = b - 3;
+  size_t letters = 0;
+  while (s > 0 && (is_alnum(t[s - 1]) || t[s - 1] == '+' || t[s - 1] == '-' || t[s - 1] == '.')) {
+    --s;
+    ++letters;
+  }
+  if (letters == 0 || !is_alpha(t[s])) return std::string_view::npos;
+  // The scheme's "//" is not a userinfo byte, so b is where the userinfo starts; an empty
+  // userinfo ("http://@host") holds nothing.
+  return b < at ? b : std::string_view::npos;
+}
+
 void DetectorsImpl::email_at(Pass& p, size_t at, size_t sep) const {
   const std::string_view t = p.t;
+  if (sep == 1) {
+    // A URL's user name and password are a login and a credential, whatever they look like:
+    // one bearer span, the ':' between kept by the token; never an e-mail (its "local part"
+    // would be the password and its "domain" the host).
+    const size_t user = userinfo_start(t, at);
+    if (user != std::string_view::npos) {
+      if (on(Kind::kBearer)) emit(p, user, at, Kind::kBearer);
+      return;
+    }
+    if (!on(Kind::kEmail)) return;
+  }
   size_t lb = at;
   while (lb > 0 && is_local_char(t[lb - 1]) && at - lb < 256) --lb;
   if (lb > 0 && t[lb - 1] == '\\') lb += escape_tail(t, lb);

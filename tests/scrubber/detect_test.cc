@@ -523,6 +523,41 @@ TEST_F(DetectTest, OverlapResolution) {
   for (const Expect& e : cases) expect_spans(*detectors_, *scratch_, e);
 }
 
+// A URL's user name and password (RFC 3986 userinfo) are one bearer span, never an e-mail made
+// of the password and the host (2026-12-06: "https://jdoe:pw@partner.example.com" kept "jdoe" and
+// tokenized the host as an address's domain).
+TEST_F(DetectTest, UrlUserinfoIsACredential) {
+  const Expect cases[] = {
+      {"https://jdoe:s3cretPassw0rd@partner.example.com/cb",
+       {{"jdoe:s3cretPassw0rd", Kind::kBearer}}},
+      {"postgres://app:hunter2@db.internal:5432/shop", {{"app:hunter2", Kind::kBearer}}},
+      {"redis://:p%40ss@cache:6379/0", {{":p%40ss", Kind::kBearer}}},
+      {"{\"dsn\":\"amqp://guest:guest@10.0.0.7/\"}",
+       {{"guest:guest", Kind::kBearer}, {"10.0.0.7", Kind::kIpv4}}},
+      {"ftp://anna.kowalska@files.example.pl/x", {{"anna.kowalska", Kind::kBearer}}},
+      // not a URL's userinfo: e-mails as before
+      {"mailto:jane@example.org", {{"jane@example.org", Kind::kEmail}}},
+      {"https://example.com/u/jane@example.org", {{"jane@example.org", Kind::kEmail}}},
+      {"https://example.com/?to=jane@example.org", {{"jane@example.org", Kind::kEmail}}},
+      {"://jane@example.org", {{"jane@example.org", Kind::kEmail}}},
+      {"http://@example.org", {}},
+  };
+  for (const Expect& e : cases) expect_spans(*detectors_, *scratch_, e);
+  // With e-mails off the userinfo is still found; with bearer off it is not, and is no e-mail.
+  DetectorOptions o;
+  o.kinds = {Kind::kBearer};
+  auto bearer_only = make(o);
+  ASSERT_TRUE(bearer_only);
+  auto s1 = bearer_only->make_scratch();
+  expect_spans(*bearer_only, *s1,
+               {"https://jdoe:pw@host.example.com/", {{"jdoe:pw", Kind::kBearer}}});
+  o.kinds = {Kind::kEmail};
+  auto email_only = make(o);
+  ASSERT_TRUE(email_only);
+  auto s2 = email_only->make_scratch();
+  expect_spans(*email_only, *s2, {"https://jdoe:pw@host.example.com/", {}});
+}
+
 // Texts up to 96 bytes go to Hyperscan only when they hold a byte pair that begins one of the
 // built-in literal patterns (detect.cc, kBuiltinPairs). One short text per pattern, with no other
 // such pair in it, so that a pair missing from the table loses that pattern here.
