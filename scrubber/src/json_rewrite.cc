@@ -405,6 +405,7 @@ class Parser {
     bool root;        // this container is the root value
     size_t path_len;  // the length of the container's own path
     size_t key_off;   // keys_ size when it opened
+    size_t at;        // where its '{' or '[' is in the input
     Span near;        // near_ and parent_ when it opened, restored when it closes
     Span parent;
   };
@@ -459,7 +460,7 @@ class Parser {
               err = i;
               return false;
             }
-            open(c == '{');
+            open(c == '{', i);
             ++i;
             st = c == '{' ? State::kFirstKey : State::kFirstValue;
             continue;
@@ -663,12 +664,13 @@ class Parser {
     }
   }
 
-  void open(bool object) {
+  void open(bool object, size_t at) {
     if constexpr (kHash) {
-      frames_.push_back(Frame{object, frames_.empty(), 0, 0, {}, {}});
+      frames_.push_back(Frame{object, frames_.empty(), 0, 0, 0, {}, {}});
       token(object ? '{' : '[');
     } else {
-      frames_.push_back(Frame{object, frames_.empty(), path_.size(), keys_.size(), near_, parent_});
+      frames_.push_back(
+          Frame{object, frames_.empty(), path_.size(), keys_.size(), at, near_, parent_});
       if (object) {
         parent_ = near_;
       } else {
@@ -701,6 +703,7 @@ class Parser {
       if (visitor_->wants_key(decoded, (seen & kKeyHint) != 0)) {
         ++result_.visited;
         replacement_.clear();
+        visitor_->label = {};
         if (visitor_->visit(JsonToken::kKey, std::string_view(path_.data(), f.path_len),
                             parent_view(), decoded, replacement_)) {
           replace_string(begin, end);
@@ -725,6 +728,13 @@ class Parser {
     } else {
       ++result_.visited;
       replacement_.clear();
+      visitor_->label = {};
+      if (near_.len == 5 || near_.len == 3) {
+        const std::string_view key(keys_.data() + near_.off, near_.len);
+        if (key == "value" || key == "Value" || key == "VALUE" || key == "val") {
+          visitor_->label = sibling_label(frames_.back().at);
+        }
+      }
       if (!visitor_->visit(t, path_.view(), parent_view(), decoded, replacement_)) return;
       if (t == JsonToken::kNumber) {
         if (!is_json_number(replacement_)) {
@@ -739,6 +749,78 @@ class Parser {
         replace_string(begin, end);
       }
     }
+  }
+
+  // The string value of a member of the object opening at in_[at] that names what its "value"
+  // member holds (JsonVisitor::label): read from the input with a small scan of the object's own
+  // members (nested containers skipped), at most kLabelScan bytes of it. Empty when there is
+  // none, or when it has escapes.
+  static constexpr size_t kLabelScan = 4096;
+  std::string_view sibling_label(size_t at) const {
+    const unsigned char* s = s_;
+    const size_t n = std::min(n_, at + kLabelScan);
+    size_t i = at + 1;
+    // One string from s[i] == '"': its end (after the closing quote), and whether it has escapes.
+    auto string_end = [&](size_t j, bool& escaped) {
+      escaped = false;
+      for (++j; j < n; ++j) {
+        if (s[j] == '\\') {
+          escaped = true;
+          ++j;
+        } else if (s[j] == '"') {
+          return j + 1;
+        }
+      }
+      return n + 1;  // not within the scan
+    };
+    int depth = 0;
+    bool want_key = true;   // at depth 0: the next string is a key
+    bool labelled = false;  // the key just read names the label
+    while (i < n) {
+      const unsigned char c = s[i];
+      if (c == '"') {
+        bool escaped = false;
+        const size_t e = string_end(i, escaped);
+        if (e > n) return {};
+        if (depth == 0) {
+          if (want_key) {
+            labelled = !escaped && label_key(std::string_view(in_.data() + i + 1, e - i - 2));
+          } else if (labelled && !escaped) {
+            return std::string_view(in_.data() + i + 1, e - i - 2);
+          }
+        }
+        i = e;
+        continue;
+      }
+      if (c == '{' || c == '[') {
+        ++depth;
+      } else if (c == '}' || c == ']') {
+        if (depth == 0) return {};
+        --depth;
+      } else if (depth == 0 && c == ':') {
+        want_key = false;
+      } else if (depth == 0 && c == ',') {
+        want_key = true;
+        labelled = false;
+      }
+      ++i;
+    }
+    return {};
+  }
+
+  // "name", "key", "field", "property", "attribute", "label", "fieldName", "propertyName",
+  // "attributeName" in any case, '_' and '-' ignored.
+  static bool label_key(std::string_view k) {
+    if (k.size() < 3 || k.size() > 14) return false;
+    char folded[16];
+    size_t m = 0;
+    for (char c : k) {
+      if (c == '_' || c == '-') continue;
+      folded[m++] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    }
+    const std::string_view f(folded, m);
+    return f == "name" || f == "key" || f == "field" || f == "property" || f == "attribute" ||
+           f == "label" || f == "fieldname" || f == "propertyname" || f == "attributename";
   }
 
   void replace_string(size_t begin, size_t end) {

@@ -50,6 +50,16 @@ class JsonVisitor {
     (void)may_hint;
     return true;
   }
+
+  /// Set by rewrite_json() before each visit() of a value: for a string or number member named
+  /// "value" (or "Value", "VALUE", "val") of an object that also has a member named "name",
+  /// "key", "field", "property", "attribute" or "label" (any case, '_' and '-' ignored;
+  /// "fieldName", "propertyName", "attributeName" too) whose value is a string without escapes,
+  /// that string, raw: what the value is, in the name/value records of CRMs, form builders,
+  /// tags and environment lists ({"name": "ssn", "value": "078051120"}, {"name": "DB_PASSWORD",
+  /// "value": "…"}), whichever member comes first. Empty otherwise. Only the first 4 KiB of the
+  /// object are looked at.
+  std::string_view label;
 };
 
 struct JsonRewriteResult {

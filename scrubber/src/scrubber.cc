@@ -1839,6 +1839,7 @@ class Engine final : public Scrubber {
         buf_ += path;
         full = buf_;
       }
+      if (!label.empty() && token != JsonToken::kKey) full = relabel(full);
       Place p{side_, Location::kJson, full};
       p.number = token == JsonToken::kNumber;
       p.content_only = token == JsonToken::kKey;
@@ -1849,6 +1850,30 @@ class Engine final : public Scrubber {
         return true;
       }
       return c == Change::kChanged;
+    }
+
+    // A name/value record's value ({"name": "ssn", "value": "078051120"}) is read as if the
+    // record's name were its key: "fields[].value" becomes "fields[].ssn" for rules, key
+    // names and the report, when the name is one the key-name detectors know (so never a
+    // value: {"name": "Maria Okafor", "value": 3} stays "….value"). Other characters than
+    // letters, digits, '_' and '-' become '_' ("Last Name" → "Last_Name").
+    std::string_view relabel(std::string_view path) {
+      if (label.size() > 64 || !e_.detectors_ || !e_.policy_.key_names) return path;
+      label_.clear();
+      for (char c : label) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_' || c == '-';
+        label_ += ok ? c : '_';
+      }
+      if (!identifier_like(label_) || (e_.detectors_->classify_key(label_, "") == Kind::kNone &&
+                                       !e_.detectors_->person_key(label_))) {
+        return path;
+      }
+      // path ends with the member's key, "value" (or "val"); escaped keys never get here
+      const size_t dot = path.rfind('.');
+      relabelled_.assign(path.substr(0, dot == std::string_view::npos ? 0 : dot + 1));
+      relabelled_ += label_;
+      return relabelled_;
     }
 
     // scrub_value() keeps a key at once unless it may hold personal data (a key is content
@@ -1865,6 +1890,8 @@ class Engine final : public Scrubber {
     Side side_;
     std::string_view prefix_;
     std::string buf_;
+    std::string label_;       // relabel(): the label as a key
+    std::string relabelled_;  // relabel(): the path
   };
 
   // Scrubs a decoded body in place; returns whether it changed.

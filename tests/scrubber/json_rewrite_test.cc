@@ -339,6 +339,43 @@ TEST(JsonRewrite, KeysSayWhetherTheyMayHoldAHintByte) {
   }
 }
 
+// A "value" member gets the string of a sibling that names it, before or after it, skipping
+// nested containers; nothing else gets a label.
+TEST(JsonRewrite, NameValueRecordsLabelTheirValue) {
+  class Labels : public JsonVisitor {
+   public:
+    bool visit(JsonToken token, std::string_view path, std::string_view, std::string_view value,
+               std::string&) override {
+      if (token != JsonToken::kKey)
+        seen.push_back(std::string(path) + "=" + std::string(value) + "|" + std::string(label));
+      return false;
+    }
+    std::vector<std::string> seen;
+  };
+  Labels v;
+  std::string out;
+  const std::string in =
+      R"({"fields":[{"name":"ssn","value":"078051120"},)"
+      R"({"value":4155550134,"meta":{"name":"x","value":"inner"},"Key":"phone"},)"
+      R"({"property":"email","val":"a@b.example"},)"
+      R"({"type":"work","value":"w"},)"
+      R"({"name":"a\"b","value":"esc"},)"
+      R"({"name":["arr"],"value":"v"},)"
+      R"({"field_name":"last_name","VALUE":"Okafor","value_x":"no"}],)"
+      R"("value":"top","label":"Phone"})";
+  ASSERT_TRUE(rewrite_json(in, v, out).valid);
+  EXPECT_EQ(out, in);
+  EXPECT_THAT(v.seen,
+              ElementsAre("fields[].name=ssn|", "fields[].value=078051120|ssn",
+                          "fields[].value=4155550134|phone", "fields[].meta.name=x|",
+                          "fields[].meta.value=inner|x", "fields[].Key=phone|",
+                          "fields[].property=email|", "fields[].val=a@b.example|email",
+                          "fields[].type=work|", "fields[].value=w|", "fields[].name=a\"b|",
+                          "fields[].value=esc|", "fields[].name[]=arr|", "fields[].value=v|",
+                          "fields[].field_name=last_name|", "fields[].VALUE=Okafor|last_name",
+                          "fields[].value_x=no|", "value=top|Phone", "label=Phone|"));
+}
+
 TEST(JsonRewrite, ReplacesKeys) {
   const Rewrite r =
       run(R"({"ann@example.com":{"x":1}})", [](JsonToken t, std::string_view v, std::string& out) {

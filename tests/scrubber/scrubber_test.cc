@@ -415,6 +415,38 @@ TEST(Scrubber, CsvBodiesByColumnNameAndContent) {
   EXPECT_EQ(s->counters().residual, 0u);
 }
 
+// Name/value records (CRM custom fields, form builders, tags, environment lists) say what a
+// value is in a sibling member: the value is read as if that were its key (2026-12-06: the
+// surname, the bare SSN and the password below were kept).
+TEST(Scrubber, NameValueRecordsAreReadByTheirName) {
+  auto s = make();
+  auto e = get("/api/contacts/7");
+  json_response(e, R"({"fields": [{"name": "last_name", "value": "Vasquez-Ortega"},)"
+                   R"( {"value": "078051120", "name": "ssn"},)"
+                   R"( {"fieldName": "Date of Birth", "value": "1979-11-05"},)"
+                   R"( {"name": "sku", "value": "BW-1234-XL"},)"
+                   R"( {"name": "Maria Okafor", "value": "12"}],)"
+                   R"( "env": [{"name": "DB_PASSWORD", "value": "hunter2"},)"
+                   R"( {"name": "LOG_LEVEL", "value": "debug"}]})");
+  s->scrub(e);
+  const std::string& out = e.response->body;
+  for (const char* pii : {"Vasquez", "Ortega", "078051120", "1979-11-05", "hunter2"}) {
+    EXPECT_EQ(out.find(pii), std::string::npos) << pii << " in " << out;
+  }
+  for (const char* kept : {R"("value": "BW-1234-XL")", R"("value": "12")", R"("value": "debug")",
+                           R"("name": "ssn")", R"("name": "DB_PASSWORD")"}) {
+    EXPECT_NE(out.find(kept), std::string::npos) << kept << " in " << out;
+  }
+  EXPECT_EQ(s->counters().residual, 0u);
+  // The report names a labelled value by its label, and only by a label that is a field name.
+  bool ssn_path = false;
+  for (const auto& [path, stats] : s->report().fields()) {
+    ssn_path |= path == "response.json:fields[].ssn";
+    EXPECT_EQ(path.find("Maria"), std::string::npos) << path;
+  }
+  EXPECT_TRUE(ssn_path);
+}
+
 TEST(Scrubber, TheSameValueIsTheSameTokenEverywhereAndAcrossEngines) {
   auto a = make();
   auto b = make();
