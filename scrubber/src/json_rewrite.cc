@@ -703,7 +703,10 @@ class Parser {
       if (visitor_->wants_key(decoded, (seen & kKeyHint) != 0)) {
         ++result_.visited;
         replacement_.clear();
-        visitor_->label = {};
+        if (labelled_) {
+          visitor_->label = {};
+          labelled_ = false;
+        }
         if (visitor_->visit(JsonToken::kKey, std::string_view(path_.data(), f.path_len),
                             parent_view(), decoded, replacement_)) {
           replace_string(begin, end);
@@ -728,12 +731,13 @@ class Parser {
     } else {
       ++result_.visited;
       replacement_.clear();
-      visitor_->label = {};
-      if (near_.len == 5 || near_.len == 3) {
-        const std::string_view key(keys_.data() + near_.off, near_.len);
-        if (key == "value" || key == "Value" || key == "VALUE" || key == "val") {
-          visitor_->label = sibling_label(frames_.back().at);
-        }
+      if (labelled_) {
+        visitor_->label = {};
+        labelled_ = false;
+      }
+      // (most keys are not "value": one byte tells)
+      if ((near_.len == 5 || near_.len == 3) && (keys_.data()[near_.off] | 0x20) == 'v') {
+        label_value();
       }
       if (!visitor_->visit(t, path_.view(), parent_view(), decoded, replacement_)) return;
       if (t == JsonToken::kNumber) {
@@ -748,6 +752,17 @@ class Parser {
       } else {
         replace_string(begin, end);
       }
+    }
+  }
+
+  // JsonVisitor::label for the value about to be visited, whose key begins with 'v' or 'V'.
+  [[gnu::noinline]] void label_value() {
+    // an object's member (not an element of an array under such a key)
+    if (frames_.empty() || !frames_.back().object) return;
+    const std::string_view key(keys_.data() + near_.off, near_.len);
+    if (key == "value" || key == "Value" || key == "VALUE" || key == "val") {
+      visitor_->label = sibling_label(frames_.back().at);
+      labelled_ = !visitor_->label.empty();
     }
   }
 
@@ -861,6 +876,7 @@ class Parser {
   Bytes keys_;               // the decoded keys of the open object members, end to end
   Span near_;                // in keys_: the key of the innermost open member
   Span parent_;              // in keys_: what visit() gets as `parent`
+  bool labelled_ = false;    // visitor_->label is set
   std::string scratch_;      // decoded strings that had escapes
   std::string replacement_;  // handed to the visitor
   std::string tokens_;       // kHash: structural tokens not yet hashed
@@ -872,6 +888,7 @@ class Parser {
 JsonRewriteResult rewrite_json(std::string_view in, JsonVisitor& visitor, std::string& out) {
   out.clear();
   out.reserve(in.size());
+  visitor.label = {};  // (the parser clears only what it set)
   Parser<false> parser(in, &visitor, &out);
   return parser.run();
 }
