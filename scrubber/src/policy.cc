@@ -321,6 +321,8 @@ std::string_view to_string(Location location) {
       return "xml";
     case Location::kCsv:
       return "csv";
+    case Location::kYaml:
+      return "yaml";
   }
   return "?";
 }

@@ -23,6 +23,7 @@
 #include "twin/traffic/small_copy.h"
 #include "urlencoded.h"
 #include "xml.h"
+#include "yaml.h"
 
 namespace twin::scrubber {
 
@@ -54,6 +55,9 @@ void ScrubCounters::merge(const ScrubCounters& o) {
   csv_bodies += o.csv_bodies;
   csv_malformed += o.csv_malformed;
   csv_truncated += o.csv_truncated;
+  yaml_bodies += o.yaml_bodies;
+  yaml_malformed += o.yaml_malformed;
+  yaml_truncated += o.yaml_truncated;
 }
 
 nlohmann::json ScrubCounters::to_json() const {
@@ -94,7 +98,10 @@ nlohmann::json ScrubCounters::to_json() const {
           {"xml_truncated", xml_truncated},
           {"csv_bodies", csv_bodies},
           {"csv_malformed", csv_malformed},
-          {"csv_truncated", csv_truncated}};
+          {"csv_truncated", csv_truncated},
+          {"yaml_bodies", yaml_bodies},
+          {"yaml_malformed", yaml_malformed},
+          {"yaml_truncated", yaml_truncated}};
 }
 
 namespace {
@@ -517,7 +524,8 @@ class Engine final : public Scrubber {
     std::string name;
     switch (p.location) {
       case Location::kJson:
-      case Location::kXml:  // element names hold no '.' or '[' (rewrite_xml makes them '_')
+      case Location::kXml:   // element names hold no '.' or '[' (rewrite_xml makes them '_')
+      case Location::kYaml:  // nor do YAML keys (rewrite_yaml), sequences are "[]" as in JSON
         // A segment that is not an identifier (an e-mail as an element name) is "{key}": the
         // report never holds a value.
         append_json_path(name, p.name);
@@ -541,12 +549,13 @@ class Engine final : public Scrubber {
       d.path += name;
     }
     bool fold = p.location != Location::kJson && p.location != Location::kPath &&
-                p.location != Location::kXml;
+                p.location != Location::kXml && p.location != Location::kYaml;
     // Rules and key names see the name as sent, not the report's "{key}" spelling; a name in
     // brackets ("user[password]", Rails and PHP forms) is also seen as its last key.
     std::string_view raw = p.name;
     std::string_view bracket_key, bracket_parent;
-    if (p.location != Location::kJson && p.location != Location::kXml && raw.ends_with(']')) {
+    if (p.location != Location::kJson && p.location != Location::kXml &&
+        p.location != Location::kYaml && raw.ends_with(']')) {
       auto open = raw.rfind('[');
       if (open != std::string_view::npos && open > 0) {
         bracket_key = raw.substr(open + 1, raw.size() - open - 2);
@@ -565,8 +574,9 @@ class Engine final : public Scrubber {
         if (parent.empty() && url_person_) parent = "user";
         d.key_kind = detectors_->classify_key(key, parent);
         d.person_value = d.key_kind == Kind::kNone && detectors_->person_key(key);
-      } else if (p.location == Location::kXml) {
-        // An element's (or attribute's) name and its parent element's, as JSON keys are read.
+      } else if (p.location == Location::kXml || p.location == Location::kYaml) {
+        // An element's (or attribute's) name and its parent element's, or a YAML key and the
+        // one above it, as JSON keys are read.
         auto [key, parent] = last_keys(raw);
         d.key_kind = detectors_->classify_key(key, parent);
         d.person_value = d.key_kind == Kind::kNone && detectors_->person_key(key);
@@ -1439,7 +1449,7 @@ class Engine final : public Scrubber {
       fragment = target.substr(end);
     }
     bool changed = false;
-    if (!prefix.empty()) changed = scrub_text(prefix, side, false, Location::kQuery) || changed;
+    if (!prefix.empty()) changed = scrub_text(prefix, side, false, Location::kQuery);
     changed = scrub_path(path, side) || changed;
     if (!query.empty()) changed = scrub_query(query, side, Location::kQuery) || changed;
     if (fragment.size() > 1) {
@@ -1685,7 +1695,17 @@ class Engine final : public Scrubber {
 
   // ---- bodies ----
 
-  enum class BodyType : uint8_t { kJson, kForm, kMultipart, kXml, kCsv, kTsv, kText, kBinary };
+  enum class BodyType : uint8_t {
+    kJson,
+    kForm,
+    kMultipart,
+    kXml,
+    kCsv,
+    kTsv,
+    kYaml,
+    kText,
+    kBinary
+  };
 
   static BodyType body_type(std::string_view ct, std::string_view body) {
     if (ct.empty()) {
@@ -1719,6 +1739,13 @@ class Engine final : public Scrubber {
       if (xml_type && !icontains(type, "xhtml")) return BodyType::kXml;
       if (icontains(type, "/csv")) return BodyType::kCsv;
       if (icontains(type, "tab-separated-values")) return BodyType::kTsv;
+      // application/yaml (RFC 9512), the older x-yaml and text/yaml, and …+yaml types
+      // (OpenAPI documents).
+      if (type.size() >= 5 &&
+          (icontains(type.substr(type.size() - 5), "/yaml") ||
+           icontains(type.substr(type.size() - 5), "+yaml") || icontains(type, "/x-yaml"))) {
+        return BodyType::kYaml;
+      }
     }
     if (icontains(ct, "text/") || icontains(ct, "xml") || icontains(ct, "javascript") ||
         icontains(ct, "csv") || icontains(ct, "yaml") || icontains(ct, "html") ||
@@ -1993,6 +2020,21 @@ class Engine final : public Scrubber {
         body.swap(out);
         return true;
       }
+      case BodyType::kYaml: {
+        ++counters_.yaml_bodies;
+        YamlScrub v(*this, side);
+        std::string out;
+        auto r = rewrite_yaml(body, v, out);
+        if (!r.valid) {
+          // YAML this reader does not take (complex keys, odd indentation), or cut at
+          // --max-body: the whole body as text, by content, as for XML.
+          ++(truncated ? counters_.yaml_truncated : counters_.yaml_malformed);
+          return scrub_text(body, side, false);
+        }
+        if (r.replaced == 0 || out == body) return false;
+        body.swap(out);
+        return true;
+      }
       case BodyType::kForm: {
         ++counters_.form_bodies;
         return scrub_query(body, side, Location::kForm);
@@ -2052,6 +2094,24 @@ class Engine final : public Scrubber {
         Place p{side_, Location::kCsv, column};
         c = e_.scrub_value(p, value, replacement);
       }
+      if (c == Change::kDrop) replacement.clear();
+      return c != Change::kUnchanged;
+    }
+
+   private:
+    Engine& e_;
+    Side side_;
+  };
+
+  // A YAML body's scalars by key path, as JSON values are read; its keys by content.
+  class YamlScrub final : public YamlVisitor {
+   public:
+    YamlScrub(Engine& e, Side side) : e_(e), side_(side) {}
+    bool visit(bool key, std::string_view path, std::string_view value,
+               std::string& replacement) override {
+      Place p{side_, Location::kYaml, path};
+      p.content_only = key;
+      const Change c = e_.scrub_value(p, value, replacement);
       if (c == Change::kDrop) replacement.clear();
       return c != Change::kUnchanged;
     }

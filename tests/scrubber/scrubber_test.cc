@@ -6,11 +6,13 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <cctype>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <regex>
 #include <set>
 #include <string>
 
@@ -413,6 +415,163 @@ TEST(Scrubber, CsvBodiesByColumnNameAndContent) {
   EXPECT_EQ(out.size(), body.size());
   EXPECT_EQ(s->counters().csv_bodies, 1u);
   EXPECT_EQ(s->counters().residual, 0u);
+}
+
+// YAML bodies (configuration APIs, OpenAPI, Kubernetes-style documents) are read scalar by
+// scalar with their key paths, as JSON is: rules on the path, key names, person keys, content;
+// comments, anchors, quoting and layout stay (2026-12-06: text only, so the names, the SSN and
+// the password below were kept).
+TEST(Scrubber, YamlBodiesByKeyPathAndContent) {
+  auto s = make();
+  auto e = get("/api/users/export");
+  const std::string body =
+      "# exported users\n"
+      "users:\n"
+      "  - first_name: Maria\n"
+      "    last_name: 'Okafor'\n"
+      "    ssn: \"123456789\"\n"
+      "    phone: 4155552671\n"
+      "    note: call +44 20 7946 0958, ask  # by phone\n"
+      "    credentials: {login: mokafor, password: hunter2hunter2}\n"
+      "    maria.okafor@example.org: owner\n"
+      "    sku: BW-1234-XL\n"
+      "    tags: [vip, \"since-2019\"]\n"
+      "    address: &home\n"
+      "      street: Calle Mayor 5\n"
+      "      city: Springfield\n"
+      "count: 1\n";
+  e.response->headers = {{"Content-Type", "application/yaml"},
+                         {"Content-Length", std::to_string(body.size())}};
+  e.response->body = body;
+  e.response->body_size = body.size();
+  s->scrub(e);
+  const std::string& out = e.response->body;
+  for (const char* pii : {"Maria", "Okafor", "123456789", "4155552671", "7946 0958", "mokafor",
+                          "hunter2", "maria.okafor", "Calle Mayor", "Springfield"}) {
+    EXPECT_EQ(out.find(pii), std::string::npos) << pii << " in " << out;
+  }
+  for (const char* kept :
+       {"# exported users\nusers:\n  - first_name: ", "    last_name: '", "    ssn: \"",
+        "  # by phone\n", "    credentials: {login: ", ": owner\n", "    sku: BW-1234-XL\n",
+        "    tags: [vip, \"since-2019\"]\n", "    address: &home\n      street: ", "count: 1\n"}) {
+    EXPECT_NE(out.find(kept), std::string::npos) << kept << " in " << out;
+  }
+  EXPECT_EQ(header(e.response->headers, "content-length"), std::to_string(out.size()));
+  EXPECT_EQ(s->counters().yaml_bodies, 1u);
+  EXPECT_EQ(s->counters().yaml_malformed, 0u);
+  EXPECT_EQ(s->counters().residual, 0u);
+  bool ssn_path = false;
+  for (const auto& [path, stats] : s->report().fields()) {
+    ssn_path |= path == "response.yaml:users[].ssn";
+    EXPECT_EQ(path.find("okafor"), std::string::npos) << path;  // a key read as a value
+  }
+  EXPECT_TRUE(ssn_path);
+
+  // A rule on a YAML path; and YAML this reader does not take (a complex key) goes through
+  // the content detectors whole, and is counted.
+  auto s2 = make(policy_from("rules:\n  - where: \"yaml:**.api_secret\"\n    action: redact\n"));
+  auto r = get("/config");
+  r.response->headers = {{"Content-Type", "text/x-yaml"}};
+  r.response->body = "service:\n  api_secret: abc\n  region: eu-west-1\n";
+  s2->scrub(r);
+  EXPECT_EQ(r.response->body.find("abc"), std::string::npos) << r.response->body;
+  EXPECT_NE(r.response->body.find("region: eu-west-1"), std::string::npos) << r.response->body;
+  auto bad = get("/config");
+  bad.response->headers = {{"Content-Type", "application/yaml"}};
+  bad.response->body = "? [complex, key]\n: mail maria.okafor@example.org\n";
+  s2->scrub(bad);
+  EXPECT_EQ(bad.response->body.find("maria.okafor"), std::string::npos) << bad.response->body;
+  EXPECT_EQ(s2->counters().yaml_malformed, 1u);
+  EXPECT_EQ(s2->counters().residual, 0u);
+}
+
+// What a plain YAML scalar reads as (YAML 1.2 core schema and 1.1's booleans), for the oracle
+// below: a token must never turn a string into a number, a boolean or a null.
+std::string yaml_kind(const YAML::Node& n) {
+  if (!n.IsScalar()) return n.IsMap() ? "map" : n.IsSequence() ? "seq" : "null";
+  if (n.Tag() != "?") return "str";  // quoted, or explicitly tagged
+  static const std::set<std::string> kNull = {"", "~", "null", "Null", "NULL"};
+  static const std::set<std::string> kBool = {
+      "true", "True", "TRUE", "false", "False", "FALSE", "yes", "Yes", "YES", "no", "No",
+      "NO",   "on",   "On",   "ON",    "off",   "Off",   "OFF", "y",   "Y",   "n",  "N"};
+  const std::string& v = n.Scalar();
+  if (kNull.count(v)) return "null";
+  if (kBool.count(v)) return "bool";
+  static const std::regex kNumber(
+      R"([-+]?(\d+|\d*\.\d+|\d+\.\d*)([eE][-+]?\d+)?|0x[0-9a-fA-F]+|0o[0-7]+)");
+  return std::regex_match(v, kNumber) ? "num" : "str";
+}
+
+// Two YAML trees with the same shape: the same node kinds, the same map sizes and sequence
+// lengths, every scalar of the same kind; `changed` counts scalars that differ.
+void expect_same_yaml_shape(const YAML::Node& a, const YAML::Node& b, const std::string& at,
+                            size_t& changed) {
+  ASSERT_EQ(yaml_kind(a), yaml_kind(b)) << at << ": '" << (a.IsScalar() ? a.Scalar() : "")
+                                        << "' became '" << (b.IsScalar() ? b.Scalar() : "") << "'";
+  if (a.IsScalar()) {
+    changed += a.Scalar() != b.Scalar();
+    return;
+  }
+  ASSERT_EQ(a.size(), b.size()) << at;
+  if (a.IsSequence()) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      expect_same_yaml_shape(a[i], b[i], at + "[" + std::to_string(i) + "]", changed);
+    }
+    return;
+  }
+  auto ia = a.begin();
+  auto ib = b.begin();
+  for (; ia != a.end(); ++ia, ++ib) {
+    const std::string ka = ia->first.IsScalar() ? ia->first.Scalar() : "?";
+    expect_same_yaml_shape(ia->first, ib->first, at + ".{key}", changed);
+    expect_same_yaml_shape(ia->second, ib->second, at + "." + ka, changed);
+  }
+}
+
+// yaml-cpp, an independent reader, sees the same documents before and after a scrub: same
+// structure and types, the personal data changed, nothing else.
+TEST(Scrubber, YamlOutputReadsAsTheSameDocumentsToAnIndependentParser) {
+  const std::vector<std::string> docs = {
+      "apiVersion: v1\nkind: Secret\nmetadata: {name: db, labels: {team: billing}}\n"
+      "stringData:\n  password: \"hunter2hunter2\"\n  user: app\n---\n"
+      "kind: ConfigMap\ndata:\n  ADMIN_EMAIL: maria.okafor@example.org\n  REPLICAS: \"3\"\n",
+      "users:\n- id: 1\n  first_name: Maria\n  last_name: 'O''Kafor'\n  phone: +1 415 555 0134\n"
+      "  ssn: 078-05-1120\n  active: true\n  date_of_birth: 1979-11-05\n  notes: |\n    Call +44 "
+      "20 7946 "
+      "0958\n    before noon.\n  tags: [vip, \"since 2019\", 42]\n- id: 2\n  first_name: Jo\n"
+      "  last_name: Ng\n  email: jo.ng@example.com\n  address: {street: 12 High St, city: Leeds}\n",
+      "# openapi\nopenapi: 3.0.3\ninfo:\n  contact: {name: Priya Rao, email: priya@corp.example}\n"
+      "paths:\n  /users/{id}:\n    get:\n      responses:\n        '200': {description: ok}\n",
+      "customers:\n  maria.okafor@example.org:\n    card: 4111 1111 1111 1111\n"
+      "    iban: DE89 3704 0044 0532 0130 00\n    yes_no: no\n    login: mokafor\n    n: ~\n",
+  };
+  size_t changed_total = 0;
+  for (const std::string& doc : docs) {
+    auto s = make();
+    auto e = get("/api/export");
+    e.response->headers = {{"Content-Type", "application/yaml"}};
+    e.response->body = doc;
+    e.response->body_size = doc.size();
+    s->scrub(e);
+    EXPECT_EQ(s->counters().yaml_malformed, 0u) << doc;
+    const auto before = YAML::LoadAll(doc);
+    std::vector<YAML::Node> after;
+    ASSERT_NO_THROW(after = YAML::LoadAll(e.response->body)) << e.response->body;
+    ASSERT_EQ(before.size(), after.size());
+    size_t changed = 0;
+    for (size_t i = 0; i < before.size(); ++i) {
+      expect_same_yaml_shape(before[i], after[i], "doc" + std::to_string(i), changed);
+    }
+    EXPECT_GT(changed, 0u) << doc;
+    changed_total += changed;
+    for (const char* pii : {"hunter2", "maria.okafor", "Maria", "O'Kafor", "555 0134",
+                            "078-05-1120", "7946", "1979-11-05", "jo.ng", "12 High St", "Leeds",
+                            "Priya", "priya@", "4111 1111", "DE89 3704", "mokafor"}) {
+      EXPECT_EQ(e.response->body.find(pii), std::string::npos) << pii << " in " << e.response->body;
+    }
+    EXPECT_EQ(s->counters().residual, 0u) << e.response->body;
+  }
+  EXPECT_GE(changed_total, 19u);  // every personal value above
 }
 
 // Name/value records (CRM custom fields, form builders, tags, environment lists) say what a
@@ -1420,9 +1579,9 @@ TEST(Scrubber, LabelledKeyNamesInEveryPlace) {
       {"handle", "blue-widget", false},
       {"latency_ms", "48.856613", false},
   };
-  enum class At { kJson, kQuery, kForm, kMultipart, kXml, kXmlAttribute, kCsv };
-  for (At at :
-       {At::kJson, At::kQuery, At::kForm, At::kMultipart, At::kXml, At::kXmlAttribute, At::kCsv}) {
+  enum class At { kJson, kQuery, kForm, kMultipart, kXml, kXmlAttribute, kCsv, kYaml };
+  for (At at : {At::kJson, At::kQuery, At::kForm, At::kMultipart, At::kXml, At::kXmlAttribute,
+                At::kCsv, At::kYaml}) {
     for (const Case& c : cases) {
       auto s = make();  // a fresh engine: nothing remembered from another case
       auto e = get("/api/items");
@@ -1466,6 +1625,11 @@ TEST(Scrubber, LabelledKeyNamesInEveryPlace) {
           where = "csv";
           e.response->headers = {{"Content-Type", "text/csv; charset=utf-8"}};
           e.response->body = std::string("row,") + c.key + "\r\n1,\"" + c.value + "\"\r\n";
+          break;
+        case At::kYaml:
+          where = "yaml";
+          e.response->headers = {{"Content-Type", "application/yaml"}};
+          e.response->body = std::string("items:\n  - id: 7\n    ") + c.key + ": " + c.value + "\n";
           break;
       }
       s->scrub(e);

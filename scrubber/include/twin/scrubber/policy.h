@@ -34,8 +34,10 @@ enum class Location : uint8_t {
                 // last segment: "user.email")
   kCsv,         // a CSV or TSV field after the header row; the pattern matches its column's
                 // name from the header row
+  kYaml,        // a YAML scalar in a body; the pattern matches its key path as for JSON
+                // ("spec.containers[].env[].value", "**.password")
 };
-inline constexpr size_t kLocationCount = static_cast<size_t>(Location::kCsv) + 1;
+inline constexpr size_t kLocationCount = static_cast<size_t>(Location::kYaml) + 1;
 std::string_view to_string(Location location);
 
 enum class Side : uint8_t { kBoth = 0, kRequest, kResponse };
