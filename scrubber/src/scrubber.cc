@@ -16,6 +16,7 @@
 
 #include "codec.h"
 #include "csv.h"
+#include "graphql.h"
 #include "json_rewrite.h"
 #include "multipart.h"
 #include "twin/scrubber/detect.h"
@@ -58,6 +59,7 @@ void ScrubCounters::merge(const ScrubCounters& o) {
   yaml_bodies += o.yaml_bodies;
   yaml_malformed += o.yaml_malformed;
   yaml_truncated += o.yaml_truncated;
+  graphql_documents += o.graphql_documents;
 }
 
 nlohmann::json ScrubCounters::to_json() const {
@@ -101,7 +103,8 @@ nlohmann::json ScrubCounters::to_json() const {
           {"csv_truncated", csv_truncated},
           {"yaml_bodies", yaml_bodies},
           {"yaml_malformed", yaml_malformed},
-          {"yaml_truncated", yaml_truncated}};
+          {"yaml_truncated", yaml_truncated},
+          {"graphql_documents", graphql_documents}};
 }
 
 namespace {
@@ -1520,6 +1523,10 @@ class Engine final : public Scrubber {
                std::string& replacement, bool& drop) override {
       if (!has_value || !identifier_like(name)) odd = true;
       if (!has_value) return false;
+      if (name == "query" && looks_like_graphql(value)) {  // GET /graphql?query={…}
+        const Change g = e_.scrub_graphql(side_, "query", value, replacement);
+        if (g != Change::kDrop) return g == Change::kChanged;
+      }
       Place p{side_, loc_, name};
       auto c = e_.scrub_value(p, value, replacement);
       if (c == Change::kDrop) drop = true;
@@ -1703,6 +1710,7 @@ class Engine final : public Scrubber {
     kCsv,
     kTsv,
     kYaml,
+    kGraphql,
     kText,
     kBinary
   };
@@ -1739,6 +1747,7 @@ class Engine final : public Scrubber {
       if (xml_type && !icontains(type, "xhtml")) return BodyType::kXml;
       if (icontains(type, "/csv")) return BodyType::kCsv;
       if (icontains(type, "tab-separated-values")) return BodyType::kTsv;
+      if (icontains(type, "/graphql")) return BodyType::kGraphql;  // (…+json is JSON, above)
       // application/yaml (RFC 9512), the older x-yaml and text/yaml, and …+yaml types
       // (OpenAPI documents).
       if (type.size() >= 5 &&
@@ -1867,6 +1876,10 @@ class Engine final : public Scrubber {
         full = buf_;
       }
       if (!label.empty() && token != JsonToken::kKey) full = relabel(full);
+      if (token == JsonToken::kString && last_key_is_query(full) && looks_like_graphql(value)) {
+        const Change g = e_.scrub_graphql(side_, full, value, replacement);
+        if (g != Change::kDrop) return g == Change::kChanged;  // else not GraphQL after all
+      }
       Place p{side_, Location::kJson, full};
       p.number = token == JsonToken::kNumber;
       p.content_only = token == JsonToken::kKey;
@@ -1877,6 +1890,12 @@ class Engine final : public Scrubber {
         return true;
       }
       return c == Change::kChanged;
+    }
+
+    // "query", or "….query" (a batch of GraphQL requests: "[].query")
+    static bool last_key_is_query(std::string_view path) {
+      if (path.size() < 5 || path.back() != 'y') return false;  // (most paths: one byte tells)
+      return path == "query" || (path.size() > 6 && path.ends_with(".query"));
     }
 
     // A name/value record's value ({"name": "ssn", "value": "078051120"}) is read as if the
@@ -2035,6 +2054,19 @@ class Engine final : public Scrubber {
         body.swap(out);
         return true;
       }
+      case BodyType::kGraphql: {
+        // application/graphql: the document alone, read as a request's "query" member is.
+        std::string out;
+        const Change c =
+            looks_like_graphql(body) ? scrub_graphql(side, "query", body, out) : Change::kDrop;
+        if (c == Change::kDrop) {
+          ++counters_.text_bodies;
+          return scrub_text(body, side, false);
+        }
+        if (c == Change::kUnchanged) return false;
+        body.swap(out);
+        return true;
+      }
       case BodyType::kForm: {
         ++counters_.form_bodies;
         return scrub_query(body, side, Location::kForm);
@@ -2101,6 +2133,45 @@ class Engine final : public Scrubber {
    private:
     Engine& e_;
     Side side_;
+  };
+
+  // A GraphQL document (a request's "query", an application/graphql body, a "query" parameter):
+  // its string literals as JSON values at `base` + their argument path ("query.input.lastName"),
+  // its comments and unnamed literals by content. kDrop: not readable as GraphQL (nothing
+  // written), for the caller to read it as before.
+  Change scrub_graphql(Side side, std::string_view base, std::string_view doc, std::string& out) {
+    GraphqlScrub v(*this, side, base);
+    std::string rewritten;
+    const auto r = rewrite_graphql(doc, v, rewritten);
+    if (!r.valid) return Change::kDrop;
+    ++counters_.graphql_documents;
+    if (r.replaced == 0 || rewritten == doc) return Change::kUnchanged;
+    out.swap(rewritten);
+    return Change::kChanged;
+  }
+
+  class GraphqlScrub final : public GraphqlVisitor {
+   public:
+    GraphqlScrub(Engine& e, Side side, std::string_view base) : e_(e), side_(side), base_(base) {}
+    bool visit(bool literal, std::string_view path, std::string_view value,
+               std::string& replacement) override {
+      path_.assign(base_);
+      if (literal && !path.empty()) {
+        if (!path_.empty()) path_ += '.';
+        path_ += path;
+      }
+      Place p{side_, Location::kJson, path_};
+      p.content_only = !literal || path.empty();
+      const Change c = e_.scrub_value(p, value, replacement);
+      if (c == Change::kDrop) replacement.clear();
+      return c != Change::kUnchanged;
+    }
+
+   private:
+    Engine& e_;
+    Side side_;
+    std::string_view base_;
+    std::string path_;
   };
 
   // A YAML body's scalars by key path, as JSON values are read; its keys by content.

@@ -606,6 +606,58 @@ TEST(Scrubber, NameValueRecordsAreReadByTheirName) {
   EXPECT_TRUE(ssn_path);
 }
 
+// A GraphQL document's literals are read by their argument names, as JSON values by their keys,
+// in a request's "query" member, an application/graphql body and a ?query= parameter
+// (2026-12-06: the surname and the SSN below were kept; the e-mail was found by content).
+TEST(Scrubber, GraphqlLiteralsByArgumentName) {
+  const std::string doc =
+      "mutation { updateUser(email: \"liam.chen@example.net\", input: {lastName: \"Chen-Whitaker\","
+      " ssn: \"078051120\", sku: \"BW-1234-XL\"}) { id name } }";
+  auto s = make();
+  auto e = get("/graphql");
+  nlohmann::json body = {{"query", doc}, {"variables", {{"first_name", "Aurelio"}}}};
+  json_request(e, body.dump());
+  s->scrub(e);
+  auto out = nlohmann::json::parse(e.request.body);
+  const std::string q = out["query"];
+  for (const char* pii : {"liam.chen", "Chen-Whitaker", "078051120"}) {
+    EXPECT_EQ(q.find(pii), std::string::npos) << pii << " in " << q;
+  }
+  EXPECT_EQ(out["variables"]["first_name"].get<std::string>().find("Aurelio"), std::string::npos);
+  for (const char* kept : {"mutation { updateUser(email: \"", "\", input: {lastName: \"",
+                           "sku: \"BW-1234-XL\"}) { id name } }"}) {
+    EXPECT_NE(q.find(kept), std::string::npos) << kept << " in " << q;
+  }
+  EXPECT_EQ(q.size(), doc.size());  // tokens keep lengths
+  EXPECT_EQ(s->counters().graphql_documents, 1u);
+  bool path = false;
+  for (const auto& [p, stats] : s->report().fields()) path |= p == "request.json:query.input.ssn";
+  EXPECT_TRUE(path);
+
+  // application/graphql, and GET with ?query=: the same literal, the same token.
+  auto raw = get("/graphql");
+  raw.request.method = "POST";
+  raw.request.headers = {{"Content-Type", "application/graphql"}};
+  raw.request.body = doc;
+  s->scrub(raw);
+  EXPECT_EQ(raw.request.body, q);
+  std::string enc;
+  percent_encode(doc, true, enc);
+  auto via_get = get("/graphql?query=" + enc);
+  s->scrub(via_get);
+  std::string decoded;
+  percent_decode(via_get.request.target.substr(15), true, decoded);
+  EXPECT_EQ(decoded, q);
+  EXPECT_EQ(s->counters().graphql_documents, 3u);
+
+  // Not GraphQL after all (a search box's "query"): read as before, by content.
+  auto search = get("/search");
+  json_request(search, R"({"query": "mutation {broken", "q2": 1})");
+  s->scrub(search);
+  EXPECT_EQ(s->counters().graphql_documents, 3u);
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
 TEST(Scrubber, TheSameValueIsTheSameTokenEverywhereAndAcrossEngines) {
   auto a = make();
   auto b = make();
