@@ -505,6 +505,7 @@ constexpr KeyEntry kKeyEntries[] = {
     {"birthdate", Kind::kDob, Rule::kPlain, true},
     {"birthday", Kind::kDob, Rule::kPlain, true},
     {"bday", Kind::kDob, Rule::kPlain, false},
+    {"born", Kind::kDob, Rule::kPlain, false},  // "born", "born_on", "date_born"
     // person names (username / displayname / nickname: they usually are, or contain, one)
     {"name", Kind::kName, Rule::kName, true},
     {"firstname", Kind::kName, Rule::kPlain, true},
