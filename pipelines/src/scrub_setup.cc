@@ -101,6 +101,13 @@ bool finish_scrub(const ScrubEngine& e, const ScrubSetup& s) {
                  u(c.json_bodies), u(c.json_malformed), u(c.json_truncated), u(c.form_bodies),
                  u(c.multipart_bodies), u(c.multipart_malformed), u(c.text_bodies),
                  u(c.binary_bodies), u(c.decoded_bodies), u(c.bodies_dropped));
+    std::fprintf(stderr,
+                 "scrub: bodies: %llu XML (%llu malformed, %llu truncated), %llu CSV (%llu "
+                 "malformed, %llu truncated), %llu YAML (%llu malformed, %llu truncated); %llu "
+                 "GraphQL documents\n",
+                 u(c.xml_bodies), u(c.xml_malformed), u(c.xml_truncated), u(c.csv_bodies),
+                 u(c.csv_malformed), u(c.csv_truncated), u(c.yaml_bodies), u(c.yaml_malformed),
+                 u(c.yaml_truncated), u(c.graphql_documents));
     std::string kinds;
     for (size_t i = 0; i < scrubber::kKindCount; ++i) {
       if (!c.by_kind[i]) continue;
