@@ -505,7 +505,8 @@ constexpr KeyEntry kKeyEntries[] = {
     {"birthdate", Kind::kDob, Rule::kPlain, true},
     {"birthday", Kind::kDob, Rule::kPlain, true},
     {"bday", Kind::kDob, Rule::kPlain, false},
-    {"born", Kind::kDob, Rule::kPlain, false},  // "born", "born_on", "date_born"
+    {"born", Kind::kDob, Rule::kPlain, false},    // "born", "date_born"
+    {"bornon", Kind::kDob, Rule::kPlain, false},  // "born_on", "bornOn"
     // person names (username / displayname / nickname: they usually are, or contain, one)
     {"name", Kind::kName, Rule::kName, true},
     {"firstname", Kind::kName, Rule::kPlain, true},

@@ -1587,6 +1587,7 @@ TEST(Scrubber, LabelledKeyNamesInEveryPlace) {
       {"date_of_birth", "1984-02-29", true},
       {"birthDate", "29/02/1984", true},
       {"born", "1984-02-29", true},
+      {"born_on", "1984-02-29", true},
       {"first_name", "Jorge", true},
       {"lastName", "Okafor", true},
       {"customer_name", "Jorge Okafor", true},
