@@ -12,7 +12,6 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <regex>
 #include <set>
 #include <string>
 
@@ -497,9 +496,30 @@ std::string yaml_kind(const YAML::Node& n) {
   const std::string& v = n.Scalar();
   if (kNull.count(v)) return "null";
   if (kBool.count(v)) return "bool";
-  static const std::regex kNumber(
-      R"([-+]?(\d+|\d*\.\d+|\d+\.\d*)([eE][-+]?\d+)?|0x[0-9a-fA-F]+|0o[0-7]+)");
-  return std::regex_match(v, kNumber) ? "num" : "str";
+  // [-+]?(digits | digits.digits? | .digits)([eE][-+]?digits)? | 0x… | 0o…
+  auto digits = [&](size_t& i, std::string_view set) {
+    const size_t b = i;
+    while (i < v.size() && set.find(v[i]) != std::string_view::npos) ++i;
+    return i > b;
+  };
+  size_t i = 0;
+  if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'o')) {
+    i = 2;
+    return digits(i, v[1] == 'x' ? "0123456789abcdefABCDEF" : "01234567") && i == v.size() ? "num"
+                                                                                           : "str";
+  }
+  if (i < v.size() && (v[i] == '-' || v[i] == '+')) ++i;
+  bool any = digits(i, "0123456789");
+  if (i < v.size() && v[i] == '.') {
+    ++i;
+    any = digits(i, "0123456789") || any;
+  }
+  if (any && i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+    ++i;
+    if (i < v.size() && (v[i] == '-' || v[i] == '+')) ++i;
+    any = digits(i, "0123456789");
+  }
+  return any && i == v.size() ? "num" : "str";
 }
 
 // Two YAML trees with the same shape: the same node kinds, the same map sizes and sequence
