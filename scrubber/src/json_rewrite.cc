@@ -759,8 +759,7 @@ class Parser {
   [[gnu::noinline]] void label_value() {
     // an object's member (not an element of an array under such a key)
     if (frames_.empty() || !frames_.back().object) return;
-    const std::string_view key(keys_.data() + near_.off, near_.len);
-    if (key == "value" || key == "Value" || key == "VALUE" || key == "val") {
+    if (is_value_key(std::string_view(keys_.data() + near_.off, near_.len))) {
       visitor_->label = sibling_label(frames_.back().at);
       labelled_ = !visitor_->label.empty();
     }
@@ -799,7 +798,7 @@ class Parser {
         if (e > n) return {};
         if (depth == 0) {
           if (want_key) {
-            labelled = !escaped && label_key(std::string_view(in_.data() + i + 1, e - i - 2));
+            labelled = !escaped && is_label_key(std::string_view(in_.data() + i + 1, e - i - 2));
           } else if (labelled && !escaped) {
             return std::string_view(in_.data() + i + 1, e - i - 2);
           }
@@ -821,21 +820,6 @@ class Parser {
       ++i;
     }
     return {};
-  }
-
-  // "name", "key", "field", "property", "attribute", "label", "fieldName", "propertyName",
-  // "attributeName" in any case, '_' and '-' ignored.
-  static bool label_key(std::string_view k) {
-    if (k.size() < 3 || k.size() > 14) return false;
-    char folded[16];
-    size_t m = 0;
-    for (char c : k) {
-      if (c == '_' || c == '-') continue;
-      folded[m++] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-    }
-    const std::string_view f(folded, m);
-    return f == "name" || f == "key" || f == "field" || f == "property" || f == "attribute" ||
-           f == "label" || f == "fieldname" || f == "propertyname" || f == "attributename";
   }
 
   void replace_string(size_t begin, size_t end) {
@@ -899,6 +883,23 @@ uint64_t json_structure_hash(std::string_view in) {
   if (!parser.run().valid) return 0;
   const uint64_t h = parser.digest();
   return h == 0 ? 1 : h;  // 0 means invalid
+}
+
+bool is_label_key(std::string_view k) {
+  if (k.size() < 3 || k.size() > 14) return false;
+  char folded[16];
+  size_t m = 0;
+  for (char c : k) {
+    if (c == '_' || c == '-') continue;
+    folded[m++] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  }
+  const std::string_view f(folded, m);
+  return f == "name" || f == "key" || f == "field" || f == "property" || f == "attribute" ||
+         f == "label" || f == "fieldname" || f == "propertyname" || f == "attributename";
+}
+
+bool is_value_key(std::string_view k) {
+  return k == "value" || k == "Value" || k == "VALUE" || k == "val";
 }
 
 }  // namespace twin::scrubber

@@ -70,6 +70,12 @@ struct JsonRewriteResult {
   uint64_t bad_numbers = 0;  // kNumber replacements that were not JSON numbers (original kept)
 };
 
+/// Name/value records (JsonVisitor::label): whether a key names the record ("name", "key",
+/// "field", "property", "attribute", "label", "fieldName", "propertyName", "attributeName"; any
+/// case, '_' and '-' ignored), and whether it holds its value ("value", "Value", "VALUE", "val").
+bool is_label_key(std::string_view key);
+bool is_value_key(std::string_view key);
+
 /// Rewrites `in` into `out` (cleared first). When `in` is not valid JSON the values up to the
 /// error are still visited and rewritten, the rest of the input is copied unchanged to `out`,
 /// and result.valid is false: the caller then scans the text with content detectors. Replaced

@@ -7,9 +7,12 @@
 #include <algorithm>
 #include <charconv>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <new>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -1875,7 +1878,7 @@ class Engine final : public Scrubber {
         buf_ += path;
         full = buf_;
       }
-      if (!label.empty() && token != JsonToken::kKey) full = relabel(full);
+      if (!label.empty() && token != JsonToken::kKey) full = e_.relabel(full, label, relabelled_);
       if (token == JsonToken::kString && last_key_is_query(full) && looks_like_graphql(value)) {
         const Change g = e_.scrub_graphql(side_, full, value, replacement);
         if (g != Change::kDrop) return g == Change::kChanged;  // else not GraphQL after all
@@ -1898,30 +1901,6 @@ class Engine final : public Scrubber {
       return path == "query" || (path.size() > 6 && path.ends_with(".query"));
     }
 
-    // A name/value record's value ({"name": "ssn", "value": "078051120"}) is read as if the
-    // record's name were its key: "fields[].value" becomes "fields[].ssn" for rules, key
-    // names and the report, when the name is one the key-name detectors know (so never a
-    // value: {"name": "Maria Okafor", "value": 3} stays "….value"). Other characters than
-    // letters, digits, '_' and '-' become '_' ("Last Name" → "Last_Name").
-    std::string_view relabel(std::string_view path) {
-      if (label.size() > 64 || !e_.detectors_ || !e_.policy_.key_names) return path;
-      label_.clear();
-      for (char c : label) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '_' || c == '-';
-        label_ += ok ? c : '_';
-      }
-      if (!identifier_like(label_) || (e_.detectors_->classify_key(label_, "") == Kind::kNone &&
-                                       !e_.detectors_->person_key(label_))) {
-        return path;
-      }
-      // path ends with the member's key, "value" (or "val"); escaped keys never get here
-      const size_t dot = path.rfind('.');
-      relabelled_.assign(path.substr(0, dot == std::string_view::npos ? 0 : dot + 1));
-      relabelled_ += label_;
-      return relabelled_;
-    }
-
     // scrub_value() keeps a key at once unless it may hold personal data (a key is content
     // only): such keys need not be visited.
     // may_hold_pii(key), with the parser's word on the hint bytes.
@@ -1936,9 +1915,33 @@ class Engine final : public Scrubber {
     Side side_;
     std::string_view prefix_;
     std::string buf_;
-    std::string label_;       // relabel(): the label as a key
-    std::string relabelled_;  // relabel(): the path
+    std::string relabelled_;  // relabel()'s path
   };
+
+  // A name/value record's value ({"name": "ssn", "value": "078051120"} in JSON, "- name:
+  // DB_PASSWORD / value: …" in YAML) is read as if the record's name were its key:
+  // "fields[].value" becomes "fields[].ssn" for rules, key names and the report, when the name
+  // is one the key-name detectors know (so never a value: {"name": "Maria Okafor", "value": 3}
+  // stays "….value"). Other characters than letters, digits, '_' and '-' become '_' ("Last
+  // Name" → "Last_Name"). `path` ends with the value's key; the new path goes to `buf`.
+  std::string_view relabel(std::string_view path, std::string_view label, std::string& buf) {
+    if (label.size() > 64 || !detectors_ || !policy_.key_names) return path;
+    label_.clear();
+    for (char c : label) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '-';
+      label_ += ok ? c : '_';
+    }
+    if (!identifier_like(label_) ||
+        (detectors_->classify_key(label_, "") == Kind::kNone && !detectors_->person_key(label_))) {
+      return path;
+    }
+    const size_t dot = path.rfind('.');
+    buf.assign(path.substr(0, dot == std::string_view::npos ? 0 : dot + 1));
+    buf += label_;
+    return buf;
+  }
+  std::string label_;  // relabel(): the label as a key
 
   // Scrubs a decoded body in place; returns whether it changed.
   bool scrub_plain(std::string_view ct, std::string& body, Side side, bool truncated,
@@ -2043,6 +2046,12 @@ class Engine final : public Scrubber {
         ++counters_.yaml_bodies;
         YamlScrub v(*this, side);
         std::string out;
+        if (icontains(body, "val")) {
+          // name/value records ("env: [{name: DB_PASSWORD, value: …}]"): a first walk finds
+          // their labels
+          YamlLabels labels;
+          if (rewrite_yaml(body, labels, out).valid) v.labels = labels.finish();
+        }
         auto r = rewrite_yaml(body, v, out);
         if (!r.valid) {
           // YAML this reader does not take (complex keys, odd indentation), or cut at
@@ -2180,16 +2189,70 @@ class Engine final : public Scrubber {
     YamlScrub(Engine& e, Side side) : e_(e), side_(side) {}
     bool visit(bool key, std::string_view path, std::string_view value,
                std::string& replacement) override {
+      const size_t index = visits_++;
+      if (!key && index < labels.size() && !labels[index].empty()) {
+        path = e_.relabel(path, labels[index], relabelled_);
+      }
       Place p{side_, Location::kYaml, path};
       p.content_only = key;
       const Change c = e_.scrub_value(p, value, replacement);
       if (c == Change::kDrop) replacement.clear();
       return c != Change::kUnchanged;
     }
+    std::vector<std::string> labels;  // by visit: a name/value record's label (YamlLabels)
 
    private:
     Engine& e_;
     Side side_;
+    size_t visits_ = 0;
+    std::string relabelled_;
+  };
+
+  // The labels of a YAML body's name/value records (JsonVisitor::label), by visit, from a walk
+  // that replaces nothing. A mapping's members are the visits at its path from one of its keys
+  // up to a key it already had (the next item of a sequence of such mappings: "env[]"); among
+  // them a member named as is_label_key() says with a scalar value labels the one named as
+  // is_value_key() says.
+  class YamlLabels final : public YamlVisitor {
+   public:
+    bool visit(bool key, std::string_view path, std::string_view value, std::string&) override {
+      const size_t index = visits_++;
+      if (key) {
+        Record& r = open_[std::string(path)];
+        if (r.keys.count(std::string(value))) close(r);
+        r.keys.emplace(value);
+        return false;
+      }
+      const size_t dot = path.rfind('.');
+      if (dot == std::string_view::npos) return false;
+      auto it = open_.find(std::string(path.substr(0, dot)));
+      if (it == open_.end()) return false;
+      const std::string_view member = path.substr(dot + 1);
+      if (is_label_key(member)) it->second.label.assign(value);
+      if (is_value_key(member)) it->second.value = index;
+      return false;
+    }
+    std::vector<std::string> finish() {
+      for (auto& [path, r] : open_) close(r);
+      return std::move(labels_);
+    }
+
+   private:
+    struct Record {
+      std::set<std::string> keys;
+      std::string label;
+      size_t value = SIZE_MAX;
+    };
+    void close(Record& r) {
+      if (!r.label.empty() && r.value != SIZE_MAX) {
+        if (labels_.size() <= r.value) labels_.resize(r.value + 1);
+        labels_[r.value] = r.label;
+      }
+      r = Record{};
+    }
+    size_t visits_ = 0;
+    std::map<std::string, Record> open_;  // by mapping path
+    std::vector<std::string> labels_;
   };
 
   // An XML body's text runs and attribute values, by element path.

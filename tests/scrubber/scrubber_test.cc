@@ -484,6 +484,39 @@ TEST(Scrubber, YamlBodiesByKeyPathAndContent) {
   EXPECT_EQ(s2->counters().residual, 0u);
 }
 
+// Name/value records in YAML as in JSON: a Kubernetes container's env list, whose values only
+// their names say are secrets (2026-12-06: the password below was kept).
+TEST(Scrubber, YamlNameValueRecordsAreReadByTheirName) {
+  auto s = make();
+  auto e = get("/apis/apps/v1/namespaces/shop/deployments/billing");
+  const std::string body =
+      "spec:\n  template:\n    spec:\n      containers:\n      - name: api\n        env:\n"
+      "        - name: DB_PASSWORD\n          value: hunter2\n"
+      "        - value: \"Okafor\"\n          name: LAST_NAME\n"
+      "        - name: LOG_LEVEL\n          value: debug\n"
+      "        - {name: SSN, value: 078051120}\n"
+      "      - name: sidecar\n        env:\n        - name: MODE\n          value: hunter3\n";
+  e.request.method = "PATCH";
+  e.request.headers = {{"Content-Type", "application/apply-patch+yaml"}};
+  e.request.body = body;
+  e.request.body_size = body.size();
+  s->scrub(e);
+  const std::string& out = e.request.body;
+  for (const char* pii : {"hunter2", "Okafor", "078051120"}) {
+    EXPECT_EQ(out.find(pii), std::string::npos) << pii << " in " << out;
+  }
+  for (const char* kept : {"value: debug\n", "value: hunter3\n", "- name: DB_PASSWORD\n",
+                           "name: LAST_NAME\n", "- name: api\n"}) {
+    EXPECT_NE(out.find(kept), std::string::npos) << kept << " in " << out;
+  }
+  EXPECT_EQ(s->counters().yaml_malformed, 0u);
+  bool path = false;
+  for (const auto& [p, stats] : s->report().fields()) {
+    path |= p == "request.yaml:spec.template.spec.containers[].env[].DB_PASSWORD";
+  }
+  EXPECT_TRUE(path);
+}
+
 // What a plain YAML scalar reads as (YAML 1.2 core schema and 1.1's booleans), for the oracle
 // below: a token must never turn a string into a number, a boolean or a null.
 std::string yaml_kind(const YAML::Node& n) {
