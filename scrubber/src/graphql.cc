@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "json_rewrite.h"
 #include "twin/traffic/text.h"
 
 namespace twin::scrubber {
@@ -17,32 +18,6 @@ int hex_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-// A string literal's text as a GraphQL string: '"', '\\' and control characters escaped.
-void append_string(std::string& out, std::string_view v) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  for (char c : v) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (u < 0x20 || u == 0x7f) {
-      out += "\\u00";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
 }
 
 // A block string """…""" can hold a replacement as it is unless it holds """ or a backslash,
@@ -294,7 +269,7 @@ class Rewriter {
       out_ += replacement_;
       out_ += "\"\"\"";
     } else {
-      append_string(out_, replacement_);
+      append_json_string(out_, replacement_);  // GraphQL strings take JSON's escapes
     }
     copied_ = end;
   }

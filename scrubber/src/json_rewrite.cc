@@ -229,67 +229,6 @@ bool is_json_number(std::string_view v) {
   return scan_number(s, 0, v.size(), end, err) && end == v.size();
 }
 
-// `v` as a JSON string, escaping only what must be: the quote, the backslash and control
-// characters. Bytes that are not UTF-8 cannot be written in JSON at all and become U+FFFD, so
-// that a replacement never makes the output invalid.
-void append_json_string(std::string& out, std::string_view v) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  const auto* s = reinterpret_cast<const unsigned char*>(v.data());
-  const size_t n = v.size();
-  out += '"';
-  size_t run = 0;
-  size_t i = 0;
-  while (i < n) {
-    i = skip_plain(s, i, n);
-    if (i >= n) break;
-    const unsigned char c = s[i];
-    if (c >= 0x80) {
-      size_t err = 0;
-      const size_t len = utf8_length(s, i, n, err);
-      if (len != 0) {
-        i += len;
-        continue;
-      }
-      out.append(v.data() + run, i - run);
-      out += "\xEF\xBF\xBD";
-      run = ++i;
-      continue;
-    }
-    out.append(v.data() + run, i - run);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-        break;
-    }
-    run = ++i;
-  }
-  out.append(v.data() + run, n - run);
-  out += '"';
-}
-
 // Whether one of the eight bytes of `w` is `b` (the zero-byte test on w ^ b·0x01…01: exact).
 constexpr uint64_t has_byte(uint64_t w, uint8_t b) {
   constexpr uint64_t kOnes = 0x0101010101010101ULL;
@@ -900,6 +839,64 @@ bool is_label_key(std::string_view k) {
 
 bool is_value_key(std::string_view k) {
   return k == "value" || k == "Value" || k == "VALUE" || k == "val";
+}
+
+void append_json_string(std::string& out, std::string_view v) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto* s = reinterpret_cast<const unsigned char*>(v.data());
+  const size_t n = v.size();
+  out += '"';
+  size_t run = 0;
+  size_t i = 0;
+  while (i < n) {
+    i = skip_plain(s, i, n);
+    if (i >= n) break;
+    const unsigned char c = s[i];
+    if (c >= 0x80) {
+      size_t err = 0;
+      const size_t len = utf8_length(s, i, n, err);
+      if (len != 0) {
+        i += len;
+        continue;
+      }
+      out.append(v.data() + run, i - run);
+      out += "\xEF\xBF\xBD";
+      run = ++i;
+      continue;
+    }
+    out.append(v.data() + run, i - run);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+        break;
+    }
+    run = ++i;
+  }
+  out.append(v.data() + run, n - run);
+  out += '"';
 }
 
 }  // namespace twin::scrubber

@@ -76,6 +76,12 @@ struct JsonRewriteResult {
 bool is_label_key(std::string_view key);
 bool is_value_key(std::string_view key);
 
+/// Appends `v` as a JSON string (quotes included), escaping only what must be: the quote, the
+/// backslash and control characters. Bytes that are not UTF-8 cannot be written in JSON and
+/// become U+FFFD, so that a replacement never makes the output invalid. (GraphQL's strings
+/// take the same escapes.)
+void append_json_string(std::string& out, std::string_view v);
+
 /// Rewrites `in` into `out` (cleared first). When `in` is not valid JSON the values up to the
 /// error are still visited and rewritten, the rest of the input is copied unchanged to `out`,
 /// and result.valid is false: the caller then scans the text with content detectors. Replaced
