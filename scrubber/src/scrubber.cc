@@ -2260,6 +2260,7 @@ class Engine final : public Scrubber {
    public:
     XmlScrub(Engine& e, Side side) : e_(e), side_(side) {}
     bool visit(std::string_view path, std::string_view value, std::string& replacement) override {
+      if (!label.empty()) path = e_.relabel(path, label, relabelled_);
       Place p{side_, Location::kXml, path};
       const Change c = e_.scrub_value(p, value, replacement);
       if (c == Change::kDrop) replacement.clear();
@@ -2269,6 +2270,7 @@ class Engine final : public Scrubber {
    private:
     Engine& e_;
     Side side_;
+    std::string relabelled_;
   };
 
   class PartScrub final : public MultipartVisitor {

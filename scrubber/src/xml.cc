@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "json_rewrite.h"
 #include "twin/traffic/text.h"
 
 namespace twin::scrubber {
@@ -147,11 +148,15 @@ class Rewriter {
   bool starts(size_t i, std::string_view what) const { return in_.substr(i, what.size()) == what; }
 
   // The value in_[begin, end) (raw, or a CDATA section's content) at `path`.
-  void value(size_t begin, size_t end, bool cdata) {
+  // `attr`: the local name of the attribute whose value this is; empty for character data.
+  void value(size_t begin, size_t end, bool cdata, std::string_view attr = {}) {
     const std::string_view raw = in_.substr(begin, end - begin);
     const std::string_view v = cdata ? raw : decode(raw, decoded_);
     ++result_.visited;
     replacement_.clear();
+    // a record's label reaches its text and its value attribute (XmlVisitor::label)
+    visitor_.label = labels_.empty() || (!attr.empty() && !is_value_key(attr)) ? std::string_view()
+                                                                               : labels_.back();
     if (!visitor_.visit(path_, v, replacement_)) return;
     out_.append(in_.substr(copied_, begin - copied_));
     append_escaped(out_, replacement_, cdata);
@@ -165,9 +170,50 @@ class Rewriter {
     for (char c : local_name(qname)) path_ += (c == '.' || c == '[') ? '_' : c;
   }
 
+  void pop_label() {
+    labels_.pop_back();
+    own_label_.pop_back();
+  }
+
   void pop_name() {
     path_.resize(lens_.back());
     lens_.pop_back();
+  }
+
+  // The label of the element whose start tag's attributes begin at in_[k]
+  // (XmlVisitor::label): its own attribute named as is_label_key() says, without '&' in its
+  // value; else, for an element whose local name ends with "value" (any case: SAML's
+  // AttributeValue), its parent's own label.
+  std::string_view element_label(size_t k, std::string_view local) const {
+    const size_t n = in_.size();
+    while (k < n && in_[k] != '>' && in_[k] != '<') {
+      if (name_end(in_[k])) {
+        ++k;
+        continue;
+      }
+      const size_t a = k;
+      while (k < n && !name_end(in_[k])) ++k;
+      const std::string_view attr = in_.substr(a, k - a);
+      while (k < n && is_space(in_[k])) ++k;
+      if (k >= n || in_[k] != '=') continue;
+      ++k;
+      while (k < n && is_space(in_[k])) ++k;
+      if (k >= n || (in_[k] != '"' && in_[k] != '\'')) return {};
+      const size_t e = in_.find(in_[k], k + 1);
+      if (e == std::string_view::npos) return {};
+      const std::string_view v = in_.substr(k + 1, e - k - 1);
+      if (is_label_key(local_name(attr)) && !v.empty() && v.find('&') == std::string_view::npos &&
+          v.find('<') == std::string_view::npos) {
+        return v;
+      }
+      k = e + 1;
+    }
+    if (local.size() >= 5 && !own_label_.empty() && own_label_.back() &&
+        std::equal(local.end() - 5, local.end(), "value",
+                   [](char a, char b) { return (a | 0x20) == b; })) {
+      return labels_.back();
+    }
+    return {};
   }
 
   bool parse() {
@@ -229,6 +275,7 @@ class Rewriter {
         if (in_[k] != '>' || lens_.empty() || names_.back() != name) return fail(i);
         names_.pop_back();
         pop_name();
+        pop_label();
         i = k + 1;
       } else {
         if (!start_tag(i)) return false;
@@ -246,8 +293,12 @@ class Rewriter {
     if (k == i + 1) return fail(k >= n ? n : i);
     if (lens_.size() >= kXmlMaxDepth) return fail(i);
     const std::string_view name = in_.substr(i + 1, k - i - 1);
+    const std::string_view label = element_label(k, local_name(name));
     names_.push_back(name);
     push_name(name);
+    own_label_.push_back(!label.empty() &&
+                         (labels_.empty() || label.data() != labels_.back().data()));
+    labels_.push_back(label);
     while (true) {
       const size_t before = k;
       while (k < n && is_space(in_[k])) ++k;
@@ -261,6 +312,7 @@ class Rewriter {
         if (in_[k + 1] != '>') return fail(k);
         names_.pop_back();
         pop_name();
+        pop_label();
         i = k + 2;
         return true;
       }
@@ -283,7 +335,7 @@ class Rewriter {
       // Namespace declarations name schemas, not data.
       if (attr != "xmlns" && !attr.starts_with("xmlns:")) {
         push_name(attr);
-        value(k + 1, e, false);
+        value(k + 1, e, false, local_name(attr));
         pop_name();
       }
       k = e + 1;
@@ -297,8 +349,10 @@ class Rewriter {
   size_t err_ = 0;
   XmlRewriteResult result_;
   std::string path_;
-  std::vector<size_t> lens_;             // path_'s size before each open element
-  std::vector<std::string_view> names_;  // the open elements' qualified names
+  std::vector<size_t> lens_;              // path_'s size before each open element
+  std::vector<std::string_view> names_;   // the open elements' qualified names
+  std::vector<std::string_view> labels_;  // the open elements' labels (element_label())
+  std::vector<bool> own_label_;           // … from their own attributes
   std::string decoded_;
   std::string replacement_;
 };

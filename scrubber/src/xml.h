@@ -26,6 +26,15 @@ class XmlVisitor {
   /// and '[' in a name become '_'). Returns true to replace the value with `replacement`, which
   /// the rewriter escapes as its place needs.
   virtual bool visit(std::string_view path, std::string_view value, std::string& replacement) = 0;
+
+  /// Set by rewrite_xml() before each visit(): in a name/value record, what the value is. An
+  /// element with an attribute named "name", "key", "field", "property", "attribute" or
+  /// "label" (as json_rewrite.h's is_label_key() reads them) labels its own text, its
+  /// attribute named "value" (is_value_key()) and the text of its children whose local name
+  /// ends with "value" (SAML: <Attribute Name="mail"><AttributeValue>…</AttributeValue>);
+  /// `<field name="ssn">…</field>`, `<attribute name="email" value="…"/>`. Empty otherwise.
+  /// The label is the attribute's raw value (one with '&' labels nothing).
+  std::string_view label;
 };
 
 struct XmlRewriteResult {

@@ -391,6 +391,43 @@ TEST(Scrubber, XmlBodiesByElementNameAndContent) {
 
 // CSV and TSV bodies (exports, reports): every field by its column's name from the header row
 // and by content; header names by content; quoting and line ends kept.
+// Name/value records in XML: SAML's attribute statements and generic <field name="…"> lists
+// (2026-12-06: the surname, the bare SSN and the attribute's e-mail-less login were kept).
+TEST(Scrubber, XmlNameValueRecordsAreReadByTheirName) {
+  auto s = make();
+  auto e = get("/saml/acs");
+  const std::string body =
+      "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" "
+      "xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"><saml:Assertion>"
+      "<saml:AttributeStatement>"
+      "<saml:Attribute Name=\"lastName\"><saml:AttributeValue>Okafor</saml:AttributeValue>"
+      "</saml:Attribute>"
+      "<saml:Attribute Name=\"username\"><saml:AttributeValue>mokafor</saml:AttributeValue>"
+      "</saml:Attribute>"
+      "<saml:Attribute Name=\"department\"><saml:AttributeValue>Billing</saml:AttributeValue>"
+      "</saml:Attribute>"
+      "</saml:AttributeStatement></saml:Assertion></samlp:Response>"
+      "<fields><field name=\"ssn\">078051120</field><field name=\"sku\">BW-1234-XL</field>"
+      "<attribute name=\"date_of_birth\" value=\"1979-11-05\" type=\"date\"/></fields>";
+  e.response->headers = {{"Content-Type", "application/xml"}};
+  e.response->body = "<root>" + body + "</root>";
+  e.response->body_size = e.response->body.size();
+  s->scrub(e);
+  const std::string& out = e.response->body;
+  for (const char* pii : {"Okafor", "mokafor", "078051120", "1979-11-05"}) {
+    EXPECT_EQ(out.find(pii), std::string::npos) << pii << " in " << out;
+  }
+  for (const char* kept : {">Billing<", ">BW-1234-XL<", "type=\"date\"", "Name=\"lastName\""}) {
+    EXPECT_NE(out.find(kept), std::string::npos) << kept << " in " << out;
+  }
+  EXPECT_EQ(s->counters().xml_malformed, 0u);
+  bool path = false;
+  for (const auto& [p, stats] : s->report().fields()) {
+    path |= p == "response.xml:root.Response.Assertion.AttributeStatement.Attribute.lastName";
+  }
+  EXPECT_TRUE(path);
+}
+
 TEST(Scrubber, CsvBodiesByColumnNameAndContent) {
   auto s = make();
   auto e = get("/api/export.csv");

@@ -144,5 +144,38 @@ TEST(RewriteXml, NamesWithDotsOrBracketsDoNotSplitThePath) {
   EXPECT_EQ(r.seen[0].first, "my_doc.v_1]");
 }
 
+// A name/value record's label reaches its text, its value attribute and its value children, and
+// nothing else.
+TEST(RewriteXml, NameValueRecordsLabelTheirValues) {
+  class Labels : public XmlVisitor {
+   public:
+    bool visit(std::string_view path, std::string_view value, std::string&) override {
+      seen.push_back(std::string(path) + "=" + std::string(value) + "|" + std::string(label));
+      return false;
+    }
+    std::vector<std::string> seen;
+  };
+  const std::string in =
+      "<r>"
+      "<field name=\"last_name\" type=\"string\">Okafor<meta>crm</meta></field>"
+      "<attribute value=\"a@b.example\" key=\"email\"/>"
+      "<saml:Attribute Name=\"mail\"><saml:AttributeValue>m@x.example</saml:AttributeValue>"
+      "<other>o</other></saml:Attribute>"
+      "<field name=\"a&amp;b\">esc</field>"
+      "<plain>p</plain><Value>v</Value>"
+      "</r>";
+  Labels v;
+  std::string out;
+  ASSERT_TRUE(rewrite_xml(in, v, out).valid);
+  EXPECT_EQ(out, in);
+  EXPECT_THAT(v.seen, ::testing::ElementsAre("r.field.name=last_name|", "r.field.type=string|",
+                                             "r.field=Okafor|last_name", "r.field.meta=crm|",
+                                             "r.attribute.value=a@b.example|email",
+                                             "r.attribute.key=email|", "r.Attribute.Name=mail|",
+                                             "r.Attribute.AttributeValue=m@x.example|mail",
+                                             "r.Attribute.other=o|", "r.field.name=a&b|",
+                                             "r.field=esc|", "r.plain=p|", "r.Value=v|"));
+}
+
 }  // namespace
 }  // namespace twin::scrubber
