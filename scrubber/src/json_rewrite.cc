@@ -347,6 +347,8 @@ class Parser {
     size_t at;        // where its '{' or '[' is in the input
     Span near;        // near_ and parent_ when it opened, restored when it closes
     Span parent;
+    bool label_read = false;  // label_value(): `label` is this object's sibling_label()
+    std::string_view label;
   };
   enum class State : uint8_t { kValue, kFirstValue, kFirstKey, kKey, kAfter };
 
@@ -605,11 +607,11 @@ class Parser {
 
   void open(bool object, size_t at) {
     if constexpr (kHash) {
-      frames_.push_back(Frame{object, frames_.empty(), 0, 0, 0, {}, {}});
+      frames_.push_back(Frame{object, frames_.empty(), 0, 0, 0, {}, {}, false, {}});
       token(object ? '{' : '[');
     } else {
-      frames_.push_back(
-          Frame{object, frames_.empty(), path_.size(), keys_.size(), at, near_, parent_});
+      frames_.push_back(Frame{
+          object, frames_.empty(), path_.size(), keys_.size(), at, near_, parent_, false, {}});
       if (object) {
         parent_ = near_;
       } else {
@@ -699,7 +701,14 @@ class Parser {
     // an object's member (not an element of an array under such a key)
     if (frames_.empty() || !frames_.back().object) return;
     if (is_value_key(std::string_view(keys_.data() + near_.off, near_.len))) {
-      visitor_->label = sibling_label(frames_.back().at);
+      // once an object, however many "value" members it has (a hostile body's many would each
+      // scan up to 4 KiB again)
+      Frame& f = frames_.back();
+      if (!f.label_read) {
+        f.label = sibling_label(f.at);
+        f.label_read = true;
+      }
+      visitor_->label = f.label;
       labelled_ = !visitor_->label.empty();
     }
   }

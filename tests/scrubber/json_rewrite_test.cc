@@ -362,19 +362,20 @@ TEST(JsonRewrite, NameValueRecordsLabelTheirValue) {
       R"({"name":"a\"b","value":"esc"},)"
       R"({"name":["arr"],"value":"v"},)"
       R"({"field_name":"last_name","VALUE":"Okafor","value_x":"no"}],)"
-      R"("value":"top","label":"Phone","x":{"value":["name","ssn"],"name":"dob"}})";
+      R"("value":"top","label":"Phone","x":{"value":["name","ssn"],"name":"dob"},)"
+      R"("y":{"value":"1","name":"ssn","value":"2"}})";
   ASSERT_TRUE(rewrite_json(in, v, out).valid);
   EXPECT_EQ(out, in);
   EXPECT_THAT(
       v.seen,
-      ElementsAre("fields[].name=ssn|", "fields[].value=078051120|ssn",
-                  "fields[].value=4155550134|phone", "fields[].meta.name=x|",
-                  "fields[].meta.value=inner|x", "fields[].Key=phone|", "fields[].property=email|",
-                  "fields[].val=a@b.example|email", "fields[].type=work|", "fields[].value=w|",
-                  "fields[].name=a\"b|", "fields[].value=esc|", "fields[].name[]=arr|",
-                  "fields[].value=v|", "fields[].field_name=last_name|",
-                  "fields[].VALUE=Okafor|last_name", "fields[].value_x=no|", "value=top|Phone",
-                  "label=Phone|", "x.value[]=name|", "x.value[]=ssn|", "x.name=dob|"));
+      ElementsAre(
+          "fields[].name=ssn|", "fields[].value=078051120|ssn", "fields[].value=4155550134|phone",
+          "fields[].meta.name=x|", "fields[].meta.value=inner|x", "fields[].Key=phone|",
+          "fields[].property=email|", "fields[].val=a@b.example|email", "fields[].type=work|",
+          "fields[].value=w|", "fields[].name=a\"b|", "fields[].value=esc|", "fields[].name[]=arr|",
+          "fields[].value=v|", "fields[].field_name=last_name|", "fields[].VALUE=Okafor|last_name",
+          "fields[].value_x=no|", "value=top|Phone", "label=Phone|", "x.value[]=name|",
+          "x.value[]=ssn|", "x.name=dob|", "y.value=1|ssn", "y.name=ssn|", "y.value=2|ssn"));
 }
 
 TEST(JsonRewrite, ReplacesKeys) {
