@@ -21,6 +21,7 @@
 #include "csv.h"
 #include "graphql.h"
 #include "json_rewrite.h"
+#include "keyvalue.h"
 #include "multipart.h"
 #include "twin/scrubber/detect.h"
 #include "twin/scrubber/transform.h"
@@ -63,6 +64,7 @@ void ScrubCounters::merge(const ScrubCounters& o) {
   yaml_malformed += o.yaml_malformed;
   yaml_truncated += o.yaml_truncated;
   graphql_documents += o.graphql_documents;
+  key_value_bodies += o.key_value_bodies;
 }
 
 nlohmann::json ScrubCounters::to_json() const {
@@ -107,7 +109,8 @@ nlohmann::json ScrubCounters::to_json() const {
           {"yaml_bodies", yaml_bodies},
           {"yaml_malformed", yaml_malformed},
           {"yaml_truncated", yaml_truncated},
-          {"graphql_documents", graphql_documents}};
+          {"graphql_documents", graphql_documents},
+          {"key_value_bodies", key_value_bodies}};
 }
 
 namespace {
@@ -2089,9 +2092,19 @@ class Engine final : public Scrubber {
         }
         return scrub_multipart(body, *boundary, side);
       }
-      case BodyType::kText:
+      case BodyType::kText: {
         ++counters_.text_bodies;
-        return scrub_text(body, side, false);
+        // .properties, .env: every line a key=value pair (or a comment), each value by its
+        // key's name as a form field's, then by content; anything else as text
+        KeyValueScrub v(*this, side);
+        std::string out;
+        const auto r = rewrite_key_value_lines(body, v, out);
+        if (!r.valid) return scrub_text(body, side, false);
+        ++counters_.key_value_bodies;
+        if (r.replaced == 0 || out == body) return false;
+        body.swap(out);
+        return true;
+      }
       case BodyType::kBinary:
         ++counters_.binary_bodies;
         return scrub_text(body, side, true);
@@ -2181,6 +2194,23 @@ class Engine final : public Scrubber {
     Side side_;
     std::string_view base_;
     std::string path_;
+  };
+
+  // A key=value text body's values by key, as form fields; its comments by content.
+  class KeyValueScrub final : public KeyValueVisitor {
+   public:
+    KeyValueScrub(Engine& e, Side side) : e_(e), side_(side) {}
+    bool visit(std::string_view key, std::string_view value, std::string& replacement) override {
+      Place p{side_, Location::kForm, key.empty() ? std::string_view("{text}") : key};
+      p.content_only = key.empty();
+      const Change c = e_.scrub_value(p, value, replacement);
+      if (c == Change::kDrop) replacement.clear();
+      return c != Change::kUnchanged;
+    }
+
+   private:
+    Engine& e_;
+    Side side_;
   };
 
   // A YAML body's scalars by key path, as JSON values are read; its keys by content.

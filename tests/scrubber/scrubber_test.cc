@@ -428,6 +428,42 @@ TEST(Scrubber, XmlNameValueRecordsAreReadByTheirName) {
   EXPECT_TRUE(path);
 }
 
+// Text bodies made of key=value lines (a Spring Cloud Config server's .properties, .env files)
+// are read pair by pair, by key name as form fields are (2026-12-06: the weak password and the
+// user name were kept, being no pattern the content detectors know).
+TEST(Scrubber, KeyValueTextBodiesByKeyName) {
+  auto s = make();
+  auto e = get("/shop/prod/master/application.properties");
+  const std::string body =
+      "# shop, prod\n"
+      "spring.datasource.username=shop_app\n"
+      "spring.datasource.password=hunter2\n"
+      "admin.email = ops.lead@example.org\n"
+      "server.port=8080\n"
+      "feature.new-checkout: true\n";
+  e.response->headers = {{"Content-Type", "text/plain;charset=UTF-8"}};
+  e.response->body = body;
+  e.response->body_size = body.size();
+  s->scrub(e);
+  const std::string& out = e.response->body;
+  for (const char* pii : {"shop_app", "hunter2", "ops.lead"}) {
+    EXPECT_EQ(out.find(pii), std::string::npos) << pii << " in " << out;
+  }
+  for (const char* kept : {"# shop, prod\nspring.datasource.username=", "server.port=8080\n",
+                           "feature.new-checkout: true\n", "admin.email = "}) {
+    EXPECT_NE(out.find(kept), std::string::npos) << kept << " in " << out;
+  }
+  EXPECT_EQ(s->counters().key_value_bodies, 1u);
+  // Prose with a colon in it is text, as before.
+  auto t = get("/notes");
+  t.response->headers = {{"Content-Type", "text/plain"}};
+  t.response->body = "Note: call Maria at +44 20 7946 0958 tomorrow.\nThanks!\n";
+  s->scrub(t);
+  EXPECT_EQ(t.response->body.find("7946 0958"), std::string::npos);
+  EXPECT_EQ(s->counters().key_value_bodies, 1u);
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
 TEST(Scrubber, CsvBodiesByColumnNameAndContent) {
   auto s = make();
   auto e = get("/api/export.csv");

@@ -54,6 +54,7 @@ struct ScrubCounters {
   uint64_t yaml_malformed = 0;     // not the YAML read here: by the content detectors
   uint64_t yaml_truncated = 0;     // cut at --max-body: likewise
   uint64_t graphql_documents = 0;  // GraphQL queries read literal by literal
+  uint64_t key_value_bodies = 0;   // text bodies read as key=value lines (.properties, .env)
   uint64_t text_bodies = 0;
   uint64_t binary_bodies = 0;    // scanned with length-keeping tokens only
   uint64_t decoded_bodies = 0;   // Content-Encoding decoded and encoded again
