@@ -1,0 +1,53 @@
+#pragma once
+// Reading, working on and writing a stream of exchanges as three stages on threads of their own
+// (`twin scrub`, `twin convert`): reading a .twin file is zstd decompression and decoding,
+// writing one encoding and zstd compression, and on their own threads neither waits for the
+// other nor for the scrub between them. The work stage stays on the calling thread and sees the
+// exchanges one at a time in file order, as with one thread: the scrubber's memory of values is
+// an ordered thing, and the output is the same byte for byte whatever the thread count.
+//
+// Exchanges travel in batches (at most `batch_exchanges` of them, or past `batch_bytes` of
+// target and bodies) through two queues of at most `depth` batches each, and batches are used
+// again once written: memory stays bounded by about 2 × depth + 3 batches whatever the speed of
+// each stage.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "twin/traffic/convert.h"
+#include "twin/traffic/exchange.h"
+#include "twin/traffic/result.h"
+
+namespace twin::cli {
+
+struct StagedOptions {
+  /// 1: everything on the calling thread, one exchange after another. 2 or more: reading and
+  /// writing on threads of their own (three threads in all; more are not used).
+  int threads = 1;
+  size_t batch_exchanges = 64;
+  size_t batch_bytes = size_t{1} << 20;
+  size_t depth = 4;
+};
+
+struct StagedResult {
+  uint64_t exchanges = 0;   // read, worked on and written
+  std::string read_error;   // the source's error: everything read before it went through
+  std::string write_error;  // the first write error: nothing was written after it
+};
+
+using StageWork = std::function<void(traffic::Exchange&)>;
+using StageWrite = std::function<Result<void>(const traffic::Exchange&)>;
+/// Called on the calling thread after each exchange worked on, with the count so far.
+using StageTick = std::function<void(uint64_t)>;
+
+/// Reads `source` to its end (or its first error), calls `work` on each exchange in order on
+/// the calling thread, and `write` on each in order; stops at the first write error.
+StagedResult run_staged(traffic::Source& source, const StageWork& work, const StageWrite& write,
+                        const StagedOptions& options, const StageTick& tick = {});
+
+/// The default of --threads: 3 when the machine has more than one core, else 1.
+int default_stage_threads();
+
+}  // namespace twin::cli
