@@ -777,8 +777,9 @@ class Engine final : public Scrubber {
   }
 
   // Transforms a whole value, honouring the constraints of its place; appends to `out`.
+  // `memory_h`: memory_hash(v) | 1 when the caller has it, else 0.
   void transform(const Place& p, std::string_view v, Kind kind, const ActionParams& a,
-                 std::string& out) {
+                 std::string& out, uint64_t memory_h = 0) {
     if (recording_ && !a.entity.empty()) recording_->ok = false;  // depends on the exchange
     size_t start = out.size();
     if (p.number && a.action == Action::kToken) {
@@ -804,7 +805,7 @@ class Engine final : public Scrubber {
         ok = number_token_.size() == number_digits_.size();
       }
     } else if (a.action == Action::kToken && v.size() <= kLongCachedLength) {
-      cached_token(v, kind, out);
+      cached_token(v, kind, out, memory_h);
     } else if (transformer_.apply(v, kind, a, entity_for(a), out) == Outcome::kFallback) {
       ++counters_.fallbacks;
     }
@@ -848,17 +849,25 @@ class Engine final : public Scrubber {
     Kind kind = Kind::kNone;
     std::string in, out;
   };
-  static uint64_t token_hash(std::string_view v, Kind kind) {
-    return XXH3_64bits_withSeed(v.data(), v.size(), uint64_t(kind)) | 1;
+  // A slot's hash: the memory's hash of the value (memory_hash(v) | 1, which scrub_value_once
+  // has most often computed already: `memory_h`, or 0 to compute it here) mixed with the kind,
+  // so that a value costs one pass of XXH3, not three.
+  uint64_t token_hash(std::string_view v, Kind kind, uint64_t memory_h) const {
+    uint64_t h = memory_h != 0 ? memory_h : memory_hash(v) | 1;
+    h ^= (uint64_t(kind) + 1) * 0x9E3779B97F4A7C15ull;
+    h ^= h >> 32;
+    h *= 0xD6E8FEB86659FD93ull;
+    h ^= h >> 32;
+    return h | 1;
   }
-  void prefetch_token(std::string_view v, Kind kind) const {
-    const char* slot =
-        reinterpret_cast<const char*>(&token_cache_[token_hash(v, kind) & (kTokenSlots - 1)]);
+  void prefetch_token(std::string_view v, Kind kind, uint64_t memory_h) const {
+    const char* slot = reinterpret_cast<const char*>(
+        &token_cache_[token_hash(v, kind, memory_h) & (kTokenSlots - 1)]);
     __builtin_prefetch(slot);
     if (v.size() > 64 - offsetof(TokenSlot, bytes)) __builtin_prefetch(slot + 64);
   }
-  void cached_token(std::string_view v, Kind kind, std::string& out) {
-    const uint64_t h = token_hash(v, kind);
+  void cached_token(std::string_view v, Kind kind, std::string& out, uint64_t memory_h = 0) {
+    const uint64_t h = token_hash(v, kind, memory_h);
     TokenSlot& slot = token_cache_[h & (kTokenSlots - 1)];
     if (v.size() < sizeof(slot.bytes) && slot.hash == h && slot.kind == kind &&
         slot.in_len == v.size() && std::memcmp(slot.bytes, v.data(), v.size()) == 0) {
@@ -1250,14 +1259,14 @@ class Engine final : public Scrubber {
       if (to_remember) memory_h = prefetch_memory(v, memory_h);
       if (!decoded_whole && !p.number && act->action == Action::kToken &&
           v.size() <= kCachedLength) {
-        prefetch_token(v, kind);
+        prefetch_token(v, kind, memory_h);
       }
       if (decoded_whole) {
         span_token_.clear();
         transform(p, decoded_value_, kind, *act, span_token_);
         percent_encode_like(span_token_, v, p.plus_is_space, out);
       } else {
-        transform(p, v, kind, *act, out);
+        transform(p, v, kind, *act, out, memory_h);
       }
       count(p, kind);
       if (to_remember) remember(v, kind, act, memory_h);
