@@ -56,10 +56,10 @@ Run add_convert(CLI::App& app) {
     so.threads = opts->threads;
     auto* out = sink->get();
     const StagedResult run = run_staged(
-        **source, [](traffic::Exchange&) {},
+        **source, [](traffic::Exchange&) { return true; },
         [out](const traffic::Exchange& e) { return out->write(e); }, so,
         [&](uint64_t n) { progress.tick(n); });
-    progress.finish(run.exchanges);
+    progress.finish(run.read);
     int code = kExitOk;
     if (!run.read_error.empty()) {
       std::fprintf(stderr, "twin: %s\n", run.read_error.c_str());

@@ -104,10 +104,14 @@ Run add_scrub(CLI::App& app) {
     so.threads = cli->threads;
     auto* scrubber = engine->scrubber.get();
     const StagedResult run = run_staged(
-        **source, [scrubber](traffic::Exchange& e) { scrubber->scrub(e); },
+        **source,
+        [scrubber](traffic::Exchange& e) {
+          scrubber->scrub(e);
+          return true;
+        },
         [&](const traffic::Exchange& e) { return writer ? writer->append(e) : sink->write(e); }, so,
         [&](uint64_t n) { progress.tick(n); });
-    progress.finish(run.exchanges);
+    progress.finish(run.read);
     int code = kExitOk;
     if (!run.read_error.empty()) {
       std::fprintf(stderr, "twin: %s\n", run.read_error.c_str());

@@ -14,6 +14,7 @@ namespace {
 
 struct Batch {
   std::vector<traffic::Exchange> items;  // kept between uses: their strings keep their capacity
+  std::vector<uint8_t> keep;             // work's answer for each item in use
   size_t size = 0;                       // items in use
 };
 using BatchPtr = std::unique_ptr<Batch>;
@@ -100,13 +101,15 @@ StagedResult run_one_thread(traffic::Source& source, const StageWork& work, cons
       break;
     }
     if (!*more) break;
-    work(e);
+    ++result.read;
+    const bool keep = work(e);
+    if (tick) tick(result.read);
+    if (!keep) continue;
     if (auto r = write(e); !r) {
       result.write_error = r.error().message;
       break;
     }
-    ++result.exchanges;
-    if (tick) tick(result.exchanges);
+    ++result.written;
   }
   return result;
 }
@@ -155,6 +158,7 @@ StagedResult run_staged(traffic::Source& source, const StageWork& work, const St
   std::thread writer([&] {
     while (BatchPtr b = to_write.pop()) {
       for (size_t i = 0; i < b->size; ++i) {
+        if (!b->keep[i]) continue;
         if (auto r = write(b->items[i]); !r) {
           write_error = r.error().message;
           // Nothing more is written: the other stages stop where they are.
@@ -170,16 +174,19 @@ StagedResult run_staged(traffic::Source& source, const StageWork& work, const St
 
   uint64_t worked = 0;
   while (BatchPtr b = to_work.pop()) {
+    b->keep.resize(b->size);
     for (size_t i = 0; i < b->size; ++i) {
-      work(b->items[i]);
-      if (tick) tick(++worked);
+      b->keep[i] = work(b->items[i]) ? 1 : 0;
+      ++worked;
+      if (tick) tick(worked);
     }
     if (!to_write.push(std::move(b))) break;
   }
   to_write.close();
   writer.join();
   reader.join();
-  result.exchanges = written;
+  result.read = worked;
+  result.written = written;
   result.read_error = std::move(read_error);
   result.write_error = std::move(write_error);
   return result;

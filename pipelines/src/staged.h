@@ -1,8 +1,8 @@
 #pragma once
 // Reading, working on and writing a stream of exchanges as three stages on threads of their own
-// (`twin scrub`, `twin convert`): reading a .twin file is zstd decompression and decoding,
-// writing one encoding and zstd compression, and on their own threads neither waits for the
-// other nor for the scrub between them. The work stage stays on the calling thread and sees the
+// (`twin scrub`, `twin convert`, `twin filter`): reading a .twin file is zstd decompression and
+// decoding, writing one encoding and zstd compression, and on their own threads neither waits for
+// the other nor for the scrub between them. The work stage stays on the calling thread and sees the
 // exchanges one at a time in file order, as with one thread: the scrubber's memory of values is
 // an ordered thing, and the output is the same byte for byte whatever the thread count.
 //
@@ -32,18 +32,21 @@ struct StagedOptions {
 };
 
 struct StagedResult {
-  uint64_t exchanges = 0;   // read, worked on and written
+  uint64_t read = 0;        // read and worked on
+  uint64_t written = 0;     // of which written (work kept them)
   std::string read_error;   // the source's error: everything read before it went through
   std::string write_error;  // the first write error: nothing was written after it
 };
 
-using StageWork = std::function<void(traffic::Exchange&)>;
+/// Works on an exchange in place; returns whether it is to be written.
+using StageWork = std::function<bool(traffic::Exchange&)>;
 using StageWrite = std::function<Result<void>(const traffic::Exchange&)>;
 /// Called on the calling thread after each exchange worked on, with the count so far.
 using StageTick = std::function<void(uint64_t)>;
 
 /// Reads `source` to its end (or its first error), calls `work` on each exchange in order on
-/// the calling thread, and `write` on each in order; stops at the first write error.
+/// the calling thread, and `write` in order on each that work kept; stops at the first write
+/// error.
 StagedResult run_staged(traffic::Source& source, const StageWork& work, const StageWrite& write,
                         const StagedOptions& options, const StageTick& tick = {});
 

@@ -477,7 +477,7 @@ TEST_F(Cli, ScrubWritesAScrubbedArchiveItsCountersAndAReport) {
   EXPECT_EQ(r.out, slurp(std::string(TWIN_SOURCE_DIR) + "/examples/policies/default.yaml"));
 }
 
-TEST_F(Cli, ScrubAndConvertGiveTheSameOutputOnOneThreadAsOnThree) {
+TEST_F(Cli, ScrubConvertAndFilterGiveTheSameOutputOnOneThreadAsOnThree) {
   // Each response's order id comes back in the next request's path, where only the scrubber's
   // memory of the response before finds it: an order the stages broke would show.
   std::vector<Exchange> in;
@@ -542,6 +542,22 @@ TEST_F(Cli, ScrubAndConvertGiveTheSameOutputOnOneThreadAsOnThree) {
   }
   EXPECT_EQ(read_twin(file("c1.twin")), in);
   EXPECT_EQ(read_twin(file("c3.twin")), in);
+  // filter: the same selection on one thread and on three (every 7th exchange: id=7|14|…).
+  std::string ids;
+  std::vector<Exchange> sevenths;
+  for (const auto& e : in) {
+    if (e.id % 7 != 0) continue;
+    ids += (ids.empty() ? "" : "|") + std::to_string(e.id);
+    sevenths.push_back(e);
+  }
+  for (int threads : {1, 3}) {
+    const std::string t = std::to_string(threads);
+    auto f = run("filter " + file("in.twin") + " -o " + file("f" + t + ".twin") +
+                 " --where 'id=" + ids + "' --threads " + t);
+    ASSERT_EQ(f.code, 0) << f.err;
+    EXPECT_NE(f.err.find("filter: read 400, kept 57"), std::string::npos) << f.err;
+    EXPECT_EQ(read_twin(file("f" + t + ".twin")), sevenths) << threads;
+  }
 
   r = run("scrub " + file("in.twin") + " -o " + file("x.twin") + " --key-file " + file("key") +
           " --threads 0");

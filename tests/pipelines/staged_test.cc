@@ -1,7 +1,7 @@
 // run_staged (pipelines/src/staged.h): the exchanges come out in order, each worked on once on
-// the calling thread, with one thread and with three; a read error lets everything before it
-// through; a write error stops all three stages without a hang; and a slow writer does not let
-// the reader run ahead past the queues' bound.
+// the calling thread, with one thread and with three; what the work does not keep is not
+// written; a read error lets everything before it through; a write error stops all three stages
+// without a hang; and a slow writer does not let the reader run ahead past the queues' bound.
 
 #include "staged.h"
 
@@ -58,6 +58,7 @@ StagedResult run(FakeSource& src, Seen& seen, int threads, uint64_t fail_write_a
         if (std::this_thread::get_id() != caller) seen.off_thread_work = true;
         seen.worked.push_back(e.id);
         e.request.target += "?w";
+        return true;
       },
       [&](const traffic::Exchange& e) -> Result<void> {
         if (fail_write_at != 0 && e.id == fail_write_at) return fail("out.twin: disk full");
@@ -82,7 +83,7 @@ TEST(Staged, InOrderOnceEachOnTheCallingThread) {
       StagedOptions o;
       o.batch_exchanges = 64;
       auto r = run(src, seen, threads, 0, o);
-      EXPECT_EQ(r.exchanges, n) << threads << " " << n;
+      EXPECT_EQ(r.written, n) << threads << " " << n;
       EXPECT_TRUE(r.read_error.empty());
       EXPECT_TRUE(r.write_error.empty());
       EXPECT_EQ(seen.worked, ids(1, n)) << threads << " " << n;
@@ -92,6 +93,27 @@ TEST(Staged, InOrderOnceEachOnTheCallingThread) {
         ASSERT_EQ(seen.targets[i], "/x/" + std::to_string(i + 1) + "?w");
       }
     }
+  }
+}
+
+TEST(Staged, WhatWorkDoesNotKeepIsNotWritten) {
+  for (int threads : {1, 3}) {
+    FakeSource src(1000);
+    std::vector<uint64_t> written;
+    StagedOptions o;
+    o.threads = threads;
+    auto r = run_staged(
+        src, [](traffic::Exchange& e) { return e.id % 3 == 0; },
+        [&](const traffic::Exchange& e) -> Result<void> {
+          written.push_back(e.id);
+          return {};
+        },
+        o);
+    EXPECT_EQ(r.read, 1000u) << threads;
+    EXPECT_EQ(r.written, 333u) << threads;
+    std::vector<uint64_t> want;
+    for (uint64_t i = 3; i <= 1000; i += 3) want.push_back(i);
+    EXPECT_EQ(written, want) << threads;
   }
 }
 
@@ -105,7 +127,7 @@ TEST(Staged, ABatchClosesAtItsByteBound) {
   uint64_t most_ahead = 0;
   src.on_read = [&](uint64_t read) { most_ahead = std::max(most_ahead, read - written.load()); };
   auto r = run_staged(
-      src, [](traffic::Exchange&) {},
+      src, [](traffic::Exchange&) { return true; },
       [&](const traffic::Exchange&) -> Result<void> {
         std::this_thread::sleep_for(std::chrono::microseconds(200));
         ++written;
@@ -115,7 +137,7 @@ TEST(Staged, ABatchClosesAtItsByteBound) {
         o.threads = 3;
         return o;
       }());
-  EXPECT_EQ(r.exchanges, 100u);
+  EXPECT_EQ(r.written, 100u);
   // Batches of 4 (the one that passes the bound included), at most 2 × 4 + 3 of them read and
   // not yet written.
   EXPECT_LE(most_ahead, (2 * 4 + 3) * 4u);
@@ -131,14 +153,14 @@ TEST(Staged, ASlowWriterHoldsTheReaderBack) {
   o.batch_exchanges = 16;
   o.depth = 2;
   auto r = run_staged(
-      src, [](traffic::Exchange&) {},
+      src, [](traffic::Exchange&) { return true; },
       [&](const traffic::Exchange& e) -> Result<void> {
         if (e.id % 16 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
         ++written;
         return {};
       },
       o);
-  EXPECT_EQ(r.exchanges, 5000u);
+  EXPECT_EQ(r.written, 5000u);
   // Two queues of 2 batches, one batch in each stage's hands, one being filled: 7 × 16.
   EXPECT_LE(most_ahead, (2 * 2 + 3) * 16u);
   EXPECT_GE(most_ahead, 16u);  // the reader did run ahead (the stages overlap)
@@ -151,7 +173,8 @@ TEST(Staged, AReadErrorLetsEverythingBeforeItThrough) {
       Seen seen;
       auto r = run(src, seen, threads);
       EXPECT_EQ(r.read_error, "fake.twin: bad block at exchange " + std::to_string(fail_at));
-      EXPECT_EQ(r.exchanges, fail_at - 1);
+      EXPECT_EQ(r.written, fail_at - 1);
+      EXPECT_EQ(r.read, fail_at - 1);
       EXPECT_EQ(seen.worked, ids(1, fail_at - 1)) << threads << " " << fail_at;
       EXPECT_EQ(seen.written, ids(1, fail_at - 1)) << threads << " " << fail_at;
       EXPECT_TRUE(r.write_error.empty());
@@ -169,7 +192,7 @@ TEST(Staged, AWriteErrorStopsEveryStage) {
       o.depth = 4;
       auto r = run(src, seen, threads, fail_at, o);
       EXPECT_EQ(r.write_error, "out.twin: disk full");
-      EXPECT_EQ(r.exchanges, fail_at - 1);
+      EXPECT_EQ(r.written, fail_at - 1);
       EXPECT_EQ(seen.written, ids(1, fail_at - 1)) << threads << " " << fail_at;
       // The reader stopped within the queues' bound, not at the end of the input.
       EXPECT_LE(src.read_.load(), fail_at + (2 * 4 + 3) * 64u) << threads << " " << fail_at;
