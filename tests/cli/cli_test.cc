@@ -203,6 +203,12 @@ TEST_F(Cli, BadFilesExitTwoWithOneLineNamingTheFile) {
   spit(file("bad.jsonl"),
        "{\"id\":1,\"session\":1,\"seq\":0,\"protocol\":\"http/"
        "1.1\",\"request\":{\"method\":\"GET\",\"target\":\"/\"}}\n{oops}\n");
+  // nlohmann throws out_of_range, not parse_error, for a number past a double's range, and its
+  // message quotes the number.
+  spit(file("huge.jsonl"),
+       "{\"id\":1,\"session\":1,\"seq\":0,\"protocol\":\"http/"
+       "1.1\",\"request\":{\"method\":\"GET\",\"target\":\"/\"}}\n{\"id\": 7e999}\n");
+  spit(file("huge.har"), "{\"log\": {\"entries\": [], \"x\": -8e999}}");
   write_twin(file("good.twin"), traffic::gen::generate_exchanges(1, 5));
   std::string future = slurp(file("good.twin"));
   future[8] = 9;
@@ -214,6 +220,8 @@ TEST_F(Cli, BadFilesExitTwoWithOneLineNamingTheFile) {
       {"notjson.har", "not JSON"},
       {"nolog.har", "not a HAR document"},
       {"bad.jsonl", "bad.jsonl:2: not JSON"},
+      {"huge.jsonl", "huge.jsonl:2: not JSON (a number out of range)"},
+      {"huge.har", "not JSON: a number out of range"},
       {"missing.twin", "cannot open"},
   };
   for (const auto& [name, words] : cases) {
@@ -225,6 +233,7 @@ TEST_F(Cli, BadFilesExitTwoWithOneLineNamingTheFile) {
       ASSERT_EQ(lines.size(), 1u) << cmd << name << ": " << r.err;
       EXPECT_NE(lines[0].find(file(name)), std::string::npos) << lines[0];
       EXPECT_NE(lines[0].find(words), std::string::npos) << lines[0];
+      EXPECT_EQ(lines[0].find("e999"), std::string::npos) << lines[0];
     }
   }
   // The JSONL line before the bad one was still converted.

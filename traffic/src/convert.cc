@@ -60,6 +60,9 @@ class JsonlSource final : public Source {
         // Only the position: nlohmann's message quotes the input, which may be personal data.
         return fail(path_ + ":" + std::to_string(line_no_) + ": not JSON (at column " +
                     std::to_string(e.byte) + ")");
+      } catch (const nlohmann::json::exception&) {
+        // A number past a double's range (1e999) is out_of_range, its message the number.
+        return fail(path_ + ":" + std::to_string(line_no_) + ": not JSON (a number out of range)");
       }
       if (!object.is_object()) {
         return fail(path_ + ":" + std::to_string(line_no_) + ": expected a JSON object");

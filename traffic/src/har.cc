@@ -871,6 +871,9 @@ Result<std::vector<Exchange>> read_har_file(const std::string& path) {
     doc = json::parse(text);
   } catch (const json::parse_error& e) {
     return fail(path + ": not JSON: " + parse_error_position(e.what()));
+  } catch (const json::exception&) {
+    // A number past a double's range (1e999) is out_of_range, its message the number.
+    return fail(path + ": not JSON: a number out of range");
   }
   std::string().swap(text);
   const json* log = member(doc, "log");
