@@ -30,7 +30,8 @@ Run add_convert(CLI::App& app) {
   cmd->add_option("--from", opts->from, "Input format: twin, jsonl or har");
   cmd->add_option("--threads", opts->threads,
                   "1: read and write on one thread; 2 or more: reading and writing on threads "
-                  "of their own (the output is the same). Default: 3, or 1 on a one-core machine")
+                  "of their own (the output is the same). Default: 3, or 1 when twin may run on "
+                  "one core only")
       ->check(CLI::Range(1, 1024));
   return [opts]() -> int {
     auto in_format = format_option(opts->from, "--from");
@@ -61,13 +62,13 @@ Run add_convert(CLI::App& app) {
         [&](uint64_t n) { progress.tick(n); });
     progress.finish(run.read);
     int code = kExitOk;
-    if (!run.read_error.empty()) {
-      std::fprintf(stderr, "twin: %s\n", run.read_error.c_str());
-      code = kExitInputError;  // what was read before it is still written and closed below
-    }
     if (!run.write_error.empty()) {
       std::fprintf(stderr, "twin: %s\n", run.write_error.c_str());
       return kExitInputError;
+    }
+    if (!run.read_error.empty()) {
+      std::fprintf(stderr, "twin: %s\n", run.read_error.c_str());
+      code = kExitInputError;  // what was read before it is still written and closed below
     }
     if (auto r = (*sink)->close(); !r) {
       std::fprintf(stderr, "twin: %s\n", r.error().message.c_str());

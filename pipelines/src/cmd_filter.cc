@@ -105,13 +105,13 @@ int filter(const FilterOptions& o) {
       [&](const traffic::Exchange& e) { return writer ? writer->append(e) : sink->write(e); }, so,
       [&](uint64_t n) { progress.tick(n); });
   progress.finish(run.read);
-  if (!run.read_error.empty()) {
-    std::fprintf(stderr, "twin: %s\n", run.read_error.c_str());
-    code = kExitInputError;
-  }
   if (!run.write_error.empty()) {
     std::fprintf(stderr, "twin: %s\n", run.write_error.c_str());
     return kExitInputError;
+  }
+  if (!run.read_error.empty()) {
+    std::fprintf(stderr, "twin: %s\n", run.read_error.c_str());
+    code = kExitInputError;
   }
   const uint64_t read = run.read, kept = run.written;
   if (print_warnings(**source) > 0) code = kExitInputError;
@@ -160,8 +160,8 @@ Run add_filter(CLI::App& app) {
   cmd->add_flag("-q,--quiet", o->quiet, "No counts on stderr");
   cmd->add_option("--threads", o->threads,
                   "1: read, select and write on one thread; 2 or more: reading and writing on "
-                  "threads of their own (the output is the same). Default: 3, or 1 on a one-core "
-                  "machine")
+                  "threads of their own (the output is the same). Default: 3, or 1 when twin may "
+                  "run on one core only")
       ->check(CLI::Range(1, 1024));
   return [o]() { return filter(*o); };
 }

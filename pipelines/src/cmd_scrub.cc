@@ -40,7 +40,7 @@ Run add_scrub(CLI::App& app) {
   cmd->add_option("--threads", cli->threads,
                   "1: read, scrub and write on one thread; 2 or more: reading and writing on "
                   "threads of their own (3 in all; the scrub stays on one, in order; the output "
-                  "is the same). Default: 3, or 1 on a one-core machine")
+                  "is the same). Default: 3, or 1 when twin may run on one core only")
       ->check(CLI::Range(1, 1024));
   add_scrub_options(cmd, cli->setup, "--policy");
 
@@ -113,13 +113,13 @@ Run add_scrub(CLI::App& app) {
         [&](uint64_t n) { progress.tick(n); });
     progress.finish(run.read);
     int code = kExitOk;
-    if (!run.read_error.empty()) {
-      std::fprintf(stderr, "twin: %s\n", run.read_error.c_str());
-      code = kExitInputError;  // what was read before it is still scrubbed, written and closed
-    }
     if (!run.write_error.empty()) {
       std::fprintf(stderr, "twin: %s\n", run.write_error.c_str());
       return kExitInputError;
+    }
+    if (!run.read_error.empty()) {
+      std::fprintf(stderr, "twin: %s\n", run.read_error.c_str());
+      code = kExitInputError;  // what was read before it is still scrubbed, written and closed
     }
     if (writer) {
       if (auto r = writer->put_metadata(scrub_metadata(*engine)); !r) {

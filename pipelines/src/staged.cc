@@ -1,8 +1,12 @@
 #include "staged.h"
 
+#include <sched.h>
+
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -84,6 +88,16 @@ class BatchPool {
   std::vector<BatchPtr> free_;
 };
 
+// Lets go of a string's capacity past `keep` bytes.
+void trim(std::string& s, size_t keep) {
+  if (s.capacity() > keep) std::string().swap(s);
+}
+void trim(traffic::Exchange& e, size_t keep) {
+  trim(e.request.target, keep);
+  trim(e.request.body, keep);
+  if (e.response) trim(e.response->body, keep);
+}
+
 size_t payload_bytes(const traffic::Exchange& e) {
   size_t n = e.request.target.size() + e.request.body.size();
   if (e.response) n += e.response->body.size();
@@ -122,69 +136,112 @@ StagedResult run_staged(traffic::Source& source, const StageWork& work, const St
 
   const size_t per_batch = std::max<size_t>(options.batch_exchanges, 1);
   const size_t depth = std::max<size_t>(options.depth, 1);
+  // What an exchange's strings may keep of their capacity when its batch is used again: the
+  // share of batch_bytes of one exchange, so that reused batches hold about batch_bytes each
+  // however large the largest exchange they ever held.
+  const size_t keep_capacity = std::max<size_t>(options.batch_bytes / per_batch, 4096);
   BatchQueue to_work(depth), to_write(depth);
   BatchPool pool;
   StagedResult result;
-  std::string read_error, write_error;  // each set by its own thread only, read after join
+  // Each set by its own thread only, read after the joins.
+  std::string read_error, write_error;
+  std::exception_ptr read_exception, write_exception, work_exception;
   uint64_t written = 0;
+  // Set after a write error or an exception: the reader reads no further (a read already
+  // waiting on a pipe still has to return first).
+  std::atomic<bool> stop{false};
+  auto abort_all = [&] {
+    stop.store(true);
+    to_work.abort();
+    to_write.abort();
+  };
 
   std::thread reader([&] {
-    bool done = false;
-    while (!done) {
-      BatchPtr b = pool.take();
-      b->size = 0;
-      size_t bytes = 0;
-      while (b->size < per_batch && bytes < options.batch_bytes) {
-        if (b->items.size() <= b->size) b->items.emplace_back();
-        traffic::Exchange& e = b->items[b->size];
-        auto more = source.next(e);
-        if (!more) {
-          read_error = more.error().message;
-          done = true;
-          break;
+    BatchPtr b;
+    try {
+      bool done = false;
+      while (!done && !stop.load()) {
+        b = pool.take();
+        b->size = 0;
+        size_t bytes = 0;
+        while (b->size < per_batch && bytes < options.batch_bytes) {
+          if (stop.load()) {
+            done = true;
+            break;
+          }
+          if (b->items.size() <= b->size) b->items.emplace_back();
+          traffic::Exchange& e = b->items[b->size];
+          auto more = source.next(e);
+          if (!more) {
+            read_error = more.error().message;
+            done = true;
+            break;
+          }
+          if (!*more) {
+            done = true;
+            break;
+          }
+          bytes += payload_bytes(e);
+          ++b->size;
         }
-        if (!*more) {
-          done = true;
-          break;
-        }
-        bytes += payload_bytes(e);
-        ++b->size;
+        if (b->size > 0 && !to_work.push(std::move(b))) break;
       }
-      if (b->size > 0 && !to_work.push(std::move(b))) break;
+    } catch (...) {
+      // As a read error: what came before goes through; the exception is thrown again on the
+      // calling thread at the end, as with one thread.
+      read_exception = std::current_exception();
+      try {
+        if (b && b->size > 0) to_work.push(std::move(b));
+      } catch (...) {
+        abort_all();  // not even that: nothing more is written
+      }
     }
     to_work.close();
   });
 
   std::thread writer([&] {
-    while (BatchPtr b = to_write.pop()) {
-      for (size_t i = 0; i < b->size; ++i) {
-        if (!b->keep[i]) continue;
-        if (auto r = write(b->items[i]); !r) {
-          write_error = r.error().message;
-          // Nothing more is written: the other stages stop where they are.
-          to_work.abort();
-          to_write.abort();
-          return;
+    try {
+      while (BatchPtr b = to_write.pop()) {
+        for (size_t i = 0; i < b->size; ++i) {
+          if (!b->keep[i]) continue;
+          if (auto r = write(b->items[i]); !r) {
+            write_error = r.error().message;
+            // Nothing more is written: the other stages stop where they are.
+            abort_all();
+            return;
+          }
+          ++written;
         }
-        ++written;
+        for (size_t i = 0; i < b->size; ++i) trim(b->items[i], keep_capacity);
+        pool.give(std::move(b));
       }
-      pool.give(std::move(b));
+    } catch (...) {
+      write_exception = std::current_exception();
+      abort_all();
     }
   });
 
   uint64_t worked = 0;
-  while (BatchPtr b = to_work.pop()) {
-    b->keep.resize(b->size);
-    for (size_t i = 0; i < b->size; ++i) {
-      b->keep[i] = work(b->items[i]) ? 1 : 0;
-      ++worked;
-      if (tick) tick(worked);
+  try {
+    while (BatchPtr b = to_work.pop()) {
+      b->keep.resize(b->size);
+      for (size_t i = 0; i < b->size; ++i) {
+        b->keep[i] = work(b->items[i]) ? 1 : 0;
+        ++worked;
+        if (tick) tick(worked);
+      }
+      if (!to_write.push(std::move(b))) break;
     }
-    if (!to_write.push(std::move(b))) break;
+  } catch (...) {
+    work_exception = std::current_exception();
+    abort_all();
   }
   to_write.close();
   writer.join();
   reader.join();
+  for (const auto& e : {work_exception, write_exception, read_exception}) {
+    if (e) std::rethrow_exception(e);
+  }
   result.read = worked;
   result.written = written;
   result.read_error = std::move(read_error);
@@ -192,6 +249,14 @@ StagedResult run_staged(traffic::Source& source, const StageWork& work, const St
   return result;
 }
 
-int default_stage_threads() { return std::thread::hardware_concurrency() > 1 ? 3 : 1; }
+int default_stage_threads() {
+  // The cores this process may run on (taskset, a cgroup's cpuset), not the machine's.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const int usable = sched_getaffinity(0, sizeof set, &set) == 0
+                         ? CPU_COUNT(&set)
+                         : static_cast<int>(std::thread::hardware_concurrency());
+  return usable > 1 ? 3 : 1;
+}
 
 }  // namespace twin::cli

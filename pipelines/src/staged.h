@@ -8,8 +8,14 @@
 //
 // Exchanges travel in batches (at most `batch_exchanges` of them, or past `batch_bytes` of
 // target and bodies) through two queues of at most `depth` batches each, and batches are used
-// again once written: memory stays bounded by about 2 × depth + 3 batches whatever the speed of
-// each stage.
+// again once written, their exchanges' strings trimmed to batch_bytes / batch_exchanges of
+// capacity each: memory stays bounded by about 2 × depth + 3 batches of batch_bytes (and the
+// exchanges that pass it) whatever the speed of each stage.
+//
+// A read error ends the reading: what came before is worked on and written. A write error stops
+// every stage (the reader once its current read returns: one waiting on a pipe waits for it).
+// An exception in any stage does the same and is thrown again on the calling thread once the
+// others have stopped, after what was read before it was written when it came from the reader.
 
 #include <cstddef>
 #include <cstdint>
@@ -50,7 +56,8 @@ using StageTick = std::function<void(uint64_t)>;
 StagedResult run_staged(traffic::Source& source, const StageWork& work, const StageWrite& write,
                         const StagedOptions& options, const StageTick& tick = {});
 
-/// The default of --threads: 3 when the machine has more than one core, else 1.
+/// The default of --threads: 3 when this process may run on more than one core (its CPU
+/// affinity: taskset, a cgroup's cpuset), else 1.
 int default_stage_threads();
 
 }  // namespace twin::cli

@@ -1,14 +1,18 @@
 // run_staged (pipelines/src/staged.h): the exchanges come out in order, each worked on once on
 // the calling thread, with one thread and with three; what the work does not keep is not
 // written; a read error lets everything before it through; a write error stops all three stages
-// without a hang; and a slow writer does not let the reader run ahead past the queues' bound.
+// without a hang; an exception in any stage comes back to the caller after the others stopped; a
+// slow writer does not let the reader run ahead past the queues' bound; and reused exchanges do
+// not keep a large body's capacity.
 
 #include "staged.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +28,8 @@ class FakeSource : public traffic::Source {
       : n_(n), fail_at_(fail_at), body_(body) {}
   Result<bool> next(traffic::Exchange& out) override {
     if (on_read) on_read(read_);
+    most_capacity = std::max(most_capacity, out.request.body.capacity());
+    if (throw_at != 0 && read_ + 1 == throw_at) throw std::runtime_error("source exploded");
     if (fail_at_ != 0 && read_ + 1 == fail_at_) {
       return fail("fake.twin: bad block at exchange " + std::to_string(fail_at_));
     }
@@ -36,6 +42,8 @@ class FakeSource : public traffic::Source {
   }
   std::atomic<uint64_t> read_{0};
   std::function<void(uint64_t)> on_read;
+  uint64_t throw_at = 0;     // next() throws in place of this exchange
+  size_t most_capacity = 0;  // the largest body capacity an exchange to fill arrived with
 
  private:
   uint64_t n_, fail_at_;
@@ -201,6 +209,72 @@ TEST(Staged, AWriteErrorStopsEveryStage) {
       }
     }
   }
+}
+
+TEST(Staged, AnExceptionInAnyStageComesBackToTheCaller) {
+  for (int threads : {1, 3}) {
+    {  // the source: everything before it is written, as with a read error
+      FakeSource src(1000);
+      src.throw_at = 300;
+      Seen seen;
+      EXPECT_THROW(run(src, seen, threads), std::runtime_error) << threads;
+      EXPECT_EQ(seen.written, ids(1, 299)) << threads;
+    }
+    {  // the work
+      FakeSource src(100000);
+      std::vector<uint64_t> written;
+      StagedOptions o;
+      o.threads = threads;
+      EXPECT_THROW(run_staged(
+                       src,
+                       [](traffic::Exchange& e) {
+                         if (e.id == 500) throw std::runtime_error("work exploded");
+                         return true;
+                       },
+                       [&](const traffic::Exchange& e) -> Result<void> {
+                         written.push_back(e.id);
+                         return {};
+                       },
+                       o),
+                   std::runtime_error)
+          << threads;
+      EXPECT_LE(written.size(), 499u);
+      EXPECT_LE(src.read_.load(), 500u + (2 * 4 + 3) * 64u);
+    }
+    {  // the writer
+      FakeSource src(100000);
+      StagedOptions o;
+      o.threads = threads;
+      EXPECT_THROW(run_staged(
+                       src, [](traffic::Exchange&) { return true; },
+                       [&](const traffic::Exchange& e) -> Result<void> {
+                         if (e.id == 700) throw std::runtime_error("disk exploded");
+                         return {};
+                       },
+                       o),
+                   std::runtime_error)
+          << threads;
+      EXPECT_LE(src.read_.load(), 700u + (2 * 4 + 3) * 64u);
+    }
+  }
+}
+
+TEST(Staged, ReusedExchangesDoNotKeepALargeBodysCapacity) {
+  // Every 10th exchange has a 900 KB body; the others 10 bytes. An exchange coming back to be
+  // filled again holds at most batch_bytes / batch_exchanges (16 KiB) of body capacity.
+  class Mixed : public FakeSource {
+   public:
+    Mixed() : FakeSource(3000) {}
+    Result<bool> next(traffic::Exchange& out) override {
+      auto r = FakeSource::next(out);
+      if (r && *r && out.id % 10 == 0) out.request.body.assign(900'000, 'B');
+      return r;
+    }
+  } src;
+  Seen seen;
+  auto r = run(src, seen, 3);
+  EXPECT_EQ(r.written, 3000u);
+  EXPECT_LE(src.most_capacity, size_t{16} << 10);
 }
 
 }  // namespace
