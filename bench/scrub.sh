@@ -152,6 +152,21 @@ command_for() {  # command_for NAME IN: the command of NAME on IN, in cmd
   esac
 }
 
+# interleave TAG IN NAME...: REPETITIONS rounds, each running every NAME on IN once (times
+# kept under TAG/NAME), a line per round.
+interleave() {
+  local tag=$1 in=$2 i n line cmd=(); shift 2
+  for ((i = 1; i <= reps; i++)); do
+    line="  run $i:"
+    for n in "$@"; do
+      command_for "$n" "$in"
+      run "$tag/$n" "${cmd[@]}"
+      line+=" $(label "$n" | sed 's/^twin //') $(printf '%.2f' "$(last "$tag/$n")") s,"
+    done
+    echo "${line%,}"
+  done
+}
+
 # timed TAG IN WHAT NAME...: REPETITIONS interleaved runs of each NAME on IN (of $bytes, $mb),
 # then the medians (keys TAG/NAME) and the table; WHAT is added to the medians' heading.
 timed() {
@@ -159,15 +174,7 @@ timed() {
   local names=("$@") cmd=()
   for n in "${names[@]}"; do times[$tag/$n]=""; cpus[$tag/$n]=""; rss[$tag/$n]=0; done
   echo "== $reps repetitions, interleaved, taskset -c 0"
-  for ((i = 1; i <= reps; i++)); do
-    line="  run $i:"
-    for n in "${names[@]}"; do
-      command_for "$n" "$in"
-      run "$tag/$n" "${cmd[@]}"
-      line+=" $(label "$n" | sed 's/^twin //') $(printf '%.2f' "$(last "$tag/$n")") s,"
-    done
-    echo "${line%,}"
-  done
+  interleave "$tag" "$in" "${names[@]}"
 
   echo "== medians of $reps ($mb MB of exchanges$what); wall-clock time, and CPU time (user + sys)"
   for n in "${names[@]}"; do
@@ -244,15 +251,7 @@ threaded() {
   [[ $(nproc) -gt 1 ]] || { echo "== (one core: no threaded runs)"; return; }
   for n in convert_threads scrub_threads; do times[$tag/$n]=""; cpus[$tag/$n]=""; rss[$tag/$n]=0; done
   echo "== default --threads (3: reading and writing on threads of their own), not pinned, $(nproc) cores"
-  for ((i = 1; i <= reps; i++)); do
-    line="  run $i:"
-    for n in convert_threads scrub_threads; do
-      command_for "$n" "$in"
-      run "$tag/$n" "${cmd[@]}"
-      line+=" $(label "$n" | sed 's/^twin //') $(printf '%.2f' "$(last "$tag/$n")") s,"
-    done
-    echo "${line%,}"
-  done
+  interleave "$tag" "$in" convert_threads scrub_threads
   for n in convert_threads scrub_threads; do
     k=$tag/$n
     med[$k]=$(median "${times[$k]}")
