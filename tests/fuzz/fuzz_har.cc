@@ -1,14 +1,28 @@
 // Fuzz target: arbitrary bytes as a HAR document. Entries that import must survive a round trip
-// through twin's own HAR entry.
+// through twin's own HAR entry. The same bytes as a .har file, read as every command reads one:
+// exchanges or a one-line error, never an exception.
+
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "twin/traffic/har.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace twin::traffic;
+  {
+    static const std::string path = "/tmp/fuzz_har." + std::to_string(getpid()) + ".har";
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (f != nullptr) {
+      std::fwrite(data, 1, size, f);
+      std::fclose(f);
+      (void)read_har_file(path);
+    }
+  }
   auto doc = nlohmann::json::parse(data, data + size, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return 0;
   auto log = doc.find("log");
