@@ -860,15 +860,21 @@ class Engine final : public Scrubber {
     h ^= h >> 32;
     return h | 1;
   }
-  void prefetch_token(std::string_view v, Kind kind, uint64_t memory_h) const {
-    const char* slot = reinterpret_cast<const char*>(
-        &token_cache_[token_hash(v, kind, memory_h) & (kTokenSlots - 1)]);
+  // A value's slot depends on the value only, not on its kind (which is compared), so that
+  // scrub_value_once() can ask for it before the place's decision says the kind.
+  static size_t token_slot(uint64_t memory_h) { return (memory_h >> 20) & (kTokenSlots - 1); }
+  void prefetch_token_slot(size_t size, uint64_t memory_h) const {
+    const char* slot = reinterpret_cast<const char*>(&token_cache_[token_slot(memory_h)]);
     __builtin_prefetch(slot);
-    if (v.size() > 64 - offsetof(TokenSlot, bytes)) __builtin_prefetch(slot + 64);
+    if (size > 64 - offsetof(TokenSlot, bytes)) __builtin_prefetch(slot + 64);
+  }
+  void prefetch_token(std::string_view v, uint64_t memory_h) const {
+    prefetch_token_slot(v.size(), memory_h != 0 ? memory_h : memory_hash(v) | 1);
   }
   void cached_token(std::string_view v, Kind kind, std::string& out, uint64_t memory_h = 0) {
+    if (memory_h == 0) memory_h = memory_hash(v) | 1;
     const uint64_t h = token_hash(v, kind, memory_h);
-    TokenSlot& slot = token_cache_[h & (kTokenSlots - 1)];
+    TokenSlot& slot = token_cache_[token_slot(memory_h)];
     if (v.size() < sizeof(slot.bytes) && slot.hash == h && slot.kind == kind &&
         slot.in_len == v.size() && std::memcmp(slot.bytes, v.data(), v.size()) == 0) {
       out.append(slot.bytes + slot.in_len, slot.out_len);
@@ -1184,6 +1190,12 @@ class Engine final : public Scrubber {
     } else if (d.allow) {
       return Change::kUnchanged;
     }
+    // A token's slot, asked for as soon as the place says a token: its miss overlaps what
+    // comes before the transform.
+    if (act != nullptr && memory_h != 0 && act->action == Action::kToken && !p.number &&
+        v.size() <= kCachedLength) {
+      prefetch_token_slot(v.size(), memory_h);
+    }
 
     // Percent-escapes ("alice%40example.com" in a URL) are read through wherever a value can be
     // decoded and encoded again: not in a binary body or a JSON number, whose replacement must
@@ -1259,7 +1271,7 @@ class Engine final : public Scrubber {
       if (to_remember) memory_h = prefetch_memory(v, memory_h);
       if (!decoded_whole && !p.number && act->action == Action::kToken &&
           v.size() <= kCachedLength) {
-        prefetch_token(v, kind, memory_h);
+        prefetch_token(v, memory_h);
       }
       if (decoded_whole) {
         span_token_.clear();
