@@ -1,5 +1,6 @@
 // twin: a digital twin of a running system, built from its own traffic.
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "twin: %s (see twin --help)\n", e.what());
     return twin::cli::kExitInputError;
   }
+  // Log lines go to stderr: stdout is data (`-o -`, `cat`, `--json -`).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("twin"));
   spdlog::set_pattern("twin: %l: %v");
   try {
     for (auto* sub : app.get_subcommands()) return runs.at(sub)();
