@@ -568,6 +568,24 @@ TEST_F(Cli, ScrubConvertAndFilterGiveTheSameOutputOnOneThreadAsOnThree) {
     EXPECT_EQ(read_twin(file("f" + t + ".twin")), sevenths) << threads;
   }
 
+  // A full disk: one line naming the file, on stderr, on one thread and on three (the writer's
+  // own close at exit had said it a second time, through a logger that wrote to stdout).
+  for (const char* t : {"1", "3"}) {
+    for (const std::string& cmd : {"scrub " + file("in.twin") + " -q --key-file " + file("key"),
+                                   "convert --format twin " + file("in.twin"),
+                                   "filter " + file("in.twin") + " --where method=GET"}) {
+      auto full = run(cmd + " -o /dev/full --threads " + std::string(t));
+      EXPECT_EQ(full.code, 2) << cmd;
+      size_t lines = 0;
+      for (const auto& line : full.err_lines()) {
+        if (line.find("/dev/full") != std::string::npos) ++lines;
+      }
+      EXPECT_EQ(full.out, "") << cmd;  // no log line in the data stream
+      EXPECT_EQ(lines, 1u) << cmd << " --threads " << t << ": " << full.err;
+      EXPECT_NE(full.err.find("/dev/full: write failed"), std::string::npos) << full.err;
+    }
+  }
+
   r = run("scrub " + file("in.twin") + " -o " + file("x.twin") + " --key-file " + file("key") +
           " --threads 0");
   EXPECT_EQ(r.code, 2);

@@ -75,13 +75,14 @@ Result<WriterPtr> Writer::open(const std::string& path, WriterOptions options) {
 Writer::~Writer() {
   // A writer whose file could not be created has nothing to close.
   if (!closed_ && file_ != nullptr) {
-    if (auto r = close(); !r) spdlog::error("{}", r.error().message);
+    if (auto r = close(); !r && !write_failed_) spdlog::error("{}", r.error().message);
   }
   if (cctx_ != nullptr) ZSTD_freeCCtx(static_cast<ZSTD_CCtx*>(cctx_));
 }
 
 Result<void> Writer::write_bytes(const void* data, size_t size) {
   if (size != 0 && std::fwrite(data, 1, size, file_) != size) {
+    write_failed_ = true;
     return fail(path_ + ": write failed at offset " + std::to_string(offset_) + ": " +
                 std::strerror(errno));
   }
@@ -170,6 +171,7 @@ Result<void> Writer::flush() {
     prev_start_ = 0;
   }
   if (std::fflush(file_) != 0) {
+    write_failed_ = true;
     return fail(path_ + ": write failed at offset " + std::to_string(offset_) + ": " +
                 std::strerror(errno));
   }
@@ -185,7 +187,10 @@ Result<void> Writer::put_metadata(const nlohmann::json& object) {
   if (auto r = write_block(kMetadata, json.data(), json.size(), 0, kNoTime, kNoTime, true); !r) {
     return r;
   }
-  if (std::fflush(file_) != 0) return fail(path_ + ": write failed: " + std::strerror(errno));
+  if (std::fflush(file_) != 0) {
+    write_failed_ = true;
+    return fail(path_ + ": write failed: " + std::strerror(errno));
+  }
   return {};
 }
 

@@ -82,6 +82,8 @@ class Writer {
   std::FILE* file_ = nullptr;
   bool owns_file_ = false;
   bool closed_ = false;
+  bool write_failed_ = false;  // a write or flush failed and the caller was told: the
+                               // destructor's close does not log it again
   uint64_t offset_ = 0;
   uint64_t count_ = 0;
   // The open records block: bytes written in place, never zero-filled first (a std::string's
