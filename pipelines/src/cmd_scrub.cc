@@ -1,7 +1,9 @@
 // twin scrub: an archive in, the same archive with its personal data replaced out.
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "commands.h"
@@ -19,8 +21,14 @@ struct ScrubCli {
   std::string format;
   std::string from;
   bool print_policy = false;
-  int threads = default_stage_threads();
+  int threads = default_threads();
   ScrubSetup setup;
+
+  // The cores twin may use, and a thread each for reading and writing: 4 on 2 cores.
+  static int default_threads() {
+    const int cores = usable_cores();
+    return cores > 1 ? cores + 2 : 1;
+  }
 };
 }  // namespace
 
@@ -38,9 +46,10 @@ Run add_scrub(CLI::App& app) {
                 "Print the built-in default policy and exit");
   cmd->add_flag("-q,--quiet", cli->setup.quiet, "No summary at the end");
   cmd->add_option("--threads", cli->threads,
-                  "1: read, scrub and write on one thread; 2 or more: reading and writing on "
-                  "threads of their own (3 in all; the scrub stays on one, in order; the output "
-                  "is the same). Default: 3, or 1 when twin may run on one core only")
+                  "Threads in all. 1: read, scrub and write on one thread; 2 or 3: reading and "
+                  "writing on threads of their own, the scrub on one; N >= 4: N - 2 threads "
+                  "scrub. The output is the same byte for byte. Default: the cores twin may "
+                  "use + 2, or 1 on one core")
       ->check(CLI::Range(1, 1024));
   add_scrub_options(cmd, cli->setup, "--policy");
 
@@ -56,6 +65,8 @@ Run add_scrub(CLI::App& app) {
     auto in_format = format_option(cli->from, "--from");
     auto out_format = format_option(cli->format, "--format");
     if (!out_format) out_format = traffic::format_from_path(cli->output);
+    const int scrub_threads = cli->threads >= 4 ? cli->threads - 2 : 1;
+    cli->setup.threads = scrub_threads;
     auto engine = make_scrub_engine(cli->setup);
     if (!engine) {
       std::fprintf(stderr, "twin: %s\n", engine.error().message.c_str());
@@ -102,13 +113,11 @@ Run add_scrub(CLI::App& app) {
     Progress progress("scrub");
     StagedOptions so;
     so.threads = cli->threads;
+    // Several scrubbing threads share each batch: more of them, more exchanges a batch.
+    so.batch_exchanges = std::max<size_t>(so.batch_exchanges, 16 * size_t(scrub_threads));
     auto* scrubber = engine->scrubber.get();
-    const StagedResult run = run_staged(
-        **source,
-        [scrubber](traffic::Exchange& e) {
-          scrubber->scrub(e);
-          return true;
-        },
+    const StagedResult run = run_staged_batches(
+        **source, [scrubber](std::span<traffic::Exchange> batch) { scrubber->scrub_batch(batch); },
         [&](const traffic::Exchange& e) { return writer ? writer->append(e) : sink->write(e); }, so,
         [&](uint64_t n) { progress.tick(n); });
     progress.finish(run.read);

@@ -53,7 +53,7 @@ Result<ScrubEngine> make_scrub_engine(const ScrubSetup& s) {
   }
   e.key_fingerprint = key->fingerprint();
   e.token_scheme = policy.token_scheme;
-  auto engine = scrubber::Scrubber::create(policy, *key);
+  auto engine = scrubber::Scrubber::create(policy, *key, s.threads);
   if (!engine) return tl::unexpected(engine.error());
   e.scrubber = std::move(*engine);
   // The report's shape statistics are for the table (not with -q) and --report; the archive's
@@ -118,6 +118,12 @@ bool finish_scrub(const ScrubEngine& e, const ScrubSetup& s) {
     }
     std::fprintf(stderr, "scrub: by kind: %s\n", kinds.empty() ? "none" : kinds.c_str());
     std::fputs(e.scrubber->report().table().c_str(), stderr);
+    if (const auto p = e.scrubber->parallel_stats(); p.batches > 0) {
+      std::fprintf(stderr,
+                   "scrub: %d threads scrubbing; %llu of %llu exchanges scrubbed again in input "
+                   "order (the memory of values answered them otherwise on a thread)\n",
+                   s.threads, u(p.rescrubbed), u(p.exchanges));
+    }
   }
   if (c.residual > 0) {
     std::fprintf(stderr,

@@ -18,6 +18,7 @@ struct ScrubSetup {
   bool ephemeral = false;                  // --ephemeral-key
   std::string report;                      // --report FILE (JSON)
   bool quiet = false;
+  int threads = 1;  // threads that scrub (Scrubber::create); not an option of its own
 };
 
 /// Adds --key-file, --key-env, --ephemeral-key and --report; `policy_flag` names the policy

@@ -128,12 +128,11 @@ StagedResult run_one_thread(traffic::Source& source, const StageWork& work, cons
   return result;
 }
 
-}  // namespace
+// Works on a batch in place and sets its keep flags.
+using BatchWork = std::function<void(Batch&)>;
 
-StagedResult run_staged(traffic::Source& source, const StageWork& work, const StageWrite& write,
-                        const StagedOptions& options, const StageTick& tick) {
-  if (options.threads <= 1) return run_one_thread(source, work, write, tick);
-
+StagedResult run_threaded(traffic::Source& source, const BatchWork& work, const StageWrite& write,
+                          const StagedOptions& options) {
   const size_t per_batch = std::max<size_t>(options.batch_exchanges, 1);
   const size_t depth = std::max<size_t>(options.depth, 1);
   // What an exchange's strings may keep of their capacity when its batch is used again: the
@@ -225,11 +224,8 @@ StagedResult run_staged(traffic::Source& source, const StageWork& work, const St
   try {
     while (BatchPtr b = to_work.pop()) {
       b->keep.resize(b->size);
-      for (size_t i = 0; i < b->size; ++i) {
-        b->keep[i] = work(b->items[i]) ? 1 : 0;
-        ++worked;
-        if (tick) tick(worked);
-      }
+      work(*b);
+      worked += b->size;
       if (!to_write.push(std::move(b))) break;
     }
   } catch (...) {
@@ -249,14 +245,57 @@ StagedResult run_staged(traffic::Source& source, const StageWork& work, const St
   return result;
 }
 
-int default_stage_threads() {
+}  // namespace
+
+StagedResult run_staged(traffic::Source& source, const StageWork& work, const StageWrite& write,
+                        const StagedOptions& options, const StageTick& tick) {
+  if (options.threads <= 1) return run_one_thread(source, work, write, tick);
+  uint64_t worked = 0;
+  return run_threaded(
+      source,
+      [&](Batch& b) {
+        for (size_t i = 0; i < b.size; ++i) {
+          b.keep[i] = work(b.items[i]) ? 1 : 0;
+          if (tick) tick(++worked);
+        }
+      },
+      write, options);
+}
+
+StagedResult run_staged_batches(traffic::Source& source, const StageBatchWork& work,
+                                const StageWrite& write, const StagedOptions& options,
+                                const StageTick& tick) {
+  if (options.threads <= 1) {
+    return run_one_thread(
+        source,
+        [&](traffic::Exchange& e) {
+          work(std::span<traffic::Exchange>(&e, 1));
+          return true;
+        },
+        write, tick);
+  }
+  uint64_t worked = 0;
+  return run_threaded(
+      source,
+      [&](Batch& b) {
+        work(std::span<traffic::Exchange>(b.items.data(), b.size));
+        std::fill(b.keep.begin(), b.keep.end(), uint8_t{1});
+        worked += b.size;
+        if (tick) tick(worked);
+      },
+      write, options);
+}
+
+int usable_cores() {
   // The cores this process may run on (taskset, a cgroup's cpuset), not the machine's.
   cpu_set_t set;
   CPU_ZERO(&set);
   const int usable = sched_getaffinity(0, sizeof set, &set) == 0
                          ? CPU_COUNT(&set)
                          : static_cast<int>(std::thread::hardware_concurrency());
-  return usable > 1 ? 3 : 1;
+  return std::max(usable, 1);
 }
+
+int default_stage_threads() { return usable_cores() > 1 ? 3 : 1; }
 
 }  // namespace twin::cli

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 
 #include "twin/traffic/convert.h"
@@ -56,8 +57,20 @@ using StageTick = std::function<void(uint64_t)>;
 StagedResult run_staged(traffic::Source& source, const StageWork& work, const StageWrite& write,
                         const StagedOptions& options, const StageTick& tick = {});
 
+/// Works on a batch of exchanges in place, in order; every one is written.
+using StageBatchWork = std::function<void(std::span<traffic::Exchange>)>;
+
+/// run_staged() with the work done a batch at a time (on the calling thread; the work may
+/// spread a batch over threads of its own). With options.threads 1, batches of one exchange.
+StagedResult run_staged_batches(traffic::Source& source, const StageBatchWork& work,
+                                const StageWrite& write, const StagedOptions& options,
+                                const StageTick& tick = {});
+
 /// The default of --threads: 3 when this process may run on more than one core (its CPU
 /// affinity: taskset, a cgroup's cpuset), else 1.
 int default_stage_threads();
+
+/// The cores this process may run on (its CPU affinity), at least 1.
+int usable_cores();
 
 }  // namespace twin::cli

@@ -90,16 +90,30 @@ FieldStats& Report::at(std::string_view path) {
   return fields_.emplace(std::string(path), FieldStats{}).first->second;
 }
 
-void Report::record(FieldStats& f, std::string_view before, std::string_view after, Kind kind) {
+Report::Observation Report::observe(std::string_view before, std::string_view after,
+                                    Kind kind) const {
+  Observation o;
+  o.kind = kind;
+  o.changed = before != after;
+  if (!shape_statistics_) return o;
+  o.length_before = capped(before.size());
+  o.length_after = capped(after.size());
+  o.shape_kept = same_shape(before, after);
+  o.hash_before = XXH3_64bits_withSeed(before.data(), before.size(), seed_);
+  o.hash_after = XXH3_64bits_withSeed(after.data(), after.size(), seed_);
+  return o;
+}
+
+void Report::add(FieldStats& f, const Observation& o) {
   ++f.count;
-  if (before != after) ++f.changed;
-  ++f.kinds[static_cast<size_t>(kind)];
+  if (o.changed) ++f.changed;
+  ++f.kinds[static_cast<size_t>(o.kind)];
   if (!shape_statistics_) return;
-  ++f.length_before[capped(before.size())];
-  ++f.length_after[capped(after.size())];
-  if (same_shape(before, after)) ++f.shape_kept;
-  f.distinct_before.add(XXH3_64bits_withSeed(before.data(), before.size(), seed_));
-  f.distinct_after.add(XXH3_64bits_withSeed(after.data(), after.size(), seed_));
+  ++f.length_before[o.length_before];
+  ++f.length_after[o.length_after];
+  if (o.shape_kept) ++f.shape_kept;
+  f.distinct_before.add(o.hash_before);
+  f.distinct_after.add(o.hash_after);
 }
 
 void Report::add_residual(FieldStats& f, uint64_t n) {

@@ -5,16 +5,22 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <map>
+#include <mutex>
 #include <new>
 #include <set>
 #include <string>
+#include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "codec.h"
@@ -399,21 +405,60 @@ struct TransparentHash {
   size_t operator()(std::string_view s) const { return XXH3_64bits(s.data(), s.size()); }
 };
 
+// ---- a scrub on several threads (ParallelEngine, below) ----
+// Every exchange can be scrubbed apart from the others but for the memory of values: a value a
+// rule or key name chose is remembered, and scrubbed where it comes back in a place no rule
+// covers. Which values are remembered never depends on what the memory answered (only values
+// chosen by their place are remembered, and the memory is asked only about values no place
+// chose), so workers scrub their exchanges at once, each asking the memory as it stood when the
+// batch began plus what it remembered itself since, and note every question with its answer
+// and every value remembered. One thread then walks the exchanges in input order: where every
+// answer an exchange got is the one the memory, as the exchanges before it left it, gives, the
+// exchange stands and its counts, report entries and remembered values are added; where one is
+// not, the exchange is scrubbed again from a copy, against the true memory. The output, counters
+// and report are those of one engine, byte for byte, whatever the thread count.
+
+// One question to the memory, or one value remembered, in the order a worker met them.
+struct MemoryEvent {
+  enum Type : uint8_t { kMissed, kFound, kRemembered };
+  uint64_t hash;
+  const ActionParams* action;  // kFound: the answer's; kRemembered: the value's
+  Kind kind;
+  Type type;
+};
+
+// What a worker would have added to the report, kept until its exchange stands.
+struct JournalEntry {
+  enum Type : uint8_t { kRecord, kResidual, kJsonBody };
+  const std::string* path;  // the decision's report path (kRecord, kResidual)
+  Report::Observation observation;
+  uint64_t n;  // kResidual: the count; kJsonBody: bit 0 checked, bit 1 the same structure
+  Type type;
+};
+
 class Engine final : public Scrubber {
  public:
-  Engine(const Policy& policy, const Key& key, std::unique_ptr<Detectors> detectors)
-      : policy_(policy),
+  // `master`: this engine is a worker of a ParallelEngine and speculates (see above) on
+  // `master`'s memory of values, which it only reads, and only while `master` does not change
+  // it. Engines share the policy (its actions are compared by address) and the detectors.
+  Engine(std::shared_ptr<const Policy> policy, const Key& key,
+         std::shared_ptr<const Detectors> detectors, const Engine* master = nullptr)
+      : policy_holder_(std::move(policy)),
+        policy_(*policy_holder_),
         detectors_(std::move(detectors)),
         scratch_(detectors_->make_scratch()),
-        transformer_(key, policy.token_scheme),
+        transformer_(key, policy_.token_scheme),
         report_(seed_of(key, "report")),
-        memory_seed_(seed_of(key, "memory")) {
+        memory_seed_(seed_of(key, "memory")),
+        master_(master) {
     for (const auto& r : policy_.rules) {
       if (!r.action.entity.empty()) uses_entities_ = true;
     }
     scan_everything_ = !policy_.detectors.custom.empty();
     min_scan_length_ = std::min<size_t>(policy_.detectors.secret_min_length, 20);
-    if (policy_.memory_values > 0) {
+    if (master_) {
+      memory_slots_ = master_->memory_slots_;
+    } else if (policy_.memory_values > 0) {
       size_t n = 1;
       while (n < policy_.memory_values) n <<= 1;
       memory_ = std::make_unique<MemoTable>(n);
@@ -428,7 +473,11 @@ class Engine final : public Scrubber {
     }
   }
 
-  void scrub(Exchange& ex) override {
+  void scrub(Exchange& ex) override { scrub_at(ex, counters_.exchanges); }
+
+  // `ordinal`: the exchange's place in the input, from 0 (counters_.exchanges for one engine).
+  void scrub_at(Exchange& ex, uint64_t ordinal) {
+    ordinal_ = ordinal;
     ++counters_.exchanges;
     changed_ = false;
     if (uses_entities_) collect_entities(ex);
@@ -463,6 +512,17 @@ class Engine final : public Scrubber {
   void set_shape_statistics(bool on) override { report_.set_shape_statistics(on); }
 
  private:
+  friend class ParallelEngine;
+
+  // A worker, before its part of a batch: what the master's memory did not have when the last
+  // batch began it has now (the batch was added), and the last batch's journal was added.
+  void begin_batch() {
+    overlay_.clear();
+    events_.clear();
+    journal_.clear();
+    if (decisions_.size() > 100000) clear_decisions();
+  }
+
   static uint64_t seed_of(const Key& key, std::string_view purpose) {
     auto k = key.derive(purpose);
     uint64_t seed = 0;
@@ -520,11 +580,9 @@ class Engine final : public Scrubber {
     cache_key_ += p.name;
     auto it = decisions_.find(std::string_view(cache_key_));
     if (it != decisions_.end()) return it->second;
-    if (decisions_.size() > 100000) {
-      decisions_.clear();
-      for (auto& r : recent_decisions_) r.decision = nullptr;
-      for (auto& o : outcomes_) o.hash = 0;  // they name decisions by address
-    }
+    // (A worker's journal names decisions' paths by address until its batch is added:
+    // begin_batch() clears its decisions.)
+    if (decisions_.size() > 100000 && !master_) clear_decisions();
 
     Decision d;
     d.span_rule.fill(-1);
@@ -631,9 +689,51 @@ class Engine final : public Scrubber {
     return decisions_.emplace(cache_key_, std::move(d)).first->second;
   }
 
+  // Whether a changed JSON body's structure is compared before and after (a third and fourth
+  // pass over it): in the first 64 exchanges, then in one exchange in 16, picked by a hash of
+  // its place in the input, so that the choice is the same whatever the thread count.
+  bool check_json_structure() const {
+    if (ordinal_ < 64) return true;
+    uint64_t x = ordinal_ + 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return ((x ^ (x >> 31)) & 15) == 0;
+  }
+
+  void clear_decisions() {
+    decisions_.clear();
+    for (auto& r : recent_decisions_) r.decision = nullptr;
+    for (auto& o : outcomes_) o.hash = 0;  // they name decisions by address
+  }
+
   FieldStats& stats_of(const Decision& d) {
     if (!d.stats) d.stats = &report_.field(d.path);
     return *d.stats;
+  }
+
+  // The report's entries go through these: a worker keeps them in its journal instead.
+  void report_record(const Decision& d, std::string_view before, std::string_view after,
+                     Kind kind) {
+    if (master_) {
+      journal_.push_back({&d.path, report_.observe(before, after, kind), 0, JournalEntry::kRecord});
+      return;
+    }
+    report_.record(stats_of(d), before, after, kind);
+  }
+  void report_residual(const Decision& d, uint64_t n) {
+    if (master_) {
+      journal_.push_back({&d.path, {}, n, JournalEntry::kResidual});
+      return;
+    }
+    report_.add_residual(stats_of(d), n);
+  }
+  void report_json_body(bool checked, bool same) {
+    if (master_) {
+      journal_.push_back(
+          {nullptr, {}, uint64_t(checked) | uint64_t(same) << 1, JournalEntry::kJsonBody});
+      return;
+    }
+    report_.add_json_body(checked, same);
   }
 
   HeaderClass header_class(std::string_view lname, Side side) const {
@@ -713,14 +813,85 @@ class Engine final : public Scrubber {
 
   // `h`: memory_hash(v) | 1, or 0 to compute it here.
   const Memo* recall(std::string_view v, uint64_t h = 0) {
-    if (memory_slots_ == 0 || v.size() < policy_.memory_min_length || remembered_ == 0) {
-      return nullptr;
+    if (memory_slots_ == 0 || v.size() < policy_.memory_min_length) return nullptr;
+    if (master_) {  // a worker: its own values first, then the master's as the batch began
+      if (h == 0) h = memory_hash(v) | 1;
+      const Memo* m = overlay_.find(h, *master_);
+      events_.push_back({h, m ? m->action : nullptr, m ? m->kind : Kind::kNone,
+                         m ? MemoryEvent::kFound : MemoryEvent::kMissed});
+      return m;
     }
+    if (remembered_ == 0) return nullptr;
     if (h == 0) h = memory_hash(v) | 1;
-    if (!filter_test(h)) return nullptr;
+    return find(h);
+  }
+  // The memory's answer for hash `h` (of a value long enough).
+  const Memo* find(uint64_t h) const {
+    if (remembered_ == 0 || !filter_test(h)) return nullptr;
     const Memo& m = memory_->get()[h & (memory_slots_ - 1)];
     return m.hash == h ? &m : nullptr;
   }
+  // The hash held by the table's slot for `h` (0: none).
+  uint64_t slot_hash(uint64_t h) const { return memory_->get()[h & (memory_slots_ - 1)].hash; }
+
+  // Values remembered on top of a master's memory, slot by slot as the master's table would
+  // take them: a worker's own since its batch began, or (ParallelEngine) one exchange's while
+  // its answers are checked.
+  class MemoryOverlay {
+   public:
+    void clear() {
+      for (uint32_t i : used_) cells_[i].key = 0;
+      used_.clear();
+    }
+    const Memo* find(uint64_t h, const Engine& master) const {
+      const Cell* c = cell(h & (master.memory_slots_ - 1));
+      if (c == nullptr) return master.find(h);
+      return c->memo.hash == h ? &c->memo : nullptr;
+    }
+    void remember(uint64_t h, Kind kind, const ActionParams* action, const Engine& master) {
+      const size_t slot = h & (master.memory_slots_ - 1);
+      const Cell* c = cell(slot);
+      const uint64_t held = c != nullptr ? c->memo.hash : master.slot_hash(h);
+      if (held == h) return;
+      put(slot, Memo{h, kind, action});
+    }
+
+   private:
+    // Open addressing by the table's slot (+ 1: 0 marks a free cell), at most half full.
+    struct Cell {
+      size_t key = 0;
+      Memo memo{};
+    };
+    size_t home(size_t key) const { return (key * 0x9E3779B97F4A7C15ull) >> shift_; }
+    const Cell* cell(size_t slot) const {
+      if (used_.empty()) return nullptr;
+      const size_t key = slot + 1;
+      for (size_t i = home(key);; i = (i + 1) & (cells_.size() - 1)) {
+        if (cells_[i].key == key) return &cells_[i];
+        if (cells_[i].key == 0) return nullptr;
+      }
+    }
+    void put(size_t slot, const Memo& m) {
+      if ((used_.size() + 1) * 2 > cells_.size()) grow();
+      const size_t key = slot + 1;
+      size_t i = home(key);
+      while (cells_[i].key != 0 && cells_[i].key != key) i = (i + 1) & (cells_.size() - 1);
+      if (cells_[i].key == 0) used_.push_back(uint32_t(i));
+      cells_[i] = Cell{key, m};
+    }
+    void grow() {
+      std::vector<Cell> old;
+      old.swap(cells_);
+      cells_.assign(old.empty() ? 1024 : old.size() * 2, Cell{});
+      shift_ = 64 - size_t(__builtin_ctzll(cells_.size()));
+      std::vector<uint32_t> was;
+      was.swap(used_);
+      for (uint32_t i : was) put(old[i].key - 1, old[i].memo);
+    }
+    std::vector<Cell> cells_;
+    std::vector<uint32_t> used_;  // the cells in use
+    size_t shift_ = 64;
+  };
 
   // Whether remember(v, ...) would look at the table.
   bool rememberable(std::string_view v, const ActionParams& action) const {
@@ -741,7 +912,7 @@ class Engine final : public Scrubber {
   // Returns the hash for remember().
   uint64_t prefetch_memory(std::string_view v, uint64_t h = 0) {
     if (h == 0) h = memory_hash(v) | 1;
-    if (memory_front(h) == h) return h;
+    if (master_ || memory_front(h) == h) return h;
     __builtin_prefetch(&memory_->get()[h & (memory_slots_ - 1)], 1);
     __builtin_prefetch(&filter_[((h >> 40) & (kFilterBits - 1)) >> 6], 1);
     return h;
@@ -751,6 +922,14 @@ class Engine final : public Scrubber {
   void remember(std::string_view v, Kind kind, const ActionParams* action, uint64_t h = 0) {
     if (!rememberable(v, *action)) return;
     if (h == 0) h = memory_hash(v) | 1;
+    if (master_) {
+      events_.push_back({h, action, kind, MemoryEvent::kRemembered});
+      overlay_.remember(h, kind, action, *master_);
+      return;
+    }
+    remember_hash(h, kind, action);
+  }
+  void remember_hash(uint64_t h, Kind kind, const ActionParams* action) {
     uint64_t& front = memory_front(h);
     if (front == h) return;  // in the table, and in the filter since it went in
     filter_set(h);
@@ -1011,10 +1190,10 @@ class Engine final : public Scrubber {
     for (size_t i = 0; i < slot.n_kinds; ++i) count(p, slot.kinds[i]);
     counters_.dropped += slot.dropped;
     const std::string_view replaced = std::string_view(slot.bytes).substr(slot.in_len);
-    if (slot.recorded) report_.record(stats_of(d), v, replaced, slot.record_kind);
+    if (slot.recorded) report_record(d, v, replaced, slot.record_kind);
     if (slot.residual) {
       counters_.residual += slot.residual;
-      report_.add_residual(stats_of(d), slot.residual);
+      report_residual(d, slot.residual);
     }
     if (slot.change != Change::kUnchanged) out.assign(replaced);
     return slot.change;
@@ -1050,9 +1229,9 @@ class Engine final : public Scrubber {
     slot.residual = uint32_t(counters_.residual - outcome_counters_[2]);
     slot.hash = outcome_hash_;
   }
-  // report_.record() for scrub_value(), noted in the outcome being kept.
+  // report_record() for scrub_value(), noted in the outcome being kept.
   void record_value(const Decision& d, std::string_view v, std::string_view out, Kind kind) {
-    report_.record(stats_of(d), v, out, kind);
+    report_record(d, v, out, kind);
     if (recording_) {
       recording_->recorded = true;
       recording_->record_kind = kind;
@@ -1091,7 +1270,7 @@ class Engine final : public Scrubber {
     }
     if (residual) {
       counters_.residual += residual;
-      report_.add_residual(stats_of(d), residual);
+      report_residual(d, residual);
     }
   }
 
@@ -1437,7 +1616,7 @@ class Engine final : public Scrubber {
       std::memcpy(slot.out.data(), buf, 16);
     }
     count(p, kind);
-    report_.record(stats_of(d), slot.text_in, slot.text_out, kind);
+    report_record(d, slot.text_in, slot.text_out, kind);
     if (slot.ok) {
       e.address = slot.out;
     } else {
@@ -2027,9 +2206,9 @@ class Engine final : public Scrubber {
           scrub_text(rest, side, false);
           out += rest;
         } else {
-          bool check = r.replaced > 0 && (changed_json_++ < 64 || changed_json_ % 16 == 0);
-          report_.add_json_body(check || r.replaced == 0,
-                                !check || json_structure_hash(body) == json_structure_hash(out));
+          const bool check = r.replaced > 0 && check_json_structure();
+          report_json_body(check || r.replaced == 0,
+                           !check || json_structure_hash(body) == json_structure_hash(out));
         }
         if (out == body) return false;
         body.swap(out);
@@ -2442,8 +2621,9 @@ class Engine final : public Scrubber {
     for (const auto& a : policy_.custom_actions) want(a);
   }
 
-  Policy policy_;
-  std::unique_ptr<Detectors> detectors_;
+  std::shared_ptr<const Policy> policy_holder_;
+  const Policy& policy_;
+  std::shared_ptr<const Detectors> detectors_;
   ScratchPtr scratch_;
   Transformer transformer_;
   ScrubCounters counters_;
@@ -2473,7 +2653,13 @@ class Engine final : public Scrubber {
   std::unordered_map<std::string, Decision, TransparentHash, std::equal_to<>> decisions_;
   std::array<RecentDecision, 1024> recent_decisions_;
   std::unordered_map<std::string, std::string> entities_;
-  uint64_t changed_json_ = 0;
+  uint64_t ordinal_ = 0;  // the exchange being scrubbed: its place in the input
+  // A worker's (master_ set): its memory overlay, its questions and values remembered, and its
+  // report entries since begin_batch().
+  const Engine* master_ = nullptr;
+  MemoryOverlay overlay_;
+  std::vector<MemoryEvent> events_;
+  std::vector<JournalEntry> journal_;
   int multipart_depth_ = 0;
   bool uses_entities_ = false;
   bool url_person_ = false;
@@ -2491,12 +2677,209 @@ class Engine final : public Scrubber {
   std::vector<std::pair<size_t, size_t>> query_written_;
 };
 
+// A scrub on several threads with the output of one (see "a scrub on several threads" above).
+// scrub_batch(): the batch is cut into pieces of a few exchanges that the workers (the calling
+// thread and threads - 1 of the engine's own) take in turn; each keeps a copy of an exchange
+// before scrubbing it. Then, on the calling thread, in input order, each exchange's answers
+// from the memory are checked against the master's memory with the values of the exchanges
+// before it: an exchange whose answers hold has its counters, report entries and remembered
+// values added to the master; one whose answers do not is put back from its copy and scrubbed
+// by the master. Everything else an engine keeps between exchanges is a cache whose hits give
+// what a miss would, so it does not matter which worker had which exchange.
+class ParallelEngine final : public Scrubber {
+ public:
+  ParallelEngine(const std::shared_ptr<const Policy>& policy, const Key& key,
+                 const std::shared_ptr<const Detectors>& detectors, int threads)
+      : master_(policy, key, detectors) {
+    for (int i = 0; i < threads; ++i) {
+      workers_.push_back(std::make_unique<Engine>(policy, key, detectors, &master_));
+    }
+    for (int i = 1; i < threads; ++i) helpers_.emplace_back([this, i] { helper(size_t(i)); });
+  }
+  ~ParallelEngine() override {
+    {
+      std::lock_guard lock(mu_);
+      quit_ = true;
+    }
+    start_.notify_all();
+    for (auto& t : helpers_) t.join();
+  }
+
+  void scrub(Exchange& ex) override { master_.scrub(ex); }
+  bool scrub_text(std::string& text) override { return master_.scrub_text(text); }
+  const ScrubCounters& counters() const override { return master_.counters(); }
+  const Report& report() const override { return master_.report(); }
+  void set_shape_statistics(bool on) override {
+    master_.set_shape_statistics(on);
+    for (auto& w : workers_) w->set_shape_statistics(on);
+  }
+  ParallelStats parallel_stats() const override { return stats_; }
+
+  void scrub_batch(std::span<Exchange> batch) override {
+    if (batch.empty()) return;
+    if (slots_.size() < batch.size()) slots_.resize(batch.size());
+    batch_ = batch;
+    base_ = master_.counters_.exchanges;
+    // Pieces small enough for every worker to get several (the work per exchange varies).
+    piece_ = std::clamp<size_t>(batch.size() / (4 * workers_.size()), 1, 8);
+    next_.store(0, std::memory_order_relaxed);
+    for (auto& w : workers_) w->begin_batch();
+    {
+      std::lock_guard lock(mu_);
+      ++generation_;
+      busy_ = helpers_.size();
+    }
+    start_.notify_all();
+    work(0);
+    {
+      std::unique_lock lock(mu_);
+      done_.wait(lock, [&] { return busy_ == 0; });
+    }
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    for (size_t i = 0; i < batch.size(); ++i) settle(i);
+    paths_.clear();
+    ++stats_.batches;
+    stats_.exchanges += batch.size();
+  }
+
+ private:
+  struct Slot {
+    Exchange original;  // as it came in (a copy whose strings keep their capacity)
+    size_t worker = 0;
+    size_t events_begin = 0, events_end = 0, journal_begin = 0, journal_end = 0;
+    ScrubCounters counters;  // its own
+  };
+
+  void helper(size_t w) {
+    uint64_t seen = 0;
+    while (true) {
+      {
+        std::unique_lock lock(mu_);
+        start_.wait(lock, [&] { return quit_ || generation_ != seen; });
+        if (quit_) return;
+        seen = generation_;
+      }
+      work(w);
+      {
+        std::lock_guard lock(mu_);
+        if (--busy_ == 0) done_.notify_one();
+      }
+    }
+  }
+
+  void work(size_t w) {
+    Engine& e = *workers_[w];
+    try {
+      while (true) {
+        const size_t begin = next_.fetch_add(piece_, std::memory_order_relaxed);
+        if (begin >= batch_.size()) break;
+        const size_t end = std::min(begin + piece_, batch_.size());
+        for (size_t i = begin; i < end; ++i) {
+          Slot& s = slots_[i];
+          s.original = batch_[i];
+          s.worker = w;
+          s.events_begin = e.events_.size();
+          s.journal_begin = e.journal_.size();
+          e.counters_ = ScrubCounters{};
+          e.scrub_at(batch_[i], base_ + i);
+          s.events_end = e.events_.size();
+          s.journal_end = e.journal_.size();
+          s.counters = e.counters_;
+        }
+      }
+    } catch (...) {
+      std::lock_guard lock(mu_);
+      if (!error_) error_ = std::current_exception();
+      next_.store(batch_.size(), std::memory_order_relaxed);  // the others stop too
+    }
+  }
+
+  // Exchange i, all before it settled: it stands, or it is scrubbed again.
+  void settle(size_t i) {
+    Slot& s = slots_[i];
+    const Engine& w = *workers_[s.worker];
+    check_.clear();
+    bool holds = true;
+    for (size_t k = s.events_begin; k < s.events_end && holds; ++k) {
+      const MemoryEvent& ev = w.events_[k];
+      if (ev.type == MemoryEvent::kRemembered) {
+        check_.remember(ev.hash, ev.kind, ev.action, master_);
+        continue;
+      }
+      const Memo* m = check_.find(ev.hash, master_);
+      holds = ev.type == MemoryEvent::kFound
+                  ? m != nullptr && m->kind == ev.kind && m->action == ev.action
+                  : m == nullptr;
+    }
+    if (!holds) {
+      std::swap(batch_[i], s.original);
+      master_.scrub_at(batch_[i], base_ + i);
+      ++stats_.rescrubbed;
+      return;
+    }
+    master_.counters_.merge(s.counters);
+    for (size_t k = s.events_begin; k < s.events_end; ++k) {
+      const MemoryEvent& ev = w.events_[k];
+      if (ev.type == MemoryEvent::kRemembered) master_.remember_hash(ev.hash, ev.kind, ev.action);
+    }
+    Report& report = master_.report_;
+    for (size_t k = s.journal_begin; k < s.journal_end; ++k) {
+      const JournalEntry& j = w.journal_[k];
+      switch (j.type) {
+        case JournalEntry::kRecord:
+          report.add(field(*j.path), j.observation);
+          break;
+        case JournalEntry::kResidual:
+          report.add_residual(field(*j.path), j.n);
+          break;
+        case JournalEntry::kJsonBody:
+          report.add_json_body((j.n & 1) != 0, (j.n & 2) != 0);
+          break;
+      }
+    }
+  }
+
+  // The master report's entry for a path a worker's decision holds (cached by its address
+  // for one batch: a worker may let go of its decisions between batches).
+  FieldStats& field(const std::string& path) {
+    auto [it, fresh] = paths_.try_emplace(&path, nullptr);
+    if (fresh) it->second = &master_.report_.field(path);
+    return *it->second;
+  }
+
+  Engine master_;
+  std::vector<std::unique_ptr<Engine>> workers_;
+  std::vector<std::thread> helpers_;
+  std::mutex mu_;
+  std::condition_variable start_, done_;
+  uint64_t generation_ = 0;
+  size_t busy_ = 0;
+  bool quit_ = false;
+  std::exception_ptr error_;
+  // The batch being scrubbed.
+  std::span<Exchange> batch_;
+  uint64_t base_ = 0;
+  size_t piece_ = 1;
+  std::atomic<size_t> next_{0};
+  std::vector<Slot> slots_;
+  Engine::MemoryOverlay check_;
+  std::unordered_map<const std::string*, FieldStats*> paths_;
+  ParallelStats stats_;
+};
+
 }  // namespace
 
-Result<std::unique_ptr<Scrubber>> Scrubber::create(const Policy& policy, const Key& key) {
+Result<std::unique_ptr<Scrubber>> Scrubber::create(const Policy& policy, const Key& key,
+                                                   int threads) {
   auto detectors = Detectors::build(policy.detectors);
   if (!detectors) return fail(policy.source + ": " + detectors.error().message);
-  return std::unique_ptr<Scrubber>(new Engine(policy, key, std::move(*detectors)));
+  auto shared_policy = std::make_shared<const Policy>(policy);
+  std::shared_ptr<const Detectors> shared_detectors(std::move(*detectors));
+  if (threads > 1) {
+    return std::unique_ptr<Scrubber>(
+        new ParallelEngine(shared_policy, key, shared_detectors, threads));
+  }
+  return std::unique_ptr<Scrubber>(new Engine(shared_policy, key, shared_detectors));
 }
 
 }  // namespace twin::scrubber

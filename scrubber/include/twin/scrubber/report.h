@@ -136,7 +136,22 @@ class Report {
   /// The statistics of a path, created when new; the reference stays valid for the report's life
   /// (callers on the hot path keep it instead of looking the path up again).
   FieldStats& field(std::string_view path) { return at(path); }
-  void record(FieldStats& field, std::string_view before, std::string_view after, Kind kind);
+  void record(FieldStats& field, std::string_view before, std::string_view after, Kind kind) {
+    add(field, observe(before, after, kind));
+  }
+
+  /// What record() takes from one value, computed apart from adding it: a scrub on several
+  /// threads computes it where the value is scrubbed and adds it later, in input order, on
+  /// another thread (see ParallelScrubber).
+  struct Observation {
+    uint64_t hash_before = 0, hash_after = 0;  // with shape statistics only
+    uint32_t length_before = 0, length_after = 0;
+    Kind kind = Kind::kNone;
+    bool changed = false;
+    bool shape_kept = false;
+  };
+  Observation observe(std::string_view before, std::string_view after, Kind kind) const;
+  void add(FieldStats& field, const Observation& o);
   void add_residual(std::string_view path, uint64_t n) { add_residual(field(path), n); }
   void add_residual(FieldStats& field, uint64_t n);
   /// A valid JSON body was scrubbed; `checked` when its structure before and after was

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 
 #include "twin/scrubber/key.h"
 #include "twin/scrubber/kind.h"
@@ -67,17 +68,38 @@ struct ScrubCounters {
   nlohmann::json to_json() const;
 };
 
-/// One scrub engine. Not thread-safe: one per thread (each owns its detector scratch, cipher
-/// contexts and memory); engines built from equal policies and keys give identical output.
+/// How a scrub on several threads went (Scrubber::create with threads > 1): not part of the
+/// counters, which are the same whatever the thread count.
+struct ParallelStats {
+  uint64_t batches = 0;
+  uint64_t exchanges = 0;  // scrubbed by scrub_batch()
+  // of which scrubbed again, alone and in order, because the memory of values answered a
+  // worker otherwise than it answers in input order (a value remembered in an exchange another
+  // worker had at the same time): the share of the work that does not spread over the threads
+  uint64_t rescrubbed = 0;
+};
+
+/// One scrub engine. Not thread-safe: call it from one thread at a time. Engines built from
+/// equal policies and keys give identical output, counters and report, whatever their threads.
 class Scrubber {
  public:
   /// Compiles the policy's detectors; fails naming a policy regex that does not compile.
-  static Result<std::unique_ptr<Scrubber>> create(const Policy& policy, const Key& key);
+  /// `threads` > 1: scrub_batch() spreads a batch over that many threads (the calling one and
+  /// threads - 1 of the engine's own) with the output of one thread, byte for byte.
+  static Result<std::unique_ptr<Scrubber>> create(const Policy& policy, const Key& key,
+                                                  int threads = 1);
   virtual ~Scrubber() = default;
 
   /// Scrubs `exchange` in place and sets kFlagScrubbed. Never fails: what cannot be scrubbed
   /// safely is removed and counted.
   virtual void scrub(traffic::Exchange& exchange) = 0;
+
+  /// Scrubs the exchanges of `batch`, which come in this order in the input, as scrub() on each
+  /// in turn would.
+  virtual void scrub_batch(std::span<traffic::Exchange> batch) {
+    for (auto& e : batch) scrub(e);
+  }
+  virtual ParallelStats parallel_stats() const { return {}; }
 
   /// Scrubs a string that belongs to no exchange (an archive's metadata: a capture's BPF filter
   /// naming a host, a file name) with the content detectors, tokens as in exchanges (an address
