@@ -24,10 +24,11 @@ struct ScrubCli {
   int threads = default_threads();
   ScrubSetup setup;
 
-  // The cores twin may use, and a thread each for reading and writing: 4 on 2 cores.
+  // The cores twin may use (up to 16) scrubbing, and a thread each for reading and writing:
+  // 4 on 2 cores.
   static int default_threads() {
     const int cores = usable_cores();
-    return cores > 1 ? cores + 2 : 1;
+    return cores > 1 ? std::min(cores, 16) + 2 : 1;
   }
 };
 }  // namespace
@@ -49,7 +50,7 @@ Run add_scrub(CLI::App& app) {
                   "Threads in all. 1: read, scrub and write on one thread; 2 or 3: reading and "
                   "writing on threads of their own, the scrub on one; N >= 4: N - 2 threads "
                   "scrub. The output is the same byte for byte. Default: the cores twin may "
-                  "use + 2, or 1 on one core")
+                  "use (up to 16) + 2, or 1 on one core")
       ->check(CLI::Range(1, 1024));
   add_scrub_options(cmd, cli->setup, "--policy");
 

@@ -86,7 +86,7 @@ Report::Report(uint64_t hash_seed) : seed_(hash_seed) {}
 FieldStats& Report::at(std::string_view path) {
   auto it = fields_.find(path);
   if (it != fields_.end()) return it->second;
-  if (fields_.size() >= kMaxPaths) return fields_["(other)"];
+  if (max_paths_ != 0 && fields_.size() >= max_paths_) return fields_["(other)"];
   return fields_.emplace(std::string(path), FieldStats{}).first->second;
 }
 
@@ -140,6 +140,16 @@ void Report::merge(const Report& other) {
   json_bodies_ += other.json_bodies_;
   json_same_structure_ += other.json_same_structure_;
   json_structure_checked_ += other.json_structure_checked_;
+}
+
+void Report::merge_in_order(const std::vector<const Report*>& reports) {
+  std::vector<std::pair<std::pair<uint64_t, uint64_t>, std::string_view>> order;
+  for (const Report* r : reports) {
+    for (const auto& [path, f] : r->fields_) order.emplace_back(f.first, path);
+  }
+  std::sort(order.begin(), order.end());
+  for (const auto& [first, path] : order) at(path);  // made in that order, bounded as then
+  for (const Report* r : reports) merge(*r);
 }
 
 nlohmann::json Report::to_json() const {

@@ -418,6 +418,62 @@ struct TransparentHash {
 // not, the exchange is scrubbed again from a copy, against the true memory. The output, counters
 // and report are those of one engine, byte for byte, whatever the thread count.
 
+// A small map from slots of the memory's table to V, emptied often: open addressing, at most
+// half full, emptied by the cells it used. Most questions are about slots it does not hold: a
+// bitmap small enough for the first-level cache answers them without a probe.
+template <typename V>
+class SlotMap {
+ public:
+  void clear() {
+    for (uint32_t i : used_) cells_[i].key = 0;
+    used_.clear();
+    bits_.fill(0);
+  }
+  const V* get(size_t slot) const {
+    const size_t key = slot + 1;
+    const size_t b = bit(key);
+    if (((bits_[b >> 6] >> (b & 63)) & 1) == 0) return nullptr;
+    for (size_t i = home(key);; i = (i + 1) & (cells_.size() - 1)) {
+      if (cells_[i].key == key) return &cells_[i].value;
+      if (cells_[i].key == 0) return nullptr;
+    }
+  }
+  // The value at `slot`, made (value-initialised) when new.
+  V& put(size_t slot) {
+    if ((used_.size() + 1) * 2 > cells_.size()) grow();
+    const size_t key = slot + 1;
+    size_t i = home(key);
+    while (cells_[i].key != 0 && cells_[i].key != key) i = (i + 1) & (cells_.size() - 1);
+    if (cells_[i].key == 0) {
+      used_.push_back(uint32_t(i));
+      cells_[i] = Cell{key, V{}};
+      bits_[bit(key) >> 6] |= uint64_t{1} << (bit(key) & 63);
+    }
+    return cells_[i].value;
+  }
+
+ private:
+  struct Cell {
+    size_t key = 0;  // slot + 1; 0: free
+    V value{};
+  };
+  static size_t bit(size_t key) { return (key * 0xC2B2AE3D27D4EB4Full) >> (64 - 15); }
+  size_t home(size_t key) const { return (key * 0x9E3779B97F4A7C15ull) >> shift_; }
+  void grow() {
+    std::vector<Cell> old;
+    old.swap(cells_);
+    cells_.assign(old.empty() ? 1024 : old.size() * 2, Cell{});
+    shift_ = 64 - size_t(__builtin_ctzll(cells_.size()));
+    std::vector<uint32_t> was;
+    was.swap(used_);
+    for (uint32_t i : was) put(old[i].key - 1) = old[i].value;
+  }
+  std::vector<Cell> cells_;
+  std::vector<uint32_t> used_;        // the cells in use
+  std::array<uint64_t, 512> bits_{};  // by bit(key): a cell may hold the key
+  size_t shift_ = 64;
+};
+
 // One question to the memory, or one value remembered, in the order a worker met them.
 struct MemoryEvent {
   enum Type : uint8_t { kMissed, kFound, kRemembered };
@@ -478,6 +534,7 @@ class Engine final : public Scrubber {
   // `ordinal`: the exchange's place in the input, from 0 (counters_.exchanges for one engine).
   void scrub_at(Exchange& ex, uint64_t ordinal) {
     ordinal_ = ordinal;
+    records_ = 0;
     ++counters_.exchanges;
     changed_ = false;
     if (uses_entities_) collect_entities(ex);
@@ -519,7 +576,11 @@ class Engine final : public Scrubber {
   void begin_batch() {
     overlay_.clear();
     events_.clear();
+    writes_.clear();
+    checks_.clear();
     journal_.clear();
+    first_write_.clear();
+    report_paths_.clear();
     if (decisions_.size() > 100000) clear_decisions();
   }
 
@@ -707,11 +768,23 @@ class Engine final : public Scrubber {
   }
 
   FieldStats& stats_of(const Decision& d) {
-    if (!d.stats) d.stats = &report_.field(d.path);
+    const auto first = next_record();
+    if (!d.stats) d.stats = &report_.field(d.path, first);
     return *d.stats;
   }
+  // The place of the next report entry: the exchange's place in the input (2n + 1), or the
+  // place of a text scrubbed between exchanges (2n, n the exchanges before it), then the
+  // entry's within it. The reports of several threads merge by it (Report::merge_in_order).
+  std::pair<uint64_t, uint64_t> next_record() {
+    if (in_text_) {
+      return {2 * (text_ordinal_ != UINT64_MAX ? text_ordinal_ : counters_.exchanges),
+              text_records_++};
+    }
+    return {2 * ordinal_ + 1, records_++};
+  }
 
-  // The report's entries go through these: a worker keeps them in its journal instead.
+  // The report's entries go through these: a worker keeps them in its journal instead (an
+  // entry's place in the journal is its place within its exchange, as next_record() counts).
   void report_record(const Decision& d, std::string_view before, std::string_view after,
                      Kind kind) {
     if (master_) {
@@ -733,6 +806,7 @@ class Engine final : public Scrubber {
           {nullptr, {}, uint64_t(checked) | uint64_t(same) << 1, JournalEntry::kJsonBody});
       return;
     }
+    next_record();
     report_.add_json_body(checked, same);
   }
 
@@ -839,58 +913,21 @@ class Engine final : public Scrubber {
   // its answers are checked.
   class MemoryOverlay {
    public:
-    void clear() {
-      for (uint32_t i : used_) cells_[i].key = 0;
-      used_.clear();
-    }
+    void clear() { slots_.clear(); }
     const Memo* find(uint64_t h, const Engine& master) const {
-      const Cell* c = cell(h & (master.memory_slots_ - 1));
-      if (c == nullptr) return master.find(h);
-      return c->memo.hash == h ? &c->memo : nullptr;
+      const Memo* m = slots_.get(h & (master.memory_slots_ - 1));
+      if (m == nullptr) return master.find(h);
+      return m->hash == h ? m : nullptr;
     }
     void remember(uint64_t h, Kind kind, const ActionParams* action, const Engine& master) {
       const size_t slot = h & (master.memory_slots_ - 1);
-      const Cell* c = cell(slot);
-      const uint64_t held = c != nullptr ? c->memo.hash : master.slot_hash(h);
-      if (held == h) return;
-      put(slot, Memo{h, kind, action});
+      const Memo* m = slots_.get(slot);
+      const uint64_t held = m != nullptr ? m->hash : master.slot_hash(h);
+      if (held != h) slots_.put(slot) = Memo{h, kind, action};
     }
 
    private:
-    // Open addressing by the table's slot (+ 1: 0 marks a free cell), at most half full.
-    struct Cell {
-      size_t key = 0;
-      Memo memo{};
-    };
-    size_t home(size_t key) const { return (key * 0x9E3779B97F4A7C15ull) >> shift_; }
-    const Cell* cell(size_t slot) const {
-      if (used_.empty()) return nullptr;
-      const size_t key = slot + 1;
-      for (size_t i = home(key);; i = (i + 1) & (cells_.size() - 1)) {
-        if (cells_[i].key == key) return &cells_[i];
-        if (cells_[i].key == 0) return nullptr;
-      }
-    }
-    void put(size_t slot, const Memo& m) {
-      if ((used_.size() + 1) * 2 > cells_.size()) grow();
-      const size_t key = slot + 1;
-      size_t i = home(key);
-      while (cells_[i].key != 0 && cells_[i].key != key) i = (i + 1) & (cells_.size() - 1);
-      if (cells_[i].key == 0) used_.push_back(uint32_t(i));
-      cells_[i] = Cell{key, m};
-    }
-    void grow() {
-      std::vector<Cell> old;
-      old.swap(cells_);
-      cells_.assign(old.empty() ? 1024 : old.size() * 2, Cell{});
-      shift_ = 64 - size_t(__builtin_ctzll(cells_.size()));
-      std::vector<uint32_t> was;
-      was.swap(used_);
-      for (uint32_t i : was) put(old[i].key - 1, old[i].memo);
-    }
-    std::vector<Cell> cells_;
-    std::vector<uint32_t> used_;  // the cells in use
-    size_t shift_ = 64;
+    SlotMap<Memo> slots_;
   };
 
   // Whether remember(v, ...) would look at the table.
@@ -912,7 +949,11 @@ class Engine final : public Scrubber {
   // Returns the hash for remember().
   uint64_t prefetch_memory(std::string_view v, uint64_t h = 0) {
     if (h == 0) h = memory_hash(v) | 1;
-    if (master_ || memory_front(h) == h) return h;
+    if (master_) {  // a worker reads the master's slot (MemoryOverlay::remember)
+      __builtin_prefetch(&master_->memory_->get()[h & (memory_slots_ - 1)]);
+      return h;
+    }
+    if (memory_front(h) == h) return h;
     __builtin_prefetch(&memory_->get()[h & (memory_slots_ - 1)], 1);
     __builtin_prefetch(&filter_[((h >> 40) & (kFilterBits - 1)) >> 6], 1);
     return h;
@@ -924,7 +965,10 @@ class Engine final : public Scrubber {
     if (h == 0) h = memory_hash(v) | 1;
     if (master_) {
       events_.push_back({h, action, kind, MemoryEvent::kRemembered});
+      writes_.push_back(events_.back());
       overlay_.remember(h, kind, action, *master_);
+      uint32_t& first = first_write_.put(h & (memory_slots_ - 1));
+      if (first == 0) first = batch_index_ + 1;  // (its exchanges come in input order)
       return;
     }
     remember_hash(h, kind, action);
@@ -1334,8 +1378,9 @@ class Engine final : public Scrubber {
     uint64_t memory_h = 0;
     if (!p.content_only && memory_slots_ != 0 && v.size() >= policy_.memory_min_length) {
       memory_h = memory_hash(v) | 1;
-      if (remembered_ != 0) {
-        __builtin_prefetch(&filter_[((memory_h >> 40) & (kFilterBits - 1)) >> 6]);
+      // (a worker's memory is its master's, and what it remembered itself)
+      if (const Engine& m = master_ ? *master_ : *this; m.remembered_ != 0) {
+        __builtin_prefetch(&m.filter_[((memory_h >> 40) & (kFilterBits - 1)) >> 6]);
       }
       if (v.size() >= kOutcomeMinLength && p.location != Location::kHeader) {
         __builtin_prefetch(&outcomes_[memory_h & (kOutcomeSlots - 1)]);  // outcome_slot()
@@ -2327,7 +2372,10 @@ class Engine final : public Scrubber {
   bool scrub_text(std::string& text) override {
     Place p{Side::kRequest, Location::kText, kMetadataName};
     p.content_only = true;
-    if (scrub_value(p, text, tmp_) != Change::kChanged) return false;
+    in_text_ = true;
+    const Change c = scrub_value(p, text, tmp_);
+    in_text_ = false;
+    if (c != Change::kChanged) return false;
     text.swap(tmp_);
     ++counters_.metadata_values;
     return true;
@@ -2654,12 +2702,23 @@ class Engine final : public Scrubber {
   std::array<RecentDecision, 1024> recent_decisions_;
   std::unordered_map<std::string, std::string> entities_;
   uint64_t ordinal_ = 0;  // the exchange being scrubbed: its place in the input
+  uint64_t records_ = 0;  // report entries of the exchange so far (next_record())
+  // scrub_text(): its entries come before the exchange of this place (UINT64_MAX: the next)
+  bool in_text_ = false;
+  uint64_t text_ordinal_ = UINT64_MAX;
+  uint64_t text_records_ = 0;
   // A worker's (master_ set): its memory overlay, its questions and values remembered, and its
   // report entries since begin_batch().
   const Engine* master_ = nullptr;
   MemoryOverlay overlay_;
   std::vector<MemoryEvent> events_;
+  std::vector<MemoryEvent> writes_;  // the kRemembered of events_
+  std::vector<MemoryEvent> checks_;  // ParallelEngine::settle_own()
   std::vector<JournalEntry> journal_;
+  uint32_t batch_index_ = 0;       // of the exchange being scrubbed
+  SlotMap<uint32_t> first_write_;  // slot → the first exchange of the batch that wrote it, + 1
+  ScrubCounters committed_;        // of the exchanges that stood as scrubbed here
+  std::unordered_map<const std::string*, FieldStats*> report_paths_;  // for one batch
   int multipart_depth_ = 0;
   bool uses_entities_ = false;
   bool url_person_ = false;
@@ -2678,21 +2737,35 @@ class Engine final : public Scrubber {
 };
 
 // A scrub on several threads with the output of one (see "a scrub on several threads" above).
-// scrub_batch(): the batch is cut into pieces of a few exchanges that the workers (the calling
-// thread and threads - 1 of the engine's own) take in turn; each keeps a copy of an exchange
-// before scrubbing it. Then, on the calling thread, in input order, each exchange's answers
-// from the memory are checked against the master's memory with the values of the exchanges
-// before it: an exchange whose answers hold has its counters, report entries and remembered
-// values added to the master; one whose answers do not is put back from its copy and scrubbed
-// by the master. Everything else an engine keeps between exchanges is a cache whose hits give
-// what a miss would, so it does not matter which worker had which exchange.
+// scrub_batch() goes in four steps:
+//  1. The batch is cut into pieces of a few exchanges that the workers (the calling thread and
+//     threads - 1 of the engine's own) take in turn; each keeps a copy of an exchange before
+//     scrubbing it, notes its questions to the memory, the values it remembered (and the first
+//     exchange that remembered each slot of the table) and its report entries.
+//  2. Each worker looks at its own exchanges: one that asked about no slot another worker's
+//     earlier exchange wrote saw the memory as it is in input order, so it stands, and the
+//     worker adds its counters and report entries to its own. The others are suspect: the
+//     worker lists their values remembered and the questions about such slots, in order.
+//  3. The calling thread walks the batch in input order and writes every exchange's values
+//     into the master's memory; a suspect exchange's listed answers are checked first against
+//     it: it stands, or it is put back from its copy and scrubbed again by the master.
+//  4. Each worker adds the counters and report entries of its suspect exchanges that stood.
+// (Each thread reads what another wrote only where it must: the values remembered, and the
+// lists of suspect exchanges.)
+// Everything else an engine keeps between exchanges is a cache whose hits give what a miss
+// would, so it does not matter which worker had which exchange. counters() and report() add
+// up the master's and the workers' (the report's paths in the order they were first met).
 class ParallelEngine final : public Scrubber {
  public:
   ParallelEngine(const std::shared_ptr<const Policy>& policy, const Key& key,
                  const std::shared_ptr<const Detectors>& detectors, int threads)
-      : master_(policy, key, detectors) {
+      : master_(policy, key, detectors),
+        report_seed_(Engine::seed_of(key, "report")),
+        merged_report_(report_seed_) {
+    master_.report_.set_max_paths(0);
     for (int i = 0; i < threads; ++i) {
       workers_.push_back(std::make_unique<Engine>(policy, key, detectors, &master_));
+      workers_.back()->report_.set_max_paths(0);
     }
     for (int i = 1; i < threads; ++i) helpers_.emplace_back([this, i] { helper(size_t(i)); });
   }
@@ -2705,10 +2778,24 @@ class ParallelEngine final : public Scrubber {
     for (auto& t : helpers_) t.join();
   }
 
-  void scrub(Exchange& ex) override { master_.scrub(ex); }
-  bool scrub_text(std::string& text) override { return master_.scrub_text(text); }
-  const ScrubCounters& counters() const override { return master_.counters(); }
-  const Report& report() const override { return master_.report(); }
+  void scrub(Exchange& ex) override { master_.scrub_at(ex, next_ordinal_++); }
+  bool scrub_text(std::string& text) override {
+    master_.text_ordinal_ = next_ordinal_;
+    return master_.scrub_text(text);
+  }
+  const ScrubCounters& counters() const override {
+    merged_counters_ = master_.counters_;
+    for (const auto& w : workers_) merged_counters_.merge(w->committed_);
+    return merged_counters_;
+  }
+  const Report& report() const override {
+    merged_report_ = Report(report_seed_);
+    merged_report_.set_shape_statistics(master_.report_.shape_statistics());
+    std::vector<const Report*> all{&master_.report_};
+    for (const auto& w : workers_) all.push_back(&w->report_);
+    merged_report_.merge_in_order(all);
+    return merged_report_;
+  }
   void set_shape_statistics(bool on) override {
     master_.set_shape_statistics(on);
     for (auto& w : workers_) w->set_shape_statistics(on);
@@ -2719,47 +2806,62 @@ class ParallelEngine final : public Scrubber {
     if (batch.empty()) return;
     if (slots_.size() < batch.size()) slots_.resize(batch.size());
     batch_ = batch;
-    base_ = master_.counters_.exchanges;
+    base_ = next_ordinal_;
+    next_ordinal_ += batch.size();
     // Pieces small enough for every worker to get several (the work per exchange varies).
     piece_ = std::clamp<size_t>(batch.size() / (4 * workers_.size()), 1, 8);
     next_.store(0, std::memory_order_relaxed);
+    suspects_ = 0;
     for (auto& w : workers_) w->begin_batch();
-    {
-      std::lock_guard lock(mu_);
-      ++generation_;
-      busy_ = helpers_.size();
-    }
-    start_.notify_all();
-    work(0);
-    {
-      std::unique_lock lock(mu_);
-      done_.wait(lock, [&] { return busy_ == 0; });
-    }
-    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    run(kScrub);
+    run(kSettle);
     for (size_t i = 0; i < batch.size(); ++i) settle(i);
-    paths_.clear();
+    if (suspects_ > 0) run(kCommit);
     ++stats_.batches;
     stats_.exchanges += batch.size();
   }
 
  private:
+  enum Step : uint8_t { kScrub, kSettle, kCommit };
   struct Slot {
     Exchange original;  // as it came in (a copy whose strings keep their capacity)
     size_t worker = 0;
     size_t events_begin = 0, events_end = 0, journal_begin = 0, journal_end = 0;
+    size_t writes_begin = 0, writes_end = 0, checks_begin = 0, checks_end = 0;
     ScrubCounters counters;  // its own
+    bool suspect = false;
+    bool rescrubbed = false;
   };
+
+  // Runs `step` on every worker, the calling thread being worker 0; rethrows what one threw.
+  void run(Step step) {
+    {
+      std::lock_guard lock(mu_);
+      step_ = step;
+      ++generation_;
+      busy_ = helpers_.size();
+    }
+    start_.notify_all();
+    do_step(step, 0);
+    {
+      std::unique_lock lock(mu_);
+      done_.wait(lock, [&] { return busy_ == 0; });
+    }
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
 
   void helper(size_t w) {
     uint64_t seen = 0;
     while (true) {
+      Step step;
       {
         std::unique_lock lock(mu_);
         start_.wait(lock, [&] { return quit_ || generation_ != seen; });
         if (quit_) return;
         seen = generation_;
+        step = step_;
       }
-      work(w);
+      do_step(step, w);
       {
         std::lock_guard lock(mu_);
         if (--busy_ == 0) done_.notify_one();
@@ -2767,84 +2869,166 @@ class ParallelEngine final : public Scrubber {
     }
   }
 
-  void work(size_t w) {
-    Engine& e = *workers_[w];
+  void do_step(Step step, size_t w) {
     try {
-      while (true) {
-        const size_t begin = next_.fetch_add(piece_, std::memory_order_relaxed);
-        if (begin >= batch_.size()) break;
-        const size_t end = std::min(begin + piece_, batch_.size());
-        for (size_t i = begin; i < end; ++i) {
-          Slot& s = slots_[i];
-          s.original = batch_[i];
-          s.worker = w;
-          s.events_begin = e.events_.size();
-          s.journal_begin = e.journal_.size();
-          e.counters_ = ScrubCounters{};
-          e.scrub_at(batch_[i], base_ + i);
-          s.events_end = e.events_.size();
-          s.journal_end = e.journal_.size();
-          s.counters = e.counters_;
-        }
+      if (step == kScrub) {
+        scrub_pieces(w);
+      } else if (step == kSettle) {
+        settle_own(w);
+      } else {
+        commit_own(w);
       }
     } catch (...) {
       std::lock_guard lock(mu_);
       if (!error_) error_ = std::current_exception();
-      next_.store(batch_.size(), std::memory_order_relaxed);  // the others stop too
+      next_.store(batch_.size(), std::memory_order_relaxed);  // the others stop scrubbing
     }
   }
 
-  // Exchange i, all before it settled: it stands, or it is scrubbed again.
+  // Step 1.
+  void scrub_pieces(size_t w) {
+    Engine& e = *workers_[w];
+    while (true) {
+      const size_t begin = next_.fetch_add(piece_, std::memory_order_relaxed);
+      if (begin >= batch_.size()) break;
+      const size_t end = std::min(begin + piece_, batch_.size());
+      for (size_t i = begin; i < end; ++i) {
+        Slot& s = slots_[i];
+        s.original = batch_[i];
+        s.worker = w;
+        s.events_begin = e.events_.size();
+        s.writes_begin = e.writes_.size();
+        s.journal_begin = e.journal_.size();
+        e.counters_ = ScrubCounters{};
+        e.batch_index_ = uint32_t(i);
+        e.scrub_at(batch_[i], base_ + i);
+        s.events_end = e.events_.size();
+        s.writes_end = e.writes_.size();
+        s.journal_end = e.journal_.size();
+        s.counters = e.counters_;
+      }
+    }
+  }
+
+  // Step 2, for worker w's exchanges.
+  void settle_own(size_t w) {
+    Engine& e = *workers_[w];
+    size_t suspects = 0;
+    for (size_t i = 0; i < batch_.size(); ++i) {
+      Slot& s = slots_[i];
+      if (s.worker != w) continue;
+      s.rescrubbed = false;
+      s.checks_begin = e.checks_.size();
+      bool suspect = false;
+      for (size_t k = s.events_begin; k < s.events_end; ++k) {
+        const MemoryEvent& ev = e.events_[k];
+        if (ev.type == MemoryEvent::kRemembered) {
+          e.checks_.push_back(ev);
+        } else if (written_before(ev.hash, i, w)) {
+          e.checks_.push_back(ev);
+          suspect = true;
+        }
+      }
+      s.suspect = suspect;
+      if (suspect) {
+        ++suspects;
+        s.checks_end = e.checks_.size();
+        continue;
+      }
+      e.checks_.resize(s.checks_begin);
+      e.committed_.merge(s.counters);
+      add_journal(e, s, i, e.report_, e.report_paths_);
+    }
+    if (suspects > 0) {
+      std::lock_guard lock(mu_);
+      suspects_ += suspects;
+    }
+  }
+
+  // Whether a worker other than w remembered a value in the slot of `hash` in an exchange of
+  // the batch before exchange i.
+  bool written_before(uint64_t hash, size_t i, size_t w) const {
+    const size_t slot = hash & (master_.memory_slots_ - 1);
+    for (size_t o = 0; o < workers_.size(); ++o) {
+      if (o == w) continue;
+      const uint32_t* first = workers_[o]->first_write_.get(slot);
+      if (first != nullptr && *first - 1 < i) return true;
+    }
+    return false;
+  }
+
+  // Step 4, for worker w's exchanges.
+  void commit_own(size_t w) {
+    Engine& e = *workers_[w];
+    for (size_t i = 0; i < batch_.size(); ++i) {
+      const Slot& s = slots_[i];
+      if (s.worker != w || !s.suspect || s.rescrubbed) continue;
+      e.committed_.merge(s.counters);
+      add_journal(e, s, i, e.report_, e.report_paths_);
+    }
+  }
+
+  // Adds exchange i's report entries (kept by worker `w`) to `report`.
+  void add_journal(const Engine& w, const Slot& s, size_t i, Report& report,
+                   std::unordered_map<const std::string*, FieldStats*>& paths) {
+    const uint64_t place = 2 * (base_ + i) + 1;  // as Engine::next_record() numbers them
+    for (size_t k = s.journal_begin; k < s.journal_end; ++k) {
+      const JournalEntry& j = w.journal_[k];
+      if (j.type == JournalEntry::kJsonBody) {
+        report.add_json_body((j.n & 1) != 0, (j.n & 2) != 0);
+        continue;
+      }
+      const std::pair<uint64_t, uint64_t> first{place, k - s.journal_begin};
+      auto [it, fresh] = paths.try_emplace(j.path, nullptr);
+      if (fresh) it->second = &report.field(*j.path, first);
+      FieldStats& f = *it->second;
+      if (first < f.first) f.first = first;
+      if (j.type == JournalEntry::kRecord) {
+        report.add(f, j.observation);
+      } else {
+        report.add_residual(f, j.n);
+      }
+    }
+  }
+
+  // Step 3 for exchange i, all before it done.
   void settle(size_t i) {
     Slot& s = slots_[i];
     const Engine& w = *workers_[s.worker];
-    check_.clear();
-    bool holds = true;
-    for (size_t k = s.events_begin; k < s.events_end && holds; ++k) {
-      const MemoryEvent& ev = w.events_[k];
-      if (ev.type == MemoryEvent::kRemembered) {
-        check_.remember(ev.hash, ev.kind, ev.action, master_);
-        continue;
+    if (s.suspect) {
+      ++stats_.checked;
+      // The worker saw the master's memory as the batch began with the values of its own
+      // exchanges before this one: the memory of now but in slots that another worker's
+      // exchanges before this one wrote, which are the questions listed.
+      check_.clear();
+      bool holds = true;
+      for (size_t k = s.checks_begin; k < s.checks_end && holds; ++k) {
+        const MemoryEvent& ev = w.checks_[k];
+        if (ev.type == MemoryEvent::kRemembered) {
+          check_.remember(ev.hash, ev.kind, ev.action, master_);
+          continue;
+        }
+        const Memo* m = check_.find(ev.hash, master_);
+        holds = ev.type == MemoryEvent::kFound
+                    ? m != nullptr && m->kind == ev.kind && m->action == ev.action
+                    : m == nullptr;
       }
-      const Memo* m = check_.find(ev.hash, master_);
-      holds = ev.type == MemoryEvent::kFound
-                  ? m != nullptr && m->kind == ev.kind && m->action == ev.action
-                  : m == nullptr;
-    }
-    if (!holds) {
-      std::swap(batch_[i], s.original);
-      master_.scrub_at(batch_[i], base_ + i);
-      ++stats_.rescrubbed;
-      return;
-    }
-    master_.counters_.merge(s.counters);
-    for (size_t k = s.events_begin; k < s.events_end; ++k) {
-      const MemoryEvent& ev = w.events_[k];
-      if (ev.type == MemoryEvent::kRemembered) master_.remember_hash(ev.hash, ev.kind, ev.action);
-    }
-    Report& report = master_.report_;
-    for (size_t k = s.journal_begin; k < s.journal_end; ++k) {
-      const JournalEntry& j = w.journal_[k];
-      switch (j.type) {
-        case JournalEntry::kRecord:
-          report.add(field(*j.path), j.observation);
-          break;
-        case JournalEntry::kResidual:
-          report.add_residual(field(*j.path), j.n);
-          break;
-        case JournalEntry::kJsonBody:
-          report.add_json_body((j.n & 1) != 0, (j.n & 2) != 0);
-          break;
+      if (!holds) {
+        // (It remembers what the worker remembered: that never depends on the answers.)
+        std::swap(batch_[i], s.original);
+        master_.scrub_at(batch_[i], base_ + i);
+        s.rescrubbed = true;
+        ++stats_.rescrubbed;
+        return;
       }
     }
-  }
-
-  // The master report's entry for a path a worker's decision holds (cached by its address
-  // for one batch: a worker may let go of its decisions between batches).
-  FieldStats& field(const std::string& path) {
-    auto [it, fresh] = paths_.try_emplace(&path, nullptr);
-    if (fresh) it->second = &master_.report_.field(path);
-    return *it->second;
+    for (size_t k = s.writes_begin; k < s.writes_end; ++k) {
+      __builtin_prefetch(&master_.memory_->get()[w.writes_[k].hash & (master_.memory_slots_ - 1)]);
+    }
+    for (size_t k = s.writes_begin; k < s.writes_end; ++k) {
+      const MemoryEvent& ev = w.writes_[k];
+      master_.remember_hash(ev.hash, ev.kind, ev.action);
+    }
   }
 
   Engine master_;
@@ -2853,9 +3037,11 @@ class ParallelEngine final : public Scrubber {
   std::mutex mu_;
   std::condition_variable start_, done_;
   uint64_t generation_ = 0;
+  Step step_ = kScrub;
   size_t busy_ = 0;
   bool quit_ = false;
   std::exception_ptr error_;
+  uint64_t next_ordinal_ = 0;  // exchanges scrubbed so far
   // The batch being scrubbed.
   std::span<Exchange> batch_;
   uint64_t base_ = 0;
@@ -2863,8 +3049,11 @@ class ParallelEngine final : public Scrubber {
   std::atomic<size_t> next_{0};
   std::vector<Slot> slots_;
   Engine::MemoryOverlay check_;
-  std::unordered_map<const std::string*, FieldStats*> paths_;
+  size_t suspects_ = 0;  // in the batch (settle_own())
   ParallelStats stats_;
+  uint64_t report_seed_;
+  mutable ScrubCounters merged_counters_;
+  mutable Report merged_report_;
 };
 
 }  // namespace

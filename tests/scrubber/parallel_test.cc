@@ -247,6 +247,42 @@ TEST(ParallelScrub, WithoutShapeStatisticsAndWithTheDefaultPolicy) {
   EXPECT_EQ(many.report["shape_statistics"], false);
 }
 
+TEST(ParallelScrub, PastTheBoundOnPathsTheSamePathsGetTheirOwnEntry) {
+  // 6,000 paths, each met first in its own exchange: the report keeps the first 4,096 met in
+  // input order and counts the rest under "(other)", on any number of threads.
+  std::vector<Exchange> in;
+  for (uint64_t i = 0; i < 300; ++i) {
+    std::string body = "{";
+    for (uint64_t k = 0; k < 20; ++k) {
+      uint64_t n = (i * 20 + k) * 7919 % 6000;  // the paths come in no sorted order
+      std::string key = "f";
+      for (int d = 0; d < 3; ++d, n /= 26) key += char('a' + n % 26);
+      body += (k ? ",\"" : "\"") + key + "\":\"user" + std::to_string(i) + "@mail.example\"";
+    }
+    Exchange e;
+    e.id = i + 1;
+    e.request.method = "POST";
+    e.request.target = "/forms";
+    set_body(e.request.headers, e.request.body, e.request.body_size, "application/json",
+             body + "}");
+    in.push_back(std::move(e));
+  }
+  const Policy policy = default_policy();
+  const Scrubbed one = scrub(policy, in, 1, {1});
+  size_t paths = 0;
+  bool other = false;
+  for (const auto& f : one.report["fields"]) {
+    ++paths;
+    if (f["path"] == "(other)") other = true;
+  }
+  EXPECT_EQ(paths, Report::kMaxPaths + 1);
+  EXPECT_TRUE(other);
+  for (int threads : {2, 3}) {
+    const Scrubbed many = scrub(policy, in, threads, {16, 64});
+    expect_same(many, one, std::to_string(threads) + " threads, 6,000 paths");
+  }
+}
+
 TEST(ParallelScrub, OneExchangeAtATimeAndMetadataGoThroughTheMaster) {
   // scrub() and scrub_text() on a parallel engine are one engine's, in order with its batches.
   const auto in = shop_corpus(120);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "twin/scrubber/kind.h"
@@ -108,6 +109,9 @@ struct FieldStats {
   uint64_t shape_kept = 0;  // values whose character-class shape is the same after
   uint64_t residual = 0;    // detections left in the output that twin did not write
   std::array<uint64_t, kKindCount> kinds{};
+  /// When the path was first met: Report::field(path, first) of its making (reports of several
+  /// threads merge in that order: merge_in_order).
+  std::pair<uint64_t, uint64_t> first{UINT64_MAX, UINT64_MAX};
 
   /// Kolmogorov–Smirnov distance between the two length distributions, in [0, 1].
   double length_ks() const;
@@ -136,6 +140,16 @@ class Report {
   /// The statistics of a path, created when new; the reference stays valid for the report's life
   /// (callers on the hot path keep it instead of looking the path up again).
   FieldStats& field(std::string_view path) { return at(path); }
+  /// The same, noting `first` (an ordering key: the place in the input of the exchange, and of
+  /// the record within it) when the path is new.
+  FieldStats& field(std::string_view path, std::pair<uint64_t, uint64_t> first) {
+    FieldStats& f = at(path);
+    if (first < f.first) f.first = first;
+    return f;
+  }
+  /// 0: no bound on the number of paths (a report of one of several threads, merged later in
+  /// order); kMaxPaths by default.
+  void set_max_paths(size_t n) { max_paths_ = n; }
   void record(FieldStats& field, std::string_view before, std::string_view after, Kind kind) {
     add(field, observe(before, after, kind));
   }
@@ -171,6 +185,10 @@ class Report {
 
   /// Adds another report (from another thread) into this one.
   void merge(const Report& other);
+  /// Adds reports of several threads whose paths were noted with field(path, first): paths are
+  /// made in the order they were first met across all of them, so that the bound on paths
+  /// (kMaxPaths, then "(other)") takes the paths one report of all the input would have.
+  void merge_in_order(const std::vector<const Report*>& reports);
 
   /// The report as JSON (docs/scrub.md documents the schema).
   nlohmann::json to_json() const;
@@ -180,6 +198,7 @@ class Report {
  private:
   FieldStats& at(std::string_view path);
   uint64_t seed_;
+  size_t max_paths_ = kMaxPaths;
   bool shape_statistics_ = true;
   std::map<std::string, FieldStats, std::less<>> fields_;
   uint64_t residual_ = 0;
