@@ -429,10 +429,16 @@ class SlotMap {
     used_.clear();
     bits_.fill(0);
   }
+  using Bits = std::array<uint64_t, 512>;
+  // Whether a map whose bitmap is (or is within) `bits` may hold `slot`.
+  static bool may_hold(const Bits& bits, size_t slot) {
+    const size_t b = bit(slot + 1);
+    return ((bits[b >> 6] >> (b & 63)) & 1) != 0;
+  }
+  const Bits& bits() const { return bits_; }
   const V* get(size_t slot) const {
+    if (!may_hold(bits_, slot)) return nullptr;
     const size_t key = slot + 1;
-    const size_t b = bit(key);
-    if (((bits_[b >> 6] >> (b & 63)) & 1) == 0) return nullptr;
     for (size_t i = home(key);; i = (i + 1) & (cells_.size() - 1)) {
       if (cells_[i].key == key) return &cells_[i].value;
       if (cells_[i].key == 0) return nullptr;
@@ -469,8 +475,8 @@ class SlotMap {
     for (uint32_t i : was) put(old[i].key - 1) = old[i].value;
   }
   std::vector<Cell> cells_;
-  std::vector<uint32_t> used_;        // the cells in use
-  std::array<uint64_t, 512> bits_{};  // by bit(key): a cell may hold the key
+  std::vector<uint32_t> used_;  // the cells in use
+  Bits bits_{};                 // by bit(key): a cell may hold the key
   size_t shift_ = 64;
 };
 
@@ -2814,6 +2820,11 @@ class ParallelEngine final : public Scrubber {
     suspects_ = 0;
     for (auto& w : workers_) w->begin_batch();
     run(kScrub);
+    written_.fill(0);
+    for (const auto& w : workers_) {
+      const auto& bits = w->first_write_.bits();
+      for (size_t k = 0; k < written_.size(); ++k) written_[k] |= bits[k];
+    }
     run(kSettle);
     for (size_t i = 0; i < batch.size(); ++i) settle(i);
     if (suspects_ > 0) run(kCommit);
@@ -2949,6 +2960,7 @@ class ParallelEngine final : public Scrubber {
   // the batch before exchange i.
   bool written_before(uint64_t hash, size_t i, size_t w) const {
     const size_t slot = hash & (master_.memory_slots_ - 1);
+    if (!SlotMap<uint32_t>::may_hold(written_, slot)) return false;  // no worker wrote it
     for (size_t o = 0; o < workers_.size(); ++o) {
       if (o == w) continue;
       const uint32_t* first = workers_[o]->first_write_.get(slot);
@@ -3049,7 +3061,8 @@ class ParallelEngine final : public Scrubber {
   std::atomic<size_t> next_{0};
   std::vector<Slot> slots_;
   Engine::MemoryOverlay check_;
-  size_t suspects_ = 0;  // in the batch (settle_own())
+  size_t suspects_ = 0;              // in the batch (settle_own())
+  SlotMap<uint32_t>::Bits written_;  // the workers' first_write_ bitmaps together
   ParallelStats stats_;
   uint64_t report_seed_;
   mutable ScrubCounters merged_counters_;

@@ -169,8 +169,9 @@ class Report {
   void add_residual(std::string_view path, uint64_t n) { add_residual(field(path), n); }
   void add_residual(FieldStats& field, uint64_t n);
   /// A valid JSON body was scrubbed; `checked` when its structure before and after was
-  /// compared (the engine checks the first 64 changed bodies and every 16th after: a full
-  /// second and third pass over every body would cost more than the scrub itself).
+  /// compared (the engine checks the changed bodies of the first 64 exchanges and of one
+  /// exchange in 16 after, by a hash of its place in the input: a full second and third pass
+  /// over every body would cost more than the scrub itself).
   void add_json_body(bool checked, bool same_structure) {
     ++json_bodies_;
     if (checked) ++json_structure_checked_;
