@@ -52,8 +52,9 @@ Run add_scrub(CLI::App& app) {
                   "Threads in all. 1: read, scrub and write on one thread; 2 or 3: reading and "
                   "writing on threads of their own, the scrub on one; N >= 4: N - 2 threads "
                   "scrub. The output is the same byte for byte. Default: on 4 cores or more, "
-                  "the cores twin may use + 1 (at most 18); 3 on 2 or 3 cores; 1 on one")
-      ->check(CLI::Range(1, 1024));
+                  "the cores twin may use + 1 (at most 18); 3 on 2 or 3 cores; 1 on one. At "
+                  "most 66 (each scrubbing thread keeps caches of about 10 MiB)")
+      ->check(CLI::Range(1, 66));
   add_scrub_options(cmd, cli->setup, "--policy");
 
   return [cli]() -> int {

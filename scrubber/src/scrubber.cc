@@ -18,6 +18,7 @@
 #include <new>
 #include <set>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -2773,16 +2774,14 @@ class ParallelEngine final : public Scrubber {
       workers_.push_back(std::make_unique<Engine>(policy, key, detectors, &master_));
       workers_.back()->report_.set_max_paths(0);
     }
-    for (int i = 1; i < threads; ++i) helpers_.emplace_back([this, i] { helper(size_t(i)); });
-  }
-  ~ParallelEngine() override {
-    {
-      std::lock_guard lock(mu_);
-      quit_ = true;
+    try {
+      for (int i = 1; i < threads; ++i) helpers_.emplace_back([this, i] { helper(size_t(i)); });
+    } catch (...) {
+      stop_helpers();  // those that started (a thread that cannot start throws system_error)
+      throw;
     }
-    start_.notify_all();
-    for (auto& t : helpers_) t.join();
   }
+  ~ParallelEngine() override { stop_helpers(); }
 
   void scrub(Exchange& ex) override { master_.scrub_at(ex, next_ordinal_++); }
   bool scrub_text(std::string& text) override {
@@ -2843,6 +2842,16 @@ class ParallelEngine final : public Scrubber {
     bool suspect = false;
     bool rescrubbed = false;
   };
+
+  void stop_helpers() {
+    {
+      std::lock_guard lock(mu_);
+      quit_ = true;
+    }
+    start_.notify_all();
+    for (auto& t : helpers_) t.join();
+    helpers_.clear();
+  }
 
   // Runs `step` on every worker, the calling thread being worker 0; rethrows what one threw.
   void run(Step step) {
@@ -3078,8 +3087,12 @@ Result<std::unique_ptr<Scrubber>> Scrubber::create(const Policy& policy, const K
   auto shared_policy = std::make_shared<const Policy>(policy);
   std::shared_ptr<const Detectors> shared_detectors(std::move(*detectors));
   if (threads > 1) {
-    return std::unique_ptr<Scrubber>(
-        new ParallelEngine(shared_policy, key, shared_detectors, threads));
+    try {
+      return std::unique_ptr<Scrubber>(
+          new ParallelEngine(shared_policy, key, shared_detectors, threads));
+    } catch (const std::system_error& e) {
+      return fail("cannot start " + std::to_string(threads - 1) + " scrub threads: " + e.what());
+    }
   }
   return std::unique_ptr<Scrubber>(new Engine(shared_policy, key, shared_detectors));
 }

@@ -245,6 +245,15 @@ TEST(ParallelScrub, WithoutShapeStatisticsAndWithTheDefaultPolicy) {
   const Scrubbed many = scrub(policy, in, 4, {32}, false);
   expect_same(many, one, "default policy, 4 threads");
   EXPECT_EQ(many.report["shape_statistics"], false);
+
+  // Without a memory of values, nothing is asked and nothing is checked.
+  auto none = parse_policy("version: 1\nmemory:\n  values: 0\n", "none.yaml");
+  ASSERT_TRUE(none) << none.error().message;
+  const Scrubbed forgetful_one = scrub(*none, in, 1, {1}, false);
+  const Scrubbed forgetful = scrub(*none, in, 3, {40}, false);
+  expect_same(forgetful, forgetful_one, "no memory, 3 threads");
+  EXPECT_EQ(forgetful.counters["memory_hits"], 0);
+  EXPECT_EQ(forgetful.stats.checked, 0u);
 }
 
 TEST(ParallelScrub, PastTheBoundOnPathsTheSamePathsGetTheirOwnEntry) {
