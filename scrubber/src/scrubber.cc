@@ -413,11 +413,12 @@ struct TransparentHash {
 // chosen by their place are remembered, and the memory is asked only about values no place
 // chose), so workers scrub their exchanges at once, each asking the memory as it stood when the
 // batch began plus what it remembered itself since, and note every question with its answer
-// and every value remembered. One thread then walks the exchanges in input order: where every
-// answer an exchange got is the one the memory, as the exchanges before it left it, gives, the
-// exchange stands and its counts, report entries and remembered values are added; where one is
-// not, the exchange is scrubbed again from a copy, against the true memory. The output, counters
-// and report are those of one engine, byte for byte, whatever the thread count.
+// and every value remembered. An exchange that asked only about slots of the memory's table no
+// other worker's earlier exchange wrote saw the memory as it is in input order, and stands; the
+// others have their answers checked in input order against the memory as the exchanges before
+// them left it, and one whose answer differs is scrubbed again from a copy (ParallelEngine).
+// The output, counters and report are those of one engine, byte for byte, whatever the thread
+// count.
 
 // A small map from slots of the memory's table to V, emptied often: open addressing, at most
 // half full, emptied by the cells it used. Most questions are about slots it does not hold: a

@@ -279,3 +279,50 @@ TEST(Staged, ReusedExchangesDoNotKeepALargeBodysCapacity) {
 
 }  // namespace
 }  // namespace twin::cli
+
+namespace twin::cli {
+namespace {
+
+// run_staged_batches: the work gets the exchanges in order, in batches of at most the option's
+// size (of one with one thread), on the calling thread; every exchange it changed is written,
+// in order; the progress tick counts them.
+TEST(StagedBatches, WorkSeesOrderedBatchesAndEverythingIsWritten) {
+  for (int threads : {1, 3}) {
+    FakeSource src(1000);
+    StagedOptions o;
+    o.threads = threads;
+    o.batch_exchanges = 48;
+    const auto caller = std::this_thread::get_id();
+    std::vector<uint64_t> worked, written;
+    size_t largest = 0;
+    uint64_t ticked = 0;
+    bool off_thread = false;
+    const StagedResult r = run_staged_batches(
+        src,
+        [&](std::span<traffic::Exchange> batch) {
+          if (std::this_thread::get_id() != caller) off_thread = true;
+          largest = std::max(largest, batch.size());
+          for (auto& e : batch) {
+            worked.push_back(e.id);
+            e.request.target += "?b";
+          }
+        },
+        [&](const traffic::Exchange& e) -> Result<void> {
+          if (!e.request.target.ends_with("?b")) return fail("not worked on");
+          written.push_back(e.id);
+          return {};
+        },
+        o, [&](uint64_t n) { ticked = n; });
+    EXPECT_EQ(r.read, 1000u) << threads;
+    EXPECT_EQ(r.written, 1000u) << threads;
+    EXPECT_TRUE(r.write_error.empty()) << r.write_error;
+    EXPECT_EQ(worked, ids(1, 1000)) << threads;
+    EXPECT_EQ(written, ids(1, 1000)) << threads;
+    EXPECT_EQ(ticked, 1000u) << threads;
+    EXPECT_FALSE(off_thread);
+    EXPECT_EQ(largest, threads == 1 ? 1u : 48u) << threads;
+  }
+}
+
+}  // namespace
+}  // namespace twin::cli
