@@ -588,6 +588,7 @@ class Engine final : public Scrubber {
     checks_.clear();
     journal_.clear();
     first_write_.clear();
+    first_value_.clear();
     report_paths_.clear();
     if (decisions_.size() > 100000) clear_decisions();
   }
@@ -975,8 +976,11 @@ class Engine final : public Scrubber {
       events_.push_back({h, action, kind, MemoryEvent::kRemembered});
       writes_.push_back(events_.back());
       overlay_.remember(h, kind, action, *master_);
-      uint32_t& first = first_write_.put(h & (memory_slots_ - 1));
-      if (first == 0) first = batch_index_ + 1;  // (its exchanges come in input order)
+      // (its exchanges come in input order: the first write is the earliest)
+      if (uint32_t& first = first_write_.put(h & (memory_slots_ - 1)); first == 0) {
+        first = batch_index_ + 1;
+      }
+      if (uint32_t& first = first_value_.put(h >> 1); first == 0) first = batch_index_ + 1;
       return;
     }
     remember_hash(h, kind, action);
@@ -2725,6 +2729,7 @@ class Engine final : public Scrubber {
   std::vector<JournalEntry> journal_;
   uint32_t batch_index_ = 0;       // of the exchange being scrubbed
   SlotMap<uint32_t> first_write_;  // slot → the first exchange of the batch that wrote it, + 1
+  SlotMap<uint32_t> first_value_;  // the same by the value's hash (h >> 1: h is odd)
   ScrubCounters committed_;        // of the exchanges that stood as scrubbed here
   std::unordered_map<const std::string*, FieldStats*> report_paths_;  // for one batch
   int multipart_depth_ = 0;
@@ -2821,9 +2826,14 @@ class ParallelEngine final : public Scrubber {
     for (auto& w : workers_) w->begin_batch();
     run(kScrub);
     written_.fill(0);
+    written_values_.fill(0);
     for (const auto& w : workers_) {
       const auto& bits = w->first_write_.bits();
-      for (size_t k = 0; k < written_.size(); ++k) written_[k] |= bits[k];
+      const auto& value_bits = w->first_value_.bits();
+      for (size_t k = 0; k < written_.size(); ++k) {
+        written_[k] |= bits[k];
+        written_values_[k] |= value_bits[k];
+      }
     }
     run(kSettle);
     for (size_t i = 0; i < batch.size(); ++i) settle(i);
@@ -2945,7 +2955,7 @@ class ParallelEngine final : public Scrubber {
         const MemoryEvent& ev = e.events_[k];
         if (ev.type == MemoryEvent::kRemembered) {
           e.checks_.push_back(ev);
-        } else if (written_before(ev.hash, i, w)) {
+        } else if (written_before(ev, i, w)) {
           e.checks_.push_back(ev);
           suspect = true;
         }
@@ -2966,14 +2976,19 @@ class ParallelEngine final : public Scrubber {
     }
   }
 
-  // Whether a worker other than w remembered a value in the slot of `hash` in an exchange of
-  // the batch before exchange i.
-  bool written_before(uint64_t hash, size_t i, size_t w) const {
-    const size_t slot = hash & (master_.memory_slots_ - 1);
-    if (!SlotMap<uint32_t>::may_hold(written_, slot)) return false;  // no worker wrote it
+  // Whether the answer to question `ev` of exchange i, asked by worker w, can differ from the
+  // answer in input order. A value found may have been evicted since from its slot of the
+  // memory's table, by a value that another worker remembered in an exchange before i: then
+  // yes. A value not found would be found only if another worker remembered that very value
+  // before i (a value is only in the table if remembered, and the worker saw its own values).
+  bool written_before(const MemoryEvent& ev, size_t i, size_t w) const {
+    const bool found = ev.type == MemoryEvent::kFound;
+    const size_t key = found ? ev.hash & (master_.memory_slots_ - 1) : ev.hash >> 1;
+    if (!SlotMap<uint32_t>::may_hold(found ? written_ : written_values_, key)) return false;
     for (size_t o = 0; o < workers_.size(); ++o) {
       if (o == w) continue;
-      const uint32_t* first = workers_[o]->first_write_.get(slot);
+      const auto& map = found ? workers_[o]->first_write_ : workers_[o]->first_value_;
+      const uint32_t* first = map.get(key);
       if (first != nullptr && *first - 1 < i) return true;
     }
     return false;
@@ -3071,8 +3086,9 @@ class ParallelEngine final : public Scrubber {
   std::atomic<size_t> next_{0};
   std::vector<Slot> slots_;
   Engine::MemoryOverlay check_;
-  size_t suspects_ = 0;              // in the batch (settle_own())
-  SlotMap<uint32_t>::Bits written_;  // the workers' first_write_ bitmaps together
+  size_t suspects_ = 0;                     // in the batch (settle_own())
+  SlotMap<uint32_t>::Bits written_;         // the workers' first_write_ bitmaps together
+  SlotMap<uint32_t>::Bits written_values_;  // and their first_value_ bitmaps
   ParallelStats stats_;
   uint64_t report_seed_;
   mutable ScrubCounters merged_counters_;
