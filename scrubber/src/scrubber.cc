@@ -2754,11 +2754,12 @@ class Engine final : public Scrubber {
 //  1. The batch is cut into pieces of a few exchanges that the workers (the calling thread and
 //     threads - 1 of the engine's own) take in turn; each keeps a copy of an exchange before
 //     scrubbing it, notes its questions to the memory, the values it remembered (and the first
-//     exchange that remembered each slot of the table) and its report entries.
-//  2. Each worker looks at its own exchanges: one that asked about no slot another worker's
-//     earlier exchange wrote saw the memory as it is in input order, so it stands, and the
-//     worker adds its counters and report entries to its own. The others are suspect: the
-//     worker lists their values remembered and the questions about such slots, in order.
+//     exchange that remembered each value, and each slot of the table) and its report entries.
+//  2. Each worker looks at its own exchanges: one whose answers no other worker's earlier
+//     exchange can have changed (it remembered no value the exchange did not find, and wrote
+//     no slot of a value it found: written_before()) saw the memory as it is in input order,
+//     so it stands, and the worker adds its counters and report entries to its own. The others
+//     are suspect: the worker lists their values remembered and those questions, in order.
 //  3. The calling thread walks the batch in input order and writes every exchange's values
 //     into the master's memory; a suspect exchange's listed answers are checked first against
 //     it: it stands, or it is put back from its copy and scrubbed again by the master.
@@ -2838,12 +2839,21 @@ class ParallelEngine final : public Scrubber {
     run(kSettle);
     for (size_t i = 0; i < batch.size(); ++i) settle(i);
     if (suspects_ > 0) run(kCommit);
+    // The copies keep their strings' capacity for the next batch, but not a large body's.
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Exchange& o = slots_[i].original;
+      if (o.request.body.capacity() > kKeepCapacity) std::string().swap(o.request.body);
+      if (o.response && o.response->body.capacity() > kKeepCapacity) {
+        std::string().swap(o.response->body);
+      }
+    }
     ++stats_.batches;
     stats_.exchanges += batch.size();
   }
 
  private:
   enum Step : uint8_t { kScrub, kSettle, kCommit };
+  static constexpr size_t kKeepCapacity = 64 * 1024;
   struct Slot {
     Exchange original;  // as it came in (a copy whose strings keep their capacity)
     size_t worker = 0;
