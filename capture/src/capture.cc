@@ -1,7 +1,10 @@
 #include "twin/capture/capture.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <span>
+#include <vector>
 
 #include "engine.h"
 #include "packet.h"
@@ -125,6 +128,31 @@ Result<void> Capture::run(traffic::Writer& writer,
   uint64_t next_id = 0;
   bool limit_reached = false;
   std::string write_error;
+  auto write = [&](const traffic::Exchange& e) {
+    if (!write_error.empty()) {
+      ++counters_.exchanges_unwritten;
+      return;
+    }
+    if (auto r = writer.append(e); !r) {
+      write_error = r.error().message;
+      ++counters_.exchanges_unwritten;
+      return;
+    }
+    ++counters_.exchanges;
+    if (!e.response) ++counters_.exchanges_no_response;
+    if (e.has(traffic::kFlagGap)) ++counters_.exchanges_gap;
+  };
+  // With before_write_batch: exchanges wait here (ids given, counted against the limit) until
+  // the batch is full, counters are published, or the run ends.
+  const bool batched = static_cast<bool>(o.before_write_batch);
+  const size_t batch_size = std::max<size_t>(o.write_batch, 1);
+  std::vector<traffic::Exchange> batch;
+  auto flush = [&]() {
+    if (batch.empty()) return;
+    if (write_error.empty()) o.before_write_batch(std::span<traffic::Exchange>(batch));
+    for (const auto& e : batch) write(e);
+    batch.clear();
+  };
   auto sink = [&](traffic::Exchange&& e) {
     if (limit_reached || !write_error.empty()) {
       if (limit_reached) {
@@ -135,21 +163,21 @@ Result<void> Capture::run(traffic::Writer& writer,
       return;
     }
     e.id = ++next_id;
-    if (o.before_write) o.before_write(e);
-    if (auto r = writer.append(e); !r) {
-      write_error = r.error().message;
-      ++counters_.exchanges_unwritten;
+    if (batched) {
+      batch.push_back(std::move(e));
+      if (o.max_exchanges > 0 && next_id >= o.max_exchanges) limit_reached = true;
+      if (batch.size() >= batch_size || limit_reached) flush();
       return;
     }
-    ++counters_.exchanges;
-    if (!e.response) ++counters_.exchanges_no_response;
-    if (e.has(traffic::kFlagGap)) ++counters_.exchanges_gap;
+    if (o.before_write) o.before_write(e);
+    write(e);
     if (o.max_exchanges > 0 && counters_.exchanges >= o.max_exchanges) limit_reached = true;
   };
   Engine engine(eo, counters_, sink);
   PacketDecoder decoder(source.linktype(), counters_);
 
   auto publish = [&]() -> Result<void> {
+    flush();
     const auto k = source.stats();
     counters_.kernel_received = k.received;
     counters_.kernel_drops = k.dropped;

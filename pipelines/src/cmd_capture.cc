@@ -2,15 +2,18 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "commands.h"
 #include "scrub_setup.h"
+#include "staged.h"
 #include "twin/capture/capture.h"
 
 namespace twin::cli {
@@ -22,6 +25,14 @@ struct CaptureCli {
   std::string output;
   bool quiet = false;
   std::string scrub;  // --scrub POLICY ("default" for the built-in policy)
+  int scrub_threads = default_scrub_threads();
+
+  // From 4 cores, all but one (at most 16): the capture's own thread is one of them, and the
+  // kernel's buffer holds the packets while it scrubs. On fewer, the scrub stays on it.
+  static int default_scrub_threads() {
+    const int cores = usable_cores();
+    return cores >= 4 ? std::min(cores - 1, 16) : 1;
+  }
   ScrubSetup scrub_setup;
 };
 
@@ -134,6 +145,12 @@ Run add_capture(CLI::App& app) {
                   "Scrub in memory with POLICY (YAML; 'default' for the built-in policy) before "
                   "anything is written: raw personal data never reaches the archive");
   add_scrub_options(cmd, cli->scrub_setup, "--scrub");
+  cmd->add_option("--scrub-threads", cli->scrub_threads,
+                  "Threads that scrub with --scrub, the capture's own among them; exchanges "
+                  "then wait in batches of 16 a thread (at most a stats interval) before they "
+                  "are scrubbed and written. The archive is the same. Default: from 4 cores, "
+                  "all but one (at most 16); else 1")
+      ->check(CLI::Range(1, 64));
 
   return [cli]() -> int {
     auto& o = cli->options;
@@ -149,6 +166,7 @@ Run add_capture(CLI::App& app) {
     if (!cli->scrub.empty()) {
       cli->scrub_setup.policy = cli->scrub == "default" ? "" : cli->scrub;
       cli->scrub_setup.quiet = cli->quiet;
+      cli->scrub_setup.threads = cli->scrub_threads;
       auto engine = make_scrub_engine(cli->scrub_setup);
       if (!engine) {
         std::fprintf(stderr, "twin: %s\n", engine.error().message.c_str());
@@ -156,7 +174,12 @@ Run add_capture(CLI::App& app) {
       }
       scrub = std::move(*engine);
       auto* s = scrub->scrubber.get();
-      o.before_write = [s](traffic::Exchange& e) { s->scrub(e); };
+      if (cli->scrub_threads > 1) {
+        o.before_write_batch = [s](std::span<traffic::Exchange> b) { s->scrub_batch(b); };
+        o.write_batch = 16 * size_t(cli->scrub_threads);
+      } else {
+        o.before_write = [s](traffic::Exchange& e) { s->scrub(e); };
+      }
       auto* se = &*scrub;
       o.extra_metadata = [se]() { return scrub_metadata(*se); };
     } else if (!cli->scrub_setup.report.empty()) {

@@ -999,6 +999,54 @@ class Scrub(CaptureCase):
         self.assertEqual(rep["residual"], 0)
         self.assertNotIn(b"example.com", open(report, "rb").read())
 
+    def test_capture_scrub_on_several_threads_writes_the_same_archive(self):
+        # --scrub-threads 3: exchanges wait in batches of 48 (two full, one at the end) and are
+        # scrubbed by three threads; the archive's exchanges and scrub counters are those of one
+        # thread (a key file: the same tokens both times).
+        ng = self.nginx()
+        urls = [ng.url(f"/echo-ok?email=user{i % 7}%40example.org&n={i}&ref=ORD-{i // 3:05d}")
+                for i in range(120)]
+
+        def clients():
+            return h.curl(urls, "-H", "Authorization: Bearer tok9QkLmZp42x7", "-H",
+                          "Cookie: sid=s3ss1abcdef12; theme=dark")
+
+        pcap, codes = self.record([ng.http_port], clients)
+        self.assertEqual(codes, [200] * 120)
+        key = self.tmp.join("key")
+        with open(key, "w") as f:
+            f.write("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n")
+        runs = {}
+        for threads in ("1", "3"):
+            runs[threads] = self.capture(pcap, [ng.http_port], "--scrub", "default",
+                                         "--key-file", key, "--scrub-threads", threads,
+                                         out=self.tmp.join(f"scrubbed-{threads}.twin"))
+        one, three = runs["1"], runs["3"]
+        self.assertEqual(len(one.exchanges), 120)
+        self.assertEqual(three.exchanges, one.exchanges)
+        self.assertEqual(three.info["metadata"]["scrub"]["counters"],
+                         one.info["metadata"]["scrub"]["counters"])
+        self.assertEqual(three.info["metadata"]["scrub"]["counters"]["exchanges"], 120)
+        self.assertEqual([e["id"] for e in three.exchanges], list(range(1, 121)))
+        # (and it was three threads: the summary says so; one thread prints no such line)
+        self.assertIn("scrub: 3 threads scrubbing; of 120 exchanges", three.stderr)
+        self.assertNotIn("threads scrubbing", one.stderr)
+        blob = json.dumps(three.exchanges)
+        self.assertNotIn("example.org", blob)
+        self.assertNotIn("tok9QkLmZp42x7", blob)
+        # --max-exchanges stops at the same exchange when they wait in batches.
+        limited = {}
+        for threads in ("1", "3"):
+            limited[threads] = self.capture(pcap, [ng.http_port], "--scrub", "default",
+                                            "--key-file", key, "--scrub-threads", threads,
+                                            "--max-exchanges", "50",
+                                            out=self.tmp.join(f"limited-{threads}.twin"))
+        self.assertEqual(len(limited["3"].exchanges), 50)
+        self.assertEqual(limited["3"].exchanges, limited["1"].exchanges)
+        self.assertEqual(limited["3"].exchanges, one.exchanges[:50])
+        self.assertEqual(limited["3"].counters["exchanges_over_limit"],
+                         limited["1"].counters["exchanges_over_limit"])
+
 
 class OracleSelfTest(CaptureCase):
     """The oracle must see exactly what the clients did, or a broken oracle could pass twin."""

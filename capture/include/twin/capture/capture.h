@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,12 @@ struct CaptureOptions {
   /// --scrub` scrubs here, so that raw data never reaches the archive. Keeps capture free of
   /// any knowledge of the scrubber.
   std::function<void(traffic::Exchange&)> before_write;
+  /// Instead of before_write, when set: called on batches of at most `write_batch` exchanges
+  /// in capture order (ids given), just before they are written; the batch is written when
+  /// full, before counters go into the archive, and at the end (`twin capture --scrub` with
+  /// several scrubbing threads).
+  std::function<void(std::span<traffic::Exchange>)> before_write_batch;
+  size_t write_batch = 64;
   /// Called whenever counters go into the archive: extra metadata to write with them (the
   /// scrubber's counters), merged at the top level.
   std::function<nlohmann::json()> extra_metadata;
