@@ -548,6 +548,12 @@ class Engine final : public Scrubber {
     if (uses_entities_) collect_entities(ex);
     url_person_ = url_names_person(ex.request.target);
 
+    // A body is read as its headers say before they are scrubbed (a policy may scrub or drop
+    // a Content-Type, and a scrubbed header must not change what in the body is scrubbed or
+    // remembered: ParallelEngine counts on that).
+    body_headers_[0].take(ex.request.headers);
+    if (ex.response) body_headers_[1].take(ex.response->headers);
+
     scrub_addresses(ex);
     scrub_target(ex.request.target, Side::kRequest);
     scrub_headers(ex.request.headers, Side::kRequest, &ex.request.target);
@@ -558,14 +564,14 @@ class Engine final : public Scrubber {
         if (h.name == ":authority") h.value = ex.request.authority;
       }
     }
-    scrub_body(ex.request.headers, ex.request.body, ex.request.body_size,
+    scrub_body(ex.request.headers, body_headers_[0], ex.request.body, ex.request.body_size,
                ex.has(traffic::kFlagRequestBodyTruncated), Side::kRequest);
     if (ex.response) {
       if (!ex.response->reason.empty()) {
         scrub_text(ex.response->reason, Side::kResponse, false, Location::kHeader);
       }
       scrub_headers(ex.response->headers, Side::kResponse, nullptr);
-      scrub_body(ex.response->headers, ex.response->body, ex.response->body_size,
+      scrub_body(ex.response->headers, body_headers_[1], ex.response->body, ex.response->body_size,
                  ex.has(traffic::kFlagResponseBodyTruncated), Side::kResponse);
     }
     ex.flags |= traffic::kFlagScrubbed;
@@ -983,6 +989,7 @@ class Engine final : public Scrubber {
       if (uint32_t& first = first_value_.put(h >> 1); first == 0) first = batch_index_ + 1;
       return;
     }
+    if (log_writes_) log_writes_->push_back({h, action, kind, MemoryEvent::kRemembered});
     remember_hash(h, kind, action);
   }
   void remember_hash(uint64_t h, Kind kind, const ActionParams* action) {
@@ -1656,10 +1663,12 @@ class Engine final : public Scrubber {
     if (a.action == Action::kKeep || (d.rule < 0 && d.allow)) return;
     Kind kind = e.family == 6 ? Kind::kIpv6 : Kind::kIpv4;
     // A capture has few distinct addresses and every exchange carries two: remember the last
-    // results (exact: the whole address and the action are compared).
+    // results (exact: the whole address and the action are compared, and a hit counts the
+    // fallbacks the transform counted; an action that reads the exchange's entity is not kept).
     auto& slot = endpoint_cache_[(XXH3_64bits(e.address.data(), e.address.size()) ^ uintptr_t(&a)) &
                                  (endpoint_cache_.size() - 1)];
-    if (slot.action != &a || slot.in_family != e.family || slot.in != e.address) {
+    if (slot.action != &a || slot.in_family != e.family || slot.in != e.address ||
+        !a.entity.empty()) {
       slot.action = &a;
       slot.in_family = e.family;
       slot.in = e.address;
@@ -1667,10 +1676,14 @@ class Engine final : public Scrubber {
       inet_ntop(e.family == 6 ? AF_INET6 : AF_INET, e.address.data(), text, sizeof text);
       slot.text_in = text;
       slot.text_out.clear();
+      const uint64_t fallbacks = counters_.fallbacks;
       transform(p, slot.text_in, kind, a, slot.text_out);
+      slot.fallbacks = counters_.fallbacks - fallbacks;
       unsigned char buf[16] = {};
       slot.ok = inet_pton(e.family == 6 ? AF_INET6 : AF_INET, slot.text_out.c_str(), buf) == 1;
       std::memcpy(slot.out.data(), buf, 16);
+    } else {
+      counters_.fallbacks += slot.fallbacks;
     }
     count(p, kind);
     report_record(d, slot.text_in, slot.text_out, kind);
@@ -2027,18 +2040,34 @@ class Engine final : public Scrubber {
     return BodyType::kBinary;
   }
 
-  void scrub_body(Headers& headers, std::string& body, uint64_t& body_size, bool truncated,
-                  Side side) {
+  // The headers that say how to read a body, as they came (BodyHeaders::take before the
+  // headers are scrubbed).
+  struct BodyHeaders {
+    std::string ce, ct, te;  // Content-Encoding, Content-Type, Transfer-Encoding
+    bool has_ce = false, has_te = false;
+    void take(const Headers& headers) {
+      auto value = [&](std::string_view name, std::string& out) {
+        const Header* h = traffic::find_header(headers, name);
+        out.assign(h ? std::string_view(h->value) : std::string_view());
+        return h != nullptr;
+      };
+      has_ce = value("content-encoding", ce);
+      value("content-type", ct);
+      has_te = value("transfer-encoding", te);
+    }
+  };
+  std::array<BodyHeaders, 2> body_headers_;  // the request's, the response's
+
+  void scrub_body(Headers& headers, const BodyHeaders& how, std::string& body, uint64_t& body_size,
+                  bool truncated, Side side) {
     if (body.empty()) return;
-    const Header* ce = traffic::find_header(headers, "content-encoding");
-    const Header* ct_h = traffic::find_header(headers, "content-type");
-    std::string ct = ct_h ? ct_h->value : std::string();
+    const std::string& ct = how.ct;
     size_t before = body.size();
     bool changed = false;
 
     std::vector<Coding> codings;
-    if (ce) {
-      auto parsed = parse_content_encoding(ce->value);
+    if (how.has_ce) {
+      auto parsed = parse_content_encoding(how.ce);
       if (!parsed) {
         drop_body(headers, body, body_size);
         return;
@@ -2049,9 +2078,9 @@ class Engine final : public Scrubber {
     }
     // Transfer codings other than chunked ("gzip, chunked"): the capture removed the chunking
     // only, so they wrap the content codings and are undone the same way.
-    if (const Header* te = traffic::find_header(headers, "transfer-encoding")) {
+    if (how.has_te) {
       std::string rest;
-      std::string_view v = te->value;
+      std::string_view v = how.te;
       size_t i = 0;
       while (i <= v.size()) {
         size_t comma = v.find(',', i);
@@ -2706,6 +2735,7 @@ class Engine final : public Scrubber {
     uint8_t in_family = 0;
     std::array<uint8_t, 16> in{}, out{};
     std::string text_in, text_out;
+    uint64_t fallbacks = 0;  // counted by the transform
     bool ok = false;
   };
   std::vector<CachedEndpoint> endpoint_cache_ = std::vector<CachedEndpoint>(1024);
@@ -2727,7 +2757,8 @@ class Engine final : public Scrubber {
   std::vector<MemoryEvent> writes_;  // the kRemembered of events_
   std::vector<MemoryEvent> checks_;  // ParallelEngine::settle_own()
   std::vector<JournalEntry> journal_;
-  uint32_t batch_index_ = 0;       // of the exchange being scrubbed
+  std::vector<MemoryEvent>* log_writes_ = nullptr;  // a master's, while it scrubs again
+  uint32_t batch_index_ = 0;                        // of the exchange being scrubbed
   SlotMap<uint32_t> first_write_;  // slot → the first exchange of the batch that wrote it, + 1
   SlotMap<uint32_t> first_value_;  // the same by the value's hash (h >> 1: h is odd)
   ScrubCounters committed_;        // of the exchanges that stood as scrubbed here
@@ -2837,8 +2868,9 @@ class ParallelEngine final : public Scrubber {
       }
     }
     run(kSettle);
+    broken_ = false;
     for (size_t i = 0; i < batch.size(); ++i) settle(i);
-    if (suspects_ > 0) run(kCommit);
+    run(kCommit);
     // The copies keep their strings' capacity for the next batch, but not a large body's.
     for (size_t i = 0; i < batch.size(); ++i) {
       Exchange& o = slots_[i].original;
@@ -2977,8 +3009,6 @@ class ParallelEngine final : public Scrubber {
         continue;
       }
       e.checks_.resize(s.checks_begin);
-      e.committed_.merge(s.counters);
-      add_journal(e, s, i, e.report_, e.report_paths_);
     }
     if (suspects > 0) {
       std::lock_guard lock(mu_);
@@ -3009,7 +3039,7 @@ class ParallelEngine final : public Scrubber {
     Engine& e = *workers_[w];
     for (size_t i = 0; i < batch_.size(); ++i) {
       const Slot& s = slots_[i];
-      if (s.worker != w || !s.suspect || s.rescrubbed) continue;
+      if (s.worker != w || s.rescrubbed) continue;
       e.committed_.merge(s.counters);
       add_journal(e, s, i, e.report_, e.report_paths_);
     }
@@ -3042,6 +3072,10 @@ class ParallelEngine final : public Scrubber {
   void settle(size_t i) {
     Slot& s = slots_[i];
     const Engine& w = *workers_[s.worker];
+    if (broken_) {  // see below: every exchange after it is scrubbed again
+      rescrub(i);
+      return;
+    }
     if (s.suspect) {
       ++stats_.checked;
       // The worker saw the master's memory as the batch began with the values of its own
@@ -3061,11 +3095,17 @@ class ParallelEngine final : public Scrubber {
                     : m == nullptr;
       }
       if (!holds) {
-        // (It remembers what the worker remembered: that never depends on the answers.)
-        std::swap(batch_[i], s.original);
-        master_.scrub_at(batch_[i], base_ + i);
-        s.rescrubbed = true;
-        ++stats_.rescrubbed;
+        // It remembers what the worker remembered: that does not depend on the answers. Were
+        // it ever otherwise, the later exchanges' checks, made against the worker's values,
+        // would not hold: they are all scrubbed again, in order.
+        rescrub(i);
+        const auto& got = master_writes_;
+        broken_ = got.size() != s.writes_end - s.writes_begin ||
+                  !std::equal(got.begin(), got.end(), w.writes_.begin() + long(s.writes_begin),
+                              [](const MemoryEvent& a, const MemoryEvent& b) {
+                                return a.hash == b.hash && a.kind == b.kind && a.action == b.action;
+                              });
+        if (broken_) ++stats_.broken_batches;
         return;
       }
     }
@@ -3076,6 +3116,18 @@ class ParallelEngine final : public Scrubber {
       const MemoryEvent& ev = w.writes_[k];
       master_.remember_hash(ev.hash, ev.kind, ev.action);
     }
+  }
+
+  // Exchange i put back from its copy and scrubbed by the master, its values remembered noted.
+  void rescrub(size_t i) {
+    Slot& s = slots_[i];
+    std::swap(batch_[i], s.original);
+    master_writes_.clear();
+    master_.log_writes_ = &master_writes_;
+    master_.scrub_at(batch_[i], base_ + i);
+    master_.log_writes_ = nullptr;
+    s.rescrubbed = true;
+    ++stats_.rescrubbed;
   }
 
   Engine master_;
@@ -3096,7 +3148,10 @@ class ParallelEngine final : public Scrubber {
   std::atomic<size_t> next_{0};
   std::vector<Slot> slots_;
   Engine::MemoryOverlay check_;
-  size_t suspects_ = 0;                     // in the batch (settle_own())
+  size_t suspects_ = 0;
+  bool broken_ = false;  // a second scrub remembered otherwise than its first (never seen)
+  std::vector<MemoryEvent>
+      master_writes_;  // rescrub()'s                     // in the batch (settle_own())
   SlotMap<uint32_t>::Bits written_;         // the workers' first_write_ bitmaps together
   SlotMap<uint32_t>::Bits written_values_;  // and their first_value_ bitmaps
   ParallelStats stats_;

@@ -292,6 +292,80 @@ TEST(ParallelScrub, PastTheBoundOnPathsTheSamePathsGetTheirOwnEntry) {
   }
 }
 
+Exchange request(uint64_t id, std::string target, traffic::Headers headers, std::string body) {
+  Exchange e;
+  e.id = id;
+  e.protocol = traffic::Protocol::kHttp11;
+  e.request.method = body.empty() ? "GET" : "POST";
+  e.request.target = std::move(target);
+  e.request.authority = "h.example";
+  e.request.headers = std::move(headers);
+  e.request.body = std::move(body);
+  e.request.body_size = e.request.body.size();
+  return e;
+}
+
+TEST(ParallelScrub, AHeaderScrubbedByMemoryDoesNotChangeHowTheBodyIsRead) {
+  // Found by a review (2026-12-07): with a policy that does not allow Content-Type, a
+  // Content-Type value the memory knew ("application/json", a JSON member ruled earlier) became
+  // a token, and the body was then read as text, so its ruled member was not remembered: which
+  // values are remembered depended on what the memory answered, and with 3 threads a later
+  // exchange that met that member kept it unscrubbed. A body is now read as its headers said
+  // before they were scrubbed. Rounds of: P alone (remembers "application/json"), then a batch
+  // of A (evicts it from the one-value memory), B (Content-Type: application/json, a ruled
+  // member), C (B's member in a header no rule covers: scrubbed by memory).
+  auto p = parse_policy(
+      "version: 1\n"
+      "memory:\n  values: 1\n  min_length: 4\n"
+      "rules:\n"
+      "  - where: json:ct\n    action: token\n"
+      "  - where: json:sec\n    action: token\n"
+      "  - where: query:ev\n    action: token\n",
+      "t.yaml");
+  ASSERT_TRUE(p) << p.error().message;
+  std::vector<Exchange> in;
+  std::vector<size_t> sizes;
+  for (int r = 0; r < 200; ++r) {
+    const std::string n = std::to_string(r);
+    in.push_back(request(in.size() + 1, "/p", {{"Content-Type", "application/json; x=1"}},
+                         "{\"ct\":\"application/json\"}"));
+    in.push_back(request(in.size() + 1, "/a?ev=evictor" + n, {}, ""));
+    in.push_back(request(in.size() + 1, "/b", {{"Content-Type", "application/json"}},
+                         "{\"sec\":\"XVALUE" + n + "zz\"}"));
+    in.push_back(request(in.size() + 1, "/c", {{"X-Other", "XVALUE" + n + "zz"}}, ""));
+    sizes.push_back(1);
+    sizes.push_back(3);
+  }
+  const Scrubbed one = scrub(*p, in, 1, {1});
+  for (size_t i = 3; i < in.size(); i += 4) {
+    ASSERT_EQ(one.out[i].request.headers.size(), 1u);
+    EXPECT_NE(one.out[i].request.headers[0].value, in[i].request.headers[0].value) << i;
+  }
+  for (int threads : {2, 3}) {
+    const Scrubbed many = scrub(*p, in, threads, sizes);
+    expect_same(many, one, std::to_string(threads) + " threads, Content-Type by memory");
+    EXPECT_EQ(many.stats.broken_batches, 0u);
+  }
+}
+
+TEST(ParallelScrub, AnAddressThatFallsBackCountsOnceAnExchange) {
+  // Found by the same review: an address's result was cached with the fallback its transform
+  // counted only on the cache's miss, so the count depended on which thread's cache missed.
+  auto p = parse_policy("version: 1\naddresses:\n  client: noise\n", "t.yaml");
+  ASSERT_TRUE(p) << p.error().message;
+  std::vector<Exchange> in;
+  for (uint64_t i = 0; i < 256; ++i) {
+    Exchange e = request(i + 1, "/x", {}, "");
+    e.client.family = 4;
+    e.client.address = {10, 0, 0, uint8_t(1 + i % 2)};
+    e.client.port = 4000;
+    in.push_back(std::move(e));
+  }
+  const Scrubbed one = scrub(*p, in, 1, {1});
+  EXPECT_EQ(one.counters["fallbacks"], 256);  // noise does not apply to an address
+  expect_same(scrub(*p, in, 4, {64}), one, "4 threads, addresses that fall back");
+}
+
 TEST(ParallelScrub, OneExchangeAtATimeAndMetadataGoThroughTheMaster) {
   // scrub() and scrub_text() on a parallel engine are one engine's, in order with its batches.
   const auto in = shop_corpus(120);

@@ -80,6 +80,9 @@ struct ParallelStats {
   // worker otherwise than it answers in input order (a value remembered in an exchange another
   // worker had at the same time): the share of the work that does not spread over the threads
   uint64_t rescrubbed = 0;
+  // batches in which an exchange scrubbed again remembered other values than on its thread:
+  // every exchange after it was scrubbed again too (a safety net; 0 is expected)
+  uint64_t broken_batches = 0;
 };
 
 /// One scrub engine. Not thread-safe: call it from one thread at a time. Engines built from
