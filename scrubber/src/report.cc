@@ -86,6 +86,9 @@ Report::Report(uint64_t hash_seed) : seed_(hash_seed) {}
 FieldStats& Report::at(std::string_view path) {
   auto it = fields_.find(path);
   if (it != fields_.end()) return it->second;
+  if (admitted_ != nullptr && admitted_->find(path) == admitted_->end()) {
+    return fields_["(other)"];
+  }
   if (max_paths_ != 0 && fields_.size() >= max_paths_) return fields_["(other)"];
   return fields_.emplace(std::string(path), FieldStats{}).first->second;
 }
@@ -122,20 +125,36 @@ void Report::add_residual(FieldStats& f, uint64_t n) {
   residual_ += n;
 }
 
+namespace {
+void add_stats(FieldStats& f, const FieldStats& o) {
+  f.count += o.count;
+  f.changed += o.changed;
+  f.distinct_before.merge(o.distinct_before);
+  f.distinct_after.merge(o.distinct_after);
+  merge_hist(f.length_before, o.length_before);
+  merge_hist(f.length_after, o.length_after);
+  f.shape_kept += o.shape_kept;
+  f.residual += o.residual;
+  for (size_t i = 0; i < kKindCount; ++i) f.kinds[i] += o.kinds[i];
+  if (o.first < f.first) f.first = o.first;
+}
+}  // namespace
+
+void Report::restrict_paths(const std::set<std::string, std::less<>>& admitted) {
+  admitted_ = &admitted;
+  for (auto it = fields_.begin(); it != fields_.end();) {
+    if (it->first == "(other)" || admitted.count(it->first) != 0) {
+      ++it;
+      continue;
+    }
+    add_stats(fields_["(other)"], it->second);
+    it = fields_.erase(it);
+  }
+}
+
 void Report::merge(const Report& other) {
   shape_statistics_ = shape_statistics_ && other.shape_statistics_;
-  for (const auto& [path, o] : other.fields_) {
-    auto& f = at(path);
-    f.count += o.count;
-    f.changed += o.changed;
-    f.distinct_before.merge(o.distinct_before);
-    f.distinct_after.merge(o.distinct_after);
-    merge_hist(f.length_before, o.length_before);
-    merge_hist(f.length_after, o.length_after);
-    f.shape_kept += o.shape_kept;
-    f.residual += o.residual;
-    for (size_t i = 0; i < kKindCount; ++i) f.kinds[i] += o.kinds[i];
-  }
+  for (const auto& [path, o] : other.fields_) add_stats(at(path), o);
   residual_ += other.residual_;
   json_bodies_ += other.json_bodies_;
   json_same_structure_ += other.json_same_structure_;

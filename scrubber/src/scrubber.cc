@@ -776,6 +776,11 @@ class Engine final : public Scrubber {
     return ((x ^ (x >> 31)) & 15) == 0;
   }
 
+  // The report's fields may have moved (Report::restrict_paths): look them up again.
+  void forget_report_fields() {
+    for (auto& [key, d] : decisions_) d.stats = nullptr;
+  }
+
   void clear_decisions() {
     decisions_.clear();
     for (auto& r : recent_decisions_) r.decision = nullptr;
@@ -2821,7 +2826,10 @@ class ParallelEngine final : public Scrubber {
   }
   ~ParallelEngine() override { stop_helpers(); }
 
-  void scrub(Exchange& ex) override { master_.scrub_at(ex, next_ordinal_++); }
+  void scrub(Exchange& ex) override {
+    master_.scrub_at(ex, next_ordinal_++);
+    bound_paths();
+  }
   bool scrub_text(std::string& text) override {
     master_.text_ordinal_ = next_ordinal_;
     return master_.scrub_text(text);
@@ -2879,6 +2887,11 @@ class ParallelEngine final : public Scrubber {
         std::string().swap(o.response->body);
       }
     }
+    bound_paths();
+    for (const auto& w : workers_) {
+      stats_.report_paths = std::max<uint64_t>(stats_.report_paths, w->report_.fields().size());
+    }
+    stats_.report_paths = std::max<uint64_t>(stats_.report_paths, master_.report_.fields().size());
     ++stats_.batches;
     stats_.exchanges += batch.size();
   }
@@ -3118,6 +3131,32 @@ class ParallelEngine final : public Scrubber {
     }
   }
 
+  // The reports of the threads keep every path until more than kMaxPaths were met in all;
+  // then the kMaxPaths first met are known for good (the paths met later come later in the
+  // input), and each report folds the others into "(other)" from then on, as one report of
+  // all the input does: so that they stay bounded.
+  void bound_paths() {
+    if (paths_bounded_) return;
+    std::vector<const Report*> all{&master_.report_};
+    for (const auto& w : workers_) all.push_back(&w->report_);
+    std::map<std::string_view, std::pair<uint64_t, uint64_t>> first;
+    for (const Report* r : all) {
+      for (const auto& [path, f] : r->fields()) {
+        auto [it, fresh] = first.try_emplace(path, f.first);
+        if (!fresh && f.first < it->second) it->second = f.first;
+      }
+    }
+    if (first.size() <= Report::kMaxPaths) return;
+    std::vector<std::pair<std::pair<uint64_t, uint64_t>, std::string_view>> order;
+    for (const auto& [path, f] : first) order.emplace_back(f, path);
+    std::sort(order.begin(), order.end());
+    for (size_t k = 0; k < Report::kMaxPaths; ++k) admitted_.emplace(order[k].second);
+    master_.report_.restrict_paths(admitted_);
+    master_.forget_report_fields();
+    for (auto& w : workers_) w->report_.restrict_paths(admitted_);
+    paths_bounded_ = true;
+  }
+
   // Exchange i put back from its copy and scrubbed by the master, its values remembered noted.
   void rescrub(size_t i) {
     Slot& s = slots_[i];
@@ -3149,6 +3188,8 @@ class ParallelEngine final : public Scrubber {
   std::vector<Slot> slots_;
   Engine::MemoryOverlay check_;
   size_t suspects_ = 0;
+  bool paths_bounded_ = false;                   // bound_paths()
+  std::set<std::string, std::less<>> admitted_;  // the paths with their own report entry
   bool broken_ = false;  // a second scrub remembered otherwise than its first (never seen)
   std::vector<MemoryEvent>
       master_writes_;  // rescrub()'s                     // in the batch (settle_own())

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -150,6 +151,11 @@ class Report {
   /// 0: no bound on the number of paths (a report of one of several threads, merged later in
   /// order); kMaxPaths by default.
   void set_max_paths(size_t n) { max_paths_ = n; }
+  /// For a report of one of several threads, once the kMaxPaths paths first met in the input
+  /// are known (`admitted`, which must outlive the report): the paths it holds that are not
+  /// among them are folded into "(other)", and so is every one it meets from now on — as one
+  /// report of all the input does past kMaxPaths. References from field() are invalid after.
+  void restrict_paths(const std::set<std::string, std::less<>>& admitted);
   void record(FieldStats& field, std::string_view before, std::string_view after, Kind kind) {
     add(field, observe(before, after, kind));
   }
@@ -200,6 +206,7 @@ class Report {
   FieldStats& at(std::string_view path);
   uint64_t seed_;
   size_t max_paths_ = kMaxPaths;
+  const std::set<std::string, std::less<>>* admitted_ = nullptr;
   bool shape_statistics_ = true;
   std::map<std::string, FieldStats, std::less<>> fields_;
   uint64_t residual_ = 0;

@@ -83,6 +83,9 @@ struct ParallelStats {
   // batches in which an exchange scrubbed again remembered other values than on its thread:
   // every exchange after it was scrubbed again too (a safety net; 0 is expected)
   uint64_t broken_batches = 0;
+  // the most report paths one thread's report held at the end of a batch (bounded: kMaxPaths
+  // and "(other)", once more paths than that were met)
+  uint64_t report_paths = 0;
 };
 
 /// One scrub engine. Not thread-safe: call it from one thread at a time. Engines built from
