@@ -93,6 +93,19 @@ FieldStats& Report::at(std::string_view path) {
   return fields_.emplace(std::string(path), FieldStats{}).first->second;
 }
 
+// add(f, observe(...)) in one (the hot path of one engine).
+void Report::record(FieldStats& f, std::string_view before, std::string_view after, Kind kind) {
+  ++f.count;
+  if (before != after) ++f.changed;
+  ++f.kinds[static_cast<size_t>(kind)];
+  if (!shape_statistics_) return;
+  ++f.length_before[capped(before.size())];
+  ++f.length_after[capped(after.size())];
+  if (same_shape(before, after)) ++f.shape_kept;
+  f.distinct_before.add(XXH3_64bits_withSeed(before.data(), before.size(), seed_));
+  f.distinct_after.add(XXH3_64bits_withSeed(after.data(), after.size(), seed_));
+}
+
 Report::Observation Report::observe(std::string_view before, std::string_view after,
                                     Kind kind) const {
   Observation o;

@@ -156,9 +156,7 @@ class Report {
   /// among them are folded into "(other)", and so is every one it meets from now on — as one
   /// report of all the input does past kMaxPaths. References from field() are invalid after.
   void restrict_paths(const std::set<std::string, std::less<>>& admitted);
-  void record(FieldStats& field, std::string_view before, std::string_view after, Kind kind) {
-    add(field, observe(before, after, kind));
-  }
+  void record(FieldStats& field, std::string_view before, std::string_view after, Kind kind);
 
   /// What record() takes from one value, computed apart from adding it: a scrub on several
   /// threads computes it where the value is scrubbed and adds it later, in input order, on
