@@ -147,11 +147,13 @@ Result<void> Capture::run(traffic::Writer& writer,
   const bool batched = static_cast<bool>(o.before_write_batch);
   const size_t batch_size = std::max<size_t>(o.write_batch, 1);
   std::vector<traffic::Exchange> batch;
+  size_t batch_bytes = 0;  // of targets and bodies
   auto flush = [&]() {
     if (batch.empty()) return;
     if (write_error.empty()) o.before_write_batch(std::span<traffic::Exchange>(batch));
     for (const auto& e : batch) write(e);
     batch.clear();
+    batch_bytes = 0;
   };
   auto sink = [&](traffic::Exchange&& e) {
     if (limit_reached || !write_error.empty()) {
@@ -164,9 +166,13 @@ Result<void> Capture::run(traffic::Writer& writer,
     }
     e.id = ++next_id;
     if (batched) {
+      batch_bytes += e.request.target.size() + e.request.body.size() +
+                     (e.response ? e.response->body.size() : 0);
       batch.push_back(std::move(e));
       if (o.max_exchanges > 0 && next_id >= o.max_exchanges) limit_reached = true;
-      if (batch.size() >= batch_size || limit_reached) flush();
+      if (batch.size() >= batch_size || batch_bytes >= o.write_batch_bytes || limit_reached) {
+        flush();
+      }
       return;
     }
     if (o.before_write) o.before_write(e);

@@ -43,11 +43,12 @@ struct CaptureOptions {
   /// any knowledge of the scrubber.
   std::function<void(traffic::Exchange&)> before_write;
   /// Instead of before_write, when set: called on batches of at most `write_batch` exchanges
-  /// in capture order (ids given), just before they are written; the batch is written when
-  /// full, before counters go into the archive, and at the end (`twin capture --scrub` with
-  /// several scrubbing threads).
+  /// (or just past `write_batch_bytes` of targets and bodies) in capture order (ids given),
+  /// just before they are written; the batch is written when full, before counters go into
+  /// the archive, and at the end (`twin capture --scrub` with several scrubbing threads).
   std::function<void(std::span<traffic::Exchange>)> before_write_batch;
   size_t write_batch = 64;
+  size_t write_batch_bytes = size_t{8} << 20;
   /// Called whenever counters go into the archive: extra metadata to write with them (the
   /// scrubber's counters), merged at the top level.
   std::function<nlohmann::json()> extra_metadata;
