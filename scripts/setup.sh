@@ -15,7 +15,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools the tests, the demo and the benchmarks call
-  curl zstd gzip brotli python3 procps bc util-linux openssl ca-certificates
+  curl zstd gzip brotli python3 procps bc util-linux openssl ca-certificates valgrind
   # capture: real servers, clients, recorders and the oracle (tshark) the capture tests use
   tcpdump tshark nginx-light nghttp2-client nghttp2-server nghttp2-proxy wrk apache2-utils tcpflow
   iproute2 time
