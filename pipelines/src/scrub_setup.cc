@@ -120,9 +120,9 @@ bool finish_scrub(const ScrubEngine& e, const ScrubSetup& s) {
     std::fputs(e.scrubber->report().table().c_str(), stderr);
     if (const auto p = e.scrubber->parallel_stats(); p.batches > 0) {
       std::fprintf(stderr,
-                   "scrub: %d threads scrubbing; of %llu exchanges, %llu checked in input order "
-                   "(they asked the memory of values about one another thread had just "
-                   "remembered) and %llu scrubbed again\n",
+                   "scrub: %d threads scrubbing; of %llu exchanges, %llu checked (they asked the "
+                   "memory of values about one another thread had just remembered) and %llu "
+                   "scrubbed again\n",
                    s.threads, u(p.exchanges), u(p.checked), u(p.rescrubbed));
     }
   }

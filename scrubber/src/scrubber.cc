@@ -30,6 +30,7 @@
 #include "json_rewrite.h"
 #include "keyvalue.h"
 #include "multipart.h"
+#include "parallel_hooks.h"
 #include "twin/scrubber/detect.h"
 #include "twin/scrubber/transform.h"
 #include "twin/traffic/small_copy.h"
@@ -415,8 +416,9 @@ struct TransparentHash {
 // batch began plus what it remembered itself since, and note every question with its answer
 // and every value remembered. An exchange that asked only about slots of the memory's table no
 // other worker's earlier exchange wrote saw the memory as it is in input order, and stands; the
-// others have their answers checked in input order against the memory as the exchanges before
-// them left it, and one whose answer differs is scrubbed again from a copy (ParallelEngine).
+// others have their answers checked against the memory as the exchanges before them left it
+// (known from what every exchange remembered), and one whose answer differs is scrubbed again
+// from a copy, on its worker (ParallelEngine).
 // The output, counters and report are those of one engine, byte for byte, whatever the thread
 // count.
 
@@ -908,16 +910,19 @@ class Engine final : public Scrubber {
   // `h`: memory_hash(v) | 1, or 0 to compute it here.
   const Memo* recall(std::string_view v, uint64_t h = 0) {
     if (memory_slots_ == 0 || v.size() < policy_.memory_min_length) return nullptr;
-    if (master_) {  // a worker: its own values first, then the master's as the batch began
-      if (h == 0) h = memory_hash(v) | 1;
-      const Memo* m = overlay_.find(h, *master_);
-      events_.push_back({h, m ? m->action : nullptr, m ? m->kind : Kind::kNone,
-                         m ? MemoryEvent::kFound : MemoryEvent::kMissed});
-      return m;
-    }
+    if (master_) return worker_recall(h != 0 ? h : memory_hash(v) | 1);
     if (remembered_ == 0) return nullptr;
     if (h == 0) h = memory_hash(v) | 1;
     return find(h);
+  }
+  // A worker's recall(): its own values first, then the master's as the batch began (or, when
+  // it scrubs an exchange again, as that exchange found them). Out of line: the one-thread path
+  // inlines recall(), and this would push decide() out of scrub_value_once().
+  [[gnu::noinline]] const Memo* worker_recall(uint64_t h) {
+    const Memo* m = overlay_.find(h, *master_, view_, view_as_of_);
+    events_.push_back({h, m ? m->action : nullptr, m ? m->kind : Kind::kNone,
+                       m ? MemoryEvent::kFound : MemoryEvent::kMissed});
+    return m;
   }
   // The memory's answer for hash `h` (of a value long enough).
   const Memo* find(uint64_t h) const {
@@ -931,23 +936,79 @@ class Engine final : public Scrubber {
   // Values remembered on top of a master's memory, slot by slot as the master's table would
   // take them: a worker's own since its batch began, or (ParallelEngine) one exchange's while
   // its answers are checked.
+  class BatchView;
   class MemoryOverlay {
    public:
     void clear() { slots_.clear(); }
-    const Memo* find(uint64_t h, const Engine& master) const {
+    // Below the overlay: the master's memory, or, with `view`, the memory as exchange `as_of`
+    // of the view's batch found it.
+    const Memo* find(uint64_t h, const Engine& master, const BatchView* view = nullptr,
+                     uint32_t as_of = 0) const {
       const Memo* m = slots_.get(h & (master.memory_slots_ - 1));
-      if (m == nullptr) return master.find(h);
+      if (m == nullptr) return view ? view->find(h, as_of, master) : master.find(h);
       return m->hash == h ? m : nullptr;
     }
-    void remember(uint64_t h, Kind kind, const ActionParams* action, const Engine& master) {
+    void remember(uint64_t h, Kind kind, const ActionParams* action, const Engine& master,
+                  const BatchView* view = nullptr, uint32_t as_of = 0) {
       const size_t slot = h & (master.memory_slots_ - 1);
       const Memo* m = slots_.get(slot);
-      const uint64_t held = m != nullptr ? m->hash : master.slot_hash(h);
+      const uint64_t held = m != nullptr      ? m->hash
+                            : view != nullptr ? view->slot_hash(h, as_of, master)
+                                              : master.slot_hash(h);
       if (held != h) slots_.put(slot) = Memo{h, kind, action};
     }
 
    private:
     SlotMap<Memo> slots_;
+  };
+
+  // The memory of values as each exchange of a batch found it (ParallelEngine): the master's
+  // table as the batch began and, slot by slot, the values the batch's exchanges remembered,
+  // in input order. Which values an exchange remembers does not depend on what the memory
+  // answered, so the first scrub of the batch gives them all; an exchange scrubbed again on a
+  // worker asks the view as of its own place, as the master would have answered it then.
+  class BatchView {
+   public:
+    void clear() {
+      heads_.clear();
+      entries_.clear();
+    }
+    bool empty() const { return entries_.empty(); }
+    // A value exchange i remembered, after those of every exchange before it.
+    void remember(uint32_t i, uint64_t h, Kind kind, const ActionParams* action,
+                  const Engine& master) {
+      uint32_t& head = heads_.put(h & (master.memory_slots_ - 1));
+      const uint64_t held = head != 0 ? entries_[head - 1].memo.hash : master.slot_hash(h);
+      if (held == h) return;  // (the table keeps the first kind and action of a value)
+      entries_.push_back(Entry{i, head, Memo{h, kind, action}});
+      head = uint32_t(entries_.size());
+    }
+    const Memo* find(uint64_t h, uint32_t as_of, const Engine& master) const {
+      const Entry* e = before(h, as_of, master);
+      if (e == nullptr) return master.find(h);
+      return e->memo.hash == h ? &e->memo : nullptr;
+    }
+    uint64_t slot_hash(uint64_t h, uint32_t as_of, const Engine& master) const {
+      const Entry* e = before(h, as_of, master);
+      return e != nullptr ? e->memo.hash : master.slot_hash(h);
+    }
+
+   private:
+    struct Entry {
+      uint32_t exchange;
+      uint32_t previous;  // the slot's entry before, + 1 (0: none)
+      Memo memo;
+    };
+    // The slot's last entry from an exchange before `as_of`, or nullptr.
+    const Entry* before(uint64_t h, uint32_t as_of, const Engine& master) const {
+      const uint32_t* head = heads_.get(h & (master.memory_slots_ - 1));
+      for (uint32_t k = head != nullptr ? *head : 0; k != 0; k = entries_[k - 1].previous) {
+        if (entries_[k - 1].exchange < as_of) return &entries_[k - 1];
+      }
+      return nullptr;
+    }
+    SlotMap<uint32_t> heads_;  // slot → its last entry, + 1
+    std::vector<Entry> entries_;
   };
 
   // Whether remember(v, ...) would look at the table.
@@ -984,18 +1045,23 @@ class Engine final : public Scrubber {
     if (!rememberable(v, *action)) return;
     if (h == 0) h = memory_hash(v) | 1;
     if (master_) {
-      events_.push_back({h, action, kind, MemoryEvent::kRemembered});
-      writes_.push_back(events_.back());
-      overlay_.remember(h, kind, action, *master_);
-      // (its exchanges come in input order: the first write is the earliest)
-      if (uint32_t& first = first_write_.put(h & (memory_slots_ - 1)); first == 0) {
-        first = batch_index_ + 1;
-      }
-      if (uint32_t& first = first_value_.put(h >> 1); first == 0) first = batch_index_ + 1;
+      worker_remember(h, kind, action);
       return;
     }
-    if (log_writes_) log_writes_->push_back({h, action, kind, MemoryEvent::kRemembered});
     remember_hash(h, kind, action);
+  }
+  // A worker's remember(): noted, and on top of the master's memory (out of line, as
+  // worker_recall()).
+  [[gnu::noinline]] void worker_remember(uint64_t h, Kind kind, const ActionParams* action) {
+    events_.push_back({h, action, kind, MemoryEvent::kRemembered});
+    writes_.push_back(events_.back());
+    overlay_.remember(h, kind, action, *master_, view_, view_as_of_);
+    if (view_ != nullptr) return;  // a second scrub: the maps below are being read
+    // (its exchanges come in input order: the first write is the earliest)
+    if (uint32_t& first = first_write_.put(h & (memory_slots_ - 1)); first == 0) {
+      first = batch_index_ + 1;
+    }
+    if (uint32_t& first = first_value_.put(h >> 1); first == 0) first = batch_index_ + 1;
   }
   void remember_hash(uint64_t h, Kind kind, const ActionParams* action) {
     uint64_t& front = memory_front(h);
@@ -2763,8 +2829,10 @@ class Engine final : public Scrubber {
   std::vector<MemoryEvent> writes_;  // the kRemembered of events_
   std::vector<MemoryEvent> checks_;  // ParallelEngine::settle_own()
   std::vector<JournalEntry> journal_;
-  std::vector<MemoryEvent>* log_writes_ = nullptr;  // a master's, while it scrubs again
-  uint32_t batch_index_ = 0;                        // of the exchange being scrubbed
+  // A worker scrubbing exchange view_as_of_ of the batch again: the memory as it found it.
+  const BatchView* view_ = nullptr;
+  uint32_t view_as_of_ = 0;
+  uint32_t batch_index_ = 0;       // of the exchange being scrubbed
   SlotMap<uint32_t> first_write_;  // slot → the first exchange of the batch that wrote it, + 1
   SlotMap<uint32_t> first_value_;  // the same by the value's hash (h >> 1: h is odd)
   ScrubCounters committed_;        // of the exchanges that stood as scrubbed here
@@ -2786,6 +2854,17 @@ class Engine final : public Scrubber {
   std::vector<std::pair<size_t, size_t>> query_written_;
 };
 
+}  // namespace
+
+namespace testing {
+ParallelHooks& parallel_hooks() {
+  static ParallelHooks hooks;
+  return hooks;
+}
+}  // namespace testing
+
+namespace {
+
 // A scrub on several threads with the output of one (see "a scrub on several threads" above).
 // scrub_batch() goes in four steps:
 //  1. The batch is cut into pieces of a few exchanges that the workers (the calling thread and
@@ -2797,10 +2876,14 @@ class Engine final : public Scrubber {
 //     no slot of a value it found: written_before()) saw the memory as it is in input order,
 //     so it stands, and the worker adds its counters and report entries to its own. The others
 //     are suspect: the worker lists their values remembered and those questions, in order.
-//  3. The calling thread walks the batch in input order and writes every exchange's values
-//     into the master's memory; a suspect exchange's listed answers are checked first against
-//     it: it stands, or it is put back from its copy and scrubbed again by the master.
-//  4. Each worker adds the counters and report entries of its suspect exchanges that stood.
+//  3. When there are suspects, the calling thread puts the batch's values remembered together
+//     in input order (Engine::BatchView: the memory as each exchange found it), and each worker
+//     checks its suspects' listed answers against the view as of the suspect's place: one
+//     stands, or is put back from its copy and scrubbed again by its worker, asking the view.
+//     Then the calling thread writes every exchange's values into the master's memory, in
+//     input order.
+//  4. Each worker adds the counters and report entries of its exchanges that stood or were
+//     scrubbed again.
 // (Each thread reads what another wrote only where it must: the values remembered, and the
 // lists of suspect exchanges.)
 // Everything else an engine keeps between exchanges is a cache whose hits give what a miss
@@ -2877,6 +2960,10 @@ class ParallelEngine final : public Scrubber {
       }
     }
     run(kSettle);
+    if (suspects_ > 0) {
+      build_view();
+      run(kAgain);
+    }
     broken_ = false;
     for (size_t i = 0; i < batch.size(); ++i) settle(i);
     run(kCommit);
@@ -2898,7 +2985,7 @@ class ParallelEngine final : public Scrubber {
   }
 
  private:
-  enum Step : uint8_t { kScrub, kSettle, kCommit };
+  enum Step : uint8_t { kScrub, kSettle, kAgain, kCommit };
   static constexpr size_t kKeepCapacity = 64 * 1024;
   struct Slot {
     Exchange original;  // as it came in (a copy whose strings keep their capacity)
@@ -2907,7 +2994,8 @@ class ParallelEngine final : public Scrubber {
     size_t writes_begin = 0, writes_end = 0, checks_begin = 0, checks_end = 0;
     ScrubCounters counters;  // its own
     bool suspect = false;
-    bool rescrubbed = false;
+    bool broken = false;      // scrubbed again by its worker, it remembered otherwise (never seen)
+    bool rescrubbed = false;  // scrubbed again by the master, in input order, after a break
   };
 
   void stop_helpers() {
@@ -2962,6 +3050,8 @@ class ParallelEngine final : public Scrubber {
         scrub_pieces(w);
       } else if (step == kSettle) {
         settle_own(w);
+      } else if (step == kAgain) {
+        again_own(w);
       } else {
         commit_own(w);
       }
@@ -2975,8 +3065,10 @@ class ParallelEngine final : public Scrubber {
   // Step 1.
   void scrub_pieces(size_t w) {
     Engine& e = *workers_[w];
-    while (true) {
-      const size_t begin = next_.fetch_add(piece_, std::memory_order_relaxed);
+    const bool in_turn = testing::parallel_hooks().pieces_in_turn.load();
+    for (size_t turn = w;; turn += workers_.size()) {
+      const size_t begin =
+          in_turn ? turn * piece_ : next_.fetch_add(piece_, std::memory_order_relaxed);
       if (begin >= batch_.size()) break;
       const size_t end = std::min(begin + piece_, batch_.size());
       for (size_t i = begin; i < end; ++i) {
@@ -3005,6 +3097,7 @@ class ParallelEngine final : public Scrubber {
       Slot& s = slots_[i];
       if (s.worker != w) continue;
       s.rescrubbed = false;
+      s.broken = false;
       s.checks_begin = e.checks_.size();
       bool suspect = false;
       for (size_t k = s.events_begin; k < s.events_end; ++k) {
@@ -3048,6 +3141,99 @@ class ParallelEngine final : public Scrubber {
     return false;
   }
 
+  // Step 3, the calling thread's part before the workers': the values each exchange of the
+  // batch remembered, in input order.
+  void build_view() {
+    view_.clear();
+    for (size_t i = 0; i < batch_.size(); ++i) {
+      const Slot& s = slots_[i];
+      const Engine& w = *workers_[s.worker];
+      for (size_t k = s.writes_begin; k < s.writes_end; ++k) {
+        __builtin_prefetch(
+            &master_.memory_->get()[w.writes_[k].hash & (master_.memory_slots_ - 1)]);
+      }
+      for (size_t k = s.writes_begin; k < s.writes_end; ++k) {
+        const MemoryEvent& ev = w.writes_[k];
+        view_.remember(uint32_t(i), ev.hash, ev.kind, ev.action, master_);
+      }
+    }
+  }
+
+  // Step 3, for worker w's suspect exchanges: checked against the memory as each found it,
+  // and scrubbed again where an answer differs.
+  void again_own(size_t w) {
+    Engine& e = *workers_[w];
+    const bool every = testing::parallel_hooks().again_every_suspect.load();
+    const uint64_t break_every = testing::parallel_hooks().break_every.load();
+    uint64_t checked = 0, again = 0;
+    for (size_t i = 0; i < batch_.size(); ++i) {
+      Slot& s = slots_[i];
+      if (s.worker != w || !s.suspect) continue;
+      ++checked;
+      if (!every && holds(e, s, i)) continue;
+      scrub_again(e, s, i);
+      if (break_every != 0 && (base_ + i) % break_every == 0) s.broken = true;
+      ++again;
+    }
+    std::lock_guard lock(mu_);
+    stats_.checked += checked;
+    stats_.rescrubbed += again;
+  }
+
+  // Whether suspect exchange i's answers are those the memory gives as of its place. The
+  // worker saw the master's memory as the batch began with the values of its own exchanges
+  // before this one: the view as of i but in slots that another worker's exchanges before this
+  // one wrote, which are the questions listed (with the exchange's own values remembered).
+  bool holds(Engine& e, const Slot& s, size_t i) {
+    Engine::MemoryOverlay& check = e.overlay_;  // free once the worker's batch is scrubbed
+    check.clear();
+    const auto as_of = uint32_t(i);
+    for (size_t k = s.checks_begin; k < s.checks_end; ++k) {
+      const MemoryEvent& ev = e.checks_[k];
+      if (ev.type == MemoryEvent::kRemembered) {
+        check.remember(ev.hash, ev.kind, ev.action, master_, &view_, as_of);
+        continue;
+      }
+      const Memo* m = check.find(ev.hash, master_, &view_, as_of);
+      const bool same = ev.type == MemoryEvent::kFound
+                            ? m != nullptr && m->kind == ev.kind && m->action == ev.action
+                            : m == nullptr;
+      if (!same) return false;
+    }
+    return true;
+  }
+
+  // Exchange i put back from its copy (which stays) and scrubbed again by worker e, asking
+  // the memory as of its place. Its values remembered do not depend on the answers; were
+  // they ever otherwise than in its first scrub, the exchanges after it were judged against a
+  // wrong view: settle() then scrubs them all again, in order (s.broken).
+  void scrub_again(Engine& e, Slot& s, size_t i) {
+    batch_[i] = s.original;
+    e.overlay_.clear();
+    e.view_ = &view_;
+    e.view_as_of_ = uint32_t(i);
+    const size_t from = e.writes_.size();
+    s.journal_begin = e.journal_.size();
+    e.counters_ = ScrubCounters{};
+    e.batch_index_ = uint32_t(i);
+    try {
+      e.scrub_at(batch_[i], base_ + i);
+    } catch (...) {
+      e.view_ = nullptr;
+      throw;
+    }
+    e.view_ = nullptr;
+    s.journal_end = e.journal_.size();
+    s.counters = e.counters_;
+    s.broken = !std::equal(
+        e.writes_.begin() + long(from), e.writes_.end(), e.writes_.begin() + long(s.writes_begin),
+        e.writes_.begin() + long(s.writes_end), [](const MemoryEvent& a, const MemoryEvent& b) {
+          return a.hash == b.hash && a.kind == b.kind && a.action == b.action;
+        });
+    s.writes_begin = from;  // what it remembered
+    s.writes_end = e.writes_.size();
+  }
+
   // Step 4, for worker w's exchanges.
   void commit_own(size_t w) {
     Engine& e = *workers_[w];
@@ -3082,53 +3268,26 @@ class ParallelEngine final : public Scrubber {
     }
   }
 
-  // Step 3 for exchange i, all before it done.
+  // Step 3, the calling thread's part after the workers', for exchange i, all before it done:
+  // its values go into the master's memory. After an exchange that remembered otherwise when
+  // scrubbed again (never seen), every later one is scrubbed again by the master, in order.
   void settle(size_t i) {
     Slot& s = slots_[i];
-    const Engine& w = *workers_[s.worker];
-    if (broken_) {  // see below: every exchange after it is scrubbed again
+    if (broken_) {
       rescrub(i);
       return;
     }
-    if (s.suspect) {
-      ++stats_.checked;
-      // The worker saw the master's memory as the batch began with the values of its own
-      // exchanges before this one: the memory of now but in slots that another worker's
-      // exchanges before this one wrote, which are the questions listed.
-      check_.clear();
-      bool holds = true;
-      for (size_t k = s.checks_begin; k < s.checks_end && holds; ++k) {
-        const MemoryEvent& ev = w.checks_[k];
-        if (ev.type == MemoryEvent::kRemembered) {
-          check_.remember(ev.hash, ev.kind, ev.action, master_);
-          continue;
-        }
-        const Memo* m = check_.find(ev.hash, master_);
-        holds = ev.type == MemoryEvent::kFound
-                    ? m != nullptr && m->kind == ev.kind && m->action == ev.action
-                    : m == nullptr;
-      }
-      if (!holds) {
-        // It remembers what the worker remembered: that does not depend on the answers. Were
-        // it ever otherwise, the later exchanges' checks, made against the worker's values,
-        // would not hold: they are all scrubbed again, in order.
-        rescrub(i);
-        const auto& got = master_writes_;
-        broken_ = got.size() != s.writes_end - s.writes_begin ||
-                  !std::equal(got.begin(), got.end(), w.writes_.begin() + long(s.writes_begin),
-                              [](const MemoryEvent& a, const MemoryEvent& b) {
-                                return a.hash == b.hash && a.kind == b.kind && a.action == b.action;
-                              });
-        if (broken_) ++stats_.broken_batches;
-        return;
-      }
-    }
+    const Engine& w = *workers_[s.worker];
     for (size_t k = s.writes_begin; k < s.writes_end; ++k) {
       __builtin_prefetch(&master_.memory_->get()[w.writes_[k].hash & (master_.memory_slots_ - 1)]);
     }
     for (size_t k = s.writes_begin; k < s.writes_end; ++k) {
       const MemoryEvent& ev = w.writes_[k];
       master_.remember_hash(ev.hash, ev.kind, ev.action);
+    }
+    if (s.broken) {
+      broken_ = true;
+      ++stats_.broken_batches;
     }
   }
 
@@ -3158,14 +3317,11 @@ class ParallelEngine final : public Scrubber {
     paths_bounded_ = true;
   }
 
-  // Exchange i put back from its copy and scrubbed by the master, its values remembered noted.
+  // Exchange i put back from its copy and scrubbed by the master.
   void rescrub(size_t i) {
     Slot& s = slots_[i];
     std::swap(batch_[i], s.original);
-    master_writes_.clear();
-    master_.log_writes_ = &master_writes_;
     master_.scrub_at(batch_[i], base_ + i);
-    master_.log_writes_ = nullptr;
     s.rescrubbed = true;
     ++stats_.rescrubbed;
   }
@@ -3187,13 +3343,11 @@ class ParallelEngine final : public Scrubber {
   size_t piece_ = 1;
   std::atomic<size_t> next_{0};
   std::vector<Slot> slots_;
-  Engine::MemoryOverlay check_;
-  size_t suspects_ = 0;
+  Engine::BatchView view_;                       // built when the batch has suspects
+  size_t suspects_ = 0;                          // in the batch (settle_own())
   bool paths_bounded_ = false;                   // bound_paths()
   std::set<std::string, std::less<>> admitted_;  // the paths with their own report entry
   bool broken_ = false;  // a second scrub remembered otherwise than its first (never seen)
-  std::vector<MemoryEvent>
-      master_writes_;  // rescrub()'s                     // in the batch (settle_own())
   SlotMap<uint32_t>::Bits written_;         // the workers' first_write_ bitmaps together
   SlotMap<uint32_t>::Bits written_values_;  // and their first_value_ bitmaps
   ParallelStats stats_;

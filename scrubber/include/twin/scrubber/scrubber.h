@@ -73,12 +73,13 @@ struct ScrubCounters {
 struct ParallelStats {
   uint64_t batches = 0;
   uint64_t exchanges = 0;  // scrubbed by scrub_batch()
-  // of which checked in input order: they asked the memory about a value another thread had
-  // remembered in an earlier exchange of the batch (the others stood as scrubbed)
+  // of which checked against the memory as of their place in the input: they asked the memory
+  // about a value another thread had remembered in an earlier exchange of the batch (the others
+  // stood as scrubbed)
   uint64_t checked = 0;
-  // of which scrubbed again, alone and in order, because the memory of values answered a
+  // of which scrubbed again, each by its thread, because the memory of values answered a
   // worker otherwise than it answers in input order (a value remembered in an exchange another
-  // worker had at the same time): the share of the work that does not spread over the threads
+  // worker had at the same time): work done twice
   uint64_t rescrubbed = 0;
   // batches in which an exchange scrubbed again remembered other values than on its thread:
   // every exchange after it was scrubbed again too (a safety net; 0 is expected)
