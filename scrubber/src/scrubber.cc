@@ -3297,6 +3297,9 @@ class ParallelEngine final : public Scrubber {
   // all the input does: so that they stay bounded.
   void bound_paths() {
     if (paths_bounded_) return;
+    size_t held = master_.report_.fields().size();
+    for (const auto& w : workers_) held += w->report_.fields().size();
+    if (held <= Report::kMaxPaths) return;  // nor can the paths met in all be more
     std::vector<const Report*> all{&master_.report_};
     for (const auto& w : workers_) all.push_back(&w->report_);
     std::map<std::string_view, std::pair<uint64_t, uint64_t>> first;
