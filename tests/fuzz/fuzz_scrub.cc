@@ -1,0 +1,261 @@
+// Fuzz target for the whole scrub engine (Scrubber), on exchanges made from the input: every
+// place and body format it reads from untrusted bytes, and the scrub on several threads against
+// one engine. The input:
+//   byte 0        the run's settings: bits 0-1 the threads (2 + value, at most 4), bit 2 pieces in
+//                 turn, bit 3 every suspect scrubbed again, bits 4-5 break_every (0-3), bit 6 the
+//                 policy (the default one; or rules by key name and a memory of 16 values, which
+//                 evicts), bit 7 two batches instead of one
+//   the rest      messages separated by "\n|\n", taken in pairs: a request, then its response
+//                 (at most 12 exchanges). A message: its first line ("METHOD TARGET" or a target
+//                 for a request, a status for a response), header lines ("Name: value") up to an
+//                 empty line, then the body.
+// Checked, for every input:
+//   - the exchanges scrubbed by scrub_batch() on several threads are byte for byte those of an
+//     engine on one thread scrubbing them one by one, and the counters and report are equal
+//     (scrubber.h's promise). Each pair of engines lives as long as the process: it sees every
+//     input of its settings, so their memories of values and reports grow alike across inputs;
+//   - a body that was valid JSON, declared JSON and not encoded is valid JSON after, with the
+//     same structure (containers, members in their order, value types; a key's text may be
+//     scrubbed);
+//   - a message whose Content-Length was its body's size still says its body's size, and the
+//     recorded body size follows the body;
+//   - the engine's re-scan of what it wrote around its replacements finds nothing left
+//     (ScrubCounters::residual stays 0).
+
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "json_rewrite.h"
+#include "parallel_hooks.h"
+#include "twin/scrubber/policy.h"
+#include "twin/scrubber/scrubber.h"
+#include "twin/traffic/exchange.h"
+#include "twin/traffic/text.h"
+
+namespace {
+
+using twin::scrubber::Scrubber;
+using twin::traffic::Exchange;
+using twin::traffic::Headers;
+
+constexpr size_t kMaxExchanges = 12;
+constexpr std::string_view kSeparator = "\n|\n";
+
+twin::scrubber::Policy policy_of(bool rules) {
+  if (!rules) {
+    twin::scrubber::Policy p = twin::scrubber::default_policy();
+    p.memory_values = 1024;  // (the default's million slots, per engine, are not needed here)
+    return p;
+  }
+  auto p = twin::scrubber::parse_policy(
+      "version: 1\n"
+      "memory:\n  values: 16\n  min_length: 4\n"
+      "rules:\n"
+      "  - where: json:**.order_id\n    action: token\n"
+      "  - where: json:**.ref\n    action: token\n"
+      "  - where: query:ref\n    action: token\n"
+      "  - where: header:X-Account\n    action: token\n",
+      "fuzz.yaml");
+  if (!p) std::abort();
+  return *p;
+}
+
+// One engine on one thread and one on `threads`, built alike.
+struct Pair {
+  std::unique_ptr<Scrubber> one;
+  std::unique_ptr<Scrubber> many;
+};
+
+Pair& pair_for(bool rules, int threads) {
+  static std::map<std::pair<bool, int>, Pair> pairs;
+  Pair& p = pairs[{rules, threads}];
+  if (!p.one) {
+    const auto policy = policy_of(rules);
+    const auto key = twin::scrubber::Key::from_material("fuzz_scrub key");
+    auto one = Scrubber::create(policy, key, 1);
+    auto many = Scrubber::create(policy, key, threads);
+    if (!one || !many) std::abort();
+    p.one = std::move(*one);
+    p.many = std::move(*many);
+  }
+  return p;
+}
+
+std::string_view next_line(std::string_view& rest) {
+  const size_t nl = rest.find('\n');
+  const std::string_view line = rest.substr(0, nl);
+  rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+  return line;
+}
+
+// The header lines up to an empty line; `rest` is left at the body.
+Headers read_headers(std::string_view& rest) {
+  Headers headers;
+  while (!rest.empty()) {
+    const std::string_view line = next_line(rest);
+    if (line.empty()) break;
+    const size_t colon = line.find(':');
+    if (colon == std::string_view::npos) {
+      headers.push_back({std::string(line), ""});
+      continue;
+    }
+    std::string_view value = line.substr(colon + 1);
+    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    headers.push_back({std::string(line.substr(0, colon)), std::string(value)});
+  }
+  return headers;
+}
+
+std::vector<Exchange> read_exchanges(std::string_view in) {
+  std::vector<std::string_view> pieces;
+  while (!in.empty() && pieces.size() < 2 * kMaxExchanges) {
+    const size_t at = in.find(kSeparator);
+    pieces.push_back(in.substr(0, at));
+    if (at == std::string_view::npos) break;
+    in.remove_prefix(at + kSeparator.size());
+  }
+  std::vector<Exchange> out;
+  for (size_t i = 0; i < pieces.size(); i += 2) {
+    Exchange e;
+    e.id = out.size() + 1;
+    e.session = 1 + out.size() % 3;
+    e.protocol = twin::traffic::Protocol::kHttp11;
+    e.time.request_start = int64_t(out.size()) * 1000;
+    e.client.family = 4;
+    e.client.address = {10, 0, 0, uint8_t(1 + out.size() % 4)};
+    e.client.port = uint16_t(40000 + out.size());
+    e.server.family = 4;
+    e.server.address = {10, 9, 0, 1};
+    e.server.port = 8080;
+    std::string_view rest = pieces[i];
+    const std::string_view first = next_line(rest);
+    const size_t space = first.find(' ');
+    e.request.method =
+        space == std::string_view::npos ? "GET" : std::string(first.substr(0, space));
+    e.request.target =
+        std::string(space == std::string_view::npos ? first : first.substr(space + 1));
+    e.request.headers = read_headers(rest);
+    if (const auto* host = twin::traffic::find_header(e.request.headers, "Host")) {
+      e.request.authority = host->value;
+    }
+    e.request.body = std::string(rest);
+    e.request.body_size = rest.size();
+    if (!rest.empty()) e.request.framing = twin::traffic::Framing::kContentLength;
+    if (i + 1 < pieces.size()) {
+      rest = pieces[i + 1];
+      const std::string_view status = next_line(rest);
+      auto& r = e.response.emplace();
+      r.status = 200;
+      if (status.size() == 3 && status.find_first_not_of("0123456789") == std::string_view::npos) {
+        r.status = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
+      }
+      r.reason = "OK";
+      r.headers = read_headers(rest);
+      r.body = std::string(rest);
+      r.body_size = rest.size();
+      if (!rest.empty()) r.framing = twin::traffic::Framing::kContentLength;
+    } else {
+      e.flags |= twin::traffic::kFlagNoResponse;
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// Every key written as "k": the scrub tokenizes a key that holds personal data (a map keyed by
+// e-mail address), and the structure it keeps is the rest.
+class KeysAsK : public twin::scrubber::JsonVisitor {
+ public:
+  bool visit(twin::scrubber::JsonToken token, std::string_view, std::string_view, std::string_view,
+             std::string& replacement) override {
+    if (token != twin::scrubber::JsonToken::kKey) return false;
+    replacement = "k";
+    return true;
+  }
+};
+
+// json_structure_hash() of the text with its keys as "k": 0 when it is not valid JSON.
+uint64_t json_shape(std::string_view text) {
+  KeysAsK keys;
+  std::string out;
+  if (!twin::scrubber::rewrite_json(text, keys, out).valid) return 0;
+  return twin::scrubber::json_structure_hash(out);
+}
+
+bool has_header(const Headers& headers, std::string_view name) {
+  return twin::traffic::find_header(headers, name) != nullptr;
+}
+
+// The promises on one message (headers and body before, and after).
+void check_message(const Headers& before, std::string_view body_before, const Headers& after,
+                   std::string_view body_after, uint64_t body_size_after) {
+  if (body_size_after != body_after.size()) std::abort();
+  size_t lengths = 0;
+  for (const auto& h : before) lengths += twin::traffic::ascii_iequals(h.name, "Content-Length");
+  const auto* length = twin::traffic::find_header(before, "Content-Length");
+  if (lengths == 1 && length->value == std::to_string(body_before.size())) {
+    const auto* now = twin::traffic::find_header(after, "Content-Length");
+    if (now == nullptr || now->value != std::to_string(body_after.size())) std::abort();
+  }
+  const auto* type = twin::traffic::find_header(before, "Content-Type");
+  if (type == nullptr || has_header(before, "Content-Encoding") ||
+      type->value.find("json") == std::string::npos) {
+    return;
+  }
+  const uint64_t structure = json_shape(body_before);
+  if (structure != 0 && json_shape(body_after) != structure) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1 || size > (1u << 16)) return 0;
+  const uint8_t settings = data[0];
+  const int threads = 2 + std::min(settings & 3, 2);
+  const bool rules = (settings & 0x40) != 0;
+  std::vector<Exchange> in =
+      read_exchanges(std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1));
+  if (in.empty()) return 0;
+
+  Pair& p = pair_for(rules, threads);
+  const uint64_t residual_before = p.one->counters().residual;
+  std::vector<Exchange> one = in;
+  for (auto& e : one) p.one->scrub(e);
+
+  auto& hooks = twin::scrubber::testing::parallel_hooks();
+  hooks.pieces_in_turn = (settings & 4) != 0;
+  hooks.again_every_suspect = (settings & 8) != 0;
+  hooks.break_every = (settings >> 4) & 3;
+  std::vector<Exchange> many = in;
+  const size_t first = (settings & 0x80) != 0 ? many.size() / 2 : many.size();
+  p.many->scrub_batch(std::span<Exchange>(many.data(), first));
+  if (first < many.size()) {
+    p.many->scrub_batch(std::span<Exchange>(many.data() + first, many.size() - first));
+  }
+  hooks.pieces_in_turn = false;
+  hooks.again_every_suspect = false;
+  hooks.break_every = 0;
+
+  if (one != many) std::abort();
+  if (p.one->counters().to_json() != p.many->counters().to_json()) std::abort();
+  if (!(p.one->report().to_json() == p.many->report().to_json())) std::abort();
+
+  if (p.one->counters().residual != residual_before) std::abort();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (!one[i].has(twin::traffic::kFlagScrubbed)) std::abort();
+    check_message(in[i].request.headers, in[i].request.body, one[i].request.headers,
+                  one[i].request.body, one[i].request.body_size);
+    if (in[i].response && one[i].response) {
+      check_message(in[i].response->headers, in[i].response->body, one[i].response->headers,
+                    one[i].response->body, one[i].response->body_size);
+    }
+  }
+  return 0;
+}
