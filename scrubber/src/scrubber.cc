@@ -2994,6 +2994,7 @@ class ParallelEngine final : public Scrubber {
     size_t writes_begin = 0, writes_end = 0, checks_begin = 0, checks_end = 0;
     ScrubCounters counters;  // its own
     bool suspect = false;
+    bool again = false;       // scrubbed again by its worker
     bool broken = false;      // scrubbed again by its worker, it remembered otherwise (never seen)
     bool rescrubbed = false;  // scrubbed again by the master, in input order, after a break
   };
@@ -3097,6 +3098,7 @@ class ParallelEngine final : public Scrubber {
       Slot& s = slots_[i];
       if (s.worker != w) continue;
       s.rescrubbed = false;
+      s.again = false;
       s.broken = false;
       s.checks_begin = e.checks_.size();
       bool suspect = false;
@@ -3172,6 +3174,7 @@ class ParallelEngine final : public Scrubber {
       ++checked;
       if (!every && holds(e, s, i)) continue;
       scrub_again(e, s, i);
+      s.again = true;
       if (break_every != 0 && (base_ + i) % break_every == 0) s.broken = true;
       ++again;
     }
@@ -3326,7 +3329,7 @@ class ParallelEngine final : public Scrubber {
     std::swap(batch_[i], s.original);
     master_.scrub_at(batch_[i], base_ + i);
     s.rescrubbed = true;
-    ++stats_.rescrubbed;
+    if (!s.again) ++stats_.rescrubbed;  // (an exchange counts once, however often redone)
   }
 
   Engine master_;

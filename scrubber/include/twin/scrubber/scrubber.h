@@ -79,7 +79,8 @@ struct ParallelStats {
   uint64_t checked = 0;
   // of which scrubbed again, each by its thread, because the memory of values answered a
   // worker otherwise than it answers in input order (a value remembered in an exchange another
-  // worker had at the same time): work done twice
+  // worker had at the same time), or by the master after a broken batch: work done twice (an
+  // exchange counts once, however often it was redone)
   uint64_t rescrubbed = 0;
   // batches in which an exchange scrubbed again remembered other values than on its thread:
   // every exchange after it was scrubbed again too (a safety net; 0 is expected)
