@@ -8,13 +8,14 @@
 //   the rest      messages separated by "\n|\n", taken in pairs: a request, then its response
 //                 (at most 12 exchanges). A message: its first line ("METHOD TARGET" or a target
 //                 for a request, a status for a response), header lines ("Name: value") up to an
-//                 empty line, then the body.
+//                 empty line, then the body ("X-Fuzz-Encode: gzip", deflate or br: encoded so).
 // Checked, for every input:
 //   - the exchanges scrubbed by scrub_batch() on several threads are byte for byte those of an
 //     engine on one thread scrubbing them one by one, and the counters and report are equal
 //     (scrubber.h's promise). Each pair of engines lives as long as the process: it sees every
 //     input of its settings, so their memories of values and reports grow alike across inputs;
-//   - a body that was valid JSON, declared JSON and not encoded is valid JSON after, with the
+//   - an encoded body that decodes is encoded again in its coding and decodes;
+//   - a body that was valid JSON (decoded) and declared JSON is valid JSON after, with the
 //     same structure (containers, members in their order, value types; a key's text may be
 //     scrubbed);
 //   - a message whose Content-Length was its body's size still says its body's size, and the
@@ -32,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "../../scrubber/src/codec.h"  // (traffic/src, first on the path, has a codec.h too)
 #include "json_rewrite.h"
 #include "parallel_hooks.h"
 #include "twin/scrubber/policy.h"
@@ -47,6 +49,7 @@ using twin::traffic::Headers;
 
 constexpr size_t kMaxExchanges = 12;
 constexpr std::string_view kSeparator = "\n|\n";
+constexpr size_t kMaxPlain = size_t{1} << 24;  // what a decoded body may grow to here
 
 twin::scrubber::Policy policy_of(bool rules) {
   if (!rules) {
@@ -113,6 +116,37 @@ Headers read_headers(std::string_view& rest) {
   return headers;
 }
 
+// A message's body from the input. A header "X-Fuzz-Encode: gzip" (or deflate, br) is taken
+// out and the body encoded so, with a Content-Encoding header, and a Content-Length that gave
+// the plain size then gives the encoded one: the scrub's decode and encode again, on bodies
+// that decode, which the fuzzer would seldom write itself.
+void set_body(Headers& headers, std::string_view body, std::string& out, uint64_t& size,
+              twin::traffic::Framing& framing) {
+  out.assign(body);
+  for (auto it = headers.begin(); it != headers.end(); ++it) {
+    if (!twin::traffic::ascii_iequals(it->name, "X-Fuzz-Encode")) continue;
+    const std::string coding = it->value;
+    headers.erase(it);
+    const auto codings = twin::scrubber::parse_content_encoding(coding);
+    if (!codings || codings->size() != 1 || codings->front() == twin::scrubber::Coding::kIdentity) {
+      break;
+    }
+    std::string encoded;
+    if (!twin::scrubber::encode(codings->front(), body, encoded)) std::abort();
+    for (auto& h : headers) {
+      if (twin::traffic::ascii_iequals(h.name, "Content-Length") &&
+          h.value == std::to_string(body.size())) {
+        h.value = std::to_string(encoded.size());
+      }
+    }
+    headers.push_back({"Content-Encoding", coding});
+    out = std::move(encoded);
+    break;
+  }
+  size = out.size();
+  if (!out.empty()) framing = twin::traffic::Framing::kContentLength;
+}
+
 std::vector<Exchange> read_exchanges(std::string_view in) {
   std::vector<std::string_view> pieces;
   while (!in.empty() && pieces.size() < 2 * kMaxExchanges) {
@@ -145,9 +179,7 @@ std::vector<Exchange> read_exchanges(std::string_view in) {
     if (const auto* host = twin::traffic::find_header(e.request.headers, "Host")) {
       e.request.authority = host->value;
     }
-    e.request.body = std::string(rest);
-    e.request.body_size = rest.size();
-    if (!rest.empty()) e.request.framing = twin::traffic::Framing::kContentLength;
+    set_body(e.request.headers, rest, e.request.body, e.request.body_size, e.request.framing);
     if (i + 1 < pieces.size()) {
       rest = pieces[i + 1];
       const std::string_view status = next_line(rest);
@@ -158,9 +190,7 @@ std::vector<Exchange> read_exchanges(std::string_view in) {
       }
       r.reason = "OK";
       r.headers = read_headers(rest);
-      r.body = std::string(rest);
-      r.body_size = rest.size();
-      if (!rest.empty()) r.framing = twin::traffic::Framing::kContentLength;
+      set_body(r.headers, rest, r.body, r.body_size, r.framing);
     } else {
       e.flags |= twin::traffic::kFlagNoResponse;
     }
@@ -189,10 +219,6 @@ uint64_t json_shape(std::string_view text) {
   return twin::scrubber::json_structure_hash(out);
 }
 
-bool has_header(const Headers& headers, std::string_view name) {
-  return twin::traffic::find_header(headers, name) != nullptr;
-}
-
 // The promises on one message (headers and body before, and after).
 void check_message(const Headers& before, std::string_view body_before, const Headers& after,
                    std::string_view body_after, uint64_t body_size_after) {
@@ -204,11 +230,22 @@ void check_message(const Headers& before, std::string_view body_before, const He
     const auto* now = twin::traffic::find_header(after, "Content-Length");
     if (now == nullptr || now->value != std::to_string(body_after.size())) std::abort();
   }
-  const auto* type = twin::traffic::find_header(before, "Content-Type");
-  if (type == nullptr || has_header(before, "Content-Encoding") ||
-      type->value.find("json") == std::string::npos) {
-    return;
+  // An encoded body that decodes is encoded again in the same coding, and decodes.
+  std::string plain_before, plain_after;
+  if (const auto* coding = twin::traffic::find_header(before, "Content-Encoding")) {
+    const auto codings = twin::scrubber::parse_content_encoding(coding->value);
+    if (!codings || codings->size() != 1) return;
+    if (!twin::scrubber::decode(codings->front(), body_before, kMaxPlain, plain_before)) return;
+    const auto* now = twin::traffic::find_header(after, "Content-Encoding");
+    if (now == nullptr || now->value != coding->value) std::abort();
+    if (!twin::scrubber::decode(codings->front(), body_after, kMaxPlain, plain_after)) {
+      std::abort();
+    }
+    body_before = plain_before;
+    body_after = plain_after;
   }
+  const auto* type = twin::traffic::find_header(before, "Content-Type");
+  if (type == nullptr || type->value.find("json") == std::string::npos) return;
   const uint64_t structure = json_shape(body_before);
   if (structure != 0 && json_shape(body_after) != structure) std::abort();
 }
