@@ -279,7 +279,7 @@ Policy parse_root(const YAML::Node& root, const std::string& source) {
   if (auto n = root["max_decoded_body"]) {
     policy.max_decoded_body = number<size_t>(n, "max_decoded_body", 1024, size_t{1} << 34);
   }
-  if (auto n = root["token_scheme"]) policy.token_scheme = number<int>(n, "token_scheme", 1, 2);
+  if (auto n = root["token_scheme"]) policy.token_scheme = number<int>(n, "token_scheme", 1, 3);
   if (auto n = root["memory"]) {
     if (!n.IsMap()) fail_at(n, "memory must be a map");
     check_keys(n, {"values", "min_length"}, "memory");

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include "aes_ecb.h"
@@ -32,9 +33,29 @@ enum Cls : uint8_t {
   kHexUpper,  // A-F only (the value's letters are all hex)
   kHexLower,  // a-f only
   kHex16,     // 0-9a-f as one class (UUID nibbles)
+  // Scheme 3: letters outside ASCII, one class a script (and case), each a set of code points
+  // of one UTF-8 length (kUni below). Such a class is the class of a letter's first byte; its
+  // other bytes are kCont, written with it.
+  kLatinUpper,  // À-Þ
+  kLatinLower,  // ß-ÿ
+  kLatinExt,    // Latin Extended-A (Ł, Ş, Č…; case not kept)
+  kGreekUpper,
+  kGreekLower,
+  kCyrillicUpper,
+  kCyrillicLower,
+  kHebrew,
+  kArabic,
+  kDevanagari,
+  kThai,
+  kHiragana,
+  kKatakana,
+  kHan,  // CJK unified ideographs
+  kHangul,
+  kCont,
 };
+constexpr uint8_t kUniFirst = kLatinUpper;
 
-constexpr std::array<uint8_t, 7> kClassSize = {1, 10, 26, 26, 6, 6, 16};
+constexpr std::array<uint8_t, 7> kClassSize = {1, 10, 26, 26, 6, 6, 16};  // the ASCII classes
 constexpr std::array<const char*, 7> kAlphabet = {"",
                                                   "0123456789",
                                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
@@ -43,8 +64,74 @@ constexpr std::array<const char*, 7> kAlphabet = {"",
                                                   "abcdef",
                                                   "0123456789abcdef"};
 // The class as it enters the tweak: never a byte that can stay in place (those are not
-// alphanumeric), so a shape string is unambiguous.
+// alphanumeric), so a shape string is unambiguous. A letter of a kUni class is its marker once
+// for each of its bytes (each class has one UTF-8 length).
 constexpr std::array<uint8_t, 7> kShapeChar = {0, '0', 'A', 'a', 'F', 'f', 'x'};
+
+// The letters of a script that a token keeps in that script (scheme 3): up to two ranges of
+// code points, all of one UTF-8 length, all assigned letters. What is not in one of them
+// (combining marks, digits of other scripts, symbols, emoji, scripts not listed) stays in place.
+struct UniClass {
+  uint8_t marker;  // in the shape
+  uint8_t length;  // UTF-8 bytes
+  uint32_t first[2], last[2];
+  uint32_t size() const { return last[0] - first[0] + 1 + (last[1] ? last[1] - first[1] + 1 : 0); }
+  uint32_t at(uint32_t i) const {
+    const uint32_t one = last[0] - first[0] + 1;
+    return i < one ? first[0] + i : first[1] + (i - one);
+  }
+};
+constexpr std::array<UniClass, kCont - kUniFirst> kUni = {{
+    {'L', 2, {0xC0, 0xD8}, {0xD6, 0xDE}},
+    {'l', 2, {0xDF, 0xF8}, {0xF6, 0xFF}},
+    {'e', 2, {0x100, 0}, {0x17F, 0}},
+    {'G', 2, {0x391, 0x3A3}, {0x3A1, 0x3AB}},
+    {'g', 2, {0x3AC, 0}, {0x3CE, 0}},
+    {'C', 2, {0x400, 0}, {0x42F, 0}},
+    {'c', 2, {0x430, 0}, {0x45F, 0}},
+    {'w', 2, {0x5D0, 0}, {0x5EA, 0}},
+    {'r', 2, {0x621, 0x641}, {0x63A, 0x64A}},
+    {'d', 3, {0x905, 0}, {0x939, 0}},
+    {'t', 3, {0xE01, 0}, {0xE2E, 0}},
+    {'h', 3, {0x3041, 0}, {0x3096, 0}},
+    {'k', 3, {0x30A1, 0}, {0x30FA, 0}},
+    {'n', 3, {0x4E00, 0}, {0x9FFF, 0}},
+    {'q', 3, {0xAC00, 0}, {0xD7A3, 0}},
+}};
+
+inline uint32_t class_size(uint8_t cls) {
+  constexpr std::array<uint8_t, 7> kAscii = {1, 10, 26, 26, 6, 6, 16};
+  return cls < kUniFirst ? kAscii[cls] : kUni[cls - kUniFirst].size();
+}
+
+// The kUni class of code point `cp` and its index there; false when it has none.
+inline bool uni_class(uint32_t cp, uint8_t& cls, uint16_t& index) {
+  for (size_t c = 0; c < kUni.size(); ++c) {
+    const UniClass& u = kUni[c];
+    uint32_t base = 0;
+    for (int r = 0; r < 2 && u.last[r] != 0; ++r) {
+      if (cp >= u.first[r] && cp <= u.last[r]) {
+        cls = static_cast<uint8_t>(kUniFirst + c);
+        index = static_cast<uint16_t>(base + cp - u.first[r]);
+        return true;
+      }
+      base += u.last[r] - u.first[r] + 1;
+    }
+  }
+  return false;
+}
+
+// Writes code point `cp` as UTF-8 in `length` bytes (the length its class has).
+inline void put_utf8(uint32_t cp, uint8_t length, char* out) {
+  if (length == 2) {
+    out[0] = static_cast<char>(0xC0 | (cp >> 6));
+    out[1] = static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out[0] = static_cast<char>(0xE0 | (cp >> 12));
+    out[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out[2] = static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
 
 // Tags keeping the uses of the keyed functions apart.
 constexpr uint8_t kTagPlain = 0;
@@ -60,6 +147,9 @@ inline bool is_alpha(char c) { return is_upper(c) || is_lower(c); }
 inline bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
 inline bool is_hex_letter(char c) { return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 inline bool is_hex(char c) { return is_digit(c) || is_hex_letter(c); }
+inline bool has_non_ascii(std::string_view v) {
+  return std::any_of(v.begin(), v.end(), [](char c) { return (c & 0x80) != 0; });
+}
 
 // Byte tables: the token path looks every character up several times, and a table lookup does
 // not mispredict on values that mix digits and letters at random.
@@ -102,7 +192,7 @@ inline uint8_t index_of(char c, Cls cls) {
 
 // y % size with y /= size, by constant divisors (the compiler turns them into multiplications:
 // this runs once per character of every token).
-inline uint8_t take_digit(uint64_t& y, Cls cls) {
+inline uint16_t take_digit(uint64_t& y, Cls cls) {
   uint64_t r = 0;
   switch (cls) {
     case kDigit:
@@ -123,10 +213,15 @@ inline uint8_t take_digit(uint64_t& y, Cls cls) {
       r = y & 15;
       y >>= 4;
       break;
-    case kOther:
+    default:  // kOther, kCont: no digit; a kUni class: its size
+      if (cls >= kUniFirst && cls < kCont) {
+        const uint32_t size = class_size(cls);
+        r = y % size;
+        y /= size;
+      }
       break;
   }
-  return static_cast<uint8_t>(r);
+  return static_cast<uint16_t>(r);
 }
 
 // The hex rule. A value is id-shaped when it has letters and either digits too ("3fa9c0") or at
@@ -554,17 +649,34 @@ struct Transformer::Impl {
   // With `avoid_hex`, images whose letters are all hex are walked past (needs a letter).
   template <typename Classify>
   void shape_token(std::string_view in, uint8_t tag, std::string_view extra, Classify classify,
-                   char* out, bool avoid_hex = false) const;
+                   char* out, bool avoid_hex = false) const {
+    shape_token_impl<false>(in, tag, extra, classify, out, avoid_hex, nullptr);
+  }
+  // shape_token, kUniClasses: `classify` may also say a kUni class (scheme 3) or kCont, and
+  // `uni` gives a kUni letter's index within its class. (Apart, so that the ASCII classes' path
+  // stays as lean as it was: tokens are a sixth of a dense scrub's instructions.)
+  template <bool kUniClasses, typename Classify>
+  void shape_token_impl(std::string_view in, uint8_t tag, std::string_view extra, Classify classify,
+                        char* out, bool avoid_hex, const uint16_t* uni) const;
   // The round key of a shape: SipHash-2-4-128 under prp_key of the tag, the length, `extra`
   // and the shape's bytes (kShapeChar for classed positions), through shape_keys.
   SipKey shape_key(uint8_t tag, std::string_view extra, const uint8_t* shape, size_t n) const;
   // shape_token with the plain classes (and the hex rule) of `in`.
+  // Scheme 3: letters of the kUni scripts keep their script (and case) too, see uni_token.
   void class_token(std::string_view in, uint8_t tag, std::string_view extra, char* out) const {
     const HexRule rule = hex_rule(in);
+    if (scheme >= 3 && has_non_ascii(in)) {
+      uni_token(in, tag, extra, rule, out);
+      return;
+    }
     shape_token(
         in, tag, extra, [&](size_t i) { return classify_char(in[i], rule.hex); }, out,
         rule.avoid_hex);
   }
+  // class_token of a value with bytes past ASCII: each well-formed UTF-8 letter of a kUni class
+  // is classed (its first byte by the class, the others kCont); other bytes as in class_token.
+  void uni_token(std::string_view in, uint8_t tag, std::string_view extra, HexRule rule,
+                 char* out) const;
   void append_class_token(std::string_view in, std::string& out) const {
     const size_t pos = out.size();
     out.resize(pos + in.size());
@@ -687,10 +799,38 @@ SipKey Transformer::Impl::shape_key(uint8_t tag, std::string_view extra, const u
   return slot.key;
 }
 
-template <typename Classify>
-void Transformer::Impl::shape_token(std::string_view in, uint8_t tag, std::string_view extra,
-                                    Classify classify, char* out, bool avoid_hex) const {
+template <bool kUniClasses, typename Classify>
+void Transformer::Impl::shape_token_impl(std::string_view in, uint8_t tag, std::string_view extra,
+                                         Classify classify, char* out, bool avoid_hex,
+                                         const uint16_t* uni) const {
   const size_t n = in.size();
+  using Digit = std::conditional_t<kUniClasses, uint16_t, uint8_t>;
+  auto size_of = [](uint8_t cls) -> uint64_t {
+    if constexpr (kUniClasses) {
+      return class_size(cls);
+    } else {
+      return kClassSize[cls];
+    }
+  };
+  // A classed position's digit: its index within its class (`uni` for a kUni class's letter).
+  auto digit_of = [&](size_t i, Cls cls) -> Digit {
+    if constexpr (kUniClasses) {
+      if (cls >= kUniFirst) return uni[i];
+    }
+    return index_of(in[i], cls);
+  };
+  // Position i's class takes `digit`: writes its character (all its bytes) at out + i.
+  auto put = [&](size_t i, Cls cls, uint32_t digit) {
+    if constexpr (kUniClasses) {
+      if (cls >= kUniFirst) {
+        const UniClass& u = kUni[cls - kUniFirst];
+        put_utf8(u.at(digit), u.length, out + i);
+        return;
+      }
+    }
+    out[i] = kAlphabet[cls][digit];
+  };
+  (void)uni;
   // Pass 1: the shape (into the tweak) and the value as a mixed-radix number, most significant
   // position first, while the domain fits 64 bits.
   uint64_t domain = 1;
@@ -699,7 +839,7 @@ void Transformer::Impl::shape_token(std::string_view in, uint8_t tag, std::strin
   // The classed positions' classes and digits while the domain fits 64 bits (each class has at
   // least 2 values, so at most 63 of them): scheme 2 splits them in two halves.
   std::array<uint8_t, 64> classes;
-  std::array<uint8_t, 64> digits;
+  std::array<Digit, 64> digits;
   size_t k = 0;
   // The shape's bytes are gathered first and hashed in one call (the hash is the same as byte by
   // byte, at a fraction of the cost).
@@ -710,21 +850,36 @@ void Transformer::Impl::shape_token(std::string_view in, uint8_t tag, std::strin
     heap.resize(n);
     shape_bytes = heap.data();
   }
+  [[maybe_unused]] uint8_t marker = 0;  // of the last kUni letter, for its kCont bytes
   for (size_t i = 0; i < n; ++i) {
     const Cls cls = classify(i);
     if (cls == kOther) {
       shape_bytes[i] = static_cast<uint8_t>(in[i]);
       continue;
     }
-    shape_bytes[i] = kShapeChar[cls];
+    if constexpr (kUniClasses) {
+      if (cls == kCont) {
+        shape_bytes[i] = marker;
+        continue;
+      }
+      if (cls >= kUniFirst) {
+        marker = kUni[cls - kUniFirst].marker;
+        shape_bytes[i] = marker;
+      } else {
+        shape_bytes[i] = kShapeChar[cls];
+      }
+    } else {
+      shape_bytes[i] = kShapeChar[cls];
+    }
     if (!wide) {
       uint64_t next = 0;
-      if (__builtin_mul_overflow(domain, uint64_t{kClassSize[cls]}, &next)) {
+      const uint64_t size = size_of(cls);
+      if (__builtin_mul_overflow(domain, size, &next)) {
         wide = true;
       } else {
         domain = next;
-        const uint8_t d = index_of(in[i], cls);
-        x = x * kClassSize[cls] + d;
+        const Digit d = digit_of(i, cls);
+        x = x * size + d;
         classes[k] = cls;
         digits[k++] = d;
       }
@@ -742,12 +897,12 @@ void Transformer::Impl::shape_token(std::string_view in, uint8_t tag, std::strin
     uint64_t da = 1, db = 1, a = 0, b = 0;
     if (halves) {
       for (size_t j = 0; j < k / 2; ++j) {
-        da *= kClassSize[classes[j]];
-        a = a * kClassSize[classes[j]] + digits[j];
+        da *= size_of(classes[j]);
+        a = a * size_of(classes[j]) + digits[j];
       }
       for (size_t j = k / 2; j < k; ++j) {
-        db *= kClassSize[classes[j]];
-        b = b * kClassSize[classes[j]] + digits[j];
+        db *= size_of(classes[j]);
+        b = b * size_of(classes[j]) + digits[j];
       }
     }
     for (bool first = true;; first = false) {
@@ -768,8 +923,11 @@ void Transformer::Impl::shape_token(std::string_view in, uint8_t tag, std::strin
           out[i] = in[i];
           continue;
         }
-        const char c = kAlphabet[cls][take_digit(rest, cls)];
-        out[i] = c;
+        if constexpr (kUniClasses) {
+          if (cls == kCont) continue;  // written with its letter's first byte
+        }
+        put(i, cls, take_digit(rest, cls));
+        const char c = out[i];
         all_hex &= !is_alpha(c) || is_hex_letter(c);
       }
       if (!avoid_hex || !all_hex) return;
@@ -777,8 +935,8 @@ void Transformer::Impl::shape_token(std::string_view in, uint8_t tag, std::strin
   }
 
   // Past 64 bits: a PRF of the whole value (shape included) seeds a keystream; each classed
-  // position takes 16 bits of it (bias below size / 2^16). A PRF, not a permutation: two values
-  // of such a shape collide with a probability below 2^-64.
+  // position takes 16 bits of it (bias below size / 2^16; 32 bits for a kUni class). A PRF, not
+  // a permutation: two values of such a shape collide with a probability below 2^-64.
   SipHasher seed(stream_key, true);
   if (scheme >= 2) {
     // Scheme 2: the tag (top bit set), the lengths and `extra`, the shape's bytes, then the
@@ -790,12 +948,18 @@ void Transformer::Impl::shape_token(std::string_view in, uint8_t tag, std::strin
     seed.update_u64(extra.size());
     seed.update(extra);
     seed.update(shape_bytes, n);
-    // the shape's bytes are hashed: their buffer takes the digits
+    // the shape's bytes are hashed: their buffer takes the digits (a kUni letter's two bytes
+    // fit in its own two or three)
     uint8_t* all = shape_bytes;
     size_t m = 0;
     for (size_t i = 0; i < n; ++i) {
       const Cls cls = classify(i);
-      if (cls != kOther) all[m++] = index_of(in[i], cls);
+      if (cls == kOther || cls == kCont) continue;
+      const Digit d = digit_of(i, cls);
+      all[m++] = static_cast<uint8_t>(d);
+      if constexpr (kUniClasses) {
+        if (cls >= kUniFirst) all[m++] = static_cast<uint8_t>(d >> 8);
+      }
     }
     seed.update(all, m);
   } else {
@@ -818,6 +982,18 @@ void Transformer::Impl::shape_token(std::string_view in, uint8_t tag, std::strin
   uint64_t counter = 0;
   uint64_t bits = 0;
   int available = 0;
+  auto take16 = [&]() -> uint64_t {
+    if (available == 0) {
+      // scheme 2: SipHash-1-3 of the counter, as its Feistel rounds
+      bits =
+          scheme >= 2 ? siphash13_u64_byte(stream, counter++, 0) : siphash_u64(stream, counter++);
+      available = 4;
+    }
+    const uint64_t chunk = bits & 0xffff;
+    bits >>= 16;
+    --available;
+    return chunk;
+  };
   for (;;) {
     bool all_hex = true;
     for (size_t i = 0; i < n; ++i) {
@@ -826,21 +1002,74 @@ void Transformer::Impl::shape_token(std::string_view in, uint8_t tag, std::strin
         out[i] = in[i];
         continue;
       }
-      if (available == 0) {
-        // scheme 2: SipHash-1-3 of the counter, as its Feistel rounds
-        bits =
-            scheme >= 2 ? siphash13_u64_byte(stream, counter++, 0) : siphash_u64(stream, counter++);
-        available = 4;
+      if constexpr (kUniClasses) {
+        if (cls == kCont) continue;
+        if (cls >= kUniFirst) {
+          const uint64_t high = take16();
+          const uint64_t c32 = high << 16 | take16();
+          put(i, cls, static_cast<uint32_t>((c32 * class_size(cls)) >> 32));
+          continue;
+        }
       }
-      const uint64_t chunk = bits & 0xffff;
-      bits >>= 16;
-      --available;
-      const char c = kAlphabet[cls][(chunk * kClassSize[cls]) >> 16];
+      const char c = kAlphabet[cls][(take16() * kClassSize[cls]) >> 16];
       out[i] = c;
       all_hex &= !is_alpha(c) || is_hex_letter(c);
     }
     if (!avoid_hex || !all_hex) return;  // else draw again, further down the stream
   }
+}
+
+void Transformer::Impl::uni_token(std::string_view in, uint8_t tag, std::string_view extra,
+                                  HexRule rule, char* out) const {
+  const size_t n = in.size();
+  // (on the stack for the values most are, as shape_token's own buffer)
+  uint8_t cls_local[256];
+  uint16_t index_local[256];
+  std::vector<uint8_t> cls_heap;
+  std::vector<uint16_t> index_heap;
+  uint8_t* cls = cls_local;
+  uint16_t* index = index_local;
+  if (n > sizeof(cls_local)) {
+    cls_heap.resize(n);
+    index_heap.resize(n);
+    cls = cls_heap.data();
+    index = index_heap.data();
+  }
+  for (size_t i = 0; i < n;) {
+    const auto b = static_cast<uint8_t>(in[i]);
+    if (b < 0x80) {
+      cls[i] = classify_char(in[i], rule.hex);
+      ++i;
+      continue;
+    }
+    // A letter of a kUni class is 2 or 3 bytes: 110xxxxx 10xxxxxx, or 1110xxxx 10xxxxxx 10xxxxxx.
+    size_t length = 0;
+    uint32_t cp = 0;
+    if ((b & 0xE0) == 0xC0 && i + 1 < n && (static_cast<uint8_t>(in[i + 1]) & 0xC0) == 0x80) {
+      length = 2;
+      cp = uint32_t(b & 0x1F) << 6 | (static_cast<uint8_t>(in[i + 1]) & 0x3F);
+    } else if ((b & 0xF0) == 0xE0 && i + 2 < n &&
+               (static_cast<uint8_t>(in[i + 1]) & 0xC0) == 0x80 &&
+               (static_cast<uint8_t>(in[i + 2]) & 0xC0) == 0x80) {
+      length = 3;
+      cp = uint32_t(b & 0x0F) << 12 | uint32_t(static_cast<uint8_t>(in[i + 1]) & 0x3F) << 6 |
+           (static_cast<uint8_t>(in[i + 2]) & 0x3F);
+    }
+    uint8_t c = kOther;
+    uint16_t at = 0;
+    if (length != 0 && uni_class(cp, c, at) && kUni[c - kUniFirst].length == length) {
+      cls[i] = c;
+      index[i] = at;
+      for (size_t j = 1; j < length; ++j) cls[i + j] = kCont;
+      i += length;
+      continue;
+    }
+    cls[i] = kOther;  // (an overlong form never decodes into a class: its length would differ)
+    ++i;
+  }
+  shape_token_impl<true>(
+      in, tag, extra, [&](size_t i) { return static_cast<Cls>(cls[i]); }, out, rule.avoid_hex,
+      index);
 }
 
 void Transformer::Impl::token(std::string_view value, Kind kind, std::string& out) const {
@@ -878,6 +1107,19 @@ void Transformer::Impl::token(std::string_view value, Kind kind, std::string& ou
 bool Transformer::Impl::email_token(std::string_view value, std::string& out) const {
   const size_t at = value.rfind('@');
   if (at == std::string_view::npos || at == 0 || at + 1 == value.size()) return false;
+  if (scheme >= 3) {
+    // The TLD is kept as it is, so it must be one: 2 to 63 ASCII letters, or an IDN's "xn--"
+    // form. Before scheme 3 whatever followed the last dot was kept ("a@b.c\", \"card\": …"
+    // chosen by a key named email kept the card number).
+    const size_t dot = value.rfind('.');
+    if (dot == std::string_view::npos || dot < at) return false;
+    const std::string_view tld = value.substr(dot + 1);
+    const bool letters = std::all_of(tld.begin(), tld.end(), is_alpha);
+    const bool idn =
+        tld.size() > 4 && (tld.substr(0, 4) == "xn--" || tld.substr(0, 4) == "XN--") &&
+        std::all_of(tld.begin() + 4, tld.end(), [](char c) { return is_alnum(c) || c == '-'; });
+    if (tld.size() < 2 || tld.size() > 63 || !(letters || idn)) return false;
+  }
   const size_t pos = out.size();
   out.resize(pos + value.size());
   char* o = out.data() + pos;
@@ -931,7 +1173,9 @@ bool Transformer::Impl::digits_token(std::string_view value, bool card, std::str
     if (is_digit(c)) {
       if (nd == digits.size()) return false;
       digits[nd++] = c;
-    } else if (card ? (c != ' ' && c != '-') : is_alpha(c)) {
+    } else if (card ? (c != ' ' && c != '-') : is_alpha(c) || (scheme >= 3 && (c & 0x80))) {
+      // (a phone's other characters stay: from scheme 3 only ASCII ones, since a letter of
+      // another script is a letter too)
       return false;
     }
   }
@@ -1093,6 +1337,15 @@ void Transformer::Impl::uuid_stream_token(std::string_view in, size_t version, s
 bool Transformer::Impl::jwt_token(std::string_view value, std::string& out) const {
   const size_t first = value.find('.');
   if (first == std::string_view::npos) return false;
+  if (scheme >= 3) {
+    // The header is kept, so it must be one: base64url of a JSON object ("eyJ" is '{"').
+    const std::string_view header = value.substr(0, first);
+    if (header.substr(0, 3) != "eyJ" || !std::all_of(header.begin(), header.end(), [](char c) {
+          return is_alnum(c) || c == '-' || c == '_' || c == '=';
+        })) {
+      return false;
+    }
+  }
   const size_t pos = out.size();
   out.resize(pos + value.size());
   char* o = out.data() + pos;

@@ -95,7 +95,7 @@ token_scheme: 1
   EXPECT_EQ(p->token_scheme, 1);
   auto standard = parse_policy("builtin_rules: true\n", "q.yaml");
   ASSERT_TRUE(standard);
-  EXPECT_EQ(standard->token_scheme, 2);
+  EXPECT_EQ(standard->token_scheme, 3);
 }
 
 struct Bad {
@@ -124,7 +124,7 @@ TEST(Policy, MistakesNameTheLineAndColumn) {
        "entity must be"},
       {"custom:\n  - name: x\n", "2:5", "needs 'regex'"},
       {"addresses: {client: smudge}\n", "1:21", "unknown action"},
-      {"token_scheme: 3\n", "1:15", "token_scheme"},
+      {"token_scheme: 4\n", "1:15", "token_scheme"},
   };
   for (const auto& c : cases) {
     auto p = parse_policy(c.yaml, "bad.yaml");

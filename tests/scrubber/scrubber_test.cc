@@ -261,7 +261,10 @@ TEST(Scrubber, NamesUnderKeysThatNameAPersonAreNames) {
     ASSERT_EQ(now.size(), was.size()) << key;
     for (size_t i = 0; i < was.size(); ++i) {  // the shape stays: spaces, case, punctuation
       const auto a = static_cast<unsigned char>(was[i]), b = static_cast<unsigned char>(now[i]);
-      if (a >= 0x80 || !std::isalpha(a)) {
+      if (a >= 0x80) {
+        // "í" becomes another Latin-1 lower-case letter: lead byte C3 kept, the next one moves
+        EXPECT_TRUE(a >= 0xC0 ? b == a : (b & 0xC0) == 0x80) << key << " at " << i;
+      } else if (!std::isalpha(a)) {
         EXPECT_EQ(b, a) << key << " at " << i;
       } else {
         EXPECT_EQ(std::isupper(a) != 0, std::isupper(b) != 0) << key << " at " << i;

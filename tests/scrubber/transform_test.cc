@@ -56,12 +56,50 @@ bool hex_rule(std::string_view s) {
 }
 
 // Every position keeps its class; everything else stays as it was.
-void expect_same_shape(std::string_view in, std::string_view out) {
+// The letters past ASCII that a scheme-3 token keeps within their script (transform.cc's kUni),
+// written again here from the Unicode charts: [first, last] code points and a script number.
+struct ScriptRange {
+  uint32_t first, last;
+  int script;
+};
+constexpr ScriptRange kScripts[] = {
+    {0xC0, 0xD6, 0},      {0xD8, 0xDE, 0},      {0xDF, 0xF6, 1},      {0xF8, 0xFF, 1},
+    {0x100, 0x17F, 2},    {0x391, 0x3A1, 3},    {0x3A3, 0x3AB, 3},    {0x3AC, 0x3CE, 4},
+    {0x400, 0x42F, 5},    {0x430, 0x45F, 6},    {0x5D0, 0x5EA, 7},    {0x621, 0x63A, 8},
+    {0x641, 0x64A, 8},    {0x905, 0x939, 9},    {0xE01, 0xE2E, 10},   {0x3041, 0x3096, 11},
+    {0x30A1, 0x30FA, 12}, {0x4E00, 0x9FFF, 13}, {0xAC00, 0xD7A3, 14},
+};
+
+// The script of the 2- or 3-byte UTF-8 letter at s[i] (its length in `len`), or -1.
+int script_at(std::string_view s, size_t i, size_t& len) {
+  auto b = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
+  uint32_t cp = 0;
+  len = 0;
+  if ((b(i) & 0xE0) == 0xC0 && i + 1 < s.size() && (b(i + 1) & 0xC0) == 0x80) {
+    len = 2;
+    cp = uint32_t(b(i) & 0x1F) << 6 | (b(i + 1) & 0x3F);
+  } else if ((b(i) & 0xF0) == 0xE0 && i + 2 < s.size() && (b(i + 1) & 0xC0) == 0x80 &&
+             (b(i + 2) & 0xC0) == 0x80) {
+    len = 3;
+    cp = uint32_t(b(i) & 0x0F) << 12 | uint32_t(b(i + 1) & 0x3F) << 6 | (b(i + 2) & 0x3F);
+  }
+  if (len == 0 || (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800)) return -1;
+  for (const auto& r : kScripts) {
+    if (cp >= r.first && cp <= r.last) return r.script;
+  }
+  return -1;
+}
+
+// Same length; digits stay digits, ASCII letters keep their case (hex letters stay hex in a
+// hex-ruled value); with `scripts` (scheme 3) a letter of kScripts stays a letter of its script
+// and length; every other byte stays as it is.
+void expect_same_shape(std::string_view in, std::string_view out, bool scripts = true) {
   ASSERT_EQ(in.size(), out.size()) << "length changed";
   const bool hex = hex_rule(in);
   for (size_t i = 0; i < in.size(); ++i) {
     const char a = in[i];
     const char b = out[i];
+    size_t len = 0;
     if (is_digit(a)) {
       ASSERT_TRUE(is_digit(b)) << "position " << i;
     } else if (is_upper(a)) {
@@ -74,6 +112,11 @@ void expect_same_shape(std::string_view in, std::string_view out) {
       if (hex) {
         ASSERT_TRUE(is_hex_letter(b)) << "position " << i;
       }
+    } else if (const int script = script_at(in, i, len); scripts && script >= 0) {
+      size_t out_len = 0;
+      ASSERT_EQ(script_at(out, i, out_len), script) << "position " << i;
+      ASSERT_EQ(out_len, len) << "position " << i;
+      i += len - 1;
     } else {
       ASSERT_EQ(a, b) << "position " << i;
     }
@@ -87,7 +130,7 @@ std::string random_value(std::mt19937_64& rng, size_t max_len) {
   std::string s;
   for (size_t i = 0; i < n; ++i) {
     if (rng() % 40 == 0) {
-      s += "\xc3\xa9";  // é: non-ASCII bytes stay put
+      s += "\xc3\xa9";  // é: a Latin-1 letter, one of its kind under scheme 3
     } else {
       s += kPool[rng() % kPool.size()];
     }
@@ -477,7 +520,97 @@ TEST(TokenTest, NoCollisionsWithinAShape) {
 }
 
 // Both token schemes keep every property above; they give different tokens under one key.
-TEST(TokenTest, SchemesOneAndTwoBothKeepShapesAndPermute) {
+TEST(TokenTest, LettersPastAsciiBecomeLettersOfTheirScript) {
+  // Scheme 3: a name in Cyrillic, Greek, Hebrew, Arabic, Devanagari, Thai, kana, Han or Hangul
+  // is personal data as much as one in ASCII. Under schemes 1 and 2 such letters stayed as they
+  // were ("Иван Петров" was its own token).
+  Transformer three(test_key(), 3);
+  Transformer two(test_key(), 2);
+  const std::vector<std::string> names = {
+      "Иван Петров",   "Ζωή Παπαδοπούλου", "Łukasz Żółć",        "José Müller-Øre",
+      "דוד כהן",       "محمد علي",         "राहुल शर्मा",          "สมชาย ใจดี",
+      "たなか はなこ", "タナカ ハナコ",    "東京都新宿区西新宿", "김민준",
+  };
+  for (const auto& v : names) {
+    const std::string out = tok(three, v, Kind::kName);
+    expect_same_shape(v, out);
+    if (testing::Test::HasFatalFailure()) FAIL() << "name " << names.size();
+    // every letter of a listed script changed or not, but the value as a whole did
+    EXPECT_NE(out, v);
+    EXPECT_EQ(out, tok(three, v, Kind::kName)) << "deterministic";
+    EXPECT_EQ(tok(two, v, Kind::kName).size(), v.size());
+  }
+  EXPECT_EQ(tok(two, "Иван Петров"), "Иван Петров") << "scheme 2 as it was";
+  // How many letters changed: a token that kept most of them would still tell the name.
+  const std::string cyrillic = "Александра Владимировна Кузнецова";
+  const std::string out = tok(three, cyrillic);
+  size_t same = 0, letters = 0;
+  for (size_t i = 0; i + 1 < cyrillic.size(); i += 2) {
+    if (cyrillic[i] == ' ') {
+      --i;
+      continue;
+    }
+    ++letters;
+    same += cyrillic.compare(i, 2, out, i, 2) == 0;
+  }
+  EXPECT_LT(same * 8, letters) << "about 1 in 48 stays by chance";
+  // A permutation within a shape: 2,000 Cyrillic names of one shape, no two alike.
+  std::mt19937_64 rng(31);
+  std::unordered_set<std::string> seen;
+  for (int i = 0; i < 2000; ++i) {
+    std::string v;
+    for (int k = 0; k < 5; ++k) {
+      const uint32_t cp = 0x430 + rng() % 32;  // а-я
+      v += static_cast<char>(0xC0 | (cp >> 6));
+      v += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+    const std::string o = tok(three, v);
+    expect_same_shape(v, o);
+    ASSERT_TRUE(seen.insert(o).second || seen.size() < 2000) << "collision";
+  }
+  // What is not a letter of a listed script stays: an emoji, a combining accent, a stray byte.
+  const std::string others = "ok \xF0\x9F\x98\x80 e\xCC\x81 \xFF\xC3";
+  const std::string kept = tok(three, others);
+  expect_same_shape(others, kept);  // (its bytes past ASCII checked equal)
+  EXPECT_EQ(kept.substr(3, 4), others.substr(3, 4));
+  // All-ASCII values: the tokens of scheme 2.
+  for (std::string_view v : {"Ada Lovelace", "ORD-550007-X1", "ada@mail.example"}) {
+    EXPECT_EQ(tok(three, v), tok(two, v)) << v;
+  }
+}
+
+TEST(TokenTest, KindTokensKeepAPartOnlyWhenTheValueHasTheKindsForm) {
+  // Scheme 3: an e-mail keeps its TLD, a JWT its header, a phone its punctuation; a value
+  // chosen by its place (a key named email) that has not that form is a plain token, since
+  // the part kept could be anything (under scheme 2 the "TLD" was all after the last dot).
+  Transformer three(test_key(), 3);
+  Transformer two(test_key(), 2);
+  const std::string mixed = "g.hopper@corp.example\",\"card\":\"4111111111111111\"";
+  EXPECT_THAT(tok(two, mixed, Kind::kEmail), HasSubstr("4111111111111111")) << "the old leak";
+  const std::string out = tok(three, mixed, Kind::kEmail);
+  expect_same_shape(mixed, out);
+  EXPECT_THAT(out, testing::Not(HasSubstr("4111111111111111")));
+  EXPECT_THAT(out, testing::Not(HasSubstr("example")));
+  // A real address still keeps its TLD, also an IDN's.
+  EXPECT_THAT(tok(three, "ada@mail.example.com", Kind::kEmail), testing::EndsWith(".com"));
+  EXPECT_THAT(tok(three, "ada@mail.xn--p1ai", Kind::kEmail), testing::EndsWith(".xn--p1ai"));
+  EXPECT_EQ(tok(three, "ada@mail.example.com", Kind::kEmail),
+            tok(two, "ada@mail.example.com", Kind::kEmail));
+  // A JWT's header is kept only when it is one.
+  const std::string jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln";
+  EXPECT_EQ(tok(three, jwt, Kind::kJwt).substr(0, 21), jwt.substr(0, 21));
+  const std::string not_jwt = "Alice Smith.secret.value";
+  EXPECT_EQ(tok(two, not_jwt, Kind::kJwt).substr(0, 12), "Alice Smith.") << "the old leak";
+  EXPECT_THAT(tok(three, not_jwt, Kind::kJwt), testing::Not(HasSubstr("Alice")));
+  // A phone with letters of another script is a plain token: those letters change too.
+  const std::string phone = "+7 (495) Иван 123-45-67";
+  EXPECT_THAT(tok(two, phone, Kind::kPhone), HasSubstr("Иван")) << "the old leak";
+  const std::string p3 = tok(three, phone, Kind::kPhone);
+  expect_same_shape(phone, p3);
+  EXPECT_THAT(p3, testing::Not(HasSubstr("Иван")));
+}
+
+TEST(TokenTest, SchemesOneTwoAndThreeKeepShapesAndPermute) {
   Transformer one(test_key(), 1);
   Transformer two(test_key(), 2);
   Transformer standard(test_key());
@@ -486,10 +619,13 @@ TEST(TokenTest, SchemesOneAndTwoBothKeepShapesAndPermute) {
   for (int i = 0; i < 5000; ++i) {
     const std::string v = random_value(rng, i % 2 == 0 ? 12 : 120);
     const std::string a = tok(one, v), b = tok(two, v);
-    expect_same_shape(v, a);
-    expect_same_shape(v, b);
+    expect_same_shape(v, a, false);
+    expect_same_shape(v, b, false);
     if (testing::Test::HasFatalFailure()) FAIL() << "input of length " << v.size();
-    ASSERT_EQ(b, tok(standard, v)) << "scheme 2 is the default";
+    // scheme 3, the default, is scheme 2 where a value is all ASCII
+    if (std::all_of(v.begin(), v.end(), [](char c) { return (c & 0x80) == 0; })) {
+      ASSERT_EQ(b, tok(standard, v)) << "scheme 3 is scheme 2 on ASCII";
+    }
     size_t classed = 0;
     for (char c : v) classed += is_alpha(c) || is_digit(c);
     if (classed >= 4 && classed <= 12) {

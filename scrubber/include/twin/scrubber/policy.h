@@ -100,9 +100,10 @@ struct Policy {
   /// same way. Values shorter than memory_min_length are not remembered.
   size_t memory_values = 1u << 20;
   size_t memory_min_length = 4;
-  /// The token scheme (transform.h, kTokenScheme): 2 unless the policy asks for 1, whose tokens
-  /// are those of archives scrubbed before 2026-12-06 under the same key.
-  int token_scheme = 2;
+  /// The token scheme (transform.h, kTokenScheme): 3 unless the policy asks for 1 or 2, whose
+  /// tokens are those of archives scrubbed before 2026-12-06 and 2026-12-07 under the same key
+  /// (and which leave letters past ASCII as they are).
+  int token_scheme = 3;
 };
 
 /// Parses a policy from YAML text. Errors: "FILE:LINE:COLUMN: message".

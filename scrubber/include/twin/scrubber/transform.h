@@ -96,12 +96,18 @@ enum class Outcome : uint8_t {
 /// tokens changes how fast, not what). Not thread-safe (it owns cipher contexts and that
 /// cache): one per thread; two Transformers from equal keys give identical outputs.
 /// The token schemes (prp.h): 1, a bit-level Feistel network with cycle walking, SipHash-2-4
-/// rounds; 2, the default, a Feistel network over the value's mixed radix, SipHash-1-3 rounds,
-/// no cycle walking (a quarter fewer instructions per token). Values whose shape's domain passes
-/// 64 bits take a keyed keystream instead, SipHash-2-4 under scheme 1, SipHash-1-3 under 2.
-/// The same key gives different tokens under different schemes: the scheme is in the archive's
-/// metadata (token_scheme), and a policy can ask for 1 to match archives scrubbed before it.
-inline constexpr int kTokenScheme = 2;
+/// rounds; 2, a Feistel network over the value's mixed radix, SipHash-1-3 rounds, no cycle
+/// walking (a quarter fewer instructions per token); 3, the default since 2026-12-07, scheme 2
+/// with letters past ASCII tokenized too (Cyrillic, Greek, Latin-1 and Extended-A, Hebrew,
+/// Arabic, Devanagari, Thai, kana, CJK ideographs, Hangul: each to a letter of its script; under
+/// 1 and 2 they stayed as they were, so "Иван Петров" was not scrubbed at all), and the
+/// kind-aware tokens' forms checked before a part is kept (an e-mail's TLD, a JWT's header, a
+/// phone's ASCII). Values without bytes past ASCII get the same tokens under 2 and 3. Values
+/// whose shape's domain passes 64 bits take a keyed keystream instead, SipHash-2-4 under scheme
+/// 1, SipHash-1-3 under 2 and 3. The same key gives different tokens under different schemes:
+/// the scheme is in the archive's metadata (token_scheme), and a policy can ask for 1 or 2 to
+/// match archives scrubbed before (at the cost of what those schemes left in place).
+inline constexpr int kTokenScheme = 3;
 
 class Transformer {
  public:
