@@ -1812,6 +1812,12 @@ Outcome Transformer::Impl::apply(std::string_view value, Kind kind, const Action
       token(value, kind, out);
       return Outcome::kDone;
     case Action::kFf1: {
+      if (scheme >= 3 && has_non_ascii(value)) {
+        // FF1 here runs over ASCII alphabets and would leave letters past ASCII as they are:
+        // such a value gets a token instead (not reversible; counted as a fallback).
+        token(value, kind, out);
+        return Outcome::kFallback;
+      }
       auto r = ff1(value, params.ff1_tweak, true);
       if (r) {
         out.append(*r);

@@ -1607,6 +1607,10 @@ TEST(Ff1TransformTest, ApplyUsesTweakAndFallsBackWhenTooShort) {
   EXPECT_TRUE(t.ff1_encrypt("123456", ""));
   EXPECT_EQ(run(t, "12-345", p, out), Outcome::kFallback);
   EXPECT_EQ(out, tok(t, "12-345"));
+  // Letters past ASCII would stay under FF1's ASCII alphabets: a token instead (scheme 3).
+  EXPECT_EQ(run(t, "Иван 12345678", p, out), Outcome::kFallback);
+  EXPECT_EQ(out, tok(t, "Иван 12345678"));
+  EXPECT_THAT(out, testing::Not(HasSubstr("Иван")));
   EXPECT_EQ(run(t, "", p, out), Outcome::kFallback);
   EXPECT_EQ(out, "");
 }
