@@ -7,15 +7,10 @@
 #include <cstdio>
 #include <vector>
 
+#include "twin/scrubber/transform.h"
+
 namespace twin::scrubber {
 namespace {
-
-char shape_of(unsigned char c) {
-  if (c >= '0' && c <= '9') return 'd';
-  if (c >= 'A' && c <= 'Z') return 'U';
-  if (c >= 'a' && c <= 'z') return 'l';
-  return static_cast<char>(c);
-}
 
 uint32_t capped(size_t n) { return static_cast<uint32_t>(std::min<size_t>(n, 65535)); }
 
@@ -53,10 +48,10 @@ nlohmann::json hist_json(const std::map<uint32_t, uint64_t>& h) {
 
 bool same_shape(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (shape_of(static_cast<unsigned char>(a[i])) != shape_of(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
+  for (size_t i = 0; i < a.size();) {
+    size_t la = 1, lb = 1;
+    if (shape_class(a, i, la) != shape_class(b, i, lb) || la != lb) return false;
+    i += la;
   }
   return true;
 }

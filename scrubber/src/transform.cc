@@ -121,6 +121,29 @@ inline bool uni_class(uint32_t cp, uint8_t& cls, uint16_t& index) {
   return false;
 }
 
+// Whether in[i] starts a letter of a kUni class, in well-formed UTF-8 of its class's length
+// (110xxxxx 10xxxxxx, or 1110xxxx 10xxxxxx 10xxxxxx; an overlong form decodes to a code point
+// whose class has another length, so it is none): its class, index and length.
+inline bool uni_letter_at(std::string_view in, size_t i, uint8_t& cls, uint16_t& index,
+                          size_t& length) {
+  const auto b = static_cast<uint8_t>(in[i]);
+  auto cont = [&](size_t k) {
+    return i + k < in.size() && (static_cast<uint8_t>(in[i + k]) & 0xC0) == 0x80;
+  };
+  uint32_t cp = 0;
+  if ((b & 0xE0) == 0xC0 && cont(1)) {
+    length = 2;
+    cp = uint32_t(b & 0x1F) << 6 | (static_cast<uint8_t>(in[i + 1]) & 0x3F);
+  } else if ((b & 0xF0) == 0xE0 && cont(1) && cont(2)) {
+    length = 3;
+    cp = uint32_t(b & 0x0F) << 12 | uint32_t(static_cast<uint8_t>(in[i + 1]) & 0x3F) << 6 |
+         (static_cast<uint8_t>(in[i + 2]) & 0x3F);
+  } else {
+    return false;
+  }
+  return uni_class(cp, cls, index) && kUni[cls - kUniFirst].length == length;
+}
+
 // Writes code point `cp` as UTF-8 in `length` bytes (the length its class has).
 inline void put_utf8(uint32_t cp, uint8_t length, char* out) {
   if (length == 2) {
@@ -1019,6 +1042,21 @@ void Transformer::Impl::shape_token_impl(std::string_view in, uint8_t tag, std::
   }
 }
 
+char shape_class(std::string_view s, size_t i, size_t& length) {
+  length = 1;
+  const char c = s[i];
+  if (is_digit(c)) return 'd';
+  if (is_upper(c)) return 'U';
+  if (is_lower(c)) return 'l';
+  uint8_t cls = 0;
+  uint16_t index = 0;
+  if ((c & 0x80) != 0 && uni_letter_at(s, i, cls, index, length)) {
+    return static_cast<char>(kUni[cls - kUniFirst].marker | 0x80);  // (apart from the bytes)
+  }
+  length = 1;
+  return c;
+}
+
 void Transformer::Impl::uni_token(std::string_view in, uint8_t tag, std::string_view extra,
                                   HexRule rule, char* out) const {
   const size_t n = in.size();
@@ -1042,22 +1080,10 @@ void Transformer::Impl::uni_token(std::string_view in, uint8_t tag, std::string_
       ++i;
       continue;
     }
-    // A letter of a kUni class is 2 or 3 bytes: 110xxxxx 10xxxxxx, or 1110xxxx 10xxxxxx 10xxxxxx.
-    size_t length = 0;
-    uint32_t cp = 0;
-    if ((b & 0xE0) == 0xC0 && i + 1 < n && (static_cast<uint8_t>(in[i + 1]) & 0xC0) == 0x80) {
-      length = 2;
-      cp = uint32_t(b & 0x1F) << 6 | (static_cast<uint8_t>(in[i + 1]) & 0x3F);
-    } else if ((b & 0xF0) == 0xE0 && i + 2 < n &&
-               (static_cast<uint8_t>(in[i + 1]) & 0xC0) == 0x80 &&
-               (static_cast<uint8_t>(in[i + 2]) & 0xC0) == 0x80) {
-      length = 3;
-      cp = uint32_t(b & 0x0F) << 12 | uint32_t(static_cast<uint8_t>(in[i + 1]) & 0x3F) << 6 |
-           (static_cast<uint8_t>(in[i + 2]) & 0x3F);
-    }
     uint8_t c = kOther;
     uint16_t at = 0;
-    if (length != 0 && uni_class(cp, c, at) && kUni[c - kUniFirst].length == length) {
+    size_t length = 0;
+    if (uni_letter_at(in, i, c, at, length)) {
       cls[i] = c;
       index[i] = at;
       for (size_t j = 1; j < length; ++j) cls[i + j] = kCont;

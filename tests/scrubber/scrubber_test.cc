@@ -1252,6 +1252,31 @@ TEST(Scrubber, BinaryBodiesKeepTheirLength) {
   EXPECT_EQ(s->counters().binary_bodies, 1u);
 }
 
+TEST(Scrubber, NamesInOtherScriptsAreScrubbedAndKeepTheirShape) {
+  // Token scheme 3: a person's name in Cyrillic, Greek or Han is changed letter by letter
+  // within its script (under scheme 2 it went through as it was), and the report counts its
+  // shape as kept; a letter turned into ASCII would not be.
+  auto s = make();
+  const std::vector<std::string> names = {"Иван Петров", "Ζωή Παπαδοπούλου", "山田太郎"};
+  for (const auto& name : names) {
+    auto e = get("/x");
+    json_response(e, R"({"user": {"name": ")" + name + R"("}})");
+    s->scrub(e);
+    const auto after = nlohmann::json::parse(e.response->body);
+    const std::string now = after["user"]["name"];
+    EXPECT_NE(now, name);
+    EXPECT_EQ(now.size(), name.size());
+    EXPECT_TRUE(same_shape(name, now)) << name;
+  }
+  EXPECT_FALSE(same_shape("Иван", "Ivan    "));
+  EXPECT_FALSE(same_shape("Иван", "\xd0\x98\xd0\xb2\xd0\xb0\xd0\x9d"));  // a capital for a small
+  const auto& fields = s->report().fields();
+  auto it = fields.find("response.json:user.name");
+  ASSERT_NE(it, fields.end());
+  EXPECT_EQ(it->second.count, names.size());
+  EXPECT_EQ(it->second.shape_kept, names.size());
+}
+
 TEST(Scrubber, TheReportHoldsNoValueAndCountsShape) {
   auto s = make();
   std::set<std::string> emails;

@@ -118,8 +118,9 @@ struct FieldStats {
   double length_ks() const;
 };
 
-/// The character-class shape of a value: each byte as 'd' digit, 'U' upper, 'l' lower, or
-/// itself for any other byte. Tokens keep it; redaction does not.
+/// The character-class shape of a value: each character as shape_class() sees it ('d' digit,
+/// 'U' upper, 'l' lower, a letter of a script tokens keep letters within as its script, any
+/// other byte itself). Tokens keep it; redaction does not.
 bool same_shape(std::string_view a, std::string_view b);
 
 class Report {

@@ -109,6 +109,12 @@ enum class Outcome : uint8_t {
 /// match archives scrubbed before (at the cost of what those schemes left in place).
 inline constexpr int kTokenScheme = 3;
 
+/// What a token keeps of the character at s[i] (scheme 3), `length` its bytes: 'd' a digit,
+/// 'U' and 'l' an ASCII letter by case, a value of its own for a letter of each script that
+/// tokens keep letters within (transform.cc), else the byte itself. A value and its token have
+/// the same sequence of these, character by character (the report's shape check).
+char shape_class(std::string_view s, size_t i, size_t& length);
+
 class Transformer {
  public:
   explicit Transformer(const Key& key, int token_scheme = kTokenScheme);
