@@ -61,7 +61,8 @@
 // - ipv6: any text form inet_pton accepts (full, "::" compressed, embedded IPv4), at least two
 //   colons; not "::" alone; zone ids are left out of the span.
 // - jwt: eyJ… header segment decoding to a JSON object, payload decoding to '{', signature
-//   (possibly empty); five-segment JWE too.
+//   (possibly empty); five-segment JWE too. Standard base64 ('+', '/', '=' padding) too; a
+//   signature runs on through '/' or '+' only to a JWS signature's length (jwt_at()).
 // - bearer: the credential after Bearer/Basic/Token/ApiKey/Api-Key (any case, then space, "+" or
 //   %20; Basic must decode to user:password; others need a digit and a letter or must look
 //   random); AWS AKIA/ASIA + 16, GitHub gh?_ + 36+, github_pat_, Slack xox?-, Stripe
@@ -1365,6 +1366,28 @@ size_t DetectorsImpl::ipv6_at(Pass& p, size_t pos) const {
 // ---------------------------------------------------------------------------------------------
 // JWTs.
 
+namespace {
+
+// The lengths in base64 characters (unpadded) of the signatures JWS algorithms make: HMAC-SHA-2
+// (32, 48, 64 bytes), ECDSA P-256/384/521 (64, 96, 132), EdDSA (64), RSA 2048/3072/4096 bits
+// (256, 384, 512). A signature in the standard alphabet is told from a '/' or '+' that follows
+// a base64url one by its length (jwt_at()).
+bool jws_signature_length(size_t chars) {
+  for (size_t bytes : {32, 48, 64, 96, 132, 256, 384, 512}) {
+    if (chars == (bytes * 4 + 2) / 3) return true;
+  }
+  return false;
+}
+
+bool is_b64_char(char c) { return is_b64url_char(c) || c == '+' || c == '/'; }
+
+}  // namespace
+
+// A JWT's segments are base64url (RFC 7515) but some issuers write standard base64, padded or
+// not: header and payload may hold '+' and '/' (their ends are fixed by the '.' and by what
+// they decode to) and end in '=' padding. The signature ends the token, so a '/' or '+' after
+// its base64url run is taken into it only when that makes it as long as a signature and it was
+// not one already: a JWT in a path ("/t/<jwt>/profile") ends before "/profile".
 void DetectorsImpl::jwt_at(Pass& p, size_t s) const {
   const std::string_view t = p.t;
   if (s > 0 && (is_b64url_char(t[s - 1]) || t[s - 1] == '.') && !after_escape(t, s)) return;
@@ -1372,7 +1395,14 @@ void DetectorsImpl::jwt_at(Pass& p, size_t s) const {
     while (i < t.size() && is_b64url_char(t[i])) ++i;
     return i;
   };
-  const size_t h = segment(s);
+  // a header or payload segment from i: base64 bytes, then '=' padding up to a multiple of 4
+  auto inner = [&](size_t i) {
+    size_t j = i;
+    while (j < t.size() && is_b64_char(t[j])) ++j;
+    for (int pad = 0; pad < 2 && j < t.size() && t[j] == '=' && (j - i) % 4 != 0; ++pad) ++j;
+    return j;
+  };
+  const size_t h = inner(s);
   if (h - s < 10 || h - s > 4096 || h >= t.size() || t[h] != '.') return;
   std::string& dec = p.s.decoded;
   dec.clear();
@@ -1382,7 +1412,7 @@ void DetectorsImpl::jwt_at(Pass& p, size_t s) const {
       dec.find('"') == std::string::npos) {
     return;
   }
-  const size_t pe = segment(h + 1);
+  const size_t pe = inner(h + 1);
   if (pe - (h + 1) < 2 || pe >= t.size() || t[pe] != '.') return;
   dec.clear();
   if (!base64_decode(t.substr(h + 1, std::min<size_t>(pe - h - 1, 16)), dec, 12)) return;
@@ -1400,6 +1430,16 @@ void DetectorsImpl::jwt_at(Pass& p, size_t s) const {
     }
   }
   if (!jwe && (first == std::string::npos || dec[first] != '{')) return;
+  if (!jwe && e < t.size() && (t[e] == '/' || t[e] == '+') && !jws_signature_length(e - (pe + 1))) {
+    size_t r = e;
+    while (r < t.size() && is_b64_char(t[r])) ++r;
+    if (jws_signature_length(r - (pe + 1))) e = r;
+  }
+  if (!jwe) {  // the signature's '=' padding
+    for (size_t n = e - (pe + 1); n % 4 != 0 && e < t.size() && t[e] == '=' && n % 4 != 1; ++n) {
+      ++e;
+    }
+  }
   if (e < t.size() && (is_b64url_char(t[e]) || t[e] == '=')) return;
   emit(p, s, e, Kind::kJwt);
 }

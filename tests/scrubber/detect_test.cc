@@ -523,6 +523,40 @@ TEST_F(DetectTest, OverlapResolution) {
   for (const Expect& e : cases) expect_spans(*detectors_, *scratch_, e);
 }
 
+// JWTs some issuers write in standard base64 ('+', '/', '=' padding) are JWTs to their end; a
+// '/' after a base64url signature of a signature's length ends the JWT (2026-12-07, fuzz_scrub:
+// the detector stopped at a '/' in a signature and left the rest of it).
+TEST_F(DetectTest, JwtInStandardBase64) {
+  const std::string head = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.";
+  const std::string body = "eyJzdWIiOiIxMjM0NTY3ODkwIn0";  // {"sub":"1234567890"}
+  const std::string url = head + body + ".dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+  // SHA-256 of "3" in standard base64: a '+' and a '/' inside, '=' at the end
+  const std::string std_sig = "TgdAhWK+24tgzgXB3s/jrRa3IjCWfeAfZAt+Rym0n84";
+  const std::string std_jwt = head + body + "=." + std_sig + "=";
+  const Expect cases[] = {
+      {"Bearer " + head + body + "." + std_sig, {{head + body + "." + std_sig, Kind::kJwt}}},
+      {"token=" + std_jwt + "&x=1", {{std_jwt, Kind::kJwt}}},
+      {url + "=", {{url + "=", Kind::kJwt}}},
+      // padded header and payload, empty signature ({"alg":"none"}.{"x":1}.)
+      {"t: eyJhbGciOiJub25lIn0=.eyJ4IjoxfQ==. ok",
+       {{"eyJhbGciOiJub25lIn0=.eyJ4IjoxfQ==.", Kind::kJwt}}},
+      // in a path: the segment after it is not the signature's, even where the two together
+      // would be as long as a longer signature (43 + 1 + 20 = 64, HMAC-SHA-384's)
+      {"/t/" + url + "/profile", {{url, Kind::kJwt}}},
+      {"/t/" + url + "/order-history-export", {{url, Kind::kJwt}}},
+      // a '/' that does not make the signature a signature's length: the JWT ends there and
+      // the 15 bytes after it are no secret on their own
+      {head + body + ".SUyGdkVu_-m3cy1dHgoZVRQR1f/D1edeVDRBAEi5G",
+       {{head + body + ".SUyGdkVu_-m3cy1dHgoZVRQR1f", Kind::kJwt}}},
+      // padding that cannot be: no JWT (its segments are judged as secrets)
+      {head + body + ".dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U==",
+       {{head.substr(0, head.size() - 1), Kind::kSecret},
+        {body, Kind::kSecret},
+        {"dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U==", Kind::kSecret}}},
+  };
+  for (const Expect& e : cases) expect_spans(*detectors_, *scratch_, e);
+}
+
 // A URL's user name and password (RFC 3986 userinfo) are one bearer span, never an e-mail made
 // of the password and the host (2026-12-06: "https://jdoe:pw@partner.example.com" kept "jdoe" and
 // tokenized the host as an address's domain).
