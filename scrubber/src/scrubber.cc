@@ -1373,7 +1373,11 @@ class Engine final : public Scrubber {
   }
 
   // Rescans scrubbed output: anything the detectors find outside the regions twin wrote is
-  // residual personal data.
+  // residual personal data. A detection that runs from a region twin wrote into the text kept
+  // around it (a secret run of a token and the rest of a signature after a '/' the detectors
+  // ended a JWT at) is residual only where the kept pieces hold something on their own: the
+  // token is not the input's, and the input's scan judged the pieces the same way (a secret
+  // run is cut around the specific spans in it).
   void check_residual(const Place& p, const Decision& d, std::string_view out) {
     rescan_.clear();
     detectors_->scan(out, *scratch_, rescan_);
@@ -1384,6 +1388,19 @@ class Engine final : public Scrubber {
     };
     for (const auto& s : rescan_) {
       if (ours(s.begin, s.end)) continue;
+      if (std::any_of(written_.begin(), written_.end(),
+                      [&](const auto& r) { return s.begin < r.second && r.first < s.end; })) {
+        // written_ is in output order: the kept pieces are the gaps between its regions
+        size_t at = s.begin;
+        for (const auto& r : written_) {
+          if (r.second <= at) continue;
+          if (r.first >= s.end) break;
+          if (r.first > at) residual += kept_piece_findings(out.substr(at, r.first - at));
+          at = r.second;
+        }
+        if (at < s.end) residual += kept_piece_findings(out.substr(at, s.end - at));
+        continue;
+      }
       std::string_view piece = out.substr(s.begin, s.end - s.begin);
       if (!p.binary && !p.number && has_percent_escape(piece)) {
         // Read as scrub_value reads it: decoded ("x+tok%40en.com" in a query is "x tok@en.com",
@@ -1406,6 +1423,12 @@ class Engine final : public Scrubber {
       counters_.residual += residual;
       report_residual(d, residual);
     }
+  }
+
+  size_t kept_piece_findings(std::string_view piece) {
+    piece_found_.clear();
+    detectors_->scan(piece, *scratch_, piece_found_);
+    return piece_found_.size();
   }
 
   // A cheap test before the detectors: every built-in content kind needs a digit, '@', ':' or
@@ -2846,6 +2869,7 @@ class Engine final : public Scrubber {
   bool changed_ = false;
   std::vector<Span> spans_, rescan_;
   std::vector<std::pair<uint32_t, uint32_t>> written_;
+  std::vector<Span> piece_found_;  // check_residual(): what a kept piece holds on its own
   std::string cache_key_, tmp_, decoded_, lname_, number_digits_, number_token_;
   // Percent-encoded values and spans (scrub_value, scrub_encoded_span, check_residual).
   std::string decoded_value_, span_decoded_, span_token_;

@@ -131,6 +131,32 @@ TEST(Scrubber, CredentialsInHeadersBecomeTokensAndSchemesStay) {
 // Who the user is, as authenticating and TLS-terminating proxies pass it on: a login name that
 // no detector would find, and a client certificate or its subject (2026-12-06: all were kept
 // under these names).
+// A JWT in standard base64 is a JWT to its end; a JWT the detectors end at a '/' leaves what
+// follows, and the output's re-scan (which no longer sees a JWT in the token, so reads the
+// token's signature and that rest as one secret run) counts no residual for it: the rest holds
+// nothing on its own (2026-12-07, fuzz_scrub).
+TEST(Scrubber, JwtsInStandardBase64AndWhatFollowsAJwt) {
+  auto s = make();
+  const std::string head = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.";
+  const std::string body = "eyJzdWIiOiIxMjM0NTY3ODkwIn0";
+  const std::string std_sig = "TgdAhWK+24tgzgXB3s/jrRa3IjCWfeAfZAt+Rym0n84=";
+  const std::string rest = "/D1edeVDRBAEi5G";
+  const std::string cut = head + body + ".SUyGdkVu_-m3cy1dHgoZVRQR1f";
+  auto e = get("/api/me", {{"X-Session", head + body + "." + std_sig}, {"X-Trace", cut + rest}});
+  s->scrub(e);
+  const auto session = header(e.request.headers, "x-session");
+  ASSERT_EQ(session.size(), head.size() + body.size() + 1 + std_sig.size());
+  EXPECT_EQ(session.substr(0, head.size()), head);
+  for (const std::string part : {"TgdAhWK", "24tgzgXB3s", "jrRa3IjCWfeAfZAt", "Rym0n84"}) {
+    EXPECT_EQ(session.find(part), std::string::npos) << part;
+  }
+  const auto trace = header(e.request.headers, "x-trace");
+  ASSERT_EQ(trace.size(), cut.size() + rest.size());
+  EXPECT_EQ(trace.substr(cut.size()), rest);
+  EXPECT_EQ(trace.find("SUyGdkVu"), std::string::npos);
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
 TEST(Scrubber, IdentityAndClientCertificateHeadersOfProxies) {
   const std::pair<const char*, const char*> scrubbed[] = {
       {"Remote-User", "mgonzalez"},
