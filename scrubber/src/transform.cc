@@ -1651,6 +1651,7 @@ bool parse_named_date(std::string_view v, NamedDate* out) {
     } else if (is_digit(c)) {
       while (j < v.size() && is_digit(v[j])) ++j;
       const size_t n = j - i;
+      if (n > 4) return false;  // no day or year (and no int overflow for a run of digits)
       int num = 0;
       for (size_t k = i; k < j; ++k) num = num * 10 + (v[k] - '0');
       if (n == 4 && !have_year) {
