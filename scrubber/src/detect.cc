@@ -56,7 +56,8 @@
 // - ssn: ddd-dd-dddd, area not 000, 666 or 9xx, group not 00, serial not 0000. Not: 9 bare
 //   digits or spaces (a key name says those, see classify_key).
 // - iban: registered country, its exact length, mod-97, compact or in groups of 4 separated by
-//   single spaces, uppercase.
+//   single spaces, all upper case or all lower case (a lower-case one in groups was cut in two:
+//   its tail read as a phone number, its head kept).
 // - ipv4: dotted quad, octets 0–255 without leading zeros; a CIDR suffix or port may follow.
 // - ipv6: any text form inet_pton accepts (full, "::" compressed, embedded IPv4), at least two
 //   colons; not "::" alone; zone ids are left out of the span.
@@ -94,7 +95,7 @@
 // identifiers even with digits, MAC addresses, times (12:34:56), retina asset names
 // (logo@2x.png). Known misses, by choice: an IPv4 address right after "word/" in a path
 // ("/hosts/10.0.0.1"), secrets shorter than secret_min_length or without a digit, values split
-// by percent-encoding inside them (other than %40 and %2B), lowercase IBANs.
+// by percent-encoding inside them (other than %40 and %2B), IBANs in mixed case.
 //
 // Key names (classify_key): the key is split into lowercase words (case changes, '-', '_', '.',
 // digits stay with their word) and matched from the longest suffix of words down ("customer
@@ -2036,14 +2037,22 @@ size_t phone_at(std::string_view t, size_t s) {
   return national0_at(t, s);
 }
 
+// An IBAN from `s`, all in upper case or (as typed into forms) all in lower case: its letters
+// are read in upper case for the country and the mod-97 check.
 size_t iban_at(std::string_view t, size_t s) {
-  const size_t len = iban_length(t[s], t[s + 1]);
+  const bool lower = is_lower(t[s]);
+  const char up = lower ? 0x20 : 0;  // what to take off a letter to read it in upper case
+  const size_t len = iban_length(static_cast<char>(t[s] - up), static_cast<char>(t[s + 1] - up));
   if (len == 0 || s + 4 > t.size() || !is_digit(t[s + 2]) || !is_digit(t[s + 3])) return 0;
   char compact[34];
-  std::memcpy(compact, t.data() + s, 4);
+  compact[0] = static_cast<char>(t[s] - up);
+  compact[1] = static_cast<char>(t[s + 1] - up);
+  compact[2] = t[s + 2];
+  compact[3] = t[s + 3];
   size_t got = 4;
   size_t i = s + 4;
-  auto bban = [](char c) { return is_upper(c) || is_digit(c); };
+  auto bban = [lower](char c) { return (lower ? is_lower(c) : is_upper(c)) || is_digit(c); };
+  auto upper = [up](char c) { return is_digit(c) ? c : static_cast<char>(c - up); };
   if (i < t.size() && t[i] == ' ') {
     while (got < len) {
       if (i + 1 >= t.size() || t[i] != ' ') return 0;
@@ -2051,11 +2060,11 @@ size_t iban_at(std::string_view t, size_t s) {
       const size_t want = std::min<size_t>(4, len - got);
       for (size_t k = 0; k < want; ++k, ++i) {
         if (i >= t.size() || !bban(t[i])) return 0;
-        compact[got++] = t[i];
+        compact[got++] = upper(t[i]);
       }
     }
   } else {
-    while (got < len && i < t.size() && bban(t[i])) compact[got++] = t[i++];
+    while (got < len && i < t.size() && bban(t[i])) compact[got++] = upper(t[i++]);
     if (got < len) return 0;
   }
   if (i < t.size() && (is_alnum(t[i]) || t[i] == '_')) return 0;
@@ -2086,7 +2095,9 @@ size_t DetectorsImpl::numeric_at(Pass& p, size_t pos) const {
     if (past >= n || !is_digit(t[past])) return past;
     pos = past;
   }
-  if (on(Kind::kIban) && pos >= 2 && is_upper(t[pos - 2]) && is_upper(t[pos - 1]) &&
+  if (on(Kind::kIban) && pos >= 2 &&
+      ((is_upper(t[pos - 2]) && is_upper(t[pos - 1])) ||
+       (is_lower(t[pos - 2]) && is_lower(t[pos - 1]))) &&
       word_left_ok(t, pos - 2)) {
     if (const size_t e = iban_at(t, pos - 2)) {
       emit(p, pos - 2, e, Kind::kIban);

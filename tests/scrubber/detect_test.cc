@@ -468,6 +468,13 @@ TEST_F(DetectTest, BoundariesAndShapes) {
       {"XDE89370400440532013000", {}},
       {"DE89370400440532013001", {}},
       {"iban: DE89 3704 0044 0532 0130 00.", {{"DE89 3704 0044 0532 0130 00", Kind::kIban}}},
+      // in lower case, as typed into forms (2026-12-07: in groups, its tail was read as a phone
+      // number and its head kept)
+      {"iban: de89 3704 0044 0532 0130 00.", {{"de89 3704 0044 0532 0130 00", Kind::kIban}}},
+      {"gb82west12345698765432", {{"gb82west12345698765432", Kind::kIban}}},
+      {"de89370400440532013001", {}},
+      {"xde89370400440532013000", {}},
+      {"De89370400440532013000", {}},
       {"id=550e8400-e29b-41d4-a716-446655440000&x",
        {{"550e8400-e29b-41d4-a716-446655440000", Kind::kUuid}}},
       {"%2F550e8400-e29b-41d4-a716-446655440000",

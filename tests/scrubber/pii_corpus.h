@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 
 #include <array>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <initializer_list>
@@ -410,6 +411,14 @@ inline std::vector<LabelledValue> make_pii_values(uint64_t seed, size_t per_form
     each("iban/" + std::string(c.code) + "-spaced", Kind::kIban,
          [&] { return spaced4(iban(r, c.code, c.shape)); });
   }
+  // as typed into a form, in lower case
+  auto lower = [](std::string v) {
+    for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return v;
+  };
+  each("iban/GB-lower", Kind::kIban, [&] { return lower(iban(r, "GB", kIbans[1].shape)); });
+  each("iban/FR-lower-spaced", Kind::kIban,
+       [&] { return lower(spaced4(iban(r, "FR", kIbans[2].shape))); });
 
   // IPv4
   each("ipv4/public", Kind::kIpv4, [&]() -> std::string { return ipv4_random(r); });

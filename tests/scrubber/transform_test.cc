@@ -1012,6 +1012,12 @@ TEST(KindTokenTest, IbansStayMod97Valid) {
     ASSERT_EQ(compact, tok(t, iban, Kind::kIban));
   }
   EXPECT_TRUE(iban_valid(tok(t, "DE89370400440532013000", Kind::kIban)));
+  // one in lower case stays in lower case, with its country and valid
+  const std::string lower = tok(t, "gb82 west 1234 5698 7654 32", Kind::kIban);
+  EXPECT_THAT(lower, ::testing::MatchesRegex("gb[0-9]{2} [a-z]{4}( [0-9]{4}){3} [0-9]{2}"));
+  std::string compact = lower;
+  std::erase(compact, ' ');
+  EXPECT_TRUE(iban_valid(compact)) << lower;
   EXPECT_EQ(tok(t, "not an iban", Kind::kIban), tok(t, "not an iban"));
 }
 
