@@ -40,9 +40,11 @@
 // ("1.2.3.4.5", "415-555-2671-99"; after an IPv4 address only ".digit" glues).
 //
 // Formats recognised:
-// - email: local@domain.tld, local part [A-Za-z0-9._%+-] (plus-addressing), subdomains, TLD of
-//   2+ letters or xn--; also with '@' percent-encoded as %40. Not: quoted local parts, IP
-//   literals, addresses without a dot in the domain (user@localhost).
+// - email: local@domain.tld, local part [A-Za-z0-9._%+'-] (plus-addressing, "o'brien"; a leading
+//   quote is left out), subdomains, TLD of 2+ letters or xn--; letters past ASCII of any script
+//   (utf8_word_char: not punctuation, spaces or symbols) in the local part and the labels
+//   (RFC 6531, IDNs in Unicode), raw or percent-encoded; also with '@' percent-encoded as %40.
+//   Not: quoted local parts, IP literals, addresses without a dot in the domain (user@localhost).
 // - card: 12–19 digits, Luhn-valid, issuer prefix known for the length (see card_prefix_ok),
 //   contiguous or in groups with one consistent ' ' or '-' (4-4-4-4, 4-4-4-4-3, Amex 4-6-5,
 //   Diners 4-6-4); not one digit repeated, not mostly zeros.
@@ -156,6 +158,8 @@ using detect_detail::is_lower;
 using detect_detail::is_secret_char;
 using detect_detail::is_upper;
 using detect_detail::to_lower;
+using detect_detail::utf8_word_char;
+using detect_detail::utf8_word_char_before;
 
 constexpr size_t kMaxText = std::numeric_limits<uint32_t>::max() - 1;
 constexpr unsigned kCustomBase = 1u << 20;  // Hyperscan id of policy regex i: kCustomBase + i
@@ -166,17 +170,18 @@ constexpr size_t kV6MinRun = 15;  // "0:0:0:0:0:0:0:0", the shortest full-form a
 // Built-in Hyperscan patterns: each begins with a literal and only says where to look.
 
 enum class Hook : uint8_t {
-  kEmailAt,     // '@' at to - 2
-  kEmailPct40,  // "%40" at to - 4
-  kIpv6,        // "::" at to - 2
-  kJwt,         // "eyJ" at to - 3
-  kScheme,      // credential starts at to
-  kAws,         // AKIA/ASIA at to - 5
-  kGithub,      // gh?_ at to - 5
-  kGithubPat,   // github_pat_ at to - 12
-  kSlack,       // xox?- at to - 6
-  kStripe,      // sk_live_ … at to - 9
-  kGoogle,      // AIza at to - 5
+  kEmailAt,        // '@' at to - 2
+  kEmailPct40,     // "%40" at to - 4
+  kEmailPct40Pct,  // "%40" at to - 6, a percent-escape of a byte past ASCII after it
+  kIpv6,           // "::" at to - 2
+  kJwt,            // "eyJ" at to - 3
+  kScheme,         // credential starts at to
+  kAws,            // AKIA/ASIA at to - 5
+  kGithub,         // gh?_ at to - 5
+  kGithubPat,      // github_pat_ at to - 12
+  kSlack,          // xox?- at to - 6
+  kStripe,         // sk_live_ … at to - 9
+  kGoogle,         // AIza at to - 5
 };
 
 struct Builtin {
@@ -186,8 +191,9 @@ struct Builtin {
 };
 
 constexpr Builtin kBuiltins[] = {
-    {"@[A-Za-z0-9]", Hook::kEmailAt, Kind::kEmail},
+    {"@[A-Za-z0-9\\x80-\\xff]", Hook::kEmailAt, Kind::kEmail},
     {"%40[A-Za-z0-9]", Hook::kEmailPct40, Kind::kEmail},
+    {"%40%[C-Fc-f]", Hook::kEmailPct40Pct, Kind::kEmail},
     {"::", Hook::kIpv6, Kind::kIpv6},
     {"eyJ", Hook::kJwt, Kind::kJwt},
     {"(?i)(?:bearer|basic|token|api-?key)(?: |%20|\\+)", Hook::kScheme, Kind::kBearer},
@@ -1173,6 +1179,9 @@ void DetectorsImpl::on_match(Pass& p, unsigned id, unsigned long long from,
     case Hook::kEmailPct40:
       email_at(p, end - 4, 3);
       break;
+    case Hook::kEmailPct40Pct:
+      email_at(p, end - 6, 3);
+      break;
     case Hook::kIpv6:
       if (end - 2 >= p.s.ipv6_until) p.s.ipv6_until = static_cast<uint32_t>(ipv6_at(p, end - 2));
       break;
@@ -1210,8 +1219,10 @@ bool word_left_ok(std::string_view t, size_t pos) {
 // ---------------------------------------------------------------------------------------------
 // Emails.
 
+// ("o'brien@example.com": an apostrophe is one of RFC 5322's atext; a leading one is a quote
+// and is left out of the span, see email_at())
 bool is_local_char(char c) {
-  return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+  return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c == '\'';
 }
 
 // The start of a URL's userinfo ending at t[at] == '@' ("https://jdoe:pw@host", "postgres://
@@ -1243,6 +1254,23 @@ size_t userinfo_start(std::string_view t, size_t at) {
   return b < at ? b : std::string_view::npos;
 }
 
+int hex_value(char c) { return is_digit(c) ? c - '0' : to_lower(c) - 'a' + 10; }
+
+// A letter past ASCII (utf8_word_char()) at t[i], in UTF-8 or percent-encoded ("%C3%BC"): the
+// bytes of `t` it takes, or 0.
+size_t word_char_at(std::string_view t, size_t i) {
+  if (const size_t len = utf8_word_char(t, i)) return len;
+  char buf[4];
+  size_t n = 0;
+  while (n < 4 && i + 3 * n + 2 < t.size() && t[i + 3 * n] == '%' && is_hex(t[i + 3 * n + 1]) &&
+         is_hex(t[i + 3 * n + 2])) {
+    buf[n] = static_cast<char>(hex_value(t[i + 3 * n + 1]) * 16 + hex_value(t[i + 3 * n + 2]));
+    ++n;
+  }
+  const size_t len = n >= 2 ? utf8_word_char(std::string_view(buf, n), 0) : 0;
+  return 3 * len;
+}
+
 void DetectorsImpl::email_at(Pass& p, size_t at, size_t sep) const {
   const std::string_view t = p.t;
   if (sep == 1) {
@@ -1256,27 +1284,53 @@ void DetectorsImpl::email_at(Pass& p, size_t at, size_t sep) const {
     }
     if (!on(Kind::kEmail)) return;
   }
+  // Internationalized addresses (RFC 6531): letters of any script in the local part and the
+  // domain's labels ("müller@example.de", "jane@münchen.de", "иван@пример.рф").
   size_t lb = at;
-  while (lb > 0 && is_local_char(t[lb - 1]) && at - lb < 256) --lb;
-  if (lb > 0 && t[lb - 1] == '\\') lb += escape_tail(t, lb);
-  // a percent-escape of a byte that cannot be in a local part ("%3C", "%22") ends what came before
-  for (size_t i = lb; i + 2 < at; ++i) {
-    if (t[i] == '%' && is_hex(t[i + 1]) && is_hex(t[i + 2])) {
-      const int hi = is_digit(t[i + 1]) ? t[i + 1] - '0' : (to_lower(t[i + 1]) - 'a' + 10);
-      const int lo = is_digit(t[i + 2]) ? t[i + 2] - '0' : (to_lower(t[i + 2]) - 'a' + 10);
-      const char c = static_cast<char>(hi * 16 + lo);
-      if (!(is_alnum(c) || c == '.' || c == '_' || c == '+' || c == '-')) lb = i + 3;
+  while (lb > 0 && at - lb < 256) {
+    if (is_local_char(t[lb - 1])) {
+      --lb;
+    } else if (const size_t len = utf8_word_char_before(t, lb)) {
+      lb -= len;
+    } else {
+      break;
     }
   }
-  while (lb < at && t[lb] == '.') ++lb;
+  if (lb > 0 && t[lb - 1] == '\\') lb += escape_tail(t, lb);
+  // a percent-escape of a byte that cannot be in a local part ("%3C", "%22", "%E2%80%9C") ends
+  // what came before; the escapes of a letter past ASCII ("m%C3%BCller") do not
+  for (size_t i = lb; i + 2 < at; ++i) {
+    if (t[i] == '%' && is_hex(t[i + 1]) && is_hex(t[i + 2])) {
+      const char c = static_cast<char>(hex_value(t[i + 1]) * 16 + hex_value(t[i + 2]));
+      if ((c & 0x80) != 0) {
+        if (const size_t k = word_char_at(t, i); k != 0 && i + k <= at) {
+          i += k - 1;
+          continue;
+        }
+        lb = i + 3;
+      } else if (!(is_alnum(c) || c == '.' || c == '_' || c == '+' || c == '-' || c == '\'')) {
+        lb = i + 3;
+      }
+    }
+  }
+  while (lb < at && (t[lb] == '.' || t[lb] == '\'')) ++lb;
   if (lb >= at || at - lb > 64 || t[at - 1] == '.') return;
   for (size_t i = lb; i + 1 < at; ++i) {
     if (t[i] == '.' && t[i + 1] == '.') return;
   }
-  // the domain: labels of letters, digits and '-', at least two, TLD of letters
+  // the domain: labels of letters, digits and '-', at least two, TLD of letters (of any script:
+  // an IDN's labels may be written in Unicode; 63 characters a label at most)
   const size_t db = at + sep;
   size_t de = db;
-  while (de < t.size() && (is_alnum(t[de]) || t[de] == '-' || t[de] == '.') && de - db < 256) ++de;
+  while (de < t.size() && de - db < 1024) {
+    if (is_alnum(t[de]) || t[de] == '-' || t[de] == '.') {
+      ++de;
+    } else if (const size_t len = word_char_at(t, de)) {
+      de += len;
+    } else {
+      break;
+    }
+  }
   while (de > db && (t[de - 1] == '.' || t[de - 1] == '-')) --de;
   if (de < t.size() && (t[de] == '_' || t[de] == '@' || is_alnum(t[de]))) return;
   const std::string_view domain = t.substr(db, de - db);
@@ -1287,16 +1341,30 @@ void DetectorsImpl::email_at(Pass& p, size_t at, size_t sep) const {
     size_t j = domain.find('.', i);
     if (j == std::string_view::npos) j = domain.size();
     const std::string_view label = domain.substr(i, j - i);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return;
+    if (label.empty() || label.size() > 4 * 63 || label.front() == '-' || label.back() == '-') {
+      return;
+    }
+    size_t chars = 0;
+    for (char c : label) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    if (chars > 63) return;
     ++labels;
     last = i;
     i = j + 1;
   }
   if (labels < 2) return;
   const std::string_view tld = domain.substr(last);
-  bool alpha_tld = tld.size() >= 2;
-  for (char c : tld) alpha_tld = alpha_tld && is_alpha(c);
-  if (!alpha_tld && tld.substr(0, 4) != "xn--") return;
+  bool alpha_tld = true;
+  size_t tld_chars = 0;
+  for (size_t k = 0; k < tld.size() && alpha_tld; ++tld_chars) {
+    if (is_alpha(tld[k])) {
+      ++k;
+    } else if (const size_t len = word_char_at(tld, k)) {
+      k += len;
+    } else {
+      alpha_tld = false;
+    }
+  }
+  if (!(alpha_tld && tld_chars >= 2) && tld.substr(0, 4) != "xn--") return;
   // "logo@2x.png": a retina asset name, not an address
   if (labels == 2 && domain.size() >= 2 && is_digit(domain[0])) {
     size_t k = 0;

@@ -33,6 +33,58 @@ inline bool is_secret_char(char c) {
 }
 inline bool is_b64url_char(char c) { return is_alnum(c) || c == '_' || c == '-'; }
 
+/// The length (2 to 4) of a well-formed UTF-8 sequence at t[i] whose code point can be part of a
+/// word — of a name or of an internationalized e-mail address (RFC 6531) — in any script; 0 when
+/// there is none (ASCII, a malformed or overlong sequence, a surrogate) or it is punctuation, a
+/// space or a symbol: Latin-1's signs and spaces (U+0080-U+00BF, × and ÷), U+2000-U+2BFF
+/// (punctuation, currency, arrows, maths, shapes), U+2E00-U+2E7F, CJK punctuation
+/// (U+3000-U+303F), the compatibility and small forms (U+FE10-U+FE6F), the fullwidth ASCII
+/// punctuation, specials (U+FFF0-U+FFFF, the byte order mark) and emoji and symbols
+/// (U+1F000-U+1FAFF). A deny-list, so letters of every script pass.
+inline size_t utf8_word_char(std::string_view t, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(t[k]); };
+  const unsigned c0 = b(i);
+  size_t len;
+  uint32_t cp;
+  if (c0 >= 0xC2 && c0 <= 0xDF) {
+    len = 2;
+    cp = c0 & 0x1F;
+  } else if (c0 >= 0xE0 && c0 <= 0xEF) {
+    len = 3;
+    cp = c0 & 0x0F;
+  } else if (c0 >= 0xF0 && c0 <= 0xF4) {
+    len = 4;
+    cp = c0 & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + len > t.size()) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b(i + k) & 0x3F);
+  }
+  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
+  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
+  const auto in = [cp](uint32_t lo, uint32_t hi) { return cp >= lo && cp <= hi; };
+  if (in(0x80, 0xBF) || cp == 0xD7 || cp == 0xF7 || in(0x2000, 0x2BFF) || in(0x2E00, 0x2E7F) ||
+      in(0x3000, 0x303F) || in(0xFE10, 0xFE6F) || cp == 0xFEFF || in(0xFF00, 0xFF0F) ||
+      in(0xFF1A, 0xFF20) || in(0xFF3B, 0xFF40) || in(0xFF5B, 0xFF65) || in(0xFFF0, 0xFFFF) ||
+      in(0x1F000, 0x1FAFF)) {
+    return 0;
+  }
+  return len;
+}
+
+/// utf8_word_char() of the sequence that ends right before `end`: its length, or 0.
+inline size_t utf8_word_char_before(std::string_view t, size_t end) {
+  for (size_t len = 2; len <= 4 && len <= end; ++len) {
+    const unsigned c = static_cast<unsigned char>(t[end - len]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: the start is further back
+    return utf8_word_char(t, end - len) == len ? len : 0;
+  }
+  return 0;
+}
+
 /// True when the bytes just before `pos` end an escape sequence — JSON's `\n` `\t` `\r` `\b`
 /// `\f` `\uXXXX` or a URL `%XX` — so that a value starting at `pos` is not glued to a word.
 inline bool after_escape(std::string_view t, size_t pos) {
@@ -225,10 +277,10 @@ inline bool base64_decode(std::string_view in, std::string& out, size_t max_out)
 
 // ---------------------------------------------------------------------------------------------
 // The byte pairs every match of a built-in Hyperscan pattern holds (detect.cc, kBuiltins): "@"
-// then a letter or digit, "%4" (%40), "::", "yJ" (eyJ), the last letter of bearer/basic/token/
-// api-key (r, c, n, y, any case) then ' ', '%' or '+', "IA" (AKIA, ASIA), one of p o u s r b k
-// then '_' (gh?_, github_pat_, sk_/pk_/rk_), "xo" (xox?-), "Iz" (AIza). Keep in step with
-// kBuiltins.
+// then a letter, a digit or a byte past ASCII, "%4" (%40), "::", "yJ" (eyJ), the last letter of
+// bearer/basic/token/ api-key (r, c, n, y, any case) then ' ', '%' or '+', "IA" (AKIA, ASIA), one
+// of p o u s r b k then '_' (gh?_, github_pat_, sk_/pk_/rk_), "xo" (xox?-), "Iz" (AIza). Keep in
+// step with kBuiltins.
 
 // The pairs as a table of 65,536 bits: the definition, which builtin_pair_in() is tested against.
 struct BuiltinPairs {
@@ -240,7 +292,7 @@ struct BuiltinPairs {
   constexpr BuiltinPairs() {
     for (int c = 0; c < 256; ++c) {
       const bool alnum = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-      if (alnum) set('@', static_cast<unsigned char>(c));
+      if (alnum || c >= 0x80) set('@', static_cast<unsigned char>(c));
     }
     set('%', '4');
     set(':', ':');
@@ -279,7 +331,8 @@ inline unsigned builtin_pairs16(const char* p) {
   const __m128i a_folded = _mm_or_si128(a, _mm_set1_epi8(0x20));  // 'R' and 'r' alike
   const __m128i b_alnum =
       _mm_or_si128(at_most(b, '0', 9), at_most(_mm_or_si128(b, _mm_set1_epi8(0x20)), 'a', 25));
-  __m128i hit = _mm_and_si128(eq(a, '@'), b_alnum);
+  const __m128i b_high = _mm_cmplt_epi8(b, _mm_setzero_si128());  // a byte past ASCII
+  __m128i hit = _mm_and_si128(eq(a, '@'), _mm_or_si128(b_alnum, b_high));
   hit = _mm_or_si128(hit, _mm_and_si128(eq(a, '%'), eq(b, '4')));
   hit = _mm_or_si128(hit, _mm_and_si128(eq(a, ':'), eq(b, ':')));
   hit = _mm_or_si128(hit, _mm_and_si128(eq(a, 'y'), eq(b, 'J')));

@@ -161,9 +161,11 @@ TEST(DetectCheck, BuiltinPairsFastCheckAgreesWithTheTable) {
       }
     }
   }
-  EXPECT_EQ(pairs, 62u + 1 + 1 + 1 + 24 + 1 + 7 + 1 + 1);
+  // '@' then a letter, digit or byte past ASCII (62 + 128); %4, ::, yJ; the auth schemes' last
+  // letters then ' ', '%' or '+' (24); IA; p o u s r b k then '_' (7); xo; Iz
+  EXPECT_EQ(pairs, 62u + 128 + 1 + 1 + 1 + 24 + 1 + 7 + 1 + 1);
   std::mt19937 rng(7);
-  const std::string alphabet = "@%4:yJrRcCnNyY %+IAzpousrbk_xo09aZ.-";
+  const std::string alphabet = "@%4:yJrRcCnNyY %+IAzpousrbk_xo09aZ.-\x80\xc3\xff";
   for (int i = 0; i < 200000; ++i) {
     std::string t(rng() % 100, ' ');
     for (char& c : t) c = rng() % 4 == 0 ? alphabet[rng() % alphabet.size()] : 'q';
@@ -564,6 +566,73 @@ TEST_F(DetectTest, JwtInStandardBase64) {
   for (const Expect& e : cases) expect_spans(*detectors_, *scratch_, e);
 }
 
+// Internationalized addresses (RFC 6531) and an apostrophe in the local part (2026-12-07:
+// "müller@example.de" was found from "ller", leaving "mü"; "o'brien@x.io" from "brien"; an IDN
+// domain in Unicode was no address at all), raw and percent-encoded; punctuation past ASCII
+// around an address is not part of it.
+TEST_F(DetectTest, InternationalizedEmails) {
+  const Expect cases[] = {
+      {"mail müller@example.de", {{"müller@example.de", Kind::kEmail}}},
+      {"jane@münchen.de", {{"jane@münchen.de", Kind::kEmail}}},
+      {"иван@пример.рф", {{"иван@пример.рф", Kind::kEmail}}},
+      {"李雷@例子.中国", {{"李雷@例子.中国", Kind::kEmail}}},
+      {"x jane@ñandú.com.", {{"jane@ñandú.com", Kind::kEmail}}},
+      {"{\"email\":\"zoë@café.fr\"}", {{"zoë@café.fr", Kind::kEmail}}},
+      {"“jane@example.org”", {{"jane@example.org", Kind::kEmail}}},
+      {"«jane@example.org»", {{"jane@example.org", Kind::kEmail}}},
+      {"jane@example.org—next", {{"jane@example.org", Kind::kEmail}}},
+      {"Zoë.O'Brien@x.io", {{"Zoë.O'Brien@x.io", Kind::kEmail}}},
+      {"x='o'brien@x.io'", {{"o'brien@x.io", Kind::kEmail}}},
+      {"/u?to=m%C3%BCller%40example.de&x=1", {{"m%C3%BCller%40example.de", Kind::kEmail}}},
+      {"/u?to=jane%40m%C3%BCnchen.de&x=1", {{"jane%40m%C3%BCnchen.de", Kind::kEmail}}},
+      {"/u?to=jane%40%C3%B1and%C3%BA.com", {{"jane%40%C3%B1and%C3%BA.com", Kind::kEmail}}},
+      {"/u?q=%E2%80%9Cjane%40example.org%E2%80%9D", {{"jane%40example.org", Kind::kEmail}}},
+      // not addresses: a one-letter TLD, a TLD with a symbol, a lone quote
+      {"a@b.c€", {}},
+      {"user@domain.c", {}},
+      {"''@x.io", {}},
+  };
+  for (const Expect& e : cases) expect_spans(*detectors_, *scratch_, e);
+}
+
+TEST(DetectCheck, Utf8WordCharacters) {
+  namespace dd = detect_detail;
+  EXPECT_EQ(dd::utf8_word_char("ü", 0), 2u);
+  EXPECT_EQ(dd::utf8_word_char("и", 0), 2u);
+  EXPECT_EQ(dd::utf8_word_char("李", 0), 3u);
+  EXPECT_EQ(dd::utf8_word_char("𠀀", 0), 4u);  // U+20000, CJK Extension B
+  for (std::string_view not_word : {"a",
+                                    "\xC2\xA0",
+                                    "«",
+                                    "»",
+                                    "×",
+                                    "÷",
+                                    "“",
+                                    "—",
+                                    "€",
+                                    "→",
+                                    "、",
+                                    "。",
+                                    "！",
+                                    "\xEF\xBB\xBF",
+                                    "\xEF\xBF\xBD",
+                                    "😀",
+                                    "\xC0\xAF",
+                                    "\xE0\x80\xAF",
+                                    "\xED\xA0\x80",
+                                    "\xC3",
+                                    "\xE6\x9D",
+                                    "\x80",
+                                    "\xF5\x80\x80\x80"}) {
+    EXPECT_EQ(dd::utf8_word_char(not_word, 0), 0u) << not_word;
+  }
+  const std::string text = "aü李b";
+  EXPECT_EQ(dd::utf8_word_char_before(text, 3), 2u);
+  EXPECT_EQ(dd::utf8_word_char_before(text, 6), 3u);
+  EXPECT_EQ(dd::utf8_word_char_before(text, 1), 0u);
+  EXPECT_EQ(dd::utf8_word_char_before(text, 5), 0u);  // inside 李
+}
+
 // A URL's user name and password (RFC 3986 userinfo) are one bearer span, never an e-mail made
 // of the password and the host (2026-12-06: "https://jdoe:pw@partner.example.com" kept "jdoe" and
 // tokenized the host as an address's domain).
@@ -606,6 +675,7 @@ TEST_F(DetectTest, ShortTextsReachEveryLiteralPattern) {
   const Expect cases[] = {
       {"jo@example.com", {{"jo@example.com", Kind::kEmail}}},
       {"jo%40example.com", {{"jo%40example.com", Kind::kEmail}}},
+      {"jo@ñandú.com", {{"jo@ñandú.com", Kind::kEmail}}},
       {"fe80::1", {{"fe80::1", Kind::kIpv6}}},
       // {"alg":"none"}.{"x":1}. : "yJ" is its only pair
       {"eyJhbGciOiJub25lIn0.eyJ4IjoxfQ.", {{"eyJhbGciOiJub25lIn0.eyJ4IjoxfQ.", Kind::kJwt}}},

@@ -291,6 +291,21 @@ inline std::vector<LabelledValue> make_pii_values(uint64_t seed, size_t per_form
        [&]() -> std::string { return std::string(r.pick(kFirst)) + "@company.technology"; });
   each("email/punycode", Kind::kEmail,
        [&]() -> std::string { return std::string(r.pick(kLast)) + "@xn--bcher-kva.example"; });
+  // internationalized (RFC 6531): letters of any script in the local part and the domain, and
+  // an apostrophe (RFC 5322 atext)
+  each("email/apostrophe", Kind::kEmail, [&]() -> std::string {
+    return "o'" + std::string(r.pick(kLast)) + "@" + std::string(r.pick(kDomains));
+  });
+  constexpr std::string_view kUnicodeLocal[] = {"zoë",    "müller", "josé",   "françois",
+                                                "łukasz", "иван",   "αλέξης", "李雷"};
+  constexpr std::string_view kUnicodeDomain[] = {"münchen.de", "café.fr", "пример.рф", "例子.中国"};
+  each("email/unicode-local", Kind::kEmail, [&]() -> std::string {
+    return std::string(kUnicodeLocal[r.below(8)]) + r.digits(r.range(0, 2)) + "@" +
+           std::string(r.pick(kDomains));
+  });
+  each("email/unicode-domain", Kind::kEmail, [&]() -> std::string {
+    return std::string(r.pick(kFirst)) + "@" + std::string(kUnicodeDomain[r.below(4)]);
+  });
 
   // cards
   auto cards = [&](std::string_view name, auto prefix, size_t len,

@@ -157,6 +157,32 @@ TEST(Scrubber, JwtsInStandardBase64AndWhatFollowsAJwt) {
   EXPECT_EQ(s->counters().residual, 0u);
 }
 
+// Internationalized addresses are scrubbed whole: none of their letters stay (2026-12-07: "mü"
+// of "müller@example.de" and an IDN domain's address stayed), in a text field, a query (percent-
+// encoded) and a header holding a URL.
+TEST(Scrubber, InternationalizedEmailsAreScrubbedWhole) {
+  auto s = make();
+  auto e = get("/api/notify?to=m%C3%BCller%40example.de&lang=de",
+               {{"Referer", "https://shop.example/u?mail=jane%40m%C3%BCnchen.de"}});
+  json_response(e, R"({"note":"write to zoë.o'brien@café.fr or иван@пример.рф today"})");
+  s->scrub(e);
+  const std::string all =
+      e.request.target + header(e.request.headers, "referer") + e.response->body;
+  for (std::string_view leak : {"%C3%BCller", "m%C3%BCnchen", "zoë", "o'brien@", "café", "иван",
+                                "пример", "jane%40", "%C3%BC"}) {
+    EXPECT_EQ(all.find(leak), std::string::npos) << leak << " in " << all.size() << " bytes";
+  }
+  const auto body = nlohmann::json::parse(e.response->body);
+  const std::string note = body["note"];
+  EXPECT_TRUE(note.starts_with("write to ")) << note.size();
+  EXPECT_TRUE(note.ends_with(" today")) << note.size();
+  EXPECT_EQ(note.size(),
+            std::string("write to zoë.o'brien@café.fr or иван@пример.рф today").size());
+  EXPECT_NE(note.find(".fr or "), std::string::npos);  // TLDs kept
+  EXPECT_TRUE(e.request.target.ends_with("&lang=de"));
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
 TEST(Scrubber, IdentityAndClientCertificateHeadersOfProxies) {
   const std::pair<const char*, const char*> scrubbed[] = {
       {"Remote-User", "mgonzalez"},
