@@ -1545,13 +1545,19 @@ void DetectorsImpl::scheme_at(Pass& p, size_t to) const {
   while (c < t.size() && t[c] == ' ') ++c;
   size_t e = c;
   while (e < t.size() && is_token68_char(t[e]) && e - c < 8192) ++e;
+  const size_t run_end = e;
   while (e > c && t[e - 1] == '.') --e;  // the end of a sentence
+  const bool dots = e < run_end;
   size_t pad = 0;
-  while (e < t.size() && t[e] == '=' && pad < 2) {
+  while (!dots && e < t.size() && t[e] == '=' && pad < 2) {
     ++e;
     ++pad;
   }
-  if (e < t.size() && (t[e] == '=' || is_token68_char(t[e]))) return;  // "realm=…", "error=…"
+  // "realm=…", "error=…"; after a sentence's dots, what follows them (2026-12-07: the check
+  // read the first dot, so a credential with a '.' in it at the end of a sentence was never
+  // found)
+  const size_t after = dots ? run_end : e;
+  if (after < t.size() && (t[after] == '=' || is_token68_char(t[after]))) return;
   const std::string_view cred = t.substr(c, e - c);
   if (cred.size() < 8) return;
   if (basic) {

@@ -486,6 +486,12 @@ TEST_F(DetectTest, BoundariesAndShapes) {
       {"Basic authentication required", {}},
       {"Authorization: Basic dXNlcjpwYXNzd29yZA==", {{"dXNlcjpwYXNzd29yZA==", Kind::kBearer}}},
       {"MyToken abcdef123456789", {}},
+      // at the end of a sentence (2026-12-07: never found when the credential held a '.')
+      {"your details: Bearer rSxrnR87LEWH0_nNm.Mr.QeZkPnw8l_IThlj.Gjnse.\nBye",
+       {{"rSxrnR87LEWH0_nNm.Mr.QeZkPnw8l_IThlj.Gjnse", Kind::kBearer}}},
+      {"use Bearer abcdef123456789.", {{"abcdef123456789", Kind::kBearer}}},
+      {"use Bearer abcdef123456789..", {{"abcdef123456789", Kind::kBearer}}},
+      {"Bearer abcdef123456789.=x", {}},
       {"token%20abcdef123456789", {{"abcdef123456789", Kind::kBearer}}},
       {"boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW", {}},
       {"/api/v1/customers/8812/orders/1000234", {}},
