@@ -53,8 +53,8 @@
 //   1-415-555-2671 with area and exchange starting 2–9; national numbers with a trunk 0 and 9–12
 //   digits in 2–5 groups with one consistent separator (020 7946 0958, 07700 900123,
 //   030/1234567, (030) 1234567, 01 23 45 67 89, 06.12.34.56.78), but not the ZIP+4 shape
-//   0dddd-dddd. Not: bare digit runs (4155552671, 02079460958), the 00 international prefix,
-//   parentheses or spaces percent-encoded.
+//   0dddd-dddd; the 00 international prefix as '+', in groups (0049 30 901820). Not: bare digit
+//   runs (4155552671, 02079460958, 00493090182000), parentheses or spaces percent-encoded.
 // - ssn: ddd-dd-dddd, area not 000, 666 or 9xx, group not 00, serial not 0000. Not: 9 bare
 //   digits or spaces (a key name says those, see classify_key).
 // - iban: registered country, its exact length, mod-97, compact or in groups of 4 separated by
@@ -2102,6 +2102,12 @@ size_t intl_at(std::string_view t, size_t i) {
 size_t phone_at(std::string_view t, size_t s) {
   if (t[s] == '+') return intl_at(t, s + 1);
   if (t[s] == '%') return intl_at(t, s + 3);  // %2B
+  if (t[s] == '0' && s + 2 < t.size() && t[s + 1] == '0' && t[s + 2] >= '1' && t[s + 2] <= '9') {
+    // The 00 international prefix ("0049 30 901820", "0044-20-7946-0958"): as after '+', but
+    // only in groups (a bare run of digits that starts 00 is no phone number).
+    const size_t e = intl_at(t, s + 2);
+    if (e != 0 && t.substr(s, e - s).find_first_of(" -.(") != std::string_view::npos) return e;
+  }
   size_t i = s;
   if (t[i] == '1' && i + 2 < t.size() && (t[i + 1] == '-' || t[i + 1] == ' ' || t[i + 1] == '.') &&
       (is_digit(t[i + 2]) || t[i + 2] == '(')) {
