@@ -126,6 +126,47 @@ std::string decode_ext_value(std::string_view v) {
   return out;
 }
 
+// Whether `g`, bytes of a Content-Disposition value around its parameters' values, is only the
+// header's grammar: the disposition type at the start (`first`), then for each parameter ';',
+// its name (a letter, then letters, digits, '-', '_', '*') and '=' right before its value (not
+// when `last`: "; x" or a lone ';' may end the header), with spaces between.
+bool grammar_only(std::string_view g, bool first, bool last) {
+  const size_t n = g.size();
+  size_t i = 0;
+  auto spaces = [&] {
+    while (i < n && (g[i] == ' ' || g[i] == '\t' || g[i] == '\r' || g[i] == '\n')) ++i;
+  };
+  auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+  auto word = [&](bool digits) {
+    if (i >= n || !alpha(g[i])) return false;
+    while (i < n && (alpha(g[i]) || g[i] == '-' || g[i] == '_' || g[i] == '*' ||
+                     (digits && g[i] >= '0' && g[i] <= '9'))) {
+      ++i;
+    }
+    return true;
+  };
+  spaces();
+  if (first) {
+    word(false);
+    spaces();
+  }
+  while (i < n) {
+    if (g[i] != ';') return false;
+    ++i;
+    spaces();
+    if (i == n) return last;
+    if (!word(true)) return false;
+    spaces();
+    if (i == n) return last;
+    if (g[i] == ';') continue;  // a parameter without a value
+    if (g[i] != '=') return false;
+    ++i;
+    spaces();
+    return i == n && !last;  // its value follows
+  }
+  return true;
+}
+
 // A filename as a quoted string, the way browsers write one (WHATWG form-data encoding): '"',
 // CR and LF percent-encoded; '\' too, so that no reader takes it for an escape.
 std::string quoted_filename(std::string_view v) {
@@ -280,6 +321,7 @@ MultipartResult rewrite_multipart(std::string_view in, std::string_view boundary
     size_t name_begin, name_end, value_begin, value_end;
   };
   std::vector<HeaderText> texts;
+  std::vector<std::pair<size_t, size_t>> taken;  // Content-Disposition's parameter values
   std::string name;
   std::string filename;
   std::string new_body;
@@ -297,6 +339,9 @@ MultipartResult rewrite_multipart(std::string_view in, std::string_view boundary
     size_t body_begin = std::string_view::npos;
     size_t disposition_begin = std::string_view::npos;
     size_t disposition_end = 0;
+    size_t disposition_name = 0;       // where its header line (its name) begins
+    size_t disposition_name_end = 0;   // the ':' after the name
+    size_t disposition_value_end = 0;  // its value's end, a final '\r' not included
     texts.clear();
     size_t line = part_begin;
     while (line < part_end) {
@@ -323,6 +368,9 @@ MultipartResult rewrite_multipart(std::string_view in, std::string_view boundary
         if (iequals(field, "content-disposition") && disposition_begin == std::string_view::npos) {
           disposition_begin = line + colon + 1;
           disposition_end = header_end;
+          disposition_name = line;
+          disposition_name_end = line + colon;
+          disposition_value_end = value_end;
         } else if (iequals(field, "content-type") && part.content_type.empty()) {
           part.content_type = trim(header.substr(colon + 1));
         } else {
@@ -338,6 +386,7 @@ MultipartResult rewrite_multipart(std::string_view in, std::string_view boundary
     // Content-Disposition: form-data; name="a"; filename="b"; filename*=UTF-8''b
     const Param* filename_param = nullptr;
     const Param* ext_param = nullptr;
+    const Param* name_param = nullptr;
     name.clear();
     filename.clear();
     params.clear();
@@ -345,10 +394,12 @@ MultipartResult rewrite_multipart(std::string_view in, std::string_view boundary
       const std::string_view value =
           in.substr(disposition_begin, disposition_end - disposition_begin);
       const size_t semi = value.find(';');
-      if (semi != std::string_view::npos && parse_params(value, semi, params)) {
+      const bool parsed = semi != std::string_view::npos && parse_params(value, semi, params);
+      if (parsed) {
         for (const Param& p : params) {
-          if (iequals(p.name, "name") && name.empty()) {
+          if (iequals(p.name, "name") && name_param == nullptr) {
             name = p.value;
+            name_param = &p;
           } else if (iequals(p.name, "filename") && filename_param == nullptr) {
             filename_param = &p;
           } else if (iequals(p.name, "filename*") && ext_param == nullptr) {
@@ -361,6 +412,36 @@ MultipartResult rewrite_multipart(std::string_view in, std::string_view boundary
       } else if (ext_param != nullptr) {
         filename = decode_ext_value(ext_param->value);
       }
+      // Every other byte that is not the header's grammar is text: other parameters' values,
+      // and what does not parse as a parameter ('name="a""bob@example.com"', an unclosed quote)
+      // (2026-12-07, fuzz_scrub: bytes after a name's closing quote were kept unread).
+      taken.clear();
+      if (parsed) {
+        for (const Param& p : params) taken.push_back({p.begin, p.end});
+      }
+      std::sort(taken.begin(), taken.end());
+      size_t at = 0;
+      const size_t value_size = disposition_value_end - disposition_begin;
+      auto show = [&](size_t from, size_t to) {
+        texts.push_back({disposition_name, disposition_name_end, disposition_begin + from,
+                         disposition_begin + to});
+      };
+      for (const auto& [b, e] : taken) {
+        if (b < at) continue;
+        if (!grammar_only(value.substr(at, b - at), at == 0, false)) show(at, b);
+        const Param* p = nullptr;
+        for (const Param& q : params) {
+          if (q.begin == b) p = &q;
+        }
+        if (p != name_param && p != filename_param && p != ext_param && e > b) show(b, e);
+        at = e;
+      }
+      if (at < value_size && !grammar_only(value.substr(at, value_size - at), at == 0, true)) {
+        show(at, value_size);
+      }
+      std::sort(texts.begin(), texts.end(), [](const HeaderText& a, const HeaderText& b) {
+        return a.value_begin < b.value_begin;
+      });
     }
     part.name = name;
     part.filename = filename;

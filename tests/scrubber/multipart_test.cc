@@ -478,6 +478,43 @@ TEST(Multipart, TextIsEverythingButStructureAndParts) {
   EXPECT_EQ(out, body);
 }
 
+// Content-Disposition: the field's name is kept and the filenames go to visit(); other
+// parameters' values and bytes that parse as no parameter are text, its grammar is not
+// (2026-12-07, fuzz_scrub: '"name="ref""<an IBAN and an IP>"' kept them unread).
+TEST(Multipart, ContentDispositionBeyondItsGrammarIsText) {
+  const auto texts_of = [](const std::string& disposition) {
+    const std::string body = "--b\r\nContent-Disposition:" + disposition + "\r\n\r\nv\r\n--b--\r\n";
+    const Rewrite r = run(body, "b", nullptr, shout);
+    std::vector<std::string> shown;
+    for (const Text& t : r.texts) {
+      if (t.where == "header Content-Disposition") shown.push_back(t.raw);
+    }
+    // what was shown and only that is upper-cased in the output
+    std::string want = body;
+    for (const std::string& piece : shown) {
+      const size_t at = want.find(piece);
+      EXPECT_NE(at, std::string::npos) << piece;
+      if (at != std::string::npos) want.replace(at, piece.size(), upper(piece));
+    }
+    EXPECT_EQ(r.out, want);
+    return shown;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(texts_of(" form-data; name=\"f\""), V{});
+  EXPECT_EQ(texts_of(" form-data; name=f; filename=\"a.txt\"; filename*=UTF-8''a.txt"), V{});
+  EXPECT_EQ(texts_of(" attachment ; name = \"f\" ;"), V{});
+  EXPECT_EQ(texts_of(" form-data; name=\"ref\"\"GB46708843467668009621\",\"ip\":\"76.180.82.181\""),
+            V{"\"GB46708843467668009621\",\"ip\":\"76.180.82.181\""});
+  EXPECT_EQ(texts_of(" form-data; name=\"a\"; creator=\"ann@example.com\"; size=1234"),
+            (V{"\"ann@example.com\"", "1234"}));
+  EXPECT_EQ(texts_of(" form-data 76.180.82.181; name=\"a\""), V{" form-data 76.180.82.181; name="});
+  EXPECT_EQ(texts_of(" form-data; 076-05-1120; name=\"a\""), V{" form-data; 076-05-1120; name="});
+  // an unclosed quote: nothing parses, all of it is text
+  EXPECT_EQ(texts_of(" form-data; name=\"a; x=bob@example.com"),
+            V{" form-data; name=\"a; x=bob@example.com"});
+  EXPECT_EQ(texts_of(" bob@example.com"), V{" bob@example.com"});
+}
+
 TEST(Multipart, TheUnparsedRestIsShownOnceAsText) {
   // The second part has no header section: from there on the body is text, and only from there.
   const std::string head = "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n--b\r\n";
