@@ -2613,6 +2613,11 @@ class Engine final : public Scrubber {
       if (c == Change::kDrop) replacement.clear();
       return c != Change::kUnchanged;
     }
+    // Comments: by content, as text.
+    bool comment(std::string_view text, std::string& replacement) override {
+      replacement.assign(text);
+      return e_.scrub_text(replacement, side_, false);
+    }
     std::vector<std::string> labels;  // by visit: a name/value record's label (YamlLabels)
 
    private:
@@ -2679,6 +2684,11 @@ class Engine final : public Scrubber {
       const Change c = e_.scrub_value(p, value, replacement);
       if (c == Change::kDrop) replacement.clear();
       return c != Change::kUnchanged;
+    }
+    // Comments and processing instructions: by content, as text.
+    bool markup(std::string_view content, std::string& replacement) override {
+      replacement.assign(content);
+      return e_.scrub_text(replacement, side_, false);
     }
 
    private:

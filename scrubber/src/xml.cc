@@ -164,6 +164,22 @@ class Rewriter {
     ++result_.replaced;
   }
 
+  // A comment's or processing instruction's content in_[begin, end) (XmlVisitor::markup()).
+  void markup(size_t begin, size_t end, bool comment) {
+    replacement_.clear();
+    if (begin >= end || !visitor_.markup(in_.substr(begin, end - begin), replacement_)) return;
+    // what would end it early, or make a comment that is not one, defused
+    for (size_t k = 1; k < replacement_.size(); ++k) {
+      if (comment && replacement_[k - 1] == '-' && replacement_[k] == '-') replacement_[k] = '_';
+      if (!comment && replacement_[k - 1] == '?' && replacement_[k] == '>') replacement_[k] = ' ';
+    }
+    if (comment && !replacement_.empty() && replacement_.back() == '-') replacement_.back() = '_';
+    out_.append(in_.substr(copied_, begin - copied_));
+    out_ += replacement_;
+    copied_ = end;
+    ++result_.replaced;
+  }
+
   void push_name(std::string_view qname) {
     lens_.push_back(path_.size());
     if (!path_.empty()) path_ += '.';
@@ -235,6 +251,7 @@ class Rewriter {
       if (starts(i, "<!--")) {
         const size_t e = in_.find("-->", i + 4);
         if (e == std::string_view::npos) return fail(n);
+        markup(i + 4, e, true);
         i = e + 3;
       } else if (starts(i, "<![CDATA[")) {
         const size_t e = in_.find("]]>", i + 9);
@@ -245,6 +262,7 @@ class Rewriter {
       } else if (starts(i, "<?")) {
         const size_t e = in_.find("?>", i + 2);
         if (e == std::string_view::npos) return fail(n);
+        markup(i + 2, e, false);
         i = e + 2;
       } else if (starts(i, "<!")) {
         // <!DOCTYPE …>, its internal subset in brackets and quoted literals skipped, never read.

@@ -1,9 +1,10 @@
 #pragma once
 // A rewriter for XML bodies (SOAP, Atom, plain XML APIs): it walks the elements and hands every
 // text run and attribute value, with the path of element names it sits under, to a visitor
-// that may replace it; everything else is copied byte for byte. Written here rather than taken
-// from libxml2 or expat because the scrubber needs the exact bytes around each value kept (a
-// DOM round trip reformats, re-escapes and reorders attributes) and no entity ever expanded
+// that may replace it, and the content of comments and processing instructions too (markup());
+// everything else (names, the DOCTYPE declaration) is copied byte for byte. Written here rather
+// than taken from libxml2 or expat because the scrubber needs the exact bytes around each value
+// kept (a DOM round trip reformats, re-escapes and reorders attributes) and no entity ever expanded
 // beyond XML's five and character references (no DTD, no external entities: a hostile body
 // cannot make it read a file or grow without bound); the grammar it needs is small.
 //
@@ -27,6 +28,13 @@ class XmlVisitor {
   /// the rewriter escapes as its place needs.
   virtual bool visit(std::string_view path, std::string_view value, std::string& replacement) = 0;
 
+  /// The content of a comment (between "<!--" and "-->") or of a processing instruction
+  /// (between "<?" and "?>", the XML declaration's too), as written: no element's value, but
+  /// text all the same ("<!-- owner: bob@example.com -->"). Returns true to replace it with
+  /// `replacement`, written as it is but for a "--" (in a comment) or "?>" (in an instruction)
+  /// it would make, whose second byte becomes '_' or ' '. The default keeps it.
+  virtual bool markup(std::string_view /*content*/, std::string& /*replacement*/) { return false; }
+
   /// Set by rewrite_xml() before each visit(): in a name/value record, what the value is. An
   /// element with an attribute named "name", "key", "field", "property", "attribute" or
   /// "label" (as json_rewrite.h's is_label_key() reads them) labels its own text, its
@@ -41,7 +49,7 @@ struct XmlRewriteResult {
   bool valid = true;
   size_t error_offset = 0;  // where the input stopped being XML (when !valid)
   size_t visited = 0;       // values handed to the visitor
-  size_t replaced = 0;
+  size_t replaced = 0;      // values, comments and processing instructions replaced
 };
 
 /// Rewrites `in` into `out` (cleared first). When !valid, `out` is undefined.

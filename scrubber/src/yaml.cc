@@ -6,6 +6,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <iterator>
+#include <map>
 #include <vector>
 
 #include "twin/traffic/text.h"
@@ -227,7 +228,7 @@ class Rewriter {
       result_.error_offset = err_;
       return result_;
     }
-    out_.append(in_.substr(copied_));
+    append_range(copied_, in_.size());
     return result_;
   }
 
@@ -246,6 +247,29 @@ class Rewriter {
   }
   void skip_to_break() {
     while (!at_end() && !is_break(peek())) ++i_;
+  }
+  // Past a comment at i_ to its line's end, noted for the visitor (YamlVisitor::comment()).
+  void comment() {
+    const size_t b = i_ + 1;
+    skip_to_break();
+    if (b < i_) comments_.emplace(b, i_);
+  }
+  // Writes in_[b, e), the comments noted inside it as the visitor has them.
+  void append_range(size_t b, size_t e) {
+    for (auto it = comments_.lower_bound(b); it != comments_.end() && it->second <= e;
+         it = comments_.erase(it)) {
+      const auto [cb, ce] = *it;
+      comment_out_.clear();
+      if (!visitor_.comment(in_.substr(cb, ce - cb), comment_out_)) continue;
+      for (char& c : comment_out_) {
+        if (is_break(c) || is_control(c)) c = ' ';  // it must stay one comment
+      }
+      out_.append(in_.substr(b, cb - b));
+      out_ += comment_out_;
+      b = ce;
+      ++result_.replaced;
+    }
+    out_.append(in_.substr(b, e - b));
   }
   size_t after_break(size_t k) const {
     if (at(k) == '\r') ++k;
@@ -268,14 +292,14 @@ class Rewriter {
   bool to_content() {
     if (i_ != line_) {
       skip_ws();
-      if (at_comment()) skip_to_break();
+      if (at_comment()) comment();
       if (!is_break(peek())) return true;
       skip_break();
     }
     while (true) {
       while (peek() == ' ') ++i_;
       if (peek() == '\t') return fail(i_);
-      if (at_comment()) skip_to_break();
+      if (at_comment()) comment();
       if (!is_break(peek())) return true;
       skip_break();
     }
@@ -307,7 +331,7 @@ class Rewriter {
 
   void visit(bool key, const Scalar& s, bool flow) {
     if (s.style == '*' || !ask(key, s.text)) return;
-    out_.append(in_.substr(copied_, s.begin - copied_));
+    append_range(copied_, s.begin);
     const std::string_view r = replacement_;
     if (s.style == 'p' && plain_ok(r, flow) && resolve_core(r) == resolve_core(s.text) &&
         resolve_11(r) == resolve_11(s.text)) {
@@ -687,6 +711,7 @@ class Rewriter {
     if (!is_blank_end(peek())) return fail(i_);
     skip_ws();
     if (!at_line_end()) return fail(i_);
+    if (at_comment()) comment();
     skip_to_break();
     // Lines written in a replacement end as the header's line does (a lone CR too: an LF after
     // it would join it into one line end).
@@ -734,15 +759,15 @@ class Rewriter {
     i_ = end;
     line_ = end_line;
     if (!ask(false, decoded_)) return true;
-    out_.append(in_.substr(copied_, header - copied_));
+    append_range(copied_, header);
     if (block_text(literal, indent, indent - base, digit > 0, br)) {
       out_ += emit_header_;
-      out_.append(in_.substr(header_end, body - header_end));
+      append_range(header_end, body);
       if (!header_break && !emit_body_.empty()) out_ += br;
       out_ += emit_body_;
     } else {
       write_double(replacement_);
-      out_.append(in_.substr(header_end, body - header_end));
+      append_range(header_end, body);
     }
     copied_ = end;
     return true;
@@ -882,7 +907,7 @@ class Rewriter {
   bool flow_space() {
     while (true) {
       skip_ws();
-      if (at_comment()) skip_to_break();
+      if (at_comment()) comment();
       if (!is_break(peek())) break;
       skip_break();
       if (at_doc_marker()) return fail(i_);
@@ -896,6 +921,8 @@ class Rewriter {
   size_t i_ = 0;
   size_t line_ = 0;  // where the line holding i_ starts
   size_t copied_ = 0;
+  std::map<size_t, size_t> comments_;  // noted and not yet written: begin (past '#') → end
+  std::string comment_out_;            // a comment's replacement (apart: a scalar's may be pending)
   size_t err_ = 0;
   size_t depth_ = 0;
   YamlRewriteResult result_;

@@ -1,10 +1,11 @@
 #pragma once
 // A rewriter for YAML bodies (Kubernetes manifests, OpenAPI documents, application configs, user
 // records): it walks the block and flow collections and hands every scalar, keys included, with
-// the path of keys it sits under, to a visitor that may replace it; everything else is copied
-// byte for byte. Written here rather than taken from yaml-cpp because the scrubber needs the exact
-// bytes around each value kept, and a load/emit round trip reformats, drops comments, requotes
-// and resolves anchors and aliases; the grammar subset that real bodies use is small.
+// the path of keys it sits under, to a visitor that may replace it, and every comment's text;
+// everything else is copied byte for byte. Written here rather than taken from yaml-cpp because the
+// scrubber needs the exact bytes around each value kept, and a load/emit round trip reformats,
+// drops comments, requotes and resolves anchors and aliases; the grammar subset that real bodies
+// use is small.
 //
 // Supported: block mappings and sequences by indentation (a sequence may sit at its key's
 // indentation, and "- key: v" / "- - x" start a collection inside an item), plain, single- and
@@ -47,13 +48,19 @@ class YamlVisitor {
   /// the replacement allows). `path` and `value` are valid during the call only.
   virtual bool visit(bool key, std::string_view path, std::string_view value,
                      std::string& replacement) = 0;
+
+  /// A comment's text after its '#' to its line's end ("# owner: bob@example.com"), which is
+  /// no value but text all the same. Returns true to replace it with `replacement`, written as
+  /// it is but for line breaks and control characters, which become spaces. Comments are
+  /// asked as the output reaches them, in input order. The default keeps them.
+  virtual bool comment(std::string_view /*text*/, std::string& /*replacement*/) { return false; }
 };
 
 struct YamlRewriteResult {
   bool valid = true;
   size_t error_offset = 0;  // where the input stopped being the YAML read here (when !valid)
   size_t visited = 0;       // scalars handed to the visitor, keys included
-  size_t replaced = 0;
+  size_t replaced = 0;      // scalars and comments replaced
 };
 
 /// Rewrites `in` into `out` (cleared first). When !valid, `out` is undefined. With nothing

@@ -183,6 +183,39 @@ TEST(Scrubber, InternationalizedEmailsAreScrubbedWhole) {
   EXPECT_EQ(s->counters().residual, 0u);
 }
 
+// Comments in XML and YAML bodies, and XML processing instructions, are read by content
+// (2026-12-07: they were copied as they were, e-mails, cards and phones in them too).
+TEST(Scrubber, CommentsInXmlAndYamlBodiesAreScrubbedByContent) {
+  auto s = make();
+  auto e = get("/api/export");
+  const std::string xml =
+      "<?xml version=\"1.0\"?><!-- owner bob@example.com card 4111111111111111 -->"
+      "<r><?note call +14155552671?><a>x</a></r>";
+  e.response->headers = {{"Content-Type", "application/xml"},
+                         {"Content-Length", std::to_string(xml.size())}};
+  e.response->body = xml;
+  e.response->body_size = xml.size();
+  const std::string yaml = "# maintainer: jane@example.org, +44 20 7946 0958\nkind: Config\n";
+  e.request.method = "POST";
+  e.request.headers = {{"Content-Type", "application/yaml"},
+                       {"Content-Length", std::to_string(yaml.size())}};
+  e.request.body = yaml;
+  e.request.body_size = yaml.size();
+  s->scrub(e);
+  for (std::string_view leak : {"bob@example.com", "4111111111111111", "+14155552671"}) {
+    EXPECT_EQ(e.response->body.find(leak), std::string::npos) << leak;
+  }
+  for (std::string_view leak : {"jane@example.org", "7946 0958"}) {
+    EXPECT_EQ(e.request.body.find(leak), std::string::npos) << leak;
+  }
+  EXPECT_EQ(e.response->body.size(), xml.size());
+  EXPECT_TRUE(e.response->body.starts_with("<?xml version=\"1.0\"?><!-- owner "));
+  EXPECT_TRUE(e.response->body.ends_with("?><a>x</a></r>"));
+  EXPECT_TRUE(e.request.body.ends_with("\nkind: Config\n"));
+  EXPECT_EQ(header(e.request.headers, "content-length"), std::to_string(e.request.body.size()));
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
 TEST(Scrubber, IdentityAndClientCertificateHeadersOfProxies) {
   const std::pair<const char*, const char*> scrubbed[] = {
       {"Remote-User", "mgonzalez"},

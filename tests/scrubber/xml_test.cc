@@ -25,6 +25,38 @@ class Recorder : public XmlVisitor {
   }
 };
 
+// Comments and processing instructions are text (2026-12-07: their contents were copied
+// unread): shown in order, replaced in place, never ending early.
+TEST(RewriteXml, CommentsAndProcessingInstructionsAreShownAndReplaced) {
+  const std::string in =
+      "<?xml version=\"1.0\"?><!-- owner bob@example.com --><r><?note call +14155552671?>"
+      "<a>x</a><!---->\n</r><!-- end -->";
+  class Markup : public Recorder {
+   public:
+    std::vector<std::string> shown;
+    bool markup(std::string_view content, std::string& out) override {
+      shown.emplace_back(content);
+      if (content.find("owner") != std::string_view::npos) out = " owner -- x- -";
+      if (content.find("note") != std::string_view::npos) out = "note ?> ?" "?>";
+      return !out.empty();
+    }
+  };
+  Markup r;
+  std::string out;
+  const auto res = rewrite_xml(in, r, out);
+  ASSERT_TRUE(res.valid);
+  EXPECT_EQ(r.shown, (std::vector<std::string>{"xml version=\"1.0\"", " owner bob@example.com ",
+                                               "note call +14155552671", " end "}));
+  EXPECT_EQ(res.replaced, 2u);
+  EXPECT_EQ(out,
+            "<?xml version=\"1.0\"?><!-- owner -_ x- _--><r><?note ?  ?" "? ?>"
+            "<a>x</a><!---->\n</r><!-- end -->");
+  Recorder again;
+  std::string out2;
+  ASSERT_TRUE(rewrite_xml(out, again, out2).valid);
+  EXPECT_EQ(again.seen, r.seen);
+}
+
 TEST(RewriteXml, PathsTextsAndAttributesOfASoapBody) {
   const std::string in =
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"

@@ -392,6 +392,71 @@ TEST(RewriteYaml, ReplacedValuesReadBackAsTheReplacementOnTheSamePaths) {
   }
 }
 
+// Comments are text (2026-12-07: "# owner: bob@example.com" was copied unread): each is shown
+// once, in input order, wherever it sits — its own line, after a value, after a block scalar's
+// header, inside a flow collection, between documents; a replacement is written in its place
+// (line breaks as spaces) and the document reads back the same.
+TEST(RewriteYaml, CommentsAreShownInOrderAndReplacedInPlace) {
+  const std::string in =
+      "# head bob@example.com\n"
+      "user:   # after a key\n"
+      "  email: jane@example.org  # after a value\n"
+      "  bio: | # after a header\n"
+      "    line one\n"
+      "  tags: [a, # in a flow\n"
+      "         b]\n"
+      "  note: \"q # not a comment\"\n"
+      "---  # after a marker\n"
+      "- x\n"
+      "# last\n";
+  class Comments : public Recorder {
+   public:
+    std::vector<std::string> comments;
+    bool comment(std::string_view text, std::string& out) override {
+      comments.emplace_back(text);
+      out = "C" + std::to_string(comments.size()) + (comments.size() == 2 ? "\nbroken" : "");
+      return true;
+    }
+  };
+  Comments r;
+  std::string out;
+  const auto res = rewrite_yaml(in, r, out);
+  ASSERT_TRUE(res.valid) << res.error_offset;
+  EXPECT_EQ(r.comments, (std::vector<std::string>{" head bob@example.com", " after a key",
+                                                  " after a value", " after a header", " in a flow",
+                                                  " after a marker", " last"}));
+  EXPECT_EQ(res.replaced, 7u);
+  EXPECT_EQ(out,
+            "#C1\n"
+            "user:   #C2 broken\n"
+            "  email: jane@example.org  #C3\n"
+            "  bio: | #C4\n"
+            "    line one\n"
+            "  tags: [a, #C5\n"
+            "         b]\n"
+            "  note: \"q # not a comment\"\n"
+            "---  #C6\n"
+            "- x\n"
+            "#C7\n");
+  // the values are the same, read back
+  Recorder before, after;
+  std::string o1, o2;
+  ASSERT_TRUE(rewrite_yaml(in, before, o1).valid);
+  ASSERT_TRUE(rewrite_yaml(out, after, o2).valid);
+  EXPECT_EQ(after.seen, before.seen);
+  // with a scalar replaced before, between and after comments too
+  Comments both;
+  both.replace = [](bool key, std::string_view, std::string_view v, std::string& o) {
+    if (key) return false;
+    o = "<" + std::string(v) + ">";
+    return true;
+  };
+  ASSERT_TRUE(rewrite_yaml(in, both, out).valid);
+  EXPECT_NE(out.find("email: <jane@example.org>  #C3\n"), std::string::npos) << out;
+  EXPECT_NE(out.find(" #C4\n    <line one\n    >\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("bob@"), std::string::npos) << out;
+}
+
 TEST(RewriteYaml, ReplacedKeysReadBackAsTheReplacement) {
   for (const Doc& d : documents()) {
     for (const std::string replacement : {"k: v", "maria@example.org", "", "true", "a\nb"}) {
