@@ -37,7 +37,7 @@ TEST(RewriteXml, CommentsAndProcessingInstructionsAreShownAndReplaced) {
     bool markup(std::string_view content, std::string& out) override {
       shown.emplace_back(content);
       if (content.find("owner") != std::string_view::npos) out = " owner -- x- -";
-      if (content.find("note") != std::string_view::npos) out = "note ?> ?" "?>";
+      if (content.find("note") != std::string_view::npos) out = "note ?> ?\?>";
       return !out.empty();
     }
   };
@@ -49,7 +49,7 @@ TEST(RewriteXml, CommentsAndProcessingInstructionsAreShownAndReplaced) {
                                                "note call +14155552671", " end "}));
   EXPECT_EQ(res.replaced, 2u);
   EXPECT_EQ(out,
-            "<?xml version=\"1.0\"?><!-- owner -_ x- _--><r><?note ?  ?" "? ?>"
+            "<?xml version=\"1.0\"?><!-- owner -_ x- _--><r><?note ?  ?\? ?>"
             "<a>x</a><!---->\n</r><!-- end -->");
   Recorder again;
   std::string out2;
