@@ -223,9 +223,13 @@ uint64_t json_shape(std::string_view text) {
 }
 
 // Personal data of the seeds that the default detectors find wherever it stands apart (an
-// e-mail address, a card number, an IBAN, an IPv4 address, a UUID, a JWT): met apart in a body,
-// it must not be there apart after the scrub, whatever the format around it.
-constexpr std::array<std::string_view, 6> kCanaries = {
+// e-mail address, a card number, an IBAN, an IPv4 address, a UUID, a JWT; an internationalized
+// e-mail, a lower-case IBAN in groups, a phone after the 00 prefix): met apart in a body, it
+// must not be there apart after the scrub, whatever the format around it.
+constexpr std::array<std::string_view, 9> kCanaries = {
+    "müller@example.de",
+    "de89 3704 0044 0532 0130 00",
+    "0049 30 901820",
     "ada.lovelace@mail.example",
     "4111111111111111",
     "GB46708843467668009621",
