@@ -412,9 +412,10 @@ MultipartResult rewrite_multipart(std::string_view in, std::string_view boundary
       } else if (ext_param != nullptr) {
         filename = decode_ext_value(ext_param->value);
       }
-      // Every other byte that is not the header's grammar is text: other parameters' values,
-      // and what does not parse as a parameter ('name="a""bob@example.com"', an unclosed quote)
-      // (2026-12-07, fuzz_scrub: bytes after a name's closing quote were kept unread).
+      // Every other byte that is not the header's grammar is text: the parameters' values but
+      // the filenames (the field's name too, as a JSON key is read by content), and what does
+      // not parse as a parameter ('name="a""bob@example.com"', an unclosed quote) (2026-12-07,
+      // fuzz_scrub: bytes after a name's closing quote were kept unread).
       taken.clear();
       if (parsed) {
         for (const Param& p : params) taken.push_back({p.begin, p.end});
@@ -433,7 +434,7 @@ MultipartResult rewrite_multipart(std::string_view in, std::string_view boundary
         for (const Param& q : params) {
           if (q.begin == b) p = &q;
         }
-        if (p != name_param && p != filename_param && p != ext_param && e > b) show(b, e);
+        if (p != filename_param && p != ext_param && e > b) show(b, e);
         at = e;
       }
       if (at < value_size && !grammar_only(value.substr(at, value_size - at), at == 0, true)) {

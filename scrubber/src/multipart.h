@@ -3,8 +3,8 @@
 // boundary from the Content-Type, each part's headers are parsed, and the visitor may replace a
 // part's body and its filename. Every other byte that is not structure — the preamble, the
 // epilogue, the values of part headers other than Content-Type, Content-Disposition's but for
-// the field's name and the filename, and the rest of a body that cannot be parsed — is shown to
-// the visitor as text, once; the delimiters and header names keep their exact bytes.
+// its grammar and the filename, and the rest of a body that cannot be parsed — is shown to the
+// visitor as text, once; the delimiters and header names keep their exact bytes.
 
 #include <cstdint>
 #include <optional>
@@ -57,10 +57,11 @@ struct MultipartResult {
 };
 
 /// Rewrites `in` into `out` (cleared first), each byte of `in` shown once to the visitor (as a
-/// part body, a filename or text) or not at all (delimiters, header names, the name parameter's
-/// value of Content-Disposition, Content-Type, whose boundary a nested body is read by): the
-/// rest of Content-Disposition (its type, parameter names, other parameters, bytes that parse
-/// as none) is text. An invalid body is rewritten up to the first part it
+/// part body, a filename or text) or not at all (delimiters, header names, Content-Type, whose
+/// boundary a nested body is read by, and Content-Disposition's grammar: its type, ';',
+/// parameter names and '='). Content-Disposition's parameter values but the filenames
+/// (the field's name as written, quotes included; MultipartPart::name has it decoded) and bytes
+/// that parse as no parameter are text. An invalid body is rewritten up to the first part it
 /// cannot parse, whose rest is shown to text() as kUnparsed, and result.valid is false; a last
 /// part cut before its next delimiter whose header section is complete is still visited (its
 /// body runs to the end of the input), since a body cut at a size limit ends that way.

@@ -437,17 +437,18 @@ TEST(Multipart, TextIsEverythingButStructureAndParts) {
   const Rewrite r = run(body, "b", nullptr, shout);
   EXPECT_TRUE(r.result.valid);
   EXPECT_EQ(r.result.unparsed, body.size());
-  EXPECT_THAT(r.texts, ElementsAre(Text{"preamble", "preamble a@b"}, Text{"header X-Owner", " ann"},
-                                   Text{"header X-Folded", " one\r\n two"},
-                                   Text{"header Content-Type", " second"},
-                                   Text{"header ", "not a header"}, Text{"part f", ""},
-                                   Text{"part ", ""}, Text{"epilogue", "\r\nepilogue\r\n"}));
+  EXPECT_THAT(
+      r.texts,
+      ElementsAre(Text{"preamble", "preamble a@b"}, Text{"header Content-Disposition", "\"f\""},
+                  Text{"header X-Owner", " ann"}, Text{"header X-Folded", " one\r\n two"},
+                  Text{"header Content-Type", " second"}, Text{"header ", "not a header"},
+                  Text{"part f", ""}, Text{"part ", ""}, Text{"epilogue", "\r\nepilogue\r\n"}));
   EXPECT_THAT(r.parts, ElementsAre(Seen{"f", "", "text/plain", "value"}, Seen{"", "", "", "w"}));
-  EXPECT_EQ(r.result.texts_replaced, 6u);
+  EXPECT_EQ(r.result.texts_replaced, 7u);
   EXPECT_EQ(r.result.replaced, 0u);
   std::string want = body;
-  for (const char* piece : {"preamble a@b", " ann", " one\r\n two", " second\r\n", "not a header",
-                            "\r\nepilogue\r\n"}) {
+  for (const char* piece : {"preamble a@b", "\"f\"", " ann", " one\r\n two", " second\r\n",
+                            "not a header", "\r\nepilogue\r\n"}) {
     const size_t at = want.find(piece);
     ASSERT_NE(at, std::string::npos) << piece;
     want.replace(at, std::string(piece).size(), upper(piece));
@@ -467,7 +468,7 @@ TEST(Multipart, TextIsEverythingButStructureAndParts) {
       },
       shout);
   EXPECT_EQ(both.out,
-            "--b\r\nX-A: A\r\nContent-Disposition: form-data; name=n; filename=\"g.txt\"\r\nX-B: B"
+            "--b\r\nX-A: A\r\nContent-Disposition: form-data; name=N; filename=\"g.txt\"\r\nX-B: B"
             "\r\n\r\nV\r\n--b--");
 
   // What text() does not replace keeps its bytes, and so does a visitor without text().
@@ -478,9 +479,9 @@ TEST(Multipart, TextIsEverythingButStructureAndParts) {
   EXPECT_EQ(out, body);
 }
 
-// Content-Disposition: the field's name is kept and the filenames go to visit(); other
-// parameters' values and bytes that parse as no parameter are text, its grammar is not
-// (2026-12-07, fuzz_scrub: '"name="ref""<an IBAN and an IP>"' kept them unread).
+// Content-Disposition: the filenames go to visit(); the field's name (as a JSON key is read by
+// content), other parameters' values and bytes that parse as no parameter are text, its grammar
+// is not (2026-12-07, fuzz_scrub: '"name="ref""<an IBAN and an IP>"' kept them unread).
 TEST(Multipart, ContentDispositionBeyondItsGrammarIsText) {
   const auto texts_of = [](const std::string& disposition) {
     const std::string body = "--b\r\nContent-Disposition:" + disposition + "\r\n\r\nv\r\n--b--\r\n";
@@ -491,24 +492,31 @@ TEST(Multipart, ContentDispositionBeyondItsGrammarIsText) {
     }
     // what was shown and only that is upper-cased in the output
     std::string want = body;
+    size_t from = want.find(':');  // the pieces in order, after the header's name
     for (const std::string& piece : shown) {
-      const size_t at = want.find(piece);
+      const size_t at = want.find(piece, from);
       EXPECT_NE(at, std::string::npos) << piece;
-      if (at != std::string::npos) want.replace(at, piece.size(), upper(piece));
+      if (at == std::string::npos) continue;
+      want.replace(at, piece.size(), upper(piece));
+      from = at + piece.size();
     }
     EXPECT_EQ(r.out, want);
     return shown;
   };
   using V = std::vector<std::string>;
-  EXPECT_EQ(texts_of(" form-data; name=\"f\""), V{});
-  EXPECT_EQ(texts_of(" form-data; name=f; filename=\"a.txt\"; filename*=UTF-8''a.txt"), V{});
-  EXPECT_EQ(texts_of(" attachment ; name = \"f\" ;"), V{});
+  EXPECT_EQ(texts_of(" form-data"), V{});
+  EXPECT_EQ(texts_of(" form-data; name=\"f\""), V{"\"f\""});
+  EXPECT_EQ(texts_of(" form-data; name=fld; filename=\"a.txt\"; filename*=UTF-8''a.txt"), V{"fld"});
+  EXPECT_EQ(texts_of(" attachment ; name = \"f\" ;"), V{"\"f\""});
+  EXPECT_EQ(texts_of(" form-data; name=\"bob@example.com\""), V{"\"bob@example.com\""});
   EXPECT_EQ(texts_of(" form-data; name=\"ref\"\"GB46708843467668009621\",\"ip\":\"76.180.82.181\""),
-            V{"\"GB46708843467668009621\",\"ip\":\"76.180.82.181\""});
+            (V{"\"ref\"", "\"GB46708843467668009621\",\"ip\":\"76.180.82.181\""}));
   EXPECT_EQ(texts_of(" form-data; name=\"a\"; creator=\"ann@example.com\"; size=1234"),
-            (V{"\"ann@example.com\"", "1234"}));
-  EXPECT_EQ(texts_of(" form-data 76.180.82.181; name=\"a\""), V{" form-data 76.180.82.181; name="});
-  EXPECT_EQ(texts_of(" form-data; 076-05-1120; name=\"a\""), V{" form-data; 076-05-1120; name="});
+            (V{"\"a\"", "\"ann@example.com\"", "1234"}));
+  EXPECT_EQ(texts_of(" form-data 76.180.82.181; name=\"a\""),
+            (V{" form-data 76.180.82.181; name=", "\"a\""}));
+  EXPECT_EQ(texts_of(" form-data; 076-05-1120; name=\"a\""),
+            (V{" form-data; 076-05-1120; name=", "\"a\""}));
   // an unclosed quote: nothing parses, all of it is text
   EXPECT_EQ(texts_of(" form-data; name=\"a; x=bob@example.com"),
             V{" form-data; name=\"a; x=bob@example.com"});
@@ -529,8 +537,10 @@ TEST(Multipart, TheUnparsedRestIsShownOnceAsText) {
   EXPECT_FALSE(r.result.valid);
   EXPECT_EQ(r.result.parts, 1u);
   EXPECT_EQ(r.result.unparsed, head.size());
-  EXPECT_THAT(r.texts, ElementsAre(Text{"part a", ""}, Text{"unparsed", rest}));
+  EXPECT_THAT(r.texts, ElementsAre(Text{"header Content-Disposition", "\"a\""}, Text{"part a", ""},
+                                   Text{"unparsed", rest}));
   std::string want = head + upper(rest);
+  want.replace(want.find("\"a\""), 3, "\"A\"");
   want.replace(want.find("\r\n\r\nv\r\n") + 4, 1, "V");
   EXPECT_EQ(r.out, want);
 
@@ -566,9 +576,13 @@ TEST(Multipart, ALastPartCutBeforeItsDelimiterIsStillAPart) {
   EXPECT_EQ(r.result.unparsed, body.size());
   EXPECT_THAT(r.parts,
               ElementsAre(Seen{"a", "", "", "v"}, Seen{"password", "", "", "hunter2\r\n--"}));
-  EXPECT_THAT(r.texts,
-              ElementsAre(Text{"part a", ""}, Text{"header X-K", " k"}, Text{"part password", ""}));
-  EXPECT_EQ(r.out, body.substr(0, body.find(" k\r\n")) + " K\r\n\r\nR");
+  EXPECT_THAT(r.texts, ElementsAre(Text{"header Content-Disposition", "\"a\""}, Text{"part a", ""},
+                                   Text{"header Content-Disposition", "\"password\""},
+                                   Text{"header X-K", " k"}, Text{"part password", ""}));
+  std::string want = body.substr(0, body.find(" k\r\n")) + " K\r\n\r\nR";
+  want.replace(want.find("\"a\""), 3, "\"A\"");
+  want.replace(want.find("\"password\""), 10, "\"PASSWORD\"");
+  EXPECT_EQ(r.out, want);
 }
 
 }  // namespace

@@ -216,6 +216,34 @@ TEST(Scrubber, CommentsInXmlAndYamlBodiesAreScrubbedByContent) {
   EXPECT_EQ(s->counters().residual, 0u);
 }
 
+// A multipart part's Content-Disposition is read by content beyond its grammar: the field's
+// name (as a JSON key is) and other parameters; the field's rules still go by its name.
+TEST(Scrubber, MultipartDispositionParametersAreReadByContent) {
+  auto s = make();
+  auto e = get("/upload");
+  const std::string body =
+      "--b\r\nContent-Disposition: form-data; name=\"bob@example.com\"\r\n\r\nyes\r\n"
+      "--b\r\nContent-Disposition: form-data; name=\"note\"; creator=\"ann@example.com\"\r\n"
+      "\r\nhello\r\n"
+      "--b\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\nhunter2\r\n--b--\r\n";
+  e.request.method = "POST";
+  e.request.headers = {{"Content-Type", "multipart/form-data; boundary=b"},
+                       {"Content-Length", std::to_string(body.size())}};
+  e.request.body = body;
+  e.request.body_size = body.size();
+  s->scrub(e);
+  const std::string& out = e.request.body;
+  for (std::string_view leak : {"bob@example.com", "ann@example.com", "hunter2"}) {
+    EXPECT_EQ(out.find(leak), std::string::npos) << leak;
+  }
+  for (std::string_view kept : {"name=\"note\"; creator=\"", "\r\n\r\nhello\r\n",
+                                "name=\"password\"\r\n", "\r\n\r\nyes\r\n"}) {
+    EXPECT_NE(out.find(kept), std::string::npos) << kept;
+  }
+  EXPECT_EQ(header(e.request.headers, "content-length"), std::to_string(out.size()));
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
 TEST(Scrubber, IdentityAndClientCertificateHeadersOfProxies) {
   const std::pair<const char*, const char*> scrubbed[] = {
       {"Remote-User", "mgonzalez"},
