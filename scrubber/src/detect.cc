@@ -53,7 +53,8 @@
 //   1-415-555-2671 with area and exchange starting 2–9; national numbers with a trunk 0 and 9–12
 //   digits in 2–5 groups with one consistent separator (020 7946 0958, 07700 900123,
 //   030/1234567, (030) 1234567, 01 23 45 67 89, 06.12.34.56.78), but not the ZIP+4 shape
-//   0dddd-dddd; the 00 international prefix as '+', in groups (0049 30 901820). Not: bare digit
+//   0dddd-dddd; the 00 international prefix as '+', in groups (0049 30 901820); a country
+//   code in parentheses, "(+44) 20 7946 0958". Not: bare digit
 //   runs (4155552671, 02079460958, 00493090182000), parentheses or spaces percent-encoded.
 // - ssn: ddd-dd-dddd, area not 000, 666 or 9xx, group not 00, serial not 0000. Not: 9 bare
 //   digits or spaces (a key name says those, see classify_key).
@@ -1556,7 +1557,8 @@ void DetectorsImpl::scheme_at(Pass& p, size_t to) const {
   // "realm=…", "error=…"; after a sentence's dots, what follows them (2026-12-07: the check
   // read the first dot, so a credential with a '.' in it at the end of a sentence was never
   // found)
-  const size_t after = dots ? run_end : e;
+  size_t after = dots ? run_end : e;
+  while (pad > 0 && after < t.size() && t[after] == '.') ++after;  // "…bQ==." ends a sentence
   if (after < t.size() && (t[after] == '=' || is_token68_char(t[after]))) return;
   const std::string_view cred = t.substr(c, e - c);
   if (cred.size() < 8) return;
@@ -2099,7 +2101,27 @@ size_t intl_at(std::string_view t, size_t i) {
   return 0;
 }
 
+// "(+44) 20 7946 0958", "(+91) 98765 43210": a country code in parentheses at t[s] == '(',
+// then a space or '-' and the number's groups, read as after '+'.
+size_t paren_intl_at(std::string_view t, size_t s) {
+  const size_t i = s + 2;
+  const size_t k = digits_at(t, i, 4);
+  if (k == 0 || k > 3 || t[i] == '0' || i + k + 1 >= t.size() || t[i + k] != ')') return 0;
+  const size_t j = i + k + 1;  // the separator after ')'
+  if (t[j] != ' ' && t[j] != '-') return 0;
+  char buf[64];  // the country code, the separator and what follows, as intl_at() reads them
+  std::memcpy(buf, t.data() + i, k);
+  buf[k] = t[j];
+  const size_t take = std::min(t.size() - (j + 1), sizeof(buf) - (k + 1));
+  std::memcpy(buf + k + 1, t.data() + j + 1, take);
+  const size_t e = intl_at(std::string_view(buf, k + 1 + take), 0);
+  if (e <= k + 1) return 0;
+  const size_t end = j + 1 + (e - (k + 1));
+  return numeric_right_ok(t, end) ? end : 0;
+}
+
 size_t phone_at(std::string_view t, size_t s) {
+  if (t[s] == '(' && s + 1 < t.size() && t[s + 1] == '+') return paren_intl_at(t, s);
   if (t[s] == '+') return intl_at(t, s + 1);
   if (t[s] == '%') return intl_at(t, s + 3);  // %2B
   if (t[s] == '0' && s + 2 < t.size() && t[s + 1] == '0' && t[s + 2] >= '1' && t[s + 2] <= '9') {
@@ -2188,6 +2210,7 @@ size_t DetectorsImpl::numeric_at(Pass& p, size_t pos) const {
   if (cb > 0 && t[cb - 1] == '(') --cb;
   if (cb > 0 && t[cb - 1] == '+') {
     --cb;
+    if (cb + 1 == pos && cb > 0 && t[cb - 1] == '(') --cb;  // "(+44) 20 …"
   } else if (cb == pos && cb >= 3 && t[cb - 3] == '%' && t[cb - 2] == '2' &&
              (t[cb - 1] == 'B' || t[cb - 1] == 'b')) {
     cb -= 3;

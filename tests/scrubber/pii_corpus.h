@@ -359,6 +359,10 @@ inline std::vector<LabelledValue> make_pii_values(uint64_t seed, size_t per_form
        [&]() -> std::string { return "+61 2 " + r.digits(4) + " " + r.digits(4); });
   each("phone/intl-jp", Kind::kPhone,
        [&]() -> std::string { return "+81 3-" + r.digits(4) + "-" + r.digits(4); });
+  each("phone/intl-paren-cc", Kind::kPhone, [&]() -> std::string {
+    return r.chance(2) ? "(+44) 20 " + r.digits(4) + " " + r.digits(4)
+                       : "(+91) 9" + r.digits(4) + " " + r.digits(5);
+  });
   each("phone/intl-00", Kind::kPhone, [&]() -> std::string {
     return r.chance(2) ? "0049 30 " + r.digits(r.range(6, 8))
                        : "0044 20 " + r.digits(4) + " " + r.digits(4);
