@@ -65,6 +65,19 @@ void json_response(Exchange& e, const std::string& body) {
   e.response->framing = traffic::Framing::kContentLength;
 }
 
+// A POST body of `type` (replacing the request's headers) or a response body of `type`.
+void request_body(Exchange& e, const std::string& type, const std::string& body) {
+  e.request.method = "POST";
+  e.request.headers = {{"Content-Type", type}, {"Content-Length", std::to_string(body.size())}};
+  e.request.body = body;
+  e.request.body_size = body.size();
+}
+void response_body(Exchange& e, const std::string& type, const std::string& body) {
+  e.response->headers = {{"Content-Type", type}, {"Content-Length", std::to_string(body.size())}};
+  e.response->body = body;
+  e.response->body_size = body.size();
+}
+
 void json_request(Exchange& e, const std::string& body) {
   e.request.method = "POST";
   e.request.headers.push_back({"Content-Type", "application/json"});
@@ -191,16 +204,9 @@ TEST(Scrubber, CommentsInXmlAndYamlBodiesAreScrubbedByContent) {
   const std::string xml =
       "<?xml version=\"1.0\"?><!-- owner bob@example.com card 4111111111111111 -->"
       "<r><?note call +14155552671?><a>x</a></r>";
-  e.response->headers = {{"Content-Type", "application/xml"},
-                         {"Content-Length", std::to_string(xml.size())}};
-  e.response->body = xml;
-  e.response->body_size = xml.size();
+  response_body(e, "application/xml", xml);
   const std::string yaml = "# maintainer: jane@example.org, +44 20 7946 0958\nkind: Config\n";
-  e.request.method = "POST";
-  e.request.headers = {{"Content-Type", "application/yaml"},
-                       {"Content-Length", std::to_string(yaml.size())}};
-  e.request.body = yaml;
-  e.request.body_size = yaml.size();
+  request_body(e, "application/yaml", yaml);
   s->scrub(e);
   for (std::string_view leak : {"bob@example.com", "4111111111111111", "+14155552671"}) {
     EXPECT_EQ(e.response->body.find(leak), std::string::npos) << leak;
@@ -226,11 +232,7 @@ TEST(Scrubber, MultipartDispositionParametersAreReadByContent) {
       "--b\r\nContent-Disposition: form-data; name=\"note\"; creator=\"ann@example.com\"\r\n"
       "\r\nhello\r\n"
       "--b\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\nhunter2\r\n--b--\r\n";
-  e.request.method = "POST";
-  e.request.headers = {{"Content-Type", "multipart/form-data; boundary=b"},
-                       {"Content-Length", std::to_string(body.size())}};
-  e.request.body = body;
-  e.request.body_size = body.size();
+  request_body(e, "multipart/form-data; boundary=b", body);
   s->scrub(e);
   const std::string& out = e.request.body;
   for (std::string_view leak : {"bob@example.com", "ann@example.com", "hunter2"}) {
