@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "base64_text.h"
 #include "codec.h"
 #include "csv.h"
 #include "graphql.h"
@@ -62,6 +63,7 @@ void ScrubCounters::merge(const ScrubCounters& o) {
   bodies_dropped += o.bodies_dropped;
   residual += o.residual;
   metadata_values += o.metadata_values;
+  base64_texts += o.base64_texts;
   xml_bodies += o.xml_bodies;
   xml_malformed += o.xml_malformed;
   xml_truncated += o.xml_truncated;
@@ -108,6 +110,7 @@ nlohmann::json ScrubCounters::to_json() const {
           {"bodies_dropped", bodies_dropped},
           {"residual", residual},
           {"metadata_values", metadata_values},
+          {"base64_texts", base64_texts},
           {"xml_bodies", xml_bodies},
           {"xml_malformed", xml_malformed},
           {"xml_truncated", xml_truncated},
@@ -1557,7 +1560,8 @@ class Engine final : public Scrubber {
       }
       if (spans_.empty()) return Change::kUnchanged;
       if (spans_.size() == 1 && spans_[0].begin == 0 && spans_[0].end == v.size() &&
-          !(decodable && has_percent_escape(v))) {
+          !(decodable && has_percent_escape(v)) &&
+          !(spans_[0].kind == Kind::kSecret && base64_text_candidate(p, d, v))) {
         kind = spans_[0].kind;
         act = &action_for(d, kind, spans_[0].custom);
       }
@@ -1645,6 +1649,11 @@ class Engine final : public Scrubber {
           continue;
         }
       }
+      if (s.kind == Kind::kSecret && scrub_base64_text(p, d, piece, out)) {
+        s.kind = Kind::kNone;  // (for the report: no secret was there)
+        at = s.end;
+        continue;
+      }
       const auto& a = action_for(d, s.kind, s.custom);
       size_t from = out.size();
       if (a.action == Action::kKeep) {
@@ -1726,6 +1735,117 @@ class Engine final : public Scrubber {
     }
     out.append(piece.substr(at));
     return r;
+  }
+
+  // Text in base64 (base64_text.h): a pagination cursor, OAuth state, a session's payload.
+  // Tokenized as the secret it looks like, a replayed cursor is one the candidate cannot
+  // decode; read decoded instead, JSON by its keys and content and other text by content, and
+  // encoded again in its own style, it stays what it was unless it holds personal data, and
+  // then holds tokens where that was. Only where secrets are tokenized (the policy's action
+  // for them), two levels deep at most, and plain text only of letters, digits and
+  // punctuation between them, not a "user:password" pair ("arrayconnection:19",
+  // "created_at:1700000000"); anything else stays a secret. Says whether `piece` was such text
+  // (appended to `out` then, nothing appended otherwise).
+  static constexpr int kMaxBase64Depth = 2;
+  bool base64_text_candidate(const Place& p, const Decision& d, std::string_view piece) {
+    if (p.binary || p.number || base64_depth_ >= kMaxBase64Depth ||
+        action_for(d, Kind::kSecret, 0).action != Action::kToken) {
+      return false;
+    }
+    if (!decode_base64_text(piece, base64_text_, base64_style_)) return false;
+    size_t lead = 0;
+    while (lead < base64_text_.size() && is_json_space(base64_text_[lead])) ++lead;
+    base64_json_ =
+        lead < base64_text_.size() && (base64_text_[lead] == '{' || base64_text_[lead] == '[');
+    if (base64_json_) {
+      JsonCheck check;
+      std::string ignored;
+      return rewrite_json(base64_text_, check, ignored).valid;
+    }
+    return plain_text_cursor(base64_text_);
+  }
+  static bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+  // Printable ASCII whose runs of letters and digits are each letters only or digits only, and
+  // not a "name:word" pair (a credential, as in Basic).
+  static bool plain_text_cursor(std::string_view t) {
+    bool letters = false, digits = false;
+    for (char c : t) {
+      if (c < 0x20 || c > 0x7e) return false;
+      if (is_alnum(c)) {
+        const bool digit = c >= '0' && c <= '9';
+        letters |= !digit;
+        digits |= digit;
+        if (letters && digits) return false;
+      } else {
+        letters = digits = false;
+      }
+    }
+    const size_t colon = t.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) return true;
+    const std::string_view after = t.substr(colon + 1);
+    return after.empty() || !std::all_of(after.begin(), after.end(), [](char c) {
+             return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+           });
+  }
+  static bool is_alnum(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  }
+  struct JsonCheck final : JsonVisitor {
+    bool visit(JsonToken, std::string_view, std::string_view, std::string_view,
+               std::string&) override {
+      return false;
+    }
+    bool wants_key(std::string_view, bool) override { return false; }
+  };
+  bool scrub_base64_text(const Place& p, const Decision& d, std::string_view piece,
+                         std::string& out) {
+    if (!base64_text_candidate(p, d, piece)) return false;
+    const std::string text = std::move(base64_text_);
+    const Base64Style style = base64_style_;
+    const bool json = base64_json_;
+    // The value being scrubbed keeps its spans, its written regions and its outcome slot
+    // aside while the text is scrubbed as values of its own; its outcome is not replayed.
+    std::vector<Span> spans;
+    spans.swap(spans_);
+    std::vector<std::pair<uint32_t, uint32_t>> written;
+    written.swap(written_);
+    OutcomeSlot* const recording = recording_;
+    recording_ = nullptr;
+    const uint64_t outcome_hash = outcome_hash_;
+    const auto outcome_counters = outcome_counters_;
+    ++base64_depth_;
+    std::string scrubbed;
+    bool changed = false, dropped = false;
+    if (json) {
+      JsonScrub v(*this, p.side, p.name);
+      changed = rewrite_json(text, v, scrubbed).replaced > 0 && scrubbed != text;
+    } else {
+      Place tp = p;
+      tp.content_only = true;
+      tp.plus_is_space = false;
+      const Change c = scrub_value(tp, text, scrubbed);
+      changed = c == Change::kChanged;
+      dropped = c == Change::kDrop;  // the text is to go: it goes as the secret it looked like
+    }
+    --base64_depth_;
+    spans_.swap(spans);
+    written_.swap(written);
+    recording_ = recording;
+    if (recording_) recording_->ok = false;
+    outcome_hash_ = outcome_hash;
+    outcome_counters_ = outcome_counters;
+    if (dropped) return false;
+    ++counters_.base64_texts;
+    // The run is the engine's either way: what it holds was read, and the residual re-scan
+    // would find it a secret again.
+    const size_t from = out.size();
+    if (changed) {
+      encode_base64(scrubbed, style, out);
+    } else {
+      out.append(piece);
+    }
+    written_.emplace_back(uint32_t(from), uint32_t(out.size()));
+    return true;
   }
 
   // Scrubs `value` in place; returns false when it is to be dropped.
@@ -2886,6 +3006,11 @@ class Engine final : public Scrubber {
   std::vector<uint32_t> span_offsets_;
   std::vector<Span> span_found_;
   std::vector<std::pair<size_t, size_t>> query_written_;
+  // Text in base64 (base64_text_candidate, scrub_base64_text).
+  std::string base64_text_;
+  Base64Style base64_style_;
+  bool base64_json_ = false;
+  int base64_depth_ = 0;
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 
+#include "base64_text.h"
 #include "codec.h"
 #include "pii_corpus.h"
 #include "twin/scrubber/transform.h"
@@ -168,6 +169,85 @@ TEST(Scrubber, JwtsInStandardBase64AndWhatFollowsAJwt) {
   EXPECT_EQ(trace.substr(cut.size()), rest);
   EXPECT_EQ(trace.find("SUyGdkVu"), std::string::npos);
   EXPECT_EQ(s->counters().residual, 0u);
+}
+
+std::string b64(std::string_view text, bool url) {
+  std::string out;
+  encode_base64(text, Base64Style{url, !url}, out);
+  return out;
+}
+std::string unb64(std::string_view in) {
+  std::string out;
+  Base64Style style;
+  return decode_base64_text(in, out, style) ? out : std::string("<not text>");
+}
+
+// Text in base64 — pagination cursors, OAuth state — is read decoded and encoded again in its own
+// spelling (2026-12-07: every such run of 20 characters or more was tokenized as a random
+// secret, so a replayed request carried a cursor the service could not decode).
+TEST(Scrubber, Base64TextIsScrubbedDecodedAndKeepsItsSpelling) {
+  auto s = make();
+  const std::string plain = b64(R"({"id":12345,"ts":1699999999})", true);
+  const std::string relay = b64("arrayconnection:19", false);
+  const std::string personal = b64(R"({"after":"alice.smith@example.com","n":20})", true);
+  const std::string state =
+      b64(R"({"user":{"name":"Alice Smith","password":"hunter2"},"to":"/account?x=1"})", false);
+  const std::string pair = b64("alice:s3cr3tPass!", false);  // a credential, as in Basic
+  const std::string random = "q8Wm3ZtR7vKp2Lx9Nc4Hy6Jd";     // no text: a secret
+  auto first = get("/api/items?cursor=" + plain + "&after=" + relay);
+  json_response(first, R"({"next":")" + personal + R"(","state":")" + state + R"(","auth":")" +
+                           pair + R"(","sid":")" + random + R"("})");
+  auto second = get("/api/items?cursor=" + personal, {{"X-Next-Cursor", plain}});
+  s->scrub(first);
+  s->scrub(second);
+
+  // no personal data inside: the same bytes
+  EXPECT_EQ(first.request.target, "/api/items?cursor=" + plain + "&after=" + relay);
+  EXPECT_EQ(header(second.request.headers, "x-next-cursor"), plain);
+
+  const auto body = nlohmann::ordered_json::parse(first.response->body);
+  const std::string next = body["next"];
+  EXPECT_NE(next, personal);
+  EXPECT_EQ(next.size(), personal.size());
+  EXPECT_EQ(next.find_first_of("+/="), std::string::npos);  // URL-safe and unpadded, as it was
+  const auto next_doc = nlohmann::ordered_json::parse(unb64(next));
+  expect_same_structure(next_doc, nlohmann::ordered_json::parse(unb64(personal)));
+  const std::string after = next_doc["after"];
+  EXPECT_TRUE(is_email(after)) << after.size();
+  EXPECT_NE(after, "alice.smith@example.com");
+  EXPECT_EQ(next_doc["n"], 20);
+  // the cursor a response gave is the one the next request sends
+  EXPECT_EQ(second.request.target, "/api/items?cursor=" + next);
+
+  const std::string state_out = body["state"];
+  ASSERT_TRUE(state_out.ends_with("=") == state.ends_with("="));
+  const auto state_doc = nlohmann::ordered_json::parse(unb64(state_out));
+  EXPECT_NE(state_doc["user"]["name"], "Alice Smith");  // a name, by its key
+  EXPECT_EQ(state_doc["user"]["name"].get<std::string>().size(), 11u);
+  EXPECT_NE(state_doc["user"]["password"], "hunter2");  // the policy's rule
+  EXPECT_EQ(state_doc["to"], "/account?x=1");
+
+  const std::string auth = body["auth"];
+  EXPECT_EQ(auth.size(), pair.size());
+  EXPECT_EQ(unb64(auth).find("s3cr3t"), std::string::npos);
+  EXPECT_NE(auth, pair);
+  EXPECT_NE(body["sid"], random);
+
+  EXPECT_EQ(s->counters().base64_texts, 6u);  // plain twice, relay, personal twice, state
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
+// Where the policy does not tokenize secrets, a base64 run is what the policy says of secrets,
+// text or not.
+TEST(Scrubber, Base64TextUnderAPolicyThatRedactsSecretsIsRedacted) {
+  Policy policy = default_policy();
+  policy.by_kind[size_t(Kind::kSecret)].action = Action::kRedact;
+  auto s = make(policy);
+  const std::string plain = b64(R"({"id":12345,"ts":1699999999})", true);
+  auto e = get("/api/items?cursor=" + plain);
+  s->scrub(e);
+  EXPECT_EQ(e.request.target.find(plain), std::string::npos);
+  EXPECT_EQ(s->counters().base64_texts, 0u);
 }
 
 // Internationalized addresses are scrubbed whole: none of their letters stay (2026-12-07: "mü"

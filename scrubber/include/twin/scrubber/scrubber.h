@@ -63,6 +63,9 @@ struct ScrubCounters {
                                  // max_decoded_body, unknown coding): removed, never kept raw
   uint64_t residual = 0;         // detections left in scrubbed output (must be 0)
   uint64_t metadata_values = 0;  // strings of an archive's metadata changed (scrub_text)
+  // base64 runs that read as text (cursors, OAuth state): scrubbed decoded and encoded again
+  // in their own style instead of tokenized as secrets (the same bytes when nothing was found)
+  uint64_t base64_texts = 0;
 
   void merge(const ScrubCounters& other);
   nlohmann::json to_json() const;
