@@ -113,6 +113,9 @@
 // parent; cvv/cvc/security code are card data; tax id, national id and ITIN count as ssn;
 // bank account numbers as iban; passwords, secrets, tokens, API keys, session ids, auth headers
 // and OTPs as bearer; "number" is a card under a card parent and a phone under a phone parent.
+// The same in Spanish, German, French, Italian, Portuguese and Dutch, Latin-1 letters folded to
+// ASCII ("teléfono", "Straße"), with their order too: a head word followed only by person-like
+// words and articles ("nombre_cliente", "nom_du_client"; not "nombre_producto").
 // No allocation: keys are split into a stack buffer (their last 96 bytes).
 //
 // Texts longer than 4 GiB - 1 are scanned in their first 4 GiB - 1 bytes (spans are 32-bit).
@@ -692,6 +695,132 @@ constexpr KeyEntry kKeyEntries[] = {
     {"securityanswer", Kind::kBearer, Rule::kPlain, true},
     {"secretanswer", Kind::kBearer, Rule::kPlain, true},
     {"jwt", Kind::kJwt, Rule::kPlain, false},
+    // The same in Spanish, German, French, Italian, Portuguese and Dutch (keys folded to ASCII:
+    // "teléfono" is "telefono", "Straße" "strasse"). Their word order puts the qualifier last
+    // ("nombre_cliente", "telefono_del_usuario"): see classify_key.
+    {"nombre", Kind::kName, Rule::kName, false},  // es; like "name": a person's by its context
+    {"nombres", Kind::kName, Rule::kName, false},
+    {"nom", Kind::kName, Rule::kName, false},   // fr
+    {"nome", Kind::kName, Rule::kName, false},  // it, pt
+    {"naam", Kind::kName, Rule::kName, false},  // nl
+    {"apellido", Kind::kName, Rule::kPlain, true},
+    {"apellidos", Kind::kName, Rule::kPlain, true},
+    {"apellidopaterno", Kind::kName, Rule::kPlain, true},
+    {"apellidomaterno", Kind::kName, Rule::kPlain, true},
+    {"primernombre", Kind::kName, Rule::kPlain, true},
+    {"segundonombre", Kind::kName, Rule::kPlain, true},
+    {"nombrecompleto", Kind::kName, Rule::kPlain, true},
+    {"nombredeusuario", Kind::kName, Rule::kPlain, true},
+    {"nombreusuario", Kind::kName, Rule::kPlain, true},
+    {"vorname", Kind::kName, Rule::kPlain, true},
+    {"nachname", Kind::kName, Rule::kPlain, true},
+    {"familienname", Kind::kName, Rule::kPlain, true},
+    {"geburtsname", Kind::kName, Rule::kPlain, true},
+    {"rufname", Kind::kName, Rule::kPlain, true},
+    {"benutzername", Kind::kName, Rule::kPlain, true},
+    {"prenom", Kind::kName, Rule::kPlain, true},
+    {"prenoms", Kind::kName, Rule::kPlain, true},
+    {"nomdefamille", Kind::kName, Rule::kPlain, true},
+    {"nomcomplet", Kind::kName, Rule::kPlain, true},
+    {"nomdutilisateur", Kind::kName, Rule::kPlain, true},
+    {"cognome", Kind::kName, Rule::kPlain, true},
+    {"nomecompleto", Kind::kName, Rule::kPlain, true},
+    {"nomeutente", Kind::kName, Rule::kPlain, true},
+    {"sobrenome", Kind::kName, Rule::kPlain, true},
+    {"apelido", Kind::kName, Rule::kPlain, true},
+    {"voornaam", Kind::kName, Rule::kPlain, true},
+    {"achternaam", Kind::kName, Rule::kPlain, true},
+    {"tussenvoegsel", Kind::kName, Rule::kPlain, true},
+    {"gebruikersnaam", Kind::kName, Rule::kPlain, true},
+    {"fechanacimiento", Kind::kDob, Rule::kPlain, true},
+    {"fechadenacimiento", Kind::kDob, Rule::kPlain, true},
+    {"geburtsdatum", Kind::kDob, Rule::kPlain, true},
+    {"geburtstag", Kind::kDob, Rule::kPlain, true},
+    {"datenaissance", Kind::kDob, Rule::kPlain, true},
+    {"datedenaissance", Kind::kDob, Rule::kPlain, true},
+    {"datanascita", Kind::kDob, Rule::kPlain, true},
+    {"datadinascita", Kind::kDob, Rule::kPlain, true},
+    {"datanascimento", Kind::kDob, Rule::kPlain, true},
+    {"datadenascimento", Kind::kDob, Rule::kPlain, true},
+    {"geboortedatum", Kind::kDob, Rule::kPlain, true},
+    {"direccion", Kind::kAddress, Rule::kAddress, true},
+    {"domicilio", Kind::kAddress, Rule::kPlain, true},
+    {"calle", Kind::kAddress, Rule::kPlain, false},
+    {"codigopostal", Kind::kAddress, Rule::kPlain, true},
+    {"ciudad", Kind::kAddress, Rule::kPlain, false},
+    {"localidad", Kind::kAddress, Rule::kPlain, false},
+    {"colonia", Kind::kAddress, Rule::kPlain, false},
+    {"numeroexterior", Kind::kAddress, Rule::kPlain, true},
+    {"numerointerior", Kind::kAddress, Rule::kPlain, true},
+    {"adresse", Kind::kAddress, Rule::kAddress, true},  // de, fr
+    {"anschrift", Kind::kAddress, Rule::kPlain, true},
+    {"strasse", Kind::kAddress, Rule::kPlain, true},
+    {"hausnummer", Kind::kAddress, Rule::kPlain, true},
+    {"plz", Kind::kAddress, Rule::kPlain, false},
+    {"postleitzahl", Kind::kAddress, Rule::kPlain, true},
+    {"wohnort", Kind::kAddress, Rule::kPlain, true},
+    {"stadt", Kind::kAddress, Rule::kPlain, false},
+    {"rue", Kind::kAddress, Rule::kPlain, false},
+    {"codepostal", Kind::kAddress, Rule::kPlain, true},
+    {"ville", Kind::kAddress, Rule::kPlain, false},
+    {"indirizzo", Kind::kAddress, Rule::kAddress, true},
+    {"numerocivico", Kind::kAddress, Rule::kPlain, true},
+    {"citta", Kind::kAddress, Rule::kPlain, false},
+    {"endereco", Kind::kAddress, Rule::kAddress, true},
+    {"logradouro", Kind::kAddress, Rule::kPlain, true},
+    {"rua", Kind::kAddress, Rule::kPlain, false},
+    {"cep", Kind::kAddress, Rule::kPlain, false},
+    {"cidade", Kind::kAddress, Rule::kPlain, false},
+    {"bairro", Kind::kAddress, Rule::kPlain, false},
+    {"adres", Kind::kAddress, Rule::kAddress, false},
+    {"straat", Kind::kAddress, Rule::kPlain, true},
+    {"straatnaam", Kind::kAddress, Rule::kPlain, true},
+    {"huisnummer", Kind::kAddress, Rule::kPlain, true},
+    {"woonplaats", Kind::kAddress, Rule::kPlain, true},
+    {"direccionpostal", Kind::kAddress, Rule::kPlain, true},
+    {"direccioncompleta", Kind::kAddress, Rule::kPlain, true},
+    {"adressepostale", Kind::kAddress, Rule::kPlain, true},
+    {"indirizzocompleto", Kind::kAddress, Rule::kPlain, true},
+    {"enderecocompleto", Kind::kAddress, Rule::kPlain, true},
+    {"correo", Kind::kEmail, Rule::kPlain, false},
+    {"correoelectronico", Kind::kEmail, Rule::kPlain, true},
+    {"courriel", Kind::kEmail, Rule::kPlain, true},
+    {"telefono", Kind::kPhone, Rule::kPlain, true},  // es, it
+    {"telefon", Kind::kPhone, Rule::kPlain, true},   // de
+    {"telefonnummer", Kind::kPhone, Rule::kPlain, true},
+    {"handynummer", Kind::kPhone, Rule::kPlain, true},
+    {"mobilnummer", Kind::kPhone, Rule::kPlain, true},
+    {"telefone", Kind::kPhone, Rule::kPlain, true},  // pt
+    {"telefoon", Kind::kPhone, Rule::kPlain, true},  // nl
+    {"telefoonnummer", Kind::kPhone, Rule::kPlain, true},
+    {"celular", Kind::kPhone, Rule::kPlain, true},
+    {"movil", Kind::kPhone, Rule::kPlain, true},
+    {"cellulare", Kind::kPhone, Rule::kPlain, true},
+    {"dni", Kind::kSsn, Rule::kPlain, false},   // es: national identity document
+    {"nif", Kind::kSsn, Rule::kPlain, false},   // es, pt: tax number
+    {"nie", Kind::kSsn, Rule::kPlain, false},   // es: foreigner's number
+    {"curp", Kind::kSsn, Rule::kPlain, false},  // mx
+    {"cpf", Kind::kSsn, Rule::kPlain, false},   // br
+    {"codicefiscale", Kind::kSsn, Rule::kPlain, true},
+    {"steuerid", Kind::kSsn, Rule::kPlain, true},
+    {"steuernummer", Kind::kSsn, Rule::kPlain, true},
+    {"steueridentifikationsnummer", Kind::kSsn, Rule::kPlain, true},
+    {"sozialversicherungsnummer", Kind::kSsn, Rule::kPlain, true},
+    {"personalausweisnummer", Kind::kSsn, Rule::kPlain, true},
+    {"ausweisnummer", Kind::kSsn, Rule::kPlain, true},
+    {"securitesociale", Kind::kSsn, Rule::kPlain, true},
+    {"bsn", Kind::kSsn, Rule::kPlain, false},  // nl: citizen service number
+    {"burgerservicenummer", Kind::kSsn, Rule::kPlain, true},
+    {"pesel", Kind::kSsn, Rule::kPlain, false},         // pl
+    {"personnummer", Kind::kSsn, Rule::kPlain, true},   // se, no
+    {"nhsnumber", Kind::kSsn, Rule::kPlain, true},      // uk
+    {"aadhaar", Kind::kSsn, Rule::kPlain, true},        // in
+    {"contrasena", Kind::kBearer, Rule::kPlain, true},  // es ("contraseña")
+    {"passwort", Kind::kBearer, Rule::kPlain, true},
+    {"kennwort", Kind::kBearer, Rule::kPlain, true},
+    {"motdepasse", Kind::kBearer, Rule::kPlain, true},
+    {"senha", Kind::kBearer, Rule::kPlain, true},
+    {"wachtwoord", Kind::kBearer, Rule::kPlain, true},
 };
 
 const KeyEntry* find_key_entry(std::string_view word) {
@@ -721,22 +850,62 @@ struct Words {
   std::string_view from(int i) const { return {buf + off[i], len - off[i]}; }
 };
 
+// The letters of Latin-1 (U+00C0–U+00FF, UTF-8 "\xC3\x80"–"\xC3\xBF") as ASCII, so that keys
+// in Spanish, German, French, Portuguese and Italian match their entries: "teléfono" is
+// "telefono", "Straße" "strasse", "código_postal" "codigo_postal". Upper case stays upper (a
+// camelCase boundary); "ß" and "æ" are two letters; "×", "÷", "Þ" and "þ" separate words.
+constexpr char kLatin1Fold[] =
+    "AAAAAA?CEEEEIIIIDNOOOOO OUUUUY ?"   // U+00C0–U+00DF ("Æ" and "ß": two letters)
+    "aaaaaa?ceeeeiiiidnooooo ouuuuy y";  // U+00E0–U+00FF ("æ")
+
+// The character of `key` at `i`, folded (kLatin1Fold): up to two ASCII letters in `out`,
+// their number returned (0: a separator); `used` gets the bytes it took.
+int fold_at(std::string_view key, size_t i, char out[2], size_t& used) {
+  const char c = key[i];
+  used = 1;
+  if (is_alnum(c)) {
+    out[0] = c;
+    return 1;
+  }
+  if (static_cast<unsigned char>(c) != 0xC3 || i + 1 >= key.size()) return 0;
+  const auto b = static_cast<unsigned char>(key[i + 1]);
+  if (b < 0x80 || b > 0xBF) return 0;
+  used = 2;
+  const char f = kLatin1Fold[b - 0x80];
+  if (f == '?') {  // Æ, ß, æ
+    out[0] = b == 0x9F ? 's' : b == 0x86 ? 'A' : 'a';
+    out[1] = b == 0x9F ? 's' : 'e';
+    return 2;
+  }
+  if (f == ' ') return 0;
+  out[0] = f;
+  return 1;
+}
+
 void split_words(std::string_view key, Words& w) {
   if (key.size() > kKeyMax) key = key.substr(key.size() - kKeyMax);
   w.n = 0;
   w.len = 0;
   bool in_word = false;
-  for (size_t i = 0; i < key.size(); ++i) {
-    const char c = key[i];
-    if (!is_alnum(c)) {
+  char prev = 0;
+  for (size_t i = 0; i < key.size();) {
+    char f[2];
+    size_t used;
+    const int n = fold_at(key, i, f, used);
+    i += used;
+    if (n == 0) {
       in_word = false;
       continue;
     }
+    const char c = f[0];
     bool boundary = !in_word;
     if (in_word && is_upper(c)) {
-      const char prev = key[i - 1];
       if (is_lower(prev) || is_digit(prev)) boundary = true;
-      if (is_upper(prev) && i + 1 < key.size() && is_lower(key[i + 1])) boundary = true;
+      if (is_upper(prev) && i < key.size()) {
+        char g[2];
+        size_t next_used;
+        if (fold_at(key, i, g, next_used) != 0 && is_lower(g[0])) boundary = true;
+      }
     }
     if (boundary) {
       if (w.n == kWordsMax) {  // keep the last words: drop the first
@@ -748,7 +917,9 @@ void split_words(std::string_view key, Words& w) {
       }
       w.off[w.n++] = static_cast<uint8_t>(w.len);
     }
-    w.buf[w.len++] = to_lower(c);
+    // (a folded character is never longer than its UTF-8 bytes: the buffer holds the key)
+    for (int k = 0; k < n; ++k) w.buf[w.len++] = to_lower(f[k]);
+    prev = f[n - 1];
     in_word = true;
   }
   w.off[w.n] = static_cast<uint8_t>(w.len);
@@ -762,7 +933,8 @@ bool in_list(std::string_view w, const std::array<std::string_view, N>& list) {
   return false;
 }
 
-// Person-like words, singular ("users" counts as "user").
+// Person-like words, singular ("users" counts as "user"); then the same in Spanish, German,
+// French, Italian, Portuguese and Dutch (folded to ASCII: "empfänger" is "empfanger").
 bool person_like(std::string_view w) {
   static constexpr std::array<std::string_view, 42> kPerson = {
       "user",       "customer",    "person",    "contact",    "account",   "profile", "billing",
@@ -771,8 +943,32 @@ bool person_like(std::string_view w) {
       "passenger",  "traveler",    "traveller", "student",    "applicant", "payee",   "consignee",
       "subscriber", "attendee",    "assignee",  "reporter",   "reviewer",  "creator", "requester",
       "delivery",   "beneficiary", "signer",    "spouse",     "emergency", "mailing", "legal"};
-  if (in_list(w, kPerson)) return true;
-  return w.size() > 3 && w.back() == 's' && in_list(w.substr(0, w.size() - 1), kPerson);
+  static constexpr std::array<std::string_view, 50> kPersonElsewhere = {
+      "cliente",      "usuario",     "utente",       "utilisateur", "benutzer",  "nutzer",
+      "kunde",        "kunden",      "gebruiker",    "klant",       "paciente",  "empleado",
+      "funcionario",  "mitarbeiter", "contacto",     "contatto",    "kontakt",   "destinatario",
+      "destinataire", "empfanger",   "empfaenger",   "titular",     "inhaber",   "socio",
+      "membre",       "mitglied",    "persona",      "personne",    "pessoa",    "persoon",
+      "comprador",    "acheteur",    "kaufer",       "kaeufer",     "pasajero",  "passager",
+      "passeggero",   "alumno",      "estudiante",   "etudiant",    "autor",     "auteur",
+      "autore",       "propietario", "proprietaire", "eigentumer",  "remitente", "expediteur",
+      "absender",     "titulaire"};
+  if (in_list(w, kPerson) || in_list(w, kPersonElsewhere)) return true;
+  if (w.size() > 3 && w.back() == 's') {
+    const std::string_view one = w.substr(0, w.size() - 1);
+    return in_list(one, kPerson) || in_list(one, kPersonElsewhere);
+  }
+  return false;
+}
+
+// Words that may follow a name, address, phone or e-mail word in a key of a language that puts
+// the qualifier last ("nombre_cliente", "telefono_del_usuario", "adresse_du_client",
+// "naam_van_de_klant"): person-like words, and the articles and prepositions between.
+bool qualifier_word(std::string_view w) {
+  static constexpr std::array<std::string_view, 22> kLinks = {
+      "de", "del", "della", "dello", "di",  "da",  "do",  "dos", "das", "du",  "des",
+      "la", "le",  "el",    "lo",    "van", "von", "der", "het", "den", "dem", "vom"};
+  return in_list(w, kLinks) || person_like(w);
 }
 
 // Words before "address" that make it something other than a postal address.
@@ -830,9 +1026,16 @@ bool person_value_word(std::string_view w) {
       "manager",    "driver",   "doctor",    "physician",   "guardian",  "landlord",  "tenant",
       "witness",    "attn",     "attention", "participant", "organizer", "organiser", "invitee",
       "contributor"};
-  if (in_list(w, kList)) return true;
+  // the same in Spanish, German, French, Italian, Portuguese and Dutch (folded to ASCII)
+  static constexpr std::array<std::string_view, 18> kElsewhere = {
+      "cliente",  "usuario",  "kunde",     "utente",     "utilisateur", "destinatario",
+      "titular",  "inhaber",  "empfanger", "empfaenger", "gebruiker",   "klant",
+      "paciente", "contacto", "kontakt",   "remitente",  "absender",    "destinataire"};
+  if (in_list(w, kList) || in_list(w, kElsewhere)) return true;
   // A list of them: "authors": ["…", "…"].
-  return w.size() > 3 && w.back() == 's' && in_list(w.substr(0, w.size() - 1), kList);
+  if (w.size() <= 3 || w.back() != 's') return false;
+  const std::string_view one = w.substr(0, w.size() - 1);
+  return in_list(one, kList) || in_list(one, kElsewhere);
 }
 
 // Words before a final "to" that make it a person: "ship_to", "billTo", "assigned_to".
@@ -2536,6 +2739,24 @@ Kind DetectorsImpl::classify_key(std::string_view key, std::string_view parent) 
     if (const KeyEntry* e = find_key_entry(kw.from(i))) {
       return apply(*e, i > 0 ? kw.word(i - 1) : std::string_view(),
                    i > 1 ? kw.word(i - 2) : std::string_view());
+    }
+  }
+  // The qualifier last ("nombre_cliente", "telefono_del_usuario", "adresse_du_client"): the
+  // longest run of first words that is an entry, followed only by person-like words and the
+  // articles between them. A name word ("nombre", "nom") is a person's when one of them is
+  // person-like; an address word not after "ip" is met here ("direccion_ip" ends in "ip").
+  for (int j = kw.n - 1; j >= 1; --j) {
+    bool qualified = true, person = false;
+    for (int k = j; k < kw.n && qualified; ++k) {
+      qualified = qualifier_word(kw.word(k));
+      person |= person_like(kw.word(k));
+    }
+    if (!qualified) break;  // (a shorter head leaves that word in its tail too)
+    const std::string_view head(kw.buf, kw.off[j]);
+    if (const KeyEntry* e = find_key_entry(head)) {
+      if (e->rule == Rule::kName) return person ? Kind::kName : Kind::kNone;
+      if (e->rule == Rule::kPlain || e->rule == Rule::kAddress) return e->kind;
+      return Kind::kNone;
     }
   }
   if (kw.n == 1) {  // one lowercase run: "customeremail", "userfirstname"

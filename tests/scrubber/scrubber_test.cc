@@ -250,6 +250,39 @@ TEST(Scrubber, Base64TextUnderAPolicyThatRedactsSecretsIsRedacted) {
   EXPECT_EQ(s->counters().base64_texts, 0u);
 }
 
+// Keys in other languages than English name what they hold too (2026-12-07: "Vorname",
+// "apellidos", "dirección" were no key names, and their values stayed).
+TEST(Scrubber, KeysInOtherLanguagesNameWhatTheyHold) {
+  auto s = make();
+  auto e = get("/api/pedidos/7");  // (a URL naming a person makes a root "naam" one)
+  json_response(
+      e, R"({"cliente":{"nombre":"Ana","apellidos":"García Pérez","dirección":"Calle Mayor 5",)"
+         R"("fecha_de_nacimiento":"1984-02-29"},"producto":{"nombre":"Silla"},)"
+         R"("Kunde":{"Vorname":"Anna","Nachname":"Schmidt","Straße":"Hauptstr. 1","PLZ":"10115"},)"
+         R"("nom_du_client":"Dupont","nome_file":"report.pdf","naam":"Jansen"})");
+  s->scrub(e);
+  const auto body = nlohmann::ordered_json::parse(e.response->body);
+  const auto changed = [&](const nlohmann::ordered_json::json_pointer& at, std::string_view was) {
+    const std::string now = body.at(at);
+    EXPECT_NE(now, was) << at.to_string();
+    EXPECT_EQ(now.size(), was.size()) << at.to_string();
+  };
+  using P = nlohmann::ordered_json::json_pointer;
+  changed(P("/cliente/nombre"), "Ana");
+  changed(P("/cliente/apellidos"), "García Pérez");
+  changed(P("/cliente/dirección"), "Calle Mayor 5");
+  EXPECT_NE(body["cliente"]["fecha_de_nacimiento"], "1984-02-29");
+  changed(P("/Kunde/Vorname"), "Anna");
+  changed(P("/Kunde/Nachname"), "Schmidt");
+  changed(P("/Kunde/Straße"), "Hauptstr. 1");
+  changed(P("/Kunde/PLZ"), "10115");
+  changed(P("/nom_du_client"), "Dupont");
+  EXPECT_EQ(body["producto"]["nombre"], "Silla");  // a product's name
+  EXPECT_EQ(body["nome_file"], "report.pdf");      // a file's
+  EXPECT_EQ(body["naam"], "Jansen");               // a name with nothing to say whose
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
 // Internationalized addresses are scrubbed whole: none of their letters stay (2026-12-07: "mü"
 // of "müller@example.de" and an IDN domain's address stayed), in a text field, a query (percent-
 // encoded) and a header holding a URL.
