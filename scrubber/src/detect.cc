@@ -589,6 +589,7 @@ constexpr KeyEntry kKeyEntries[] = {
     {"zip", Kind::kAddress, Rule::kPlain, false},
     {"zipcode", Kind::kAddress, Rule::kPlain, true},
     {"apartment", Kind::kAddress, Rule::kPlain, false},
+    {"pobox", Kind::kAddress, Rule::kPlain, true},
     // geographic coordinates (GeoJSON's "coordinates" are [longitude, latitude])
     {"latitude", Kind::kGeo, Rule::kPlain, true},
     {"longitude", Kind::kGeo, Rule::kPlain, true},
@@ -618,6 +619,9 @@ constexpr KeyEntry kKeyEntries[] = {
     {"cellphone", Kind::kPhone, Rule::kPlain, true},
     {"fax", Kind::kPhone, Rule::kPlain, false},
     {"msisdn", Kind::kPhone, Rule::kPlain, true},
+    {"whatsapp", Kind::kPhone, Rule::kPlain, true},
+    {"contactnumber", Kind::kPhone, Rule::kPlain, true},
+    {"contactno", Kind::kPhone, Rule::kPlain, true},
     // national identifiers
     {"ssn", Kind::kSsn, Rule::kPlain, false},
     {"socialsecuritynumber", Kind::kSsn, Rule::kPlain, true},

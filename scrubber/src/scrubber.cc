@@ -64,6 +64,7 @@ void ScrubCounters::merge(const ScrubCounters& o) {
   residual += o.residual;
   metadata_values += o.metadata_values;
   base64_texts += o.base64_texts;
+  embedded_json += o.embedded_json;
   xml_bodies += o.xml_bodies;
   xml_malformed += o.xml_malformed;
   xml_truncated += o.xml_truncated;
@@ -111,6 +112,7 @@ nlohmann::json ScrubCounters::to_json() const {
           {"residual", residual},
           {"metadata_values", metadata_values},
           {"base64_texts", base64_texts},
+          {"embedded_json", embedded_json},
           {"xml_bodies", xml_bodies},
           {"xml_malformed", xml_malformed},
           {"xml_truncated", xml_truncated},
@@ -1548,6 +1550,10 @@ class Engine final : public Scrubber {
     bool decoded_whole = false;  // `act` applies to decoded_value_, v decoded
     spans_.clear();
     if (!act) {
+      if ((v[0] == '{' || v[0] == '[' || is_json_space(v[0])) && !p.content_only) {
+        Change change;
+        if (embedded_json(p, v, out, change)) return change;
+      }
       if (!may_hold_pii(v, p.number)) return Change::kUnchanged;
       if (p.content_only || p.location == Location::kHeader) {
         memo_scan(v, spans_);
@@ -1746,9 +1752,8 @@ class Engine final : public Scrubber {
   // punctuation between them, not a "user:password" pair ("arrayconnection:19",
   // "created_at:1700000000"); anything else stays a secret. Says whether `piece` was such text
   // (appended to `out` then, nothing appended otherwise).
-  static constexpr int kMaxBase64Depth = 2;
   bool base64_text_candidate(const Place& p, const Decision& d, std::string_view piece) {
-    if (p.binary || p.number || base64_depth_ >= kMaxBase64Depth ||
+    if (p.binary || p.number || nesting_ >= kMaxNesting ||
         action_for(d, Kind::kSecret, 0).action != Action::kToken) {
       return false;
     }
@@ -1759,8 +1764,7 @@ class Engine final : public Scrubber {
         lead < base64_text_.size() && (base64_text_[lead] == '{' || base64_text_[lead] == '[');
     if (base64_json_) {
       JsonCheck check;
-      std::string ignored;
-      return rewrite_json(base64_text_, check, ignored).valid;
+      return rewrite_json(base64_text_, check, json_check_).valid;
     }
     return plain_text_cursor(base64_text_);
   }
@@ -1802,38 +1806,9 @@ class Engine final : public Scrubber {
     if (!base64_text_candidate(p, d, piece)) return false;
     const std::string text = std::move(base64_text_);
     const Base64Style style = base64_style_;
-    const bool json = base64_json_;
-    // The value being scrubbed keeps its spans, its written regions and its outcome slot
-    // aside while the text is scrubbed as values of its own; its outcome is not replayed.
-    std::vector<Span> spans;
-    spans.swap(spans_);
-    std::vector<std::pair<uint32_t, uint32_t>> written;
-    written.swap(written_);
-    OutcomeSlot* const recording = recording_;
-    recording_ = nullptr;
-    const uint64_t outcome_hash = outcome_hash_;
-    const auto outcome_counters = outcome_counters_;
-    ++base64_depth_;
     std::string scrubbed;
-    bool changed = false, dropped = false;
-    if (json) {
-      JsonScrub v(*this, p.side, p.name);
-      changed = rewrite_json(text, v, scrubbed).replaced > 0 && scrubbed != text;
-    } else {
-      Place tp = p;
-      tp.content_only = true;
-      tp.plus_is_space = false;
-      const Change c = scrub_value(tp, text, scrubbed);
-      changed = c == Change::kChanged;
-      dropped = c == Change::kDrop;  // the text is to go: it goes as the secret it looked like
-    }
-    --base64_depth_;
-    spans_.swap(spans);
-    written_.swap(written);
-    recording_ = recording;
-    if (recording_) recording_->ok = false;
-    outcome_hash_ = outcome_hash;
-    outcome_counters_ = outcome_counters;
+    bool dropped = false;
+    const bool changed = scrub_nested(p, text, base64_json_, scrubbed, dropped);
     if (dropped) return false;
     ++counters_.base64_texts;
     // The run is the engine's either way: what it holds was read, and the residual re-scan
@@ -1845,6 +1820,75 @@ class Engine final : public Scrubber {
       out.append(piece);
     }
     written_.emplace_back(uint32_t(from), uint32_t(out.size()));
+    return true;
+  }
+
+  // Scrubs `text`, met inside the value being scrubbed at `p` (decoded from it, or all of it),
+  // into `scrubbed`: as a JSON document (`json`: valid JSON, checked before) with its paths
+  // under p's, or by content. The value's spans, written regions and outcome slot are set
+  // aside meanwhile (the text's values are scrubbed as values of their own), and its outcome
+  // is not replayed. Returns whether the text changed; `dropped`: content the policy drops.
+  static constexpr int kMaxNesting = 2;
+  bool scrub_nested(const Place& p, std::string_view text, bool json, std::string& scrubbed,
+                    bool& dropped) {
+    std::vector<Span> spans;
+    spans.swap(spans_);
+    std::vector<std::pair<uint32_t, uint32_t>> written;
+    written.swap(written_);
+    OutcomeSlot* const recording = recording_;
+    recording_ = nullptr;
+    const uint64_t outcome_hash = outcome_hash_;
+    const auto outcome_counters = outcome_counters_;
+    ++nesting_;
+    bool changed = false;
+    dropped = false;
+    scrubbed.clear();
+    if (json) {
+      JsonScrub v(*this, p.side, p.name);
+      changed = rewrite_json(text, v, scrubbed).replaced > 0 && scrubbed != text;
+    } else {
+      Place tp = p;
+      tp.content_only = true;
+      tp.plus_is_space = false;
+      const Change c = scrub_value(tp, text, scrubbed);
+      changed = c == Change::kChanged;
+      dropped = c == Change::kDrop;
+    }
+    --nesting_;
+    spans_.swap(spans);
+    written_.swap(written);
+    recording_ = recording;
+    if (recording_) recording_->ok = false;
+    outcome_hash_ = outcome_hash;
+    outcome_counters_ = outcome_counters;
+    return changed;
+  }
+
+  // A JSON document held in a string (stringified JSON in a JSON member, a query or form
+  // value, a header): {"payload": "{\"first_name\": …}"}, ?filter={"email": …}. Read by content
+  // alone, its names, addresses and dates of birth — known by their keys only — stayed, and
+  // a value remembered elsewhere turned the whole document, keys too, into one token. It is
+  // scrubbed as the JSON it is, its paths under the value's ("payload.first_name"), when no
+  // rule or key name claims the value as a whole (a credential stays one token). Says whether
+  // `v` was one (`out` and the change then set).
+  bool embedded_json(const Place& p, std::string_view v, std::string& out, Change& change) {
+    if (p.binary || p.number || p.content_only || nesting_ >= kMaxNesting || v.size() < 2) {
+      return false;
+    }
+    size_t b = 0, e = v.size();
+    while (b < e && is_json_space(v[b])) ++b;
+    while (e > b && is_json_space(v[e - 1])) --e;
+    if (e - b < 2 || !((v[b] == '{' && v[e - 1] == '}') || (v[b] == '[' && v[e - 1] == ']'))) {
+      return false;
+    }
+    JsonCheck check;
+    if (!rewrite_json(v, check, json_check_).valid) return false;
+    bool dropped;
+    std::string scrubbed;
+    const bool changed = scrub_nested(p, v, true, scrubbed, dropped);
+    ++counters_.embedded_json;
+    if (changed) out.swap(scrubbed);
+    change = changed ? Change::kChanged : Change::kUnchanged;
     return true;
   }
 
@@ -3010,7 +3054,8 @@ class Engine final : public Scrubber {
   std::string base64_text_;
   Base64Style base64_style_;
   bool base64_json_ = false;
-  int base64_depth_ = 0;
+  int nesting_ = 0;         // scrub_nested() calls under way
+  std::string json_check_;  // embedded_json()'s validation (its output, unused)
 };
 
 }  // namespace

@@ -1375,6 +1375,11 @@ TEST_F(DetectTest, ClassifyKey) {
       {"geboortedatum", "", Kind::kDob},
       {"huisnummer", "", Kind::kAddress},
       {"nhs_number", "", Kind::kSsn},
+      {"contact_number", "", Kind::kPhone},
+      {"contactNo", "", Kind::kPhone},
+      {"whatsapp", "", Kind::kPhone},
+      {"po_box", "", Kind::kAddress},
+      {"contact_id", "", Kind::kNone},
       // the qualifier last in English too, and what it must not take
       {"email_user", "", Kind::kEmail},
       {"phone_type", "", Kind::kNone},

@@ -237,6 +237,51 @@ TEST(Scrubber, Base64TextIsScrubbedDecodedAndKeepsItsSpelling) {
   EXPECT_EQ(s->counters().residual, 0u);
 }
 
+// A JSON document held in a string is read as JSON, by key name too (2026-12-07: in a query
+// value it was read by content only, so names and dates of birth stayed; in a JSON member a
+// value remembered elsewhere made all of it, keys too, one token).
+TEST(Scrubber, JsonHeldInAStringIsReadAsJson) {
+  auto s = make();
+  const std::string inner =
+      R"({"kind":"signup","first_name":"Ana","dob":"1984-02-29","tags":["a","b"],"n":3})";
+  auto e = get("/api/search?filter=" + [&] {
+    std::string q;
+    percent_encode(inner, false, q);
+    return q;
+  }() + "&sort=[1,2]&note=[citation needed]");
+  e.request.headers.push_back({"X-Context", R"({"user":{"name":"Ana Lima"},"locale":"pt-BR"})"});
+  json_response(e, nlohmann::json{{"event", "signup"}, {"payload", inner}}.dump());
+  s->scrub(e);
+
+  const auto check = [&](const std::string& text, std::string_view where) {
+    const auto doc = nlohmann::ordered_json::parse(text, nullptr, false);
+    ASSERT_FALSE(doc.is_discarded()) << where;
+    expect_same_structure(doc, nlohmann::ordered_json::parse(inner));
+    EXPECT_EQ(doc["kind"], "signup") << where;
+    EXPECT_NE(doc["first_name"], "Ana") << where;
+    EXPECT_EQ(doc["first_name"].get<std::string>().size(), 3u) << where;
+    EXPECT_NE(doc["dob"], "1984-02-29") << where;
+    EXPECT_EQ(doc["tags"], nlohmann::ordered_json::parse(R"(["a","b"])")) << where;
+    EXPECT_EQ(doc["n"], 3) << where;
+  };
+  const auto body = nlohmann::json::parse(e.response->body);
+  EXPECT_EQ(body["event"], "signup");
+  check(body["payload"], "a JSON member");
+  const std::string target = e.request.target;
+  const size_t amp = target.find('&');
+  ASSERT_TRUE(target.starts_with("/api/search?filter=") && amp != std::string::npos);
+  std::string filter;
+  percent_decode(std::string_view(target).substr(19, amp - 19), false, filter);
+  check(filter, "a query value");
+  EXPECT_TRUE(target.ends_with("&sort=[1,2]&note=[citation needed]")) << target.size();
+  const auto context = nlohmann::ordered_json::parse(header(e.request.headers, "x-context"));
+  EXPECT_NE(context["user"]["name"], "Ana Lima");
+  EXPECT_EQ(context["locale"], "pt-BR");
+  // the filter, the payload, the header and the sort ([1,2]: JSON, nothing in it)
+  EXPECT_EQ(s->counters().embedded_json, 4u);
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
 // Where the policy does not tokenize secrets, a base64 run is what the policy says of secrets,
 // text or not.
 TEST(Scrubber, Base64TextUnderAPolicyThatRedactsSecretsIsRedacted) {

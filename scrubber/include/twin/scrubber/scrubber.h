@@ -66,6 +66,9 @@ struct ScrubCounters {
   // base64 runs that read as text (cursors, OAuth state): scrubbed decoded and encoded again
   // in their own style instead of tokenized as secrets (the same bytes when nothing was found)
   uint64_t base64_texts = 0;
+  // JSON documents held in a string (stringified JSON, a JSON query or form value, a header)
+  // read as JSON, by key path, key name and content
+  uint64_t embedded_json = 0;
 
   void merge(const ScrubCounters& other);
   nlohmann::json to_json() const;
