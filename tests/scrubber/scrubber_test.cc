@@ -2060,10 +2060,33 @@ TEST(Scrubber, LabelledKeyNamesInEveryPlace) {
       {"last_login", "2024-03-07T12:34:56Z", false},
       {"handle", "blue-widget", false},
       {"latency_ms", "48.856613", false},
+      // keys in other languages, and the same values under look-alike keys there
+      {"Vorname", "Jorge", true},
+      {"apellidos", "Okafor", true},
+      {"nom_du_client", "Jorge Okafor", true},
+      {"fecha_de_nacimiento", "1984-02-29", true},
+      {"Geburtsdatum", "29.02.1984", true},
+      {"dirección", "Calle Mayor 5", true},
+      {"Straße", "Hauptstr. 1", true},
+      {"codice_fiscale", "123456789", true},
+      {"nombre_producto", "Jorge Okafor", false},
+      {"nome_file", "Jorge Okafor", false},
+      {"direccion_ip", "Springfield", false},
   };
-  enum class At { kJson, kQuery, kForm, kMultipart, kXml, kXmlAttribute, kCsv, kYaml };
+  enum class At {
+    kJson,
+    kQuery,
+    kForm,
+    kMultipart,
+    kXml,
+    kXmlAttribute,
+    kCsv,
+    kYaml,
+    kJsonInString,
+    kJsonInQuery
+  };
   for (At at : {At::kJson, At::kQuery, At::kForm, At::kMultipart, At::kXml, At::kXmlAttribute,
-                At::kCsv, At::kYaml}) {
+                At::kCsv, At::kYaml, At::kJsonInString, At::kJsonInQuery}) {
     for (const Case& c : cases) {
       auto s = make();  // a fresh engine: nothing remembered from another case
       auto e = get("/api/items");
@@ -2113,6 +2136,19 @@ TEST(Scrubber, LabelledKeyNamesInEveryPlace) {
           e.response->headers = {{"Content-Type", "application/yaml"}};
           e.response->body = std::string("items:\n  - id: 7\n    ") + c.key + ": " + c.value + "\n";
           break;
+        case At::kJsonInString:
+          where = "json in a string";
+          json_response(e, nlohmann::json{{"event", "update"},
+                                          {"payload", nlohmann::json{{c.key, c.value}}.dump()}}
+                               .dump());
+          break;
+        case At::kJsonInQuery: {
+          where = "json in a query";
+          std::string q;
+          percent_encode(nlohmann::json{{c.key, c.value}}.dump(), false, q);
+          e.request.target = "/api/items?filter=" + q + "&page=2";
+          break;
+        }
       }
       s->scrub(e);
       const bool kept = everything(e).find(c.value) != std::string::npos;
