@@ -105,11 +105,11 @@ bool finish_scrub(const ScrubEngine& e, const ScrubSetup& s) {
                  "scrub: bodies: %llu XML (%llu malformed, %llu truncated), %llu CSV (%llu "
                  "malformed, %llu truncated), %llu YAML (%llu malformed, %llu truncated); %llu "
                  "GraphQL documents; %llu text bodies as key=value lines; %llu base64 texts "
-                 "read decoded; %llu JSON documents in strings\n",
+                 "read decoded; %llu JSON documents and %llu URLs in strings\n",
                  u(c.xml_bodies), u(c.xml_malformed), u(c.xml_truncated), u(c.csv_bodies),
                  u(c.csv_malformed), u(c.csv_truncated), u(c.yaml_bodies), u(c.yaml_malformed),
                  u(c.yaml_truncated), u(c.graphql_documents), u(c.key_value_bodies),
-                 u(c.base64_texts), u(c.embedded_json));
+                 u(c.base64_texts), u(c.embedded_json), u(c.embedded_urls));
     std::string kinds;
     for (size_t i = 0; i < scrubber::kKindCount; ++i) {
       if (!c.by_kind[i]) continue;

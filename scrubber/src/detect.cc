@@ -538,6 +538,7 @@ constexpr KeyEntry kKeyEntries[] = {
     {"userlogin", Kind::kName, Rule::kPlain, true},
     {"loginname", Kind::kName, Rule::kPlain, true},
     {"loginid", Kind::kName, Rule::kPlain, true},
+    {"loginhint", Kind::kName, Rule::kPlain, true},  // OpenID Connect: the user's login or e-mail
     {"screenname", Kind::kName, Rule::kPlain, true},
     {"userprincipalname", Kind::kName, Rule::kPlain, true},
     {"upn", Kind::kName, Rule::kPlain, false},

@@ -65,6 +65,7 @@ void ScrubCounters::merge(const ScrubCounters& o) {
   metadata_values += o.metadata_values;
   base64_texts += o.base64_texts;
   embedded_json += o.embedded_json;
+  embedded_urls += o.embedded_urls;
   xml_bodies += o.xml_bodies;
   xml_malformed += o.xml_malformed;
   xml_truncated += o.xml_truncated;
@@ -113,6 +114,7 @@ nlohmann::json ScrubCounters::to_json() const {
           {"metadata_values", metadata_values},
           {"base64_texts", base64_texts},
           {"embedded_json", embedded_json},
+          {"embedded_urls", embedded_urls},
           {"xml_bodies", xml_bodies},
           {"xml_malformed", xml_malformed},
           {"xml_truncated", xml_truncated},
@@ -1550,9 +1552,16 @@ class Engine final : public Scrubber {
     bool decoded_whole = false;  // `act` applies to decoded_value_, v decoded
     spans_.clear();
     if (!act) {
-      if ((v[0] == '{' || v[0] == '[' || is_json_space(v[0])) && !p.content_only) {
+      if (!p.content_only) {
         Change change;
-        if (embedded_json(p, v, out, change)) return change;
+        if ((v[0] == '{' || v[0] == '[' || is_json_space(v[0])) &&
+            embedded_json(p, v, out, change)) {
+          return change;
+        }
+        if (v.size() >= 4 && std::memchr(v.data(), '=', v.size()) != nullptr &&
+            embedded_url(p, v, out, change)) {
+          return change;
+        }
       }
       if (!may_hold_pii(v, p.number)) return Change::kUnchanged;
       if (p.content_only || p.location == Location::kHeader) {
@@ -1823,45 +1832,62 @@ class Engine final : public Scrubber {
     return true;
   }
 
-  // Scrubs `text`, met inside the value being scrubbed at `p` (decoded from it, or all of it),
-  // into `scrubbed`: as a JSON document (`json`: valid JSON, checked before) with its paths
-  // under p's, or by content. The value's spans, written regions and outcome slot are set
-  // aside meanwhile (the text's values are scrubbed as values of their own), and its outcome
-  // is not replayed. Returns whether the text changed; `dropped`: content the policy drops.
+  // Runs `scrub` on text met inside the value being scrubbed (decoded from it, or all of it)
+  // as values of its own: the value's spans, written regions and outcome slot, and the
+  // buffers of the engine's places (a path segment's decoded bytes and its replacement, a
+  // query's written regions) are set aside meanwhile, so that `scrub` may go through any
+  // place's code; the value's outcome is not replayed. `scrub` must not read the value's own
+  // bytes (copy them first: they may be in one of those buffers).
   static constexpr int kMaxNesting = 2;
-  bool scrub_nested(const Place& p, std::string_view text, bool json, std::string& scrubbed,
-                    bool& dropped) {
+  template <class F>
+  auto nested(F&& scrub) {
     std::vector<Span> spans;
     spans.swap(spans_);
     std::vector<std::pair<uint32_t, uint32_t>> written;
     written.swap(written_);
+    std::string tmp, decoded;
+    tmp.swap(tmp_);
+    decoded.swap(decoded_);
+    std::vector<std::pair<size_t, size_t>> query_written;
+    query_written.swap(query_written_);
     OutcomeSlot* const recording = recording_;
     recording_ = nullptr;
     const uint64_t outcome_hash = outcome_hash_;
     const auto outcome_counters = outcome_counters_;
     ++nesting_;
-    bool changed = false;
-    dropped = false;
-    scrubbed.clear();
-    if (json) {
-      JsonScrub v(*this, p.side, p.name);
-      changed = rewrite_json(text, v, scrubbed).replaced > 0 && scrubbed != text;
-    } else {
-      Place tp = p;
-      tp.content_only = true;
-      tp.plus_is_space = false;
-      const Change c = scrub_value(tp, text, scrubbed);
-      changed = c == Change::kChanged;
-      dropped = c == Change::kDrop;
-    }
+    const auto result = scrub();
     --nesting_;
     spans_.swap(spans);
     written_.swap(written);
+    tmp_.swap(tmp);
+    decoded_.swap(decoded);
+    query_written_.swap(query_written);
     recording_ = recording;
     if (recording_) recording_->ok = false;
     outcome_hash_ = outcome_hash;
     outcome_counters_ = outcome_counters;
-    return changed;
+    return result;
+  }
+
+  // `text` (its own bytes, not the value's) scrubbed into `scrubbed` as a JSON document (`json`:
+  // valid JSON, checked before) with its paths under p's, or by content (`dropped`: content the
+  // policy drops). Returns whether it changed.
+  bool scrub_nested(const Place& p, const std::string& text, bool json, std::string& scrubbed,
+                    bool& dropped) {
+    dropped = false;
+    scrubbed.clear();
+    return nested([&] {
+      if (json) {
+        JsonScrub v(*this, p.side, p.name);
+        return rewrite_json(text, v, scrubbed).replaced > 0 && scrubbed != text;
+      }
+      Place tp = p;
+      tp.content_only = true;
+      tp.plus_is_space = false;
+      const Change c = scrub_value(tp, text, scrubbed);
+      dropped = c == Change::kDrop;
+      return c == Change::kChanged;
+    });
   }
 
   // A JSON document held in a string (stringified JSON in a JSON member, a query or form
@@ -1885,11 +1911,64 @@ class Engine final : public Scrubber {
     if (!rewrite_json(v, check, json_check_).valid) return false;
     bool dropped;
     std::string scrubbed;
-    const bool changed = scrub_nested(p, v, true, scrubbed, dropped);
+    const bool changed = scrub_nested(p, std::string(v), true, scrubbed, dropped);
     ++counters_.embedded_json;
     if (changed) out.swap(scrubbed);
     change = changed ? Change::kChanged : Change::kUnchanged;
     return true;
+  }
+
+  // A URL with a query, or a query string, held in a value: a JSON member's redirect or next
+  // link ("https://shop.example/welcome?first_name=Ana&dob=…"), an OAuth redirect_uri in a
+  // query, a form body kept in a string ("first_name=Ana&city=Lisboa"). Read by content alone,
+  // its parameters' names said nothing, so a first name or a date of birth in one stayed where
+  // the same URL in a Location header was scrubbed. It is scrubbed as a request target is
+  // (scrub_target: host by content, path segments, query parameters by name and content,
+  // fragment), so its tokens are the ones the requests that follow the link get. One token of
+  // printable ASCII, no spaces: a URL in a sentence is read by content as before.
+  bool embedded_url(const Place& p, std::string_view v, std::string& out, Change& change) {
+    if (p.binary || p.number || p.content_only || p.location == Location::kPath ||
+        nesting_ >= kMaxNesting || v.size() < 4 || v.size() > 16384) {
+      return false;
+    }
+    const size_t q = v.find('?');
+    const bool url = v.starts_with("https://") || v.starts_with("http://") || v[0] == '/';
+    if (url ? q == std::string_view::npos || v.find('=', q) == std::string_view::npos
+            : !bare_query(v)) {
+      return false;
+    }
+    for (char c : v) {
+      if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+        return false;
+      }
+    }
+    std::string target(v);
+    const bool changed = nested([&] {
+      return url ? scrub_target(target, p.side) : scrub_query(target, p.side, Location::kQuery);
+    });
+    ++counters_.embedded_urls;
+    if (changed) out.swap(target);
+    change = changed ? Change::kChanged : Change::kUnchanged;
+    return true;
+  }
+  // "name=value&name=value…": two pairs at least, names of letters, digits, '_', '-', '.',
+  // '[' and ']' ("items[0].qty").
+  static bool bare_query(std::string_view v) {
+    size_t pairs = 0;
+    size_t i = 0;
+    while (i <= v.size()) {
+      size_t amp = v.find('&', i);
+      if (amp == std::string_view::npos) amp = v.size();
+      const std::string_view pair = v.substr(i, amp - i);
+      const size_t eq = pair.find('=');
+      if (eq == 0 || eq == std::string_view::npos) return false;
+      for (char c : pair.substr(0, eq)) {
+        if (!is_alnum(c) && c != '_' && c != '-' && c != '.' && c != '[' && c != ']') return false;
+      }
+      ++pairs;
+      i = amp + 1;
+    }
+    return pairs >= 2;
   }
 
   // Scrubs `value` in place; returns false when it is to be dropped.

@@ -424,7 +424,8 @@ TEST_F(Cli, ScrubWritesAScrubbedArchiveItsCountersAndAReport) {
   EXPECT_NE(r.err.find(
                 "scrub: bodies: 0 XML (0 malformed, 0 truncated), 0 CSV (0 malformed, 0 "
                 "truncated), 0 YAML (0 malformed, 0 truncated); 0 GraphQL documents; 0 text bodies "
-                "as key=value lines; 0 base64 texts read decoded; 0 JSON documents in strings\n"),
+                "as key=value lines; 0 base64 texts read decoded; 0 JSON documents and 0 URLs in "
+                "strings\n"),
             std::string::npos)
       << r.err;
   auto out = read_twin(file("out.twin"));

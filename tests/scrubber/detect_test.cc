@@ -1301,6 +1301,7 @@ TEST_F(DetectTest, ClassifyKey) {
       {"login_count", "", Kind::kNone},
       {"loginUrl", "", Kind::kNone},
       {"screen_name", "", Kind::kName},
+      {"login_hint", "", Kind::kName},
       {"userPrincipalName", "", Kind::kName},
       {"upn", "", Kind::kName},
       {"twitter", "", Kind::kName},

@@ -282,6 +282,57 @@ TEST(Scrubber, JsonHeldInAStringIsReadAsJson) {
   EXPECT_EQ(s->counters().residual, 0u);
 }
 
+// A URL with a query, or a query string, held in a value is read as a request target is
+// (2026-12-07: read by content alone, a first name or a date of birth in a JSON member's
+// redirect link stayed, while the same link in a Location header was scrubbed).
+TEST(Scrubber, UrlsAndQueryStringsHeldInAValueAreReadAsTargets) {
+  auto s = make();
+  const std::string link = "https://shop.example/welcome?first_name=Ana&dob=1984-02-29&ref=mail";
+  std::string redirect;  // an OAuth redirect_uri holding a URL with a query
+  percent_encode("https://app.example/cb?login_hint=Ana&state=xyz", false, redirect);
+  auto e = get("/oauth/authorize?client_id=web&redirect_uri=" + redirect,
+               {{"X-Original-Url", "/profile?first_name=Ana&tab=orders"}});
+  json_response(e, nlohmann::json{{"redirect", link},
+                                  {"form", "first_name=Ana&city=Lisboa&items[0].qty=2"},
+                                  {"about", "https://shop.example/about"},
+                                  {"pair", "first_name=Ana"}}
+                       .dump());
+  auto later = get("/welcome?first_name=Ana&dob=1984-02-29&ref=mail");
+  s->scrub(e);
+  s->scrub(later);
+
+  const auto body = nlohmann::json::parse(e.response->body);
+  const std::string out = body["redirect"];
+  EXPECT_TRUE(out.starts_with("https://shop.example/welcome?first_name=")) << out.size();
+  EXPECT_TRUE(out.ends_with("&ref=mail")) << out.size();
+  EXPECT_EQ(out.size(), link.size());
+  EXPECT_EQ(out.find("Ana"), std::string::npos);
+  EXPECT_EQ(out.find("1984-02-29"), std::string::npos);
+  // the link's tokens are the ones the request that follows it gets
+  EXPECT_EQ(out.substr(std::string("https://shop.example").size()), later.request.target);
+  const std::string form = body["form"];
+  EXPECT_TRUE(form.starts_with("first_name=")) << form.size();
+  EXPECT_TRUE(form.ends_with("&items[0].qty=2")) << form.size();
+  EXPECT_EQ(form.find("Ana"), std::string::npos);
+  EXPECT_EQ(form.find("Lisboa"), std::string::npos);
+  EXPECT_EQ(body["about"], "https://shop.example/about");  // no query: nothing to read
+  EXPECT_EQ(body["pair"], "first_name=Ana");  // one pair is no query string (by content only)
+  const std::string original = header(e.request.headers, "x-original-url");
+  EXPECT_TRUE(original.starts_with("/profile?first_name=")) << original.size();
+  EXPECT_EQ(original.find("Ana"), std::string::npos);
+  EXPECT_TRUE(original.ends_with("&tab=orders"));
+  std::string uri;
+  const size_t at = e.request.target.find("redirect_uri=");
+  ASSERT_NE(at, std::string::npos);
+  percent_decode(std::string_view(e.request.target).substr(at + 13), false, uri);
+  EXPECT_TRUE(uri.starts_with("https://app.example/cb?login_hint=")) << uri.size();
+  EXPECT_EQ(uri.find("Ana"), std::string::npos);
+  EXPECT_TRUE(uri.ends_with("&state=xyz"));
+  // redirect, form, the header, the redirect_uri; "about" has no query, "pair" one pair
+  EXPECT_EQ(s->counters().embedded_urls, 4u);
+  EXPECT_EQ(s->counters().residual, 0u);
+}
+
 // Where the policy does not tokenize secrets, a base64 run is what the policy says of secrets,
 // text or not.
 TEST(Scrubber, Base64TextUnderAPolicyThatRedactsSecretsIsRedacted) {

@@ -69,6 +69,9 @@ struct ScrubCounters {
   // JSON documents held in a string (stringified JSON, a JSON query or form value, a header)
   // read as JSON, by key path, key name and content
   uint64_t embedded_json = 0;
+  // URLs with a query and query strings held in a value (a JSON member's redirect link) read
+  // as a request target is, parameters by name and content
+  uint64_t embedded_urls = 0;
 
   void merge(const ScrubCounters& other);
   nlohmann::json to_json() const;
