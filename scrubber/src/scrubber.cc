@@ -1552,18 +1552,21 @@ class Engine final : public Scrubber {
     bool decoded_whole = false;  // `act` applies to decoded_value_, v decoded
     spans_.clear();
     if (!act) {
-      if (!p.content_only) {
+      // A JSON document or a URL held in the value: its first byte tells, at next to no cost
+      // to the others; a bare query string only where the detectors would look anyway.
+      const char first = v[0];
+      if ((first == '{' || first == '[' || first == 'h' || first == '/') && !p.content_only) {
         Change change;
-        if ((v[0] == '{' || v[0] == '[' || is_json_space(v[0])) &&
-            embedded_json(p, v, out, change)) {
-          return change;
-        }
-        if (v.size() >= 4 && std::memchr(v.data(), '=', v.size()) != nullptr &&
-            embedded_url(p, v, out, change)) {
+        if (first == '{' || first == '[' ? embedded_json(p, v, out, change)
+                                         : embedded_url(p, v, out, change)) {
           return change;
         }
       }
       if (!may_hold_pii(v, p.number)) return Change::kUnchanged;
+      if (!p.content_only && first != 'h' && std::memchr(v.data(), '&', v.size()) != nullptr) {
+        Change change;
+        if (embedded_url(p, v, out, change)) return change;
+      }
       if (p.content_only || p.location == Location::kHeader) {
         memo_scan(v, spans_);
       } else {
@@ -1761,7 +1764,8 @@ class Engine final : public Scrubber {
   // punctuation between them, not a "user:password" pair ("arrayconnection:19",
   // "created_at:1700000000"); anything else stays a secret. Says whether `piece` was such text
   // (appended to `out` then, nothing appended otherwise).
-  bool base64_text_candidate(const Place& p, const Decision& d, std::string_view piece) {
+  [[gnu::noinline]] bool base64_text_candidate(const Place& p, const Decision& d,
+                                               std::string_view piece) {
     if (p.binary || p.number || nesting_ >= kMaxNesting ||
         action_for(d, Kind::kSecret, 0).action != Action::kToken) {
       return false;
@@ -1810,8 +1814,8 @@ class Engine final : public Scrubber {
     }
     bool wants_key(std::string_view, bool) override { return false; }
   };
-  bool scrub_base64_text(const Place& p, const Decision& d, std::string_view piece,
-                         std::string& out) {
+  [[gnu::noinline]] bool scrub_base64_text(const Place& p, const Decision& d,
+                                           std::string_view piece, std::string& out) {
     if (!base64_text_candidate(p, d, piece)) return false;
     const std::string text = std::move(base64_text_);
     const Base64Style style = base64_style_;
@@ -1897,7 +1901,8 @@ class Engine final : public Scrubber {
   // scrubbed as the JSON it is, its paths under the value's ("payload.first_name"), when no
   // rule or key name claims the value as a whole (a credential stays one token). Says whether
   // `v` was one (`out` and the change then set).
-  bool embedded_json(const Place& p, std::string_view v, std::string& out, Change& change) {
+  [[gnu::noinline]] bool embedded_json(const Place& p, std::string_view v, std::string& out,
+                                       Change& change) {
     if (p.binary || p.number || p.content_only || nesting_ >= kMaxNesting || v.size() < 2) {
       return false;
     }
@@ -1926,13 +1931,14 @@ class Engine final : public Scrubber {
   // (scrub_target: host by content, path segments, query parameters by name and content,
   // fragment), so its tokens are the ones the requests that follow the link get. One token of
   // printable ASCII, no spaces: a URL in a sentence is read by content as before.
-  bool embedded_url(const Place& p, std::string_view v, std::string& out, Change& change) {
+  [[gnu::noinline]] bool embedded_url(const Place& p, std::string_view v, std::string& out,
+                                      Change& change) {
     if (p.binary || p.number || p.content_only || p.location == Location::kPath ||
         nesting_ >= kMaxNesting || v.size() < 4 || v.size() > 16384) {
       return false;
     }
     const size_t q = v.find('?');
-    const bool url = v.starts_with("https://") || v.starts_with("http://") || v[0] == '/';
+    const bool url = v[0] == '/' || v.starts_with("https://") || v.starts_with("http://");
     if (url ? q == std::string_view::npos || v.find('=', q) == std::string_view::npos
             : !bare_query(v)) {
       return false;
