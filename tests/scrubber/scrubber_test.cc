@@ -235,6 +235,28 @@ TEST(Scrubber, Base64TextIsScrubbedDecodedAndKeepsItsSpelling) {
 
   EXPECT_EQ(s->counters().base64_texts, 6u);  // plain twice, relay, personal twice, state
   EXPECT_EQ(s->counters().residual, 0u);
+
+  // A cursor in a path segment holding a link whose path and query are read in turn: the
+  // segment's own buffers are set aside meanwhile, and the segments around it stay right.
+  const std::string inner = R"({"next":"/api/items/ana.lima@example.com?first_name=Ana&x=1"})";
+  const std::string cursor = b64(inner, true);
+  auto third = get("/api/pages/" + cursor + "/bob@example.org/view");
+  s->scrub(third);
+  const std::string t = third.request.target;
+  ASSERT_TRUE(t.starts_with("/api/pages/")) << t.size();
+  EXPECT_TRUE(t.ends_with("/view")) << t.size();
+  EXPECT_EQ(t.find("bob@"), std::string::npos);
+  const std::string seg = t.substr(11, cursor.size());
+  const auto doc = nlohmann::ordered_json::parse(unb64(seg), nullptr, false);
+  ASSERT_FALSE(doc.is_discarded());
+  const std::string link = doc["next"];
+  EXPECT_TRUE(link.starts_with("/api/items/")) << link.size();
+  EXPECT_TRUE(link.ends_with("&x=1")) << link.size();
+  EXPECT_EQ(link.size(), std::string("/api/items/ana.lima@example.com?first_name=Ana&x=1").size());
+  EXPECT_EQ(link.find("ana.lima"), std::string::npos);
+  EXPECT_EQ(link.find("=Ana&"), std::string::npos);
+  EXPECT_EQ(s->counters().embedded_urls, 2u);  // this link, and the state's "/account?x=1"
+  EXPECT_EQ(s->counters().residual, 0u);
 }
 
 // A JSON document held in a string is read as JSON, by key name too (2026-12-07: in a query
@@ -279,6 +301,27 @@ TEST(Scrubber, JsonHeldInAStringIsReadAsJson) {
   EXPECT_EQ(context["locale"], "pt-BR");
   // the filter, the payload, the header and the sort ([1,2]: JSON, nothing in it)
   EXPECT_EQ(s->counters().embedded_json, 4u);
+  EXPECT_EQ(s->counters().residual, 0u);
+
+  // In a path segment, between segments read before and after it (the path's buffers are set
+  // aside while the JSON is read, and the segments after it are read as before).
+  std::string seg;
+  percent_encode(R"({"first_name":"Ana","page":2})", false, seg);
+  auto p = get("/api/ana.lima@example.com/" + seg + "/bob@example.org/detail");
+  s->scrub(p);
+  const std::string t = p.request.target;
+  EXPECT_EQ(t.find("ana.lima"), std::string::npos);
+  EXPECT_EQ(t.find("bob@"), std::string::npos);
+  EXPECT_EQ(t.find("Ana"), std::string::npos);
+  EXPECT_TRUE(t.ends_with("/detail")) << t.size();
+  const size_t a = t.find('/', 5), b = t.find('/', a + 1);
+  std::string doc;
+  percent_decode(std::string_view(t).substr(a + 1, b - a - 1), false, doc);
+  const auto parsed = nlohmann::ordered_json::parse(doc, nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded()) << doc.size();
+  EXPECT_EQ(parsed["page"], 2);
+  EXPECT_EQ(parsed["first_name"].get<std::string>().size(), 3u);
+  EXPECT_EQ(s->counters().embedded_json, 5u);
   EXPECT_EQ(s->counters().residual, 0u);
 }
 
