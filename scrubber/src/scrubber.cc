@@ -1782,9 +1782,29 @@ class Engine final : public Scrubber {
     return plain_text_cursor(base64_text_);
   }
   static bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-  // Printable ASCII whose runs of letters and digits are each letters only or digits only, and
-  // not a "name:word" pair (a credential, as in Basic).
-  static bool plain_text_cursor(std::string_view t) {
+  // Printable ASCII whose runs of letters and digits are each letters only or digits only, not
+  // a "name:word" pair (a credential, as in Basic), and without a "key=value" or "key:value"
+  // pair whose key is a key name ("password=hunter", "email:…"): those stay secrets whole.
+  bool plain_text_cursor(std::string_view t) const {
+    if (!plain_text_shape(t)) return false;
+    if (!detectors_ || !policy_.key_names) return true;
+    size_t i = 0;
+    while (i < t.size()) {
+      size_t end = t.find_first_of("&;, ", i);
+      if (end == std::string_view::npos) end = t.size();
+      const std::string_view piece = t.substr(i, end - i);
+      const size_t sep = piece.find_first_of("=:");
+      if (sep != std::string_view::npos && sep > 0) {
+        const std::string_view key = piece.substr(0, sep);
+        if (detectors_->classify_key(key, "") != Kind::kNone || detectors_->person_key(key)) {
+          return false;
+        }
+      }
+      i = end + 1;
+    }
+    return true;
+  }
+  static bool plain_text_shape(std::string_view t) {
     bool letters = false, digits = false;
     for (char c : t) {
       if (c < 0x20 || c > 0x7e) return false;

@@ -192,18 +192,25 @@ TEST(Scrubber, Base64TextIsScrubbedDecodedAndKeepsItsSpelling) {
   const std::string personal = b64(R"({"after":"alice.smith@example.com","n":20})", true);
   const std::string state =
       b64(R"({"user":{"name":"Alice Smith","password":"hunter2"},"to":"/account?x=1"})", false);
-  const std::string pair = b64("alice:s3cr3tPass!", false);  // a credential, as in Basic
-  const std::string random = "q8Wm3ZtR7vKp2Lx9Nc4Hy6Jd";     // no text: a secret
+  const std::string pair = b64("alice:s3cr3tPass!", false);           // a credential, as in Basic
+  const std::string named = b64("user=ana&password=hunter", false);   // key names: a secret
+  const std::string paging = b64("page=2&sort=name&dir=asc", false);  // none: text
+  const std::string random = "q8Wm3ZtR7vKp2Lx9Nc4Hy6Jd";              // no text: a secret
   auto first = get("/api/items?cursor=" + plain + "&after=" + relay);
   json_response(first, R"({"next":")" + personal + R"(","state":")" + state + R"(","auth":")" +
                            pair + R"(","sid":")" + random + R"("})");
-  auto second = get("/api/items?cursor=" + personal, {{"X-Next-Cursor", plain}});
+  auto second = get("/api/items?cursor=" + personal,
+                    {{"X-Next-Cursor", plain}, {"X-State", named}, {"X-Page", paging}});
   s->scrub(first);
   s->scrub(second);
 
   // no personal data inside: the same bytes
   EXPECT_EQ(first.request.target, "/api/items?cursor=" + plain + "&after=" + relay);
   EXPECT_EQ(header(second.request.headers, "x-next-cursor"), plain);
+  EXPECT_EQ(header(second.request.headers, "x-page"), paging);
+  const std::string state_header = header(second.request.headers, "x-state");
+  EXPECT_NE(state_header, named);
+  EXPECT_EQ(unb64(state_header).find("hunter"), std::string::npos);
 
   const auto body = nlohmann::ordered_json::parse(first.response->body);
   const std::string next = body["next"];
@@ -233,7 +240,8 @@ TEST(Scrubber, Base64TextIsScrubbedDecodedAndKeepsItsSpelling) {
   EXPECT_NE(auth, pair);
   EXPECT_NE(body["sid"], random);
 
-  EXPECT_EQ(s->counters().base64_texts, 6u);  // plain twice, relay, personal twice, state
+  // plain twice, relay, personal twice, state, paging
+  EXPECT_EQ(s->counters().base64_texts, 7u);
   EXPECT_EQ(s->counters().residual, 0u);
 
   // A cursor in a path segment holding a link whose path and query are read in turn: the
