@@ -359,6 +359,7 @@ enum class HeaderClass : uint8_t {
   kCookie,         // Cookie
   kSetCookie,      // Set-Cookie
   kUrl,            // Referer, Location, Content-Location: a URL
+  kLink,           // Link (RFC 8288): <URL>; rel="next", … — each URL as a request target
   kCredential,     // a token, API key, secret or session header: the whole value
 };
 
@@ -845,6 +846,7 @@ class Engine final : public Scrubber {
     if (lname == "referer" || lname == "location" || lname == "content-location") {
       return HeaderClass::kUrl;
     }
+    if (lname == "link") return HeaderClass::kLink;
     if (!policy_.builtin_rules) return HeaderClass::kPlain;
     if (lname == "authorization" || lname == "proxy-authorization") {
       return HeaderClass::kAuthorization;
@@ -2113,6 +2115,32 @@ class Engine final : public Scrubber {
     return true;
   }
 
+  // A Link header (RFC 8288, pagination: `<https://api.example/users?page=3&email=…>;
+  // rel="next"`): each URL between '<' and '>' as a request target (query parameters by name,
+  // so a link's tokens are the ones the request that follows it gets), the parameters between
+  // by content. Returns whether it changed.
+  bool scrub_link(std::string& value, Side side) {
+    std::string out, piece;
+    bool changed = false;
+    size_t at = 0;
+    while (at < value.size()) {
+      const size_t open = value.find('<', at);
+      const size_t close = open == std::string::npos ? open : value.find('>', open + 1);
+      const size_t gap_end = close == std::string::npos ? value.size() : open + 1;
+      piece.assign(value, at, gap_end - at);
+      changed = scrub_text(piece, side, false, Location::kHeader) || changed;
+      out += piece;
+      if (close == std::string::npos) break;
+      piece.assign(value, open + 1, close - open - 1);
+      changed = scrub_target(piece, side) || changed;
+      out += piece;
+      out += '>';
+      at = close + 1;
+    }
+    if (changed) value.swap(out);
+    return changed;
+  }
+
   bool scrub_path(std::string& path, Side side) {
     bool changed = false;
     std::string out;
@@ -2247,6 +2275,13 @@ class Engine final : public Scrubber {
             keep = apply_in_place(p, h.value);
           } else {
             scrub_target(h.value, side);
+          }
+          break;
+        case HeaderClass::kLink:
+          if (d.rule >= 0 || d.allow) {
+            keep = apply_in_place(p, h.value);
+          } else {
+            scrub_link(h.value, side);
           }
           break;
         case HeaderClass::kCredential:

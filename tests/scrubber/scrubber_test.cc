@@ -382,6 +382,25 @@ TEST(Scrubber, UrlsAndQueryStringsHeldInAValueAreReadAsTargets) {
   // redirect, form, the header, the redirect_uri; "about" has no query, "pair" one pair
   EXPECT_EQ(s->counters().embedded_urls, 4u);
   EXPECT_EQ(s->counters().residual, 0u);
+
+  // A Link header's URLs (RFC 8288 pagination) are read the same way, its parameters by
+  // content.
+  auto page = get("/api/users?first_name=Ana&page=2");
+  page.response->headers = {
+      {"Link",
+       "<https://shop.example/api/users?first_name=Ana&page=3>; rel=\"next\", "
+       "</api/users?first_name=Ana&page=1>; rel=\"prev\"; title=\"ana.lima@example.com\""}};
+  s->scrub(page);
+  const std::string links = header(page.response->headers, "link");
+  EXPECT_EQ(links.find("=Ana&"), std::string::npos);
+  EXPECT_EQ(links.find("ana.lima"), std::string::npos);
+  const std::string asked = page.request.target;  // /api/users?first_name=<token>&page=2
+  const std::string token = asked.substr(asked.find('=') + 1, 3);
+  EXPECT_TRUE(links.starts_with("<https://shop.example/api/users?first_name=" + token +
+                                "&page=3>; rel=\"next\", </api/users?first_name=" + token +
+                                "&page=1>; rel=\"prev\"; title=\""))
+      << links.size();
+  EXPECT_EQ(s->counters().residual, 0u);
 }
 
 // Where the policy does not tokenize secrets, a base64 run is what the policy says of secrets,
@@ -1889,11 +1908,17 @@ TEST(Scrubber, AnEncodedValueToBeDroppedGoesAsItWouldDecoded) {
   auto s = make(policy_from("kinds:\n  email: drop\n"));
   auto e = get("/x", {{"X-A", "ana.silva@example.com"},
                       {"X-B", "ana.silva%40example.com"},
-                      {"Link", "</u?e=ana.silva%40example.com>; rel=self"}});
+                      {"X-C", "see /u?e=ana.silva%40example.com here"},
+                      {"Link", "</u?e=ana.silva%40example.com&n=1>; rel=self"}});
   s->scrub(e);
   EXPECT_EQ(header(e.request.headers, "x-a"), "<none>");
   EXPECT_EQ(header(e.request.headers, "x-b"), "<none>");
-  EXPECT_EQ(header(e.request.headers, "link"), "</u?e=>; rel=self");
+  EXPECT_EQ(header(e.request.headers, "x-c"), "see /u?e= here");
+  // A Link's URL is read as a request target: the pair goes, as it does from a target.
+  auto t = get("/u?e=ana.silva%40example.com&n=1");
+  s->scrub(t);
+  EXPECT_EQ(t.request.target, "/u?n=1");
+  EXPECT_EQ(header(e.request.headers, "link"), "<" + t.request.target + ">; rel=self");
 }
 
 TEST(Scrubber, EncodedValuesInBinaryBodiesKeepTheLength) {
