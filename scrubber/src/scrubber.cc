@@ -2271,15 +2271,11 @@ class Engine final : public Scrubber {
           scrub_cookies(h.value, side, true);
           break;
         case HeaderClass::kUrl:
-          if (d.rule >= 0 || d.allow) {
-            keep = apply_in_place(p, h.value);
-          } else {
-            scrub_target(h.value, side);
-          }
-          break;
         case HeaderClass::kLink:
           if (d.rule >= 0 || d.allow) {
             keep = apply_in_place(p, h.value);
+          } else if (d.header == HeaderClass::kUrl) {
+            scrub_target(h.value, side);
           } else {
             scrub_link(h.value, side);
           }
