@@ -8,16 +8,17 @@
 
 #include "twin/compare/diff.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <climits>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
+#include <vector>
 
+#include "twin/traffic/content_coding.h"
 #include "twin/traffic/text.h"
 
 namespace twin::compare {
@@ -291,92 +292,31 @@ bool match(const std::vector<std::string>& pat, size_t pi, const std::vector<std
 
 // ---- content decoding
 
-enum class Coding { kIdentity, kGzip, kDeflate, kUnknown };
-
-// Only one coding is decoded; a stacked list ("gzip, br") is compared as bytes.
-Coding parse_coding(std::string_view header) {
-  Coding result = Coding::kIdentity;
-  while (!header.empty()) {
-    const size_t comma = header.find(',');
-    const std::string_view token = trim(header.substr(0, comma));
-    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
-    if (token.empty() || iequals(token, "identity")) continue;
-    if (result != Coding::kIdentity) return Coding::kUnknown;
-    if (iequals(token, "gzip") || iequals(token, "x-gzip")) {
-      result = Coding::kGzip;
-    } else if (iequals(token, "deflate")) {
-      result = Coding::kDeflate;
-    } else {
-      return Coding::kUnknown;
-    }
+// The codings of a Content-Encoding header, identity left out; nullopt when one is unknown.
+std::optional<std::vector<traffic::Coding>> codings_of(const traffic::Headers& headers) {
+  std::vector<traffic::Coding> codings;
+  const traffic::Header* h = traffic::find_header(headers, "content-encoding");
+  if (h == nullptr) return codings;
+  auto parsed = traffic::parse_content_encoding(h->value);
+  if (!parsed) return std::nullopt;
+  for (const traffic::Coding c : *parsed) {
+    if (c != traffic::Coding::kIdentity) codings.push_back(c);
   }
-  return result;
+  return codings;
 }
 
-// Inflates `in` into `out`. False when the stream is corrupt or truncated, or when its output
-// passes `limit`: a small body that inflates to gigabytes must not grow memory past max_body.
-bool inflate_into(std::string_view in, int window_bits, size_t limit, std::string& out) {
-  out.clear();
-  if (in.size() > UINT_MAX) return false;
-  z_stream zs{};
-  if (inflateInit2(&zs, window_bits) != Z_OK) return false;
-  struct End {
-    z_stream* s;
-    ~End() { inflateEnd(s); }
-  } end{&zs};
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  const size_t cap = limit < SIZE_MAX ? limit + 1 : limit;
-  out.resize(std::min(cap, std::max<size_t>(in.size() * 4, 4096)));
-  size_t produced = 0;
-  for (;;) {
-    if (produced == out.size()) {
-      if (produced >= cap) return false;
-      out.resize(std::min(cap, out.size() * 2));
-    }
-    zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
-    zs.avail_out = static_cast<uInt>(std::min<size_t>(out.size() - produced, UINT_MAX));
-    const int rc = inflate(&zs, Z_NO_FLUSH);
-    produced = static_cast<size_t>(reinterpret_cast<char*>(zs.next_out) - out.data());
-    if (produced > limit) return false;
-    if (rc == Z_STREAM_END) {
-      if (zs.avail_in == 0) break;
-      // gzip allows members one after another (RFC 1952 §2.2).
-      if (inflateReset(&zs) != Z_OK) return false;
-      continue;
-    }
-    if (rc == Z_BUF_ERROR) {
-      if (zs.avail_out != 0) return false;  // input ended inside the stream
-      continue;
-    }
-    if (rc != Z_OK) return false;
-  }
-  out.resize(produced);
-  return true;
-}
-
-// The bytes to compare: `body` decoded into `buf` when it is encoded. False (with `body` as is)
-// when it cannot be decoded.
+// The bytes to compare: `body` decoded into `buf` when it is encoded (gzip, deflate, br, zstd,
+// or a list of them: a candidate that compresses at another level, or with another coding,
+// answers the same). False (with `body` as is) when it cannot be decoded, or decodes past
+// `limit`: a small body that inflates to gigabytes must not grow memory past max_body.
 bool decode(std::string_view body, const traffic::Headers& headers, size_t limit, std::string& buf,
             std::string_view& result) {
   result = body;
-  const traffic::Header* h = traffic::find_header(headers, "content-encoding");
-  if (h == nullptr) return true;
-  switch (parse_coding(h->value)) {
-    case Coding::kIdentity:
-      return true;
-    case Coding::kGzip:
-      if (!inflate_into(body, 15 + 32, limit, buf)) return false;
-      break;
-    case Coding::kDeflate:
-      // "deflate" is zlib-wrapped by the RFC, but some servers send a raw deflate stream.
-      if (!inflate_into(body, 15, limit, buf) && !inflate_into(body, -15, limit, buf)) {
-        return false;
-      }
-      break;
-    case Coding::kUnknown:
-      return false;
-  }
+  const auto codings = codings_of(headers);
+  if (!codings) return false;
+  if (codings->empty()) return true;
+  buf.clear();
+  if (!traffic::decode_all(*codings, body, limit, buf)) return false;
   result = buf;
   return true;
 }
@@ -789,8 +729,9 @@ void ResponseDiffer::Impl::diff_body(const traffic::Response& a, const traffic::
     const traffic::Header* eb = traffic::find_header(b.headers, "content-encoding");
     const std::string_view ca = ea ? std::string_view(ea->value) : std::string_view();
     const std::string_view cb = eb ? std::string_view(eb->value) : std::string_view();
-    const Coding pa = parse_coding(ca);
-    if (ca == cb || (pa != Coding::kUnknown && pa == parse_coding(cb))) return;
+    if (ca == cb) return;
+    const auto pa = codings_of(a.headers);
+    if (pa && pa == codings_of(b.headers)) return;
   }
   std::string_view ba, bb;
   const bool ok_a = decode(a.body, a.headers, options_.max_body, buf_a_, ba);

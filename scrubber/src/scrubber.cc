@@ -25,7 +25,6 @@
 #include <vector>
 
 #include "base64_text.h"
-#include "codec.h"
 #include "csv.h"
 #include "graphql.h"
 #include "json_rewrite.h"
@@ -34,6 +33,7 @@
 #include "parallel_hooks.h"
 #include "twin/scrubber/detect.h"
 #include "twin/scrubber/transform.h"
+#include "twin/traffic/content_coding.h"
 #include "twin/traffic/small_copy.h"
 #include "urlencoded.h"
 #include "xml.h"
@@ -130,6 +130,7 @@ nlohmann::json ScrubCounters::to_json() const {
 
 namespace {
 
+using traffic::Coding;
 using traffic::Exchange;
 using traffic::Header;
 using traffic::Headers;
@@ -2462,7 +2463,7 @@ class Engine final : public Scrubber {
 
     std::vector<Coding> codings;
     if (how.has_ce) {
-      auto parsed = parse_content_encoding(how.ce);
+      auto parsed = traffic::parse_content_encoding(how.ce);
       if (!parsed) {
         drop_body(headers, body, body_size);
         return;
@@ -2488,7 +2489,7 @@ class Engine final : public Scrubber {
         i = comma + 1;
       }
       if (!rest.empty()) {
-        auto parsed = parse_content_encoding(rest);
+        auto parsed = traffic::parse_content_encoding(rest);
         if (!parsed) {
           drop_body(headers, body, body_size);
           return;
@@ -2499,21 +2500,17 @@ class Engine final : public Scrubber {
       }
     }
     if (!codings.empty()) {
-      std::string plain = body, next;
-      for (auto it = codings.rbegin(); it != codings.rend(); ++it) {
-        next.clear();
-        if (!decode(*it, plain, policy_.max_decoded_body, next)) {
-          drop_body(headers, body, body_size);
-          return;
-        }
-        plain.swap(next);
+      std::string plain;
+      if (!traffic::decode_all(codings, body, policy_.max_decoded_body, plain)) {
+        drop_body(headers, body, body_size);
+        return;
       }
       ++counters_.decoded_bodies;
       if (!scrub_plain(ct, plain, side, false)) return;  // nothing changed: keep the bytes
       std::string encoded;
       for (auto c : codings) {
         encoded.clear();
-        if (!encode(c, plain, encoded)) {
+        if (!traffic::encode(c, plain, encoded)) {
           drop_body(headers, body, body_size);
           return;
         }

@@ -6,12 +6,15 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "twin/traffic/content_coding.h"
 
 namespace twin::compare {
 namespace {
@@ -212,24 +215,61 @@ TEST(ResponseDiffer, ConcatenatedGzipMembersAreDecoded) {
               IsEmpty());
 }
 
+// A candidate that compresses with another coding or at another level answers the same: br and
+// zstd (what browsers ask for) are decoded as gzip is, and a list of codings last first.
+TEST(ResponseDiffer, BrotliZstdAndStackedCodingsAreDecoded) {
+  const std::string body = R"({"a":1,"items":[1,2,3],"s":")" + std::string(2000, 'x') + "\"}";
+  const std::string changed = R"({"a":2,"items":[1,2,3],"s":")" + std::string(2000, 'x') + "\"}";
+  auto encoded = [](std::string_view in, std::initializer_list<traffic::Coding> codings) {
+    std::string out(in);
+    for (const traffic::Coding c : codings) {
+      std::string next;
+      EXPECT_TRUE(traffic::encode(c, out, next));
+      out.swap(next);
+    }
+    return out;
+  };
+  const traffic::Response plain = json(body);
+  const traffic::Response gz = response(compress(body, 15 + 16), {{"Content-Encoding", "gzip"}});
+  for (const auto& [name, codings] :
+       std::vector<std::pair<std::string, std::initializer_list<traffic::Coding>>>{
+           {"br", {traffic::Coding::kBrotli}},
+           {"zstd", {traffic::Coding::kZstd}},
+           {"gzip, br", {traffic::Coding::kGzip, traffic::Coding::kBrotli}},
+           {"zstd, identity", {traffic::Coding::kZstd}}}) {
+    SCOPED_TRACE(name);
+    traffic::Response packed = response(encoded(body, codings), {{"Content-Encoding", name}});
+    EXPECT_THAT(diff(plain, packed), IsEmpty());
+    EXPECT_THAT(diff(packed, gz), IsEmpty());
+    packed.body = encoded(changed, codings);
+    EXPECT_THAT(diff(gz, packed), ElementsAre("$.a"));
+  }
+}
+
 TEST(ResponseDiffer, UndecodableBodiesAreComparedAsBytes) {
   const std::string body = R"({"a":1})";
   std::string broken = compress(body, 15 + 16);
   broken.resize(broken.size() / 2);
   EXPECT_THAT(diff(json(body), response(broken, {{"Content-Encoding", "gzip"}})),
               ElementsAre("$body"));
-  // br is not decoded: the same bytes agree, other bytes are $body.
-  const traffic::Headers br = {{"Content-Encoding", "br"}};
-  EXPECT_THAT(diff(response("\x0b\x02\x80", br), response("\x0b\x02\x80", br)), IsEmpty());
-  EXPECT_THAT(diff(response("\x0b\x02\x80", br), response("\x0b\x03\x80", br)),
+  // A coding twin does not know (dcz needs its dictionary): the same bytes agree, other bytes
+  // are $body.
+  const traffic::Headers dcz = {{"Content-Encoding", "dcz"}};
+  EXPECT_THAT(diff(response("\x5e\x2a\x4d\x18", dcz), response("\x5e\x2a\x4d\x18", dcz)),
+              IsEmpty());
+  EXPECT_THAT(diff(response("\x5e\x2a\x4d\x18", dcz), response("\x5e\x2a\x4d\x19", dcz)),
               ElementsAre("$body"));
   // The same bytes under different codings are not the same content.
   const std::string packed = compress(body, 15 + 16);
   EXPECT_THAT(diff(response(packed), response(packed, {{"Content-Encoding", "gzip"}})),
               ElementsAre("$body"));
-  // Stacked codings are not decoded.
+  // A list that does not undo (gzip bytes said to be br over gzip) is $body.
   EXPECT_THAT(diff(json(body), response(packed, {{"Content-Encoding", "gzip, br"}})),
               ElementsAre("$body"));
+  // The same bytes under the same codings spelt otherwise agree without decoding.
+  EXPECT_THAT(diff(response(broken, {{"Content-Encoding", "gzip"}}),
+                   response(broken, {{"Content-Encoding", "identity, GZIP"}})),
+              IsEmpty());
 }
 
 TEST(ResponseDiffer, DecodedOutputIsBoundedByMaxBody) {

@@ -3,7 +3,7 @@
 //   byte 0     options: bit 0 compare headers, bit 1 the first body is labelled encoded, bit 2 the
 //              second is, bit 3 both are labelled JSON, bit 4 a tiny max_depth, bit 5 a tiny
 //              max_paths, bits 6-7 the Content-Encoding label: "gzip", "deflate",
-//              "X-Gzip, identity" or "gzip, br" (not decodable: compared as bytes)
+//              "X-Gzip, identity" or "gzip, br" (br over gzip)
 //   bytes 1-2  the length of the first body (little-endian, clamped to what is there)
 //   rest       the first body, then the second
 // Inputs nested deeper than the default max_depth are also compared with the largest one (1000,
@@ -18,8 +18,9 @@
 //     the other is);
 //   - without a cut, ignoring every reported path leaves no difference (reported paths are
 //     valid ignore patterns that match themselves);
-//   - encoding does not matter: an unlabelled body gzip-, zlib- or raw-deflate-compressed with
-//     the matching Content-Encoding gives the same paths (header.content-encoding aside);
+//   - encoding does not matter: an unlabelled body gzip-, zlib-, raw-deflate-, br- or
+//     zstd-compressed (or gzip then br) with the matching Content-Encoding gives the same paths
+//     (header.content-encoding aside);
 //   - with the JSON label, whitespace around an unlabelled body changes nothing (when the bodies
 //     differ), and a body against itself wrapped in whitespace differs at most at "$body".
 //
@@ -48,6 +49,7 @@
 #include <vector>
 
 #include "twin/compare/diff.h"
+#include "twin/traffic/content_coding.h"
 
 namespace {
 
@@ -512,10 +514,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!(opt & 2) && whole_ab) {
     static const struct {
       const char* coding;
-      int window_bits;
-    } kCodings[] = {{"gzip", 15 + 16}, {"deflate", 15}, {"deflate", -15}};
-    const auto& c = kCodings[a.body.size() % 3];
-    auto encoded = response(compress(a.body, c.window_bits), json, c.coding, 1);
+      int window_bits;  // 0: twin::traffic::encode
+    } kCodings[] = {{"gzip", 15 + 16}, {"deflate", 15}, {"deflate", -15},
+                    {"br", 0},         {"zstd", 0},     {"gzip, br", 0}};
+    const auto& c = kCodings[a.body.size() % 6];
+    std::string packed;
+    if (c.window_bits != 0) {
+      packed = compress(a.body, c.window_bits);
+    } else {
+      const auto codings = twin::traffic::parse_content_encoding(c.coding);
+      if (!codings) std::abort();
+      packed = a.body;
+      for (const auto coding : *codings) {
+        std::string next;
+        if (!twin::traffic::encode(coding, packed, next)) std::abort();
+        packed.swap(next);
+      }
+    }
+    auto encoded = response(std::move(packed), json, c.coding, 1);
     const bool whole = differ.diff(encoded, b, got);
     check(got);
     if (whole &&

@@ -36,11 +36,11 @@
 #include <utility>
 #include <vector>
 
-#include "../../scrubber/src/codec.h"  // (traffic/src, first on the path, has a codec.h too)
 #include "json_rewrite.h"
 #include "parallel_hooks.h"
 #include "twin/scrubber/policy.h"
 #include "twin/scrubber/scrubber.h"
+#include "twin/traffic/content_coding.h"
 #include "twin/traffic/exchange.h"
 #include "twin/traffic/text.h"
 
@@ -119,7 +119,7 @@ Headers read_headers(std::string_view& rest) {
   return headers;
 }
 
-// A message's body from the input. A header "X-Fuzz-Encode: gzip" (or deflate, br) is taken
+// A message's body from the input. A header "X-Fuzz-Encode: gzip" (or deflate, br, zstd) is taken
 // out and the body encoded so, with a Content-Encoding header, and a Content-Length that gave
 // the plain size then gives the encoded one: the scrub's decode and encode again, on bodies
 // that decode, which the fuzzer would seldom write itself.
@@ -130,12 +130,12 @@ void set_body(Headers& headers, std::string_view body, std::string& out, uint64_
     if (!twin::traffic::ascii_iequals(it->name, "X-Fuzz-Encode")) continue;
     const std::string coding = it->value;
     headers.erase(it);
-    const auto codings = twin::scrubber::parse_content_encoding(coding);
-    if (!codings || codings->size() != 1 || codings->front() == twin::scrubber::Coding::kIdentity) {
+    const auto codings = twin::traffic::parse_content_encoding(coding);
+    if (!codings || codings->size() != 1 || codings->front() == twin::traffic::Coding::kIdentity) {
       break;
     }
     std::string encoded;
-    if (!twin::scrubber::encode(codings->front(), body, encoded)) std::abort();
+    if (!twin::traffic::encode(codings->front(), body, encoded)) std::abort();
     for (auto& h : headers) {
       if (twin::traffic::ascii_iequals(h.name, "Content-Length") &&
           h.value == std::to_string(body.size())) {
@@ -269,12 +269,12 @@ void check_message(const Headers& before, std::string_view body_before, const He
   // An encoded body that decodes is encoded again in the same coding, and decodes.
   std::string plain_before, plain_after;
   if (const auto* coding = twin::traffic::find_header(before, "Content-Encoding")) {
-    const auto codings = twin::scrubber::parse_content_encoding(coding->value);
+    const auto codings = twin::traffic::parse_content_encoding(coding->value);
     if (!codings || codings->size() != 1) return;
-    if (!twin::scrubber::decode(codings->front(), body_before, kMaxPlain, plain_before)) return;
+    if (!twin::traffic::decode(codings->front(), body_before, kMaxPlain, plain_before)) return;
     const auto* now = twin::traffic::find_header(after, "Content-Encoding");
     if (now == nullptr || now->value != coding->value) std::abort();
-    if (!twin::scrubber::decode(codings->front(), body_after, kMaxPlain, plain_after)) {
+    if (!twin::traffic::decode(codings->front(), body_after, kMaxPlain, plain_after)) {
       std::abort();
     }
     body_before = plain_before;

@@ -10,16 +10,17 @@
 #include <string>
 #include <vector>
 
-#include "codec.h"
 #include "parallel_hooks.h"
 #include "pii_corpus.h"
 #include "twin/scrubber/policy.h"
 #include "twin/scrubber/scrubber.h"
+#include "twin/traffic/content_coding.h"
 #include "twin/traffic/exchange.h"
 
 namespace twin::scrubber {
 namespace {
 
+using traffic::Coding;
 using traffic::Exchange;
 
 Key test_key() { return Key::from_material("parallel test key"); }

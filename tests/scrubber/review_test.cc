@@ -17,14 +17,15 @@
 #include <string>
 #include <vector>
 
-#include "codec.h"
 #include "twin/scrubber/detect.h"
 #include "twin/scrubber/scrubber.h"
+#include "twin/traffic/content_coding.h"
 #include "urlencoded.h"
 
 namespace twin::scrubber {
 namespace {
 
+using traffic::Coding;
 using traffic::Exchange;
 
 const std::string kEmail = "alice.smith@example.com";

@@ -1,31 +1,18 @@
-#include "codec.h"
+#include "twin/traffic/content_coding.h"
 
 #include <brotli/decode.h>
 #include <brotli/encode.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <climits>
 #include <memory>
 
-namespace twin::scrubber {
+namespace twin::traffic {
 namespace {
 
 constexpr size_t kChunk = 64u << 10;
-
-const char* name_of(Coding c) {
-  switch (c) {
-    case Coding::kGzip:
-      return "gzip";
-    case Coding::kDeflate:
-      return "deflate";
-    case Coding::kBrotli:
-      return "br";
-    case Coding::kIdentity:
-      break;
-  }
-  return "identity";
-}
 
 std::string offset_text(size_t n) { return std::to_string(n); }
 
@@ -209,6 +196,85 @@ Result<void> decode_brotli(std::string_view in, size_t max_out, std::string& out
   }
 }
 
+struct ZstdDecoderDeleter {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+struct ZstdEncoderDeleter {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+
+// RFC 8878 §3.1.1.1.2: an encoder of the "zstd" content coding keeps its window within 8 MiB.
+// A decoder may be asked for more by a frame whose content is larger than that and held in one
+// segment (its window is its size): one is allowed up to the output cap, and never past
+// 128 MiB (libzstd's own default limit), so that a frame cannot make twin hold more memory
+// than the body it may decode to.
+constexpr int kZstdWindowLog = 23;
+int zstd_window_log_max(size_t max_out) {
+  int log = kZstdWindowLog;
+  while (log < 27 && (size_t{1} << log) < max_out) ++log;
+  return log;
+}
+
+// Decodes every frame of `in` (frames one after another, skippable frames among them).
+Result<void> decode_zstd(std::string_view in, size_t max_out, std::string& out) {
+  const size_t base = out.size();
+  auto failed = [&](std::string message) {
+    out.resize(base);
+    return fail("zstd: " + std::move(message));
+  };
+  std::unique_ptr<ZSTD_DCtx, ZstdDecoderDeleter> d(ZSTD_createDCtx());
+  if (!d) return failed("cannot create a decoder");
+  if (ZSTD_isError(
+          ZSTD_DCtx_setParameter(d.get(), ZSTD_d_windowLogMax, zstd_window_log_max(max_out)))) {
+    return failed("cannot limit the window");
+  }
+  ZSTD_inBuffer input{in.data(), in.size(), 0};
+  size_t produced = 0;
+  for (;;) {
+    const size_t room = next_room(produced, max_out);
+    out.resize(base + produced + room);
+    ZSTD_outBuffer output{out.data() + base + produced, room, 0};
+    const size_t rc = ZSTD_decompressStream(d.get(), &output, &input);
+    produced += output.pos;
+    out.resize(base + produced);
+    if (ZSTD_isError(rc)) {
+      return failed("corrupt data at input offset " + offset_text(input.pos) + " (" +
+                    ZSTD_getErrorName(rc) + ")");
+    }
+    if (produced > max_out) {
+      out.resize(base);
+      return tl::unexpected(exceeds("zstd", max_out));
+    }
+    if (rc == 0) {  // a frame ended where the input ends, or the next one follows
+      if (input.pos == input.size) return {};
+      continue;
+    }
+    // Room left unused: the decoder flushed what it had and needs input that is not there.
+    if (input.pos == input.size && output.pos < output.size) {
+      return failed("truncated at input offset " + offset_text(input.pos));
+    }
+  }
+}
+
+Result<void> encode_zstd(std::string_view in, std::string& out) {
+  std::unique_ptr<ZSTD_CCtx, ZstdEncoderDeleter> c(ZSTD_createCCtx());
+  if (!c || ZSTD_isError(ZSTD_CCtx_setParameter(c.get(), ZSTD_c_compressionLevel, 3)) ||
+      ZSTD_isError(ZSTD_CCtx_setParameter(c.get(), ZSTD_c_windowLog, kZstdWindowLog)) ||
+      ZSTD_isError(ZSTD_CCtx_setParameter(c.get(), ZSTD_c_checksumFlag, 1))) {
+    return fail("zstd: cannot create an encoder");
+  }
+  const size_t base = out.size();
+  out.resize(base + ZSTD_compressBound(in.size()));
+  const size_t n =
+      ZSTD_compress2(c.get(), out.data() + base, out.size() - base, in.data(), in.size());
+  if (ZSTD_isError(n)) {
+    out.resize(base);
+    return fail(std::string("zstd: cannot compress (") + ZSTD_getErrorName(n) + ")");
+  }
+  out.resize(base + n);
+  return {};
+}
+
 Result<void> deflate_all(std::string_view in, int window_bits, const char* name, std::string& out) {
   const size_t base = out.size();
   Deflater deflater(window_bits);
@@ -255,6 +321,22 @@ std::string printable(std::string_view v) {
 
 }  // namespace
 
+std::string_view coding_name(Coding coding) {
+  switch (coding) {
+    case Coding::kGzip:
+      return "gzip";
+    case Coding::kDeflate:
+      return "deflate";
+    case Coding::kBrotli:
+      return "br";
+    case Coding::kZstd:
+      return "zstd";
+    case Coding::kIdentity:
+      break;
+  }
+  return "identity";
+}
+
 Result<std::vector<Coding>> parse_content_encoding(std::string_view value) {
   std::vector<Coding> codings;
   size_t pos = 0;
@@ -275,6 +357,8 @@ Result<std::vector<Coding>> parse_content_encoding(std::string_view value) {
         codings.push_back(Coding::kDeflate);
       } else if (lower == "br") {
         codings.push_back(Coding::kBrotli);
+      } else if (lower == "zstd") {
+        codings.push_back(Coding::kZstd);
       } else if (lower == "identity") {
         codings.push_back(Coding::kIdentity);
       } else {
@@ -307,8 +391,28 @@ Result<void> decode(Coding coding, std::string_view in, size_t max_out, std::str
     }
     case Coding::kBrotli:
       return decode_brotli(in, max_out, out);
+    case Coding::kZstd:
+      return decode_zstd(in, max_out, out);
   }
-  return fail(std::string("unknown coding ") + name_of(coding));
+  return fail("unknown coding " + std::string(coding_name(coding)));
+}
+
+Result<void> decode_all(const std::vector<Coding>& codings, std::string_view in, size_t max_out,
+                        std::string& out) {
+  if (codings.empty()) {
+    if (in.size() > max_out) return tl::unexpected(exceeds("identity", max_out));
+    out.append(in);
+    return {};
+  }
+  if (codings.size() == 1) return decode(codings.front(), in, max_out, out);
+  std::string plain(in), next;
+  for (auto it = codings.rbegin(); it != codings.rend(); ++it) {
+    next.clear();
+    if (auto r = decode(*it, plain, max_out, next); !r) return r;
+    plain.swap(next);
+  }
+  out.append(plain);
+  return {};
 }
 
 Result<void> encode(Coding coding, std::string_view in, std::string& out) {
@@ -359,8 +463,10 @@ Result<void> encode(Coding coding, std::string_view in, std::string& out) {
       }
       return {};
     }
+    case Coding::kZstd:
+      return encode_zstd(in, out);
   }
-  return fail(std::string("unknown coding ") + name_of(coding));
+  return fail("unknown coding " + std::string(coding_name(coding)));
 }
 
-}  // namespace twin::scrubber
+}  // namespace twin::traffic
