@@ -110,6 +110,11 @@ bool finish_scrub(const ScrubEngine& e, const ScrubSetup& s) {
                  u(c.csv_malformed), u(c.csv_truncated), u(c.yaml_bodies), u(c.yaml_malformed),
                  u(c.yaml_truncated), u(c.graphql_documents), u(c.key_value_bodies),
                  u(c.base64_texts), u(c.embedded_json), u(c.embedded_urls));
+    std::fprintf(stderr,
+                 "scrub: %llu gRPC messages (%llu streams malformed), %llu protobuf messages "
+                 "(%llu not protobuf)\n",
+                 u(c.grpc_messages), u(c.grpc_malformed), u(c.protobuf_messages),
+                 u(c.protobuf_malformed));
     std::string kinds;
     for (size_t i = 0; i < scrubber::kKindCount; ++i) {
       if (!c.by_kind[i]) continue;

@@ -323,6 +323,8 @@ std::string_view to_string(Location location) {
       return "csv";
     case Location::kYaml:
       return "yaml";
+    case Location::kProtobuf:
+      return "protobuf";
   }
   return "?";
 }

@@ -31,6 +31,7 @@
 #include "keyvalue.h"
 #include "multipart.h"
 #include "parallel_hooks.h"
+#include "protobuf.h"
 #include "twin/scrubber/detect.h"
 #include "twin/scrubber/transform.h"
 #include "twin/traffic/content_coding.h"
@@ -66,6 +67,10 @@ void ScrubCounters::merge(const ScrubCounters& o) {
   base64_texts += o.base64_texts;
   embedded_json += o.embedded_json;
   embedded_urls += o.embedded_urls;
+  grpc_messages += o.grpc_messages;
+  grpc_malformed += o.grpc_malformed;
+  protobuf_messages += o.protobuf_messages;
+  protobuf_malformed += o.protobuf_malformed;
   xml_bodies += o.xml_bodies;
   xml_malformed += o.xml_malformed;
   xml_truncated += o.xml_truncated;
@@ -125,7 +130,11 @@ nlohmann::json ScrubCounters::to_json() const {
           {"yaml_malformed", yaml_malformed},
           {"yaml_truncated", yaml_truncated},
           {"graphql_documents", graphql_documents},
-          {"key_value_bodies", key_value_bodies}};
+          {"key_value_bodies", key_value_bodies},
+          {"grpc_messages", grpc_messages},
+          {"grpc_malformed", grpc_malformed},
+          {"protobuf_messages", protobuf_messages},
+          {"protobuf_malformed", protobuf_malformed}};
 }
 
 namespace {
@@ -184,6 +193,10 @@ bool icontains(std::string_view hay, std::string_view needle) {
     if (lower(hay[i]) == first && iequals(hay.substr(i + 1, rest.size()), rest)) return true;
   }
   return false;
+}
+
+bool istarts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
 std::string_view trim(std::string_view s) {
@@ -685,6 +698,7 @@ class Engine final : public Scrubber {
         append_json_path(name, p.name);
         break;
       case Location::kPath:
+      case Location::kProtobuf:  // field numbers joined by '.'
         name = p.name;
         break;
       case Location::kText:
@@ -703,13 +717,14 @@ class Engine final : public Scrubber {
       d.path += name;
     }
     bool fold = p.location != Location::kJson && p.location != Location::kPath &&
-                p.location != Location::kXml && p.location != Location::kYaml;
+                p.location != Location::kXml && p.location != Location::kYaml &&
+                p.location != Location::kProtobuf;
     // Rules and key names see the name as sent, not the report's "{key}" spelling; a name in
     // brackets ("user[password]", Rails and PHP forms) is also seen as its last key.
     std::string_view raw = p.name;
     std::string_view bracket_key, bracket_parent;
     if (p.location != Location::kJson && p.location != Location::kXml &&
-        p.location != Location::kYaml && raw.ends_with(']')) {
+        p.location != Location::kYaml && p.location != Location::kProtobuf && raw.ends_with(']')) {
       auto open = raw.rfind('[');
       if (open != std::string_view::npos && open > 0) {
         bracket_key = raw.substr(open + 1, raw.size() - open - 2);
@@ -2383,6 +2398,8 @@ class Engine final : public Scrubber {
     kTsv,
     kYaml,
     kGraphql,
+    kGrpc,      // gRPC, gRPC-Web, Connect streams: length-prefixed messages
+    kProtobuf,  // one Protocol Buffers message
     kText,
     kBinary
   };
@@ -2402,6 +2419,18 @@ class Engine final : public Scrubber {
             return u >= 0x20 || u == '\n' || u == '\r' || u == '\t';
           });
       return printable ? BodyType::kText : BodyType::kBinary;
+    }
+    {
+      // (before JSON: application/grpc+json and application/connect+json are framed)
+      std::string_view type = trim(ct.substr(0, ct.find(';')));
+      if (istarts_with(type, "application/grpc") || istarts_with(type, "application/connect+")) {
+        return BodyType::kGrpc;
+      }
+      for (std::string_view proto :
+           {"application/x-protobuf", "application/protobuf", "application/vnd.google.protobuf",
+            "application/x-google-protobuf", "application/proto"}) {
+        if (iequals(type, proto)) return BodyType::kProtobuf;
+      }
     }
     if (icontains(ct, "json")) return BodyType::kJson;
     if (icontains(ct, "x-www-form-urlencoded")) return BodyType::kForm;
@@ -2440,6 +2469,9 @@ class Engine final : public Scrubber {
   // headers are scrubbed).
   struct BodyHeaders {
     std::string ce, ct, te;  // Content-Encoding, Content-Type, Transfer-Encoding
+    // the coding of compressed gRPC messages (grpc-encoding) or Connect stream messages
+    // (connect-content-encoding)
+    std::string message_coding;
     bool has_ce = false, has_te = false;
     void take(const Headers& headers) {
       auto value = [&](std::string_view name, std::string& out) {
@@ -2450,6 +2482,9 @@ class Engine final : public Scrubber {
       has_ce = value("content-encoding", ce);
       value("content-type", ct);
       has_te = value("transfer-encoding", te);
+      if (!value("grpc-encoding", message_coding)) {
+        value("connect-content-encoding", message_coding);
+      }
     }
   };
   std::array<BodyHeaders, 2> body_headers_;  // the request's, the response's
@@ -2460,6 +2495,7 @@ class Engine final : public Scrubber {
     const std::string& ct = how.ct;
     size_t before = body.size();
     bool changed = false;
+    message_coding_ = how.message_coding;
 
     std::vector<Coding> codings;
     if (how.has_ce) {
@@ -2783,12 +2819,144 @@ class Engine final : public Scrubber {
         body.swap(out);
         return true;
       }
+      case BodyType::kGrpc:
+        return scrub_grpc(ct, body, side, truncated);
+      case BodyType::kProtobuf:
+        return scrub_protobuf(body, side);
       case BodyType::kBinary:
         ++counters_.binary_bodies;
         return scrub_text(body, side, true);
     }
     return false;
   }
+
+  // ---- gRPC and Protocol Buffers (protobuf.h) ----
+
+  // The coding of compressed messages of the body being scrubbed (BodyHeaders).
+  std::string_view message_coding_;
+
+  // A gRPC, gRPC-Web or Connect stream: each message on its own, decoded when it is
+  // compressed and encoded again when something in it changed, its length prefix written
+  // again; gRPC-Web's trailers (a message of "name: value" lines) by content; Connect's
+  // end-of-stream message and the messages of a …+json stream as JSON. A compressed message
+  // that cannot be decoded (an unknown coding, corrupt, over max_decoded_body, cut at
+  // --max-body) cannot be scrubbed: the body goes, as one in an unknown Content-Encoding does.
+  bool scrub_grpc(std::string_view ct, std::string& body, Side side, bool truncated) {
+    const std::string_view type = trim(ct.substr(0, ct.find(';')));
+    const bool web_text = icontains(type, "grpc-web-text");
+    const bool connect = istarts_with(type, "application/connect+");
+    const bool json_messages = type.size() >= 5 && iequals(type.substr(type.size() - 5), "+json");
+    auto drop = [&] {
+      body.clear();
+      ++counters_.bodies_dropped;
+      changed_ = true;
+      return true;
+    };
+    std::string decoded;
+    std::string_view stream = body;
+    if (web_text) {
+      if (!decode_grpc_web_text(body, decoded)) {
+        ++counters_.grpc_malformed;
+        ++counters_.text_bodies;
+        return scrub_text(body, side, false);
+      }
+      stream = decoded;
+    }
+    std::optional<Coding> coding;
+    if (auto parsed = traffic::parse_content_encoding(message_coding_);
+        parsed && parsed->size() == 1 && parsed->front() != Coding::kIdentity) {
+      coding = parsed->front();
+    }
+    const Envelopes envelopes = split_envelopes(stream);
+    std::string out, payload, encoded;
+    bool changed = false;
+    for (const Envelope& m : envelopes.items) {
+      ++counters_.grpc_messages;
+      const bool compressed = (m.flags & 1) != 0;
+      payload.clear();
+      if (compressed) {
+        if (!coding || !traffic::decode(*coding, m.payload, policy_.max_decoded_body, payload)) {
+          return drop();
+        }
+      } else {
+        payload.assign(m.payload);
+      }
+      bool c = false;
+      if (!connect && (m.flags & 0x80) != 0) {
+        ++counters_.text_bodies;
+        c = scrub_text(payload, side, false);  // gRPC-Web trailers
+      } else if (json_messages || (connect && (m.flags & 0x02) != 0)) {
+        c = scrub_plain("application/json", payload, side, false);
+      } else {
+        c = scrub_protobuf(payload, side);
+      }
+      if (c && compressed) {
+        encoded.clear();
+        if (!traffic::encode(*coding, payload, encoded)) return drop();
+        payload.swap(encoded);
+      }
+      if (!append_envelope(m.flags, c ? std::string_view(payload) : m.payload, out)) {
+        return drop();
+      }
+      changed |= c;
+    }
+    if (!envelopes.rest.empty()) {
+      // A message cut at --max-body, or a body that is not such a stream: bytes, their length
+      // kept. A cut compressed message cannot be read at all.
+      if (!truncated) ++counters_.grpc_malformed;
+      if (truncated && envelopes.rest.size() >= 5 && (envelopes.rest[0] & 1) != 0) return drop();
+      std::string rest(envelopes.rest);
+      changed |= scrub_text(rest, side, true);
+      out += rest;
+    }
+    if (!changed) return false;
+    if (web_text) {
+      encoded.clear();
+      encode_base64(out, Base64Style{false, true}, encoded);
+      body.swap(encoded);
+    } else {
+      body.swap(out);
+    }
+    return true;
+  }
+
+  // One Protocol Buffers message, field by field (protobuf.h); one that does not parse as a
+  // message by content, its length kept.
+  bool scrub_protobuf(std::string& message, Side side) {
+    ProtobufScrub v(*this, side);
+    std::string out;
+    const ProtobufRewriteResult r = rewrite_protobuf(message, v, out);
+    if (!r.valid) {
+      ++counters_.protobuf_malformed;
+      return scrub_text(message, side, true);
+    }
+    ++counters_.protobuf_messages;
+    if (r.replaced == 0 || out == message) return false;
+    message.swap(out);
+    return true;
+  }
+
+  class ProtobufScrub final : public ProtobufVisitor {
+   public:
+    ProtobufScrub(Engine& e, Side side) : e_(e), side_(side) {}
+    bool text(std::string_view path, std::string_view value, std::string& replacement) override {
+      Place p{side_, Location::kProtobuf, path};
+      const Change c = e_.scrub_value(p, value, replacement);
+      if (c == Change::kDrop) replacement.clear();  // the field stays, empty
+      return c != Change::kUnchanged;
+    }
+    bool bytes(std::string_view path, std::string_view value, std::string& replacement) override {
+      Place p{side_, Location::kProtobuf, path};
+      p.binary = true;
+      const Change c = e_.scrub_value(p, value, replacement);
+      if (c == Change::kDrop) replacement.assign(value.size(), '\0');
+      return c != Change::kUnchanged;
+    }
+
+   private:
+    Engine& e_;
+    Side side_;
+  };
 
   bool scrub_text(std::string& text, Side side, bool binary, Location location = Location::kText,
                   bool plus_is_space = false) {

@@ -18,6 +18,8 @@
 //   - a body that was valid JSON (decoded) and declared JSON is valid JSON after, with the
 //     same structure (containers, members in their order, value types; a key's text may be
 //     scrubbed);
+//   - a gRPC stream of whole uncompressed protobuf messages is one after, message for message,
+//     each with the same fields at its top (numbers and wire types);
 //   - a message whose Content-Length was its body's size still says its body's size, and the
 //     recorded body size follows the body;
 //   - an e-mail address, card number, IBAN, IPv4 address, UUID or JWT of the seeds met apart in
@@ -25,6 +27,7 @@
 //   - the engine's re-scan of what it wrote around its replacements finds nothing left
 //     (ScrubCounters::residual stays 0).
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdlib>
@@ -36,8 +39,10 @@
 #include <utility>
 #include <vector>
 
+#include "../support/protobuf_wire.h"
 #include "json_rewrite.h"
 #include "parallel_hooks.h"
+#include "protobuf.h"
 #include "twin/scrubber/policy.h"
 #include "twin/scrubber/scrubber.h"
 #include "twin/traffic/content_coding.h"
@@ -284,6 +289,26 @@ void check_message(const Headers& before, std::string_view body_before, const He
     if (holds_apart(body_before, canary) && holds_apart(body_after, canary)) std::abort();
   }
   const auto* type = twin::traffic::find_header(before, "Content-Type");
+  if (type != nullptr && type->value.rfind("application/grpc", 0) == 0 &&
+      type->value.find('+') == std::string::npos && type->value.find("text") == std::string::npos) {
+    // A gRPC stream of whole uncompressed protobuf messages stays one, message for message,
+    // with the same fields at the top of each.
+    const auto was = twin::scrubber::split_envelopes(body_before);
+    const bool whole =
+        was.rest.empty() && std::all_of(was.items.begin(), was.items.end(), [](const auto& m) {
+          return m.flags == 0 && twin::scrubber::is_protobuf_message(m.payload);
+        });
+    if (whole) {
+      const auto now = twin::scrubber::split_envelopes(body_after);
+      if (!now.rest.empty() || now.items.size() != was.items.size()) std::abort();
+      for (size_t i = 0; i < now.items.size(); ++i) {
+        if (twin::test::pb::shape(now.items[i].payload) !=
+            twin::test::pb::shape(was.items[i].payload)) {
+          std::abort();
+        }
+      }
+    }
+  }
   if (type == nullptr || type->value.find("json") == std::string::npos) return;
   const uint64_t structure = json_shape(body_before);
   if (structure != 0 && json_shape(body_after) != structure) std::abort();

@@ -36,8 +36,10 @@ enum class Location : uint8_t {
                 // name from the header row
   kYaml,        // a YAML scalar in a body; the pattern matches its key path as for JSON
                 // ("spec.containers[].env[].value", "**.password")
+  kProtobuf,    // a length-delimited field of a Protocol Buffers message (gRPC, x-protobuf);
+                // the pattern matches its field numbers from the top ("1.3", "**.4")
 };
-inline constexpr size_t kLocationCount = static_cast<size_t>(Location::kYaml) + 1;
+inline constexpr size_t kLocationCount = static_cast<size_t>(Location::kProtobuf) + 1;
 std::string_view to_string(Location location);
 
 enum class Side : uint8_t { kBoth = 0, kRequest, kResponse };

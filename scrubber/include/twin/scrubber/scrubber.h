@@ -72,6 +72,16 @@ struct ScrubCounters {
   // URLs with a query and query strings held in a value (a JSON member's redirect link) read
   // as a request target is, parameters by name and content
   uint64_t embedded_urls = 0;
+  // gRPC, gRPC-Web and Connect bodies: length-prefixed messages read one by one (compressed
+  // ones decoded and encoded again); a stream whose framing does not parse, or whose base64
+  // (gRPC-Web text) does not decode: by the content detectors, lengths kept
+  uint64_t grpc_messages = 0;
+  uint64_t grpc_malformed = 0;
+  // Protocol Buffers messages (gRPC messages and application/x-protobuf bodies) read field by
+  // field; one that does not parse as a message (another codec, or cut at --max-body): by the
+  // content detectors with length-keeping tokens
+  uint64_t protobuf_messages = 0;
+  uint64_t protobuf_malformed = 0;
 
   void merge(const ScrubCounters& other);
   nlohmann::json to_json() const;

@@ -1,0 +1,271 @@
+#include "protobuf.h"
+
+#include <array>
+#include <charconv>
+
+namespace twin::scrubber {
+namespace {
+
+bool read_varint(std::string_view in, size_t& at, uint64_t& value) {
+  value = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (at >= in.size()) return false;
+    const auto b = static_cast<uint8_t>(in[at++]);
+    if (shift == 63 && b > 1) return false;  // past 64 bits
+    value |= uint64_t{b & 0x7fu} << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+void put_varint(uint64_t value, std::string& out) {
+  while (value >= 0x80) {
+    out += static_cast<char>((value & 0x7f) | 0x80);
+    value >>= 7;
+  }
+  out += static_cast<char>(value);
+}
+
+struct Field {
+  uint32_t number = 0;
+  uint8_t wire = 0;
+  size_t length_at = 0;  // where a length-delimited field's length begins (after the tag)
+  size_t value_at = 0;   // where its bytes begin
+  size_t end = 0;
+};
+
+// Reads the field at `at` and moves past it. False when the bytes there are not a field: a
+// bad tag, field number 0 or past 2^29 - 1, a group (wire types 3 and 4, long deprecated) or
+// the wire types 6 and 7 that do not exist, or a value that runs past the end.
+bool next_field(std::string_view in, size_t& at, Field& f) {
+  uint64_t tag = 0;
+  if (!read_varint(in, at, tag)) return false;
+  const uint64_t number = tag >> 3;
+  if (number == 0 || number > (uint64_t{1} << 29) - 1) return false;
+  f.number = static_cast<uint32_t>(number);
+  f.wire = static_cast<uint8_t>(tag & 7);
+  f.length_at = at;
+  switch (f.wire) {
+    case 0: {
+      uint64_t v = 0;
+      if (!read_varint(in, at, v)) return false;
+      break;
+    }
+    case 1:
+      if (in.size() - at < 8) return false;
+      at += 8;
+      break;
+    case 5:
+      if (in.size() - at < 4) return false;
+      at += 4;
+      break;
+    case 2: {
+      uint64_t length = 0;
+      if (!read_varint(in, at, length) || length > in.size() - at) return false;
+      f.value_at = at;
+      at += static_cast<size_t>(length);
+      break;
+    }
+    default:
+      return false;
+  }
+  f.end = at;
+  return true;
+}
+
+struct Probe {
+  bool valid = false;
+  bool length_delimited = false;  // has a length-delimited field of its own
+};
+
+Probe probe(std::string_view in) {
+  Probe p;
+  size_t at = 0;
+  Field f;
+  while (at < in.size()) {
+    if (!next_field(in, at, f)) return p;
+    p.length_delimited |= f.wire == 2;
+  }
+  p.valid = true;
+  return p;
+}
+
+// UTF-8 (no overlong forms, surrogates or code points past U+10FFFF) without control bytes
+// other than tab, LF and CR.
+bool is_text(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<uint8_t>(s[i]);
+    if (c < 0x80) {
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return false;
+      ++i;
+      continue;
+    }
+    size_t n = 0;
+    uint32_t cp = 0;
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+      cp = c & 0x1fu;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      cp = c & 0x0fu;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      cp = c & 0x07u;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= n) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      const auto d = static_cast<uint8_t>(s[i + k]);
+      if ((d & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3fu);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
+      return false;
+    }
+    if (cp >= 0x80 && cp < 0xa0) return false;  // C1 controls
+    i += n + 1;
+  }
+  return true;
+}
+
+class Rewriter {
+ public:
+  explicit Rewriter(ProtobufVisitor& v) : v_(v) {}
+  size_t fields = 0;
+  size_t replaced = 0;
+
+  // Appends the rewrite of the message `in` (which parses) to `out`; true when a field of it
+  // (at any depth) was replaced.
+  bool message(std::string_view in, int depth, std::string& out) {
+    size_t at = 0;
+    size_t copied = 0;  // `in` is copied up to here
+    bool changed = false;
+    Field f;
+    std::string replacement;
+    while (at < in.size() && next_field(in, at, f)) {
+      ++fields;
+      if (f.wire != 2 || f.value_at == f.end) continue;
+      const std::string_view content = in.substr(f.value_at, f.end - f.value_at);
+      const size_t mark = path_.size();
+      if (!path_.empty()) path_ += '.';
+      char digits[16];
+      const auto r = std::to_chars(digits, digits + sizeof(digits), f.number);
+      path_.append(digits, r.ptr);
+      replacement.clear();
+      bool replace = false;
+      const bool text = is_text(content);
+      const Probe nested = depth + 1 < kProtobufMaxDepth ? probe(content) : Probe{};
+      if (nested.valid && (nested.length_delimited || !text)) {
+        replace = message(content, depth + 1, replacement);
+      } else if (text) {
+        replace = v_.text(path_, content, replacement);
+        replaced += replace;
+      } else {
+        replace = v_.bytes(path_, content, replacement) && replacement.size() == content.size();
+        replaced += replace;
+      }
+      path_.resize(mark);
+      if (!replace) continue;
+      out.append(in.substr(copied, f.length_at - copied));  // up to and with the tag
+      put_varint(replacement.size(), out);
+      out += replacement;
+      copied = f.end;
+      changed = true;
+    }
+    out.append(in.substr(copied));
+    return changed;
+  }
+
+ private:
+  ProtobufVisitor& v_;
+  std::string path_;
+};
+
+constexpr std::array<int8_t, 256> kBase64Value = [] {
+  std::array<int8_t, 256> t{};
+  t.fill(-1);
+  for (int i = 0; i < 26; ++i) {
+    t[static_cast<size_t>('A' + i)] = static_cast<int8_t>(i);
+    t[static_cast<size_t>('a' + i)] = static_cast<int8_t>(26 + i);
+  }
+  for (int i = 0; i < 10; ++i) t[static_cast<size_t>('0' + i)] = static_cast<int8_t>(52 + i);
+  t['+'] = 62;
+  t['/'] = 63;
+  return t;
+}();
+
+}  // namespace
+
+ProtobufRewriteResult rewrite_protobuf(std::string_view in, ProtobufVisitor& visitor,
+                                       std::string& out) {
+  out.clear();
+  ProtobufRewriteResult result;
+  if (!probe(in).valid) return result;
+  Rewriter w(visitor);
+  w.message(in, 0, out);
+  result.valid = true;
+  result.fields = w.fields;
+  result.replaced = w.replaced;
+  return result;
+}
+
+bool is_protobuf_message(std::string_view in) { return probe(in).valid; }
+
+Envelopes split_envelopes(std::string_view body) {
+  Envelopes e;
+  size_t at = 0;
+  while (body.size() - at >= 5) {
+    const auto* p = reinterpret_cast<const uint8_t*>(body.data() + at);
+    const uint32_t length =
+        uint32_t{p[1]} << 24 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 8 | p[4];
+    if (length > body.size() - at - 5) break;
+    e.items.push_back({p[0], body.substr(at + 5, length)});
+    at += 5 + size_t{length};
+  }
+  e.rest = body.substr(at);
+  return e;
+}
+
+bool append_envelope(uint8_t flags, std::string_view payload, std::string& out) {
+  if (payload.size() > UINT32_MAX) return false;
+  const auto n = static_cast<uint32_t>(payload.size());
+  out += static_cast<char>(flags);
+  out += static_cast<char>(n >> 24);
+  out += static_cast<char>((n >> 16) & 0xff);
+  out += static_cast<char>((n >> 8) & 0xff);
+  out += static_cast<char>(n & 0xff);
+  out += payload;
+  return true;
+}
+
+bool decode_grpc_web_text(std::string_view body, std::string& out) {
+  out.clear();
+  if (body.size() % 4 != 0) return false;
+  for (size_t i = 0; i < body.size(); i += 4) {
+    int v[4];
+    int pad = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = body[i + static_cast<size_t>(k)];
+      if (c == '=') {
+        if (k < 2) return false;
+        ++pad;
+        v[k] = 0;
+        continue;
+      }
+      if (pad > 0) return false;  // a character after '=' in the quantum
+      v[k] = kBase64Value[static_cast<uint8_t>(c)];
+      if (v[k] < 0) return false;
+    }
+    const uint32_t bits =
+        uint32_t(v[0]) << 18 | uint32_t(v[1]) << 12 | uint32_t(v[2]) << 6 | uint32_t(v[3]);
+    out += static_cast<char>(bits >> 16);
+    if (pad < 2) out += static_cast<char>((bits >> 8) & 0xff);
+    if (pad < 1) out += static_cast<char>(bits & 0xff);
+  }
+  return true;
+}
+
+}  // namespace twin::scrubber

@@ -1,0 +1,92 @@
+#pragma once
+// Protocol Buffers and gRPC bodies, read without a schema.
+//
+// The wire format (protobuf.dev/programming-guides/encoding) says for each field its number
+// and how its bytes are framed: a varint, 8 or 4 fixed bytes, or a length and that many bytes
+// (a string, bytes, a nested message or a packed repeated field: the wire does not say which).
+// Scanned as one run of bytes, a message's tags and lengths sit next to its strings, and the
+// content detectors read them as part of a value: the length 0x30 of a 48-character key is a
+// '0' glued to it, the tag 'b' of field 12 runs on from an e-mail's ".com" before it, and a
+// token written over such a run changes a length or a tag: the message no longer parses, and
+// the replay sends the candidate a request it rejects. So the rewriter below walks the fields
+// and hands each length-delimited field's bytes to a visitor on their own, with the path of
+// field numbers that leads to it ("1.3": field 3 of the message in field 1), and writes every
+// length again for what replaced it. libprotobuf needs the schema for any of this (its
+// UnknownFieldSet keeps no byte-exact order and cannot be told a string from a message), so
+// the reader is written here; it is small.
+//
+// Which of the four a length-delimited field is, is read from its bytes: a field whose bytes
+// parse whole as a message, with a length-delimited field of its own, is a message (a nested
+// message of a single short string has a printable tag and length, and would otherwise read as
+// text); else UTF-8 text without control bytes (but tab, CR and LF) is text; else another
+// message (numbers only); else bytes, which only keep their length.
+//
+// gRPC (grpc.github.io/grpc/core/md_doc__p_r_o_t_o_c_o_l-_h_t_t_p2.html), gRPC-Web and Connect
+// frame each message with a flags byte and a 4-byte big-endian length: split_envelopes() reads
+// that framing.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace twin::scrubber {
+
+class ProtobufVisitor {
+ public:
+  virtual ~ProtobufVisitor() = default;
+  /// A length-delimited field read as text, `path` its field numbers joined by '.'. Returns
+  /// true to replace it with `replacement` (of any length).
+  virtual bool text(std::string_view path, std::string_view value, std::string& replacement) = 0;
+  /// A length-delimited field that is neither text nor a message. Returns true to replace it
+  /// with `replacement`, which must have the same length (else it is not used).
+  virtual bool bytes(std::string_view path, std::string_view value, std::string& replacement) = 0;
+};
+
+struct ProtobufRewriteResult {
+  bool valid = false;   // `in` parsed whole as a message
+  size_t fields = 0;    // fields read, at every depth
+  size_t replaced = 0;  // text and bytes fields replaced
+};
+
+/// Nested messages deeper than this are visited as bytes (libprotobuf's default recursion
+/// limit is 100).
+inline constexpr int kProtobufMaxDepth = 64;
+
+/// Rewrites the message `in` into `out` (cleared first): every field's bytes as they were but
+/// for the length-delimited fields the visitor replaced, with their lengths (and those of the
+/// messages around them) written again. When !valid, nothing was visited and `out` is
+/// unspecified. A message with no replaced field comes out byte for byte.
+ProtobufRewriteResult rewrite_protobuf(std::string_view in, ProtobufVisitor& visitor,
+                                       std::string& out);
+
+/// Whether `in` parses whole as a message (an empty one does).
+bool is_protobuf_message(std::string_view in);
+
+/// One length-prefixed message of a gRPC, gRPC-Web or Connect stream.
+struct Envelope {
+  uint8_t flags = 0;         // bit 0: compressed; gRPC-Web 0x80: trailers; Connect 0x02: end
+  std::string_view payload;  // (a view into the body)
+};
+
+struct Envelopes {
+  std::vector<Envelope> items;  // the whole ones
+  // Bytes after the last whole envelope: a prefix that announces more than is there (a body
+  // cut at --max-body, or not such a stream), or fewer than the 5 bytes of a prefix.
+  std::string_view rest;
+};
+
+/// Splits `body` into envelopes.
+Envelopes split_envelopes(std::string_view body);
+
+/// Appends an envelope (flags, 4-byte big-endian length, payload) to `out`. False when the
+/// payload is longer than 4 GiB - 1.
+bool append_envelope(uint8_t flags, std::string_view payload, std::string& out);
+
+/// gRPC-Web's text mode: the body is base64 (standard alphabet, padded), possibly several
+/// pieces one after another, each padded on its own. Decodes into `out` (cleared first);
+/// false when it is not such base64.
+bool decode_grpc_web_text(std::string_view body, std::string& out);
+
+}  // namespace twin::scrubber

@@ -1,0 +1,277 @@
+// gRPC, gRPC-Web, Connect and Protocol Buffers bodies through the whole scrubber: every
+// message keeps its framing and parses after the scrub, each field is read on its own, and the
+// same value gets the same token as in JSON.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "base64_text.h"
+#include "protobuf.h"
+#include "protobuf_wire.h"
+#include "twin/scrubber/policy.h"
+#include "twin/scrubber/scrubber.h"
+#include "twin/traffic/content_coding.h"
+
+namespace twin::scrubber {
+namespace {
+
+using test::pb::envelope;
+using test::pb::Field;
+using test::pb::fields;
+using test::pb::ld;
+using test::pb::shape;
+using test::pb::vi;
+using traffic::Coding;
+using traffic::Exchange;
+
+ScrubberPtr make(const Policy& policy = default_policy()) {
+  auto s = Scrubber::create(policy, Key::from_material("grpc test key"));
+  EXPECT_TRUE(s) << s.error().message;
+  return std::move(*s);
+}
+
+Exchange call(std::string_view type, const std::string& request, const std::string& response,
+              traffic::Headers extra = {}) {
+  Exchange e;
+  e.protocol = traffic::Protocol::kHttp2;
+  e.request.method = "POST";
+  e.request.target = "/shop.v1.Users/Get";
+  e.request.authority = "api.example";
+  e.request.headers = {{"content-type", std::string(type)},
+                       {"content-length", std::to_string(request.size())},
+                       {"te", "trailers"}};
+  for (const auto& h : extra) e.request.headers.push_back(h);
+  e.request.body = request;
+  e.request.body_size = request.size();
+  e.response.emplace();
+  e.response->status = 200;
+  e.response->headers = {{"content-type", std::string(type)}};
+  for (const auto& h : extra) e.response->headers.push_back(h);
+  e.response->body = response;
+  e.response->body_size = response.size();
+  return e;
+}
+
+// The envelopes of a stream: (flags, message).
+std::vector<std::pair<uint8_t, std::string>> envelopes(std::string_view body) {
+  std::vector<std::pair<uint8_t, std::string>> out;
+  while (body.size() >= 5) {
+    const auto* p = reinterpret_cast<const uint8_t*>(body.data());
+    const size_t n = size_t{p[1]} << 24 | size_t{p[2]} << 16 | size_t{p[3]} << 8 | p[4];
+    if (n > body.size() - 5) break;
+    out.emplace_back(p[0], std::string(body.substr(5, n)));
+    body.remove_prefix(5 + n);
+  }
+  EXPECT_TRUE(body.empty()) << body.size() << " bytes after the last whole envelope";
+  return out;
+}
+
+std::string header(const traffic::Headers& hs, std::string_view name) {
+  auto* h = traffic::find_header(hs, name);
+  return h ? h->value : std::string("<none>");
+}
+
+bool is_email(std::string_view s) {
+  const auto at = s.find('@');
+  return at != std::string_view::npos && at > 0 && s.find('.', at) != std::string_view::npos;
+}
+
+const std::string kSecret = "Zk3PqW8rTn2LbX5vYc7HdJ4sMa9GeUfRx1Qy6Kp0Wm8Nt3Vb";  // 48 bytes
+
+// The message that broke when scanned as bytes: field 12's tag is 'b' and the length of its
+// 48-byte key is '0', right after an e-mail's ".com"; field 8's tag is 'B'.
+std::string user_message() {
+  return ld(1, "ann.lee@example.com") + ld(12, kSecret) + ld(3, "+14155552671") + vi(4, 4215) +
+         ld(8, "AAA" + kSecret.substr(0, 40) + "q7Zr2LmX9wPv3Kd8sTbN5cYh") +
+         ld(9, ld(1, "ann.lee@example.com") + ld(2, "Leeds"));
+}
+
+TEST(Grpc, MessagesKeepTheirFramingAndEachFieldIsReadOnItsOwn) {
+  auto s = make();
+  const std::string m = user_message();
+  auto e = call("application/grpc", envelope(0, m), envelope(0, m));
+  s->scrub(e);
+  for (const std::string* body : {&e.request.body, &e.response->body}) {
+    const auto env = envelopes(*body);
+    ASSERT_EQ(env.size(), 1u);
+    EXPECT_EQ(env[0].first, 0);
+    const std::string& out = env[0].second;
+    ASSERT_EQ(shape(out), shape(m));
+    std::vector<Field> f;
+    ASSERT_TRUE(fields(out, f));
+    EXPECT_NE(f[0].bytes, "ann.lee@example.com");
+    EXPECT_TRUE(is_email(f[0].bytes)) << f[0].bytes;
+    EXPECT_NE(f[1].bytes, kSecret);
+    EXPECT_EQ(f[1].bytes.size(), kSecret.size());
+    EXPECT_NE(f[2].bytes, "+14155552671");
+    EXPECT_EQ(f[2].bytes.substr(0, 1), "+");
+    EXPECT_EQ(f[3].value, 4215u);  // numbers are not read without a schema
+    std::vector<Field> nested;
+    ASSERT_TRUE(fields(f[5].bytes, nested));
+    ASSERT_EQ(nested.size(), 2u);
+    EXPECT_EQ(nested[0].bytes, f[0].bytes);  // the same e-mail, the same token
+    EXPECT_EQ(nested[1].bytes, "Leeds");
+  }
+  EXPECT_EQ(e.request.body, e.response->body);
+  EXPECT_EQ(s->counters().grpc_messages, 2u);
+  EXPECT_EQ(s->counters().protobuf_messages, 2u);
+  EXPECT_EQ(s->counters().protobuf_malformed, 0u);
+  EXPECT_EQ(s->counters().residual, 0u);
+  // The report names fields by their numbers.
+  const auto report = s->report().to_json().dump();
+  EXPECT_NE(report.find("request.protobuf:1"), std::string::npos);
+  EXPECT_NE(report.find("response.protobuf:9.1"), std::string::npos);
+}
+
+// A name chosen by its key in JSON is remembered; met again in a message (where no key names
+// it) it gets the same token, so a replay still connects the two.
+TEST(Grpc, AValueRememberedFromJsonGetsItsTokenInAMessage) {
+  auto s = make();
+  Exchange j = call("application/json", R"({"first_name": "Marguerite"})", "");
+  s->scrub(j);
+  const auto token = nlohmann::json::parse(j.request.body)["first_name"].get<std::string>();
+  ASSERT_NE(token, "Marguerite");
+  auto e = call("application/grpc", envelope(0, ld(2, "Marguerite")), "");
+  s->scrub(e);
+  const auto env = envelopes(e.request.body);
+  ASSERT_EQ(env.size(), 1u);
+  EXPECT_EQ(env[0].second, ld(2, token));
+}
+
+TEST(Grpc, CompressedMessagesAreDecodedScrubbedAndCompressedAgain) {
+  for (auto [name, coding] :
+       {std::pair{"gzip", Coding::kGzip}, {"deflate", Coding::kDeflate}, {"zstd", Coding::kZstd}}) {
+    SCOPED_TRACE(name);
+    auto s = make();
+    const std::string m = user_message();
+    std::string packed;
+    ASSERT_TRUE(traffic::encode(coding, m, packed));
+    // One compressed message and one not, as a sender may choose per message.
+    auto e = call("application/grpc+proto", envelope(1, packed) + envelope(0, m), "",
+                  {{"grpc-encoding", name}});
+    s->scrub(e);
+    const auto env = envelopes(e.request.body);
+    ASSERT_EQ(env.size(), 2u);
+    EXPECT_EQ(env[0].first, 1);
+    EXPECT_EQ(env[1].first, 0);
+    std::string plain;
+    ASSERT_TRUE(traffic::decode(coding, env[0].second, 1 << 20, plain));
+    EXPECT_EQ(plain, env[1].second);  // the same message, the same tokens
+    EXPECT_EQ(shape(plain), shape(m));
+    EXPECT_EQ(plain.find("ann.lee@example.com"), std::string::npos);
+  }
+  // A message compressed in a coding twin cannot read: the body goes, never kept raw.
+  auto s = make();
+  std::string packed;
+  ASSERT_TRUE(traffic::encode(Coding::kGzip, user_message(), packed));
+  auto e = call("application/grpc", envelope(1, packed), "", {{"grpc-encoding", "snappy"}});
+  s->scrub(e);
+  EXPECT_TRUE(e.request.body.empty());
+  EXPECT_EQ(s->counters().bodies_dropped, 1u);
+}
+
+TEST(Grpc, GrpcWebTextAndTrailersAreReadToo) {
+  auto s = make();
+  const std::string trailers = "grpc-status: 5\r\ngrpc-message: no user ann.lee@example.com\r\n";
+  std::string body;
+  // Each envelope base64-encoded on its own, as a server that flushes per message sends it.
+  encode_base64(envelope(0, user_message()), Base64Style{false, true}, body);
+  encode_base64(envelope(0x80, trailers), Base64Style{false, true}, body);
+  auto e = call("application/grpc-web-text+proto", "", body);
+  s->scrub(e);
+  std::string raw;
+  ASSERT_TRUE(decode_grpc_web_text(e.response->body, raw));
+  const auto env = envelopes(raw);
+  ASSERT_EQ(env.size(), 2u);
+  EXPECT_EQ(shape(env[0].second), shape(user_message()));
+  EXPECT_EQ(env[0].second.find("ann.lee@example.com"), std::string::npos);
+  EXPECT_EQ(env[1].first, 0x80);
+  EXPECT_EQ(env[1].second.find("ann.lee@example.com"), std::string::npos);
+  EXPECT_EQ(env[1].second.substr(0, 30), "grpc-status: 5\r\ngrpc-message: ");
+  EXPECT_EQ(s->counters().grpc_messages, 2u);
+}
+
+TEST(Grpc, ConnectJsonMessagesAndTheEndOfStreamAreJson) {
+  auto s = make();
+  const std::string end =
+      R"({"error":{"code":"not_found","message":"no user ann.lee@example.com"}})";
+  auto e = call("application/connect+json", "",
+                envelope(0, R"({"user":{"email":"ann.lee@example.com","lastName":"Okafor"}})") +
+                    envelope(2, end));
+  s->scrub(e);
+  const auto env = envelopes(e.response->body);
+  ASSERT_EQ(env.size(), 2u);
+  const auto user = nlohmann::json::parse(env[0].second);
+  EXPECT_TRUE(is_email(user["user"]["email"].get<std::string>()));
+  EXPECT_NE(user["user"]["email"], "ann.lee@example.com");
+  EXPECT_NE(user["user"]["lastName"], "Okafor");  // by its key name: JSON is read as JSON
+  EXPECT_EQ(env[1].first, 2);
+  const auto error = nlohmann::json::parse(env[1].second);
+  EXPECT_EQ(error["error"]["code"], "not_found");
+  EXPECT_EQ(error["error"]["message"].get<std::string>().find("ann.lee@"), std::string::npos);
+}
+
+TEST(Grpc, ProtobufBodiesByFieldNumberRules) {
+  auto p = parse_policy(R"(rules:
+  - where: "protobuf:9.2"
+    action: redact
+)",
+                        "test.yaml");
+  ASSERT_TRUE(p) << p.error().message;
+  auto s = make(*p);
+  auto e = call("application/x-protobuf", user_message(), "");
+  s->scrub(e);
+  ASSERT_EQ(shape(e.request.body), shape(user_message()));
+  std::vector<Field> f, nested;
+  ASSERT_TRUE(fields(e.request.body, f));
+  ASSERT_TRUE(fields(f[5].bytes, nested));
+  EXPECT_NE(nested[1].bytes, "Leeds");  // by the rule; by content it stays
+  EXPECT_EQ(header(e.request.headers, "content-length"), std::to_string(e.request.body.size()));
+  EXPECT_EQ(s->counters().protobuf_messages, 1u);
+}
+
+// What is not a message (another codec, a body cut at --max-body) is read as bytes: its length
+// is kept, and so whatever framing it has.
+TEST(Grpc, WhatDoesNotParseIsReadAsBytesWithItsLength) {
+  auto s = make();
+  const std::string not_proto = std::string("\x07\x07", 2) + "ann.lee@example.com" + "\x06";
+  const std::string m = user_message();
+  const std::string stream = envelope(0, not_proto) + envelope(0, m);
+  // Cut inside the second message.
+  const std::string cut = stream.substr(0, stream.size() - 20);
+  auto e = call("application/grpc", cut, "");
+  e.flags |= traffic::kFlagRequestBodyTruncated;
+  e.request.body_size = stream.size();
+  s->scrub(e);
+  ASSERT_EQ(e.request.body.size(), cut.size());
+  EXPECT_EQ(e.request.body.find("ann.lee@example.com"), std::string::npos);
+  EXPECT_EQ(e.request.body.substr(0, 5), cut.substr(0, 5));
+  EXPECT_EQ(e.request.body.substr(5 + not_proto.size(), 5),
+            cut.substr(5 + not_proto.size(), 5));  // the cut message's prefix
+  EXPECT_EQ(e.request.body_size, stream.size());
+  EXPECT_EQ(s->counters().protobuf_malformed, 1u);
+  EXPECT_EQ(s->counters().grpc_malformed, 0u);  // a cut is not malformed
+  // A cut compressed message cannot be read: the body goes.
+  std::string packed;
+  ASSERT_TRUE(traffic::encode(Coding::kGzip, m, packed));
+  const std::string zipped = envelope(1, packed);
+  auto z = call("application/grpc", zipped.substr(0, zipped.size() - 4), "",
+                {{"grpc-encoding", "gzip"}});
+  z.flags |= traffic::kFlagRequestBodyTruncated;
+  s->scrub(z);
+  EXPECT_TRUE(z.request.body.empty());
+  EXPECT_EQ(s->counters().bodies_dropped, 1u);
+  // A body that is not a stream at all.
+  auto b = call("application/grpc", "ann.lee@example.com", "");
+  s->scrub(b);
+  EXPECT_EQ(b.request.body.size(), 19u);
+  EXPECT_EQ(b.request.body.find("ann.lee@example.com"), std::string::npos);
+  EXPECT_EQ(s->counters().grpc_malformed, 1u);
+}
+
+}  // namespace
+}  // namespace twin::scrubber

@@ -1,0 +1,290 @@
+// The schema-less Protocol Buffers rewriter and the gRPC envelope reader (scrubber/src/protobuf.h).
+// Messages are built by a small encoder written here from the wire format's description, and,
+// where protoc is installed (scripts/setup.sh), by protoc --encode from a schema and read back
+// by protoc --decode: an independent reader of what the rewriter wrote.
+
+#include "protobuf.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "files.h"
+#include "protobuf_wire.h"
+
+namespace twin::scrubber {
+namespace {
+
+using test::pb::fixed32;
+using test::pb::fixed64;
+using test::pb::ld;
+using test::pb::shape;
+using test::pb::tag;
+using test::pb::varint;
+using test::pb::vi;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+
+// Records every visit; replaces text by `text_map` (when it holds the value) and bytes by
+// `bytes_with` (same length, or another length to check that it is refused).
+struct Recorder : ProtobufVisitor {
+  std::vector<std::pair<std::string, std::string>> texts, bytes_seen;
+  std::vector<std::pair<std::string, std::string>> text_map;
+  std::string bytes_with;
+  bool text(std::string_view path, std::string_view value, std::string& replacement) override {
+    texts.emplace_back(path, value);
+    for (const auto& [from, to] : text_map) {
+      if (value == from) {
+        replacement = to;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool bytes(std::string_view path, std::string_view value, std::string& replacement) override {
+    bytes_seen.emplace_back(path, value);
+    if (bytes_with.empty()) return false;
+    replacement = bytes_with;
+    return true;
+  }
+};
+
+TEST(Protobuf, FieldsAreVisitedByPathAndKind) {
+  const std::string inner = ld(3, "ann.lee@example.com") + vi(4, 300) + ld(5, "");
+  const std::string binary("\x00\xff\x10\x80", 4);
+  const std::string m = ld(1, inner) + ld(2, "plain text, with a tab\tand é") + ld(4, binary) +
+                        vi(5, 1) + fixed64(6) + fixed32(7) + ld(2, "second") +
+                        ld(1, ld(3, "x@y.example"));
+  Recorder r;
+  std::string out;
+  const auto res = rewrite_protobuf(m, r, out);
+  ASSERT_TRUE(res.valid);
+  EXPECT_EQ(out, m);  // nothing replaced: the same bytes
+  EXPECT_EQ(res.replaced, 0u);
+  EXPECT_THAT(r.texts, ElementsAre(Pair("1.3", "ann.lee@example.com"),
+                                   Pair("2", "plain text, with a tab\tand é"), Pair("2", "second"),
+                                   Pair("1.3", "x@y.example")));
+  EXPECT_THAT(r.bytes_seen, ElementsAre(Pair("4", binary)));
+  EXPECT_EQ(res.fields, 8u + 3u + 1u);
+}
+
+TEST(Protobuf, ReplacementsOfAnyLengthRewriteEveryLengthAround) {
+  // Lengths that cross the one-byte varint boundary at two depths.
+  const std::string name(120, 'n');
+  const std::string m =
+      ld(1, ld(2, ld(3, "ann@example.com") + vi(4, 7)) + ld(5, name)) + vi(9, 150) + ld(6, "z");
+  Recorder r;
+  r.text_map = {{"ann@example.com", std::string(200, 'a') + "@example.com"}, {"z", ""}};
+  std::string out;
+  const auto res = rewrite_protobuf(m, r, out);
+  ASSERT_TRUE(res.valid);
+  EXPECT_EQ(res.replaced, 2u);
+  const std::string want =
+      ld(1, ld(2, ld(3, std::string(200, 'a') + "@example.com") + vi(4, 7)) + ld(5, name)) +
+      vi(9, 150) + ld(6, "");
+  EXPECT_EQ(out, want);
+  EXPECT_TRUE(is_protobuf_message(out));
+  EXPECT_EQ(shape(out), shape(m));
+}
+
+TEST(Protobuf, BytesKeepTheirLength) {
+  const std::string binary("\x01\x02\x03\xfe", 4);
+  const std::string m = ld(1, binary);
+  Recorder same;
+  same.bytes_with = std::string("\x09\x08\x07\xf0", 4);
+  std::string out;
+  ASSERT_TRUE(rewrite_protobuf(m, same, out).valid);
+  EXPECT_EQ(out, ld(1, same.bytes_with));
+  Recorder longer;
+  longer.bytes_with = "five!";
+  ASSERT_TRUE(rewrite_protobuf(m, longer, out).valid);
+  EXPECT_EQ(out, m);
+}
+
+// A nested message of one short string has a printable tag and length ('"' and ' ' for field 4
+// and 32 bytes): it is read as a message, so that the detectors never see its tag and length
+// as part of the text. Text that happens to parse as a message of numbers only ("Hi" is field
+// 9 = 105) is text.
+TEST(Protobuf, AmbiguousFieldsAreReadTheSafeWay) {
+  const std::string secret = "Zk3PqW8rTn2LbX5vYc7HdJ4sMa9GeUfR";  // 32 bytes
+  const std::string nested = ld(4, secret);
+  ASSERT_EQ(nested.substr(0, 2), "\" ");
+  Recorder r;
+  std::string out;
+  ASSERT_TRUE(rewrite_protobuf(ld(1, nested) + ld(2, "Hi"), r, out).valid);
+  EXPECT_THAT(r.texts, ElementsAre(Pair("1.4", secret), Pair("2", "Hi")));
+  EXPECT_TRUE(r.bytes_seen.empty());
+}
+
+TEST(Protobuf, WhatIsNotAMessageIsSaidSo) {
+  Recorder r;
+  std::string out;
+  for (const std::string& bad :
+       {std::string("\x08", 1),            // a tag without its varint
+        std::string("\x00\x01", 2),        // field number 0
+        tag(1, 3) + tag(1, 4),             // a group
+        tag(1, 6),                         // no wire type 6
+        tag(1, 2) + varint(10) + "short",  // a length past the end
+        tag(1, 1) + "1234567",             // a fixed64 cut short
+        std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11),  // a varint past 64 bits
+        tag(536870912, 0) + varint(1)}) {                                 // field number 2^29
+    SCOPED_TRACE(testing::PrintToString(bad));
+    EXPECT_FALSE(is_protobuf_message(bad));
+    EXPECT_FALSE(rewrite_protobuf(bad, r, out).valid);
+  }
+  EXPECT_TRUE(r.texts.empty());
+  EXPECT_TRUE(is_protobuf_message(""));
+  EXPECT_TRUE(is_protobuf_message(tag(536870911, 0) + varint(1)));
+}
+
+TEST(Protobuf, NestingPastTheLimitIsBytesNotRecursion) {
+  std::string m = ld(1, "deep@example.com");
+  for (int i = 0; i < 200; ++i) m = ld(2, m + vi(3, 1));
+  Recorder r;
+  std::string out;
+  ASSERT_TRUE(rewrite_protobuf(m, r, out).valid);
+  EXPECT_EQ(out, m);
+  EXPECT_TRUE(r.texts.empty());
+  ASSERT_EQ(r.bytes_seen.size(), 1u);  // the message at depth 64, whole
+  EXPECT_EQ(std::count(r.bytes_seen[0].first.begin(), r.bytes_seen[0].first.end(), '.'),
+            kProtobufMaxDepth - 1);
+}
+
+TEST(Protobuf, RandomBytesNeverBreakTheRewriter) {
+  std::mt19937 rng(5);
+  Recorder r;
+  r.text_map = {};
+  std::string out;
+  size_t valid = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string m(rng() % 40, '\0');
+    for (char& c : m) c = static_cast<char>(rng());
+    const auto res = rewrite_protobuf(m, r, out);
+    ASSERT_EQ(res.valid, is_protobuf_message(m));
+    if (res.valid) {
+      ++valid;
+      ASSERT_EQ(out, m);
+    }
+  }
+  EXPECT_GT(valid, 100u);
+}
+
+TEST(Envelopes, SplitAndWrite) {
+  std::string body;
+  ASSERT_TRUE(append_envelope(0, "first", body));
+  ASSERT_TRUE(append_envelope(1, "", body));
+  ASSERT_TRUE(append_envelope(0x80, "grpc-status: 0\r\n", body));
+  EXPECT_EQ(body.substr(0, 10), std::string("\x00\x00\x00\x00\x05"
+                                            "first",
+                                            10));
+  Envelopes e = split_envelopes(body);
+  ASSERT_EQ(e.items.size(), 3u);
+  EXPECT_EQ(e.items[0].flags, 0);
+  EXPECT_EQ(e.items[0].payload, "first");
+  EXPECT_EQ(e.items[1].flags, 1);
+  EXPECT_EQ(e.items[1].payload, "");
+  EXPECT_EQ(e.items[2].flags, 0x80);
+  EXPECT_TRUE(e.rest.empty());
+  // Cut inside the last message, and inside a prefix.
+  e = split_envelopes(std::string_view(body).substr(0, body.size() - 3));
+  ASSERT_EQ(e.items.size(), 2u);
+  EXPECT_EQ(e.rest.size(), 5u + 16u - 3u);
+  e = split_envelopes(std::string_view(body).substr(0, 13));
+  ASSERT_EQ(e.items.size(), 1u);
+  EXPECT_EQ(e.rest.size(), 3u);
+  // A length of 4 GiB - 1 announced by four bytes of 0xff is not there.
+  e = split_envelopes(std::string("\x00\xff\xff\xff\xff", 5) + "abc");
+  EXPECT_TRUE(e.items.empty());
+  EXPECT_EQ(e.rest.size(), 8u);
+}
+
+TEST(Envelopes, GrpcWebTextIsBase64InPaddedPieces) {
+  std::string out;
+  // "\0\0\0\0\x02hi" and "\x80\0\0\0\x00" each encoded on its own, as a server sends them.
+  ASSERT_TRUE(decode_grpc_web_text("AAAAAAJoaQ==gAAAAAA=", out));
+  EXPECT_EQ(out, std::string("\x00\x00\x00\x00\x02hi\x80\x00\x00\x00\x00", 12));
+  ASSERT_TRUE(decode_grpc_web_text("", out));
+  EXPECT_TRUE(out.empty());
+  for (const char* bad : {"AAAAAAJoaQ=", "AAAA AAA", "AA=A", "A===", "AAAAAAJoaQ-_"}) {
+    EXPECT_FALSE(decode_grpc_web_text(bad, out)) << bad;
+  }
+}
+
+// protoc writes a message from a schema; the rewriter replaces its strings with longer and
+// shorter ones; protoc reads the result with the same schema and finds every other field as
+// it was.
+TEST(Protobuf, ProtocReadsWhatTheRewriterWrote) {
+  if (std::system("command -v protoc >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "protoc is not installed (scripts/setup.sh installs protobuf-compiler)";
+  }
+  test::TempDir dir;
+  test::spit(dir.file("user.proto"), R"(syntax = "proto3";
+package t;
+message Address { string street = 1; string city = 2; }
+message User {
+  int64 id = 1;
+  string email = 2;
+  string name = 3;
+  repeated Address addresses = 4;
+  bytes avatar = 5;
+  double score = 6;
+  fixed32 flags = 7;
+  repeated int32 codes = 8;
+  map<string, string> labels = 9;
+  User manager = 10;
+}
+)");
+  test::spit(dir.file("user.txt"), R"(id: 4215
+email: "ann.lee@example.com"
+name: "Ann Lee"
+addresses { street: "12 Long Road" city: "Leeds" }
+addresses { street: "1 Short St" city: "York" }
+avatar: "\211PNG\r\n\032\n\000\000"
+score: 4.5
+flags: 7
+codes: [1, 300, 70000]
+labels { key: "tier" value: "gold" }
+manager { id: 7 email: "boss@example.com" name: "Bo" }
+)");
+  const std::string protoc = "cd " + dir.path() + " && protoc --proto_path=. ";
+  ASSERT_EQ(std::system((protoc + "--encode=t.User user.proto < user.txt > user.bin").c_str()), 0);
+  const std::string bin = test::slurp(dir.file("user.bin"));
+  Recorder r;
+  r.text_map = {{"ann.lee@example.com", "someone.else.entirely@example.org"},
+                {"Ann Lee", "Q"},
+                {"12 Long Road", std::string(150, 'R')},
+                {"boss@example.com", "b@example.com"}};
+  std::string out;
+  const auto res = rewrite_protobuf(bin, r, out);
+  ASSERT_TRUE(res.valid);
+  EXPECT_EQ(res.replaced, 4u);
+  test::spit(dir.file("out.bin"), out);
+  ASSERT_EQ(std::system((protoc + "--decode=t.User user.proto < out.bin > out.txt").c_str()), 0);
+  const std::string text = test::slurp(dir.file("out.txt"));
+  EXPECT_THAT(text, HasSubstr("email: \"someone.else.entirely@example.org\""));
+  EXPECT_THAT(text, HasSubstr("name: \"Q\""));
+  EXPECT_THAT(text, HasSubstr("street: \"" + std::string(150, 'R') + "\""));
+  EXPECT_THAT(text, HasSubstr("email: \"b@example.com\""));
+  // Every other field as protoc wrote it.
+  ASSERT_EQ(std::system((protoc + "--decode=t.User user.proto < user.bin > in.txt").c_str()), 0);
+  std::string expected = test::slurp(dir.file("in.txt"));
+  for (const auto& [from, to] : r.text_map) {
+    const size_t at = expected.find("\"" + from + "\"");
+    ASSERT_NE(at, std::string::npos) << from;
+    expected.replace(at + 1, from.size(), to);
+  }
+  EXPECT_EQ(text, expected);
+  // The strings inside the map entry and the nested messages were read by their paths.
+  EXPECT_THAT(r.texts, ::testing::Contains(Pair("9.1", "tier")));
+  EXPECT_THAT(r.texts, ::testing::Contains(Pair("10.2", "boss@example.com")));
+  EXPECT_THAT(r.texts, ::testing::Contains(Pair("4.2", "York")));
+}
+
+}  // namespace
+}  // namespace twin::scrubber
