@@ -241,6 +241,19 @@ bool append_envelope(uint8_t flags, std::string_view payload, std::string& out) 
   return true;
 }
 
+bool decode_binary_header(std::string_view value, std::string& out, bool& padded) {
+  padded = !value.empty() && value.back() == '=';
+  if (value.size() % 4 == 1) return false;
+  const size_t pad = value.find('=');  // one piece: '=' only at its end
+  if (pad != std::string_view::npos &&
+      value.find_first_not_of('=', pad) != std::string_view::npos) {
+    return false;
+  }
+  std::string whole(value);
+  if (!padded) whole.append((4 - value.size() % 4) % 4, '=');
+  return decode_grpc_web_text(whole, out);
+}
+
 bool decode_grpc_web_text(std::string_view body, std::string& out) {
   out.clear();
   if (body.size() % 4 != 0) return false;

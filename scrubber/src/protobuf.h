@@ -84,6 +84,12 @@ Envelopes split_envelopes(std::string_view body);
 /// payload is longer than 4 GiB - 1.
 bool append_envelope(uint8_t flags, std::string_view payload, std::string& out);
 
+/// gRPC's binary metadata: a header whose name ends in "-bin" holds base64 (standard alphabet,
+/// padded or not: both must be accepted) of bytes, most often a protobuf message
+/// (grpc-status-details-bin is a google.rpc.Status with its details). Decodes into `out`
+/// (cleared first) and says whether it was padded; false when it is not such base64.
+bool decode_binary_header(std::string_view value, std::string& out, bool& padded);
+
 /// gRPC-Web's text mode: the body is base64 (standard alphabet, padded), possibly several
 /// pieces one after another, each padded on its own. Decodes into `out` (cleared first);
 /// false when it is not such base64.

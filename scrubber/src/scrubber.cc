@@ -375,6 +375,7 @@ enum class HeaderClass : uint8_t {
   kUrl,            // Referer, Location, Content-Location: a URL
   kLink,           // Link (RFC 8288): <URL>; rel="next", … — each URL as a request target
   kCredential,     // a token, API key, secret or session header: the whole value
+  kBinary,         // gRPC binary metadata ("…-bin"): base64 of bytes, read decoded
 };
 
 // What the policy says about one place, computed once per distinct place and cached.
@@ -863,14 +864,15 @@ class Engine final : public Scrubber {
       return HeaderClass::kUrl;
     }
     if (lname == "link") return HeaderClass::kLink;
-    if (!policy_.builtin_rules) return HeaderClass::kPlain;
+    const bool binary = lname.size() > 4 && lname.ends_with("-bin");
+    if (!policy_.builtin_rules) return binary ? HeaderClass::kBinary : HeaderClass::kPlain;
     if (lname == "authorization" || lname == "proxy-authorization") {
       return HeaderClass::kAuthorization;
     }
     if (lname == "cookie") return HeaderClass::kCookie;
     if (lname == "set-cookie") return HeaderClass::kSetCookie;
     if (credential_header(lname)) return HeaderClass::kCredential;
-    return HeaderClass::kPlain;
+    return binary ? HeaderClass::kBinary : HeaderClass::kPlain;
   }
 
   const ActionParams& action_for(const Decision& d, Kind kind, uint16_t custom) {
@@ -2300,6 +2302,11 @@ class Engine final : public Scrubber {
           p.default_kind = Kind::kBearer;
           keep = apply_in_place(p, h.value);
           break;
+        case HeaderClass::kBinary:
+          if (d.rule >= 0 || d.allow || !scrub_binary_header(h.value, side)) {
+            keep = apply_in_place(p, h.value);
+          }
+          break;
         case HeaderClass::kPlain:
           keep = apply_in_place(p, h.value);
           break;
@@ -2310,6 +2317,31 @@ class Engine final : public Scrubber {
         headers.erase(headers.begin() + long(i));
       }
     }
+  }
+
+  // gRPC binary metadata (grpc-status-details-bin: a google.rpc.Status whose details say which
+  // field of the request was wrong, and how): decoded, read as a protobuf message under the
+  // header's name (protobuf:grpc-status-details-bin.2), or as bytes, and encoded again with
+  // its padding or without. False when the value is not base64: it is read as any value is.
+  bool scrub_binary_header(std::string& value, Side side) {
+    std::string bytes;
+    bool padded = false;
+    if (!decode_binary_header(value, bytes, padded)) return false;
+    const std::string name = lname_;  // (lname_ is the header loop's)
+    ProtobufScrub v(*this, side, name);
+    std::string out;
+    const ProtobufRewriteResult r = rewrite_protobuf(bytes, v, out);
+    if (r.valid) {
+      ++counters_.protobuf_messages;
+      if (r.replaced == 0 || out == bytes) return true;
+    } else {
+      ++counters_.protobuf_malformed;
+      out = bytes;
+      if (!scrub_text(out, side, true)) return true;
+    }
+    value.clear();
+    encode_base64(out, Base64Style{false, padded}, value);
+    return true;
   }
 
   bool scrub_authorization(std::string& value, Side side) {
@@ -2938,15 +2970,17 @@ class Engine final : public Scrubber {
 
   class ProtobufScrub final : public ProtobufVisitor {
    public:
-    ProtobufScrub(Engine& e, Side side) : e_(e), side_(side) {}
+    // `prefix`: the name the message's field paths are under (a binary header's), or none.
+    ProtobufScrub(Engine& e, Side side, std::string_view prefix = {})
+        : e_(e), side_(side), prefix_(prefix) {}
     bool text(std::string_view path, std::string_view value, std::string& replacement) override {
-      Place p{side_, Location::kProtobuf, path};
+      Place p{side_, Location::kProtobuf, full(path)};
       const Change c = e_.scrub_value(p, value, replacement);
       if (c == Change::kDrop) replacement.clear();  // the field stays, empty
       return c != Change::kUnchanged;
     }
     bool bytes(std::string_view path, std::string_view value, std::string& replacement) override {
-      Place p{side_, Location::kProtobuf, path};
+      Place p{side_, Location::kProtobuf, full(path)};
       p.binary = true;
       const Change c = e_.scrub_value(p, value, replacement);
       if (c == Change::kDrop) replacement.assign(value.size(), '\0');
@@ -2954,8 +2988,17 @@ class Engine final : public Scrubber {
     }
 
    private:
+    std::string_view full(std::string_view path) {
+      if (prefix_.empty()) return path;
+      buf_.assign(prefix_);
+      buf_ += '.';
+      buf_ += path;
+      return buf_;
+    }
     Engine& e_;
     Side side_;
+    std::string_view prefix_;
+    std::string buf_;
   };
 
   bool scrub_text(std::string& text, Side side, bool binary, Location location = Location::kText,

@@ -273,5 +273,48 @@ TEST(Grpc, WhatDoesNotParseIsReadAsBytesWithItsLength) {
   EXPECT_EQ(s->counters().grpc_malformed, 1u);
 }
 
+// grpc-status-details-bin: a google.rpc.Status whose BadRequest detail names the field and
+// quotes the value; base64 without padding, as gRPC sends it.
+TEST(Grpc, BinaryMetadataIsReadDecoded) {
+  auto s = make();
+  const std::string type_url = "type.googleapis.com/google.rpc.BadRequest";
+  const std::string bad_request =
+      ld(1, ld(1, "email") + ld(2, "ann.lee@example.com is taken by another account"));
+  const std::string status = vi(1, 6) + ld(2, "already exists: ann.lee@example.com") +
+                             ld(3, ld(1, type_url) + ld(2, bad_request));
+  std::string value;
+  encode_base64(status, Base64Style{false, false}, value);
+  ASSERT_NE(value.back(), '=');
+  auto e = call("application/grpc", "", "");
+  e.response->headers.push_back({"grpc-status", "6"});
+  e.response->headers.push_back({"grpc-status-details-bin", value});
+  e.response->headers.push_back({"x-trace-bin", "AAEC"});  // bytes, not a message
+  s->scrub(e);
+  const std::string now = header(e.response->headers, "grpc-status-details-bin");
+  ASSERT_NE(now, value);
+  EXPECT_NE(now.back(), '=');  // still without padding
+  std::string bytes;
+  bool padded = true;
+  ASSERT_TRUE(decode_binary_header(now, bytes, padded));
+  EXPECT_FALSE(padded);
+  ASSERT_EQ(shape(bytes), shape(status));
+  EXPECT_EQ(bytes.find("ann.lee@example.com"), std::string::npos);
+  std::vector<Field> f, any, detail, violation;
+  ASSERT_TRUE(fields(bytes, f));
+  EXPECT_EQ(f[0].value, 6u);
+  ASSERT_TRUE(fields(f[2].bytes, any));
+  EXPECT_EQ(any[0].bytes, type_url);
+  ASSERT_TRUE(fields(any[1].bytes, detail));
+  ASSERT_TRUE(fields(detail[0].bytes, violation));
+  EXPECT_EQ(violation[0].bytes, "email");
+  EXPECT_EQ(violation[1].bytes.substr(violation[1].bytes.size() - 28),
+            " is taken by another account");
+  EXPECT_EQ(header(e.response->headers, "x-trace-bin"), "AAEC");
+  EXPECT_EQ(header(e.response->headers, "grpc-status"), "6");
+  const auto report = s->report().to_json().dump();
+  EXPECT_NE(report.find("response.protobuf:grpc-status-details-bin.3.2.1.2"), std::string::npos)
+      << report.substr(0, 2000);
+}
+
 }  // namespace
 }  // namespace twin::scrubber

@@ -216,6 +216,23 @@ TEST(Envelopes, GrpcWebTextIsBase64InPaddedPieces) {
   }
 }
 
+TEST(Envelopes, BinaryHeadersArePaddedOrNot) {
+  std::string out;
+  bool padded = false;
+  ASSERT_TRUE(decode_binary_header("CAYSAmhp", out, padded));  // 6 bytes: no padding needed
+  EXPECT_EQ(out, vi(1, 6) + ld(2, "hi"));
+  EXPECT_FALSE(padded);
+  ASSERT_TRUE(decode_binary_header("CAYSAWg", out, padded));
+  EXPECT_EQ(out, vi(1, 6) + ld(2, "h"));
+  EXPECT_FALSE(padded);
+  ASSERT_TRUE(decode_binary_header("CAYSAWg=", out, padded));
+  EXPECT_EQ(out, vi(1, 6) + ld(2, "h"));
+  EXPECT_TRUE(padded);
+  for (const char* bad : {"CAYSA", "CA==CA==", "CAY SAWg", "CAYSAWg-"}) {
+    EXPECT_FALSE(decode_binary_header(bad, out, padded)) << bad;
+  }
+}
+
 // protoc writes a message from a schema; the rewriter replaces its strings with longer and
 // shorter ones; protoc reads the result with the same schema and finds every other field as
 // it was.
