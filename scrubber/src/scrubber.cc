@@ -2436,6 +2436,14 @@ class Engine final : public Scrubber {
     kBinary
   };
 
+  // "grpc+proto" of "application/grpc+proto; charset=…": the subtype of an application/ type
+  // (without its parameters and white space), or "".
+  static std::string_view application_subtype(std::string_view ct) {
+    const std::string_view type = trim(ct.substr(0, ct.find(';')));
+    if (type.size() <= 12 || !istarts_with(type, "application/")) return {};
+    return type.substr(12);
+  }
+
   static BodyType body_type(std::string_view ct, std::string_view body) {
     if (ct.empty()) {
       size_t i = 0;
@@ -2452,16 +2460,18 @@ class Engine final : public Scrubber {
           });
       return printable ? BodyType::kText : BodyType::kBinary;
     }
-    {
-      // (before JSON: application/grpc+json and application/connect+json are framed)
-      std::string_view type = trim(ct.substr(0, ct.find(';')));
-      if (istarts_with(type, "application/grpc") || istarts_with(type, "application/connect+")) {
+    if (const std::string_view sub = application_subtype(ct); !sub.empty()) {
+      // (before JSON: application/grpc+json and application/connect+json are framed; the
+      // first letter tells most types apart at once)
+      const char c = lower(sub[0]);
+      if ((c == 'g' && istarts_with(sub, "grpc")) || (c == 'c' && istarts_with(sub, "connect+"))) {
         return BodyType::kGrpc;
       }
-      for (std::string_view proto :
-           {"application/x-protobuf", "application/protobuf", "application/vnd.google.protobuf",
-            "application/x-google-protobuf", "application/proto"}) {
-        if (iequals(type, proto)) return BodyType::kProtobuf;
+      if (c == 'x' || c == 'p' || c == 'v') {
+        for (std::string_view proto :
+             {"x-protobuf", "protobuf", "vnd.google.protobuf", "x-google-protobuf", "proto"}) {
+          if (iequals(sub, proto)) return BodyType::kProtobuf;
+        }
       }
     }
     if (icontains(ct, "json")) return BodyType::kJson;
@@ -2514,8 +2524,12 @@ class Engine final : public Scrubber {
       has_ce = value("content-encoding", ce);
       value("content-type", ct);
       has_te = value("transfer-encoding", te);
-      if (!value("grpc-encoding", message_coding)) {
-        value("connect-content-encoding", message_coding);
+      message_coding.clear();
+      if (const std::string_view sub = application_subtype(ct);
+          !sub.empty() && (lower(sub[0]) == 'g' || lower(sub[0]) == 'c')) {
+        if (!value("grpc-encoding", message_coding)) {
+          value("connect-content-encoding", message_coding);
+        }
       }
     }
   };
@@ -2874,9 +2888,9 @@ class Engine final : public Scrubber {
   // that cannot be decoded (an unknown coding, corrupt, over max_decoded_body, cut at
   // --max-body) cannot be scrubbed: the body goes, as one in an unknown Content-Encoding does.
   bool scrub_grpc(std::string_view ct, std::string& body, Side side, bool truncated) {
-    const std::string_view type = trim(ct.substr(0, ct.find(';')));
-    const bool web_text = icontains(type, "grpc-web-text");
-    const bool connect = istarts_with(type, "application/connect+");
+    const std::string_view type = application_subtype(ct);
+    const bool web_text = istarts_with(type, "grpc-web-text");
+    const bool connect = istarts_with(type, "connect+");
     const bool json_messages = type.size() >= 5 && iequals(type.substr(type.size() - 5), "+json");
     auto drop = [&] {
       body.clear();
