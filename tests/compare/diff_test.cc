@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
-#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -220,7 +219,7 @@ TEST(ResponseDiffer, ConcatenatedGzipMembersAreDecoded) {
 TEST(ResponseDiffer, BrotliZstdAndStackedCodingsAreDecoded) {
   const std::string body = R"({"a":1,"items":[1,2,3],"s":")" + std::string(2000, 'x') + "\"}";
   const std::string changed = R"({"a":2,"items":[1,2,3],"s":")" + std::string(2000, 'x') + "\"}";
-  auto encoded = [](std::string_view in, std::initializer_list<traffic::Coding> codings) {
+  auto encoded = [](std::string_view in, const std::vector<traffic::Coding>& codings) {
     std::string out(in);
     for (const traffic::Coding c : codings) {
       std::string next;
@@ -232,7 +231,7 @@ TEST(ResponseDiffer, BrotliZstdAndStackedCodingsAreDecoded) {
   const traffic::Response plain = json(body);
   const traffic::Response gz = response(compress(body, 15 + 16), {{"Content-Encoding", "gzip"}});
   for (const auto& [name, codings] :
-       std::vector<std::pair<std::string, std::initializer_list<traffic::Coding>>>{
+       std::vector<std::pair<std::string, std::vector<traffic::Coding>>>{
            {"br", {traffic::Coding::kBrotli}},
            {"zstd", {traffic::Coding::kZstd}},
            {"gzip, br", {traffic::Coding::kGzip, traffic::Coding::kBrotli}},
