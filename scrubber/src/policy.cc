@@ -3,12 +3,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 
 #include "default_policy.h"  // generated: kDefaultPolicyYaml
+#include "protobuf.h"
 
 namespace twin::scrubber {
 namespace {
@@ -183,7 +185,7 @@ Policy parse_root(const YAML::Node& root, const std::string& source) {
   check_keys(root,
              {"version", "detectors", "secret", "kinds", "rules", "custom", "allow", "addresses",
               "builtin_rules", "key_names", "token_filenames", "max_decoded_body", "memory",
-              "token_scheme"},
+              "token_scheme", "protobuf_descriptors"},
              "the policy");
   if (auto n = root["version"]) {
     if (number<int>(n, "version", 1, 1000) != 1) fail_at(n, "only policy version 1 is known");
@@ -280,6 +282,25 @@ Policy parse_root(const YAML::Node& root, const std::string& source) {
     policy.max_decoded_body = number<size_t>(n, "max_decoded_body", 1024, size_t{1} << 34);
   }
   if (auto n = root["token_scheme"]) policy.token_scheme = number<int>(n, "token_scheme", 1, 3);
+  if (auto n = root["protobuf_descriptors"]) {
+    if (!n.IsSequence()) fail_at(n, "protobuf_descriptors must be a list of files");
+    // Relative to the policy file's directory (a policy given as text: the working directory).
+    std::filesystem::path dir;
+    if (source.find('/') != std::string::npos) dir = std::filesystem::path(source).parent_path();
+    ProtobufSchema schema;
+    for (const auto& item : n) {
+      if (!item.IsScalar() || item.Scalar().empty()) fail_at(item, "a descriptor file's name");
+      const std::filesystem::path file = dir / item.Scalar();
+      std::ifstream in(file, std::ios::binary);
+      if (!in) fail_at(item, file.string() + ": cannot open the descriptor set");
+      std::ostringstream bytes;
+      bytes << in.rdbuf();
+      if (in.bad()) fail_at(item, file.string() + ": cannot read the descriptor set");
+      std::string error;
+      if (!schema.add(bytes.str(), error)) fail_at(item, file.string() + ": " + error);
+      policy.protobuf_descriptors.emplace_back(file.string(), bytes.str());
+    }
+  }
   if (auto n = root["memory"]) {
     if (!n.IsMap()) fail_at(n, "memory must be a map");
     check_keys(n, {"values", "min_length"}, "memory");

@@ -1,7 +1,9 @@
 #include "protobuf.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <tuple>
 
 namespace twin::scrubber {
 namespace {
@@ -133,13 +135,14 @@ bool is_text(std::string_view s) {
 
 class Rewriter {
  public:
-  explicit Rewriter(ProtobufVisitor& v) : v_(v) {}
+  Rewriter(ProtobufVisitor& v, const ProtobufSchema* schema) : v_(v), schema_(schema) {}
   size_t fields = 0;
   size_t replaced = 0;
 
   // Appends the rewrite of the message `in` (which parses) to `out`; true when a field of it
-  // (at any depth) was replaced.
-  bool message(std::string_view in, int depth, std::string& out) {
+  // (at any depth) was replaced. `type`: what the schema says it is, or nullptr.
+  bool message(std::string_view in, int depth, std::string& out,
+               const ProtobufSchema::MessageType* type) {
     size_t at = 0;
     size_t copied = 0;  // `in` is copied up to here
     bool changed = false;
@@ -148,25 +151,24 @@ class Rewriter {
     while (at < in.size() && next_field(in, at, f)) {
       ++fields;
       if (f.wire != 2 || f.value_at == f.end) continue;
+      const ProtobufSchema::FieldType* named = type ? type->field(f.number) : nullptr;
+      if (named && named->type != ProtobufSchema::kString &&
+          named->type != ProtobufSchema::kMessage && named->type != ProtobufSchema::kBytes) {
+        continue;  // packed numbers
+      }
       const std::string_view content = in.substr(f.value_at, f.end - f.value_at);
       const size_t mark = path_.size();
       if (!path_.empty()) path_ += '.';
-      char digits[16];
-      const auto r = std::to_chars(digits, digits + sizeof(digits), f.number);
-      path_.append(digits, r.ptr);
-      replacement.clear();
-      bool replace = false;
-      const bool text = is_text(content);
-      const Probe nested = depth + 1 < kProtobufMaxDepth ? probe(content) : Probe{};
-      if (nested.valid && (nested.length_delimited || !text)) {
-        replace = message(content, depth + 1, replacement);
-      } else if (text) {
-        replace = v_.text(path_, content, replacement);
-        replaced += replace;
+      if (named) {
+        path_ += named->name;
+        if (named->repeated) path_ += "[]";
       } else {
-        replace = v_.bytes(path_, content, replacement) && replacement.size() == content.size();
-        replaced += replace;
+        char digits[16];
+        const auto r = std::to_chars(digits, digits + sizeof(digits), f.number);
+        path_.append(digits, r.ptr);
       }
+      replacement.clear();
+      const bool replace = field(content, depth, named, replacement);
       path_.resize(mark);
       if (!replace) continue;
       out.append(in.substr(copied, f.length_at - copied));  // up to and with the tag
@@ -180,9 +182,118 @@ class Rewriter {
   }
 
  private:
+  // One length-delimited field's bytes, by what the schema says of it or by what they are.
+  bool field(std::string_view content, int depth, const ProtobufSchema::FieldType* named,
+             std::string& replacement) {
+    const bool deeper = depth + 1 < kProtobufMaxDepth;
+    if (named && named->type == ProtobufSchema::kMessage) {
+      if (deeper && probe(content).valid) {
+        return message(
+            content, depth + 1, replacement,
+            named->message >= 0 ? &schema_->messages()[size_t(named->message)] : nullptr);
+      }
+      return bytes(content, replacement);
+    }
+    const bool text = is_text(content);
+    if (named && named->type == ProtobufSchema::kString) {
+      return text ? this->text(content, replacement) : bytes(content, replacement);
+    }
+    const Probe nested = deeper ? probe(content) : Probe{};
+    if (nested.valid && (nested.length_delimited || !text)) {
+      return message(content, depth + 1, replacement, nullptr);
+    }
+    return text ? this->text(content, replacement) : bytes(content, replacement);
+  }
+  bool text(std::string_view content, std::string& replacement) {
+    const bool r = v_.text(path_, content, replacement);
+    replaced += r;
+    return r;
+  }
+  bool bytes(std::string_view content, std::string& replacement) {
+    const bool r = v_.bytes(path_, content, replacement) && replacement.size() == content.size();
+    replaced += r;
+    return r;
+  }
+
   ProtobufVisitor& v_;
+  const ProtobufSchema* schema_;
   std::string path_;
 };
+
+// Calls fn(field) for each field of `in`; false when `in` does not parse.
+template <typename Fn>
+bool each_field(std::string_view in, Fn&& fn) {
+  size_t at = 0;
+  Field f;
+  while (at < in.size()) {
+    if (!next_field(in, at, f)) return false;
+    uint64_t value = 0;
+    if (f.wire == 0) {
+      size_t v = f.length_at;
+      read_varint(in, v, value);
+    }
+    fn(f, value, f.wire == 2 ? in.substr(f.value_at, f.end - f.value_at) : std::string_view());
+  }
+  return true;
+}
+
+struct RawField {
+  uint32_t number = 0;
+  ProtobufSchema::FieldType type;
+  std::string type_name;  // a message field's, as written (".shop.v1.Address")
+};
+struct RawMessage {
+  std::string full_name;
+  std::vector<RawField> fields;
+};
+
+// A DescriptorProto (and the ones nested in it) in `scope`.
+bool read_message(std::string_view d, const std::string& scope, int depth,
+                  std::vector<RawMessage>& out, std::string& error) {
+  if (depth > 32) {
+    error = "messages nested more than 32 deep";
+    return false;
+  }
+  RawMessage m;
+  std::vector<std::string_view> fields, nested;
+  std::string name;
+  if (!each_field(d, [&](const Field& f, uint64_t, std::string_view bytes) {
+        if (f.wire != 2) return;
+        if (f.number == 1) name.assign(bytes);
+        if (f.number == 2) fields.push_back(bytes);
+        if (f.number == 3) nested.push_back(bytes);
+      })) {
+    error = "a message descriptor does not parse";
+    return false;
+  }
+  m.full_name = scope.empty() ? name : scope + "." + name;
+  for (std::string_view fd : fields) {
+    RawField rf;
+    bool has_number = false;
+    if (!each_field(fd,
+                    [&](const Field& f, uint64_t value, std::string_view bytes) {
+                      if (f.number == 1 && f.wire == 2) rf.type.name.assign(bytes);
+                      if (f.number == 3 && f.wire == 0) {
+                        rf.number = static_cast<uint32_t>(value);
+                        has_number = true;
+                      }
+                      if (f.number == 4 && f.wire == 0) rf.type.repeated = value == 3;
+                      if (f.number == 5 && f.wire == 0) rf.type.type = static_cast<uint8_t>(value);
+                      if (f.number == 6 && f.wire == 2) rf.type_name.assign(bytes);
+                    }) ||
+        !has_number || rf.type.name.empty()) {
+      error = "a field of " + m.full_name + " does not parse";
+      return false;
+    }
+    m.fields.push_back(std::move(rf));
+  }
+  const std::string full = m.full_name;
+  out.push_back(std::move(m));
+  for (std::string_view n : nested) {
+    if (!read_message(n, full, depth + 1, out, error)) return false;
+  }
+  return true;
+}
 
 constexpr std::array<int8_t, 256> kBase64Value = [] {
   std::array<int8_t, 256> t{};
@@ -200,12 +311,13 @@ constexpr std::array<int8_t, 256> kBase64Value = [] {
 }  // namespace
 
 ProtobufRewriteResult rewrite_protobuf(std::string_view in, ProtobufVisitor& visitor,
-                                       std::string& out) {
+                                       std::string& out, const ProtobufSchema* schema,
+                                       const ProtobufSchema::MessageType* type) {
   out.clear();
   ProtobufRewriteResult result;
   if (!probe(in).valid) return result;
-  Rewriter w(visitor);
-  w.message(in, 0, out);
+  Rewriter w(visitor, schema);
+  w.message(in, 0, out, schema ? type : nullptr);
   result.valid = true;
   result.fields = w.fields;
   result.replaced = w.replaced;
@@ -279,6 +391,131 @@ bool decode_grpc_web_text(std::string_view body, std::string& out) {
     if (pad < 1) out += static_cast<char>(bits & 0xff);
   }
   return true;
+}
+
+// ---- schema
+
+const ProtobufSchema::FieldType* ProtobufSchema::MessageType::field(uint32_t number) const {
+  auto it = std::lower_bound(fields.begin(), fields.end(), number,
+                             [](const auto& f, uint32_t n) { return f.first < n; });
+  return it != fields.end() && it->first == number ? &it->second : nullptr;
+}
+
+bool ProtobufSchema::add(std::string_view descriptor_set, std::string& error) {
+  std::vector<std::string_view> files;
+  if (!each_field(descriptor_set, [&](const Field& f, uint64_t, std::string_view bytes) {
+        if (f.number == 1 && f.wire == 2) files.push_back(bytes);
+      })) {
+    error = "not a FileDescriptorSet (protoc --descriptor_set_out): it does not parse";
+    return false;
+  }
+  if (files.empty()) {
+    error = "not a FileDescriptorSet (protoc --descriptor_set_out): no file in it";
+    return false;
+  }
+  std::vector<RawMessage> raw;
+  // (full method path, input type name, output type name)
+  std::vector<std::tuple<std::string, std::string, std::string>> methods;
+  for (std::string_view file : files) {
+    std::string package;
+    std::vector<std::string_view> message_types, services;
+    if (!each_field(file, [&](const Field& f, uint64_t, std::string_view bytes) {
+          if (f.wire != 2) return;
+          if (f.number == 2) package.assign(bytes);
+          if (f.number == 4) message_types.push_back(bytes);
+          if (f.number == 6) services.push_back(bytes);
+        })) {
+      error = "a file descriptor does not parse";
+      return false;
+    }
+    for (std::string_view m : message_types) {
+      if (!read_message(m, package, 0, raw, error)) return false;
+    }
+    for (std::string_view service : services) {
+      std::string name;
+      std::vector<std::string_view> ms;
+      if (!each_field(service, [&](const Field& f, uint64_t, std::string_view bytes) {
+            if (f.wire != 2) return;
+            if (f.number == 1) name.assign(bytes);
+            if (f.number == 2) ms.push_back(bytes);
+          })) {
+        error = "a service descriptor does not parse";
+        return false;
+      }
+      for (std::string_view md : ms) {
+        std::string method, in, out;
+        if (!each_field(md, [&](const Field& f, uint64_t, std::string_view bytes) {
+              if (f.wire != 2) return;
+              if (f.number == 1) method.assign(bytes);
+              if (f.number == 2) in.assign(bytes);
+              if (f.number == 3) out.assign(bytes);
+            })) {
+          error = "a method descriptor of " + name + " does not parse";
+          return false;
+        }
+        methods.emplace_back((package.empty() ? "" : package + ".") + name + "/" + method, in, out);
+      }
+    }
+  }
+  // Add, then resolve every message field's type by name, over everything added so far.
+  const size_t first = messages_.size();
+  for (RawMessage& m : raw) {
+    MessageType t;
+    t.full_name = std::move(m.full_name);
+    for (RawField& f : m.fields) {
+      f.type.message = -1;
+      t.fields.emplace_back(f.number, std::move(f.type));
+    }
+    std::stable_sort(t.fields.begin(), t.fields.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    messages_.push_back(std::move(t));
+  }
+  for (size_t i = first; i < messages_.size(); ++i) {
+    by_name_.emplace_back(messages_[i].full_name, static_cast<int>(i));
+  }
+  std::sort(by_name_.begin(), by_name_.end());
+  pending_.reserve(pending_.size() + raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    for (const RawField& f : raw[i].fields) {
+      if (!f.type_name.empty()) pending_.emplace_back(first + i, f.number, f.type_name);
+    }
+  }
+  for (const auto& [index, number, name] : pending_) {
+    auto& fields = messages_[index].fields;
+    for (auto& [n, field] : fields) {
+      if (n != number || field.type != kMessage) continue;
+      const MessageType* m = message(name);
+      field.message = m ? static_cast<int>(m - messages_.data()) : -1;
+    }
+  }
+  for (auto& [path, in, out] : methods) {
+    const MessageType* a = message(in);
+    const MessageType* b = message(out);
+    methods_.emplace_back(std::move(path),
+                          std::pair{a ? static_cast<int>(a - messages_.data()) : -1,
+                                    b ? static_cast<int>(b - messages_.data()) : -1});
+  }
+  std::sort(methods_.begin(), methods_.end());
+  return true;
+}
+
+const ProtobufSchema::MessageType* ProtobufSchema::message(std::string_view full_name) const {
+  if (!full_name.empty() && full_name[0] == '.') full_name.remove_prefix(1);
+  auto it = std::lower_bound(by_name_.begin(), by_name_.end(), full_name,
+                             [](const auto& e, std::string_view n) { return e.first < n; });
+  return it != by_name_.end() && it->first == full_name ? &messages_[size_t(it->second)] : nullptr;
+}
+
+std::pair<const ProtobufSchema::MessageType*, const ProtobufSchema::MessageType*>
+ProtobufSchema::method(std::string_view path) const {
+  path = path.substr(0, path.find('?'));
+  if (path.empty() || path[0] != '/') return {nullptr, nullptr};
+  path.remove_prefix(1);
+  auto it = std::lower_bound(methods_.begin(), methods_.end(), path,
+                             [](const auto& e, std::string_view n) { return e.first < n; });
+  if (it == methods_.end() || it->first != path) return {nullptr, nullptr};
+  auto at = [&](int i) { return i >= 0 ? &messages_[size_t(i)] : nullptr; };
+  return {at(it->second.first), at(it->second.second)};
 }
 
 }  // namespace twin::scrubber

@@ -29,9 +29,55 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace twin::scrubber {
+
+/// What a schema says of the messages of a service: read from a FileDescriptorSet, which
+/// `protoc --descriptor_set_out=FILE --include_imports` writes (descriptor.proto's
+/// FileDescriptorSet, FileDescriptorProto, DescriptorProto, FieldDescriptorProto,
+/// ServiceDescriptorProto, MethodDescriptorProto: the fields read are those, by number).
+/// With it a message's fields are named (user.addresses[].street), so key names and rules by
+/// name reach them, and a string is known from a nested message without a guess.
+class ProtobufSchema {
+ public:
+  struct FieldType {
+    std::string name;
+    uint8_t type = 0;  // FieldDescriptorProto.Type: 9 string, 11 message, 12 bytes, …
+    bool repeated = false;
+    int message = -1;  // a message field's type: an index into messages()
+  };
+  struct MessageType {
+    std::string full_name;                               // "shop.v1.User"
+    std::vector<std::pair<uint32_t, FieldType>> fields;  // sorted by number
+    const FieldType* field(uint32_t number) const;
+  };
+  static constexpr uint8_t kString = 9;
+  static constexpr uint8_t kMessage = 11;
+  static constexpr uint8_t kBytes = 12;
+
+  /// Adds the messages and services of a FileDescriptorSet. On failure (not a descriptor set,
+  /// a field of a type it does not define) the message says what and where, and nothing of
+  /// this set was added.
+  bool add(std::string_view descriptor_set, std::string& error);
+  /// The message called `full_name` ("shop.v1.User", or ".shop.v1.User"), or nullptr.
+  const MessageType* message(std::string_view full_name) const;
+  /// The input and output messages of the method a gRPC or Connect request path names
+  /// ("/shop.v1.Users/Get", a query after it ignored); nullptr for a method not in the schema.
+  std::pair<const MessageType*, const MessageType*> method(std::string_view path) const;
+  const std::vector<MessageType>& messages() const { return messages_; }
+  bool empty() const { return messages_.empty(); }
+
+ private:
+  std::vector<MessageType> messages_;
+  std::vector<std::pair<std::string, int>> by_name_;  // sorted: full name, index
+  // "shop.v1.Users/Get" → input, output message indexes (sorted by path)
+  std::vector<std::pair<std::string, std::pair<int, int>>> methods_;
+  // message fields to resolve again when more messages come: (message, number, type name)
+  std::vector<std::tuple<size_t, uint32_t, std::string>> pending_;
+};
 
 class ProtobufVisitor {
  public:
@@ -58,8 +104,13 @@ inline constexpr int kProtobufMaxDepth = 64;
 /// for the length-delimited fields the visitor replaced, with their lengths (and those of the
 /// messages around them) written again. When !valid, nothing was visited and `out` is
 /// unspecified. A message with no replaced field comes out byte for byte.
+/// With `type` (and the schema it belongs to), fields the type names are visited under their
+/// names (a repeated field's with "[]": "addresses[].street") and read as the schema says: a
+/// string as text, a message as that message; numbers stay numbers. Fields it does not name
+/// are read as without a schema, under their numbers.
 ProtobufRewriteResult rewrite_protobuf(std::string_view in, ProtobufVisitor& visitor,
-                                       std::string& out);
+                                       std::string& out, const ProtobufSchema* schema = nullptr,
+                                       const ProtobufSchema::MessageType* type = nullptr);
 
 /// Whether `in` parses whole as a message (an empty one does).
 bool is_protobuf_message(std::string_view in);

@@ -543,6 +543,10 @@ class Engine final : public Scrubber {
     for (const auto& r : policy_.rules) {
       if (!r.action.entity.empty()) uses_entities_ = true;
     }
+    for (const auto& [file, bytes] : policy_.protobuf_descriptors) {
+      std::string error;
+      schema_.add(bytes, error);  // (parse_policy read it once already)
+    }
     scan_everything_ = !policy_.detectors.custom.empty();
     min_scan_length_ = std::min<size_t>(policy_.detectors.secret_min_length, 20);
     if (master_) {
@@ -572,6 +576,11 @@ class Engine final : public Scrubber {
     changed_ = false;
     if (uses_entities_) collect_entities(ex);
     url_person_ = url_names_person(ex.request.target);
+    // The messages a gRPC or Connect method's path names, read before the target is scrubbed.
+    rpc_types_ =
+        schema_.empty()
+            ? std::pair<const ProtobufSchema::MessageType*, const ProtobufSchema::MessageType*>{}
+            : schema_.method(ex.request.target);
 
     // A body is read as its headers say before they are scrubbed (a policy may scrub or drop
     // a Content-Type, and a scrubbed header must not change what in the body is scrubbed or
@@ -744,7 +753,8 @@ class Engine final : public Scrubber {
         if (parent.empty() && url_person_) parent = "user";
         d.key_kind = detectors_->classify_key(key, parent);
         d.person_value = d.key_kind == Kind::kNone && detectors_->person_key(key);
-      } else if (p.location == Location::kXml || p.location == Location::kYaml) {
+      } else if (p.location == Location::kXml || p.location == Location::kYaml ||
+                 p.location == Location::kProtobuf) {
         // An element's (or attribute's) name and its parent element's, or a YAML key and the
         // one above it, as JSON keys are read.
         auto [key, parent] = last_keys(raw);
@@ -2880,6 +2890,13 @@ class Engine final : public Scrubber {
 
   // The coding of compressed messages of the body being scrubbed (BodyHeaders).
   std::string_view message_coding_;
+  // The policy's Protocol Buffers schemas, and the request's and response's message types of
+  // the exchange being scrubbed (by its method's path), or nullptr.
+  ProtobufSchema schema_;
+  std::pair<const ProtobufSchema::MessageType*, const ProtobufSchema::MessageType*> rpc_types_{};
+  const ProtobufSchema::MessageType* rpc_type(Side side) const {
+    return side == Side::kRequest ? rpc_types_.first : rpc_types_.second;
+  }
 
   // A gRPC, gRPC-Web or Connect stream: each message on its own, decoded when it is
   // compressed and encoded again when something in it changed, its length prefix written
@@ -2971,7 +2988,7 @@ class Engine final : public Scrubber {
   bool scrub_protobuf(std::string& message, Side side) {
     ProtobufScrub v(*this, side);
     std::string out;
-    const ProtobufRewriteResult r = rewrite_protobuf(message, v, out);
+    const ProtobufRewriteResult r = rewrite_protobuf(message, v, out, &schema_, rpc_type(side));
     if (!r.valid) {
       ++counters_.protobuf_malformed;
       return scrub_text(message, side, true);

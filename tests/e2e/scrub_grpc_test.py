@@ -40,19 +40,26 @@ message User {
   string phone = 10;
   string card = 11;
   string api_key = 12;
+  string full_name = 13;
+  string birth_date = 14;
 }
 message GetUserRequest { string email = 1; }
+service Users { rpc Get(GetUserRequest) returns (User); }
 """
 
 USERS = [
     dict(id=4215, email="ann.lee@example.com", display="Marguerite", phone="+14155552671",
-         card="4111111111111111", api_key="sk_live_4eC39HqLyjWDarjtT1zdp7dc", city="Leeds"),
+         card="4111111111111111", api_key="sk_live_4eC39HqLyjWDarjtT1zdp7dc", city="Leeds",
+         full_name="Ann Lee", birth_date="1984-03-07"),
     dict(id=77, email="bo.chen@mail.example", display="Bo", phone="+442071398400",
-         card="5500005555555559", api_key="sk_live_9Cryn687neLfjVHq8xiM0OGr", city="York"),
+         card="5500005555555559", api_key="sk_live_9Cryn687neLfjVHq8xiM0OGr", city="York",
+         full_name="Bo Chen", birth_date="1990-11-30"),
 ]
 PERSONAL = ["ann.lee@example.com", "bo.chen@mail.example", "+14155552671", "+442071398400",
             "4111111111111111", "5500005555555559", "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
             "sk_live_9Cryn687neLfjVHq8xiM0OGr", "Marguerite"]
+# Known for what they are only by their field's name: scrubbed when the policy gives the schema.
+BY_NAME = ["Ann Lee", "Bo Chen", "1984-03-07", "1990-11-30", "12 Long Road", "Leeds", "York"]
 
 
 def user_text(u):
@@ -68,6 +75,8 @@ labels {{ key: "tier" value: "gold" }}
 phone: "{u['phone']}"
 card: "{u['card']}"
 api_key: "{u['api_key']}"
+full_name: "{u['full_name']}"
+birth_date: "{u['birth_date']}"
 """
 
 
@@ -127,6 +136,12 @@ class ScrubGrpc(unittest.TestCase):
                 "request": req, "response": resp}
 
     def test_messages_parse_after_the_scrub_and_hold_no_personal_data(self):
+        self.run_scrub(schema=False)
+
+    def test_with_the_schema_fields_are_read_by_name(self):
+        self.run_scrub(schema=True)
+
+    def run_scrub(self, schema):
         if shutil.which("protoc") is None:
             raise unittest.SkipTest("protoc is not installed (scripts/setup.sh)")
         users = [self.protoc("encode", "shop.v1.User", user_text(u).encode()) for u in USERS]
@@ -159,12 +174,21 @@ class ScrubGrpc(unittest.TestCase):
             f.write("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n")
         out = os.path.join(self.dir, "out.jsonl")
         report = os.path.join(self.dir, "report.json")
-        r = subprocess.run([TWIN, "scrub", src, "-o", out, "--key-file", key, "--report", report],
-                           capture_output=True, timeout=120)
+        args = [TWIN, "scrub", src, "-o", out, "--key-file", key, "--report", report]
+        personal = PERSONAL + (BY_NAME if schema else [])
+        if schema:
+            subprocess.run(["protoc", "--proto_path=" + self.dir, "--descriptor_set_out=" +
+                            os.path.join(self.dir, "shop.pb"),
+                            os.path.join(self.dir, "shop.proto")], check=True, timeout=60)
+            policy = os.path.join(self.dir, "policy.yaml")
+            with open(policy, "w") as f:
+                f.write("version: 1\nprotobuf_descriptors: [shop.pb]\n")
+            args += ["--policy", policy]
+        r = subprocess.run(args, capture_output=True, timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr.decode())
         summary = r.stderr.decode()
         self.assertIn("protobuf messages", summary)
-        for value in PERSONAL:  # nothing printed holds a value
+        for value in personal:  # nothing printed holds a value
             self.assertNotIn(value, summary)
 
         with open(out) as f:
@@ -203,12 +227,12 @@ class ScrubGrpc(unittest.TestCase):
         fields = re.compile(r'^\s*(\w+): "?(.*?)"?$', re.M)
         tokens = {}
         for type_, now, was in decoded:
-            for value in PERSONAL:
+            for value in personal:
                 self.assertNotIn(value, now, f"{type_}: {value} kept")
             a, b = fields.findall(now), fields.findall(was)
             self.assertEqual([k for k, _ in a], [k for k, _ in b], "the same fields, in order")
             for (k, v_now), (_, v_was) in zip(a, b):
-                if v_was in PERSONAL:
+                if v_was in personal:
                     self.assertNotEqual(v_now, v_was)
                     # one token for one value, in every message and framing
                     self.assertEqual(tokens.setdefault(v_was, v_now), v_now, k)
@@ -223,8 +247,15 @@ class ScrubGrpc(unittest.TestCase):
         with open(report) as f:
             rep = json.load(f)
         paths = {p["path"] for p in rep["report"]["fields"]}
-        self.assertIn("response.protobuf:2", paths)   # User.email
-        self.assertIn("request.protobuf:1", paths)    # GetUserRequest.email
+        if schema:  # the gRPC calls by the method's messages; x-protobuf on /users/77 by number
+            self.assertIn("response.protobuf:email", paths)
+            self.assertIn("response.protobuf:full_name", paths)
+            self.assertIn("request.protobuf:email", paths)
+            self.assertIn("response.protobuf:2", paths)
+        else:
+            self.assertIn("response.protobuf:2", paths)   # User.email
+            self.assertIn("request.protobuf:1", paths)    # GetUserRequest.email
+            self.assertNotIn("response.protobuf:email", paths)
         self.assertEqual(rep["residual"], 0)
         counters = rep["counters"]
         self.assertEqual(counters["grpc_messages"], 8)     # (with gRPC-Web's trailers)

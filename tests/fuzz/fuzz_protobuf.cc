@@ -9,7 +9,9 @@
 //     test) and as many fields at every depth;
 //   - a bytes replacement of another length is never used;
 //   - envelopes: the whole ones and the rest are the input, and writing them again gives it;
-//   - gRPC-Web text: one padded piece decodes and encodes back to itself.
+//   - gRPC-Web text: one padded piece decodes and encodes back to itself;
+//   - the input as a FileDescriptorSet is read or refused with a one-line reason, and a
+//     rewrite typed by each of its messages keeps the input's fields.
 
 #include <cstdint>
 #include <cstdlib>
@@ -70,6 +72,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (refused.valid != true) std::abort();
     // Bytes of another length are refused; text (of its own length here) may be replaced.
     if (twin::test::pb::shape(out) != twin::test::pb::shape(in)) std::abort();
+  }
+
+  // The input as a descriptor set: read or refused cleanly; a schema read from it types the
+  // rewrite of the input as each of its messages, which still parses with the same fields.
+  twin::scrubber::ProtobufSchema schema;
+  std::string error;
+  if (schema.add(in, error)) {
+    for (const auto& type : schema.messages()) {
+      if (schema.message(type.full_name) == nullptr) std::abort();
+      Visitor change(1);
+      const auto typed = twin::scrubber::rewrite_protobuf(in, change, out, &schema, &type);
+      if (typed.valid != kept.valid) std::abort();
+      if (typed.valid && twin::test::pb::shape(out) != twin::test::pb::shape(in)) std::abort();
+    }
+    (void)schema.method("/a.B/C");
+  } else if (error.empty() || error.find('\n') != std::string::npos) {
+    std::abort();
   }
 
   const auto envelopes = twin::scrubber::split_envelopes(in);

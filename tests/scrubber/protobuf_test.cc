@@ -303,5 +303,86 @@ manager { id: 7 email: "boss@example.com" name: "Bo" }
   EXPECT_THAT(r.texts, ::testing::Contains(Pair("4.2", "York")));
 }
 
+// A schema from protoc --descriptor_set_out names the fields and says which bytes are a
+// string and which a message.
+TEST(ProtobufSchema, ReadFromProtocsDescriptorSet) {
+  if (std::system("command -v protoc >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "protoc is not installed (scripts/setup.sh installs protobuf-compiler)";
+  }
+  test::TempDir dir;
+  test::spit(dir.file("shop.proto"), R"(syntax = "proto3";
+package shop.v1;
+import "google/protobuf/timestamp.proto";
+message User {
+  message Address { string street = 1; string city = 2; }
+  int64 id = 1;
+  string email = 2;
+  repeated Address addresses = 4;
+  map<string, string> labels = 9;
+  User manager = 10;
+  Secretish box = 11;
+  bytes note = 12;
+  google.protobuf.Timestamp born = 13;
+  repeated int32 codes = 14;
+}
+message Secretish { string code = 4; }
+message GetUser { string email = 1; }
+service Users { rpc Get(GetUser) returns (User); }
+)");
+  ASSERT_EQ(std::system(("cd " + dir.path() +
+                         " && protoc --proto_path=. --include_imports "
+                         "--descriptor_set_out=shop.pb shop.proto")
+                            .c_str()),
+            0);
+  ProtobufSchema schema;
+  std::string error;
+  ASSERT_TRUE(schema.add(test::slurp(dir.file("shop.pb")), error)) << error;
+  const auto* user = schema.message("shop.v1.User");
+  ASSERT_NE(user, nullptr);
+  EXPECT_EQ(schema.message(".shop.v1.User"), user);
+  ASSERT_NE(user->field(4), nullptr);
+  EXPECT_EQ(user->field(4)->name, "addresses");
+  EXPECT_TRUE(user->field(4)->repeated);
+  EXPECT_EQ(schema.messages()[size_t(user->field(4)->message)].full_name, "shop.v1.User.Address");
+  EXPECT_EQ(user->field(3), nullptr);
+  EXPECT_NE(schema.message("google.protobuf.Timestamp"), nullptr);  // --include_imports
+  const auto [in, out] = schema.method("/shop.v1.Users/Get?x=1");
+  ASSERT_NE(in, nullptr);
+  EXPECT_EQ(in->full_name, "shop.v1.GetUser");
+  EXPECT_EQ(out, user);
+  EXPECT_EQ(schema.method("/shop.v1.Users/Put").first, nullptr);
+  EXPECT_EQ(schema.method("shop.v1.Users/Get").first, nullptr);
+
+  // Read by the schema: names, "[]" for repeated fields (map entries too), and the printable
+  // message in field 11 read as the message it is declared to be, field 3 (not in the schema)
+  // by its number.
+  const std::string m = ld(2, "ann@example.com") + ld(4, ld(1, "12 Long Road") + ld(2, "Leeds")) +
+                        ld(9, ld(1, "tier") + ld(2, "gold")) + ld(10, ld(2, "boss@example.com")) +
+                        ld(11, ld(4, "Zk3PqW8rTn2LbX5vYc7HdJ4sMa9GeUfR")) + ld(12, "a note") +
+                        ld(3, "stray") + ld(14, varint(1) + varint(2));
+  Recorder r;
+  std::string rewritten;
+  ASSERT_TRUE(rewrite_protobuf(m, r, rewritten, &schema, user).valid);
+  EXPECT_EQ(rewritten, m);
+  EXPECT_THAT(
+      r.texts,
+      ElementsAre(Pair("email", "ann@example.com"), Pair("addresses[].street", "12 Long Road"),
+                  Pair("addresses[].city", "Leeds"), Pair("labels[].key", "tier"),
+                  Pair("labels[].value", "gold"), Pair("manager.email", "boss@example.com"),
+                  Pair("box.code", "Zk3PqW8rTn2LbX5vYc7HdJ4sMa9GeUfR"), Pair("note", "a note"),
+                  Pair("3", "stray")));
+  EXPECT_TRUE(r.bytes_seen.empty());  // packed numbers are not visited
+
+  // What is not a descriptor set says so, and adds nothing.
+  ProtobufSchema other;
+  EXPECT_FALSE(other.add(std::string("\x0a\x05"
+                                     "ab",
+                                     4),
+                         error));
+  EXPECT_THAT(error, HasSubstr("does not parse"));
+  EXPECT_FALSE(other.add("", error));
+  EXPECT_TRUE(other.empty());
+}
+
 }  // namespace
 }  // namespace twin::scrubber

@@ -37,7 +37,8 @@ enum class Location : uint8_t {
   kYaml,        // a YAML scalar in a body; the pattern matches its key path as for JSON
                 // ("spec.containers[].env[].value", "**.password")
   kProtobuf,    // a length-delimited field of a Protocol Buffers message (gRPC, x-protobuf);
-                // the pattern matches its field numbers from the top ("1.3", "**.4")
+                // the pattern matches its field numbers from the top ("1.3", "**.4"), or with
+                // a schema its names as for JSON ("user.addresses[].street")
 };
 inline constexpr size_t kLocationCount = static_cast<size_t>(Location::kProtobuf) + 1;
 std::string_view to_string(Location location);
@@ -106,6 +107,11 @@ struct Policy {
   /// tokens are those of archives scrubbed before 2026-12-06 and 2026-12-07 under the same key
   /// (and which leave letters past ASCII as they are).
   int token_scheme = 3;
+  /// Protocol Buffers schemas for gRPC, Connect and protobuf bodies (`protobuf_descriptors:`,
+  /// FileDescriptorSets written by protoc --descriptor_set_out, paths relative to the policy
+  /// file): the file names and their bytes, read when the policy is parsed. With them a
+  /// message's fields are read by name.
+  std::vector<std::pair<std::string, std::string>> protobuf_descriptors;
 };
 
 /// Parses a policy from YAML text. Errors: "FILE:LINE:COLUMN: message".
