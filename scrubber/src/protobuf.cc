@@ -237,6 +237,14 @@ bool each_field(std::string_view in, Fn&& fn) {
   return true;
 }
 
+// A name from a descriptor set for a message: printable ASCII, at most 64 bytes.
+std::string printable(std::string_view name) {
+  std::string out;
+  for (const char c : name.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  if (name.size() > 64) out += "...";
+  return out;
+}
+
 struct RawField {
   uint32_t number = 0;
   ProtobufSchema::FieldType type;
@@ -282,7 +290,7 @@ bool read_message(std::string_view d, const std::string& scope, int depth,
                       if (f.number == 6 && f.wire == 2) rf.type_name.assign(bytes);
                     }) ||
         !has_number || rf.type.name.empty()) {
-      error = "a field of " + m.full_name + " does not parse";
+      error = "a field of " + printable(m.full_name) + " does not parse";
       return false;
     }
     m.fields.push_back(std::move(rf));
@@ -450,7 +458,7 @@ bool ProtobufSchema::add(std::string_view descriptor_set, std::string& error) {
               if (f.number == 2) in.assign(bytes);
               if (f.number == 3) out.assign(bytes);
             })) {
-          error = "a method descriptor of " + name + " does not parse";
+          error = "a method descriptor of " + printable(name) + " does not parse";
           return false;
         }
         methods.emplace_back((package.empty() ? "" : package + ".") + name + "/" + method, in, out);

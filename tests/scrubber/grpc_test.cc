@@ -321,9 +321,7 @@ TEST(Grpc, BinaryMetadataIsReadDecoded) {
 // fields are read by name: a name under first_name and a date under birth_date go by their key
 // names as in JSON, rules name fields, and the report says user.first_name, not 1.3.
 TEST(Grpc, WithTheSchemaFieldsAreReadByName) {
-  if (std::system("command -v protoc >/dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "protoc is not installed (scripts/setup.sh installs protobuf-compiler)";
-  }
+  if (!test::pb::has_protoc()) GTEST_SKIP() << test::pb::kNoProtoc;
   test::TempDir dir;
   test::spit(dir.file("shop.proto"), R"(syntax = "proto3";
 package shop.v1;

@@ -237,9 +237,7 @@ TEST(Envelopes, BinaryHeadersArePaddedOrNot) {
 // shorter ones; protoc reads the result with the same schema and finds every other field as
 // it was.
 TEST(Protobuf, ProtocReadsWhatTheRewriterWrote) {
-  if (std::system("command -v protoc >/dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "protoc is not installed (scripts/setup.sh installs protobuf-compiler)";
-  }
+  if (!test::pb::has_protoc()) GTEST_SKIP() << test::pb::kNoProtoc;
   test::TempDir dir;
   test::spit(dir.file("user.proto"), R"(syntax = "proto3";
 package t;
@@ -306,9 +304,7 @@ manager { id: 7 email: "boss@example.com" name: "Bo" }
 // A schema from protoc --descriptor_set_out names the fields and says which bytes are a
 // string and which a message.
 TEST(ProtobufSchema, ReadFromProtocsDescriptorSet) {
-  if (std::system("command -v protoc >/dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "protoc is not installed (scripts/setup.sh installs protobuf-compiler)";
-  }
+  if (!test::pb::has_protoc()) GTEST_SKIP() << test::pb::kNoProtoc;
   test::TempDir dir;
   test::spit(dir.file("shop.proto"), R"(syntax = "proto3";
 package shop.v1;

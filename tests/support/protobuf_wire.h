@@ -4,6 +4,7 @@
 // so that a test does not check that code against itself.
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -96,6 +97,12 @@ inline bool fields(std::string_view m, std::vector<Field>& out) {
   }
   return true;
 }
+
+// Whether protoc (scripts/setup.sh: protobuf-compiler), the independent writer and reader of
+// messages and descriptor sets, is there.
+inline bool has_protoc() { return std::system("command -v protoc >/dev/null 2>&1") == 0; }
+inline constexpr const char* kNoProtoc =
+    "protoc is not installed (scripts/setup.sh installs protobuf-compiler)";
 
 // The (number, wire type) of each top-level field, in order; {{0, 9}} when `m` does not parse.
 inline std::vector<std::pair<uint32_t, unsigned>> shape(std::string_view m) {
