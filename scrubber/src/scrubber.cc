@@ -2334,6 +2334,7 @@ class Engine final : public Scrubber {
   // header's name (protobuf:grpc-status-details-bin.2), or as bytes, and encoded again with
   // its padding or without. False when the value is not base64: it is read as any value is.
   bool scrub_binary_header(std::string& value, Side side) {
+    if (value.empty()) return true;
     std::string bytes;
     bool padded = false;
     if (!decode_binary_header(value, bytes, padded)) return false;

@@ -290,7 +290,11 @@ TEST(Grpc, BinaryMetadataIsReadDecoded) {
   e.response->headers.push_back({"grpc-status", "6"});
   e.response->headers.push_back({"grpc-status-details-bin", value});
   e.response->headers.push_back({"x-trace-bin", "AAEC"});  // bytes, not a message
+  e.response->headers.push_back({"x-empty-bin", ""});
   s->scrub(e);
+  EXPECT_EQ(s->counters().protobuf_messages, 1u);   // the status; not the empty value
+  EXPECT_EQ(s->counters().protobuf_malformed, 1u);  // the trace's three bytes
+  EXPECT_EQ(header(e.response->headers, "x-empty-bin"), "");
   const std::string now = header(e.response->headers, "grpc-status-details-bin");
   ASSERT_NE(now, value);
   EXPECT_NE(now.back(), '=');  // still without padding
