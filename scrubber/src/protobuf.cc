@@ -150,7 +150,17 @@ class Rewriter {
     std::string replacement;
     while (at < in.size() && next_field(in, at, f)) {
       ++fields;
-      if (f.wire != 2 || f.value_at == f.end) continue;
+      if (f.wire != 2) {
+        const ProtobufSchema::FieldType* named = type ? type->field(f.number) : nullptr;
+        if (named && integer(in, f, *named, replacement)) {
+          out.append(in.substr(copied, f.length_at - copied));  // up to and with the tag
+          out += replacement;
+          copied = f.end;
+          changed = true;
+        }
+        continue;
+      }
+      if (f.value_at == f.end) continue;
       const ProtobufSchema::FieldType* named = type ? type->field(f.number) : nullptr;
       if (named && named->type != ProtobufSchema::kString &&
           named->type != ProtobufSchema::kMessage && named->type != ProtobufSchema::kBytes) {
@@ -204,6 +214,80 @@ class Rewriter {
     }
     return text ? this->text(content, replacement) : bytes(content, replacement);
   }
+  // An integer field the schema types: its value as a decimal to the visitor, and what
+  // replaces it encoded as the type is into `encoded`. False when the field is not one (or its
+  // wire type is not its type's), or nothing replaces it.
+  bool integer(std::string_view in, const Field& f, const ProtobufSchema::FieldType& named,
+               std::string& encoded) {
+    using S = ProtobufSchema;
+    const uint8_t t = named.type;
+    const bool varint = t == S::kInt64 || t == S::kUint64 || t == S::kInt32 || t == S::kUint32 ||
+                        t == S::kSint32 || t == S::kSint64;
+    const bool fixed64 = t == S::kFixed64 || t == S::kSfixed64;
+    const bool fixed32 = t == S::kFixed32 || t == S::kSfixed32;
+    if (!((varint && f.wire == 0) || (fixed64 && f.wire == 1) || (fixed32 && f.wire == 5))) {
+      return false;
+    }
+    uint64_t raw = 0;
+    if (varint) {
+      size_t v = f.length_at;
+      read_varint(in, v, raw);
+    } else {
+      for (size_t i = f.end; i-- > f.length_at;) raw = raw << 8 | static_cast<uint8_t>(in[i]);
+    }
+    const bool is_signed = t == S::kInt64 || t == S::kInt32 || t == S::kSint32 || t == S::kSint64 ||
+                           t == S::kSfixed64 || t == S::kSfixed32;
+    const int bits = fixed32 || t == S::kInt32 || t == S::kUint32 || t == S::kSint32 ? 32 : 64;
+    int64_t value = 0;
+    if (t == S::kSint32 || t == S::kSint64) {
+      value = static_cast<int64_t>(raw >> 1) ^ -static_cast<int64_t>(raw & 1);  // zigzag
+    } else if (bits == 32 && is_signed) {
+      value = static_cast<int32_t>(static_cast<uint32_t>(raw));
+    } else {
+      value = static_cast<int64_t>(raw);
+    }
+    if (bits == 32 && !is_signed) raw &= 0xffffffffu;
+    char digits[24];
+    const auto w = is_signed ? std::to_chars(digits, digits + sizeof(digits), value)
+                             : std::to_chars(digits, digits + sizeof(digits), raw);
+    const std::string_view decimal(digits, size_t(w.ptr - digits));
+    const size_t mark = path_.size();
+    if (!path_.empty()) path_ += '.';
+    path_ += named.name;
+    if (named.repeated) path_ += "[]";
+    std::string replacement;
+    const bool asked = v_.number(path_, decimal, replacement);
+    path_.resize(mark);
+    if (!asked) return false;
+    // The replacement as the type's bits: parsed as a decimal (negative as two's complement),
+    // then cut to the type's width, so a value that does not fit still is not the input's.
+    // (digits read modulo 2^64: the arithmetic wraps)
+    const bool negative = !replacement.empty() && replacement[0] == '-';
+    const std::string_view digits_in = std::string_view(replacement).substr(negative ? 1 : 0);
+    if (digits_in.empty()) return false;
+    uint64_t next = 0;
+    for (const char c : digits_in) {
+      if (c < '0' || c > '9') return false;
+      next = next * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (negative) next = ~next + 1;
+    if (bits == 32) next &= 0xffffffffu;
+    ++replaced;
+    encoded.clear();
+    if (t == S::kSint32 || t == S::kSint64) {
+      int64_t n = static_cast<int64_t>(next);
+      if (bits == 32) n = static_cast<int32_t>(static_cast<uint32_t>(next));
+      put_varint((static_cast<uint64_t>(n) << 1) ^ static_cast<uint64_t>(n >> 63), encoded);
+    } else if (varint) {
+      // int32 is written sign-extended to 64 bits, as protobuf writes a negative one
+      if (t == S::kInt32) next = static_cast<uint64_t>(int64_t{static_cast<int32_t>(next)});
+      put_varint(next, encoded);
+    } else {
+      for (int i = 0; i < bits / 8; ++i) encoded += static_cast<char>((next >> (8 * i)) & 0xff);
+    }
+    return true;
+  }
+
   bool text(std::string_view content, std::string& replacement) {
     const bool r = v_.text(path_, content, replacement);
     replaced += r;

@@ -54,9 +54,19 @@ class ProtobufSchema {
     std::vector<std::pair<uint32_t, FieldType>> fields;  // sorted by number
     const FieldType* field(uint32_t number) const;
   };
+  static constexpr uint8_t kInt64 = 3;
+  static constexpr uint8_t kUint64 = 4;
+  static constexpr uint8_t kInt32 = 5;
+  static constexpr uint8_t kFixed64 = 6;
+  static constexpr uint8_t kFixed32 = 7;
   static constexpr uint8_t kString = 9;
   static constexpr uint8_t kMessage = 11;
   static constexpr uint8_t kBytes = 12;
+  static constexpr uint8_t kUint32 = 13;
+  static constexpr uint8_t kSfixed32 = 15;
+  static constexpr uint8_t kSfixed64 = 16;
+  static constexpr uint8_t kSint32 = 17;
+  static constexpr uint8_t kSint64 = 18;
 
   /// Adds the messages and services of a FileDescriptorSet. On failure (not a descriptor set,
   /// a field of a type it does not define) the message says what and where, and nothing of
@@ -88,6 +98,15 @@ class ProtobufVisitor {
   /// A length-delimited field that is neither text nor a message. Returns true to replace it
   /// with `replacement`, which must have the same length (else it is not used).
   virtual bool bytes(std::string_view path, std::string_view value, std::string& replacement) = 0;
+  /// An integer field the schema types (int32, int64, uint32, uint64, sint32, sint64 and the
+  /// fixed ones; not bool, enum or floating point), `value` its decimal value. Returns true to
+  /// replace it with `replacement`, a decimal integer: one out of the type's range is taken
+  /// modulo its size (so that it never stays what it was for not fitting), one that is no
+  /// integer is not used.
+  virtual bool number(std::string_view /*path*/, std::string_view /*value*/,
+                      std::string& /*replacement*/) {
+    return false;
+  }
 };
 
 struct ProtobufRewriteResult {
@@ -106,8 +125,8 @@ inline constexpr int kProtobufMaxDepth = 64;
 /// unspecified. A message with no replaced field comes out byte for byte.
 /// With `type` (and the schema it belongs to), fields the type names are visited under their
 /// names (a repeated field's with "[]": "addresses[].street") and read as the schema says: a
-/// string as text, a message as that message; numbers stay numbers. Fields it does not name
-/// are read as without a schema, under their numbers.
+/// string as text, a message as that message, an integer as a number (not packed repeated
+/// ones). Fields it does not name are read as without a schema, under their numbers.
 ProtobufRewriteResult rewrite_protobuf(std::string_view in, ProtobufVisitor& visitor,
                                        std::string& out, const ProtobufSchema* schema = nullptr,
                                        const ProtobufSchema::MessageType* type = nullptr);

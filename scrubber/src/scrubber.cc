@@ -3019,6 +3019,14 @@ class Engine final : public Scrubber {
       return c != Change::kUnchanged;
     }
 
+    bool number(std::string_view path, std::string_view value, std::string& replacement) override {
+      Place p{side_, Location::kProtobuf, full(path)};
+      p.number = true;
+      const Change c = e_.scrub_value(p, value, replacement);
+      if (c == Change::kDrop) replacement = "0";
+      return c != Change::kUnchanged;
+    }
+
    private:
     std::string_view full(std::string_view path) {
       if (prefix_.empty()) return path;

@@ -11,7 +11,8 @@
 //   - envelopes: the whole ones and the rest are the input, and writing them again gives it;
 //   - gRPC-Web text: one padded piece decodes and encodes back to itself;
 //   - the input as a FileDescriptorSet is read or refused with a one-line reason, and a
-//     rewrite typed by each of its messages keeps the input's fields.
+//     rewrite typed by each of its messages (integers replaced by others of any size and sign)
+//     keeps the input's fields.
 
 #include <cstdint>
 #include <cstdlib>
@@ -35,6 +36,16 @@ class Visitor : public ProtobufVisitor {
     out.assign((value.size() * 7 + 3) % 300, 'x');
     return true;
   }
+  bool number(std::string_view, std::string_view value, std::string& out) override {
+    ++numbers;
+    if (mode_ == 0) return false;
+    // negative and past 32 or 64 bits in turn; mode 2: no integer, which is not used
+    out = mode_ == 2 ? "12a"
+                     : (value.size() % 2 ? "-" : "") + std::to_string(value.size()) +
+                           std::string(value.size() % 25, '9');
+    return true;
+  }
+  size_t numbers = 0;
   bool bytes(std::string_view, std::string_view value, std::string& out) override {
     ++visits;
     if (mode_ == 0) return false;

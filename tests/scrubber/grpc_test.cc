@@ -335,6 +335,8 @@ message User {
   string first_name = 3;
   string birth_date = 5;
   repeated Address addresses = 4;
+  int64 phone_number = 6;
+  int64 id = 7;
 }
 message GetUser { User user = 1; }
 service Users { rpc Get(GetUser) returns (User); }
@@ -353,7 +355,8 @@ rules:
   ASSERT_TRUE(p) << p.error().message;
   auto s = make(*p);
   const std::string user = ld(2, "ann.lee@example.com") + ld(3, "Marguerite") +
-                           ld(5, "1984-03-07") + ld(4, ld(1, "12 Long Road") + ld(2, "Leeds"));
+                           ld(5, "1984-03-07") + ld(4, ld(1, "12 Long Road") + ld(2, "Leeds")) +
+                           vi(6, 4155552671) + vi(7, 4215);
   auto e = call("application/grpc", envelope(0, ld(1, user)), envelope(0, user));
   s->scrub(e);
   for (const auto& [side, body] :
@@ -368,7 +371,11 @@ rules:
       m = std::string(f[0].bytes);
     }
     ASSERT_TRUE(fields(m, f));
-    ASSERT_EQ(f.size(), 4u);
+    ASSERT_EQ(f.size(), 6u);
+    EXPECT_NE(f[4].value, 4155552671u);  // a phone number by its key name, a number still
+    EXPECT_GE(f[4].value, 1000000000u);
+    EXPECT_LE(f[4].value, 9999999999u);
+    EXPECT_EQ(f[5].value, 4215u);         // an id is no personal data
     EXPECT_NE(f[1].bytes, "Marguerite");  // by its key name
     EXPECT_EQ(f[1].bytes.size(), 10u);
     EXPECT_NE(f[2].bytes, "1984-03-07");  // a date of birth by its key name, shifted
