@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
+#include <cmath>
+#include <limits>
 #include <tuple>
 
 namespace twin::scrubber {
@@ -164,7 +167,16 @@ class Rewriter {
       const ProtobufSchema::FieldType* named = type ? type->field(f.number) : nullptr;
       if (named && named->type != ProtobufSchema::kString &&
           named->type != ProtobufSchema::kMessage && named->type != ProtobufSchema::kBytes) {
-        continue;  // packed numbers
+        // packed numbers: integers one by one, the rest (bool, enum, floating point) as they are
+        replacement.clear();
+        if (packed(in.substr(f.value_at, f.end - f.value_at), *named, replacement)) {
+          out.append(in.substr(copied, f.length_at - copied));
+          put_varint(replacement.size(), out);
+          out += replacement;
+          copied = f.end;
+          changed = true;
+        }
+        continue;
       }
       const std::string_view content = in.substr(f.value_at, f.end - f.value_at);
       const size_t mark = path_.size();
@@ -214,30 +226,97 @@ class Rewriter {
     }
     return text ? this->text(content, replacement) : bytes(content, replacement);
   }
-  // An integer field the schema types: its value as a decimal to the visitor, and what
-  // replaces it encoded as the type is into `encoded`. False when the field is not one (or its
-  // wire type is not its type's), or nothing replaces it.
+  // How an integer type is written: as a varint, in 8 fixed bytes or in 4; kNone for the
+  // other types.
+  enum class Encoding : uint8_t { kNone, kVarint, kFixed64, kFixed32 };
+  static Encoding encoding_of(uint8_t t) {
+    using S = ProtobufSchema;
+    if (t == S::kInt64 || t == S::kUint64 || t == S::kInt32 || t == S::kUint32 || t == S::kSint32 ||
+        t == S::kSint64) {
+      return Encoding::kVarint;
+    }
+    if (t == S::kFixed64 || t == S::kSfixed64 || t == S::kDouble) return Encoding::kFixed64;
+    if (t == S::kFixed32 || t == S::kSfixed32 || t == S::kFloat) return Encoding::kFixed32;
+    return Encoding::kNone;
+  }
+  static uint64_t little_endian(std::string_view bytes) {
+    uint64_t raw = 0;
+    for (size_t i = bytes.size(); i-- > 0;) raw = raw << 8 | static_cast<uint8_t>(bytes[i]);
+    return raw;
+  }
+
+  // A number field the schema types: its value to number(), what replaces it encoded as the
+  // type is into `encoded`. False when the field is not one (or its wire type is not its
+  // type's), or nothing replaces it.
   bool integer(std::string_view in, const Field& f, const ProtobufSchema::FieldType& named,
                std::string& encoded) {
-    using S = ProtobufSchema;
-    const uint8_t t = named.type;
-    const bool varint = t == S::kInt64 || t == S::kUint64 || t == S::kInt32 || t == S::kUint32 ||
-                        t == S::kSint32 || t == S::kSint64;
-    const bool fixed64 = t == S::kFixed64 || t == S::kSfixed64;
-    const bool fixed32 = t == S::kFixed32 || t == S::kSfixed32;
-    if (!((varint && f.wire == 0) || (fixed64 && f.wire == 1) || (fixed32 && f.wire == 5))) {
+    const Encoding e = encoding_of(named.type);
+    if (!((e == Encoding::kVarint && f.wire == 0) || (e == Encoding::kFixed64 && f.wire == 1) ||
+          (e == Encoding::kFixed32 && f.wire == 5))) {
       return false;
     }
     uint64_t raw = 0;
-    if (varint) {
+    if (e == Encoding::kVarint) {
       size_t v = f.length_at;
       read_varint(in, v, raw);
     } else {
-      for (size_t i = f.end; i-- > f.length_at;) raw = raw << 8 | static_cast<uint8_t>(in[i]);
+      raw = little_endian(in.substr(f.length_at, f.end - f.length_at));
     }
+    encoded.clear();
+    return number(raw, named, encoded);
+  }
+
+  // A packed repeated number field's bytes (proto3's repeated scalars are packed unless told
+  // not to be): each element to number(), the elements written again into `out`. False when
+  // the field's type is no number, the bytes are not whole elements of it, or nothing in them
+  // was replaced.
+  bool packed(std::string_view content, const ProtobufSchema::FieldType& named, std::string& out) {
+    const Encoding e = encoding_of(named.type);
+    if (e == Encoding::kNone || !named.repeated) return false;
+    const size_t width = e == Encoding::kFixed64 ? 8 : 4;
+    if (e != Encoding::kVarint && content.size() % width != 0) return false;
+    if (e == Encoding::kVarint) {  // whole varints only, before anything is visited
+      size_t at = 0;
+      uint64_t ignored = 0;
+      while (at < content.size()) {
+        if (!read_varint(content, at, ignored)) return false;
+      }
+    }
+    bool changed = false;
+    size_t at = 0;
+    std::string element;
+    while (at < content.size()) {
+      const size_t start = at;
+      uint64_t raw = 0;
+      if (e == Encoding::kVarint) {
+        read_varint(content, at, raw);
+      } else {
+        raw = little_endian(content.substr(at, width));
+        at += width;
+      }
+      element.clear();
+      if (number(raw, named, element)) {
+        out += element;
+        changed = true;
+      } else {
+        out.append(content.substr(start, at - start));
+      }
+    }
+    return changed;
+  }
+
+  // One integer of the field `named`, `raw` its bits as the wire holds them (a varint's value,
+  // or the fixed bytes read little-endian): its value as a decimal to the visitor, and what
+  // replaces it appended to `encoded` as the type is written. False when nothing replaces it.
+  bool number(uint64_t raw, const ProtobufSchema::FieldType& named, std::string& encoded) {
+    using S = ProtobufSchema;
+    const uint8_t t = named.type;
+    if (t == S::kDouble || t == S::kFloat) return floating(raw, named, encoded);
+    const Encoding e = encoding_of(t);
     const bool is_signed = t == S::kInt64 || t == S::kInt32 || t == S::kSint32 || t == S::kSint64 ||
                            t == S::kSfixed64 || t == S::kSfixed32;
-    const int bits = fixed32 || t == S::kInt32 || t == S::kUint32 || t == S::kSint32 ? 32 : 64;
+    const int bits =
+        e == Encoding::kFixed32 || t == S::kInt32 || t == S::kUint32 || t == S::kSint32 ? 32 : 64;
     int64_t value = 0;
     if (t == S::kSint32 || t == S::kSint64) {
       value = static_cast<int64_t>(raw >> 1) ^ -static_cast<int64_t>(raw & 1);  // zigzag
@@ -251,14 +330,8 @@ class Rewriter {
     const auto w = is_signed ? std::to_chars(digits, digits + sizeof(digits), value)
                              : std::to_chars(digits, digits + sizeof(digits), raw);
     const std::string_view decimal(digits, size_t(w.ptr - digits));
-    const size_t mark = path_.size();
-    if (!path_.empty()) path_ += '.';
-    path_ += named.name;
-    if (named.repeated) path_ += "[]";
     std::string replacement;
-    const bool asked = v_.number(path_, decimal, replacement);
-    path_.resize(mark);
-    if (!asked) return false;
+    if (!ask(named, decimal, replacement)) return false;
     // The replacement as the type's bits: parsed as a decimal (negative as two's complement),
     // then cut to the type's width, so a value that does not fit still is not the input's.
     // (digits read modulo 2^64: the arithmetic wraps)
@@ -273,12 +346,11 @@ class Rewriter {
     if (negative) next = ~next + 1;
     if (bits == 32) next &= 0xffffffffu;
     ++replaced;
-    encoded.clear();
     if (t == S::kSint32 || t == S::kSint64) {
       int64_t n = static_cast<int64_t>(next);
       if (bits == 32) n = static_cast<int32_t>(static_cast<uint32_t>(next));
       put_varint((static_cast<uint64_t>(n) << 1) ^ static_cast<uint64_t>(n >> 63), encoded);
-    } else if (varint) {
+    } else if (e == Encoding::kVarint) {
       // int32 is written sign-extended to 64 bits, as protobuf writes a negative one
       if (t == S::kInt32) next = static_cast<uint64_t>(int64_t{static_cast<int32_t>(next)});
       put_varint(next, encoded);
@@ -286,6 +358,60 @@ class Rewriter {
       for (int i = 0; i < bits / 8; ++i) encoded += static_cast<char>((next >> (8 * i)) & 0xff);
     }
     return true;
+  }
+
+  // A double or float, `raw` its bits: as number() does for an integer. The decimal is the
+  // shortest that reads back as the value (std::to_chars), the replacement read as the type
+  // (std::from_chars, rounded to nearest).
+  bool floating(uint64_t raw, const ProtobufSchema::FieldType& named, std::string& encoded) {
+    const bool single = named.type == ProtobufSchema::kFloat;
+    char digits[64];
+    std::to_chars_result w;
+    if (single) {
+      const float f = std::bit_cast<float>(static_cast<uint32_t>(raw));
+      if (!std::isfinite(f)) return false;
+      w = std::to_chars(digits, digits + sizeof(digits), f);
+    } else {
+      const double d = std::bit_cast<double>(raw);
+      if (!std::isfinite(d)) return false;
+      w = std::to_chars(digits, digits + sizeof(digits), d);
+    }
+    if (w.ec != std::errc{}) return false;
+    std::string replacement;
+    if (!ask(named, std::string_view(digits, size_t(w.ptr - digits)), replacement)) {
+      return false;
+    }
+    const char* first = replacement.data();
+    const char* last = first + replacement.size();
+    if (first == last || *first == '+') return false;  // (from_chars takes no sign but '-')
+    double d = 0;
+    const auto r = std::from_chars(first, last, d);
+    if (r.ptr != last || r.ec != std::errc{}) return false;
+    uint64_t bits = std::bit_cast<uint64_t>(d);
+    if (single) {
+      // (a double past a float's range does not convert: it is an infinity of its sign)
+      constexpr float kInf = std::numeric_limits<float>::infinity();
+      const float f = std::fabs(d) > double{std::numeric_limits<float>::max()}
+                          ? (d > 0 ? kInf : -kInf)
+                          : static_cast<float>(d);
+      bits = std::bit_cast<uint32_t>(f);
+    }
+    ++replaced;
+    for (int i = 0; i < (single ? 4 : 8); ++i)
+      encoded += static_cast<char>((bits >> (8 * i)) & 0xff);
+    return true;
+  }
+
+  // Asks the visitor for a replacement of the number `decimal` of the field `named`.
+  bool ask(const ProtobufSchema::FieldType& named, std::string_view decimal,
+           std::string& replacement) {
+    const size_t mark = path_.size();
+    if (!path_.empty()) path_ += '.';
+    path_ += named.name;
+    if (named.repeated) path_ += "[]";
+    const bool asked = v_.number(path_, decimal, replacement);
+    path_.resize(mark);
+    return asked;
   }
 
   bool text(std::string_view content, std::string& replacement) {
@@ -443,6 +569,25 @@ bool append_envelope(uint8_t flags, std::string_view payload, std::string& out) 
   out += static_cast<char>(n & 0xff);
   out += payload;
   return true;
+}
+
+DelimitedMessages split_delimited(std::string_view body) {
+  DelimitedMessages d;
+  size_t at = 0;
+  while (at < body.size()) {
+    size_t next = at;
+    uint64_t length = 0;
+    if (!read_varint(body, next, length) || length > body.size() - next) break;
+    d.items.push_back(body.substr(next, static_cast<size_t>(length)));
+    at = next + static_cast<size_t>(length);
+  }
+  d.rest = body.substr(at);
+  return d;
+}
+
+void append_delimited(std::string_view message, std::string& out) {
+  put_varint(message.size(), out);
+  out += message;
 }
 
 bool decode_binary_header(std::string_view value, std::string& out, bool& padded) {

@@ -54,6 +54,8 @@ class ProtobufSchema {
     std::vector<std::pair<uint32_t, FieldType>> fields;  // sorted by number
     const FieldType* field(uint32_t number) const;
   };
+  static constexpr uint8_t kDouble = 1;
+  static constexpr uint8_t kFloat = 2;
   static constexpr uint8_t kInt64 = 3;
   static constexpr uint8_t kUint64 = 4;
   static constexpr uint8_t kInt32 = 5;
@@ -98,11 +100,14 @@ class ProtobufVisitor {
   /// A length-delimited field that is neither text nor a message. Returns true to replace it
   /// with `replacement`, which must have the same length (else it is not used).
   virtual bool bytes(std::string_view path, std::string_view value, std::string& replacement) = 0;
-  /// An integer field the schema types (int32, int64, uint32, uint64, sint32, sint64 and the
-  /// fixed ones; not bool, enum or floating point), `value` its decimal value. Returns true to
-  /// replace it with `replacement`, a decimal integer: one out of the type's range is taken
-  /// modulo its size (so that it never stays what it was for not fitting), one that is no
-  /// integer is not used.
+  /// A number field the schema types: an integer (int32, int64, uint32, uint64, sint32,
+  /// sint64 and the fixed ones), `value` its decimal value, or floating point (double, float),
+  /// `value` the shortest decimal that reads back as it (not NaN or an infinity, which are not
+  /// visited); not bool or enum. Returns true to replace it with `replacement`, a decimal: for
+  /// an integer field an integer, one out of the type's range taken modulo its size (so that it
+  /// never stays what it was for not fitting); for floating point any decimal number, rounded
+  /// to the type (one past a float's range becomes an infinity). One that is not such a number
+  /// is not used.
   virtual bool number(std::string_view /*path*/, std::string_view /*value*/,
                       std::string& /*replacement*/) {
     return false;
@@ -125,8 +130,9 @@ inline constexpr int kProtobufMaxDepth = 64;
 /// unspecified. A message with no replaced field comes out byte for byte.
 /// With `type` (and the schema it belongs to), fields the type names are visited under their
 /// names (a repeated field's with "[]": "addresses[].street") and read as the schema says: a
-/// string as text, a message as that message, an integer as a number (not packed repeated
-/// ones). Fields it does not name are read as without a schema, under their numbers.
+/// string as text, a message as that message, an integer or floating-point field as a number
+/// (each element of a packed repeated one too). Fields it does not name are read as without a
+/// schema, under their numbers.
 ProtobufRewriteResult rewrite_protobuf(std::string_view in, ProtobufVisitor& visitor,
                                        std::string& out, const ProtobufSchema* schema = nullptr,
                                        const ProtobufSchema::MessageType* type = nullptr);
@@ -153,6 +159,18 @@ Envelopes split_envelopes(std::string_view body);
 /// Appends an envelope (flags, 4-byte big-endian length, payload) to `out`. False when the
 /// payload is longer than 4 GiB - 1.
 bool append_envelope(uint8_t flags, std::string_view payload, std::string& out);
+
+/// A stream of messages each after its length as a varint (writeDelimitedTo in Java,
+/// Prometheus' `encoding=delimited`): the whole messages, and `rest` the bytes after the last
+/// one (a length that announces more than is there, or one that is no varint).
+struct DelimitedMessages {
+  std::vector<std::string_view> items;  // (views into the body)
+  std::string_view rest;
+};
+DelimitedMessages split_delimited(std::string_view body);
+
+/// Appends a message after its length as a varint to `out`.
+void append_delimited(std::string_view message, std::string& out);
 
 /// gRPC's binary metadata: a header whose name ends in "-bin" holds base64 (standard alphabet,
 /// padded or not: both must be accepted) of bytes, most often a protobuf message

@@ -9,6 +9,8 @@
 //     test) and as many fields at every depth;
 //   - a bytes replacement of another length is never used;
 //   - envelopes: the whole ones and the rest are the input, and writing them again gives it;
+//   - a varint-delimited stream: its messages written again split into the same messages, and
+//     the rest is the input's end, with no whole message at its start;
 //   - gRPC-Web text: one padded piece decodes and encodes back to itself;
 //   - the input as a FileDescriptorSet is read or refused with a one-line reason, and a
 //     rewrite typed by each of its messages (integers replaced by others of any size and sign)
@@ -117,6 +119,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto* p = reinterpret_cast<const uint8_t*>(envelopes.rest.data());
     const size_t n = size_t{p[1]} << 24 | size_t{p[2]} << 16 | size_t{p[3]} << 8 | p[4];
     if (n <= envelopes.rest.size() - 5) std::abort();
+  }
+
+  const auto stream = twin::scrubber::split_delimited(in);
+  std::string rebuilt;
+  for (const auto m : stream.items) twin::scrubber::append_delimited(m, rebuilt);
+  const auto resplit = twin::scrubber::split_delimited(rebuilt);
+  if (resplit.items != stream.items || !resplit.rest.empty()) std::abort();
+  if (!in.ends_with(stream.rest)) std::abort();
+  if (!stream.rest.empty() && !twin::scrubber::split_delimited(stream.rest).items.empty()) {
+    std::abort();
   }
 
   std::string decoded;

@@ -352,14 +352,131 @@ message N {
   EXPECT_THAT(r.numbers,
               ElementsAre(Pair("phone", "4155552671"), Pair("year", "-5"), Pair("delta", "-3"),
                           Pair("code", "4000000000"), Pair("big", "4000000000"),
-                          Pair("offset", "-9000000000"), Pair("small", "-2"), Pair("keep", "42")));
+                          Pair("offset", "-9000000000"), Pair("small", "-2"), Pair("ids[]", "1"),
+                          Pair("ids[]", "2"), Pair("score", "2.5"), Pair("keep", "42")));
   test::spit(dir.file("out.bin"), out);
   ASSERT_EQ(std::system((protoc + "--decode=t.N n.proto < out.bin > out.txt").c_str()), 0);
-  // 5000000000 does not fit 32 bits: 5000000000 mod 2^32 = 705032704. Packed ids, bool and
-  // double are not visited; "x1" is no integer, so nothing replaced 1 anyway.
+  // 5000000000 does not fit 32 bits: 5000000000 mod 2^32 = 705032704. Bool is not visited;
+  // "x1" is no integer, so nothing replaced the packed 1.
   EXPECT_EQ(test::slurp(dir.file("out.txt")),
             "phone: 9999999999\nyear: -7\ndelta: 12\ncode: 705032704\nbig: 705032704\n"
             "offset: 7\nsmall: -200\nids: 1\nids: 2\nflag: true\nscore: 2.5\nkeep: 42\n");
+}
+
+// proto3 packs repeated scalars into one length-delimited field: each integer in it is read
+// as its type says and the field written again with its new length; unpacked ones are read
+// one by one; packed bool, enum and floating point are left as they are.
+TEST(ProtobufSchema, PackedIntegersAreReadOneByOne) {
+  if (!test::pb::has_protoc()) GTEST_SKIP() << test::pb::kNoProtoc;
+  test::TempDir dir;
+  test::spit(dir.file("p.proto"), R"(syntax = "proto3";
+package t;
+message P {
+  repeated int64 phones = 1;
+  repeated sint32 deltas = 2;
+  repeated fixed32 codes = 3;
+  repeated sfixed64 offsets = 4;
+  repeated bool flags = 5;
+  repeated double scores = 6;
+  repeated int64 loose = 7 [packed = false];
+  string note = 8;
+  repeated Mood moods = 9;
+}
+enum Mood { CALM = 0; GLAD = 1; }
+)");
+  test::spit(dir.file("p.txt"),
+             "phones: [4155552671, 1, 4155552672] deltas: [-3, 5] codes: [7, 4000000000] "
+             "offsets: [-9000000000, 2] flags: [true, false] scores: [1.5] loose: [4155552671, 3] "
+             "note: \"x\" moods: [GLAD, CALM]\n");
+  const std::string protoc = "cd " + dir.path() + " && protoc --proto_path=. ";
+  ASSERT_EQ(std::system((protoc + "--encode=t.P p.proto < p.txt > p.bin").c_str()), 0);
+  ASSERT_EQ(std::system((protoc + "--descriptor_set_out=p.pb p.proto").c_str()), 0);
+  ProtobufSchema schema;
+  std::string error;
+  ASSERT_TRUE(schema.add(test::slurp(dir.file("p.pb")), error)) << error;
+  const std::string in = test::slurp(dir.file("p.bin"));
+  // protoc packed them: one length-delimited field 1 (not three varints)
+  std::vector<test::pb::Field> top;
+  ASSERT_TRUE(test::pb::fields(in, top));
+  ASSERT_FALSE(top.empty());
+  ASSERT_EQ(top[0].number, 1u);
+  ASSERT_EQ(top[0].wire, 2);
+  Recorder r;
+  // 4155552671 → a 3-digit number: the packed field gets shorter, its length is written again
+  r.number_map = {{"4155552671", "123"},
+                  {"-3", "-300000"},
+                  {"4000000000", "9"},
+                  {"-9000000000", "-1"},
+                  {"3", "33"}};
+  std::string out;
+  ASSERT_TRUE(rewrite_protobuf(in, r, out, &schema, schema.message("t.P")).valid);
+  EXPECT_THAT(
+      r.numbers,
+      ElementsAre(Pair("phones[]", "4155552671"), Pair("phones[]", "1"),
+                  Pair("phones[]", "4155552672"), Pair("deltas[]", "-3"), Pair("deltas[]", "5"),
+                  Pair("codes[]", "7"), Pair("codes[]", "4000000000"),
+                  Pair("offsets[]", "-9000000000"), Pair("offsets[]", "2"), Pair("scores[]", "1.5"),
+                  Pair("loose[]", "4155552671"), Pair("loose[]", "3")));
+  test::spit(dir.file("out.bin"), out);
+  ASSERT_EQ(std::system((protoc + "--decode=t.P p.proto < out.bin > out.txt").c_str()), 0);
+  EXPECT_EQ(test::slurp(dir.file("out.txt")),
+            "phones: 123\nphones: 1\nphones: 4155552672\ndeltas: -300000\ndeltas: 5\n"
+            "codes: 7\ncodes: 9\noffsets: -1\noffsets: 2\nflags: true\nflags: false\n"
+            "scores: 1.5\nloose: 123\nloose: 33\nnote: \"x\"\nmoods: GLAD\nmoods: CALM\n");
+
+  // A packed field whose bytes are not whole elements (a varint cut short, 5 bytes of a
+  // fixed32) is left as it was, and the rest of the message is still read.
+  const std::string bad = ld(1, varint(5) + "\x80") + ld(3, "12345") + ld(8, "x");
+  Recorder none;
+  none.number_map = {{"5", "6"}};
+  ASSERT_TRUE(rewrite_protobuf(bad, none, out, &schema, schema.message("t.P")).valid);
+  EXPECT_TRUE(none.numbers.empty());
+  EXPECT_THAT(none.texts, ElementsAre(Pair("note", "x")));
+  EXPECT_EQ(out, bad);
+}
+
+// double and float (a coordinate under `latitude` is personal data): read as the shortest
+// decimal that is the value, the replacement rounded to the type; NaN and infinities are not
+// visited; a replacement past a float's range is an infinity, one that is no number not used.
+TEST(ProtobufSchema, FloatingPointIsReadAsDecimals) {
+  if (!test::pb::has_protoc()) GTEST_SKIP() << test::pb::kNoProtoc;
+  test::TempDir dir;
+  test::spit(dir.file("g.proto"), R"(syntax = "proto3";
+package t;
+message G {
+  double latitude = 1;
+  float longitude = 2;
+  repeated double path = 3;
+  float big = 4;
+  double odd = 5;
+  float tiny = 6;
+  double keep = 7;
+}
+)");
+  test::spit(dir.file("g.txt"),
+             "latitude: 51.507351 longitude: -0.127758 path: [40.7128, -74.006] big: 3.5 "
+             "odd: nan tiny: -inf keep: 0.1\n");
+  const std::string protoc = "cd " + dir.path() + " && protoc --proto_path=. ";
+  ASSERT_EQ(std::system((protoc + "--encode=t.G g.proto < g.txt > g.bin").c_str()), 0);
+  ASSERT_EQ(std::system((protoc + "--descriptor_set_out=g.pb g.proto").c_str()), 0);
+  ProtobufSchema schema;
+  std::string error;
+  ASSERT_TRUE(schema.add(test::slurp(dir.file("g.pb")), error)) << error;
+  Recorder r;
+  r.number_map = {{"51.507351", "51.500000"}, {"-0.127758", "-0.13"}, {"40.7128", "40.71"},
+                  {"-74.006", "-74.01"},      {"3.5", "1e39"},        {"0.1", "0.1x"}};
+  std::string out;
+  ASSERT_TRUE(
+      rewrite_protobuf(test::slurp(dir.file("g.bin")), r, out, &schema, schema.message("t.G"))
+          .valid);
+  EXPECT_THAT(r.numbers, ElementsAre(Pair("latitude", "51.507351"), Pair("longitude", "-0.127758"),
+                                     Pair("path[]", "40.7128"), Pair("path[]", "-74.006"),
+                                     Pair("big", "3.5"), Pair("keep", "0.1")));
+  test::spit(dir.file("out.bin"), out);
+  ASSERT_EQ(std::system((protoc + "--decode=t.G g.proto < out.bin > out.txt").c_str()), 0);
+  EXPECT_EQ(test::slurp(dir.file("out.txt")),
+            "latitude: 51.5\nlongitude: -0.13\npath: 40.71\npath: -74.01\nbig: inf\n"
+            "odd: nan\ntiny: -inf\nkeep: 0.1\n");
 }
 
 // A schema from protoc --descriptor_set_out names the fields and says which bytes are a
