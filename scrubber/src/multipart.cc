@@ -279,6 +279,18 @@ std::optional<std::string> multipart_boundary(std::string_view content_type) {
   return std::nullopt;
 }
 
+std::optional<std::string> media_type_parameter(std::string_view content_type,
+                                                std::string_view name) {
+  const size_t semi = content_type.find(';');
+  if (semi == std::string_view::npos) return std::nullopt;
+  std::vector<Param> params;
+  if (!parse_params(content_type, semi, params)) return std::nullopt;
+  for (Param& p : params) {
+    if (iequals(p.name, name)) return std::move(p.value);
+  }
+  return std::nullopt;
+}
+
 MultipartResult rewrite_multipart(std::string_view in, std::string_view boundary,
                                   MultipartVisitor& visitor, std::string& out) {
   MultipartResult result;

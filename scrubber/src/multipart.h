@@ -17,6 +17,11 @@ namespace twin::scrubber {
 /// value is not multipart/* or has no valid boundary (1–70 chars, RFC 2046).
 std::optional<std::string> multipart_boundary(std::string_view content_type);
 
+/// The value of the parameter `name` (matched without regard to case) of a media type
+/// ("application/x-protobuf; proto=\"a.B\"" → a.B), quoted or not; nullopt when there is none.
+std::optional<std::string> media_type_parameter(std::string_view content_type,
+                                                std::string_view name);
+
 struct MultipartPart {
   std::string_view name;          // Content-Disposition name parameter ("" if none)
   std::string_view filename;      // Content-Disposition filename parameter ("" if none)

@@ -2455,6 +2455,21 @@ class Engine final : public Scrubber {
     return type.substr(12);
   }
 
+  // One Protocol Buffers message in binary (application/protobuf, RFC 9996's, and the names
+  // in use before it; Spring's application/*+x-protobuf), not its JSON form (…+json).
+  static bool protobuf_subtype(std::string_view sub) {
+    if (sub.empty()) return false;
+    const char c = lower(sub[0]);
+    if (c == 'x' || c == 'p' || c == 'v') {
+      for (std::string_view proto : {"x-protobuf", "protobuf", "vnd.google.protobuf",
+                                     "x-google-protobuf", "x-protobuffer", "proto"}) {
+        if (iequals(sub, proto)) return true;
+      }
+    }
+    return (sub.size() > 9 && iequals(sub.substr(sub.size() - 9), "+protobuf")) ||
+           (sub.size() > 11 && iequals(sub.substr(sub.size() - 11), "+x-protobuf"));
+  }
+
   static BodyType body_type(std::string_view ct, std::string_view body) {
     if (ct.empty()) {
       size_t i = 0;
@@ -2478,12 +2493,7 @@ class Engine final : public Scrubber {
       if ((c == 'g' && istarts_with(sub, "grpc")) || (c == 'c' && istarts_with(sub, "connect+"))) {
         return BodyType::kGrpc;
       }
-      if (c == 'x' || c == 'p' || c == 'v') {
-        for (std::string_view proto :
-             {"x-protobuf", "protobuf", "vnd.google.protobuf", "x-google-protobuf", "proto"}) {
-          if (iequals(sub, proto)) return BodyType::kProtobuf;
-        }
-      }
+      if (protobuf_subtype(sub)) return BodyType::kProtobuf;
     }
     if (icontains(ct, "json")) return BodyType::kJson;
     if (icontains(ct, "x-www-form-urlencoded")) return BodyType::kForm;
@@ -2525,6 +2535,8 @@ class Engine final : public Scrubber {
     // the coding of compressed gRPC messages (grpc-encoding) or Connect stream messages
     // (connect-content-encoding)
     std::string message_coding;
+    // the type of a Protocol Buffers body as Spring names it (X-Protobuf-Message: shop.v1.User)
+    std::string protobuf_message;
     bool has_ce = false, has_te = false;
     void take(const Headers& headers) {
       auto value = [&](std::string_view name, std::string& out) {
@@ -2536,11 +2548,14 @@ class Engine final : public Scrubber {
       value("content-type", ct);
       has_te = value("transfer-encoding", te);
       message_coding.clear();
+      protobuf_message.clear();
       if (const std::string_view sub = application_subtype(ct);
           !sub.empty() && (lower(sub[0]) == 'g' || lower(sub[0]) == 'c')) {
         if (!value("grpc-encoding", message_coding)) {
           value("connect-content-encoding", message_coding);
         }
+      } else if (protobuf_subtype(sub)) {
+        value("x-protobuf-message", protobuf_message);
       }
     }
   };
@@ -2553,6 +2568,7 @@ class Engine final : public Scrubber {
     size_t before = body.size();
     bool changed = false;
     message_coding_ = how.message_coding;
+    protobuf_message_ = how.protobuf_message;
 
     std::vector<Coding> codings;
     if (how.has_ce) {
@@ -2879,7 +2895,7 @@ class Engine final : public Scrubber {
       case BodyType::kGrpc:
         return scrub_grpc(ct, body, side, truncated);
       case BodyType::kProtobuf:
-        return scrub_protobuf(body, side);
+        return scrub_protobuf_body(ct, body, side, truncated);
       case BodyType::kBinary:
         ++counters_.binary_bodies;
         return scrub_text(body, side, true);
@@ -2889,8 +2905,10 @@ class Engine final : public Scrubber {
 
   // ---- gRPC and Protocol Buffers (protobuf.h) ----
 
-  // The coding of compressed messages of the body being scrubbed (BodyHeaders).
+  // The coding of compressed messages of the body being scrubbed, and the type its
+  // X-Protobuf-Message header names (BodyHeaders).
   std::string_view message_coding_;
+  std::string_view protobuf_message_;
   // The policy's Protocol Buffers schemas, and the request's and response's message types of
   // the exchange being scrubbed (by its method's path), or nullptr.
   ProtobufSchema schema_;
@@ -2952,7 +2970,7 @@ class Engine final : public Scrubber {
       } else if (json_messages || (connect && (m.flags & 0x02) != 0)) {
         c = scrub_plain("application/json", payload, side, false);
       } else {
-        c = scrub_protobuf(payload, side);
+        c = scrub_protobuf(payload, side, rpc_type(side));
       }
       if (c && compressed) {
         encoded.clear();
@@ -2984,12 +3002,54 @@ class Engine final : public Scrubber {
     return true;
   }
 
-  // One Protocol Buffers message, field by field (protobuf.h); one that does not parse as a
-  // message by content, its length kept.
-  bool scrub_protobuf(std::string& message, Side side) {
+  // An application/protobuf body (and its kin): one message, or with the parameter
+  // `encoding=delimited` (Prometheus) a stream of them, each after its length as a varint. Its
+  // type is named by the media type's `proto` (Prometheus) or `messageType` parameter, or by an
+  // X-Protobuf-Message header (Spring), else by the gRPC method the path names; a name the
+  // schema does not hold reads the message without it.
+  bool scrub_protobuf_body(std::string_view ct, std::string& body, Side side, bool truncated) {
+    const ProtobufSchema::MessageType* type = nullptr;
+    bool delimited = false;
+    if (ct.find(';') != std::string_view::npos) {
+      if (auto e = media_type_parameter(ct, "encoding")) delimited = iequals(*e, "delimited");
+      if (!schema_.empty()) {
+        auto name = media_type_parameter(ct, "proto");
+        if (!name) name = media_type_parameter(ct, "messagetype");
+        if (name) type = schema_.message(*name);
+      }
+    }
+    if (!type && !protobuf_message_.empty() && !schema_.empty()) {
+      type = schema_.message(trim(protobuf_message_));
+    }
+    if (!type) type = rpc_type(side);
+    if (!delimited) return scrub_protobuf(body, side, type);
+    const DelimitedMessages stream = split_delimited(body);
+    std::string out, message;
+    bool changed = false;
+    for (const std::string_view m : stream.items) {
+      message.assign(m);
+      const bool c = scrub_protobuf(message, side, type);
+      append_delimited(c ? std::string_view(message) : m, out);
+      changed |= c;
+    }
+    if (!stream.rest.empty()) {
+      // a message cut at --max-body, or a body that is no such stream: bytes, their length kept
+      if (!truncated) ++counters_.protobuf_malformed;
+      std::string rest(stream.rest);
+      changed |= scrub_text(rest, side, true);
+      out += rest;
+    }
+    if (!changed) return false;
+    body.swap(out);
+    return true;
+  }
+
+  // One Protocol Buffers message, field by field (protobuf.h), read as `type` (or without a
+  // schema); one that does not parse as a message by content, its length kept.
+  bool scrub_protobuf(std::string& message, Side side, const ProtobufSchema::MessageType* type) {
     ProtobufScrub v(*this, side);
     std::string out;
-    const ProtobufRewriteResult r = rewrite_protobuf(message, v, out, &schema_, rpc_type(side));
+    const ProtobufRewriteResult r = rewrite_protobuf(message, v, out, &schema_, type);
     if (!r.valid) {
       ++counters_.protobuf_malformed;
       return scrub_text(message, side, true);

@@ -2,8 +2,9 @@
 """gRPC traffic through `twin scrub`, with protoc as the independent encoder and reader.
 
 Messages are written by `protoc --encode` from a schema twin never sees, framed as gRPC
-(plain, gzip-compressed per message, gRPC-Web text) and as application/x-protobuf, put in a
-JSONL archive and scrubbed by the twin binary. `protoc --decode` must then read every message
+(plain, gzip-compressed per message, gRPC-Web text), as application/x-protobuf (one message, its
+type named by the media type's `proto` parameter or not at all) and as a Prometheus-style
+`encoding=delimited` stream of messages, put in a JSONL archive and scrubbed by the twin binary. `protoc --decode` must then read every message
 of the output with the same schema, find the personal data gone (e-mail, phone, card, API key;
 a name that the same run met under a JSON key name), and every other field as it was. The
 report and the archive's counters must name what was read.
@@ -91,6 +92,31 @@ def web_text(body):
                     for piece in re.split(rb"=+", body) if piece)
 
 
+def varint(n):
+    out = b""
+    while n >= 0x80:
+        out += bytes([(n & 0x7f) | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def delimited(body):
+    """The messages of a stream of varint-length-prefixed messages."""
+    out = []
+    while body:
+        n, shift, i = 0, 0, 0
+        while True:
+            n |= (body[i] & 0x7f) << shift
+            shift += 7
+            i += 1
+            if not body[i - 1] & 0x80:
+                break
+        assert n <= len(body) - i, "a message runs past the body"
+        out.append(body[i:i + n])
+        body = body[i + n:]
+    return out
+
+
 def envelopes(body):
     out = []
     while len(body) >= 5:
@@ -165,6 +191,13 @@ class ScrubGrpc(unittest.TestCase):
                                   "application/grpc-web-text+proto", web))
         rows.append(self.exchange(4, "/users/77", "application/x-protobuf", asks[1],
                                   "application/x-protobuf", users[1]))
+        # REST with protobuf: the type named by the media type (no method names it)
+        rows.append(self.exchange(5, "/users/4215", "application/x-protobuf; proto=shop.v1.User",
+                                  users[0],
+                                  "application/vnd.google.protobuf; proto=shop.v1.User; "
+                                  "encoding=delimited",
+                                  varint(len(users[0])) + users[0] + varint(len(users[1])) +
+                                  users[1]))
         src = os.path.join(self.dir, "in.jsonl")
         with open(src, "w") as f:
             for r in rows:
@@ -205,10 +238,15 @@ class ScrubGrpc(unittest.TestCase):
                                 ("response", "shop.v1.User")):
                 now, was = body(e, side), body(original, side)
                 ct = dict(e[side]["headers"])["content-type"]
+                if "proto=shop.v1.User" in ct:
+                    type_ = "shop.v1.User"
                 self.assertEqual(dict(e[side]["headers"])["content-length"], str(len(now)))
                 if "web-text" in ct:
                     now, was = web_text(now), web_text(was)
-                if ct == "application/x-protobuf":
+                if "encoding=delimited" in ct:
+                    self.assertEqual(len(delimited(now)), len(delimited(was)))
+                    pairs = [((0, a), (0, b)) for a, b in zip(delimited(now), delimited(was))]
+                elif ct.startswith("application/x-protobuf"):
                     pairs = [((0, now), (0, was))]
                 else:
                     pairs = list(zip(envelopes(now), envelopes(was)))
@@ -223,7 +261,7 @@ class ScrubGrpc(unittest.TestCase):
                         m, m_was = gzip.decompress(m), gzip.decompress(m_was)
                     decoded.append((type_, self.protoc("decode", type_, m).decode(),
                                     self.protoc("decode", type_, m_was).decode()))
-        self.assertEqual(len(decoded), 9)
+        self.assertEqual(len(decoded), 12)
         fields = re.compile(r'^\s*(\w+): "?(.*?)"?$', re.M)
         tokens = {}
         for type_, now, was in decoded:
@@ -259,7 +297,8 @@ class ScrubGrpc(unittest.TestCase):
         self.assertEqual(rep["residual"], 0)
         counters = rep["counters"]
         self.assertEqual(counters["grpc_messages"], 8)     # (with gRPC-Web's trailers)
-        self.assertEqual(counters["protobuf_messages"], 9)  # (with the two x-protobuf bodies)
+        # (with the x-protobuf bodies and the delimited stream's two)
+        self.assertEqual(counters["protobuf_messages"], 12)
         self.assertEqual(counters["protobuf_malformed"], 0)
         self.assertEqual(counters["grpc_malformed"], 0)
         self.assertEqual(counters["bodies_dropped"], 0)

@@ -19,7 +19,8 @@
 //     same structure (containers, members in their order, value types; a key's text may be
 //     scrubbed);
 //   - a gRPC stream of whole uncompressed protobuf messages is one after, message for message,
-//     each with the same fields at its top (numbers and wire types);
+//     each with the same fields at its top (numbers and wire types), and so is a protobuf
+//     body's stream of varint-delimited ones (`encoding=delimited`);
 //   - a message whose Content-Length was its body's size still says its body's size, and the
 //     recorded body size follows the body;
 //   - an e-mail address, card number, IBAN, IPv4 address, UUID or JWT of the seeds met apart in
@@ -304,6 +305,20 @@ void check_message(const Headers& before, std::string_view body_before, const He
       for (size_t i = 0; i < now.items.size(); ++i) {
         if (twin::test::pb::shape(now.items[i].payload) !=
             twin::test::pb::shape(was.items[i].payload)) {
+          std::abort();
+        }
+      }
+    }
+  }
+  if (type != nullptr && type->value.find("protobuf; encoding=delimited") != std::string::npos) {
+    const auto was = twin::scrubber::split_delimited(body_before);
+    const bool whole = was.rest.empty() && std::all_of(was.items.begin(), was.items.end(),
+                                                       twin::scrubber::is_protobuf_message);
+    if (whole) {
+      const auto now = twin::scrubber::split_delimited(body_after);
+      if (!now.rest.empty() || now.items.size() != was.items.size()) std::abort();
+      for (size_t i = 0; i < now.items.size(); ++i) {
+        if (twin::test::pb::shape(now.items[i]) != twin::test::pb::shape(was.items[i])) {
           std::abort();
         }
       }

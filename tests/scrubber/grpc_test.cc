@@ -5,8 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "base64_text.h"
@@ -324,9 +326,8 @@ TEST(Grpc, BinaryMetadataIsReadDecoded) {
 // With the service's schema (protoc --descriptor_set_out, named in the policy) a message's
 // fields are read by name: a name under first_name and a date under birth_date go by their key
 // names as in JSON, rules name fields, and the report says user.first_name, not 1.3.
-TEST(Grpc, WithTheSchemaFieldsAreReadByName) {
-  if (!test::pb::has_protoc()) GTEST_SKIP() << test::pb::kNoProtoc;
-  test::TempDir dir;
+// A policy with the schema of shop.v1 (compiled by protoc in `dir`) and `rules`.
+Policy shop_policy(const test::TempDir& dir, std::string_view rules) {
   test::spit(dir.file("shop.proto"), R"(syntax = "proto3";
 package shop.v1;
 message Address { string street = 1; string city = 2; }
@@ -339,20 +340,28 @@ message User {
   int64 id = 7;
 }
 message GetUser { User user = 1; }
+message Place { double latitude = 1; double longitude = 2; float accuracy = 3; }
 service Users { rpc Get(GetUser) returns (User); }
 )");
-  ASSERT_EQ(std::system(("cd " + dir.path() +
+  EXPECT_EQ(std::system(("cd " + dir.path() +
                          " && protoc --proto_path=. --descriptor_set_out=shop.pb shop.proto")
                             .c_str()),
             0);
-  test::spit(dir.file("policy.yaml"), R"(version: 1
-protobuf_descriptors: [shop.pb]
-rules:
+  test::spit(dir.file("policy.yaml"),
+             "version: 1\nprotobuf_descriptors: [shop.pb]\n" + std::string(rules));
+  auto p = load_policy(dir.file("policy.yaml"));
+  EXPECT_TRUE(p) << p.error().message;
+  return p ? *p : default_policy();
+}
+
+TEST(Grpc, WithTheSchemaFieldsAreReadByName) {
+  if (!test::pb::has_protoc()) GTEST_SKIP() << test::pb::kNoProtoc;
+  test::TempDir dir;
+  const Policy policy = shop_policy(dir, R"(rules:
   - where: "protobuf:**.city"
     action: redact
 )");
-  auto p = load_policy(dir.file("policy.yaml"));
-  ASSERT_TRUE(p) << p.error().message;
+  const Policy* p = &policy;
   auto s = make(*p);
   const std::string user = ld(2, "ann.lee@example.com") + ld(3, "Marguerite") +
                            ld(5, "1984-03-07") + ld(4, ld(1, "12 Long Road") + ld(2, "Leeds")) +
@@ -398,6 +407,165 @@ rules:
   EXPECT_NE(m.find("Marguerite"), std::string::npos);
   EXPECT_EQ(m.find("ann.lee@example.com"), std::string::npos);
   EXPECT_NE(fresh->report().to_json().dump().find("request.protobuf:2"), std::string::npos);
+}
+
+// The fields of a User as protoc would read them, with the key-named ones checked: the first
+// name and the phone number scrubbed (by their key names), the id kept.
+void expect_user_read_by_name(std::string_view m) {
+  std::vector<Field> f;
+  ASSERT_TRUE(fields(m, f));
+  ASSERT_EQ(f.size(), 6u);
+  EXPECT_NE(f[1].bytes, "Marguerite");
+  EXPECT_EQ(f[1].bytes.size(), 10u);
+  EXPECT_NE(f[4].value, 4155552671u);
+  EXPECT_EQ(f[5].value, 4215u);
+}
+
+// A protobuf body outside gRPC (a REST path, no method to name its type) is read by the
+// schema when its media type's `proto` or `messageType` parameter or an X-Protobuf-Message
+// header names the type; without one (or with a name the schema lacks) by content only.
+TEST(Grpc, AProtobufBodyNamedByItsMediaTypeOrHeaderIsReadByTheSchema) {
+  if (!test::pb::has_protoc()) GTEST_SKIP() << test::pb::kNoProtoc;
+  test::TempDir dir;
+  const Policy policy = shop_policy(dir, "");
+  const std::string user = ld(2, "ann.lee@example.com") + ld(3, "Marguerite") +
+                           ld(5, "1984-03-07") + ld(4, ld(1, "12 Long Road") + ld(2, "Leeds")) +
+                           vi(6, 4155552671) + vi(7, 4215);
+  struct Case {
+    std::string type;
+    traffic::Headers extra;
+    bool by_name;
+  };
+  const std::vector<Case> cases = {
+      {"application/x-protobuf; proto=shop.v1.User", {}, true},
+      {"application/protobuf;messageType=\".shop.v1.User\"", {}, true},
+      {"application/x-protobuf", {{"X-Protobuf-Message", "shop.v1.User"}}, true},
+      {"application/vnd.acme.user+x-protobuf", {{"x-protobuf-message", " shop.v1.User"}}, true},
+      {"application/x-protobuffer; proto=shop.v1.User", {}, true},
+      {"application/x-protobuf", {}, false},
+      {"application/x-protobuf; proto=shop.v1.Nobody", {}, false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.type);
+    auto s = make(policy);  // fresh: an engine remembers Marguerite once it scrubbed her
+    auto e = call(c.type, user, user, c.extra);
+    e.request.method = "PUT";
+    e.request.target = "/users/4215";
+    s->scrub(e);
+    EXPECT_EQ(s->counters().protobuf_messages, 2u);
+    for (const std::string& body : {e.request.body, e.response->body}) {
+      EXPECT_EQ(body.find("ann.lee@example.com"), std::string::npos);  // by content, always
+      if (c.by_name) {
+        expect_user_read_by_name(body);
+      } else {
+        EXPECT_NE(body.find("Marguerite"), std::string::npos);
+      }
+    }
+  }
+}
+
+// A coordinate in a double field is read by its key name as one in JSON is (rounded), and
+// written back as a double; a float under another name stays.
+TEST(Grpc, CoordinatesInDoubleFieldsAreRoundedByTheirKeyNames) {
+  if (!test::pb::has_protoc()) GTEST_SKIP() << test::pb::kNoProtoc;
+  test::TempDir dir;
+  auto s = make(shop_policy(dir, ""));
+  auto fixed = [](uint32_t number, auto value) {
+    std::string out = test::pb::tag(number, sizeof(value) == 8 ? 1 : 5);
+    const auto bits =
+        std::bit_cast<std::conditional_t<sizeof(value) == 8, uint64_t, uint32_t>>(value);
+    for (size_t i = 0; i < sizeof(value); ++i) out += static_cast<char>((bits >> (8 * i)) & 0xff);
+    return out;
+  };
+  const std::string place = fixed(1, 51.507351) + fixed(2, -0.127758) + fixed(3, 12.5f);
+  auto e = call("application/x-protobuf; proto=shop.v1.Place", place, "");
+  e.request.target = "/places";
+  s->scrub(e);
+  std::vector<Field> f;
+  ASSERT_TRUE(fields(e.request.body, f));
+  ASSERT_EQ(f.size(), 3u);
+  auto as_double = [](std::string_view b) {
+    uint64_t bits = 0;
+    for (size_t i = b.size(); i-- > 0;) bits = bits << 8 | static_cast<uint8_t>(b[i]);
+    return std::bit_cast<double>(bits);
+  };
+  const double lat = as_double(f[0].bytes), lng = as_double(f[1].bytes);
+  EXPECT_NE(lat, 51.507351);
+  EXPECT_NEAR(lat, 51.507351, 0.1);
+  EXPECT_NE(lng, -0.127758);
+  EXPECT_NEAR(lng, -0.127758, 0.1);
+  EXPECT_EQ(f[2].bytes, place.substr(place.size() - 4));  // accuracy: no personal data
+  EXPECT_NE(s->report().to_json().dump().find("request.protobuf:latitude"), std::string::npos);
+}
+
+// `encoding=delimited` (Prometheus' exposition, Java's writeDelimitedTo): a stream of
+// messages each after its varint length. Each is read on its own (by the schema when `proto`
+// names the type), its length written again; a stream cut at --max-body keeps the cut bytes'
+// length.
+TEST(Grpc, DelimitedProtobufStreamsAreReadMessageByMessage) {
+  const std::string first = ld(2, "ann.lee@example.com") + ld(3, "Marguerite") +
+                            ld(5, "1984-03-07") + ld(4, ld(1, "12 Long Road") + ld(2, "Leeds")) +
+                            vi(6, 4155552671) + vi(7, 4215);
+  const std::string second = ld(2, "bob.ray@example.org") + vi(7, 9);
+  const std::string stream = test::pb::varint(first.size()) + first +
+                             test::pb::varint(second.size()) + second + test::pb::varint(0);
+  auto split = [](std::string_view body) {
+    std::vector<std::string> out;
+    while (!body.empty()) {
+      uint64_t n = 0;
+      int shift = 0;
+      size_t i = 0;
+      for (; i < body.size(); ++i, shift += 7) {
+        n |= uint64_t(static_cast<uint8_t>(body[i]) & 0x7f) << shift;
+        if ((static_cast<uint8_t>(body[i]) & 0x80) == 0) break;
+      }
+      EXPECT_LE(n, body.size() - i - 1);
+      if (n > body.size() - i - 1) break;
+      out.emplace_back(body.substr(i + 1, n));
+      body.remove_prefix(i + 1 + n);
+    }
+    return out;
+  };
+  {
+    SCOPED_TRACE("no schema");
+    auto s = make();
+    auto e = call("application/vnd.google.protobuf; encoding=delimited", stream, "");
+    e.request.target = "/metrics";
+    s->scrub(e);
+    const auto messages = split(e.request.body);
+    ASSERT_EQ(messages.size(), 3u);
+    EXPECT_EQ(shape(messages[0]), shape(first));
+    EXPECT_EQ(shape(messages[1]), shape(second));
+    EXPECT_EQ(messages[2], "");
+    EXPECT_EQ(e.request.body.find("ann.lee@example.com"), std::string::npos);
+    EXPECT_EQ(e.request.body.find("bob.ray@example.org"), std::string::npos);
+    EXPECT_EQ(s->counters().protobuf_messages, 3u);
+    EXPECT_EQ(s->counters().protobuf_malformed, 0u);
+  }
+  if (test::pb::has_protoc()) {
+    SCOPED_TRACE("schema");
+    test::TempDir dir;
+    auto s = make(shop_policy(dir, ""));
+    auto e = call("application/x-protobuf; proto=shop.v1.User; encoding=\"delimited\"", stream, "");
+    e.request.target = "/users/bulk";
+    s->scrub(e);
+    const auto messages = split(e.request.body);
+    ASSERT_EQ(messages.size(), 3u);
+    expect_user_read_by_name(messages[0]);
+  }
+  {
+    SCOPED_TRACE("cut");
+    auto s = make();
+    const std::string cut = stream.substr(0, first.size() + 10);
+    auto e = call("application/x-protobuf; encoding=delimited", cut, "");
+    e.request.body_size = stream.size();
+    e.flags |= traffic::kFlagRequestBodyTruncated;
+    s->scrub(e);
+    ASSERT_EQ(e.request.body.size(), cut.size());
+    EXPECT_EQ(shape(split(e.request.body.substr(0, first.size() + 1))[0]), shape(first));
+    EXPECT_EQ(e.request.body.find("ann.lee@example.com"), std::string::npos);
+    EXPECT_EQ(s->counters().protobuf_malformed, 0u);  // cut, not malformed
+  }
 }
 
 TEST(Grpc, ADescriptorSetThatIsNotOneIsAPolicyError) {

@@ -170,6 +170,20 @@ TEST(MultipartBoundary, FromContentType) {
   EXPECT_EQ(multipart_boundary(""), std::nullopt);
 }
 
+TEST(MediaTypeParameter, ByNameWithoutCaseQuotedOrNot) {
+  constexpr std::string_view kType =
+      "application/vnd.google.protobuf; Proto=io.prometheus.client.MetricFamily; "
+      "encoding=\"delim;ited\"";
+  EXPECT_THAT(media_type_parameter(kType, "proto"),
+              Optional(std::string("io.prometheus.client.MetricFamily")));
+  EXPECT_THAT(media_type_parameter(kType, "ENCODING"), Optional(std::string("delim;ited")));
+  EXPECT_EQ(media_type_parameter(kType, "prot"), std::nullopt);
+  EXPECT_EQ(media_type_parameter("application/x-protobuf", "proto"), std::nullopt);
+  EXPECT_EQ(media_type_parameter("application/x-protobuf; proto=\"a.B", "proto"), std::nullopt);
+  EXPECT_THAT(media_type_parameter("application/x-protobuf;messageType = a.B ;x=1", "messagetype"),
+              Optional(std::string("a.B")));
+}
+
 TEST(Multipart, CurlBodyIdentityAndParts) {
   const Rewrite r = run(kCurlBody, kCurlBoundary);
   EXPECT_TRUE(r.result.valid);
