@@ -60,6 +60,11 @@ class JsonVisitor {
   /// "value": "…"}), whichever member comes first. Empty otherwise. Only the first 4 KiB of the
   /// object are looked at.
   std::string_view label;
+
+  /// Set by rewrite_msgpack() and rewrite_cbor() (msgpack_cbor.h) before each visit() of a
+  /// binary string (MessagePack bin, CBOR byte string), whose bytes need not be text; false
+  /// for everything else and for JSON.
+  bool bytes = false;
 };
 
 struct JsonRewriteResult {

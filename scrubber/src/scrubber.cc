@@ -29,6 +29,7 @@
 #include "graphql.h"
 #include "json_rewrite.h"
 #include "keyvalue.h"
+#include "msgpack_cbor.h"
 #include "multipart.h"
 #include "parallel_hooks.h"
 #include "protobuf.h"
@@ -71,6 +72,10 @@ void ScrubCounters::merge(const ScrubCounters& o) {
   grpc_malformed += o.grpc_malformed;
   protobuf_messages += o.protobuf_messages;
   protobuf_malformed += o.protobuf_malformed;
+  msgpack_bodies += o.msgpack_bodies;
+  msgpack_malformed += o.msgpack_malformed;
+  cbor_bodies += o.cbor_bodies;
+  cbor_malformed += o.cbor_malformed;
   xml_bodies += o.xml_bodies;
   xml_malformed += o.xml_malformed;
   xml_truncated += o.xml_truncated;
@@ -134,7 +139,11 @@ nlohmann::json ScrubCounters::to_json() const {
           {"grpc_messages", grpc_messages},
           {"grpc_malformed", grpc_malformed},
           {"protobuf_messages", protobuf_messages},
-          {"protobuf_malformed", protobuf_malformed}};
+          {"protobuf_malformed", protobuf_malformed},
+          {"msgpack_bodies", msgpack_bodies},
+          {"msgpack_malformed", msgpack_malformed},
+          {"cbor_bodies", cbor_bodies},
+          {"cbor_malformed", cbor_malformed}};
 }
 
 namespace {
@@ -2443,6 +2452,8 @@ class Engine final : public Scrubber {
     kGraphql,
     kGrpc,      // gRPC, gRPC-Web, Connect streams: length-prefixed messages
     kProtobuf,  // one Protocol Buffers message
+    kMsgpack,   // MessagePack
+    kCbor,      // CBOR (and CBOR sequences)
     kText,
     kBinary
   };
@@ -2494,6 +2505,16 @@ class Engine final : public Scrubber {
         return BodyType::kGrpc;
       }
       if (protobuf_subtype(sub)) return BodyType::kProtobuf;
+      // application/msgpack (x-msgpack, vnd.msgpack, …+msgpack), application/cbor (cbor-seq,
+      // …+cbor: SenML, COSE)
+      if (iequals(sub, "msgpack") || iequals(sub, "x-msgpack") || iequals(sub, "vnd.msgpack") ||
+          (sub.size() > 8 && iequals(sub.substr(sub.size() - 8), "+msgpack"))) {
+        return BodyType::kMsgpack;
+      }
+      if (iequals(sub, "cbor") || iequals(sub, "cbor-seq") ||
+          (sub.size() > 5 && iequals(sub.substr(sub.size() - 5), "+cbor"))) {
+        return BodyType::kCbor;
+      }
     }
     if (icontains(ct, "json")) return BodyType::kJson;
     if (icontains(ct, "x-www-form-urlencoded")) return BodyType::kForm;
@@ -2676,6 +2697,7 @@ class Engine final : public Scrubber {
       Place p{side_, Location::kJson, full};
       p.number = token == JsonToken::kNumber;
       p.content_only = token == JsonToken::kKey;
+      p.binary = bytes;  // a MessagePack or CBOR binary string
       auto c = e_.scrub_value(p, value, replacement);
       if (c == Change::kDrop) {
         // Dropping a JSON value would change the structure: it becomes empty (or 0).
@@ -2896,6 +2918,28 @@ class Engine final : public Scrubber {
         return scrub_grpc(ct, body, side, truncated);
       case BodyType::kProtobuf:
         return scrub_protobuf_body(ct, body, side, truncated);
+      case BodyType::kMsgpack:
+      case BodyType::kCbor: {
+        // Value by value, as JSON (msgpack_cbor.h): a scan of the raw bytes would read a
+        // string's length byte as part of the value after it, and a token over it would break
+        // the document. What does not parse, from where it stops: bytes, their length kept.
+        const bool msgpack = type == BodyType::kMsgpack;
+        ++(msgpack ? counters_.msgpack_bodies : counters_.cbor_bodies);
+        JsonScrub v(*this, side, json_prefix);
+        std::string out;
+        const auto r = msgpack ? rewrite_msgpack(body, v, out) : rewrite_cbor(body, v, out);
+        if (!r.valid) {
+          if (!truncated) ++(msgpack ? counters_.msgpack_malformed : counters_.cbor_malformed);
+          const size_t rest = body.size() - r.error_offset;  // out ends with it, as it was
+          std::string tail = out.substr(out.size() - rest);
+          out.resize(out.size() - rest);
+          scrub_text(tail, side, true);
+          out += tail;
+        }
+        if (out == body) return false;
+        body.swap(out);
+        return true;
+      }
       case BodyType::kBinary:
         ++counters_.binary_bodies;
         return scrub_text(body, side, true);

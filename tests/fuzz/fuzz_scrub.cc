@@ -21,6 +21,8 @@
 //   - a gRPC stream of whole uncompressed protobuf messages is one after, message for message,
 //     each with the same fields at its top (numbers and wire types), and so is a protobuf
 //     body's stream of varint-delimited ones (`encoding=delimited`);
+//   - a MessagePack or CBOR body that nlohmann/json reads as one document still is one, of the
+//     same shape (containers, their sizes, the kinds of their values);
 //   - a message whose Content-Length was its body's size still says its body's size, and the
 //     recorded body size follows the body;
 //   - an e-mail address, card number, IBAN, IPv4 address, UUID or JWT of the seeds met apart in
@@ -40,8 +42,10 @@
 #include <utility>
 #include <vector>
 
+#include "../support/binary_json_shape.h"
 #include "../support/protobuf_wire.h"
 #include "json_rewrite.h"
+#include "msgpack_cbor.h"
 #include "parallel_hooks.h"
 #include "protobuf.h"
 #include "twin/scrubber/policy.h"
@@ -322,6 +326,20 @@ void check_message(const Headers& before, std::string_view body_before, const He
           std::abort();
         }
       }
+    }
+  }
+  if (type != nullptr && (type->value.find("msgpack") != std::string::npos ||
+                          type->value.find("cbor") != std::string::npos)) {
+    const bool cbor = type->value.find("cbor") != std::string::npos;
+    // (nlohmann's reader has no depth cap: only bodies the scrub's reader, which stops at 512,
+    // reads whole go to it)
+    KeysAsK reader;
+    std::string ignored;
+    const bool bounded = cbor ? twin::scrubber::rewrite_cbor(body_before, reader, ignored).valid
+                              : twin::scrubber::rewrite_msgpack(body_before, reader, ignored).valid;
+    const std::string before = bounded ? twin::test::binary_json_shape(cbor, body_before) : "";
+    if (!before.empty() && twin::test::binary_json_shape(cbor, body_after) != before) {
+      std::abort();
     }
   }
   if (type == nullptr || type->value.find("json") == std::string::npos) return;

@@ -82,6 +82,12 @@ struct ScrubCounters {
   // content detectors with length-keeping tokens
   uint64_t protobuf_messages = 0;
   uint64_t protobuf_malformed = 0;
+  // MessagePack and CBOR bodies read value by value as JSON is; one that does not parse (or
+  // is cut at --max-body) from where it stops: by the content detectors, lengths kept
+  uint64_t msgpack_bodies = 0;
+  uint64_t msgpack_malformed = 0;
+  uint64_t cbor_bodies = 0;
+  uint64_t cbor_malformed = 0;
 
   void merge(const ScrubCounters& other);
   nlohmann::json to_json() const;
