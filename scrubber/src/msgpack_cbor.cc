@@ -363,7 +363,6 @@ class Msgpack : public Walker {
       }
     }
     encoded_ += replacement_;
-    if (is_key) *key = replacement_;
     replace(start, encoded_);
     return true;
   }
@@ -563,10 +562,13 @@ class Cbor : public Walker {
       }
       case 6:  // a tag: the item it tags, under the same path
         return item(depth + 1, parent, key);
-      default:  // 7: simple values and floats
-        if (key) *key = "?";
+      default:                          // 7: simple values and floats
         if (h.width < 0) return false;  // a break where no item ends
-        if (h.info == 26 || h.info == 27) return floating(start, h, parent, key);
+        if (key) {
+          *key = "?";
+          return true;
+        }
+        if (h.info == 26 || h.info == 27) return floating(start, h, parent);
         return true;  // false, true, null, undefined, other simple values, half floats
     }
   }
@@ -584,7 +586,6 @@ class Cbor : public Walker {
     encoded_.clear();
     put_head(h.major, replacement_.size(), h.width, encoded_);
     encoded_ += replacement_;
-    if (is_key) *key = replacement_;
     replace(start, encoded_);
     return true;
   }
@@ -625,8 +626,7 @@ class Cbor : public Walker {
     return true;
   }
 
-  bool floating(size_t start, const Head& h, std::string_view parent, std::string* key) {
-    (void)key;
+  bool floating(size_t start, const Head& h, std::string_view parent) {
     const bool single = h.info == 26;
     const double d = single ? double{std::bit_cast<float>(static_cast<uint32_t>(h.value))}
                             : std::bit_cast<double>(h.value);

@@ -132,6 +132,8 @@ TEST(MsgpackCbor, ReplacementsOfAnyLengthAndSizeReadBackAsTheDocumentChanged) {
     ASSERT_TRUE(result.valid);
     EXPECT_EQ(result.replaced, with.size());
     EXPECT_EQ(is_cbor ? from_cbor(out) : from_msgpack(out), expected);
+    // a value's path has its key as it came (as in JSON), whatever replaced the key
+    EXPECT_THAT(r.visits, ::testing::Contains(str("k", "", "v")));
   }
   // A decimal for an integer is rounded toward zero; a replacement that is no JSON number is
   // not used (and counted).
