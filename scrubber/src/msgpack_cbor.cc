@@ -131,6 +131,8 @@ std::string_view last_segment(std::string_view p) {
 
 // What both rewriters share: the input, the output written lazily (unchanged bytes are copied
 // when a replacement comes, or at the end), the path, and the visits.
+// (Format: the derived class, whose item() reads one item at at_.)
+template <typename Format>
 class Walker {
  public:
   Walker(std::string_view in, JsonVisitor& v, std::string& out) : in_(in), v_(v), out_(out) {
@@ -138,6 +140,14 @@ class Walker {
   }
 
   JsonRewriteResult result;
+
+  // The items of the input one after another, to its end or the first that does not parse.
+  void run() {
+    while (at_ < in_.size()) {
+      if (!static_cast<Format*>(this)->item(0, {}, nullptr)) return finish(false);
+    }
+    finish(true);
+  }
 
  protected:
   // Replaces in[start, at_) with `encoded`.
@@ -180,6 +190,28 @@ class Walker {
     return true;
   }
 
+  // A float 32 (`single`) or 64 of the bits `bits`, after the type byte `type` at `start`:
+  // visited as the shortest decimal that reads back as it (not NaN or an infinity), and
+  // written again in its own width.
+  void floating(size_t start, char type, bool single, uint64_t bits, std::string_view parent) {
+    const double d = single ? double{std::bit_cast<float>(static_cast<uint32_t>(bits))}
+                            : std::bit_cast<double>(bits);
+    if (!std::isfinite(d)) return;
+    char buf[64];
+    Number n;
+    if (!visit_number(decimal_of(d, single, buf), parent, n)) return;
+    double next = 0;
+    if (!as_double(n, next)) return;
+    encoded_.clear();
+    encoded_ += type;
+    if (single) {
+      put_be(float_bits(next), 4, encoded_);
+    } else {
+      put_be(std::bit_cast<uint64_t>(next), 8, encoded_);
+    }
+    replace(start, encoded_);
+  }
+
   // A map member's path: the map's path, '.', the key with '.', '[' and '\' escaped by '\'.
   void push_key(std::string_view key) {
     if (!path_.empty()) path_ += '.';
@@ -201,15 +233,10 @@ class Walker {
 
 // ---- MessagePack ----
 
-class Msgpack : public Walker {
+class Msgpack : public Walker<Msgpack> {
  public:
   using Walker::Walker;
-  void run() {
-    while (at_ < in_.size()) {
-      if (!item(0, {}, nullptr)) return finish(false);
-    }
-    finish(true);
-  }
+  friend class Walker<Msgpack>;
 
  private:
   bool take(size_t n, std::string_view& bytes) {
@@ -257,8 +284,15 @@ class Msgpack : public Walker {
         return take_be(size_t(1) << (b - 0xc7), n) && n < in_.size() && take(n + 1, skip);
       }
       case 0xca:
-      case 0xcb:
-        return floating(start, b == 0xca, parent, key);
+      case 0xcb: {
+        if (!take_be(b == 0xca ? 4 : 8, n)) return false;
+        if (key) {
+          *key = "?";
+        } else {
+          floating(start, static_cast<char>(b), b == 0xca, n, parent);
+        }
+        return true;
+      }
       case 0xcc:
       case 0xcd:
       case 0xce:
@@ -415,45 +449,14 @@ class Msgpack : public Walker {
     out += static_cast<char>(0xd0 + std::countr_zero(unsigned(w)));
     put_be(0 - m, w, out);
   }
-
-  bool floating(size_t start, bool single, std::string_view parent, std::string* key) {
-    uint64_t bits = 0;
-    if (!take_be(single ? 4 : 8, bits)) return false;
-    if (key) {
-      *key = "?";
-      return true;
-    }
-    const double d = single ? double{std::bit_cast<float>(static_cast<uint32_t>(bits))}
-                            : std::bit_cast<double>(bits);
-    if (!std::isfinite(d)) return true;
-    char buf[64];
-    Number n;
-    if (!visit_number(decimal_of(d, single, buf), parent, n)) return true;
-    double next = 0;
-    if (!as_double(n, next)) return true;
-    encoded_.clear();
-    encoded_ += static_cast<char>(single ? 0xca : 0xcb);
-    if (single) {
-      put_be(float_bits(next), 4, encoded_);
-    } else {
-      put_be(std::bit_cast<uint64_t>(next), 8, encoded_);
-    }
-    replace(start, encoded_);
-    return true;
-  }
 };
 
 // ---- CBOR ----
 
-class Cbor : public Walker {
+class Cbor : public Walker<Cbor> {
  public:
   using Walker::Walker;
-  void run() {
-    while (at_ < in_.size()) {
-      if (!item(0, {}, nullptr)) return finish(false);
-    }
-    finish(true);
-  }
+  friend class Walker<Cbor>;
 
  private:
   static constexpr uint8_t kBreak = 0xff;
@@ -568,7 +571,9 @@ class Cbor : public Walker {
           *key = "?";
           return true;
         }
-        if (h.info == 26 || h.info == 27) return floating(start, h, parent);
+        if (h.info == 26 || h.info == 27) {
+          floating(start, static_cast<char>(0xe0 | h.info), h.info == 26, h.value, parent);
+        }
         return true;  // false, true, null, undefined, other simple values, half floats
     }
   }
@@ -621,27 +626,6 @@ class Cbor : public Walker {
       put_head(1, m - 1, h.width, encoded_);
     } else {
       put_head(0, m, h.width, encoded_);
-    }
-    replace(start, encoded_);
-    return true;
-  }
-
-  bool floating(size_t start, const Head& h, std::string_view parent) {
-    const bool single = h.info == 26;
-    const double d = single ? double{std::bit_cast<float>(static_cast<uint32_t>(h.value))}
-                            : std::bit_cast<double>(h.value);
-    if (!std::isfinite(d)) return true;
-    char buf[64];
-    Number n;
-    if (!visit_number(decimal_of(d, single, buf), parent, n)) return true;
-    double next = 0;
-    if (!as_double(n, next)) return true;
-    encoded_.clear();
-    encoded_ += static_cast<char>(0xe0 | h.info);
-    if (single) {
-      put_be(float_bits(next), 4, encoded_);
-    } else {
-      put_be(std::bit_cast<uint64_t>(next), 8, encoded_);
     }
     replace(start, encoded_);
     return true;
