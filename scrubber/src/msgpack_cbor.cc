@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "protobuf.h"
+
 namespace twin::scrubber {
 namespace {
 
@@ -114,14 +116,6 @@ uint64_t get_be(std::string_view s) {
   return v;
 }
 
-uint32_t float_bits(double d) {
-  // (a double past a float's range does not convert: it is an infinity of its sign)
-  constexpr float kInf = std::numeric_limits<float>::infinity();
-  const float f = std::fabs(d) > double{std::numeric_limits<float>::max()} ? (d > 0 ? kInf : -kInf)
-                                                                           : static_cast<float>(d);
-  return std::bit_cast<uint32_t>(f);
-}
-
 // The last key of a path ("user" of "a.user[]"): the parent of what is in the map under it.
 std::string_view last_segment(std::string_view p) {
   while (p.ends_with("[]")) p.remove_suffix(2);
@@ -205,7 +199,7 @@ class Walker {
     encoded_.clear();
     encoded_ += type;
     if (single) {
-      put_be(float_bits(next), 4, encoded_);
+      put_be(float_bits_of(next), 4, encoded_);
     } else {
       put_be(std::bit_cast<uint64_t>(next), 8, encoded_);
     }

@@ -346,6 +346,8 @@ std::string_view to_string(Location location) {
       return "yaml";
     case Location::kProtobuf:
       return "protobuf";
+    case Location::kThrift:
+      return "thrift";
   }
   return "?";
 }

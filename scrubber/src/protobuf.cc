@@ -335,15 +335,8 @@ class Rewriter {
     // The replacement as the type's bits: parsed as a decimal (negative as two's complement),
     // then cut to the type's width, so a value that does not fit still is not the input's.
     // (digits read modulo 2^64: the arithmetic wraps)
-    const bool negative = !replacement.empty() && replacement[0] == '-';
-    const std::string_view digits_in = std::string_view(replacement).substr(negative ? 1 : 0);
-    if (digits_in.empty()) return false;
     uint64_t next = 0;
-    for (const char c : digits_in) {
-      if (c < '0' || c > '9') return false;
-      next = next * 10 + static_cast<uint64_t>(c - '0');
-    }
-    if (negative) next = ~next + 1;
+    if (!integer_replacement(replacement, next)) return false;
     if (bits == 32) next &= 0xffffffffu;
     ++replaced;
     if (t == S::kSint32 || t == S::kSint64) {
@@ -381,21 +374,10 @@ class Rewriter {
     if (!ask(named, std::string_view(digits, size_t(w.ptr - digits)), replacement)) {
       return false;
     }
-    const char* first = replacement.data();
-    const char* last = first + replacement.size();
-    if (first == last || *first == '+') return false;  // (from_chars takes no sign but '-')
     double d = 0;
-    const auto r = std::from_chars(first, last, d);
-    if (r.ptr != last || r.ec != std::errc{}) return false;
+    if (!decimal_replacement(replacement, d)) return false;
     uint64_t bits = std::bit_cast<uint64_t>(d);
-    if (single) {
-      // (a double past a float's range does not convert: it is an infinity of its sign)
-      constexpr float kInf = std::numeric_limits<float>::infinity();
-      const float f = std::fabs(d) > double{std::numeric_limits<float>::max()}
-                          ? (d > 0 ? kInf : -kInf)
-                          : static_cast<float>(d);
-      bits = std::bit_cast<uint32_t>(f);
-    }
+    if (single) bits = float_bits_of(d);
     ++replaced;
     for (int i = 0; i < (single ? 4 : 8); ++i)
       encoded += static_cast<char>((bits >> (8 * i)) & 0xff);
@@ -543,6 +525,37 @@ ProtobufRewriteResult rewrite_protobuf(std::string_view in, ProtobufVisitor& vis
 }
 
 bool is_protobuf_message(std::string_view in) { return probe(in).valid; }
+
+bool is_field_text(std::string_view s) { return is_text(s); }
+
+bool integer_replacement(std::string_view replacement, uint64_t& bits) {
+  const bool negative = !replacement.empty() && replacement[0] == '-';
+  const std::string_view digits = replacement.substr(negative ? 1 : 0);
+  if (digits.empty()) return false;
+  uint64_t v = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');  // (wraps: modulo 2^64)
+  }
+  bits = negative ? ~v + 1 : v;
+  return true;
+}
+
+bool decimal_replacement(std::string_view replacement, double& value) {
+  const char* first = replacement.data();
+  const char* last = first + replacement.size();
+  if (first == last || *first == '+') return false;  // (from_chars takes no sign but '-')
+  const auto r = std::from_chars(first, last, value);
+  return r.ptr == last && r.ec == std::errc{};
+}
+
+uint32_t float_bits_of(double d) {
+  // (a double past a float's range does not convert: it is an infinity of its sign)
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  const float f = std::fabs(d) > double{std::numeric_limits<float>::max()} ? (d > 0 ? kInf : -kInf)
+                                                                           : static_cast<float>(d);
+  return std::bit_cast<uint32_t>(f);
+}
 
 Envelopes split_envelopes(std::string_view body) {
   Envelopes e;

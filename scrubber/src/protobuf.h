@@ -140,6 +140,19 @@ ProtobufRewriteResult rewrite_protobuf(std::string_view in, ProtobufVisitor& vis
 /// Whether `in` parses whole as a message (an empty one does).
 bool is_protobuf_message(std::string_view in);
 
+/// Whether a field's bytes are read as text: UTF-8 (no overlong forms, surrogates or code
+/// points past U+10FFFF) without control bytes but tab, LF and CR.
+bool is_field_text(std::string_view s);
+
+/// A number() replacement for an integer: its two's complement bits (a decimal integer, '-'
+/// allowed, its digits read modulo 2^64); false when it is not one.
+bool integer_replacement(std::string_view replacement, uint64_t& bits);
+/// A number() replacement for floating point: any decimal number std::from_chars reads whole
+/// (no leading '+'); false when it is not one.
+bool decimal_replacement(std::string_view replacement, double& value);
+/// `d` as a float's bits, rounded to nearest; past a float's range an infinity of its sign.
+uint32_t float_bits_of(double d);
+
 /// One length-prefixed message of a gRPC, gRPC-Web or Connect stream.
 struct Envelope {
   uint8_t flags = 0;         // bit 0: compressed; gRPC-Web 0x80: trailers; Connect 0x02: end

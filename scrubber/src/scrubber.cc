@@ -33,6 +33,7 @@
 #include "multipart.h"
 #include "parallel_hooks.h"
 #include "protobuf.h"
+#include "thrift.h"
 #include "twin/scrubber/detect.h"
 #include "twin/scrubber/transform.h"
 #include "twin/traffic/content_coding.h"
@@ -76,6 +77,8 @@ void ScrubCounters::merge(const ScrubCounters& o) {
   msgpack_malformed += o.msgpack_malformed;
   cbor_bodies += o.cbor_bodies;
   cbor_malformed += o.cbor_malformed;
+  thrift_bodies += o.thrift_bodies;
+  thrift_malformed += o.thrift_malformed;
   xml_bodies += o.xml_bodies;
   xml_malformed += o.xml_malformed;
   xml_truncated += o.xml_truncated;
@@ -143,7 +146,9 @@ nlohmann::json ScrubCounters::to_json() const {
           {"msgpack_bodies", msgpack_bodies},
           {"msgpack_malformed", msgpack_malformed},
           {"cbor_bodies", cbor_bodies},
-          {"cbor_malformed", cbor_malformed}};
+          {"cbor_malformed", cbor_malformed},
+          {"thrift_bodies", thrift_bodies},
+          {"thrift_malformed", thrift_malformed}};
 }
 
 namespace {
@@ -718,6 +723,7 @@ class Engine final : public Scrubber {
         break;
       case Location::kPath:
       case Location::kProtobuf:  // field numbers joined by '.'
+      case Location::kThrift:    // field ids joined by '.'
         name = p.name;
         break;
       case Location::kText:
@@ -737,13 +743,14 @@ class Engine final : public Scrubber {
     }
     bool fold = p.location != Location::kJson && p.location != Location::kPath &&
                 p.location != Location::kXml && p.location != Location::kYaml &&
-                p.location != Location::kProtobuf;
+                p.location != Location::kProtobuf && p.location != Location::kThrift;
     // Rules and key names see the name as sent, not the report's "{key}" spelling; a name in
     // brackets ("user[password]", Rails and PHP forms) is also seen as its last key.
     std::string_view raw = p.name;
     std::string_view bracket_key, bracket_parent;
     if (p.location != Location::kJson && p.location != Location::kXml &&
-        p.location != Location::kYaml && p.location != Location::kProtobuf && raw.ends_with(']')) {
+        p.location != Location::kYaml && p.location != Location::kProtobuf &&
+        p.location != Location::kThrift && raw.ends_with(']')) {
       auto open = raw.rfind('[');
       if (open != std::string_view::npos && open > 0) {
         bracket_key = raw.substr(open + 1, raw.size() - open - 2);
@@ -2454,6 +2461,7 @@ class Engine final : public Scrubber {
     kProtobuf,  // one Protocol Buffers message
     kMsgpack,   // MessagePack
     kCbor,      // CBOR (and CBOR sequences)
+    kThrift,    // Apache Thrift, binary or compact protocol
     kText,
     kBinary
   };
@@ -2510,6 +2518,12 @@ class Engine final : public Scrubber {
       if (iequals(sub, "msgpack") || iequals(sub, "x-msgpack") || iequals(sub, "vnd.msgpack") ||
           (sub.size() > 8 && iequals(sub.substr(sub.size() - 8), "+msgpack"))) {
         return BodyType::kMsgpack;
+      }
+      // application/x-thrift (Jaeger, Zipkin v1: the binary protocol), and the protocol named:
+      // vnd.apache.thrift.binary, vnd.apache.thrift.compact (.json is JSON)
+      if (iequals(sub, "x-thrift") || iequals(sub, "vnd.apache.thrift.binary") ||
+          iequals(sub, "vnd.apache.thrift.compact")) {
+        return BodyType::kThrift;
       }
       if (iequals(sub, "cbor") || iequals(sub, "cbor-seq") ||
           (sub.size() > 5 && iequals(sub.substr(sub.size() - 5), "+cbor"))) {
@@ -2918,6 +2932,8 @@ class Engine final : public Scrubber {
         return scrub_grpc(ct, body, side, truncated);
       case BodyType::kProtobuf:
         return scrub_protobuf_body(ct, body, side, truncated);
+      case BodyType::kThrift:
+        return scrub_thrift(ct, body, side);
       case BodyType::kMsgpack:
       case BodyType::kCbor: {
         // Value by value, as JSON (msgpack_cbor.h): a scan of the raw bytes would read a
@@ -3088,6 +3104,28 @@ class Engine final : public Scrubber {
     return true;
   }
 
+  // An Apache Thrift body (thrift.h): in the protocol its media type names, or for
+  // application/x-thrift the binary one, else the compact one; in neither, bytes with their
+  // length kept.
+  bool scrub_thrift(std::string_view ct, std::string& body, Side side) {
+    ++counters_.thrift_bodies;
+    const std::string_view sub = application_subtype(ct);
+    const bool compact_only = icontains(sub, "compact");
+    const bool binary_only = icontains(sub, "binary");
+    ProtobufScrub v(*this, side, {}, Location::kThrift);
+    std::string out;
+    ThriftRewriteResult r;
+    if (!compact_only) r = rewrite_thrift(body, ThriftProtocol::kBinary, v, out);
+    if (!r.valid && !binary_only) r = rewrite_thrift(body, ThriftProtocol::kCompact, v, out);
+    if (!r.valid) {
+      ++counters_.thrift_malformed;
+      return scrub_text(body, side, true);
+    }
+    if (r.replaced == 0 || out == body) return false;
+    body.swap(out);
+    return true;
+  }
+
   // One Protocol Buffers message, field by field (protobuf.h), read as `type` (or without a
   // schema); one that does not parse as a message by content, its length kept.
   bool scrub_protobuf(std::string& message, Side side, const ProtobufSchema::MessageType* type) {
@@ -3106,17 +3144,19 @@ class Engine final : public Scrubber {
 
   class ProtobufScrub final : public ProtobufVisitor {
    public:
-    // `prefix`: the name the message's field paths are under (a binary header's), or none.
-    ProtobufScrub(Engine& e, Side side, std::string_view prefix = {})
-        : e_(e), side_(side), prefix_(prefix) {}
+    // `prefix`: the name the message's field paths are under (a binary header's), or none;
+    // `location`: kProtobuf, or kThrift for a Thrift body's fields (thrift.h).
+    ProtobufScrub(Engine& e, Side side, std::string_view prefix = {},
+                  Location location = Location::kProtobuf)
+        : e_(e), side_(side), prefix_(prefix), location_(location) {}
     bool text(std::string_view path, std::string_view value, std::string& replacement) override {
-      Place p{side_, Location::kProtobuf, full(path)};
+      Place p{side_, location_, full(path)};
       const Change c = e_.scrub_value(p, value, replacement);
       if (c == Change::kDrop) replacement.clear();  // the field stays, empty
       return c != Change::kUnchanged;
     }
     bool bytes(std::string_view path, std::string_view value, std::string& replacement) override {
-      Place p{side_, Location::kProtobuf, full(path)};
+      Place p{side_, location_, full(path)};
       p.binary = true;
       const Change c = e_.scrub_value(p, value, replacement);
       if (c == Change::kDrop) replacement.assign(value.size(), '\0');
@@ -3124,7 +3164,7 @@ class Engine final : public Scrubber {
     }
 
     bool number(std::string_view path, std::string_view value, std::string& replacement) override {
-      Place p{side_, Location::kProtobuf, full(path)};
+      Place p{side_, location_, full(path)};
       p.number = true;
       const Change c = e_.scrub_value(p, value, replacement);
       if (c == Change::kDrop) replacement = "0";
@@ -3142,6 +3182,7 @@ class Engine final : public Scrubber {
     Engine& e_;
     Side side_;
     std::string_view prefix_;
+    Location location_;
     std::string buf_;
   };
 

@@ -39,8 +39,10 @@ enum class Location : uint8_t {
   kProtobuf,    // a length-delimited field of a Protocol Buffers message (gRPC, x-protobuf);
                 // the pattern matches its field numbers from the top ("1.3", "**.4"), or with
                 // a schema its names as for JSON ("user.addresses[].street")
+  kThrift,      // a string or number of an Apache Thrift body; the pattern matches its field
+                // ids from the top ("1.2[].3", "**.3"; a map's keys "N[].1", values "N[].2")
 };
-inline constexpr size_t kLocationCount = static_cast<size_t>(Location::kProtobuf) + 1;
+inline constexpr size_t kLocationCount = static_cast<size_t>(Location::kThrift) + 1;
 std::string_view to_string(Location location);
 
 enum class Side : uint8_t { kBoth = 0, kRequest, kResponse };

@@ -88,6 +88,10 @@ struct ScrubCounters {
   uint64_t msgpack_malformed = 0;
   uint64_t cbor_bodies = 0;
   uint64_t cbor_malformed = 0;
+  // Apache Thrift bodies (binary or compact protocol) read field by field; one that parses in
+  // neither: by the content detectors with length-keeping tokens
+  uint64_t thrift_bodies = 0;
+  uint64_t thrift_malformed = 0;
 
   void merge(const ScrubCounters& other);
   nlohmann::json to_json() const;
