@@ -136,9 +136,14 @@ class Walker {
   JsonRewriteResult result;
 
   // The items of the input one after another, to its end or the first that does not parse.
+  // Each top-level item must be a map or an array (a CBOR one may be tagged): text sent under
+  // such a media type would otherwise read as one small integer (or short string) a character
+  // and hide what it holds from the detectors; read as bytes, it does not. (No ASCII byte
+  // starts a map or an array in either format.)
   void run() {
     while (at_ < in_.size()) {
-      if (!static_cast<Format*>(this)->item(0, {}, nullptr)) return finish(false);
+      Format& f = *static_cast<Format*>(this);
+      if (!f.container_at(at_) || !f.item(0, {}, nullptr)) return finish(false);
     }
     finish(true);
   }
@@ -233,6 +238,12 @@ class Msgpack : public Walker<Msgpack> {
   friend class Walker<Msgpack>;
 
  private:
+  // fixmap, fixarray, array 16/32, map 16/32
+  bool container_at(size_t i) const {
+    const auto b = static_cast<uint8_t>(in_[i]);
+    return (b >= 0x80 && b <= 0x9f) || (b >= 0xdc && b <= 0xdf);
+  }
+
   bool take(size_t n, std::string_view& bytes) {
     if (in_.size() - at_ < n) return false;
     bytes = in_.substr(at_, n);
@@ -453,6 +464,18 @@ class Cbor : public Walker<Cbor> {
   friend class Walker<Cbor>;
 
  private:
+  // major type 4 or 5, after any tags
+  bool container_at(size_t i) const {
+    while (i < in_.size()) {
+      const auto b = static_cast<uint8_t>(in_[i]);
+      const uint8_t major = b >> 5, info = b & 31;
+      if (major == 4 || major == 5) return true;
+      if (major != 6 || info > 27) return false;
+      i += 1 + (info < 24 ? 0 : size_t{1} << (info - 24));
+    }
+    return false;
+  }
+
   static constexpr uint8_t kBreak = 0xff;
 
   // The head at at_: major type, additional information, argument, and the argument's width

@@ -25,7 +25,9 @@
 // its path segment); an integer key (COSE's) makes its decimal the segment, any other "?".
 // Not visited: nil, booleans, CBOR's simple values and half-precision floats, MessagePack's
 // extension types (a timestamp's bytes), NaN and infinities. A CBOR tag is read through (the
-// tagged item has the path the tag has).
+// tagged item has the path the tag has). Every top-level item must be a map or an array (a
+// CBOR one may be tagged): text sent under such a media type would otherwise parse, each
+// character a small integer or a short string, and hide an e-mail address from the detectors.
 
 #include <string>
 #include <string_view>

@@ -627,6 +627,20 @@ TEST(Grpc, MessagePackAndCborBodiesAreReadAsJson) {
   }
 }
 
+// Text sent as MessagePack or CBOR (a client that labels everything so) is not read as one
+// small number a character: it is bytes, and the detectors see the address in it.
+TEST(Grpc, TextUnderABinaryMediaTypeIsStillScannedWhole) {
+  for (const char* type : {"application/msgpack", "application/cbor"}) {
+    SCOPED_TRACE(type);
+    auto s = make();
+    auto e = call(type, R"({"contact": "ann.lee@example.com"})", "");
+    s->scrub(e);
+    EXPECT_EQ(e.request.body.find("ann.lee@example.com"), std::string::npos);
+    EXPECT_EQ(e.request.body.size(), 34u);  // (its length kept)
+    EXPECT_EQ(s->counters().msgpack_malformed + s->counters().cbor_malformed, 1u);
+  }
+}
+
 TEST(Grpc, ADescriptorSetThatIsNotOneIsAPolicyError) {
   test::TempDir dir;
   test::spit(dir.file("bad.pb"), "this is not a descriptor set");

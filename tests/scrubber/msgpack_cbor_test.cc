@@ -271,5 +271,29 @@ TEST(MsgpackCbor, WhatDoesNotParseIsCopiedFromTheError) {
   EXPECT_TRUE(rewrite_cbor(cbor(doc) + cbor(doc), r, out).valid);
 }
 
+// Text under such a media type parses in MessagePack (every ASCII byte is a positive fixint)
+// and nearly in CBOR ('a' is a one-byte text string): read so, an e-mail address in it would be
+// one number or short string a character, and no detector would see it. A top-level item must
+// be a map or an array (a CBOR one may be tagged), which no ASCII byte starts.
+TEST(MsgpackCbor, TopLevelItemsAreMapsOrArrays) {
+  const std::string text = R"({"contact": "ann@example.com"})";
+  Recorder r;
+  std::string out;
+  auto result = rewrite_msgpack(text, r, out);
+  EXPECT_FALSE(result.valid);
+  EXPECT_EQ(result.error_offset, 0u);
+  EXPECT_TRUE(r.visits.empty());
+  EXPECT_EQ(out, text);
+  result = rewrite_cbor("ann@example.com", r, out);
+  EXPECT_FALSE(result.valid);
+  EXPECT_EQ(result.error_offset, 0u);
+  // a scalar at the top, a map after it: the map is not read either
+  EXPECT_FALSE(rewrite_msgpack("\x05" + msgpack(json::parse(R"({"a": "b"})")), r, out).valid);
+  EXPECT_TRUE(r.visits.empty());
+  // a tagged map is one (tag 55799, "self-described CBOR")
+  EXPECT_TRUE(rewrite_cbor("\xd9\xd9\xf7" + cbor(json::parse(R"({"a": "b"})")), r, out).valid);
+  EXPECT_THAT(r.visits, ElementsAre(key("", "", "a"), str("a", "", "b")));
+}
+
 }  // namespace
 }  // namespace twin::scrubber
