@@ -3084,6 +3084,12 @@ class Engine final : public Scrubber {
     if (!type) type = rpc_type(side);
     if (!delimited) return scrub_protobuf(body, side, type);
     const DelimitedMessages stream = split_delimited(body);
+    // A stream of which a piece is no message is not such a stream (text, another codec):
+    // scanned whole, so that no value is cut where a "length" fell.
+    if (!std::all_of(stream.items.begin(), stream.items.end(), is_protobuf_message)) {
+      ++counters_.protobuf_malformed;
+      return scrub_text(body, side, true);
+    }
     std::string out, message;
     bool changed = false;
     for (const std::string_view m : stream.items) {

@@ -554,6 +554,22 @@ TEST(Grpc, DelimitedProtobufStreamsAreReadMessageByMessage) {
     expect_user_read_by_name(messages[0]);
   }
   {
+    // Not such a stream (here text whose bytes split into "messages" to the end): scanned
+    // whole, so that no address is cut where a length fell.
+    SCOPED_TRACE("not a stream");
+    auto s = make();
+    // "note ann.lee@example" after its "length" (20), then the address's '.' read as the
+    // length (46) of the rest: each piece alone holds no whole address.
+    const std::string first = "note ann.lee@example";
+    std::string rest = "com and thanks for the order";
+    rest.resize(46, '.');
+    const std::string text = char(first.size()) + first + "." + rest;
+    auto e = call("application/x-protobuf; encoding=delimited", text, "");
+    s->scrub(e);
+    EXPECT_EQ(e.request.body.find("ann.lee@example"), std::string::npos);
+    EXPECT_EQ(e.request.body.size(), text.size());
+  }
+  {
     SCOPED_TRACE("cut");
     auto s = make();
     const std::string cut = stream.substr(0, first.size() + 10);
