@@ -23,6 +23,8 @@ import sys
 import tempfile
 import unittest
 
+from scrub_e2e import archive_and_key
+
 TWIN = sys.argv[1] if len(sys.argv) >= 2 else "twin"
 
 SCHEMA = """syntax = "proto3";
@@ -198,13 +200,7 @@ class ScrubGrpc(unittest.TestCase):
                                   "encoding=delimited",
                                   varint(len(users[0])) + users[0] + varint(len(users[1])) +
                                   users[1]))
-        src = os.path.join(self.dir, "in.jsonl")
-        with open(src, "w") as f:
-            for r in rows:
-                f.write(json.dumps(r) + "\n")
-        key = os.path.join(self.dir, "key")
-        with open(key, "w") as f:
-            f.write("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n")
+        src, key = archive_and_key(self.dir, rows)
         out = os.path.join(self.dir, "out.jsonl")
         report = os.path.join(self.dir, "report.json")
         args = [TWIN, "scrub", src, "-o", out, "--key-file", key, "--report", report]

@@ -22,6 +22,8 @@ import sys
 import tempfile
 import unittest
 
+from scrub_e2e import archive_and_key
+
 TWIN = sys.argv[1] if len(sys.argv) >= 2 else "twin"
 
 SECRET = "Zk3PqW8rTn2LbX5vYc7HdJ4sMa9GeUfRx1Qy6Kp0Wm8Nt3Vb"  # 48 bytes: str8 length '0'
@@ -214,13 +216,7 @@ class ScrubMsgpackCbor(unittest.TestCase):
                  ("application/cbor", cb_encode(DOC), cb_decode)]
         rows = [self.exchange(i, ct, body, {"contact": DOC["email"], "owner": DOC["api_key"]})
                 for i, (ct, body, _) in enumerate(cases)]
-        src = os.path.join(self.dir, "in.jsonl")
-        with open(src, "w") as f:
-            for r in rows:
-                f.write(json.dumps(r) + "\n")
-        key = os.path.join(self.dir, "key")
-        with open(key, "w") as f:
-            f.write("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n")
+        src, key = archive_and_key(self.dir, rows)
         out = os.path.join(self.dir, "out.jsonl")
         report = os.path.join(self.dir, "report.json")
         r = subprocess.run([TWIN, "scrub", src, "-o", out, "--key-file", key,
