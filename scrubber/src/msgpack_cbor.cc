@@ -535,14 +535,19 @@ class Cbor : public Walker<Cbor> {
       case 2:
       case 3: {
         if (h.width >= 0) return string(start, h, parent, key);
-        // indefinite: definite chunks of the same major type until the break
-        if (key) *key = "?";
+        // indefinite: definite chunks of the same major type until the break, each visited
+        // on its own (as a key's part when the string is a map key: its path segment is the
+        // chunks joined)
+        if (key) key->clear();
+        std::string part;
         while (!at_break()) {
           const size_t chunk = at_;
           Head c;
           if (!head(c) || c.major != h.major || c.width < 0) return false;
-          if (!string(chunk, c, parent, nullptr)) return false;
+          if (!string(chunk, c, parent, key ? &part : nullptr)) return false;
+          if (key) *key += part;
         }
+        if (key && h.major == 2) *key = "?";
         ++at_;
         return true;
       }

@@ -234,6 +234,15 @@ TEST(MsgpackCbor, CborTagsIndefiniteLengthsAndIntegerKeys) {
   expected.replace(expected.find("\x64ming"), 5, "\x65MING!");
   expected.replace(expected.find("\x38\x63"), 2, "\x38\x04");  // -5, in the width -100 had
   EXPECT_EQ(out, expected);
+
+  // A key in chunks is a key, chunk by chunk; its value's path has the chunks joined.
+  Recorder k;
+  ASSERT_TRUE(rewrite_cbor("\xa1\x7f\x62"
+                           "ab\x61"
+                           "c\xff\x01",
+                           k, out)
+                  .valid);
+  EXPECT_THAT(k.visits, ElementsAre(key("", "", "ab"), key("", "", "c"), num("abc", "", "1")));
 }
 
 // A document cut short (at --max-body) or corrupt: what came before the error is rewritten,
