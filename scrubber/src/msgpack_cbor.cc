@@ -189,6 +189,18 @@ class Walker {
     return true;
   }
 
+  // An integer spelled `decimal`: a map key's path segment (an integer key is not visited),
+  // or a number visited; true, with the replacement's sign and magnitude, when it is replaced.
+  bool integer_replaced(std::string_view decimal, std::string_view parent, std::string* key,
+                        bool& negative, uint64_t& magnitude) {
+    if (key) {
+      key->assign(decimal);
+      return false;
+    }
+    Number n;
+    return visit_number(decimal, parent, n) && as_integer(n, negative, magnitude);
+  }
+
   // A float 32 (`single`) or 64 of the bits `bits`, after the type byte `type` at `start`:
   // visited as the shortest decimal that reads back as it (not NaN or an infinity), and
   // written again in its own width.
@@ -414,16 +426,11 @@ class Msgpack : public Walker<Msgpack> {
     char* p = digits;
     if (negative) *p++ = '-';
     p = std::to_chars(p, digits + sizeof(digits), magnitude).ptr;
-    const std::string_view decimal(digits, size_t(p - digits));
-    if (key) {  // an integer key is its decimal, not visited
-      key->assign(decimal);
-      return true;
-    }
-    Number n;
-    if (!visit_number(decimal, parent, n)) return true;
     bool neg = false;
     uint64_t m = 0;
-    if (!as_integer(n, neg, m)) return true;
+    if (!integer_replaced(std::string_view(digits, size_t(p - digits)), parent, key, neg, m)) {
+      return true;
+    }
     encoded_.clear();
     encode_integer(neg, m, width, encoded_);
     replace(start, encoded_);
@@ -633,16 +640,11 @@ class Cbor : public Walker<Cbor> {
     } else {
       p = std::to_chars(p, digits + sizeof(digits), h.value).ptr;
     }
-    const std::string_view decimal(digits, size_t(p - digits));
-    if (key) {
-      key->assign(decimal);
-      return true;
-    }
-    Number n;
-    if (!visit_number(decimal, parent, n)) return true;
     bool negative = false;
     uint64_t m = 0;
-    if (!as_integer(n, negative, m)) return true;
+    if (!integer_replaced(std::string_view(digits, size_t(p - digits)), parent, key, negative, m)) {
+      return true;
+    }
     encoded_.clear();
     if (negative) {
       put_head(1, m - 1, h.width, encoded_);
