@@ -328,9 +328,21 @@ void check_message(const Headers& before, std::string_view body_before, const He
       }
     }
   }
-  if (type != nullptr && (type->value.find("msgpack") != std::string::npos ||
-                          type->value.find("cbor") != std::string::npos)) {
-    const bool cbor = type->value.find("cbor") != std::string::npos;
+  // (the media types the scrub reads as such: a mangled one, "applicatio\xdc/msgpack", makes a
+  // binary body, scanned as bytes, which this does not promise)
+  std::string_view subtype;
+  if (type != nullptr && type->value.rfind("application/", 0) == 0) {
+    subtype = std::string_view(type->value).substr(12);
+    subtype = subtype.substr(0, subtype.find(';'));
+    while (!subtype.empty() && (subtype.back() == ' ' || subtype.back() == '\t')) {
+      subtype.remove_suffix(1);
+    }
+  }
+  const bool msgpack_type = subtype == "msgpack" || subtype == "x-msgpack" ||
+                            subtype == "vnd.msgpack" || subtype.ends_with("+msgpack");
+  const bool cbor_type = subtype == "cbor" || subtype == "cbor-seq" || subtype.ends_with("+cbor");
+  if (msgpack_type || cbor_type) {
+    const bool cbor = cbor_type;
     // (nlohmann's reader has no depth cap: only bodies the scrub's reader, which stops at 512,
     // reads whole go to it)
     KeysAsK reader;
