@@ -1,10 +1,8 @@
 // Response differences by field path, and per-field noise counts.
 //
-// JSON is not parsed with nlohmann::json: with a noise-prone field (a timestamp, a request id)
-// nearly every pair differs somewhere, so the slow path is the common one, and a DOM of one
-// heap node per value plus a std::map per object costs several times more than the comparison.
-// Instead each body is parsed, validating, into a flat tape of 12-byte nodes that point into the
-// body (strings with escapes are decoded into one arena), reusing the buffers between calls.
+// Bodies are read into the flat tape of tape.h (JSON, MessagePack or CBOR, by the media type),
+// not into nlohmann::json: with a noise-prone field (a timestamp, a request id) nearly every pair
+// differs somewhere, so parsing is the common path (see tape.h).
 
 #include "twin/compare/diff.h"
 
@@ -18,13 +16,19 @@
 #include <system_error>
 #include <vector>
 
+#include "tape.h"
 #include "twin/traffic/content_coding.h"
-#include "twin/traffic/text.h"
 
 namespace twin::compare {
 namespace {
 
-using traffic::append_utf8;
+using tape::Doc;
+using tape::is_digit;
+using tape::is_json_ws;
+using tape::Kind;
+using tape::kInteger;
+using tape::Node;
+using tape::unescape_at;
 
 // Containers deeper than this are compared as a whole whatever max_depth says: the descent that
 // names paths recurses, and the stack must not depend on the input.
@@ -59,83 +63,8 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool is_json_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_ident(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_';
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Four hex digits at s[p..p+4), or -1.
-int read_hex4(std::string_view s, size_t p) {
-  if (p + 4 > s.size()) return -1;
-  int v = 0;
-  for (size_t i = 0; i < 4; ++i) {
-    const int h = hex_value(s[p + i]);
-    if (h < 0) return -1;
-    v = v * 16 + h;
-  }
-  return v;
-}
-
-// Decodes the JSON escape at s[p] == '\\' onto `out` and moves `p` past it. Lone surrogates are
-// rejected, as a strict parser (nlohmann's included) rejects them.
-bool unescape_at(std::string_view s, size_t& p, std::string& out) {
-  if (p + 1 >= s.size()) return false;
-  const char e = s[p + 1];
-  switch (e) {
-    case '"':
-    case '\\':
-    case '/':
-      out += e;
-      p += 2;
-      return true;
-    case 'b':
-      out += '\b';
-      p += 2;
-      return true;
-    case 'f':
-      out += '\f';
-      p += 2;
-      return true;
-    case 'n':
-      out += '\n';
-      p += 2;
-      return true;
-    case 'r':
-      out += '\r';
-      p += 2;
-      return true;
-    case 't':
-      out += '\t';
-      p += 2;
-      return true;
-    case 'u':
-      break;
-    default:
-      return false;
-  }
-  const int hi = read_hex4(s, p + 2);
-  if (hi < 0) return false;
-  if (hi >= 0xDC00 && hi <= 0xDFFF) return false;
-  if (hi >= 0xD800 && hi <= 0xDBFF) {
-    if (p + 7 >= s.size() || s[p + 6] != '\\' || s[p + 7] != 'u') return false;
-    const int lo = read_hex4(s, p + 8);
-    if (lo < 0xDC00 || lo > 0xDFFF) return false;
-    append_utf8(out, 0x10000 + ((static_cast<uint32_t>(hi) - 0xD800) << 10) +
-                         (static_cast<uint32_t>(lo) - 0xDC00));
-    p += 12;
-    return true;
-  }
-  append_utf8(out, static_cast<uint32_t>(hi));
-  p += 6;
-  return true;
 }
 
 // Object keys that are data, not field names — ids and e-mail addresses used as map keys, or
@@ -321,226 +250,64 @@ bool decode(std::string_view body, const traffic::Headers& headers, size_t limit
   return true;
 }
 
-bool looks_json(const traffic::Headers& headers, std::string_view body) {
+// ---- body formats
+
+enum class Format : uint8_t { kUnknown, kJson, kMsgpack, kCbor };
+
+// The format a body's Content-Type declares: MessagePack or CBOR by its subtype (msgpack,
+// x-msgpack, vnd.msgpack, *+msgpack; cbor, cbor-seq, *+cbor, *+cbor-seq), JSON by "json"
+// anywhere in it.
+Format declared_format(const traffic::Headers& headers) {
   const traffic::Header* ct = traffic::find_header(headers, "content-type");
-  if (ct != nullptr && icontains(ct->value, "json")) return true;
+  if (ct == nullptr) return Format::kUnknown;
+  std::string_view type = trim(std::string_view(ct->value).substr(0, ct->value.find(';')));
+  if (const size_t slash = type.find('/'); slash != std::string_view::npos) {
+    std::string sub(type.substr(slash + 1));
+    std::transform(sub.begin(), sub.end(), sub.begin(), ascii_lower);
+    const std::string_view st = sub;
+    if (st == "msgpack" || st == "x-msgpack" || st == "vnd.msgpack" || st.ends_with("+msgpack")) {
+      return Format::kMsgpack;
+    }
+    if (st == "cbor" || st == "cbor-seq" || st.ends_with("+cbor") || st.ends_with("+cbor-seq")) {
+      return Format::kCbor;
+    }
+  }
+  return icontains(ct->value, "json") ? Format::kJson : Format::kUnknown;
+}
+
+bool starts_like_json(std::string_view body) {
   size_t i = 0;
   while (i < body.size() && is_json_ws(body[i])) ++i;
   return i < body.size() && (body[i] == '{' || body[i] == '[');
 }
 
-// ---- JSON tape
-
-enum class Kind : uint8_t { kNull, kFalse, kTrue, kNumber, kString, kArray, kObject };
-constexpr uint8_t kInArena = 1;  // string decoded into the arena (it held escapes)
-constexpr uint8_t kInteger = 2;  // number with neither fraction nor exponent
-
-// Strings and numbers: a = offset, b = length (in the body, or in the arena with kInArena).
-// Containers: a = members (key/value pairs for objects), b = index just past the subtree.
-// An object's members follow it as key node, value subtree, key node, value subtree, ...
-struct Node {
-  Kind kind;
-  uint8_t flags;
-  uint32_t a;
-  uint32_t b;
-};
-
-// Bytes that end a run of plain characters inside a JSON string: the quote, the backslash and
-// the control characters (which are invalid there).
-constexpr auto kStringStop = [] {
-  std::array<bool, 256> stop{};
-  for (int c = 0; c < 0x20; ++c) stop[c] = true;
-  stop['"'] = stop['\\'] = true;
-  return stop;
-}();
-
-class Doc {
- public:
-  // Strict RFC 8259 parse (no comments, no trailing commas, no lone surrogates); UTF-8 is not
-  // validated, strings are compared as bytes.
-  bool parse(std::string_view s);
-
-  const Node& operator[](uint32_t i) const { return nodes_[i]; }
-  uint32_t next(uint32_t i) const {
-    const Node& n = nodes_[i];
-    return (n.kind == Kind::kArray || n.kind == Kind::kObject) ? n.b : i + 1;
-  }
-  std::string_view text(const Node& n) const {
-    return (n.flags & kInArena) ? std::string_view(arena_).substr(n.a, n.b) : src_.substr(n.a, n.b);
-  }
-
- private:
-  bool parse_string(size_t& p);
-  bool parse_number(size_t& p);
-  bool parse_key(size_t& p);
-
-  std::string_view src_;
-  std::vector<Node> nodes_;
-  std::string arena_;
-  std::vector<uint32_t> open_;  // indices of the containers being parsed
-};
-
-bool Doc::parse_string(size_t& p) {
-  const std::string_view s = src_;
-  const size_t start = ++p;
-  while (p < s.size()) {
-    // One table load per byte for the run of plain characters, the bulk of a body.
-    while (p < s.size() && !kStringStop[static_cast<unsigned char>(s[p])]) ++p;
-    if (p >= s.size()) break;
-    const unsigned char c = static_cast<unsigned char>(s[p]);
-    if (c == '"') {
-      nodes_.push_back(
-          {Kind::kString, 0, static_cast<uint32_t>(start), static_cast<uint32_t>(p - start)});
-      ++p;
-      return true;
-    }
-    if (c == '\\') break;
-    if (c < 0x20) return false;
-    ++p;
-  }
-  if (p >= s.size()) return false;
-  // Escapes: decode the whole string into the arena so that "\u0061" equals "a".
-  const size_t at = arena_.size();
-  arena_.append(s.substr(start, p - start));
-  while (p < s.size()) {
-    const unsigned char c = static_cast<unsigned char>(s[p]);
-    if (c == '"') {
-      nodes_.push_back({Kind::kString, kInArena, static_cast<uint32_t>(at),
-                        static_cast<uint32_t>(arena_.size() - at)});
-      ++p;
-      return true;
-    }
-    if (c == '\\') {
-      if (!unescape_at(s, p, arena_)) return false;
-    } else if (c < 0x20) {
-      return false;
-    } else {
-      arena_ += static_cast<char>(c);
-      ++p;
-    }
+bool parse_as(Doc& doc, Format format, std::string_view body) {
+  switch (format) {
+    case Format::kJson:
+      return doc.parse(body);
+    case Format::kMsgpack:
+      return doc.parse_msgpack(body);
+    case Format::kCbor:
+      return doc.parse_cbor(body);
+    case Format::kUnknown:
+      break;
   }
   return false;
 }
 
-bool Doc::parse_number(size_t& p) {
-  const std::string_view s = src_;
-  const size_t start = p;
-  uint8_t flags = kInteger;
-  if (p < s.size() && s[p] == '-') ++p;
-  if (p >= s.size()) return false;
-  if (s[p] == '0') {
-    ++p;
-  } else if (s[p] >= '1' && s[p] <= '9') {
-    while (p < s.size() && is_digit(s[p])) ++p;
-  } else {
-    return false;
+// Whether values ia (of da) and ib (of db) are of one type: one kind, and what the binary formats
+// tell apart within a kind (bytes or text, an ext, undefined, a simple value, integer or float
+// when both sides typed them, the CBOR tags).
+bool same_type(const Doc& da, uint32_t ia, const Doc& db, uint32_t ib) {
+  const Node& a = da[ia];
+  const Node& b = db[ib];
+  if (a.kind != b.kind || ((a.flags ^ b.flags) & tape::kTypeFlags) != 0) return false;
+  if ((a.flags & b.flags & tape::kTyped) && ((a.flags ^ b.flags) & tape::kInteger)) return false;
+  if ((a.flags | b.flags) & tape::kTagged) {
+    const auto ta = da.tags(ia), tb = db.tags(ib);
+    return std::equal(ta.begin(), ta.end(), tb.begin(), tb.end());
   }
-  if (p < s.size() && s[p] == '.') {
-    flags = 0;
-    ++p;
-    if (p >= s.size() || !is_digit(s[p])) return false;
-    while (p < s.size() && is_digit(s[p])) ++p;
-  }
-  if (p < s.size() && (s[p] == 'e' || s[p] == 'E')) {
-    flags = 0;
-    ++p;
-    if (p < s.size() && (s[p] == '+' || s[p] == '-')) ++p;
-    if (p >= s.size() || !is_digit(s[p])) return false;
-    while (p < s.size() && is_digit(s[p])) ++p;
-  }
-  nodes_.push_back(
-      {Kind::kNumber, flags, static_cast<uint32_t>(start), static_cast<uint32_t>(p - start)});
   return true;
-}
-
-// A member's key and its colon; whitespace before the key is already skipped.
-bool Doc::parse_key(size_t& p) {
-  const std::string_view s = src_;
-  if (p >= s.size() || s[p] != '"' || !parse_string(p)) return false;
-  while (p < s.size() && is_json_ws(s[p])) ++p;
-  if (p >= s.size() || s[p] != ':') return false;
-  ++p;
-  return true;
-}
-
-// Iterative, so that nesting depth costs heap (bounded by the body) rather than stack.
-bool Doc::parse(std::string_view s) {
-  src_ = s;
-  nodes_.clear();
-  arena_.clear();
-  open_.clear();
-  if (s.size() >= UINT32_MAX) return false;
-  size_t p = 0;
-  const auto skip_ws = [&] {
-    while (p < s.size() && is_json_ws(s[p])) ++p;
-  };
-  for (;;) {
-    // A value starts here.
-    skip_ws();
-    if (p >= s.size()) return false;
-    if (!open_.empty()) ++nodes_[open_.back()].a;
-    const auto idx = static_cast<uint32_t>(nodes_.size());
-    bool complete = true;
-    switch (s[p]) {
-      case '{':
-      case '[': {
-        const bool object = s[p] == '{';
-        nodes_.push_back({object ? Kind::kObject : Kind::kArray, 0, 0, 0});
-        ++p;
-        skip_ws();
-        if (p < s.size() && s[p] == (object ? '}' : ']')) {
-          ++p;
-          nodes_[idx].b = idx + 1;
-          break;
-        }
-        open_.push_back(idx);
-        if (object && !parse_key(p)) return false;
-        complete = false;
-        break;
-      }
-      case '"':
-        if (!parse_string(p)) return false;
-        break;
-      case 't':
-        if (s.compare(p, 4, "true") != 0) return false;
-        nodes_.push_back({Kind::kTrue, 0, 0, 0});
-        p += 4;
-        break;
-      case 'f':
-        if (s.compare(p, 5, "false") != 0) return false;
-        nodes_.push_back({Kind::kFalse, 0, 0, 0});
-        p += 5;
-        break;
-      case 'n':
-        if (s.compare(p, 4, "null") != 0) return false;
-        nodes_.push_back({Kind::kNull, 0, 0, 0});
-        p += 4;
-        break;
-      default:
-        if (!parse_number(p)) return false;
-    }
-    if (!complete) continue;
-    // The value is complete: close the containers that end here, or move to the next member.
-    for (;;) {
-      skip_ws();
-      if (open_.empty()) return p == s.size();
-      if (p >= s.size()) return false;
-      const uint32_t top = open_.back();
-      const bool object = nodes_[top].kind == Kind::kObject;
-      if (s[p] == ',') {
-        ++p;
-        if (object) {
-          skip_ws();
-          if (!parse_key(p)) return false;
-        }
-        break;
-      }
-      if (s[p] != (object ? '}' : ']')) return false;
-      ++p;
-      nodes_[top].b = static_cast<uint32_t>(nodes_.size());
-      open_.pop_back();
-    }
-  }
 }
 
 bool is_zero(std::string_view n) { return n == "0" || n == "-0"; }
@@ -737,14 +504,22 @@ void ResponseDiffer::Impl::diff_body(const traffic::Response& a, const traffic::
   const bool ok_a = decode(a.body, a.headers, options_.max_body, buf_a_, ba);
   const bool ok_b = decode(b.body, b.headers, options_.max_body, buf_b_, bb);
   if (ba == bb) return;
+  // The format the media types declare, one side's reading the other when only one does (as a
+  // JSON label always has), or JSON when a body starts like it; two declared formats are two
+  // answers, whatever they hold.
+  Format fa = declared_format(a.headers), fb = declared_format(b.headers);
+  if (fa == Format::kUnknown) fa = fb;
+  if (fb == Format::kUnknown) fb = fa;
+  if (fa == Format::kUnknown && (starts_like_json(ba) || starts_like_json(bb))) {
+    fa = fb = Format::kJson;
+  }
   if (!ok_a || !ok_b || ba.size() > options_.max_body || bb.size() > options_.max_body ||
-      !(looks_json(a.headers, ba) || looks_json(b.headers, bb)) || !doc_a_.parse(ba) ||
-      !doc_b_.parse(bb)) {
+      fa != fb || !parse_as(doc_a_, fa, ba) || !parse_as(doc_b_, fb, bb)) {
     add(kBodyPath);
     return;
   }
   parts_.clear();
-  compare(0, 0, 0);
+  compare(doc_a_.root(), doc_b_.root(), 0);
 }
 
 void ResponseDiffer::Impl::diff_headers(const traffic::Response& a, const traffic::Response& b) {
@@ -780,7 +555,7 @@ void ResponseDiffer::Impl::compare(uint32_t ia, uint32_t ib, size_t depth) {
   if (cut_) return;
   const Node& na = doc_a_[ia];
   const Node& nb = doc_b_[ib];
-  if (na.kind != nb.kind) {
+  if (!same_type(doc_a_, ia, doc_b_, ib)) {
     report();
     return;
   }
@@ -841,7 +616,7 @@ bool ResponseDiffer::Impl::equal(uint32_t ia, uint32_t ib) {
     work_.pop_back();
     const Node& na = doc_a_[x];
     const Node& nb = doc_b_[y];
-    if (na.kind != nb.kind) return false;
+    if (!same_type(doc_a_, x, doc_b_, y)) return false;
     switch (na.kind) {
       case Kind::kNull:
       case Kind::kFalse:

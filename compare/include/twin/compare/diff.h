@@ -7,8 +7,10 @@
 // Keys that are data rather than field names are named by their kind, as path segments are in
 // route templates: digits only `["{id}"]`, with an '@' `["{email}"]`, longer than 64 bytes
 // `["{long-key}"]` — so a report holds no value, and one hostile key cannot blow up every path.
-// Bodies that are not JSON are compared as bytes under the path `$body`; status codes are not
-// diffs (the caller counts them separately); headers, when asked, are `header.<lower-case name>`.
+// MessagePack and CBOR bodies (by their media type) are read into the same values and compared
+// by the same paths. Bodies that are none of these are compared as bytes under the path `$body`;
+// status codes are not diffs (the caller counts them separately); headers, when asked, are
+// `header.<lower-case name>`.
 //
 // Noise: some fields differ on every call (timestamps, request ids, random ordering). With a
 // second baseline target (`--noise`), each field's rate of candidate-vs-baseline differences is
@@ -42,6 +44,19 @@ namespace twin::compare {
 /// compare their common prefix element by element. Objects with duplicate keys: when both sides
 /// list the same keys in the same order members are compared in order, otherwise the last
 /// occurrence of a key wins.
+///
+/// Formats, by Content-Type: JSON when it holds "json"; MessagePack for the subtypes msgpack,
+/// x-msgpack, vnd.msgpack and `+msgpack`; CBOR for cbor, cbor-seq, `+cbor` and `+cbor-seq`. A
+/// side whose type says none of these is read in the other side's format; when neither says,
+/// both are JSON if one body starts with `{` or `[`. Two different declared formats are `$body`.
+/// MessagePack and CBOR values compare by the JSON rules whatever width, key order or chunking
+/// wrote them (uint8 5 equals uint64 5; a float32 equals the float64 of the same value), and a body
+/// of several items (a stream, a CBOR sequence) is an array of them. What JSON cannot say is a
+/// difference there: integer against float, byte string against text, a MessagePack ext type, CBOR
+/// undefined against null, a CBOR simple value, and CBOR tags (a tagged value against the bare
+/// one). Map keys compare by their text (an integer key 7 is the key "7", named `["{id}"]`); a body
+/// with a key that is a container, boolean, null or tagged, or that is not well-formed, is compared
+/// as bytes.
 ///
 /// Headers (when `headers`): compared by lower-cased name as a multiset of values (surrounding
 /// spaces trimmed), skipping those that vary per connection or follow the body: Date,

@@ -1,0 +1,132 @@
+#pragma once
+// The comparator's parsed body: a flat tape of 12-byte nodes that point into the body, read from
+// JSON, MessagePack or CBOR, so that diff.cc compares all three by the same rules.
+//
+// Not a DOM library (nlohmann::json): with a noise-prone field (a timestamp, a request id) nearly
+// every pair differs somewhere, so parsing is the common path, and a DOM of one heap node per
+// value plus a std::map per object costs several times more than the comparison. Each body is
+// parsed, validating, into the tape, reusing its buffers between calls; strings with JSON escapes
+// or in chunks, and the text of binary numbers, go to one arena. Every reader is iterative:
+// nesting costs heap bounded by the body, never stack.
+//
+// The binary formats (MessagePack, https://github.com/msgpack/msgpack/blob/master/spec.md; CBOR,
+// RFC 8949) are read into the JSON kinds, with flags for what JSON cannot say, so that their
+// values compare by what they mean, not by how they were written: an integer in any width, a
+// map in any key order, a string in one piece or in chunks. What stays a difference: integer
+// against float (both formats have the two types), a byte string against a text string, a
+// MessagePack ext type, CBOR's undefined against null, a CBOR simple value, and CBOR tags (kept
+// beside the tape). Map keys compare by their text (an integer key 1 is the key "1"); a key that
+// is a container, a boolean or null, or is tagged, makes the body unreadable (it is then compared
+// as bytes). A body of several top-level items (a CBOR sequence, a MessagePack stream) reads as
+// an array of them.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace twin::compare::tape {
+
+inline bool is_json_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/// Decodes the JSON escape at s[p] == '\\' onto `out` and moves `p` past it. Lone surrogates are
+/// rejected, as a strict parser (nlohmann's included) rejects them.
+bool unescape_at(std::string_view s, size_t& p, std::string& out);
+
+enum class Kind : uint8_t { kNull, kFalse, kTrue, kNumber, kString, kArray, kObject };
+
+// Node flags.
+constexpr uint8_t kInArena = 1;  // text in the arena (escapes decoded, chunks joined, a number)
+constexpr uint8_t kInteger = 2;  // number with neither fraction nor exponent, or a binary integer
+constexpr uint8_t kTyped = 4;    // number from a binary format: integer and float are two types
+constexpr uint8_t kBytes = 8;    // byte string (CBOR major type 2, MessagePack bin)
+constexpr uint8_t kExt = 16;     // MessagePack ext: the text is its type byte, then its data
+constexpr uint8_t kUndefined = 32;  // CBOR undefined (a kNull)
+constexpr uint8_t kSimple = 64;     // CBOR simple value, not false/true/null/undefined (a kNumber)
+constexpr uint8_t kTagged = 128;    // CBOR tags on the value: Doc::tags()
+/// Flags that make two values of one kind different values.
+constexpr uint8_t kTypeFlags = kBytes | kExt | kUndefined | kSimple;
+
+// Strings and numbers: a = offset, b = length (in the body, or in the arena with kInArena).
+// Containers: a = members (key/value pairs for objects), b = index just past the subtree.
+// An object's members follow it as key node, value subtree, key node, value subtree, ...
+struct Node {
+  Kind kind;
+  uint8_t flags;
+  uint32_t a;
+  uint32_t b;
+};
+
+class Doc {
+ public:
+  /// Strict RFC 8259 parse (no comments, no trailing commas, no lone surrogates); UTF-8 is not
+  /// validated, strings are compared as bytes.
+  bool parse(std::string_view s);
+  /// MessagePack: one item or a stream of them; every byte must belong to an item.
+  bool parse_msgpack(std::string_view s);
+  /// CBOR (RFC 8949): one item or a sequence of them (RFC 8742), well-formed; UTF-8 is not
+  /// validated.
+  bool parse_cbor(std::string_view s);
+
+  /// The node to compare from: the one value, or the array of a body's several.
+  uint32_t root() const { return root_; }
+  const Node& operator[](uint32_t i) const { return nodes_[i]; }
+  uint32_t next(uint32_t i) const {
+    const Node& n = nodes_[i];
+    return (n.kind == Kind::kArray || n.kind == Kind::kObject) ? n.b : i + 1;
+  }
+  std::string_view text(const Node& n) const {
+    return (n.flags & kInArena) ? std::string_view(arena_).substr(n.a, n.b) : src_.substr(n.a, n.b);
+  }
+  /// The CBOR tags of node i, outermost first (empty unless it has kTagged).
+  std::span<const uint64_t> tags(uint32_t i) const;
+
+ private:
+  // JSON
+  bool parse_string(size_t& p);
+  bool parse_number(size_t& p);
+  bool parse_key(size_t& p);
+
+  // Binary formats: the head of one item, read at p. Scalars are pushed onto the tape here.
+  enum class Head : uint8_t { kScalar, kArray, kMap, kTag, kBreak };
+  struct Item {
+    Head head = Head::kScalar;
+    bool indefinite = false;  // CBOR: a container closed by a break
+    uint64_t count = 0;       // a container's items (a map's pairs), or a tag's number
+  };
+  bool msgpack_head(size_t& p, Item& item);
+  bool cbor_head(size_t& p, Item& item);
+  template <bool kCbor>
+  bool parse_items(std::string_view s);
+  bool push_text(size_t& p, uint64_t length, uint8_t flags);
+  bool push_integer(bool negative, unsigned __int128 magnitude);
+  bool push_float(double value);
+  bool push_arena(Kind kind, uint8_t flags, size_t at);
+
+  void reset(std::string_view s);
+
+  std::string_view src_;
+  std::vector<Node> nodes_;
+  std::string arena_;
+  std::vector<uint32_t> open_;  // JSON: indices of the containers being parsed
+  struct Open {
+    uint32_t node;
+    bool map;
+    bool key_next;    // a map's next item is a key
+    bool indefinite;  // closed by a break, not by its count
+    uint64_t left;    // items (a map's pairs) still to come, when not indefinite
+  };
+  std::vector<Open> open_binary_;
+  // Every tag, by the node it is on: tag_nodes_ ascending (a node's several tags outermost
+  // first), tag_values_ the tags' numbers in the same order.
+  std::vector<uint32_t> tag_nodes_;
+  std::vector<uint64_t> tag_values_;
+  std::vector<uint64_t> pending_tags_;  // read, waiting for their item
+  uint32_t root_ = 0;
+};
+
+}  // namespace twin::compare::tape

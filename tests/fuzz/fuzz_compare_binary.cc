@@ -1,0 +1,217 @@
+// Fuzz target for the comparator's reading of MessagePack and CBOR bodies (compare/src/tape.cc,
+// through ResponseDiffer in compare/src/diff.cc): bytes a target sent back, untrusted. The input
+// is
+//   byte 0     options: bit 0 CBOR (else MessagePack), bit 1 the second body unlabelled (it is
+//              read in the first one's format), bit 2 a tiny max_depth, bit 3 a tiny max_paths,
+//              bit 4 the first body labelled by a structured suffix (application/x+msgpack,
+//              application/cbor-seq)
+//   bytes 1-2  the length of the first body (little-endian, clamped to what is there)
+//   rest       the first body, then the second
+// Properties:
+//   - a response never differs from itself; the paths are sorted, distinct and start with '$';
+//     without a cut the set of paths is the same both ways;
+//   - where nlohmann::json reads both bodies (strictly: one item each, CBOR without tags) and the
+//     tape reads them too, the paths are those of the plain recursive reference of
+//     compare_ref.h (diff.h's contract) over the values nlohmann's SAX reader gives, integer and
+//     float, bytes, ext types and all;
+//   - a body read as one item compares equal to the same value written again by nlohmann (its
+//     own widths, keys in its order), when nlohmann reads it and it holds no duplicate keys.
+// nlohmann reads CBOR's negative 64-bit integers (head 0x3b) past int64 wrongly: inputs with that
+// byte skip the reference. Its reader recurses, so it runs on bodies of at most 2 KB.
+//
+// Run with -DTWIN_FUZZ=ON (clang); new inputs go to the first directory:
+//   build-fuzz/bin/fuzz_compare_binary -max_len=4096 /tmp/cb-corpus
+//       tests/fuzz/corpus/compare_binary
+// then merge into the checked-in corpus (-merge=1), which ctest replays.
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "compare_ref.h"
+#include "tape.h"
+#include "twin/compare/diff.h"
+
+namespace {
+
+using compare_ref::check;
+using compare_ref::Ref;
+using nlohmann::json;
+
+twin::traffic::Response response(std::string body, const char* type, int salt) {
+  twin::traffic::Response r;
+  r.status = 200;
+  if (type != nullptr) r.headers.push_back({"Content-Type", type});
+  r.headers.push_back({"X-Salt", std::to_string(salt)});
+  r.body = std::move(body);
+  r.body_size = r.body.size();
+  return r;
+}
+
+// Builds the reference DOM from nlohmann's SAX events, keys in order, duplicates kept.
+class RefSax {
+ public:
+  explicit RefSax(Ref& root) : root_(root) {}
+
+  bool null() { return put(Ref{}); }
+  bool boolean(bool v) {
+    Ref r;
+    r.kind = v ? Ref::kTrue : Ref::kFalse;
+    return put(std::move(r));
+  }
+  bool number_integer(json::number_integer_t v) { return integer(std::to_string(v)); }
+  bool number_unsigned(json::number_unsigned_t v) { return integer(std::to_string(v)); }
+  bool number_float(json::number_float_t v, const json::string_t&) {
+    char buf[64];
+    const auto end = std::to_chars(buf, buf + sizeof buf, std::isnan(v) ? std::nan("") : v).ptr;
+    Ref r;
+    r.kind = Ref::kNumber;
+    r.typed = true;
+    r.text.assign(buf, end);
+    return put(std::move(r));
+  }
+  bool string(json::string_t& v) {
+    Ref r;
+    r.kind = Ref::kString;
+    r.text = v;
+    return put(std::move(r));
+  }
+  bool binary(json::binary_t& v) {
+    Ref r;
+    r.kind = Ref::kString;
+    r.flavour = v.has_subtype() ? Ref::kExt : Ref::kBytes;
+    if (v.has_subtype()) r.text += static_cast<char>(v.subtype());
+    r.text.append(v.begin(), v.end());
+    return put(std::move(r));
+  }
+  bool start_object(std::size_t) { return open(Ref::kObject); }
+  bool key(json::string_t& k) {
+    stack_.back()->keys.push_back(k);
+    return true;
+  }
+  bool end_object() { return close(); }
+  bool start_array(std::size_t) { return open(Ref::kArray); }
+  bool end_array() { return close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) {
+    return false;
+  }
+
+ private:
+  bool integer(std::string text) {
+    Ref r;
+    r.kind = Ref::kNumber;
+    r.integer = true;
+    r.typed = true;
+    r.text = std::move(text);
+    return put(std::move(r));
+  }
+  Ref* place() {
+    if (stack_.empty()) return &root_;
+    stack_.back()->items.emplace_back();
+    return &stack_.back()->items.back();
+  }
+  bool put(Ref r) {
+    *place() = std::move(r);
+    return true;
+  }
+  bool open(Ref::Kind kind) {
+    Ref* r = place();
+    r->kind = kind;
+    stack_.push_back(r);
+    return true;
+  }
+  bool close() {
+    stack_.pop_back();
+    return true;
+  }
+
+  Ref& root_;
+  std::vector<Ref*> stack_;  // (items are only appended to the innermost container)
+};
+
+bool read_ref(const std::string& body, bool cbor, Ref& out) {
+  if (body.size() > 2048) return false;
+  if (cbor && body.find('\x3b') != std::string::npos) return false;
+  RefSax sax(out);
+  return json::sax_parse(body.begin(), body.end(), &sax,
+                         cbor ? json::input_format_t::cbor : json::input_format_t::msgpack, true);
+}
+
+bool has_duplicate_keys(const Ref& r) {
+  if (r.kind == Ref::kObject) {
+    std::set<std::string> keys(r.keys.begin(), r.keys.end());
+    if (keys.size() != r.keys.size()) return true;
+  }
+  return std::any_of(r.items.begin(), r.items.end(), has_duplicate_keys);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 3) return 0;
+  const uint8_t opt = data[0];
+  size_t len = static_cast<size_t>(data[1]) | (static_cast<size_t>(data[2]) << 8);
+  const std::string rest(reinterpret_cast<const char*>(data) + 3, size - 3);
+  len = std::min(len, rest.size());
+  const bool cbor = opt & 1;
+  twin::compare::DiffOptions options;
+  if (opt & 4) options.max_depth = 2;
+  if (opt & 8) options.max_paths = 2;
+  const char* type = cbor ? "application/cbor" : "application/msgpack";
+  const char* first_type =
+      (opt & 16) ? (cbor ? "application/cbor-seq" : "application/x+msgpack") : type;
+  twin::compare::ResponseDiffer differ(options);
+  const auto a = response(rest.substr(0, len), first_type, 1);
+  const auto b = response(rest.substr(len), (opt & 2) ? nullptr : type, 2);
+
+  std::vector<std::string> ab, ba, aa, bb;
+  const bool whole_ab = differ.diff(a, b, ab);
+  const bool whole_ba = differ.diff(b, a, ba);
+  check(ab);
+  check(ba);
+  if (whole_ab && whole_ba && ab != ba) std::abort();
+  if (ab.empty() != ba.empty()) std::abort();
+  if (!differ.diff(a, a, aa) || !aa.empty()) std::abort();
+  if (!differ.diff(b, b, bb) || !bb.empty()) std::abort();
+
+  twin::compare::tape::Doc doc;
+  const auto ours = [&](const std::string& body) {
+    return cbor ? doc.parse_cbor(body) : doc.parse_msgpack(body);
+  };
+  const bool ours_a = ours(a.body), ours_b = ours(b.body);
+  Ref x, y;
+  const bool ref_a = read_ref(a.body, cbor, x), ref_b = read_ref(b.body, cbor, y);
+  if (ours_a && ours_b && ref_a && ref_b) {
+    std::set<std::string> want;
+    if (a.body != b.body) {
+      compare_ref::ref_compare(x, y, "$", 0, std::min<size_t>(options.max_depth, 1000), want);
+    }
+    compare_ref::check_paths(want, ab, whole_ab, options);
+  }
+
+  // Written again by nlohmann (minimal widths, keys sorted): the same value.
+  if (ours_a && ref_a && !has_duplicate_keys(x)) {
+    json j;
+    try {
+      j = cbor ? json::from_cbor(a.body) : json::from_msgpack(a.body);
+    } catch (const json::exception&) {
+      return 0;
+    }
+    const auto again = response(
+        [&] {
+          const std::vector<uint8_t> v = cbor ? json::to_cbor(j) : json::to_msgpack(j);
+          return std::string(v.begin(), v.end());
+        }(),
+        type, 3);
+    std::vector<std::string> same;
+    if (!differ.diff(a, again, same) || !same.empty()) std::abort();
+  }
+  return 0;
+}
