@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <deque>
@@ -14,6 +15,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "grpc_status.h"
 #include "twin/traffic/archive.h"
 
 namespace twin::compare {
@@ -50,6 +52,7 @@ struct Side {
   int64_t time = 0;  // offset from the start of its archive, ns
   int64_t latency = -1;
   int status = 0;  // 0: no response
+  int grpc = -1;   // the gRPC status of a gRPC answer (HTTP 200), -1 otherwise (grpc_status.h)
   ErrorKind error = ErrorKind::kNone;
   std::optional<traffic::Response> response;  // kept for the diff until the partner arrives
 };
@@ -82,7 +85,8 @@ struct RouteStats {
   uint64_t status_changed = 0;
   uint64_t noise_status_changed = 0;
   std::vector<ErrorTally> errors;
-  std::map<std::pair<int, int>, ChangeTally> changes;
+  // (baseline status, baseline gRPC status, candidate status, candidate gRPC status)
+  std::map<std::array<int, 4>, ChangeTally> changes;
   uint64_t changes_overflow = 0;
   FieldNoise fields;
   uint64_t diff_cut = 0;
@@ -117,7 +121,7 @@ struct RouteStats {
     diff_cut += o.diff_cut;
   }
 
-  void add_change(std::pair<int, int> key, uint64_t n, const std::vector<uint64_t>& samples) {
+  void add_change(const std::array<int, 4>& key, uint64_t n, const std::vector<uint64_t>& samples) {
     auto it = changes.find(key);
     if (it == changes.end()) {
       if (changes.size() >= kMaxStatusChanges) {
@@ -137,8 +141,19 @@ struct RouteStats {
 std::string error_class(const Side& s) {
   if (s.error != ErrorKind::kNone) return std::string(traffic::to_string(s.error));
   if (s.status >= 500) return "5xx";
+  if (grpc_failure(s.grpc)) return "grpc " + std::string(grpc_code_name(s.grpc));
   return "";
 }
+
+// An answer that is no failure: a status below 500 and, for gRPC, no failing gRPC status.
+bool answered_fine(const Side& s) {
+  return s.status > 0 && s.status < 500 && !grpc_failure(s.grpc);
+}
+
+// The candidate (or noise) refuses: a 4xx, or a gRPC status of the kind a 4xx maps to.
+bool refuses(const Side& s) { return s.status >= 400 || grpc_refusal(s.grpc); }
+
+bool same_status(const Side& a, const Side& b) { return a.status == b.status && a.grpc == b.grpc; }
 
 bool skipped(const std::vector<std::string>& skip, const std::string& method,
              const std::string& route) {
@@ -345,7 +360,10 @@ void Engine::take(Exchange& e, int64_t offset) {
   s.latency = latency_of(e);
   s.error = e.error;
   s.status = e.response ? e.response->status : 0;
+  s.grpc = -1;
   if (e.response && e.error == ErrorKind::kNone) {
+    const uint32_t partial = traffic::kFlagResponseBodyTruncated | traffic::kFlagGap;
+    s.grpc = grpc_status(*e.response, (e.flags & partial) == 0);
     s.response = std::move(*e.response);
     size_t bytes = s.response->body.size() + 64;
     for (const auto& h : s.response->headers) bytes += h.name.size() + h.value.size() + 32;
@@ -422,13 +440,15 @@ void Engine::complete(uint64_t key, Pending& p) {
   // Status checks look at answers that are not failures: a failure (5xx, a transport error) on
   // either side is the error checks' business, and counting it again as a changed status would
   // turn the baseline's own random failures into the candidate's regressions.
-  auto fine = [](const Side* s) { return s->status > 0 && s->status < 500; };
+  // gRPC answers are HTTP 200 either way: their gRPC status is part of the status here.
+  auto fine = [](const Side* s) { return answered_fine(*s); };
   if (fine(b) && fine(c)) {
     ++r.answered;
-    if (b->status != c->status) {
+    if (!same_status(*b, *c)) {
       ++r.status_changed;
-      // A 4xx where the baseline answered otherwise: the candidate refuses what it accepted.
-      if (c->status >= 400) {
+      // A 4xx (or a refusing gRPC status) where the baseline answered otherwise: the candidate
+      // refuses what it accepted.
+      if (refuses(*c)) {
         auto& tally = r.error("4xx changed");
         ++tally.count[kCand];
         if (tally.samples.size() < kSamples) tally.samples.push_back(key);
@@ -437,13 +457,13 @@ void Engine::complete(uint64_t key, Pending& p) {
   }
   if (n && fine(b) && fine(n)) {
     ++r.noise_answered;
-    if (b->status != n->status) {
+    if (!same_status(*b, *n)) {
       ++r.noise_status_changed;
-      if (n->status >= 400) ++r.error("4xx changed").count[kNoise];
+      if (refuses(*n)) ++r.error("4xx changed").count[kNoise];
     }
   }
   // Every change, failures included, is itemised for the reader.
-  if (b->status != c->status) r.add_change({b->status, c->status}, 1, {key});
+  if (!same_status(*b, *c)) r.add_change({b->status, b->grpc, c->status, c->grpc}, 1, {key});
 
   // Latency: both answered in full.
   if (b->response && c->response && b->latency >= 0 && c->latency >= 0) {
@@ -457,11 +477,11 @@ void Engine::complete(uint64_t key, Pending& p) {
   // A body cut at --max-body or with bytes missing from the capture cannot be compared.
   const uint32_t partial = traffic::kFlagResponseBodyTruncated | traffic::kFlagGap;
   bool whole = !((b->flags | c->flags) & partial);
-  if (b->response && c->response && b->status == c->status && !whole) ++diff_skipped_;
-  if (b->response && c->response && b->status == c->status && whole) {
+  if (b->response && c->response && same_status(*b, *c) && !whole) ++diff_skipped_;
+  if (b->response && c->response && same_status(*b, *c) && whole) {
     if (!differ_.diff(*b->response, *c->response, diff_paths_)) ++r.diff_cut;
     const std::vector<std::string>* noise_paths = nullptr;
-    if (n && n->response && n->status == b->status && !(n->flags & partial)) {
+    if (n && n->response && same_status(*n, *b) && !(n->flags & partial)) {
       if (!differ_.diff(*b->response, *n->response, noise_paths_)) ++r.diff_cut;
       noise_paths = &noise_paths_;
     }
@@ -555,7 +575,7 @@ RouteReport Engine::route_report(const std::string& method, const std::string& r
             [](const ErrorRow& a, const ErrorRow& b) { return a.candidate > b.candidate; });
 
   for (const auto& [key, c] : s.changes) {
-    rr.status_changes.push_back({key.first, key.second, c.count, c.samples});
+    rr.status_changes.push_back({key[0], key[2], c.count, c.samples, key[1], key[3]});
   }
   std::sort(rr.status_changes.begin(), rr.status_changes.end(),
             [](const StatusChange& a, const StatusChange& b) { return a.count > b.count; });

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "grpc_status.h"
 #include "twin/traffic/text.h"
 
 namespace twin::compare {
@@ -179,7 +180,11 @@ double share(uint64_t count, uint64_t n) {
   return n == 0 ? std::nan("") : static_cast<double>(count) / static_cast<double>(n);
 }
 
-std::string fmt_status(int status) { return status == 0 ? "no response" : std::to_string(status); }
+// "503", "no response", or a gRPC answer's gRPC status: "grpc UNAVAILABLE".
+std::string fmt_status(int status, int grpc) {
+  if (status == 200 && grpc >= 0) return "grpc " + std::string(grpc_code_name(grpc));
+  return status == 0 ? "no response" : std::to_string(status);
+}
 
 std::string fmt_samples(const std::vector<uint64_t>& ids, size_t limit) {
   std::string out;
@@ -461,10 +466,13 @@ nlohmann::ordered_json json_route(const RouteReport& r) {
   j["errors"] = std::move(errors);
   J changes = J::array();
   for (const auto& s : r.status_changes) {
-    changes.push_back(J{{"baseline", s.baseline},
-                        {"candidate", s.candidate},
-                        {"count", s.count},
-                        {"samples", s.samples}});
+    J x = J{{"baseline", s.baseline},
+            {"candidate", s.candidate},
+            {"count", s.count},
+            {"samples", s.samples}};
+    if (s.baseline_grpc >= 0) x["baseline_grpc"] = s.baseline_grpc;
+    if (s.candidate_grpc >= 0) x["candidate_grpc"] = s.candidate_grpc;
+    changes.push_back(std::move(x));
   }
   j["status_changes"] = std::move(changes);
   J diffs = J::array();
@@ -620,8 +628,8 @@ void route_findings(const RouteReport& r, const Ansi& ansi, std::string& out) {
     out += "\n";
   }
   for (const auto& s : r.status_changes) {
-    out += "    status " + fmt_status(s.baseline) + "→" + fmt_status(s.candidate) + "  " +
-           fmt_count(s.count) + " pairs";
+    out += "    status " + fmt_status(s.baseline, s.baseline_grpc) + "→" +
+           fmt_status(s.candidate, s.candidate_grpc) + "  " + fmt_count(s.count) + " pairs";
     if (!s.samples.empty()) out += "  ids " + fmt_samples(s.samples, kMaxSamplesShown);
     out += "\n";
   }
@@ -781,8 +789,9 @@ void md_route_details(const RouteReport& r, std::string& out) {
            " | " + md_samples(e.samples) + " |\n";
   }
   for (const auto& s : r.status_changes) {
-    out += "| status | " + fmt_status(s.baseline) + " | " + fmt_status(s.candidate) + " | " +
-           fmt_count(s.count) + " pairs | | | | " + md_samples(s.samples) + " |\n";
+    out += "| status | " + fmt_status(s.baseline, s.baseline_grpc) + " | " +
+           fmt_status(s.candidate, s.candidate_grpc) + " | " + fmt_count(s.count) +
+           " pairs | | | | " + md_samples(s.samples) + " |\n";
   }
   for (const auto& d : r.diffs) {
     out += "| diff " + md_escape(d.path) + " | | | " + fmt_count(d.differ) + "/" +
@@ -1010,8 +1019,9 @@ std::string to_junit(const Report& report) {
     }
     std::string system_out;
     for (const auto& sc : s.route->status_changes) {
-      system_out += "status " + fmt_status(sc.baseline) + " -> " + fmt_status(sc.candidate) + ": " +
-                    fmt_count(sc.count) + " pairs";
+      system_out += "status " + fmt_status(sc.baseline, sc.baseline_grpc) + " -> " +
+                    fmt_status(sc.candidate, sc.candidate_grpc) + ": " + fmt_count(sc.count) +
+                    " pairs";
       if (!sc.samples.empty()) system_out += ", sample ids " + fmt_samples(sc.samples, 20);
       system_out += "\n";
     }
@@ -1335,9 +1345,9 @@ void html_status_table(const RouteReport& r, std::string& out) {
       "<table class=\"checks\"><thead><tr><th>baseline status</th><th>candidate status</th>"
       "<th>pairs</th><th>sample ids</th></tr></thead><tbody>";
   for (const auto& s : r.status_changes) {
-    out += "<tr><td>" + fmt_status(s.baseline) + "</td><td>" + fmt_status(s.candidate) +
-           "</td><td class=\"n\">" + fmt_count(s.count) + "</td><td>" + html_samples(s.samples) +
-           "</td></tr>";
+    out += "<tr><td>" + fmt_status(s.baseline, s.baseline_grpc) + "</td><td>" +
+           fmt_status(s.candidate, s.candidate_grpc) + "</td><td class=\"n\">" +
+           fmt_count(s.count) + "</td><td>" + html_samples(s.samples) + "</td></tr>";
   }
   out += "</tbody></table>";
 }

@@ -22,7 +22,20 @@ struct Answer {
   std::string body = R"({"ok":true})";
   double latency_ms = 10;
   traffic::ErrorKind error = traffic::ErrorKind::kNone;
+  // A gRPC answer (HTTP 200) with this gRPC status, -1 for none; its form: 0 status in the
+  // trailers after a message, 1 Trailers-Only, 2 gRPC-Web with the status in the body's
+  // trailer frame.
+  int grpc = -1;
+  int grpc_form = 0;
 };
+
+// A gRPC length-prefixed frame.
+std::string grpc_frame(uint8_t flags, const std::string& payload) {
+  std::string f(1, static_cast<char>(flags));
+  const auto n = static_cast<uint32_t>(payload.size());
+  for (int shift = 24; shift >= 0; shift -= 8) f += static_cast<char>((n >> shift) & 0xff);
+  return f + payload;
+}
 
 Exchange make(uint64_t id, uint64_t origin, const std::string& target, const std::string& method,
               const std::string& path, int64_t intended, const Answer& a) {
@@ -46,8 +59,18 @@ Exchange make(uint64_t id, uint64_t origin, const std::string& target, const std
     traffic::Response r;
     r.status = a.status;
     r.reason = "X";
-    r.headers.push_back({"Content-Type", "application/json"});
     r.body = a.body;
+    if (a.grpc < 0) {
+      r.headers.push_back({"Content-Type", "application/json"});
+    } else if (a.grpc_form == 2) {
+      r.headers.push_back({"content-type", "application/grpc-web+proto"});
+      r.body = grpc_frame(0, a.body) +
+               grpc_frame(0x80, "grpc-status:" + std::to_string(a.grpc) + "\r\n");
+    } else {
+      r.headers.push_back({"content-type", "application/grpc"});
+      r.body = a.grpc_form == 1 ? "" : grpc_frame(0, a.body);
+      r.headers.push_back({"grpc-status", std::to_string(a.grpc)});
+    }
     r.body_size = a.body.size();
     r.framing = traffic::Framing::kContentLength;
     e.response = std::move(r);
@@ -353,6 +376,79 @@ TEST(Compare, StatusChangesAndBodyDiffsWithNoiseCancellation) {
   ASSERT_TRUE(r3.has_value());
   ASSERT_EQ(r3->routes[0].diffs.size(), 1u);
   EXPECT_EQ(r3->routes[0].diffs[0].verdict, Verdict::kWarn);
+}
+
+// gRPC answers are HTTP 200 whether the call worked or not: a candidate failing 8 % of its calls
+// with UNAVAILABLE (and refusing 4 % with NOT_FOUND) regresses by its gRPC statuses, in any of
+// the forms they come in; a candidate failing as often as the baseline does not.
+TEST(Compare, GrpcStatusesAreTheCallsOutcome) {
+  test::TempDir dir;
+  std::uniform_real_distribution<double> u(0, 1);
+  auto run = [&](uint64_t seed, double unavailable, double not_found) {
+    const std::string path = dir.file("grpc" + std::to_string(seed) + ".twin");
+    {
+      Sim sim(path, seed);
+      for (int i = 0; i < 3000; ++i) {
+        sim.tick(20'000'000);
+        Answer b, c;
+        b.grpc = c.grpc = 0;
+        b.grpc_form = c.grpc_form = i % 3;
+        b.body = c.body = "\x0a\x02id";
+        b.latency_ms = sim.lognormal(4);
+        c.latency_ms = sim.lognormal(4);
+        if (u(sim.rng()) < 0.01) b.grpc = 14;  // the baseline's own few failures
+        const double x = u(sim.rng());
+        if (x < unavailable) {
+          c.grpc = 14;
+          c.grpc_form = 1;  // a failure is most often Trailers-Only
+        } else if (x < unavailable + not_found) {
+          c.grpc = 5;
+        } else if (x < unavailable + not_found + 0.01) {
+          c.grpc = 14;
+        }
+        sim.add("POST", "/shop.v1.Orders/GetOrder", b, c);
+      }
+    }
+    auto o = options_for(path);
+    o.gate.resamples = 200;
+    auto r = compare(o);
+    EXPECT_TRUE(r.has_value()) << r.error().message;
+    return *r;
+  };
+
+  const Report bad = run(31, 0.08, 0.04);
+  EXPECT_EQ(bad.verdict, Verdict::kRegressed);
+  ASSERT_EQ(bad.routes.size(), 1u);
+  const RouteReport* rr = find_route(bad, "POST", "/shop.v1.Orders/GetOrder");
+  ASSERT_NE(rr, nullptr);
+  const ErrorRow* unavailable = error_row(*rr, "grpc UNAVAILABLE");
+  ASSERT_NE(unavailable, nullptr);
+  EXPECT_EQ(unavailable->verdict, Verdict::kRegressed);
+  EXPECT_NEAR(static_cast<double>(unavailable->candidate) / 3000, 0.09, 0.02);
+  EXPECT_NEAR(static_cast<double>(unavailable->baseline) / 3000, 0.01, 0.006);
+  EXPECT_EQ(error_row(*rr, "5xx"), nullptr);  // every answer was HTTP 200
+  const ErrorRow* refused = error_row(*rr, "4xx changed");
+  ASSERT_NE(refused, nullptr);
+  EXPECT_NEAR(static_cast<double>(refused->candidate) / static_cast<double>(refused->candidate_n),
+              0.04, 0.015);
+  EXPECT_EQ(refused->verdict, Verdict::kRegressed);
+  bool ok_to_unavailable = false, ok_to_not_found = false;
+  for (const StatusChange& sc : rr->status_changes) {
+    EXPECT_EQ(sc.baseline, 200);
+    EXPECT_EQ(sc.candidate, 200);
+    ok_to_unavailable |= sc.baseline_grpc == 0 && sc.candidate_grpc == 14 && sc.count > 150;
+    ok_to_not_found |= sc.baseline_grpc == 0 && sc.candidate_grpc == 5 && sc.count > 60;
+  }
+  EXPECT_TRUE(ok_to_unavailable);
+  EXPECT_TRUE(ok_to_not_found);
+
+  // The same failure rate on both sides passes, over seeds.
+  int regressed = 0;
+  for (uint64_t seed = 40; seed < 50; ++seed) {
+    const Report same = run(seed, 0, 0);
+    if (same.verdict == Verdict::kRegressed) ++regressed;
+  }
+  EXPECT_LE(regressed, 1);
 }
 
 TEST(Compare, SeparateArchivesPairAndLonelyResponsesAreCounted) {

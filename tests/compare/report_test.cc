@@ -88,7 +88,8 @@ Report sample_report() {
   ErrorRow e5xx{"5xx", 3, 52, 2200, 2200, 1e-9, 2e-8, false, Verdict::kRegressed, {101, 102, 103}};
   ErrorRow timeout{"timeout", 0, 9, 2200, 2200, 0.002, 0.01, true, Verdict::kRegressed, {201}};
   failing.errors = {e5xx, timeout};
-  failing.status_changes = {StatusChange{200, 503, 49, {101, 102}}, StatusChange{200, 0, 9, {201}}};
+  failing.status_changes = {StatusChange{200, 503, 49, {101, 102}}, StatusChange{200, 0, 9, {201}},
+                            StatusChange{200, 200, 7, {301}, 0, 14}};  // gRPC OK → UNAVAILABLE
 
   RouteReport warn = route("PUT", "/cart", 900, Verdict::kWarn);
   warn.latency = {latency("p50", 0.5, 8, 8.1, Verdict::kPass)};
@@ -310,6 +311,13 @@ TEST(ReportJson, RouteFields) {
   EXPECT_EQ(failing["status_changes"][0],
             (J{{"baseline", 200}, {"candidate", 503}, {"count", 49}, {"samples", {101, 102}}}));
   EXPECT_EQ(failing["status_changes"][1]["candidate"], 0);
+  EXPECT_FALSE(failing["status_changes"][1].contains("candidate_grpc"));  // not a gRPC answer
+  EXPECT_EQ(failing["status_changes"][2], (J{{"baseline", 200},
+                                             {"candidate", 200},
+                                             {"count", 7},
+                                             {"samples", {301}},
+                                             {"baseline_grpc", 0},
+                                             {"candidate_grpc", 14}}));
 }
 
 TEST(ReportJson, NonFiniteNumbersAreNull) {
@@ -390,6 +398,7 @@ TEST(ReportTable, HeaderRowsInOrderAndFindings) {
   EXPECT_NE(t.find("ids 101 102 103", findings), std::string::npos);
   EXPECT_NE(t.find("new kind", findings), std::string::npos);
   EXPECT_NE(t.find("status 200→no response  9 pairs", findings), std::string::npos) << t;
+  EXPECT_NE(t.find("status grpc OK→grpc UNAVAILABLE  7 pairs", findings), std::string::npos) << t;
   EXPECT_NE(t.find("diff header.etag  900/900 differ (100%)  q 1  warn", findings),
             std::string::npos)
       << t;
@@ -457,6 +466,7 @@ TEST(ReportTable, ManyInsufficientRoutesAreCapped) {
 
 TEST(ReportMarkdown, HeadingTableAndDetails) {
   std::string md = to_markdown(sample_report());
+  EXPECT_NE(md.find("| status | grpc OK | grpc UNAVAILABLE | 7 pairs |"), std::string::npos) << md;
   EXPECT_EQ(md.rfind("## twin compare: **REGRESSED**\n", 0), 0u) << md;
   size_t a = md.find("| **REGRESSED** | GET /users/{id} | 4,120 |");
   size_t b = md.find("| **REGRESSED** | POST /orders | 2,200 |");
@@ -579,6 +589,7 @@ TEST(ReportJunit, CountsMatch) {
   EXPECT_NE(x.find("<skipped message=\"p99 50.0 ms → 70.0 ms"), std::string::npos) << x;
   EXPECT_NE(x.find("sample ids: 101 102 103"), std::string::npos);
   EXPECT_NE(x.find("<system-out>status 200 -&gt; 503: 49 pairs"), std::string::npos) << x;
+  EXPECT_NE(x.find("status grpc OK -&gt; grpc UNAVAILABLE: 7 pairs"), std::string::npos) << x;
 }
 
 TEST(ReportJunit, EscapesEverything) {

@@ -54,6 +54,8 @@ struct StatusChange {
   int baseline = 0, candidate = 0;  // 0: no response (an error)
   uint64_t count = 0;
   std::vector<uint64_t> samples;  // origin ids
+  // The gRPC status of a gRPC answer (HTTP 200; 0 OK, 14 UNAVAILABLE, …), -1 for other answers.
+  int baseline_grpc = -1, candidate_grpc = -1;
 };
 
 struct DiffRow {

@@ -1,0 +1,183 @@
+// The gRPC status of a recorded answer (grpc_status.h).
+
+#include "grpc_status.h"
+
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+
+namespace twin::compare {
+namespace {
+
+constexpr int kUnknown = 2;
+
+constexpr std::array<std::string_view, 17> kNames = {
+    "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED"};
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view lower_b) {
+  if (a.size() != lower_b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower_b[i]) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// A grpc-status value: a known code, else UNKNOWN.
+int code_of(std::string_view v) {
+  v = trim(v);
+  int code = -1;
+  const auto r = std::from_chars(v.data(), v.data() + v.size(), code);
+  if (r.ec != std::errc() || r.ptr != v.data() + v.size() || code < 0 ||
+      code >= static_cast<int>(kNames.size())) {
+    return kUnknown;
+  }
+  return code;
+}
+
+enum class Kind { kNone, kGrpc, kWeb, kWebText };
+
+// application/grpc, application/grpc+proto, application/grpc-web(+…), application/grpc-web-text(+…)
+Kind kind_of(const traffic::Headers& headers) {
+  const traffic::Header* ct = traffic::find_header(headers, "content-type");
+  if (ct == nullptr) return Kind::kNone;
+  std::string type;
+  for (const char c : trim(std::string_view(ct->value).substr(0, ct->value.find(';')))) {
+    type += lower(c);
+  }
+  const auto is = [&](std::string_view base) {
+    return type == base ||
+           (type.size() > base.size() && type.starts_with(base) && type[base.size()] == '+');
+  };
+  if (is("application/grpc-web-text")) return Kind::kWebText;
+  if (is("application/grpc-web")) return Kind::kWeb;
+  if (is("application/grpc")) return Kind::kGrpc;
+  return Kind::kNone;
+}
+
+// The grpc-status in a gRPC-Web body's trailer frame, if there is one.
+std::optional<int> web_trailer_status(std::string_view body) {
+  size_t p = 0;
+  while (body.size() - p >= 5) {
+    const auto flags = static_cast<uint8_t>(body[p]);
+    const uint64_t length = (uint64_t{static_cast<uint8_t>(body[p + 1])} << 24) |
+                            (uint64_t{static_cast<uint8_t>(body[p + 2])} << 16) |
+                            (uint64_t{static_cast<uint8_t>(body[p + 3])} << 8) |
+                            uint64_t{static_cast<uint8_t>(body[p + 4])};
+    p += 5;
+    if (length > body.size() - p) return std::nullopt;
+    if (flags & 0x80) {
+      // HTTP/1-style header lines: "grpc-status: 0\r\ngrpc-message: …\r\n"
+      std::string_view block = body.substr(p, length);
+      std::optional<int> status;
+      while (!block.empty()) {
+        const size_t eol = block.find('\n');
+        std::string_view line = block.substr(0, eol);
+        block = eol == std::string_view::npos ? std::string_view() : block.substr(eol + 1);
+        const size_t colon = line.find(':');
+        if (colon != std::string_view::npos &&
+            iequals(trim(line.substr(0, colon)), "grpc-status")) {
+          status = code_of(line.substr(colon + 1));
+        }
+      }
+      return status ? status : std::optional<int>(kUnknown);
+    }
+    p += length;
+  }
+  return std::nullopt;
+}
+
+// gRPC-Web text: base64 in groups of four, where each chunk the server flushed may end in its
+// own padding ("…==" then more): every group is decoded on its own. nullopt on anything else.
+std::optional<std::string> decode_web_text(std::string_view text) {
+  const auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    if (c == '=') return 64;
+    return -1;
+  };
+  std::string out;
+  int group[4];
+  int n = 0;
+  for (const char c : text) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    const int v = value(c);
+    if (v < 0) return std::nullopt;
+    group[n++] = v;
+    if (n < 4) continue;
+    n = 0;
+    if (group[0] == 64 || group[1] == 64 || (group[2] == 64 && group[3] != 64)) {
+      return std::nullopt;
+    }
+    const uint32_t acc = (uint32_t(group[0]) << 18) | (uint32_t(group[1]) << 12) |
+                         (uint32_t(group[2] & 63) << 6) | uint32_t(group[3] & 63);
+    out += static_cast<char>(acc >> 16);
+    if (group[2] != 64) out += static_cast<char>((acc >> 8) & 0xff);
+    if (group[3] != 64) out += static_cast<char>(acc & 0xff);
+  }
+  if (n != 0) return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
+int grpc_status(const traffic::Response& r, bool complete) {
+  if (r.status != 200) return -1;
+  const Kind kind = kind_of(r.headers);
+  if (kind == Kind::kNone) return -1;
+  // The last grpc-status: the trailers' (recorded after the headers), or a Trailers-Only one.
+  const traffic::Header* last = nullptr;
+  for (const traffic::Header& h : r.headers) {
+    if (iequals(h.name, "grpc-status")) last = &h;
+  }
+  if (last != nullptr) return code_of(last->value);
+  if (kind != Kind::kGrpc) {
+    std::optional<int> status;
+    if (kind == Kind::kWeb) {
+      status = web_trailer_status(r.body);
+    } else if (const auto decoded = decode_web_text(r.body)) {
+      status = web_trailer_status(*decoded);
+    }
+    if (status) return *status;
+  }
+  return complete ? kUnknown : -1;
+}
+
+std::string_view grpc_code_name(int code) {
+  if (code < 0 || code >= static_cast<int>(kNames.size())) return "UNKNOWN";
+  return kNames[static_cast<size_t>(code)];
+}
+
+bool grpc_failure(int code) {
+  switch (code) {
+    case 2:   // UNKNOWN
+    case 4:   // DEADLINE_EXCEEDED
+    case 12:  // UNIMPLEMENTED
+    case 13:  // INTERNAL
+    case 14:  // UNAVAILABLE
+    case 15:  // DATA_LOSS
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace twin::compare
