@@ -12,10 +12,12 @@
 #include <climits>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <system_error>
 #include <vector>
 
+#include "grpc_status.h"
 #include "tape.h"
 #include "twin/traffic/content_coding.h"
 
@@ -252,27 +254,51 @@ bool decode(std::string_view body, const traffic::Headers& headers, size_t limit
 
 // ---- body formats
 
-enum class Format : uint8_t { kUnknown, kJson, kMsgpack, kCbor };
+// kProtobuf: one message (application/x-protobuf and kin); kRpcProto and kRpcJson: messages in
+// length-prefixed frames (gRPC, gRPC-Web, Connect streaming) of protobuf or of JSON.
+enum class Format : uint8_t { kUnknown, kJson, kMsgpack, kCbor, kProtobuf, kRpcProto, kRpcJson };
 
-// The format a body's Content-Type declares: MessagePack or CBOR by its subtype (msgpack,
-// x-msgpack, vnd.msgpack, *+msgpack; cbor, cbor-seq, *+cbor, *+cbor-seq), JSON by "json"
-// anywhere in it.
-Format declared_format(const traffic::Headers& headers) {
+// A Content-Type's subtype, lower case, without parameters ("grpc-web+proto"); empty without one.
+std::string subtype_of(const traffic::Headers& headers) {
   const traffic::Header* ct = traffic::find_header(headers, "content-type");
-  if (ct == nullptr) return Format::kUnknown;
-  std::string_view type = trim(std::string_view(ct->value).substr(0, ct->value.find(';')));
-  if (const size_t slash = type.find('/'); slash != std::string_view::npos) {
-    std::string sub(type.substr(slash + 1));
-    std::transform(sub.begin(), sub.end(), sub.begin(), ascii_lower);
-    const std::string_view st = sub;
-    if (st == "msgpack" || st == "x-msgpack" || st == "vnd.msgpack" || st.ends_with("+msgpack")) {
-      return Format::kMsgpack;
-    }
-    if (st == "cbor" || st == "cbor-seq" || st.ends_with("+cbor") || st.ends_with("+cbor-seq")) {
-      return Format::kCbor;
-    }
+  if (ct == nullptr) return {};
+  const std::string_view type = trim(std::string_view(ct->value).substr(0, ct->value.find(';')));
+  const size_t slash = type.find('/');
+  if (slash == std::string_view::npos) return {};
+  std::string sub(type.substr(slash + 1));
+  std::transform(sub.begin(), sub.end(), sub.begin(), ascii_lower);
+  return sub;
+}
+
+// The format a body's Content-Type declares: MessagePack (msgpack, x-msgpack, vnd.msgpack,
+// *+msgpack), CBOR (cbor, cbor-seq, *+cbor, *+cbor-seq), a protobuf message (x-protobuf,
+// protobuf, vnd.google.protobuf, x-google-protobuf, x-protobuffer, proto, *+protobuf,
+// *+x-protobuf), framed RPC messages (grpc, grpc-web and grpc-web-text with +proto or +json,
+// connect+proto, connect+json), else JSON by "json" anywhere in it.
+Format declared_format(const traffic::Headers& headers) {
+  const std::string sub = subtype_of(headers);
+  const std::string_view st = sub;
+  if (st == "msgpack" || st == "x-msgpack" || st == "vnd.msgpack" || st.ends_with("+msgpack")) {
+    return Format::kMsgpack;
   }
-  return icontains(ct->value, "json") ? Format::kJson : Format::kUnknown;
+  if (st == "cbor" || st == "cbor-seq" || st.ends_with("+cbor") || st.ends_with("+cbor-seq")) {
+    return Format::kCbor;
+  }
+  if (st == "x-protobuf" || st == "protobuf" || st == "vnd.google.protobuf" ||
+      st == "x-google-protobuf" || st == "x-protobuffer" || st == "proto" ||
+      st.ends_with("+protobuf") || st.ends_with("+x-protobuf")) {
+    return Format::kProtobuf;
+  }
+  for (const std::string_view rpc : {"grpc", "grpc-web", "grpc-web-text"}) {
+    if (st == rpc || (st.starts_with(rpc) && st.substr(rpc.size()) == "+proto")) {
+      return Format::kRpcProto;
+    }
+    if (st.starts_with(rpc) && st.substr(rpc.size()) == "+json") return Format::kRpcJson;
+  }
+  if (st == "connect+proto") return Format::kRpcProto;
+  if (st == "connect+json") return Format::kRpcJson;
+  const traffic::Header* ct = traffic::find_header(headers, "content-type");
+  return ct != nullptr && icontains(ct->value, "json") ? Format::kJson : Format::kUnknown;
 }
 
 bool starts_like_json(std::string_view body) {
@@ -281,18 +307,51 @@ bool starts_like_json(std::string_view body) {
   return i < body.size() && (body[i] == '{' || body[i] == '[');
 }
 
-bool parse_as(Doc& doc, Format format, std::string_view body) {
-  switch (format) {
-    case Format::kJson:
-      return doc.parse(body);
-    case Format::kMsgpack:
-      return doc.parse_msgpack(body);
-    case Format::kCbor:
-      return doc.parse_cbor(body);
-    case Format::kUnknown:
-      break;
+// The messages of a length-prefixed body (gRPC, gRPC-Web, Connect streaming: a flags byte, a
+// 32-bit big-endian length, the message) into `out`, one after the other, their lengths in
+// `lengths`. Frames flagged 0x80 (gRPC-Web trailers) or 0x02 (Connect's end of stream) carry the
+// status, not messages, and are left out; a compressed one (0x01) is decoded by the
+// grpc-encoding (Connect: connect-content-encoding) header. False when the frames do not cover
+// the body, a coding is unknown, or the messages pass `limit` bytes.
+bool unframe(std::string_view body, const traffic::Headers& headers, size_t limit, std::string& out,
+             std::vector<size_t>& lengths) {
+  out.clear();
+  lengths.clear();
+  std::optional<std::vector<traffic::Coding>> codings;
+  for (size_t p = 0; p < body.size();) {
+    if (body.size() - p < 5) return false;
+    const auto flags = static_cast<uint8_t>(body[p]);
+    const uint64_t length = (uint64_t{static_cast<uint8_t>(body[p + 1])} << 24) |
+                            (uint64_t{static_cast<uint8_t>(body[p + 2])} << 16) |
+                            (uint64_t{static_cast<uint8_t>(body[p + 3])} << 8) |
+                            uint64_t{static_cast<uint8_t>(body[p + 4])};
+    p += 5;
+    if (length > body.size() - p) return false;
+    const std::string_view message = body.substr(p, length);
+    p += length;
+    if (flags & 0x82) continue;
+    const size_t at = out.size();
+    if (flags & 0x01) {
+      if (!codings) {
+        const traffic::Header* h = traffic::find_header(headers, "grpc-encoding");
+        if (h == nullptr) h = traffic::find_header(headers, "connect-content-encoding");
+        if (h == nullptr) return false;
+        auto parsed = traffic::parse_content_encoding(h->value);
+        if (!parsed) return false;
+        codings.emplace(std::move(*parsed));
+      }
+      std::string decoded;
+      if (!traffic::decode_all(*codings, message, limit - std::min(limit, at), decoded)) {
+        return false;
+      }
+      out += decoded;
+    } else {
+      out += message;
+    }
+    if (out.size() > limit) return false;
+    lengths.push_back(out.size() - at);
   }
-  return false;
+  return true;
 }
 
 // Whether values ia (of da) and ib (of db) are of one type: one kind, and what the binary formats
@@ -325,8 +384,15 @@ bool number_equal(const Doc& da, const Node& a, const Doc& db, const Node& b) {
   return u == v;
 }
 
+// An object member's key: its text, and whether it is a protobuf field number (tape::kFieldKey).
+struct Key {
+  std::string_view text;
+  bool field = false;
+};
+Key key_of(const Doc& d, uint32_t i) { return {d.text(d[i]), (d[i].flags & tape::kFieldKey) != 0}; }
+
 struct Member {
-  std::string_view key;
+  Key key;
   uint32_t value;
 };
 
@@ -349,7 +415,7 @@ void match_members(const Doc& a, uint32_t ia, const Doc& b, uint32_t ib,
   if (same_keys) {
     for (uint32_t i = 0, ka = ia + 1, kb = ib + 1; i < ca; ++i) {
       const uint32_t next_a = a.next(ka + 1), next_b = b.next(kb + 1);
-      if (!pair(a.text(a[ka]), ka + 1, kb + 1)) return;
+      if (!pair(key_of(a, ka), ka + 1, kb + 1)) return;
       ka = next_a;
       kb = next_b;
     }
@@ -357,31 +423,31 @@ void match_members(const Doc& a, uint32_t ia, const Doc& b, uint32_t ib,
   }
   const size_t base = scratch.size();
   for (uint32_t j = 0, ka = ia + 1; j < ca; ++j, ka = a.next(ka + 1)) {
-    scratch.push_back({a.text(a[ka]), ka + 1});
+    scratch.push_back({key_of(a, ka), ka + 1});
   }
   const size_t mid = scratch.size();
   for (uint32_t j = 0, kb = ib + 1; j < cb; ++j, kb = b.next(kb + 1)) {
-    scratch.push_back({b.text(b[kb]), kb + 1});
+    scratch.push_back({key_of(b, kb), kb + 1});
   }
   const size_t end = scratch.size();
-  const auto by_key = [](const Member& x, const Member& y) { return x.key < y.key; };
+  const auto by_key = [](const Member& x, const Member& y) { return x.key.text < y.key.text; };
   std::stable_sort(scratch.begin() + static_cast<ptrdiff_t>(base),
                    scratch.begin() + static_cast<ptrdiff_t>(mid), by_key);
   std::stable_sort(scratch.begin() + static_cast<ptrdiff_t>(mid),
                    scratch.begin() + static_cast<ptrdiff_t>(end), by_key);
   const auto last_of_run = [&](size_t k, size_t limit) {
-    while (k + 1 < limit && scratch[k + 1].key == scratch[k].key) ++k;
+    while (k + 1 < limit && scratch[k + 1].key.text == scratch[k].key.text) ++k;
     return k;
   };
   size_t x = base, y = mid;
   bool go = true;
   while (go && (x < mid || y < end)) {
     // Copies, since a callback may grow `scratch` and move it.
-    if (y == end || (x < mid && scratch[x].key < scratch[y].key)) {
+    if (y == end || (x < mid && scratch[x].key.text < scratch[y].key.text)) {
       x = last_of_run(x, mid);
       const Member m = scratch[x++];
       go = only_a(m.key, m.value);
-    } else if (x == mid || scratch[y].key < scratch[x].key) {
+    } else if (x == mid || scratch[y].key.text < scratch[x].key.text) {
       y = last_of_run(y, end);
       const Member m = scratch[y++];
       go = only_b(m.key, m.value);
@@ -431,6 +497,8 @@ struct ResponseDiffer::Impl {
   explicit Impl(DiffOptions o);
   bool diff(const traffic::Response& a, const traffic::Response& b, std::vector<std::string>& out);
   void diff_body(const traffic::Response& a, const traffic::Response& b);
+  bool read_body(Doc& doc, Format format, const traffic::Headers& headers, std::string_view body,
+                 std::string& buf);
   void diff_headers(const traffic::Response& a, const traffic::Response& b);
   void compare(uint32_t ia, uint32_t ib, size_t depth);
   bool equal(uint32_t ia, uint32_t ib);
@@ -445,10 +513,13 @@ struct ResponseDiffer::Impl {
   // by 16 bytes per body byte at worst (`[[[[…`: a 12-byte node and a 4-byte open container).
   Doc doc_a_, doc_b_;
   std::string buf_a_, buf_b_;
+  std::string unframed_a_, unframed_b_;  // an RPC body's messages, unframed (and decoded)
+  std::string text_;                     // a grpc-web-text body's bytes, while it is unframed
+  std::vector<size_t> lengths_;
   // The JSON path being compared, as keys (array steps have `index` set); the path string is
   // written only for a difference, not for every member visited.
   struct Part {
-    std::string_view key;
+    Key key;
     bool index;
   };
   std::vector<Part> parts_;
@@ -514,12 +585,58 @@ void ResponseDiffer::Impl::diff_body(const traffic::Response& a, const traffic::
     fa = fb = Format::kJson;
   }
   if (!ok_a || !ok_b || ba.size() > options_.max_body || bb.size() > options_.max_body ||
-      fa != fb || !parse_as(doc_a_, fa, ba) || !parse_as(doc_b_, fb, bb)) {
+      fa != fb || !read_body(doc_a_, fa, a.headers, ba, unframed_a_) ||
+      !read_body(doc_b_, fb, b.headers, bb, unframed_b_)) {
     add(kBodyPath);
     return;
   }
   parts_.clear();
   compare(doc_a_.root(), doc_b_.root(), 0);
+}
+
+// Reads `body`, of `format`, into `doc`; `buf` keeps the bytes the tape points into when the
+// body had to be unframed.
+bool ResponseDiffer::Impl::read_body(Doc& doc, Format format, const traffic::Headers& headers,
+                                     std::string_view body, std::string& buf) {
+  switch (format) {
+    case Format::kJson:
+      return doc.parse(body);
+    case Format::kMsgpack:
+      return doc.parse_msgpack(body);
+    case Format::kCbor:
+      return doc.parse_cbor(body);
+    case Format::kProtobuf: {
+      const size_t n = body.size();
+      return doc.parse_protobuf(body, std::span<const size_t>(&n, 1));
+    }
+    case Format::kRpcProto:
+    case Format::kRpcJson:
+      break;
+    case Format::kUnknown:
+      return false;
+  }
+  std::string_view framed = body;
+  if (subtype_of(headers).starts_with("grpc-web-text")) {
+    auto decoded = decode_grpc_web_text(body);
+    if (!decoded) return false;
+    text_ = std::move(*decoded);
+    framed = text_;
+  }
+  if (!unframe(framed, headers, options_.max_body, buf, lengths_)) return false;
+  if (format == Format::kRpcProto) return doc.parse_protobuf(buf, lengths_);
+  if (lengths_.size() == 1) return doc.parse(buf);
+  // Several JSON messages (or none): compared as the array of them, each valid on its own.
+  std::string array = "[";
+  size_t at = 0;
+  for (const size_t n : lengths_) {
+    if (!doc.parse(std::string_view(buf).substr(at, n))) return false;
+    if (at > 0) array += ',';
+    array.append(buf, at, n);
+    at += n;
+  }
+  array += ']';
+  buf = std::move(array);
+  return doc.parse(buf);
 }
 
 void ResponseDiffer::Impl::diff_headers(const traffic::Response& a, const traffic::Response& b) {
@@ -589,7 +706,7 @@ void ResponseDiffer::Impl::compare(uint32_t ia, uint32_t ib, size_t depth) {
     parts_.pop_back();
     return;
   }
-  const auto one_side = [&](std::string_view key, uint32_t) {
+  const auto one_side = [&](const Key& key, uint32_t) {
     parts_.push_back({key, false});
     report();
     parts_.pop_back();
@@ -597,7 +714,7 @@ void ResponseDiffer::Impl::compare(uint32_t ia, uint32_t ib, size_t depth) {
   };
   match_members(
       doc_a_, ia, doc_b_, ib, members_,
-      [&](std::string_view key, uint32_t va, uint32_t vb) {
+      [&](const Key& key, uint32_t va, uint32_t vb) {
         parts_.push_back({key, false});
         compare(va, vb, depth + 1);
         parts_.pop_back();
@@ -640,12 +757,12 @@ bool ResponseDiffer::Impl::equal(uint32_t ia, uint32_t ib) {
         bool same = true;
         match_members(
             doc_a_, x, doc_b_, y, members_,
-            [&](std::string_view, uint32_t va, uint32_t vb) {
+            [&](const Key&, uint32_t va, uint32_t vb) {
               work_.emplace_back(va, vb);
               return true;
             },
-            [&](std::string_view, uint32_t) { return same = false; },
-            [&](std::string_view, uint32_t) { return same = false; });
+            [&](const Key&, uint32_t) { return same = false; },
+            [&](const Key&, uint32_t) { return same = false; });
         if (!same) return false;
         break;
       }
@@ -669,8 +786,11 @@ void ResponseDiffer::Impl::report() {
   for (const Part& part : parts_) {
     if (part.index) {
       path_ += "[*]";
+    } else if (part.key.field) {
+      path_ += '.';  // a protobuf field number: a field's name, not data
+      path_ += part.key.text;
     } else {
-      append_key(path_, part.key);
+      append_key(path_, part.key.text);
     }
   }
   add(path_);

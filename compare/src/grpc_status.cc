@@ -102,9 +102,31 @@ std::optional<int> web_trailer_status(std::string_view body) {
   return std::nullopt;
 }
 
-// gRPC-Web text: base64 in groups of four, where each chunk the server flushed may end in its
-// own padding ("…==" then more): every group is decoded on its own. nullopt on anything else.
-std::optional<std::string> decode_web_text(std::string_view text) {
+}  // namespace
+
+int grpc_status(const traffic::Response& r, bool complete) {
+  if (r.status != 200) return -1;
+  const Kind kind = kind_of(r.headers);
+  if (kind == Kind::kNone) return -1;
+  // The last grpc-status: the trailers' (recorded after the headers), or a Trailers-Only one.
+  const traffic::Header* last = nullptr;
+  for (const traffic::Header& h : r.headers) {
+    if (iequals(h.name, "grpc-status")) last = &h;
+  }
+  if (last != nullptr) return code_of(last->value);
+  if (kind != Kind::kGrpc) {
+    std::optional<int> status;
+    if (kind == Kind::kWeb) {
+      status = web_trailer_status(r.body);
+    } else if (const auto decoded = decode_grpc_web_text(r.body)) {
+      status = web_trailer_status(*decoded);
+    }
+    if (status) return *status;
+  }
+  return complete ? kUnknown : -1;
+}
+
+std::optional<std::string> decode_grpc_web_text(std::string_view text) {
   const auto value = [](char c) -> int {
     if (c >= 'A' && c <= 'Z') return c - 'A';
     if (c >= 'a' && c <= 'z') return c - 'a' + 26;
@@ -135,30 +157,6 @@ std::optional<std::string> decode_web_text(std::string_view text) {
   }
   if (n != 0) return std::nullopt;
   return out;
-}
-
-}  // namespace
-
-int grpc_status(const traffic::Response& r, bool complete) {
-  if (r.status != 200) return -1;
-  const Kind kind = kind_of(r.headers);
-  if (kind == Kind::kNone) return -1;
-  // The last grpc-status: the trailers' (recorded after the headers), or a Trailers-Only one.
-  const traffic::Header* last = nullptr;
-  for (const traffic::Header& h : r.headers) {
-    if (iequals(h.name, "grpc-status")) last = &h;
-  }
-  if (last != nullptr) return code_of(last->value);
-  if (kind != Kind::kGrpc) {
-    std::optional<int> status;
-    if (kind == Kind::kWeb) {
-      status = web_trailer_status(r.body);
-    } else if (const auto decoded = decode_web_text(r.body)) {
-      status = web_trailer_status(*decoded);
-    }
-    if (status) return *status;
-  }
-  return complete ? kUnknown : -1;
 }
 
 std::string_view grpc_code_name(int code) {

@@ -640,4 +640,170 @@ bool Doc::parse_items(std::string_view s) {
 bool Doc::parse_msgpack(std::string_view s) { return parse_items<false>(s); }
 bool Doc::parse_cbor(std::string_view s) { return parse_items<true>(s); }
 
+// ---- Protocol Buffers
+
+namespace {
+
+// A varint at p, before `end`: at most ten bytes, the tenth holding one bit.
+bool read_varint(std::string_view s, size_t& p, size_t end, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (p >= end) return false;
+    const auto b = static_cast<uint8_t>(s[p++]);
+    if (shift == 63 && b > 1) return false;
+    v |= uint64_t{b & 0x7fu} << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+// Printable UTF-8 (no control characters but tab, line feed and carriage return; no overlong
+// forms, surrogates or code points past U+10FFFF): what a string field most likely is. The tags
+// of fields 1 to 3, which most messages start with, are control characters.
+bool printable_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<uint8_t>(s[i]);
+    if (c < 0x80) {
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return false;
+      ++i;
+      continue;
+    }
+    size_t n = 0;
+    uint32_t cp = 0;
+    if ((c & 0xe0) == 0xc0) {
+      n = 2;
+      cp = c & 0x1fu;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 3;
+      cp = c & 0x0fu;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 4;
+      cp = c & 0x07u;
+    } else {
+      return false;
+    }
+    if (s.size() - i < n) return false;
+    for (size_t k = 1; k < n; ++k) {
+      const auto cc = static_cast<uint8_t>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3fu);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool Doc::parse_protobuf(std::string_view s, std::span<const size_t> lengths) {
+  reset(s);
+  fields_.clear();
+  if (s.size() >= UINT32_MAX) return false;
+  const bool one = lengths.size() == 1;
+  if (!one) nodes_.push_back({Kind::kArray, 0, 0, 0});
+  size_t at = 0;
+  for (const size_t n : lengths) {
+    if (n > s.size() - at) return false;
+    if (!push_message(at, at + n, 0)) return false;
+    if (!one) ++nodes_[0].a;
+    at += n;
+  }
+  if (at != s.size()) return false;
+  if (!one) nodes_[0].b = static_cast<uint32_t>(nodes_.size());
+  return true;
+}
+
+// The message in [begin, end) onto the tape; false, with the tape as it was, when the bytes are
+// not one.
+bool Doc::push_message(size_t begin, size_t end, int depth) {
+  const std::string_view s = src_;
+  const size_t base = fields_.size();
+  const size_t nodes_at = nodes_.size(), arena_at = arena_.size();
+  const auto fail = [&] {
+    fields_.resize(base);
+    nodes_.resize(nodes_at);
+    arena_.resize(arena_at);
+    return false;
+  };
+  for (size_t p = begin; p < end;) {
+    uint64_t tag = 0;
+    if (!read_varint(s, p, end, tag)) return fail();
+    const uint64_t number = tag >> 3;
+    Field f{static_cast<uint32_t>(number), static_cast<uint8_t>(tag & 7), 0, 0, 0};
+    if (number == 0 || number > 0x1fffffff) return fail();
+    switch (f.wire) {
+      case 0:
+        if (!read_varint(s, p, end, f.value)) return fail();
+        break;
+      case 1:
+      case 5: {
+        const size_t n = f.wire == 1 ? 8 : 4;
+        if (end - p < n) return fail();
+        for (size_t k = n; k-- > 0;) f.value = (f.value << 8) | static_cast<uint8_t>(s[p + k]);
+        p += n;
+        break;
+      }
+      case 2: {
+        uint64_t length = 0;
+        if (!read_varint(s, p, end, length) || length > end - p) return fail();
+        f.begin = p;
+        f.end = p + length;
+        p = f.end;
+        break;
+      }
+      default:  // groups (3, 4), and 6 and 7, which no encoder writes
+        return fail();
+    }
+    fields_.push_back(f);
+  }
+  std::stable_sort(fields_.begin() + static_cast<ptrdiff_t>(base), fields_.end(),
+                   [](const Field& x, const Field& y) { return x.number < y.number; });
+  const size_t top = fields_.size();
+  const auto object = static_cast<uint32_t>(nodes_.size());
+  nodes_.push_back({Kind::kObject, 0, 0, 0});
+  for (size_t i = base; i < top;) {
+    size_t j = i + 1;
+    while (j < top && fields_[j].number == fields_[i].number) ++j;
+    const size_t key_at = arena_.size();
+    arena_ += std::to_string(fields_[i].number);
+    if (!push_arena(Kind::kString, kFieldKey, key_at)) return fail();
+    ++nodes_[object].a;
+    if (j - i == 1) {
+      const Field f = fields_[i];  // (a copy: reading it as a message grows fields_)
+      if (!push_field_value(f, depth)) return fail();
+    } else {
+      const auto array = static_cast<uint32_t>(nodes_.size());
+      nodes_.push_back({Kind::kArray, 0, 0, 0});
+      for (size_t k = i; k < j; ++k) {
+        const Field f = fields_[k];
+        if (!push_field_value(f, depth)) return fail();
+        ++nodes_[array].a;
+      }
+      nodes_[array].b = static_cast<uint32_t>(nodes_.size());
+    }
+    i = j;
+  }
+  nodes_[object].b = static_cast<uint32_t>(nodes_.size());
+  fields_.resize(base);
+  return true;
+}
+
+bool Doc::push_field_value(const Field& f, int depth) {
+  if (f.wire != 2) return push_integer(false, f.value);
+  const auto at = static_cast<uint32_t>(f.begin);
+  const auto length = static_cast<uint32_t>(f.end - f.begin);
+  if (printable_utf8(src_.substr(f.begin, length))) {
+    nodes_.push_back({Kind::kString, 0, at, length});
+    return true;
+  }
+  if (depth + 1 < kMaxMessageDepth && push_message(f.begin, f.end, depth + 1)) return true;
+  nodes_.push_back({Kind::kString, kBytes, at, length});
+  return true;
+}
+
 }  // namespace twin::compare::tape

@@ -48,6 +48,9 @@ constexpr uint8_t kExt = 16;     // MessagePack ext: the text is its type byte, 
 constexpr uint8_t kUndefined = 32;  // CBOR undefined (a kNull)
 constexpr uint8_t kSimple = 64;     // CBOR simple value, not false/true/null/undefined (a kNumber)
 constexpr uint8_t kTagged = 128;    // CBOR tags on the value: Doc::tags()
+/// On a key node only (keys carry no type): a Protocol Buffers field number, named as it is in
+/// a path (`$.3.1`), not as a key that is data (`["{id}"]`).
+constexpr uint8_t kFieldKey = kTyped;
 /// Flags that make two values of one kind different values.
 constexpr uint8_t kTypeFlags = kBytes | kExt | kUndefined | kSimple;
 
@@ -71,6 +74,17 @@ class Doc {
   /// CBOR (RFC 8949): one item or a sequence of them (RFC 8742), well-formed; UTF-8 is not
   /// validated.
   bool parse_cbor(std::string_view s);
+
+  /// Protocol Buffers messages without their schema, `lengths` of them one after the other in
+  /// `s` (a gRPC body's messages, unframed): one message, or an array of several. A message is
+  /// an object keyed by field number (key nodes flagged kFieldKey), fields in number order, a
+  /// number met more than once an array of its values in order. Varints and fixed32/64 are
+  /// unsigned integers (their bits: without the schema a sint or a double cannot be told); a
+  /// length-delimited field is text when it is printable UTF-8, else a message when it reads as
+  /// one whole (to a depth of kMaxMessageDepth), else bytes. Groups are not read (the message
+  /// holding one is bytes).
+  bool parse_protobuf(std::string_view s, std::span<const size_t> lengths);
+  static constexpr int kMaxMessageDepth = 32;
 
   /// The node to compare from: the one value, or the array of a body's several.
   uint32_t root() const { return root_; }
@@ -106,6 +120,16 @@ class Doc {
   bool push_integer(bool negative, unsigned __int128 magnitude);
   bool push_float(double value);
   bool push_arena(Kind kind, uint8_t flags, size_t at);
+  // Protocol Buffers
+  struct Field {
+    uint32_t number;
+    uint8_t wire;
+    size_t begin, end;  // a length-delimited value's bytes
+    uint64_t value;     // a number's
+  };
+  bool push_message(size_t begin, size_t end, int depth);
+  bool push_field_value(const Field& f, int depth);
+  std::vector<Field> fields_;  // a stack of the messages being read, each level's fields
 
   void reset(std::string_view s);
 

@@ -4,7 +4,7 @@
 //   byte 0     options: bit 0 CBOR (else MessagePack), bit 1 the second body unlabelled (it is
 //              read in the first one's format), bit 2 a tiny max_depth, bit 3 a tiny max_paths,
 //              bit 4 the first body labelled by a structured suffix (application/x+msgpack,
-//              application/cbor-seq)
+//              application/cbor-seq), bit 5 Protocol Buffers instead (bit 0 ignored)
 //   bytes 1-2  the length of the first body (little-endian, clamped to what is there)
 //   rest       the first body, then the second
 // Properties:
@@ -15,7 +15,9 @@
 //     compare_ref.h (diff.h's contract) over the values nlohmann's SAX reader gives, integer and
 //     float, bytes, ext types and all;
 //   - a body read as one item compares equal to the same value written again by nlohmann (its
-//     own widths, keys in its order), when nlohmann reads it and it holds no duplicate keys.
+//     own widths, keys in its order), when nlohmann reads it and it holds no duplicate keys;
+//   - Protocol Buffers (bit 5): the paths of two bare messages are those of the same messages
+//     in gRPC frames, and of the first one's frame compressed (gzip, grpc-encoding).
 // nlohmann reads CBOR's negative 64-bit integers (head 0x3b) past int64 wrongly: inputs with that
 // byte skip the reference. Its reader recurses, so it runs on bodies of at most 2 KB.
 //
@@ -38,6 +40,7 @@
 #include "compare_ref.h"
 #include "tape.h"
 #include "twin/compare/diff.h"
+#include "twin/traffic/content_coding.h"
 
 namespace {
 
@@ -144,6 +147,41 @@ bool read_ref(const std::string& body, bool cbor, Ref& out) {
                          cbor ? json::input_format_t::cbor : json::input_format_t::msgpack, true);
 }
 
+// A gRPC length-prefixed frame.
+std::string frame(const std::string& message, uint8_t flags) {
+  std::string f(1, static_cast<char>(flags));
+  const auto n = static_cast<uint32_t>(message.size());
+  for (int shift = 24; shift >= 0; shift -= 8) f += static_cast<char>((n >> shift) & 0xff);
+  return f + message;
+}
+
+// Protocol Buffers: the basic properties, and framing and compression change no path.
+void check_protobuf(const std::string& first, const std::string& second, uint8_t opt,
+                    const twin::compare::DiffOptions& options) {
+  twin::compare::ResponseDiffer differ(options);
+  const auto a = response(first, "application/x-protobuf", 1);
+  const auto b = response(second, (opt & 2) ? nullptr : "application/x-protobuf", 2);
+  std::vector<std::string> ab, ba, aa;
+  const bool whole_ab = differ.diff(a, b, ab);
+  const bool whole_ba = differ.diff(b, a, ba);
+  check(ab);
+  check(ba);
+  if (whole_ab && whole_ba && ab != ba) std::abort();
+  if (ab.empty() != ba.empty()) std::abort();
+  if (!differ.diff(a, a, aa) || !aa.empty()) std::abort();
+  twin::traffic::Response fa = response(frame(first, 0), "application/grpc", 1);
+  twin::traffic::Response fb = response(frame(second, 0), "application/grpc", 2);
+  std::vector<std::string> framed;
+  if (differ.diff(fa, fb, framed) && whole_ab && framed != ab) std::abort();
+  if (first == second) return;  // (equal bytes are never read; the compressed frame would be)
+  std::string packed;
+  if (!twin::traffic::encode(twin::traffic::Coding::kGzip, first, packed)) std::abort();
+  twin::traffic::Response za = response(frame(packed, 1), "application/grpc", 1);
+  za.headers.push_back({"grpc-encoding", "gzip"});
+  std::vector<std::string> zipped;
+  if (differ.diff(za, fb, zipped) && whole_ab && zipped != ab) std::abort();
+}
+
 bool has_duplicate_keys(const Ref& r) {
   if (r.kind == Ref::kObject) {
     std::set<std::string> keys(r.keys.begin(), r.keys.end());
@@ -164,6 +202,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   twin::compare::DiffOptions options;
   if (opt & 4) options.max_depth = 2;
   if (opt & 8) options.max_paths = 2;
+  if (opt & 32) {
+    check_protobuf(rest.substr(0, len), rest.substr(len), opt, options);
+    return 0;
+  }
   const char* type = cbor ? "application/cbor" : "application/msgpack";
   const char* first_type =
       (opt & 16) ? (cbor ? "application/cbor-seq" : "application/x+msgpack") : type;

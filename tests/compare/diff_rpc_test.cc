@@ -1,0 +1,230 @@
+// Tests of response diffs over Protocol Buffers bodies without their schema, bare and in the
+// length-prefixed frames of gRPC, gRPC-Web (binary and text) and Connect streaming: fields are
+// named by number (`$.3.1`), so that a noisy timestamp field and a real change are two paths,
+// not one `$body`. The messages are written here from the wire-format spec
+// (protobuf.dev/programming-guides/encoding).
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "twin/compare/diff.h"
+#include "twin/traffic/content_coding.h"
+#include "twin/traffic/text.h"
+
+namespace twin::compare {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using Paths = std::vector<std::string>;
+
+std::string varint(uint64_t v) {
+  std::string out;
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  out += static_cast<char>(v);
+  return out;
+}
+std::string num(uint32_t field, uint64_t v) { return varint(uint64_t{field} << 3) + varint(v); }
+std::string str(uint32_t field, const std::string& v) {
+  return varint((uint64_t{field} << 3) | 2) + varint(v.size()) + v;
+}
+std::string fixed64(uint32_t field, uint64_t v) {
+  std::string out = varint((uint64_t{field} << 3) | 1);
+  for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+  return out;
+}
+
+// A gRPC length-prefixed frame.
+std::string frame(const std::string& message, uint8_t flags = 0) {
+  std::string f(1, static_cast<char>(flags));
+  const auto n = static_cast<uint32_t>(message.size());
+  for (int shift = 24; shift >= 0; shift -= 8) f += static_cast<char>((n >> shift) & 0xff);
+  return f + message;
+}
+
+traffic::Response response(std::string body, std::string type, traffic::Headers more = {}) {
+  traffic::Response r;
+  r.status = 200;
+  r.headers.push_back({"content-type", std::move(type)});
+  for (auto& h : more) r.headers.push_back(std::move(h));
+  r.body = std::move(body);
+  r.body_size = r.body.size();
+  return r;
+}
+traffic::Response grpc(const std::string& body, traffic::Headers more = {}) {
+  more.push_back({"grpc-status", "0"});
+  return response(body, "application/grpc", std::move(more));
+}
+traffic::Response proto(const std::string& body) {
+  return response(body, "application/x-protobuf");
+}
+
+Paths diff(const traffic::Response& a, const traffic::Response& b, DiffOptions options = {}) {
+  ResponseDiffer differ(std::move(options));
+  Paths out{"stale"};
+  EXPECT_TRUE(differ.diff(a, b, out));
+  return out;
+}
+
+// An order: id 1, customer 2 (a message: name 1, tier 2), lines 3 (repeated messages: sku 1,
+// qty 2), updated_at 5 (a varint timestamp), checksum 6 (fixed64), blob 7 (bytes).
+std::string order(const std::string& name = "Ann", uint64_t qty2 = 2, uint64_t updated = 1700000000,
+                  const std::string& blob = std::string("\x00\xff\x10", 3)) {
+  return num(1, 4215) + str(2, str(1, name) + num(2, 3)) + str(3, str(1, "SKU-1") + num(2, 1)) +
+         str(3, str(1, "SKU-2") + num(2, qty2)) + num(5, updated) + fixed64(6, 0xfeedface) +
+         str(7, blob);
+}
+
+TEST(DiffRpc, FieldsAreNamedByNumber) {
+  EXPECT_THAT(diff(proto(order()), proto(order())), IsEmpty());
+  EXPECT_THAT(diff(proto(order()), proto(order("Bob"))), ElementsAre("$.2.1"));
+  EXPECT_THAT(diff(proto(order()), proto(order("Ann", 3))), ElementsAre("$.3[*].2"));
+  EXPECT_THAT(diff(proto(order()), proto(order("Ann", 2, 1700000001))), ElementsAre("$.5"));
+  EXPECT_THAT(diff(proto(order()), proto(order("Ann", 2, 1700000000, "\x01\x02"))),
+              ElementsAre("$.7"));
+  // a field more, a field less, a repeated field grown
+  EXPECT_THAT(diff(proto(order()), proto(order() + num(9, 1))), ElementsAre("$.9"));
+  EXPECT_THAT(diff(proto(order() + str(3, str(1, "SKU-3"))), proto(order() + str(3, str(1, "X")))),
+              ElementsAre("$.3[*].1"));
+  EXPECT_THAT(diff(proto(order()), proto(order() + str(3, str(1, "SKU-3")))), ElementsAre("$.3"));
+}
+
+TEST(DiffRpc, FieldOrderOnTheWireDoesNotMatter) {
+  // the same fields written in another order (an encoder that appends unknown fields, or sorts
+  // otherwise); repeated values keep their order
+  const std::string a = num(1, 7) + str(2, "x") + num(3, 1) + num(3, 2);
+  const std::string b = num(3, 1) + str(2, "x") + num(3, 2) + num(1, 7);
+  EXPECT_THAT(diff(proto(a), proto(b)), IsEmpty());
+  const std::string swapped = num(3, 2) + str(2, "x") + num(3, 1) + num(1, 7);
+  EXPECT_THAT(diff(proto(a), proto(swapped)), ElementsAre("$.3[*]"));
+}
+
+TEST(DiffRpc, GrpcFramesAndStreams) {
+  EXPECT_THAT(diff(grpc(frame(order())), grpc(frame(order("Bob")))), ElementsAre("$.2.1"));
+  // a server stream: each message an element
+  EXPECT_THAT(
+      diff(grpc(frame(order()) + frame(order())), grpc(frame(order()) + frame(order("Bo")))),
+      ElementsAre("$[*].2.1"));
+  EXPECT_THAT(diff(grpc(frame(order())), grpc(frame(order()) + frame(order()))), ElementsAre("$"));
+  // +proto, and a Trailers-Only answer against another (no messages on either side)
+  EXPECT_THAT(diff(response(frame(order()), "application/grpc+proto"),
+                   response(frame(order("Bob")), "application/grpc+proto")),
+              ElementsAre("$.2.1"));
+  EXPECT_THAT(diff(grpc(""), grpc("", {{"grpc-message", "other"}})), IsEmpty());
+}
+
+TEST(DiffRpc, CompressedFramesAreDecoded) {
+  std::string packed;
+  ASSERT_TRUE(traffic::encode(traffic::Coding::kGzip, order(), packed));
+  EXPECT_THAT(diff(grpc(frame(order())), grpc(frame(packed, 1), {{"grpc-encoding", "gzip"}})),
+              IsEmpty());
+  std::string packed_bob;
+  ASSERT_TRUE(traffic::encode(traffic::Coding::kGzip, order("Bob"), packed_bob));
+  EXPECT_THAT(diff(grpc(frame(order())), grpc(frame(packed_bob, 1), {{"grpc-encoding", "gzip"}})),
+              ElementsAre("$.2.1"));
+  // a coding twin does not know, or none named: bytes
+  EXPECT_THAT(diff(grpc(frame(order())), grpc(frame(packed, 1), {{"grpc-encoding", "snappy"}})),
+              ElementsAre("$body"));
+  EXPECT_THAT(diff(grpc(frame(order())), grpc(frame(packed, 1))), ElementsAre("$body"));
+}
+
+TEST(DiffRpc, GrpcWebTrailersAreNotTheBody) {
+  const std::string ok = frame("grpc-status:0\r\ngrpc-message:fine\r\n", 0x80);
+  const std::string ok2 = frame("grpc-status:0\r\ngrpc-message:also fine\r\n", 0x80);
+  EXPECT_THAT(diff(response(frame(order()) + ok, "application/grpc-web+proto"),
+                   response(frame(order()) + ok2, "application/grpc-web+proto")),
+              IsEmpty());
+  EXPECT_THAT(diff(response(frame(order()) + ok, "application/grpc-web"),
+                   response(frame(order("Bob")) + ok, "application/grpc-web")),
+              ElementsAre("$.2.1"));
+  // grpc-web-text: base64, here in two chunks each padded on its own
+  const std::string text_a = traffic::base64_encode(frame(order())) + traffic::base64_encode(ok);
+  const std::string text_b =
+      traffic::base64_encode(frame(order("Bob"))) + traffic::base64_encode(ok2);
+  EXPECT_THAT(diff(response(text_a, "application/grpc-web-text"),
+                   response(text_b, "application/grpc-web-text+proto")),
+              ElementsAre("$.2.1"));
+  EXPECT_THAT(diff(response(text_a, "application/grpc-web-text"),
+                   response("%%%", "application/grpc-web-text")),
+              ElementsAre("$body"));
+}
+
+TEST(DiffRpc, ConnectStreamingAndJsonMessages) {
+  // Connect streaming: the end-of-stream frame (0x02) carries the status, not a message
+  const std::string end_a = frame("{}", 0x02);
+  const std::string end_b = frame(R"({"metadata":{"x":["1"]}})", 0x02);
+  EXPECT_THAT(diff(response(frame(order()) + end_a, "application/connect+proto"),
+                   response(frame(order()) + end_b, "application/connect+proto")),
+              IsEmpty());
+  // JSON messages in frames (grpc+json, connect+json): compared as JSON, several as an array
+  EXPECT_THAT(diff(response(frame(R"({"a":1,"b":2})"), "application/grpc+json"),
+                   response(frame(R"({"b":2,"a":3})"), "application/grpc+json")),
+              ElementsAre("$.a"));
+  EXPECT_THAT(
+      diff(response(frame(R"({"a":1})") + frame(R"({"a":2})"), "application/connect+json"),
+           response(frame(R"({"a":1})") + frame(R"({"a":3})") + end_b, "application/connect+json")),
+      ElementsAre("$[*].a"));
+  // a message that is no JSON on its own, though the array of them would read
+  EXPECT_THAT(diff(response(frame("1,2"), "application/grpc+json"),
+                   response(frame("1") + frame("2"), "application/grpc+json")),
+              ElementsAre("$body"));
+}
+
+TEST(DiffRpc, TextBytesAndNestedMessagesAreTold) {
+  // a printable string field is text; one of control bytes that reads as a message is one; other
+  // bytes are bytes
+  EXPECT_THAT(diff(proto(str(1, "hello")), proto(str(1, "hellp"))), ElementsAre("$.1"));
+  EXPECT_THAT(diff(proto(str(1, num(1, 5) + num(2, 6))), proto(str(1, num(1, 5) + num(2, 7)))),
+              ElementsAre("$.1.2"));
+  EXPECT_THAT(diff(proto(str(1, std::string("\x00\x01", 2))), proto(str(1, num(1, 5)))),
+              ElementsAre("$.1"));
+  // a varint and a fixed64 of the same value are the same integer (bits)
+  EXPECT_THAT(diff(proto(num(4, 99)), proto(fixed64(4, 99))), IsEmpty());
+}
+
+TEST(DiffRpc, NoiseAndRealChangeAreTwoPaths) {
+  // what noise cancellation needs: the timestamp and the real change apart
+  EXPECT_THAT(diff(grpc(frame(order())), grpc(frame(order("Ann", 5, 1700000099)))),
+              ElementsAre("$.3[*].2", "$.5"));
+  DiffOptions quiet;
+  quiet.ignore = {"$.5", "$.3[*].1"};
+  EXPECT_THAT(diff(grpc(frame(order())), grpc(frame(order("Ann", 5, 1700000099))), quiet),
+              ElementsAre("$.3[*].2"));
+}
+
+TEST(DiffRpc, UnreadableBodiesAreComparedAsBytes) {
+  const std::string good = frame(order());
+  EXPECT_THAT(diff(grpc(good), grpc(good.substr(0, good.size() - 1))), ElementsAre("$body"));
+  EXPECT_THAT(diff(grpc(good), grpc(good + std::string(1, '\0'))), ElementsAre("$body"));
+  // a message that is none: a group, field 0, a varint past its end
+  EXPECT_THAT(diff(proto(order()), proto("\x0b\x0c")), ElementsAre("$body"));
+  EXPECT_THAT(diff(proto(order()), proto(std::string("\x00\x01", 2))), ElementsAre("$body"));
+  EXPECT_THAT(diff(proto(order()), proto("\x08\xff")), ElementsAre("$body"));
+  // two formats: protobuf against JSON
+  EXPECT_THAT(diff(proto(order()), response("{}", "application/json")), ElementsAre("$body"));
+}
+
+// Nesting past the reader's depth is bytes, compared whole; nothing recurses with the input.
+TEST(DiffRpc, DeepMessagesAreBoundedByTheReader) {
+  std::string a = num(1, 1), b = num(1, 2);
+  for (int i = 0; i < 2000; ++i) {
+    a = str(1, a);
+    b = str(1, b);
+  }
+  const Paths got = diff(proto(a), proto(b));
+  ASSERT_EQ(got.size(), 1u);
+  // the first 31 levels are read as messages, the 32nd is bytes
+  std::string want = "$";
+  for (int i = 0; i < 32; ++i) want += ".1";
+  EXPECT_EQ(got[0], want);
+}
+
+}  // namespace
+}  // namespace twin::compare
