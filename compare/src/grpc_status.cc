@@ -6,8 +6,12 @@
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "twin/traffic/content_coding.h"
 
 namespace twin::compare {
 namespace {
@@ -50,9 +54,10 @@ int code_of(std::string_view v) {
   return code;
 }
 
-enum class Kind { kNone, kGrpc, kWeb, kWebText };
+enum class Kind { kNone, kGrpc, kWeb, kWebText, kConnect };
 
-// application/grpc, application/grpc+proto, application/grpc-web(+…), application/grpc-web-text(+…)
+// application/grpc, application/grpc+proto, application/grpc-web(+…),
+// application/grpc-web-text(+…), application/connect+… (Connect's streaming protocol)
 Kind kind_of(const traffic::Headers& headers) {
   const traffic::Header* ct = traffic::find_header(headers, "content-type");
   if (ct == nullptr) return Kind::kNone;
@@ -67,7 +72,70 @@ Kind kind_of(const traffic::Headers& headers) {
   if (is("application/grpc-web-text")) return Kind::kWebText;
   if (is("application/grpc-web")) return Kind::kWeb;
   if (is("application/grpc")) return Kind::kGrpc;
+  if (type.starts_with("application/connect+")) return Kind::kConnect;
   return Kind::kNone;
+}
+
+// Connect's error codes (connectrpc.com/docs/protocol#error-codes): gRPC's, by name.
+int connect_code(std::string_view name) {
+  static constexpr std::array<std::string_view, 17> kConnect = {"",
+                                                                "canceled",
+                                                                "unknown",
+                                                                "invalid_argument",
+                                                                "deadline_exceeded",
+                                                                "not_found",
+                                                                "already_exists",
+                                                                "permission_denied",
+                                                                "resource_exhausted",
+                                                                "failed_precondition",
+                                                                "aborted",
+                                                                "out_of_range",
+                                                                "unimplemented",
+                                                                "internal",
+                                                                "unavailable",
+                                                                "data_loss",
+                                                                "unauthenticated"};
+  for (size_t i = 1; i < kConnect.size(); ++i) {
+    if (kConnect[i] == name) return static_cast<int>(i);
+  }
+  return kUnknown;
+}
+
+// A Connect stream's status: its end-of-stream frame (flag 0x02), a JSON object whose "error"
+// names the code; no error is OK. nullopt when there is no such frame.
+std::optional<int> connect_end_status(std::string_view body, const traffic::Headers& headers) {
+  size_t p = 0;
+  while (body.size() - p >= 5) {
+    const auto flags = static_cast<uint8_t>(body[p]);
+    const uint64_t length = (uint64_t{static_cast<uint8_t>(body[p + 1])} << 24) |
+                            (uint64_t{static_cast<uint8_t>(body[p + 2])} << 16) |
+                            (uint64_t{static_cast<uint8_t>(body[p + 3])} << 8) |
+                            uint64_t{static_cast<uint8_t>(body[p + 4])};
+    p += 5;
+    if (length > body.size() - p) return std::nullopt;
+    if ((flags & 0x02) == 0) {
+      p += length;
+      continue;
+    }
+    std::string_view end = body.substr(p, length);
+    std::string decoded;
+    if (flags & 0x01) {
+      const traffic::Header* h = traffic::find_header(headers, "connect-content-encoding");
+      if (h == nullptr) return kUnknown;
+      const auto codings = traffic::parse_content_encoding(h->value);
+      if (!codings || !traffic::decode_all(*codings, end, 1 << 20, decoded)) return kUnknown;
+      end = decoded;
+    }
+    const nlohmann::json j = nlohmann::json::parse(end, nullptr, false);
+    if (!j.is_object()) return kUnknown;
+    const auto error = j.find("error");
+    if (error == j.end() || error->is_null()) return 0;
+    if (!error->is_object()) return kUnknown;
+    const auto code = error->find("code");
+    if (code == error->end() || !code->is_string()) return kUnknown;
+    return connect_code(code->get<std::string>());
+  }
+  return std::nullopt;
 }
 
 // The grpc-status in a gRPC-Web body's trailer frame, if there is one.
@@ -116,7 +184,9 @@ int grpc_status(const traffic::Response& r, bool complete) {
   if (last != nullptr) return code_of(last->value);
   if (kind != Kind::kGrpc) {
     std::optional<int> status;
-    if (kind == Kind::kWeb) {
+    if (kind == Kind::kConnect) {
+      status = connect_end_status(r.body, r.headers);
+    } else if (kind == Kind::kWeb) {
       status = web_trailer_status(r.body);
     } else if (const auto decoded = decode_grpc_web_text(r.body)) {
       status = web_trailer_status(*decoded);

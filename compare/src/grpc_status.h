@@ -2,7 +2,9 @@
 // The gRPC status of a recorded answer. A gRPC call answers HTTP 200 whether it succeeded or
 // failed: the outcome is the grpc-status field, in the trailers (recorded after the response's
 // header fields), in the headers of a Trailers-Only answer, or, for gRPC-Web over HTTP/1, in the
-// trailer frame at the end of the body (flag 0x80; base64 for application/grpc-web-text). Status
+// trailer frame at the end of the body (flag 0x80; base64 for application/grpc-web-text). A
+// Connect stream (application/connect+…) ends in a frame flagged 0x02 whose JSON "error" names
+// the code (Connect's unary calls fail with an HTTP status, judged as such). Status
 // codes and their classes follow grpc/grpc's doc/statuscodes.md and google.rpc.Code's mapping
 // to HTTP: the codes that map to 5xx are failures, the other non-zero ones refusals.
 
@@ -14,7 +16,8 @@
 
 namespace twin::compare {
 
-/// -1 when `r` is not a gRPC answer (its Content-Type is not application/grpc…) or its HTTP
+/// -1 when `r` is not a gRPC answer (its Content-Type is not application/grpc… or
+/// application/connect+…) or its HTTP
 /// status is not 200; otherwise its gRPC status code, 0-16. A gRPC answer whose status cannot be
 /// read, or is not a known code, is UNKNOWN (2), as gRPC clients take it. `complete` false (a
 /// body cut by --max-body or a capture gap) with no status outside the body: -1, not a guess.

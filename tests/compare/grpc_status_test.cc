@@ -9,6 +9,7 @@
 #include <iterator>
 #include <string>
 
+#include "twin/traffic/content_coding.h"
 #include "twin/traffic/text.h"
 
 namespace twin::compare {
@@ -96,6 +97,34 @@ TEST(GrpcStatus, GrpcWebTextInChunks) {
                                traffic::base64_encode(message + trailer))),
             14);
   EXPECT_EQ(grpc_status(answer("application/grpc-web-text", "not base64!")), 2);
+}
+
+TEST(GrpcStatus, ConnectEndOfStream) {
+  const std::string ok = frame(0x02, "{}");
+  const std::string failed =
+      frame(0x02, R"({"error":{"code":"unavailable","message":"x"},"metadata":{}})");
+  EXPECT_EQ(grpc_status(answer("application/connect+proto", kMessage + ok)), 0);
+  EXPECT_EQ(grpc_status(answer("application/connect+json", frame(0, "{}") + failed)), 14);
+  EXPECT_EQ(grpc_status(answer("application/connect+proto",
+                               frame(0x02, R"({"error":{"code":"not_found"}})"))),
+            5);
+  EXPECT_EQ(grpc_status(answer("application/connect+proto",
+                               frame(0x02, R"({"error":{"code":"no_such_code"}})"))),
+            2);
+  EXPECT_EQ(grpc_status(answer("application/connect+proto", frame(0x02, "not json"))), 2);
+  // no end of stream: UNKNOWN, or no judgement when the body is cut
+  EXPECT_EQ(grpc_status(answer("application/connect+proto", kMessage)), 2);
+  EXPECT_EQ(grpc_status(answer("application/connect+proto", kMessage), false), -1);
+  // a compressed end of stream, by connect-content-encoding
+  std::string packed;
+  ASSERT_TRUE(
+      traffic::encode(traffic::Coding::kGzip, R"({"error":{"code":"deadline_exceeded"}})", packed));
+  EXPECT_EQ(grpc_status(answer("application/connect+proto", kMessage + frame(0x03, packed),
+                               {{"connect-content-encoding", "gzip"}})),
+            4);
+  EXPECT_EQ(grpc_status(answer("application/connect+proto", kMessage + frame(0x03, packed))), 2);
+  // Connect's unary protocol is not this one: its errors are HTTP statuses
+  EXPECT_EQ(grpc_status(answer("application/proto", kMessage)), -1);
 }
 
 TEST(GrpcStatus, Classes) {
