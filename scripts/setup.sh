@@ -16,9 +16,10 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools the tests, the demo and the benchmarks call
   curl zstd gzip brotli python3 procps bc util-linux openssl ca-certificates valgrind
-  # scrub: protoc encodes and decodes the Protocol Buffers messages of the gRPC tests, and
-  # Apache Thrift's C++ library the Thrift test's documents (oracles)
-  protobuf-compiler libthrift-dev
+  # scrub: protoc encodes and decodes the Protocol Buffers messages of the gRPC tests (with the
+  # well-known types' .proto files, google/protobuf/timestamp.proto…, which libprotobuf-dev
+  # ships), and Apache Thrift's C++ library the Thrift test's documents (oracles)
+  protobuf-compiler libprotobuf-dev libthrift-dev
   # capture: real servers, clients, recorders and the oracle (tshark) the capture tests use
   tcpdump tshark nginx-light nghttp2-client nghttp2-server nghttp2-proxy wrk apache2-utils tcpflow
   iproute2 time
