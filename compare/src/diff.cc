@@ -1,8 +1,8 @@
 // Response differences by field path, and per-field noise counts.
 //
-// Bodies are read into the flat tape of tape.h (JSON, MessagePack or CBOR, by the media type),
-// not into nlohmann::json: with a noise-prone field (a timestamp, a request id) nearly every pair
-// differs somewhere, so parsing is the common path (see tape.h).
+// Bodies are read into the flat tape of tape.h (JSON, MessagePack, CBOR or protobuf, by the media
+// type), not into nlohmann::json: with a noise-prone field (a timestamp, a request id) nearly every
+// pair differs somewhere, so parsing is the common path (see tape.h).
 
 #include "twin/compare/diff.h"
 
@@ -17,9 +17,9 @@
 #include <system_error>
 #include <vector>
 
-#include "grpc_status.h"
 #include "tape.h"
 #include "twin/traffic/content_coding.h"
+#include "twin/traffic/rpc.h"
 
 namespace twin::compare {
 namespace {
@@ -317,21 +317,13 @@ bool unframe(std::string_view body, const traffic::Headers& headers, size_t limi
              std::vector<size_t>& lengths) {
   out.clear();
   lengths.clear();
+  const traffic::Envelopes envelopes = traffic::split_envelopes(body);
+  if (!envelopes.rest.empty()) return false;
   std::optional<std::vector<traffic::Coding>> codings;
-  for (size_t p = 0; p < body.size();) {
-    if (body.size() - p < 5) return false;
-    const auto flags = static_cast<uint8_t>(body[p]);
-    const uint64_t length = (uint64_t{static_cast<uint8_t>(body[p + 1])} << 24) |
-                            (uint64_t{static_cast<uint8_t>(body[p + 2])} << 16) |
-                            (uint64_t{static_cast<uint8_t>(body[p + 3])} << 8) |
-                            uint64_t{static_cast<uint8_t>(body[p + 4])};
-    p += 5;
-    if (length > body.size() - p) return false;
-    const std::string_view message = body.substr(p, length);
-    p += length;
-    if (flags & 0x82) continue;
+  for (const traffic::Envelope& e : envelopes.items) {
+    if (e.flags & 0x82) continue;
     const size_t at = out.size();
-    if (flags & 0x01) {
+    if (e.flags & 0x01) {
       if (!codings) {
         const traffic::Header* h = traffic::find_header(headers, "grpc-encoding");
         if (h == nullptr) h = traffic::find_header(headers, "connect-content-encoding");
@@ -341,12 +333,12 @@ bool unframe(std::string_view body, const traffic::Headers& headers, size_t limi
         codings.emplace(std::move(*parsed));
       }
       std::string decoded;
-      if (!traffic::decode_all(*codings, message, limit - std::min(limit, at), decoded)) {
+      if (!traffic::decode_all(*codings, e.payload, limit - std::min(limit, at), decoded)) {
         return false;
       }
       out += decoded;
     } else {
-      out += message;
+      out += e.payload;
     }
     if (out.size() > limit) return false;
     lengths.push_back(out.size() - at);
@@ -617,9 +609,7 @@ bool ResponseDiffer::Impl::read_body(Doc& doc, Format format, const traffic::Hea
   }
   std::string_view framed = body;
   if (subtype_of(headers).starts_with("grpc-web-text")) {
-    auto decoded = decode_grpc_web_text(body);
-    if (!decoded) return false;
-    text_ = std::move(*decoded);
+    if (!traffic::decode_grpc_web_text(body, text_)) return false;
     framed = text_;
   }
   if (!unframe(framed, headers, options_.max_body, buf, lengths_)) return false;

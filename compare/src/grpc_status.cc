@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "twin/traffic/content_coding.h"
+#include "twin/traffic/rpc.h"
 
 namespace twin::compare {
 namespace {
@@ -104,22 +105,11 @@ int connect_code(std::string_view name) {
 // A Connect stream's status: its end-of-stream frame (flag 0x02), a JSON object whose "error"
 // names the code; no error is OK. nullopt when there is no such frame.
 std::optional<int> connect_end_status(std::string_view body, const traffic::Headers& headers) {
-  size_t p = 0;
-  while (body.size() - p >= 5) {
-    const auto flags = static_cast<uint8_t>(body[p]);
-    const uint64_t length = (uint64_t{static_cast<uint8_t>(body[p + 1])} << 24) |
-                            (uint64_t{static_cast<uint8_t>(body[p + 2])} << 16) |
-                            (uint64_t{static_cast<uint8_t>(body[p + 3])} << 8) |
-                            uint64_t{static_cast<uint8_t>(body[p + 4])};
-    p += 5;
-    if (length > body.size() - p) return std::nullopt;
-    if ((flags & 0x02) == 0) {
-      p += length;
-      continue;
-    }
-    std::string_view end = body.substr(p, length);
+  for (const traffic::Envelope& e : traffic::split_envelopes(body).items) {
+    if ((e.flags & 0x02) == 0) continue;
+    std::string_view end = e.payload;
     std::string decoded;
-    if (flags & 0x01) {
+    if (e.flags & 0x01) {
       const traffic::Header* h = traffic::find_header(headers, "connect-content-encoding");
       if (h == nullptr) return kUnknown;
       const auto codings = traffic::parse_content_encoding(h->value);
@@ -138,34 +128,23 @@ std::optional<int> connect_end_status(std::string_view body, const traffic::Head
   return std::nullopt;
 }
 
-// The grpc-status in a gRPC-Web body's trailer frame, if there is one.
+// The grpc-status in a gRPC-Web body's trailer frame (flag 0x80), if there is one.
 std::optional<int> web_trailer_status(std::string_view body) {
-  size_t p = 0;
-  while (body.size() - p >= 5) {
-    const auto flags = static_cast<uint8_t>(body[p]);
-    const uint64_t length = (uint64_t{static_cast<uint8_t>(body[p + 1])} << 24) |
-                            (uint64_t{static_cast<uint8_t>(body[p + 2])} << 16) |
-                            (uint64_t{static_cast<uint8_t>(body[p + 3])} << 8) |
-                            uint64_t{static_cast<uint8_t>(body[p + 4])};
-    p += 5;
-    if (length > body.size() - p) return std::nullopt;
-    if (flags & 0x80) {
-      // HTTP/1-style header lines: "grpc-status: 0\r\ngrpc-message: …\r\n"
-      std::string_view block = body.substr(p, length);
-      std::optional<int> status;
-      while (!block.empty()) {
-        const size_t eol = block.find('\n');
-        std::string_view line = block.substr(0, eol);
-        block = eol == std::string_view::npos ? std::string_view() : block.substr(eol + 1);
-        const size_t colon = line.find(':');
-        if (colon != std::string_view::npos &&
-            iequals(trim(line.substr(0, colon)), "grpc-status")) {
-          status = code_of(line.substr(colon + 1));
-        }
+  for (const traffic::Envelope& e : traffic::split_envelopes(body).items) {
+    if ((e.flags & 0x80) == 0) continue;
+    // HTTP/1-style header lines: "grpc-status: 0\r\ngrpc-message: …\r\n"
+    std::string_view block = e.payload;
+    std::optional<int> status;
+    while (!block.empty()) {
+      const size_t eol = block.find('\n');
+      const std::string_view line = block.substr(0, eol);
+      block = eol == std::string_view::npos ? std::string_view() : block.substr(eol + 1);
+      const size_t colon = line.find(':');
+      if (colon != std::string_view::npos && iequals(trim(line.substr(0, colon)), "grpc-status")) {
+        status = code_of(line.substr(colon + 1));
       }
-      return status ? status : std::optional<int>(kUnknown);
     }
-    p += length;
+    return status ? status : std::optional<int>(kUnknown);
   }
   return std::nullopt;
 }
@@ -188,45 +167,12 @@ int grpc_status(const traffic::Response& r, bool complete) {
       status = connect_end_status(r.body, r.headers);
     } else if (kind == Kind::kWeb) {
       status = web_trailer_status(r.body);
-    } else if (const auto decoded = decode_grpc_web_text(r.body)) {
-      status = web_trailer_status(*decoded);
+    } else if (std::string decoded; traffic::decode_grpc_web_text(r.body, decoded)) {
+      status = web_trailer_status(decoded);
     }
     if (status) return *status;
   }
   return complete ? kUnknown : -1;
-}
-
-std::optional<std::string> decode_grpc_web_text(std::string_view text) {
-  const auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    if (c == '=') return 64;
-    return -1;
-  };
-  std::string out;
-  int group[4];
-  int n = 0;
-  for (const char c : text) {
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
-    const int v = value(c);
-    if (v < 0) return std::nullopt;
-    group[n++] = v;
-    if (n < 4) continue;
-    n = 0;
-    if (group[0] == 64 || group[1] == 64 || (group[2] == 64 && group[3] != 64)) {
-      return std::nullopt;
-    }
-    const uint32_t acc = (uint32_t(group[0]) << 18) | (uint32_t(group[1]) << 12) |
-                         (uint32_t(group[2] & 63) << 6) | uint32_t(group[3] & 63);
-    out += static_cast<char>(acc >> 16);
-    if (group[2] != 64) out += static_cast<char>((acc >> 8) & 0xff);
-    if (group[3] != 64) out += static_cast<char>(acc & 0xff);
-  }
-  if (n != 0) return std::nullopt;
-  return out;
 }
 
 std::string_view grpc_code_name(int code) {

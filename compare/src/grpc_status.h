@@ -8,7 +8,6 @@
 // codes and their classes follow grpc/grpc's doc/statuscodes.md and google.rpc.Code's mapping
 // to HTTP: the codes that map to 5xx are failures, the other non-zero ones refusals.
 
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,10 +21,6 @@ namespace twin::compare {
 /// read, or is not a known code, is UNKNOWN (2), as gRPC clients take it. `complete` false (a
 /// body cut by --max-body or a capture gap) with no status outside the body: -1, not a guess.
 int grpc_status(const traffic::Response& r, bool complete = true);
-
-/// The bytes of an application/grpc-web-text body: base64 in groups of four, each chunk the
-/// server flushed possibly padded on its own ("…==" then more). nullopt when it is not that.
-std::optional<std::string> decode_grpc_web_text(std::string_view text);
 
 /// "OK", "CANCELLED", … "UNAUTHENTICATED".
 std::string_view grpc_code_name(int code);

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 
+#include "twin/traffic/rpc.h"
 #include "twin/traffic/text.h"
 
 namespace twin::compare::tape {
@@ -657,47 +658,6 @@ bool read_varint(std::string_view s, size_t& p, size_t end, uint64_t& v) {
   return false;
 }
 
-// Printable UTF-8 (no control characters but tab, line feed and carriage return; no overlong
-// forms, surrogates or code points past U+10FFFF): what a string field most likely is. The tags
-// of fields 1 to 3, which most messages start with, are control characters.
-bool printable_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<uint8_t>(s[i]);
-    if (c < 0x80) {
-      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return false;
-      ++i;
-      continue;
-    }
-    size_t n = 0;
-    uint32_t cp = 0;
-    if ((c & 0xe0) == 0xc0) {
-      n = 2;
-      cp = c & 0x1fu;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 3;
-      cp = c & 0x0fu;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 4;
-      cp = c & 0x07u;
-    } else {
-      return false;
-    }
-    if (s.size() - i < n) return false;
-    for (size_t k = 1; k < n; ++k) {
-      const auto cc = static_cast<uint8_t>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3fu);
-    }
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    i += n;
-  }
-  return true;
-}
-
 }  // namespace
 
 bool Doc::parse_protobuf(std::string_view s, std::span<const size_t> lengths) {
@@ -797,7 +757,7 @@ bool Doc::push_field_value(const Field& f, int depth) {
   if (f.wire != 2) return push_integer(false, f.value);
   const auto at = static_cast<uint32_t>(f.begin);
   const auto length = static_cast<uint32_t>(f.end - f.begin);
-  if (printable_utf8(src_.substr(f.begin, length))) {
+  if (traffic::is_printable_utf8(src_.substr(f.begin, length))) {
     nodes_.push_back({Kind::kString, 0, at, length});
     return true;
   }

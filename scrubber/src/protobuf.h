@@ -33,6 +33,8 @@
 #include <utility>
 #include <vector>
 
+#include "twin/traffic/rpc.h"
+
 namespace twin::scrubber {
 
 /// What a schema says of the messages of a service: read from a FileDescriptorSet, which
@@ -140,9 +142,8 @@ ProtobufRewriteResult rewrite_protobuf(std::string_view in, ProtobufVisitor& vis
 /// Whether `in` parses whole as a message (an empty one does).
 bool is_protobuf_message(std::string_view in);
 
-/// Whether a field's bytes are read as text: UTF-8 (no overlong forms, surrogates or code
-/// points past U+10FFFF) without control bytes but tab, LF and CR.
-bool is_field_text(std::string_view s);
+/// Whether a field's bytes are read as text (traffic::is_printable_utf8).
+inline bool is_field_text(std::string_view s) { return traffic::is_printable_utf8(s); }
 
 /// A number() replacement for an integer: its two's complement bits (a decimal integer, '-'
 /// allowed, its digits read modulo 2^64); false when it is not one.
@@ -153,25 +154,11 @@ bool decimal_replacement(std::string_view replacement, double& value);
 /// `d` as a float's bits, rounded to nearest; past a float's range an infinity of its sign.
 uint32_t float_bits_of(double d);
 
-/// One length-prefixed message of a gRPC, gRPC-Web or Connect stream.
-struct Envelope {
-  uint8_t flags = 0;         // bit 0: compressed; gRPC-Web 0x80: trailers; Connect 0x02: end
-  std::string_view payload;  // (a view into the body)
-};
-
-struct Envelopes {
-  std::vector<Envelope> items;  // the whole ones
-  // Bytes after the last whole envelope: a prefix that announces more than is there (a body
-  // cut at --max-body, or not such a stream), or fewer than the 5 bytes of a prefix.
-  std::string_view rest;
-};
-
-/// Splits `body` into envelopes.
-Envelopes split_envelopes(std::string_view body);
-
-/// Appends an envelope (flags, 4-byte big-endian length, payload) to `out`. False when the
-/// payload is longer than 4 GiB - 1.
-bool append_envelope(uint8_t flags, std::string_view payload, std::string& out);
+// gRPC, gRPC-Web and Connect envelopes (twin/traffic/rpc.h, shared with the comparator).
+using traffic::append_envelope;
+using traffic::Envelope;
+using traffic::Envelopes;
+using traffic::split_envelopes;
 
 /// A stream of messages each after its length as a varint (writeDelimitedTo in Java,
 /// Prometheus' `encoding=delimited`): the whole messages, and `rest` the bytes after the last
@@ -191,9 +178,6 @@ void append_delimited(std::string_view message, std::string& out);
 /// (cleared first) and says whether it was padded; false when it is not such base64.
 bool decode_binary_header(std::string_view value, std::string& out, bool& padded);
 
-/// gRPC-Web's text mode: the body is base64 (standard alphabet, padded), possibly several
-/// pieces one after another, each padded on its own. Decodes into `out` (cleared first);
-/// false when it is not such base64.
-bool decode_grpc_web_text(std::string_view body, std::string& out);
+using traffic::decode_grpc_web_text;
 
 }  // namespace twin::scrubber
