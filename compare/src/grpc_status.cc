@@ -13,6 +13,7 @@
 
 #include "twin/traffic/content_coding.h"
 #include "twin/traffic/rpc.h"
+#include "twin/traffic/text.h"
 
 namespace twin::compare {
 namespace {
@@ -26,14 +27,6 @@ constexpr std::array<std::string_view, 17> kNames = {
     "DATA_LOSS", "UNAUTHENTICATED"};
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view lower_b) {
-  if (a.size() != lower_b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower_b[i]) return false;
-  }
-  return true;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -140,7 +133,8 @@ std::optional<int> web_trailer_status(std::string_view body) {
       const std::string_view line = block.substr(0, eol);
       block = eol == std::string_view::npos ? std::string_view() : block.substr(eol + 1);
       const size_t colon = line.find(':');
-      if (colon != std::string_view::npos && iequals(trim(line.substr(0, colon)), "grpc-status")) {
+      if (colon != std::string_view::npos &&
+          traffic::ascii_iequals(trim(line.substr(0, colon)), "grpc-status")) {
         status = code_of(line.substr(colon + 1));
       }
     }
@@ -158,7 +152,7 @@ int grpc_status(const traffic::Response& r, bool complete) {
   // The last grpc-status: the trailers' (recorded after the headers), or a Trailers-Only one.
   const traffic::Header* last = nullptr;
   for (const traffic::Header& h : r.headers) {
-    if (iequals(h.name, "grpc-status")) last = &h;
+    if (traffic::ascii_iequals(h.name, "grpc-status")) last = &h;
   }
   if (last != nullptr) return code_of(last->value);
   if (kind != Kind::kGrpc) {

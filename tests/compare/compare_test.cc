@@ -9,6 +9,7 @@
 #include <random>
 
 #include "files.h"
+#include "protobuf_wire.h"
 #include "twin/traffic/archive.h"
 
 namespace twin::compare {
@@ -31,10 +32,7 @@ struct Answer {
 
 // A gRPC length-prefixed frame.
 std::string grpc_frame(uint8_t flags, const std::string& payload) {
-  std::string f(1, static_cast<char>(flags));
-  const auto n = static_cast<uint32_t>(payload.size());
-  for (int shift = 24; shift >= 0; shift -= 8) f += static_cast<char>((n >> shift) & 0xff);
-  return f + payload;
+  return test::pb::envelope(flags, payload);
 }
 
 Exchange make(uint64_t id, uint64_t origin, const std::string& target, const std::string& method,

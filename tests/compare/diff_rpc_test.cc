@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "protobuf_wire.h"
 #include "twin/compare/diff.h"
 #include "twin/traffic/content_coding.h"
 #include "twin/traffic/text.h"
@@ -22,31 +23,16 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using Paths = std::vector<std::string>;
 
-std::string varint(uint64_t v) {
-  std::string out;
-  while (v >= 0x80) {
-    out += static_cast<char>((v & 0x7f) | 0x80);
-    v >>= 7;
-  }
-  out += static_cast<char>(v);
-  return out;
-}
-std::string num(uint32_t field, uint64_t v) { return varint(uint64_t{field} << 3) + varint(v); }
-std::string str(uint32_t field, const std::string& v) {
-  return varint((uint64_t{field} << 3) | 2) + varint(v.size()) + v;
-}
+using test::pb::varint;
+std::string num(uint32_t field, uint64_t v) { return test::pb::vi(field, v); }
+std::string str(uint32_t field, const std::string& v) { return test::pb::ld(field, v); }
 std::string fixed64(uint32_t field, uint64_t v) {
-  std::string out = varint((uint64_t{field} << 3) | 1);
+  std::string out = test::pb::tag(field, 1);
   for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
   return out;
 }
-
-// A gRPC length-prefixed frame.
 std::string frame(const std::string& message, uint8_t flags = 0) {
-  std::string f(1, static_cast<char>(flags));
-  const auto n = static_cast<uint32_t>(message.size());
-  for (int shift = 24; shift >= 0; shift -= 8) f += static_cast<char>((n >> shift) & 0xff);
-  return f + message;
+  return test::pb::envelope(flags, message);
 }
 
 traffic::Response response(std::string body, std::string type, traffic::Headers more = {}) {

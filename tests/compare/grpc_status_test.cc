@@ -9,6 +9,7 @@
 #include <iterator>
 #include <string>
 
+#include "protobuf_wire.h"
 #include "twin/traffic/content_coding.h"
 #include "twin/traffic/text.h"
 
@@ -29,10 +30,7 @@ traffic::Response answer(std::string type, std::string body, traffic::Headers mo
 
 // A gRPC length-prefixed frame: flags, big-endian length, payload.
 std::string frame(uint8_t flags, const std::string& payload) {
-  std::string f(1, static_cast<char>(flags));
-  const auto n = static_cast<uint32_t>(payload.size());
-  for (int shift = 24; shift >= 0; shift -= 8) f += static_cast<char>((n >> shift) & 0xff);
-  return f + payload;
+  return test::pb::envelope(flags, payload);
 }
 
 const std::string kMessage = frame(0,

@@ -41,6 +41,7 @@
 #include "tape.h"
 #include "twin/compare/diff.h"
 #include "twin/traffic/content_coding.h"
+#include "twin/traffic/rpc.h"
 
 namespace {
 
@@ -147,12 +148,27 @@ bool read_ref(const std::string& body, bool cbor, Ref& out) {
                          cbor ? json::input_format_t::cbor : json::input_format_t::msgpack, true);
 }
 
+// The properties every pair has: paths sorted and distinct, the same both ways without a cut,
+// none between a response and itself. Returns a's paths against b and whether they are whole.
+bool basic(twin::compare::ResponseDiffer& differ, const twin::traffic::Response& a,
+           const twin::traffic::Response& b, std::vector<std::string>& ab) {
+  std::vector<std::string> ba, same;
+  const bool whole_ab = differ.diff(a, b, ab);
+  const bool whole_ba = differ.diff(b, a, ba);
+  check(ab);
+  check(ba);
+  if (whole_ab && whole_ba && ab != ba) std::abort();
+  if (ab.empty() != ba.empty()) std::abort();
+  if (!differ.diff(a, a, same) || !same.empty()) std::abort();
+  if (!differ.diff(b, b, same) || !same.empty()) std::abort();
+  return whole_ab;
+}
+
 // A gRPC length-prefixed frame.
 std::string frame(const std::string& message, uint8_t flags) {
-  std::string f(1, static_cast<char>(flags));
-  const auto n = static_cast<uint32_t>(message.size());
-  for (int shift = 24; shift >= 0; shift -= 8) f += static_cast<char>((n >> shift) & 0xff);
-  return f + message;
+  std::string out;
+  if (!twin::traffic::append_envelope(flags, message, out)) std::abort();
+  return out;
 }
 
 // Protocol Buffers: the basic properties, and framing and compression change no path.
@@ -161,14 +177,8 @@ void check_protobuf(const std::string& first, const std::string& second, uint8_t
   twin::compare::ResponseDiffer differ(options);
   const auto a = response(first, "application/x-protobuf", 1);
   const auto b = response(second, (opt & 2) ? nullptr : "application/x-protobuf", 2);
-  std::vector<std::string> ab, ba, aa;
-  const bool whole_ab = differ.diff(a, b, ab);
-  const bool whole_ba = differ.diff(b, a, ba);
-  check(ab);
-  check(ba);
-  if (whole_ab && whole_ba && ab != ba) std::abort();
-  if (ab.empty() != ba.empty()) std::abort();
-  if (!differ.diff(a, a, aa) || !aa.empty()) std::abort();
+  std::vector<std::string> ab;
+  const bool whole_ab = basic(differ, a, b, ab);
   twin::traffic::Response fa = response(frame(first, 0), "application/grpc", 1);
   twin::traffic::Response fb = response(frame(second, 0), "application/grpc", 2);
   std::vector<std::string> framed;
@@ -213,15 +223,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto a = response(rest.substr(0, len), first_type, 1);
   const auto b = response(rest.substr(len), (opt & 2) ? nullptr : type, 2);
 
-  std::vector<std::string> ab, ba, aa, bb;
-  const bool whole_ab = differ.diff(a, b, ab);
-  const bool whole_ba = differ.diff(b, a, ba);
-  check(ab);
-  check(ba);
-  if (whole_ab && whole_ba && ab != ba) std::abort();
-  if (ab.empty() != ba.empty()) std::abort();
-  if (!differ.diff(a, a, aa) || !aa.empty()) std::abort();
-  if (!differ.diff(b, b, bb) || !bb.empty()) std::abort();
+  std::vector<std::string> ab;
+  const bool whole_ab = basic(differ, a, b, ab);
 
   twin::compare::tape::Doc doc;
   const auto ours = [&](const std::string& body) {
