@@ -363,7 +363,7 @@ void Engine::take(Exchange& e, int64_t offset) {
   s.grpc = -1;
   if (e.response && e.error == ErrorKind::kNone) {
     const uint32_t partial = traffic::kFlagResponseBodyTruncated | traffic::kFlagGap;
-    s.grpc = grpc_status(*e.response, (e.flags & partial) == 0);
+    s.grpc = grpc_status(*e.response, (e.flags & partial) == 0, is_grpc_request(e.request.headers));
     s.response = std::move(*e.response);
     size_t bytes = s.response->body.size() + 64;
     for (const auto& h : s.response->headers) bytes += h.name.size() + h.value.size() + 32;

@@ -145,10 +145,19 @@ std::optional<int> web_trailer_status(std::string_view body) {
 
 }  // namespace
 
-int grpc_status(const traffic::Response& r, bool complete) {
+bool is_grpc_request(const traffic::Headers& request_headers) {
+  return kind_of(request_headers) != Kind::kNone;
+}
+
+int grpc_status(const traffic::Response& r, bool complete, bool grpc_request) {
   if (r.status != 200) return -1;
-  const Kind kind = kind_of(r.headers);
-  if (kind == Kind::kNone) return -1;
+  Kind kind = kind_of(r.headers);
+  if (kind == Kind::kNone) {
+    if (!grpc_request) return -1;
+    // A gRPC call answered without a gRPC content-type: clients refuse it (grpc-go, Connect:
+    // UNKNOWN) unless a grpc-status says otherwise, as a Trailers-Only answer's may.
+    kind = Kind::kGrpc;
+  }
   // The last grpc-status: the trailers' (recorded after the headers), or a Trailers-Only one.
   const traffic::Header* last = nullptr;
   for (const traffic::Header& h : r.headers) {

@@ -15,12 +15,18 @@
 
 namespace twin::compare {
 
+/// Whether a request is a gRPC (or Connect streaming) call: its Content-Type is
+/// application/grpc… or application/connect+….
+bool is_grpc_request(const traffic::Headers& request_headers);
+
 /// -1 when `r` is not a gRPC answer (its Content-Type is not application/grpc… or
-/// application/connect+…) or its HTTP
+/// application/connect+…, and it does not answer a gRPC call, `grpc_request`) or its HTTP
 /// status is not 200; otherwise its gRPC status code, 0-16. A gRPC answer whose status cannot be
-/// read, or is not a known code, is UNKNOWN (2), as gRPC clients take it. `complete` false (a
-/// body cut by --max-body or a capture gap) with no status outside the body: -1, not a guess.
-int grpc_status(const traffic::Response& r, bool complete = true);
+/// read, or is not a known code, is UNKNOWN (2), as gRPC clients take it; so is the answer to a
+/// gRPC call that comes without a gRPC content-type and without a grpc-status. `complete` false
+/// (a body cut by --max-body or a capture gap) with no status outside the body: -1, not a
+/// guess.
+int grpc_status(const traffic::Response& r, bool complete = true, bool grpc_request = false);
 
 /// "OK", "CANCELLED", … "UNAUTHENTICATED".
 std::string_view grpc_code_name(int code);

@@ -72,6 +72,23 @@ TEST(GrpcStatus, NotGrpc) {
   EXPECT_EQ(grpc_status(answer("application/grpc", "", {{"grpc-status", "14"}}, 503)), -1);
 }
 
+TEST(GrpcStatus, AnswersToGrpcCalls) {
+  // a gRPC call answered without a gRPC content-type (nghttpd serving a file, a misrouted
+  // request): its grpc-status if it has one, else UNKNOWN, as clients take it
+  EXPECT_EQ(grpc_status(answer("", kMessage, {{"grpc-status", "0"}}), true, true), 0);
+  EXPECT_EQ(grpc_status(answer("", kMessage, {{"grpc-status", "14"}}), true, true), 14);
+  EXPECT_EQ(grpc_status(answer("", kMessage), true, true), 2);
+  EXPECT_EQ(grpc_status(answer("text/html", "<html>", {}), true, true), 2);
+  EXPECT_EQ(grpc_status(answer("text/html", "<html>", {}, 404), true, true), -1);
+  EXPECT_EQ(grpc_status(answer("", kMessage, {{"grpc-status", "14"}}), true, false), -1);
+  traffic::Headers call{{"content-type", "application/grpc+proto"}, {"te", "trailers"}};
+  EXPECT_TRUE(is_grpc_request(call));
+  EXPECT_TRUE(is_grpc_request({{"Content-Type", "application/grpc-web-text"}}));
+  EXPECT_TRUE(is_grpc_request({{"content-type", "application/connect+json"}}));
+  EXPECT_FALSE(is_grpc_request({{"content-type", "application/json"}}));
+  EXPECT_FALSE(is_grpc_request({}));
+}
+
 TEST(GrpcStatus, GrpcWebTrailerFrame) {
   const std::string trailer = frame(0x80, "grpc-status:7\r\ngrpc-message:denied\r\n");
   EXPECT_EQ(grpc_status(answer("application/grpc-web+proto", kMessage + trailer)), 7);

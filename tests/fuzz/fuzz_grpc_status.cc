@@ -3,11 +3,12 @@
 //   byte 0   the Content-Type (low three bits): application/grpc, grpc+proto, grpc-web,
 //            grpc-web-text, connect+proto, connect+json, application/json, none; bit 3 a
 //            grpc-status header from the next byte (as text); bit 4 connect-content-encoding
-//            gzip; bit 5 the body is cut (complete = false)
+//            gzip; bit 5 the body is cut (complete = false); bit 6 it answers a gRPC call
 //   rest     the body
-// Properties: the status is -1 or a code 0-16; -1 for a type that is not gRPC; a gRPC type's
-// complete answer always has a code (a missing status is UNKNOWN); a grpc-status header decides
-// whatever the body holds.
+// Properties: the status is -1 or a code 0-16; -1 for a type that is not gRPC unless it answers
+// a gRPC call; a complete answer of a gRPC type, or to a gRPC call, always has a code (a missing
+// status is UNKNOWN); a grpc-status header decides whatever the body holds; an HTTP status other
+// than 200 is never judged by gRPC.
 //
 // Run with -DTWIN_FUZZ=ON (clang): build-fuzz/bin/fuzz_grpc_status -max_len=4096
 //   /tmp/gs-corpus tests/fuzz/corpus/grpc_status
@@ -35,13 +36,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   r.body.assign(reinterpret_cast<const char*>(data) + 2, size - 2);
   r.body_size = r.body.size();
   const bool complete = (opt & 32) == 0;
-  const int status = twin::compare::grpc_status(r, complete);
+  const bool call = (opt & 64) != 0;
+  const int status = twin::compare::grpc_status(r, complete, call);
   if (status < -1 || status > 16) std::abort();
-  const bool grpc = type != nullptr && (opt & 7) != 6;
+  const bool grpc = call || (type != nullptr && (opt & 7) != 6);
   if (!grpc && status != -1) std::abort();
   if (grpc && complete && status < 0) std::abort();
   if (grpc && header && status != (data[1] % 20 <= 16 ? data[1] % 20 : 2)) std::abort();
   r.status = 503;
-  if (twin::compare::grpc_status(r, complete) != -1) std::abort();
+  if (twin::compare::grpc_status(r, complete, call) != -1) std::abort();
   return 0;
 }
