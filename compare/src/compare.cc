@@ -52,7 +52,7 @@ struct Side {
   int64_t time = 0;  // offset from the start of its archive, ns
   int64_t latency = -1;
   int status = 0;  // 0: no response
-  int grpc = -1;   // the gRPC status of a gRPC answer (HTTP 200), -1 otherwise (grpc_status.h)
+  int grpc = -1;   // the gRPC status of a gRPC answer (HTTP 200), -1 otherwise, kGrpcCut unknown
   ErrorKind error = ErrorKind::kNone;
   std::optional<traffic::Response> response;  // kept for the diff until the partner arrives
 };
@@ -153,7 +153,10 @@ bool answered_fine(const Side& s) {
 // The candidate (or noise) refuses: a 4xx, or a gRPC status of the kind a 4xx maps to.
 bool refuses(const Side& s) { return s.status >= 400 || grpc_refusal(s.grpc); }
 
-bool same_status(const Side& a, const Side& b) { return a.status == b.status && a.grpc == b.grpc; }
+// The same status; a gRPC answer whose status was cut off with its body matches any gRPC status.
+bool same_status(const Side& a, const Side& b) {
+  return a.status == b.status && (a.grpc == b.grpc || a.grpc == kGrpcCut || b.grpc == kGrpcCut);
+}
 
 bool skipped(const std::vector<std::string>& skip, const std::string& method,
              const std::string& route) {

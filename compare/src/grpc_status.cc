@@ -175,7 +175,7 @@ int grpc_status(const traffic::Response& r, bool complete, bool grpc_request) {
     }
     if (status) return *status;
   }
-  return complete ? kUnknown : -1;
+  return complete ? kUnknown : kGrpcCut;
 }
 
 std::string_view grpc_code_name(int code) {

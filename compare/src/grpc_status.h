@@ -24,9 +24,13 @@ bool is_grpc_request(const traffic::Headers& request_headers);
 /// status is not 200; otherwise its gRPC status code, 0-16. A gRPC answer whose status cannot be
 /// read, or is not a known code, is UNKNOWN (2), as gRPC clients take it; so is the answer to a
 /// gRPC call that comes without a gRPC content-type and without a grpc-status. `complete` false
-/// (a body cut by --max-body or a capture gap) with no status outside the body: -1, not a
+/// (a body cut by --max-body or a capture gap) with no status outside the body: kGrpcCut, not a
 /// guess.
 int grpc_status(const traffic::Response& r, bool complete = true, bool grpc_request = false);
+
+/// grpc_status() of a gRPC answer whose status would be in the part of the body that is
+/// missing: a gRPC answer, of no known status (it matches any).
+inline constexpr int kGrpcCut = -2;
 
 /// "OK", "CANCELLED", … "UNAUTHENTICATED".
 std::string_view grpc_code_name(int code);

@@ -28,6 +28,7 @@ struct Answer {
   // trailer frame.
   int grpc = -1;
   int grpc_form = 0;
+  bool cut = false;  // the body cut before its gRPC-Web trailer frame (--max-body)
 };
 
 // A gRPC length-prefixed frame.
@@ -62,8 +63,12 @@ Exchange make(uint64_t id, uint64_t origin, const std::string& target, const std
       r.headers.push_back({"Content-Type", "application/json"});
     } else if (a.grpc_form == 2) {
       r.headers.push_back({"content-type", "application/grpc-web+proto"});
-      r.body = grpc_frame(0, a.body) +
-               grpc_frame(0x80, "grpc-status:" + std::to_string(a.grpc) + "\r\n");
+      r.body = grpc_frame(0, a.body);
+      if (a.cut) {
+        e.flags |= traffic::kFlagResponseBodyTruncated;
+      } else {
+        r.body += grpc_frame(0x80, "grpc-status:" + std::to_string(a.grpc) + "\r\n");
+      }
     } else {
       r.headers.push_back({"content-type", "application/grpc"});
       r.body = a.grpc_form == 1 ? "" : grpc_frame(0, a.body);
@@ -447,6 +452,35 @@ TEST(Compare, GrpcStatusesAreTheCallsOutcome) {
     if (same.verdict == Verdict::kRegressed) ++regressed;
   }
   EXPECT_LE(regressed, 1);
+}
+
+// A gRPC-Web answer whose body (and the status in its trailer frame) was cut at --max-body has no
+// known status: no status change, no failure, no body diff is made of it.
+TEST(Compare, GrpcStatusCutWithTheBodyIsNotAChange) {
+  test::TempDir dir;
+  const std::string path = dir.file("cut.twin");
+  {
+    Sim sim(path, 3);
+    for (int i = 0; i < 400; ++i) {
+      sim.tick(20'000'000);
+      Answer b, c;
+      b.grpc = c.grpc = 0;
+      b.grpc_form = c.grpc_form = 2;
+      b.body = c.body = "\x0a\x02id";
+      b.cut = i % 2 == 0;
+      sim.add("POST", "/shop.v1.Orders/GetOrder", b, c);
+    }
+  }
+  auto o = options_for(path);
+  o.gate.resamples = 200;
+  auto r = compare(o);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  ASSERT_EQ(r->routes.size(), 1u);
+  const RouteReport& rr = r->routes[0];
+  EXPECT_EQ(error_row(rr, "status changed"), nullptr);
+  EXPECT_TRUE(rr.status_changes.empty());
+  EXPECT_TRUE(rr.errors.empty());
+  EXPECT_EQ(r->counters["diff_skipped_partial"], 200);
 }
 
 TEST(Compare, SeparateArchivesPairAndLonelyResponsesAreCounted) {

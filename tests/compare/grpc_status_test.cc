@@ -59,8 +59,8 @@ TEST(GrpcStatus, MissingOrUnreadableIsUnknown) {
   EXPECT_EQ(grpc_status(answer("application/grpc", kMessage, {{"grpc-status", "-1"}})), 2);
   EXPECT_EQ(grpc_status(answer("application/grpc", kMessage, {{"grpc-status", "1x"}})), 2);
   // a body cut short, with no status outside it: no judgement
-  EXPECT_EQ(grpc_status(answer("application/grpc", kMessage), false), -1);
-  EXPECT_EQ(grpc_status(answer("application/grpc-web", kMessage), false), -1);
+  EXPECT_EQ(grpc_status(answer("application/grpc", kMessage), false), kGrpcCut);
+  EXPECT_EQ(grpc_status(answer("application/grpc-web", kMessage), false), kGrpcCut);
   EXPECT_EQ(grpc_status(answer("application/grpc", kMessage, {{"grpc-status", "4"}}), false), 4);
 }
 
@@ -129,7 +129,7 @@ TEST(GrpcStatus, ConnectEndOfStream) {
   EXPECT_EQ(grpc_status(answer("application/connect+proto", frame(0x02, "not json"))), 2);
   // no end of stream: UNKNOWN, or no judgement when the body is cut
   EXPECT_EQ(grpc_status(answer("application/connect+proto", kMessage)), 2);
-  EXPECT_EQ(grpc_status(answer("application/connect+proto", kMessage), false), -1);
+  EXPECT_EQ(grpc_status(answer("application/connect+proto", kMessage), false), kGrpcCut);
   // a compressed end of stream, by connect-content-encoding
   std::string packed;
   ASSERT_TRUE(

@@ -5,10 +5,10 @@
 //            grpc-status header from the next byte (as text); bit 4 connect-content-encoding
 //            gzip; bit 5 the body is cut (complete = false); bit 6 it answers a gRPC call
 //   rest     the body
-// Properties: the status is -1 or a code 0-16; -1 for a type that is not gRPC unless it answers
-// a gRPC call; a complete answer of a gRPC type, or to a gRPC call, always has a code (a missing
-// status is UNKNOWN); a grpc-status header decides whatever the body holds; an HTTP status other
-// than 200 is never judged by gRPC.
+// Properties: the status is -1, a code 0-16, or kGrpcCut for a cut body only; -1 for a type that is
+// not gRPC unless it answers a gRPC call; a complete answer of a gRPC type, or to a gRPC call,
+// always has a code (a missing status is UNKNOWN); a grpc-status header decides whatever the body
+// holds; an HTTP status other than 200 is never judged by gRPC.
 //
 // Run with -DTWIN_FUZZ=ON (clang): build-fuzz/bin/fuzz_grpc_status -max_len=4096
 //   /tmp/gs-corpus tests/fuzz/corpus/grpc_status
@@ -38,7 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool complete = (opt & 32) == 0;
   const bool call = (opt & 64) != 0;
   const int status = twin::compare::grpc_status(r, complete, call);
-  if (status < -1 || status > 16) std::abort();
+  if (status < twin::compare::kGrpcCut || status > 16) std::abort();
+  if (status == twin::compare::kGrpcCut && complete) std::abort();
   const bool grpc = call || (type != nullptr && (opt & 7) != 6);
   if (!grpc && status != -1) std::abort();
   if (grpc && complete && status < 0) std::abort();
