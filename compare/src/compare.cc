@@ -862,6 +862,17 @@ Result<Report> Engine::run() {
   c["without_origin"] = without_origin_;
   c["bad_instants"] = bad_instants_;
   c["diff_skipped_partial"] = diff_skipped_;
+  // Body pairs read (and compared field by field) by format, and compared as bytes ($body).
+  const ResponseDiffer::BodyCounts& bodies = differ_.body_counts();
+  nlohmann::ordered_json read = nlohmann::ordered_json::object();
+  read["json"] = bodies.json;
+  read["msgpack"] = bodies.msgpack;
+  read["cbor"] = bodies.cbor;
+  read["protobuf"] = bodies.protobuf;
+  read["rpc"] = bodies.rpc;
+  read["unreadable"] = bodies.unreadable;
+  read["unknown_format"] = bodies.unknown;
+  c["bodies"] = read;
   c["duplicates"] = duplicates_;
   c["cancelled"] = cancelled_;
   c["without_latency"] = no_latency_;

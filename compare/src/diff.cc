@@ -508,6 +508,7 @@ struct ResponseDiffer::Impl {
   std::string unframed_a_, unframed_b_;  // an RPC body's messages, unframed (and decoded)
   std::string text_;                     // a grpc-web-text body's bytes, while it is unframed
   std::vector<size_t> lengths_;
+  BodyCounts counts_;
   // The JSON path being compared, as keys (array steps have `index` set); the path string is
   // written only for a difference, not for every member visited.
   struct Part {
@@ -576,11 +577,37 @@ void ResponseDiffer::Impl::diff_body(const traffic::Response& a, const traffic::
   if (fa == Format::kUnknown && (starts_like_json(ba) || starts_like_json(bb))) {
     fa = fb = Format::kJson;
   }
+  if (fa == Format::kUnknown) {
+    ++counts_.unknown;
+    add(kBodyPath);
+    return;
+  }
   if (!ok_a || !ok_b || ba.size() > options_.max_body || bb.size() > options_.max_body ||
       fa != fb || !read_body(doc_a_, fa, a.headers, ba, unframed_a_) ||
       !read_body(doc_b_, fb, b.headers, bb, unframed_b_)) {
+    ++counts_.unreadable;
     add(kBodyPath);
     return;
+  }
+  switch (fa) {
+    case Format::kJson:
+      ++counts_.json;
+      break;
+    case Format::kMsgpack:
+      ++counts_.msgpack;
+      break;
+    case Format::kCbor:
+      ++counts_.cbor;
+      break;
+    case Format::kProtobuf:
+      ++counts_.protobuf;
+      break;
+    case Format::kRpcProto:
+    case Format::kRpcJson:
+      ++counts_.rpc;
+      break;
+    case Format::kUnknown:
+      break;
   }
   parts_.clear();
   compare(doc_a_.root(), doc_b_.root(), 0);
@@ -813,6 +840,8 @@ bool ResponseDiffer::diff(const traffic::Response& a, const traffic::Response& b
                           std::vector<std::string>& out) {
   return impl_->diff(a, b, out);
 }
+
+const ResponseDiffer::BodyCounts& ResponseDiffer::body_counts() const { return impl_->counts_; }
 
 // ---- FieldNoise
 

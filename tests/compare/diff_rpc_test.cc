@@ -197,6 +197,30 @@ TEST(DiffRpc, UnreadableBodiesAreComparedAsBytes) {
   EXPECT_THAT(diff(proto(order()), response("{}", "application/json")), ElementsAre("$body"));
 }
 
+// What the differ read is counted, so that a `$body` is explained: by format, unreadable (not
+// well-formed, two formats), unknown; bodies of the same bytes are not read.
+TEST(DiffRpc, BodyCountsSayHowBodiesWereCompared) {
+  ResponseDiffer differ;
+  Paths out;
+  const auto run = [&](const traffic::Response& a, const traffic::Response& b) {
+    differ.diff(a, b, out);
+  };
+  run(proto(order()), proto(order()));                        // same bytes: not read
+  run(proto(order()), proto(order("Bob")));                   // protobuf
+  run(grpc(frame(order())), grpc(frame(order("Bob"))));       // rpc
+  run(grpc(frame(order())), grpc(frame(order()).substr(3)));  // unreadable (cut frame)
+  run(proto(order()), response("{}", "application/json"));    // unreadable (two formats)
+  run(response(R"({"a":1})", "application/json"), response(R"({"a":2})", "application/json"));
+  run(response("abc", "text/plain"), response("abd", "text/plain"));  // unknown
+  const ResponseDiffer::BodyCounts& n = differ.body_counts();
+  EXPECT_EQ(n.protobuf, 1u);
+  EXPECT_EQ(n.rpc, 1u);
+  EXPECT_EQ(n.json, 1u);
+  EXPECT_EQ(n.msgpack + n.cbor, 0u);
+  EXPECT_EQ(n.unreadable, 2u);
+  EXPECT_EQ(n.unknown, 1u);
+}
+
 // Nesting past the reader's depth is bytes, compared whole; nothing recurses with the input.
 TEST(DiffRpc, DeepMessagesAreBoundedByTheReader) {
   std::string a = num(1, 1), b = num(1, 2);

@@ -177,6 +177,10 @@ class Grpc(tr.Case):
         for x in (get, lst):
             self.assertEqual(x["errors"], {}, x)
             self.assertEqual(x["status_changes"], [], x)
+        # the ListOrders pairs were read as gRPC messages, none compared as bytes
+        bodies = report["counters"]["bodies"]
+        self.assertEqual((bodies["rpc"], bodies["unreadable"], bodies["unknown_format"]),
+                         (100, 0, 0), bodies)
 
 
 def main():

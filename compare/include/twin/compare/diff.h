@@ -93,10 +93,20 @@ class ResponseDiffer {
   /// noise) differs from `a` (baseline), sorted. Byte-identical bodies are not parsed.
   /// Content-Encoding gzip/x-gzip/deflate is decoded (output bounded by max_body) before
   /// comparing; a body that cannot be decoded (br, zstd, corrupt, too large) is compared as
-  /// its raw bytes. JSON is assumed when either Content-Type contains "json" or either body
-  /// starts with `{` or `[`; if either side then fails to parse, the difference is `$body`.
+  /// its raw bytes. The format is chosen as DiffOptions says; if either side then fails to
+  /// read, the difference is `$body`.
   /// Returns false when the output was cut at max_paths (`out` then holds max_paths paths).
   bool diff(const traffic::Response& a, const traffic::Response& b, std::vector<std::string>& out);
+
+  /// The pairs of bodies diff() read, by format, and those it compared as bytes and why: what
+  /// explains a `$body` (bodies of the same bytes are not read, and not counted).
+  struct BodyCounts {
+    uint64_t json = 0, msgpack = 0, cbor = 0, protobuf = 0;
+    uint64_t rpc = 0;         // messages in gRPC, gRPC-Web or Connect frames (protobuf or JSON)
+    uint64_t unreadable = 0;  // a body not well-formed, undecodable, past max_body, two formats
+    uint64_t unknown = 0;     // neither body in a format the differ reads
+  };
+  const BodyCounts& body_counts() const;
 
  private:
   struct Impl;
