@@ -174,11 +174,14 @@ class Shops(tr.Case):
         self.assertIn("quantilez", r.stderr_text)
 
 
-def main():
+def main(module=None):
+    """Runs the tests named on the command line from `module` (this one by default; the other
+    compare e2e files call it with theirs)."""
+    module = module or sys.modules[__name__]
     if len(sys.argv) < 2:
-        print("usage: test_compare.py TestCase.test_name ...", file=sys.stderr)
+        print(f"usage: {os.path.basename(sys.argv[0])} TestCase.test_name ...", file=sys.stderr)
         return 2
-    suite = unittest.defaultTestLoader.loadTestsFromNames(sys.argv[1:], sys.modules[__name__])
+    suite = unittest.defaultTestLoader.loadTestsFromNames(sys.argv[1:], module)
     result = unittest.TextTestRunner(verbosity=2).run(suite)
     if not result.wasSuccessful():
         return 1

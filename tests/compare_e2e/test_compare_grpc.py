@@ -15,7 +15,6 @@ means skipped (no nghttpd or nghttpx). Harness: tests/capture_e2e/harness.py, te
 import base64
 import os
 import sys
-import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "capture_e2e"))
@@ -183,18 +182,5 @@ class Grpc(tr.Case):
                          (100, 0, 0), bodies)
 
 
-def main():
-    if len(sys.argv) < 2:
-        print("usage: test_compare_grpc.py TestCase.test_name ...", file=sys.stderr)
-        return 2
-    suite = unittest.defaultTestLoader.loadTestsFromNames(sys.argv[1:], sys.modules[__name__])
-    result = unittest.TextTestRunner(verbosity=2).run(suite)
-    if not result.wasSuccessful():
-        return 1
-    if result.skipped and len(result.skipped) >= result.testsRun:
-        return 77  # ctest SKIP_RETURN_CODE
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tc.main(sys.modules[__name__]))
