@@ -206,19 +206,20 @@ bool glob(std::string_view pat, std::string_view text) {
   return p == pat.size();
 }
 
-// True when the pattern matches the path or one of its ancestors (an ignored path ignores its
-// subtree, so running out of pattern first is a match).
+// True when the pattern matches the path or, unless `whole`, one of its ancestors (an ignored
+// path ignores its subtree, so running out of pattern first is a match; an unordered pattern
+// names arrays, and matches only the whole path).
 bool match(const std::vector<std::string>& pat, size_t pi, const std::vector<std::string>& path,
-           size_t qi) {
-  if (pi == pat.size()) return true;
+           size_t qi, bool whole = false) {
+  if (pi == pat.size()) return !whole || qi == path.size();
   if (pat[pi] == "**") {
     for (size_t k = qi; k <= path.size(); ++k) {
-      if (match(pat, pi + 1, path, k)) return true;
+      if (match(pat, pi + 1, path, k, whole)) return true;
     }
     return false;
   }
   if (qi == path.size()) return false;
-  return glob(pat[pi], path[qi]) && match(pat, pi + 1, path, qi + 1);
+  return glob(pat[pi], path[qi]) && match(pat, pi + 1, path, qi + 1, whole);
 }
 
 // ---- content decoding
@@ -383,6 +384,16 @@ struct Key {
 };
 Key key_of(const Doc& d, uint32_t i) { return {d.text(d[i]), (d[i].flags & tape::kFieldKey) != 0}; }
 
+// Appends a member's path component: a protobuf field number as a field's name, not as data.
+void append_part(std::string& path, const Key& key) {
+  if (key.field) {
+    path += '.';
+    path += key.text;
+  } else {
+    append_key(path, key.text);
+  }
+}
+
 struct Member {
   Key key;
   uint32_t value;
@@ -453,6 +464,179 @@ void match_members(const Doc& a, uint32_t ia, const Doc& b, uint32_t ib,
   scratch.resize(base);
 }
 
+// ---- element identity, for aligning arrays
+
+// A value's hash, weaker than equality as compare() judges it (equal values hash alike; a
+// collision only costs a comparison): what two values of one array must share before they are
+// compared whole to be matched. Kept per node of a tape, filled a subtree at a time, stamped
+// with the pair being compared so that nothing is cleared between pairs.
+struct Hashes {
+  std::vector<uint64_t> hash;
+  std::vector<uint32_t> stamp;
+  std::vector<uint8_t> unordered;  // arrays an unordered pattern names (when there are any)
+};
+
+uint64_t mix(uint64_t x) {  // splitmix64's finaliser
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Eight bytes at a time: keys and values are mostly short, and nothing here needs to resist a
+// chosen collision (one costs a comparison, never a wrong answer).
+uint64_t hash_text(std::string_view t) {
+  uint64_t h = 0x9e3779b97f4a7c15ULL ^ t.size();
+  size_t i = 0;
+  for (; i + 8 <= t.size(); i += 8) {
+    uint64_t w = 0;
+    std::memcpy(&w, t.data() + i, 8);
+    h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 29;
+  }
+  const size_t left = t.size() - i;
+  if (left > 0) {  // the last 1 to 7 bytes, as two loads that may overlap (no memcpy call)
+    const char* p = t.data() + i;
+    uint64_t w = 0;
+    if (left >= 4) {
+      uint32_t lo = 0, hi = 0;
+      std::memcpy(&lo, p, 4);
+      std::memcpy(&hi, p + left - 4, 4);
+      w = (static_cast<uint64_t>(hi) << 32) | lo;
+    } else {
+      w = static_cast<uint64_t>(static_cast<unsigned char>(p[0])) << 16 |
+          static_cast<uint64_t>(static_cast<unsigned char>(p[left / 2])) << 8 |
+          static_cast<unsigned char>(p[left - 1]);
+    }
+    h = (h ^ w) * 0x94d049bb133111ebULL;
+  }
+  return mix(h);
+}
+
+// The double a number's text reads as, when it has at most 15 significant digits, no exponent
+// and at most 22 after the point: the digits are then exact in a double, and so is the power of
+// ten, and one correctly rounded division gives what from_chars gives (Clinger's fast path).
+bool fast_double(std::string_view t, double& v) {
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  size_t i = 0;
+  const bool negative = !t.empty() && t[0] == '-';
+  if (negative) ++i;
+  uint64_t m = 0;
+  int digits = 0, fraction = -1;
+  for (; i < t.size(); ++i) {
+    const char c = t[i];
+    if (c == '.' && fraction < 0) {
+      fraction = 0;
+      continue;
+    }
+    if (!is_digit(c)) return false;
+    m = m * 10 + static_cast<uint64_t>(c - '0');
+    if (m != 0 && ++digits > 15) return false;
+    if (fraction >= 0 && ++fraction > 22) return false;
+  }
+  if (i == (negative ? 1u : 0u)) return false;
+  v = static_cast<double>(m) / kPow10[fraction < 0 ? 0 : fraction];
+  if (negative) v = -v;
+  return true;
+}
+
+// number_equal's values: two numbers it finds equal read as the same double (or, out of
+// double's range, are the same text); -0 is 0.
+uint64_t hash_number(std::string_view t) {
+  double v = 0;
+  if (!fast_double(t, v) && std::from_chars(t.data(), t.data() + t.size(), v).ec != std::errc()) {
+    return hash_text(t);
+  }
+  if (v == 0) v = 0;
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof bits);
+  return mix(bits ^ 0x6e756d626572ULL);
+}
+
+struct KeyedHash {
+  uint64_t key_hash;
+  uint32_t at;  // the member's place in its object
+  std::string_view key;
+  uint64_t value;
+};
+
+// Hashes the subtree at `root` of `d`, children before parents (a backward walk of the tape).
+// Objects hash their members in any order, the last of a duplicate key winning (as
+// match_members pairs them); an array named unordered hashes its elements in any order.
+void hash_subtree(const Doc& d, Hashes& h, uint32_t root, uint32_t stamp,
+                  std::vector<KeyedHash>& scratch) {
+  static constexpr uint64_t kSeed[] = {
+      0x243f6a8885a308d3ULL, 0x13198a2e03707344ULL, 0xa4093822299f31d0ULL, 0x082efa98ec4e6c89ULL,
+      0x452821e638d01377ULL, 0xbe5466cf34e90c6cULL, 0xc0ac29b7c97c50ddULL};
+  const uint32_t end = d.next(root);
+  for (uint32_t i = end; i-- > root;) {
+    const Node& n = d[i];
+    uint64_t x = kSeed[static_cast<size_t>(n.kind)];
+    switch (n.kind) {
+      case Kind::kNull:
+      case Kind::kFalse:
+      case Kind::kTrue:
+        break;
+      case Kind::kNumber:
+        x ^= hash_number(d.text(n));
+        break;
+      case Kind::kString:
+        x ^= hash_text(d.text(n));
+        break;
+      case Kind::kArray: {
+        const bool any_order = !h.unordered.empty() && h.unordered[i];
+        x += n.a;
+        for (uint32_t k = 0, c = i + 1; k < n.a; ++k, c = d.next(c)) {
+          x = any_order ? x + mix(h.hash[c]) : mix(x ^ h.hash[c]);
+        }
+        break;
+      }
+      case Kind::kObject: {
+        scratch.clear();
+        for (uint32_t k = 0, c = i + 1; k < n.a; ++k, c = d.next(c + 1)) {
+          const std::string_view key = d.text(d[c]);
+          scratch.push_back({hash_text(key), k, key, h.hash[c + 1]});
+        }
+        // Keys all distinct (the usual case, checked by hash for small objects): every member
+        // counts, in any order.
+        bool distinct = scratch.size() <= 16;
+        for (size_t k = 0; k < scratch.size() && distinct; ++k) {
+          for (size_t r = k + 1; r < scratch.size() && distinct; ++r) {
+            distinct = scratch[r].key_hash != scratch[k].key_hash;
+          }
+        }
+        if (distinct) {
+          for (const KeyedHash& e : scratch) x += mix(e.key_hash ^ mix(e.value));
+          break;
+        }
+        // Else a key's last occurrence: sorted by key hash, then place; within a run of one
+        // hash, an entry counts unless a later one has the same key.
+        std::sort(scratch.begin(), scratch.end(), [](const KeyedHash& u, const KeyedHash& v) {
+          return u.key_hash != v.key_hash ? u.key_hash < v.key_hash : u.at < v.at;
+        });
+        for (size_t k = 0; k < scratch.size(); ++k) {
+          bool later = false;
+          for (size_t r = k + 1;
+               r < scratch.size() && scratch[r].key_hash == scratch[k].key_hash && !later; ++r) {
+            later = scratch[r].key == scratch[k].key;
+          }
+          if (!later) x += mix(scratch[k].key_hash ^ mix(scratch[k].value));
+        }
+        break;
+      }
+    }
+    if (n.flags & tape::kTypeFlags) x = mix(x ^ (n.flags & tape::kTypeFlags));
+    if (n.flags & tape::kTagged) {
+      for (const uint64_t tag : d.tags(i)) x = mix(x ^ tag);
+    }
+    h.hash[i] = x;
+    h.stamp[i] = stamp;
+  }
+}
+
 struct HeaderEntry {
   std::string name;  // lower case
   std::string_view value;
@@ -494,6 +678,13 @@ struct ResponseDiffer::Impl {
   void diff_headers(const traffic::Response& a, const traffic::Response& b);
   void compare(uint32_t ia, uint32_t ib, size_t depth);
   bool equal(uint32_t ia, uint32_t ib);
+  // Arrays: the pairs of elements to compare go onto pairs_; `unpaired` is set when an element
+  // is left without a partner (the array's own path then names the change).
+  void align(uint32_t ia, uint32_t ib, bool& unpaired);
+  bool match_any_order(uint32_t ia, uint32_t ib, bool equality, bool& unpaired);
+  bool any_order(uint32_t ia) const { return !hash_a_.unordered.empty() && hash_a_.unordered[ia]; }
+  void hash(const Doc& d, Hashes& h, uint32_t i);
+  void mark_unordered(const Doc& d, Hashes& h, uint32_t i, size_t depth);
   void report();  // the JSON path in parts_
   void add(std::string_view path);
   bool ignored(std::string_view path);
@@ -519,6 +710,20 @@ struct ResponseDiffer::Impl {
   std::string path_;
   std::vector<Member> members_;
   std::vector<std::pair<uint32_t, uint32_t>> work_;
+  std::vector<std::vector<std::string>> unordered_;  // the unordered patterns, split
+  Hashes hash_a_, hash_b_;
+  uint32_t stamp_ = 0;  // the pair being compared, for Hashes::stamp
+  std::vector<KeyedHash> keyed_;
+  std::string mark_path_;
+  // Stacks, each call leaving them as it found them (equal() and compare() recurse through the
+  // array matching): the elements of arrays being aligned, their pairs still to compare, the
+  // any-order matching's sorted hashes and taken flags, and the alignment's table.
+  std::vector<uint32_t> elems_;
+  std::vector<std::pair<uint32_t, uint32_t>> pairs_;
+  std::vector<std::pair<uint64_t, uint32_t>> sorted_;
+  std::vector<uint32_t> cursor_;
+  std::vector<uint8_t> taken_;
+  std::vector<uint32_t> table_;
   std::vector<HeaderEntry> headers_a_, headers_b_;
   std::vector<std::string> comps_;
   std::vector<std::string>* out_ = nullptr;
@@ -533,6 +738,13 @@ ResponseDiffer::Impl::Impl(DiffOptions o)
       throw std::invalid_argument("diff ignore pattern: unclosed [\" in '" + pattern + "'");
     }
     patterns_.push_back(std::move(comps));
+  }
+  for (const std::string& pattern : options_.unordered) {
+    std::vector<std::string> comps;
+    if (!split_path(pattern, comps)) {
+      throw std::invalid_argument("diff unordered pattern: unclosed [\" in '" + pattern + "'");
+    }
+    unordered_.push_back(std::move(comps));
   }
 }
 
@@ -610,6 +822,24 @@ void ResponseDiffer::Impl::diff_body(const traffic::Response& a, const traffic::
       break;
   }
   parts_.clear();
+  if (++stamp_ == 0) {  // wrapped: forget every stamp
+    std::fill(hash_a_.stamp.begin(), hash_a_.stamp.end(), 0);
+    std::fill(hash_b_.stamp.begin(), hash_b_.stamp.end(), 0);
+    stamp_ = 1;
+  }
+  for (auto* h : {&hash_a_, &hash_b_}) {
+    const Doc& d = h == &hash_a_ ? doc_a_ : doc_b_;
+    if (h->stamp.size() < d.size()) {
+      h->stamp.resize(d.size(), 0);
+      h->hash.resize(d.size());
+    }
+    h->unordered.clear();
+    if (!unordered_.empty()) {
+      h->unordered.assign(d.size(), 0);
+      mark_path_.assign("$");
+      mark_unordered(d, *h, d.root(), 0);
+    }
+  }
   compare(doc_a_.root(), doc_b_.root(), 0);
 }
 
@@ -713,13 +943,21 @@ void ResponseDiffer::Impl::compare(uint32_t ia, uint32_t ib, size_t depth) {
     return;
   }
   if (na.kind == Kind::kArray) {
-    if (na.a != nb.a) report();
+    const size_t from = pairs_.size();
+    bool unpaired = false;
+    if (any_order(ia)) {
+      match_any_order(ia, ib, false, unpaired);
+    } else {
+      align(ia, ib, unpaired);
+    }
+    if (unpaired) report();
     parts_.push_back({{}, true});
-    const uint32_t n = std::min(na.a, nb.a);
-    uint32_t x = ia + 1, y = ib + 1;
-    for (uint32_t i = 0; i < n && !cut_; ++i, x = doc_a_.next(x), y = doc_b_.next(y)) {
+    const size_t to = pairs_.size();
+    for (size_t k = from; k < to && !cut_; ++k) {
+      const auto [x, y] = pairs_[k];
       compare(x, y, depth + 1);
     }
+    pairs_.resize(from);
     parts_.pop_back();
     return;
   }
@@ -743,27 +981,37 @@ void ResponseDiffer::Impl::compare(uint32_t ia, uint32_t ib, size_t depth) {
 // Whole-subtree equality under the same rules as compare(), with an explicit stack: it is what
 // runs past depth_limit_, where nesting is whatever the body holds.
 bool ResponseDiffer::Impl::equal(uint32_t ia, uint32_t ib) {
-  work_.clear();
+  // work_ is a stack shared with the calls the any-order matching makes from here.
+  const size_t base = work_.size();
+  const auto differ = [&] {
+    work_.resize(base);
+    return false;
+  };
   work_.emplace_back(ia, ib);
-  while (!work_.empty()) {
+  while (work_.size() > base) {
     const auto [x, y] = work_.back();
     work_.pop_back();
     const Node& na = doc_a_[x];
     const Node& nb = doc_b_[y];
-    if (!same_type(doc_a_, x, doc_b_, y)) return false;
+    if (!same_type(doc_a_, x, doc_b_, y)) return differ();
     switch (na.kind) {
       case Kind::kNull:
       case Kind::kFalse:
       case Kind::kTrue:
         break;
       case Kind::kNumber:
-        if (!number_equal(doc_a_, na, doc_b_, nb)) return false;
+        if (!number_equal(doc_a_, na, doc_b_, nb)) return differ();
         break;
       case Kind::kString:
-        if (doc_a_.text(na) != doc_b_.text(nb)) return false;
+        if (doc_a_.text(na) != doc_b_.text(nb)) return differ();
         break;
       case Kind::kArray: {
-        if (na.a != nb.a) return false;
+        if (na.a != nb.a) return differ();
+        if (any_order(x)) {
+          bool unpaired = false;
+          if (!match_any_order(x, y, true, unpaired)) return differ();
+          break;
+        }
         uint32_t u = x + 1, v = y + 1;
         for (uint32_t i = 0; i < na.a; ++i, u = doc_a_.next(u), v = doc_b_.next(v)) {
           work_.emplace_back(u, v);
@@ -780,12 +1028,194 @@ bool ResponseDiffer::Impl::equal(uint32_t ia, uint32_t ib) {
             },
             [&](const Key&, uint32_t) { return same = false; },
             [&](const Key&, uint32_t) { return same = false; });
-        if (!same) return false;
+        if (!same) return differ();
         break;
       }
     }
   }
   return true;
+}
+
+void ResponseDiffer::Impl::hash(const Doc& d, Hashes& h, uint32_t i) {
+  if (h.stamp[i] != stamp_) hash_subtree(d, h, i, stamp_, keyed_);
+}
+
+// Marks the arrays an unordered pattern names, to depth_limit_ (deeper ones are compared whole,
+// in order). mark_path_ holds the path of node i.
+void ResponseDiffer::Impl::mark_unordered(const Doc& d, Hashes& h, uint32_t i, size_t depth) {
+  const Node& n = d[i];
+  if (n.kind != Kind::kArray && n.kind != Kind::kObject) return;
+  if (n.kind == Kind::kArray) {
+    split_path(mark_path_, comps_);
+    for (const std::vector<std::string>& pattern : unordered_) {
+      if (match(pattern, 0, comps_, 0, true)) {
+        h.unordered[i] = 1;
+        break;
+      }
+    }
+  }
+  if (depth >= depth_limit_) return;
+  const size_t length = mark_path_.size();
+  if (n.kind == Kind::kArray) {
+    mark_path_ += "[*]";
+    for (uint32_t k = 0, c = i + 1; k < n.a; ++k, c = d.next(c)) mark_unordered(d, h, c, depth + 1);
+  } else {
+    for (uint32_t k = 0, c = i + 1; k < n.a; ++k, c = d.next(c + 1)) {
+      append_part(mark_path_, key_of(d, c));
+      mark_unordered(d, h, c + 1, depth + 1);
+      mark_path_.resize(length);
+    }
+  }
+  mark_path_.resize(length);
+}
+
+// An ordered array's elements, aligned as a diff aligns lines: the common prefix and suffix of
+// equal elements first, then, in what is left, a longest common subsequence of equal elements
+// (ties: the baseline's element is passed over first). Between two matched elements, the
+// unmatched ones are paired in order; what is left over on one side has no partner. With more
+// than max_align element pairs left after the prefix and suffix, the rest is paired in order.
+void ResponseDiffer::Impl::align(uint32_t ia, uint32_t ib, bool& unpaired) {
+  const uint32_t n = doc_a_[ia].a, m = doc_b_[ib].a;
+  if (n == 0 || m == 0) {
+    unpaired = n != m;
+    return;
+  }
+  const size_t ea = elems_.size(), eb = ea + n;
+  for (uint32_t k = 0, c = ia + 1; k < n; ++k, c = doc_a_.next(c)) elems_.push_back(c);
+  for (uint32_t k = 0, c = ib + 1; k < m; ++k, c = doc_b_.next(c)) elems_.push_back(c);
+  // The prefix and suffix by comparison alone (the usual arrays end here, unhashed).
+  size_t p = 0, s = 0;
+  while (p < n && p < m && equal(elems_[ea + p], elems_[eb + p])) ++p;
+  while (s < n - p && s < m - p && equal(elems_[ea + n - 1 - s], elems_[eb + m - 1 - s])) ++s;
+  const size_t rn = n - p - s, rm = m - p - s;
+  const auto pair_run = [&](size_t i0, size_t i1, size_t j0, size_t j1) {
+    for (size_t k = 0; k < std::min(i1 - i0, j1 - j0); ++k) {
+      pairs_.emplace_back(elems_[ea + p + i0 + k], elems_[eb + p + j0 + k]);
+    }
+    if (i1 - i0 != j1 - j0) unpaired = true;
+  };
+  // One element left on each side differs (else it would be prefix): nothing to match.
+  bool common = rn > 0 && rm > 0 && rn * rm <= options_.max_align && rn * rm > 1;
+  if (common) {
+    // The rest's elements hashed (each subtree once per pair), so that elements that differ are
+    // told apart without comparing them.
+    for (size_t i = 0; i < rn; ++i) hash(doc_a_, hash_a_, elems_[ea + p + i]);
+    for (size_t j = 0; j < rm; ++j) hash(doc_b_, hash_b_, elems_[eb + p + j]);
+    // Whether any element of the rest is on both sides (by hash; equality is the table's
+    // business): when none is, the table would match nothing, and the rest pairs in order.
+    const size_t sb = sorted_.size();
+    for (size_t j = 0; j < rm; ++j) sorted_.emplace_back(hash_b_.hash[elems_[eb + p + j]], 0);
+    std::sort(sorted_.begin() + static_cast<ptrdiff_t>(sb), sorted_.end());
+    common = false;
+    for (size_t i = 0; i < rn && !common; ++i) {
+      const std::pair<uint64_t, uint32_t> key(hash_a_.hash[elems_[ea + p + i]], 0);
+      common = std::binary_search(sorted_.begin() + static_cast<ptrdiff_t>(sb), sorted_.end(), key);
+    }
+    sorted_.resize(sb);
+  }
+  if (!common) {
+    pair_run(0, rn, 0, rm);
+    elems_.resize(ea);
+    return;
+  }
+  // table_[i * (rm + 1) + j]: the longest common subsequence of the rest from i and from j, with
+  // kMatch set where element i equals element j.
+  constexpr uint32_t kMatch = 1u << 31;
+  const size_t w = rm + 1;
+  table_.assign((rn + 1) * w, 0);
+  const auto at = [&](size_t i, size_t j) { return table_[i * w + j] & ~kMatch; };
+  for (size_t i = rn; i-- > 0;) {
+    for (size_t j = rm; j-- > 0;) {
+      const uint32_t x = elems_[ea + p + i], y = elems_[eb + p + j];
+      if (hash_a_.hash[x] == hash_b_.hash[y] && equal(x, y)) {
+        table_[i * w + j] = (at(i + 1, j + 1) + 1) | kMatch;
+      } else {
+        table_[i * w + j] = std::max(at(i + 1, j), at(i, j + 1));
+      }
+    }
+  }
+  size_t i = 0, j = 0, gi = 0, gj = 0;
+  while (i < rn && j < rm) {
+    if (table_[i * w + j] & kMatch) {
+      pair_run(gi, i, gj, j);
+      gi = ++i;
+      gj = ++j;
+    } else if (at(i + 1, j) >= at(i, j + 1)) {
+      ++i;
+    } else {
+      ++j;
+    }
+  }
+  pair_run(gi, rn, gj, rm);
+  elems_.resize(ea);
+}
+
+// An unordered array's elements: each of the baseline's, in order, is matched to the first of
+// the other side's not yet matched that equals it; the rest are paired in order. With
+// `equality`, stops (false) at the first element without an equal partner; else pushes the
+// pairs of the rest onto pairs_.
+bool ResponseDiffer::Impl::match_any_order(uint32_t ia, uint32_t ib, bool equality,
+                                           bool& unpaired) {
+  hash(doc_a_, hash_a_, ia);
+  hash(doc_b_, hash_b_, ib);
+  const uint32_t n = doc_a_[ia].a, m = doc_b_[ib].a;
+  const size_t eb = elems_.size(), sb = sorted_.size(), tb = taken_.size(), cb = cursor_.size();
+  for (uint32_t k = 0, c = ib + 1; k < m; ++k, c = doc_b_.next(c)) {
+    elems_.push_back(c);
+    sorted_.emplace_back(hash_b_.hash[c], k);
+  }
+  std::sort(sorted_.begin() + static_cast<ptrdiff_t>(sb), sorted_.end());
+  taken_.resize(tb + m, 0);
+  cursor_.resize(cb + m);  // cursor_[cb + r], for a run of one hash starting at r: its first
+  for (uint32_t r = 0; r < m; ++r) cursor_[cb + r] = r;  // entry that may not be taken
+  const size_t la = elems_.size();  // the baseline's elements left without a partner
+  bool whole = true;
+  for (uint32_t k = 0, c = ia + 1; k < n; ++k, c = doc_a_.next(c)) {
+    const uint64_t h = hash_a_.hash[c];
+    const auto first = std::lower_bound(sorted_.begin() + static_cast<ptrdiff_t>(sb),
+                                        sorted_.begin() + static_cast<ptrdiff_t>(sb + m),
+                                        std::pair<uint64_t, uint32_t>(h, 0));
+    const size_t run = static_cast<size_t>(first - sorted_.begin()) - sb;
+    bool found = false;
+    if (run < m && sorted_[sb + run].first == h) {
+      // No reference into the stacks is held across equal(), which may grow them.
+      for (size_t r = cursor_[cb + run]; r < m && sorted_[sb + r].first == h; ++r) {
+        const uint32_t other = sorted_[sb + r].second;
+        if (taken_[tb + other] || !equal(c, elems_[eb + other])) continue;
+        taken_[tb + other] = 1;
+        uint32_t cur = cursor_[cb + run];
+        while (cur < m && sorted_[sb + cur].first == h && taken_[tb + sorted_[sb + cur].second]) {
+          ++cur;
+        }
+        cursor_[cb + run] = cur;
+        found = true;
+        break;
+      }
+    }
+    if (found) continue;
+    if (equality) {
+      whole = false;
+      break;
+    }
+    elems_.push_back(c);
+  }
+  if (!equality) {
+    size_t x = la;
+    for (uint32_t k = 0; k < m; ++k) {
+      if (taken_[tb + k]) continue;
+      if (x < elems_.size()) {
+        pairs_.emplace_back(elems_[x++], elems_[eb + k]);
+      } else {
+        unpaired = true;
+      }
+    }
+    if (x < elems_.size()) unpaired = true;
+  }
+  elems_.resize(eb);
+  sorted_.resize(sb);
+  taken_.resize(tb);
+  cursor_.resize(cb);
+  return whole;
 }
 
 bool ResponseDiffer::Impl::ignored(std::string_view path) {
@@ -803,11 +1233,8 @@ void ResponseDiffer::Impl::report() {
   for (const Part& part : parts_) {
     if (part.index) {
       path_ += "[*]";
-    } else if (part.key.field) {
-      path_ += '.';  // a protobuf field number: a field's name, not data
-      path_ += part.key.text;
     } else {
-      append_key(path_, part.key.text);
+      append_part(path_, part.key);
     }
   }
   add(path_);

@@ -88,6 +88,8 @@ class Doc {
 
   /// The node to compare from: the one value, or the array of a body's several.
   uint32_t root() const { return root_; }
+  /// Nodes on the tape (keys included): every index below it is a node.
+  uint32_t size() const { return static_cast<uint32_t>(nodes_.size()); }
   const Node& operator[](uint32_t i) const { return nodes_[i]; }
   uint32_t next(uint32_t i) const {
     const Node& n = nodes_[i];

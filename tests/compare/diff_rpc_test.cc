@@ -84,12 +84,34 @@ TEST(DiffRpc, FieldsAreNamedByNumber) {
 
 TEST(DiffRpc, FieldOrderOnTheWireDoesNotMatter) {
   // the same fields written in another order (an encoder that appends unknown fields, or sorts
-  // otherwise); repeated values keep their order
+  // otherwise); repeated values keep their order: swapped, a value moved, which names the field
   const std::string a = num(1, 7) + str(2, "x") + num(3, 1) + num(3, 2);
   const std::string b = num(3, 1) + str(2, "x") + num(3, 2) + num(1, 7);
   EXPECT_THAT(diff(proto(a), proto(b)), IsEmpty());
   const std::string swapped = num(3, 2) + str(2, "x") + num(3, 1) + num(1, 7);
-  EXPECT_THAT(diff(proto(a), proto(swapped)), ElementsAre("$.3[*]"));
+  EXPECT_THAT(diff(proto(a), proto(swapped)), ElementsAre("$.3"));
+  EXPECT_THAT(diff(proto(a), proto(num(3, 1) + str(2, "x") + num(3, 9) + num(1, 7))),
+              ElementsAre("$.3[*]"));
+}
+
+TEST(DiffRpc, MapFieldsNamedUnorderedCompareInAnyOrder) {
+  // A map<string, int64> field 4 is a repeated message of entries {1: key, 2: value}, which Go
+  // writes in random order: named in `unordered`, order is no difference, a changed value is.
+  const auto entry = [](const std::string& key, uint64_t value) {
+    return str(4, str(1, key) + num(2, value));
+  };
+  const std::string a = num(1, 7) + entry("eu", 3) + entry("us", 5) + entry("ap", 1);
+  const std::string b = num(1, 7) + entry("ap", 1) + entry("eu", 3) + entry("us", 5);
+  const std::string c = num(1, 7) + entry("us", 6) + entry("ap", 1) + entry("eu", 3);
+  DiffOptions maps;
+  maps.unordered = {"$.4"};
+  EXPECT_THAT(diff(proto(a), proto(b), maps), IsEmpty());
+  EXPECT_THAT(diff(proto(a), proto(c), maps), ElementsAre("$.4[*].2"));
+  EXPECT_THAT(diff(proto(a), proto(b)), ElementsAre("$.4"));
+  // the same in every message of a gRPC stream
+  maps.unordered = {"$[*].4"};
+  EXPECT_THAT(diff(grpc(frame(a) + frame(a)), grpc(frame(b) + frame(c)), maps),
+              ElementsAre("$[*].4[*].2"));
 }
 
 TEST(DiffRpc, GrpcFramesAndStreams) {

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -115,6 +117,167 @@ TEST(ResponseDiffer, ArrayLengthChangeNamesTheArrayAndComparesThePrefix) {
   EXPECT_THAT(diff_json(R"({"a":[{"x":1},{"x":2}]})", R"({"a":[{"x":5}]})"),
               ElementsAre("$.a", "$.a[*].x"));
   EXPECT_THAT(diff_json("[]", "[1]"), ElementsAre("$"));
+}
+
+TEST(ResponseDiffer, ArraysAreAlignedAsADiffAlignsLines) {
+  const std::string a = R"({"a":[{"id":1,"p":1},{"id":2,"p":2},{"id":3,"p":3}]})";
+  // One element inserted at the front, or removed from the middle: the array changed, not the
+  // fields of every element after it.
+  EXPECT_THAT(
+      diff_json(a, R"({"a":[{"id":0,"p":0},{"id":1,"p":1},{"id":2,"p":2},{"id":3,"p":3}]})"),
+      ElementsAre("$.a"));
+  EXPECT_THAT(diff_json(a, R"({"a":[{"id":1,"p":1},{"id":3,"p":3}]})"), ElementsAre("$.a"));
+  // A feed's window moved by one: same length, one element out, one in.
+  EXPECT_THAT(diff_json(R"([1,2,3,4])", R"([2,3,4,5])"), ElementsAre("$"));
+  EXPECT_THAT(diff_json(R"({"a":["x","m","y"]})", R"({"a":["x","y","n"]})"), ElementsAre("$.a"));
+  // An insertion and a changed element: the changed one still names its field.
+  EXPECT_THAT(
+      diff_json(a, R"({"a":[{"id":0,"p":0},{"id":1,"p":1},{"id":2,"p":7},{"id":3,"p":3}]})"),
+      ElementsAre("$.a", "$.a[*].p"));
+  // Elements that all differ (a timestamp in each) are compared in order, as before.
+  EXPECT_THAT(diff_json(R"([{"t":1,"v":1},{"t":2,"v":2}])", R"([{"t":5,"v":1},{"t":6,"v":2}])"),
+              ElementsAre("$[*].t"));
+  // Equal as the differ judges equal: key order and number spelling do not stop a match.
+  EXPECT_THAT(diff_json(R"([{"a":1,"b":[1.0]},{"c":2}])", R"([{"x":0},{"b":[1e0],"a":1},{"c":2}])"),
+              ElementsAre("$"));
+}
+
+TEST(ResponseDiffer, AlignmentIsBoundedByMaxAlign) {
+  DiffOptions small;
+  small.max_align = 1;  // 2 x 2 elements left after the prefix and suffix: paired in order
+  EXPECT_THAT(diff_json(R"([{"k":"a"},{"k":"b"}])", R"([{"k":"b"},{"k":"c"}])", small),
+              ElementsAre("$[*].k"));
+  EXPECT_THAT(diff_json(R"([{"k":"a"},{"k":"b"}])", R"([{"k":"b"},{"k":"c"}])"), ElementsAre("$"));
+  // The prefix and suffix need no table.
+  EXPECT_THAT(diff_json(R"([1,2,3])", R"([0,1,2,3])", small), ElementsAre("$"));
+}
+
+TEST(ResponseDiffer, InsertionsAnywhereNameOnlyTheArray) {
+  // Property: an array with elements inserted at random places (some equal to others) differs
+  // from the original at the array's path only, as long as the alignment finds every original
+  // element; removing them again gives the same.
+  std::mt19937 rng(11);
+  ResponseDiffer differ;
+  Paths out;
+  for (int round = 0; round < 300; ++round) {
+    nlohmann::json items = nlohmann::json::array();
+    const int n = static_cast<int>(rng() % 30);
+    for (int i = 0; i < n; ++i) {
+      items.push_back(
+          {{"id", rng() % 8}, {"tags", {rng() % 3, "t"}}, {"price", (rng() % 5) / 2.0}});
+    }
+    nlohmann::json more = items;
+    const int k = 1 + static_cast<int>(rng() % 5);
+    for (int i = 0; i < k; ++i) {
+      const nlohmann::json extra = {{"id", rng() % 8}, {"price", 1}};
+      more.insert(more.begin() + static_cast<std::ptrdiff_t>(rng() % (more.size() + 1)), extra);
+    }
+    const std::string x = nlohmann::json{{"items", items}}.dump();
+    const std::string y = nlohmann::json{{"items", more}}.dump();
+    ASSERT_TRUE(differ.diff(json(x), json(y), out));
+    EXPECT_THAT(out, ElementsAre("$.items")) << x << "\n" << y;
+    ASSERT_TRUE(differ.diff(json(y), json(x), out));
+    EXPECT_THAT(out, ElementsAre("$.items")) << y << "\n" << x;
+  }
+}
+
+TEST(ResponseDiffer, UnorderedArraysAreMultisets) {
+  DiffOptions any;
+  any.unordered = {"$.tags", "$.items", "$.groups[*].members"};
+  // Order alone is no difference.
+  EXPECT_THAT(diff_json(R"({"tags":["x","y","z"]})", R"({"tags":["z","x","y"]})", any), IsEmpty());
+  EXPECT_THAT(diff_json(R"({"tags":["x","y","z"]})", R"({"tags":["z","x","y"]})"),
+              ElementsAre("$.tags"));
+  // Reordered, one element changed: the change is named by its field.
+  const std::string a = R"({"items":[{"id":1,"p":1},{"id":2,"p":2},{"id":3,"p":3}]})";
+  EXPECT_THAT(diff_json(a, R"({"items":[{"id":3,"p":3},{"id":1,"p":9},{"id":2,"p":2}]})", any),
+              ElementsAre("$.items[*].p"));
+  // A length change names the array; the unmatched elements are paired in order.
+  EXPECT_THAT(diff_json(a, R"({"items":[{"id":2,"p":2},{"id":1,"p":1}]})", any),
+              ElementsAre("$.items"));
+  EXPECT_THAT(
+      diff_json(a, R"({"items":[{"id":2,"p":2},{"id":1,"p":1},{"id":4,"p":3},{"id":5}]})", any),
+      ElementsAre("$.items", "$.items[*].id"));
+  // Multiplicity counts: a twice and b once is not a once and b twice.
+  EXPECT_THAT(diff_json(R"({"tags":["a","a","b"]})", R"({"tags":["b","a","b"]})", any),
+              ElementsAre("$.tags[*]"));
+  // Nested in an ordered array: elements whose inner set is reordered are equal, so they still
+  // match (the outer alignment) and name nothing.
+  EXPECT_THAT(
+      diff_json(R"({"groups":[{"n":1,"members":["a","b"]},{"n":2,"members":["c","d"]}]})",
+                R"({"groups":[{"n":0},{"n":1,"members":["b","a"]},{"n":2,"members":["d","c"]}]})",
+                any),
+      ElementsAre("$.groups"));
+  // A pattern names the array at its whole path, not what is below it.
+  DiffOptions outer;
+  outer.unordered = {"$.m"};
+  EXPECT_THAT(diff_json(R"({"m":[[1,2],[3,4]]})", R"({"m":[[4,3],[1,2]]})", outer),
+              ElementsAre("$.m[*]"));
+  outer.unordered = {"$.m", "$.m[*]"};
+  EXPECT_THAT(diff_json(R"({"m":[[1,2],[3,4]]})", R"({"m":[[4,3],[1,2]]})", outer), IsEmpty());
+  // "$.**" names every array, the root included.
+  DiffOptions every;
+  every.unordered = {"$.**"};
+  EXPECT_THAT(
+      diff_json(R"([{"a":[1,2]},{"b":[3,[4,5]]}])", R"([{"b":[[5,4],3]},{"a":[2,1]}])", every),
+      IsEmpty());
+}
+
+TEST(ResponseDiffer, UnorderedRandomPermutationsAreEqual) {
+  // Property: any permutation of any level of a random document compares equal under "$.**",
+  // and a changed leaf still differs.
+  std::mt19937 rng(5);
+  DiffOptions every;
+  every.unordered = {"$.**"};
+  ResponseDiffer differ(every);
+  Paths out;
+  const std::function<nlohmann::json(int)> make = [&](int depth) -> nlohmann::json {
+    const int r = static_cast<int>(rng() % 6);
+    if (depth == 0 || r < 2) return static_cast<int>(rng() % 4);
+    if (r < 4) {
+      nlohmann::json arr = nlohmann::json::array();
+      for (int i = static_cast<int>(rng() % 6); i > 0; --i) arr.push_back(make(depth - 1));
+      return arr;
+    }
+    nlohmann::json obj = nlohmann::json::object();
+    for (int i = static_cast<int>(rng() % 4); i > 0; --i) {
+      obj["k" + std::to_string(rng() % 5)] = make(depth - 1);
+    }
+    return obj;
+  };
+  const std::function<void(nlohmann::json&)> shuffle = [&](nlohmann::json& v) {
+    if (v.is_array()) {
+      std::vector<nlohmann::json> items(v.begin(), v.end());
+      std::shuffle(items.begin(), items.end(), rng);
+      v = items;
+    }
+    if (v.is_structured()) {
+      for (auto& child : v) shuffle(child);
+    }
+  };
+  int changed = 0;
+  for (int round = 0; round < 500; ++round) {
+    nlohmann::json x = nlohmann::json::array({make(4), make(4), make(3)});
+    nlohmann::json y = x;
+    shuffle(y);
+    ASSERT_TRUE(differ.diff(json(x.dump()), json(y.dump()), out));
+    EXPECT_THAT(out, IsEmpty()) << x.dump() << "\n" << y.dump();
+    // Bump one number somewhere: now they differ.
+    std::string z = y.dump();
+    const size_t at = z.find_first_of("0123");
+    if (at == std::string::npos) continue;
+    z[at] = '7';
+    ASSERT_TRUE(differ.diff(json(x.dump()), json(z), out));
+    EXPECT_THAT(out, ::testing::Not(IsEmpty())) << x.dump() << "\n" << z;
+    ++changed;
+  }
+  EXPECT_GT(changed, 300);
+}
+
+TEST(ResponseDiffer, MalformedUnorderedPatternThrows) {
+  DiffOptions bad;
+  bad.unordered = {"$[\"a"};
+  EXPECT_THROW(ResponseDiffer{bad}, std::invalid_argument);
 }
 
 TEST(ResponseDiffer, MissingKeyNamesTheValueWithoutDescending) {

@@ -284,22 +284,61 @@ inline bool ref_same_type(const Ref& x, const Ref& y) {
   return !(x.kind == Ref::kNumber && x.typed && y.typed && x.integer != y.integer);
 }
 
-inline bool ref_equal(const Ref& x, const Ref& y) {
+// Which arrays are unordered (DiffOptions::unordered): the fuzz targets name all of them
+// ("$.**") or none; either way only to the depth limit (deeper arrays are compared in order).
+struct RefArrays {
+  bool any_order = false;
+  size_t depth_limit = 64;
+  size_t max_align = size_t{1} << 16;
+  bool unordered(size_t depth) const { return any_order && depth <= depth_limit; }
+};
+
+inline bool ref_equal(const Ref& x, const Ref& y, size_t depth = 0, const RefArrays& arrays = {});
+
+// Unordered arrays: each of x's elements, in order, takes the first of y's not yet taken that
+// equals it. Fills the leftovers (indices, in order); true when every element of x found one.
+inline bool ref_match_any_order(const Ref& x, const Ref& y, size_t depth, const RefArrays& arrays,
+                                std::vector<size_t>& left_x, std::vector<size_t>& left_y) {
+  std::vector<bool> taken(y.items.size(), false);
+  bool whole = true;
+  for (size_t i = 0; i < x.items.size(); ++i) {
+    bool found = false;
+    for (size_t j = 0; j < y.items.size() && !found; ++j) {
+      if (!taken[j] && ref_equal(x.items[i], y.items[j], depth + 1, arrays))
+        found = taken[j] = true;
+    }
+    if (!found) {
+      whole = false;
+      left_x.push_back(i);
+    }
+  }
+  for (size_t j = 0; j < y.items.size(); ++j) {
+    if (!taken[j]) left_y.push_back(j);
+  }
+  return whole;
+}
+
+inline bool ref_equal(const Ref& x, const Ref& y, size_t depth, const RefArrays& arrays) {
   if (!ref_same_type(x, y)) return false;
   switch (x.kind) {
     case Ref::kNumber:
       return ref_number_equal(x, y);
     case Ref::kString:
       return x.text == y.text;
-    case Ref::kArray:
+    case Ref::kArray: {
       if (x.items.size() != y.items.size()) return false;
+      if (arrays.unordered(depth)) {
+        std::vector<size_t> lx, ly;
+        return ref_match_any_order(x, y, depth, arrays, lx, ly);
+      }
       for (size_t i = 0; i < x.items.size(); ++i) {
-        if (!ref_equal(x.items[i], y.items[i])) return false;
+        if (!ref_equal(x.items[i], y.items[i], depth + 1, arrays)) return false;
       }
       return true;
+    }
     case Ref::kObject:
       for (const auto& [k, u, v] : ref_pairs(x, y)) {
-        if (u == nullptr || v == nullptr || !ref_equal(*u, *v)) return false;
+        if (u == nullptr || v == nullptr || !ref_equal(*u, *v, depth + 1, arrays)) return false;
       }
       return true;
     default:
@@ -307,24 +346,85 @@ inline bool ref_equal(const Ref& x, const Ref& y) {
   }
 }
 
+// The pairs of elements of two ordered arrays to compare, as diff.h says: common prefix and
+// suffix, then a longest common subsequence by a full table (ties pass over x's element first),
+// the unmatched elements between two matches paired in order. Sets `unpaired` when an element is
+// left without a partner.
+inline std::vector<std::pair<size_t, size_t>> ref_align(const Ref& x, const Ref& y, size_t depth,
+                                                        const RefArrays& arrays, bool& unpaired) {
+  const size_t n = x.items.size(), m = y.items.size();
+  const auto eq = [&](size_t i, size_t j) {
+    return ref_equal(x.items[i], y.items[j], depth + 1, arrays);
+  };
+  size_t p = 0, s = 0;
+  while (p < n && p < m && eq(p, p)) ++p;
+  while (s < n - p && s < m - p && eq(n - 1 - s, m - 1 - s)) ++s;
+  const size_t rn = n - p - s, rm = m - p - s;
+  std::vector<std::pair<size_t, size_t>> out;
+  const auto run = [&](size_t i0, size_t i1, size_t j0, size_t j1) {
+    for (size_t k = 0; k < std::min(i1 - i0, j1 - j0); ++k)
+      out.emplace_back(p + i0 + k, p + j0 + k);
+    if (i1 - i0 != j1 - j0) unpaired = true;
+  };
+  if (rn == 0 || rm == 0 || rn * rm > arrays.max_align) {
+    run(0, rn, 0, rm);
+    return out;
+  }
+  std::vector<std::vector<size_t>> lcs(rn + 1, std::vector<size_t>(rm + 1, 0));
+  std::vector<std::vector<bool>> same(rn + 1, std::vector<bool>(rm + 1, false));
+  for (size_t i = rn; i-- > 0;) {
+    for (size_t j = rm; j-- > 0;) {
+      same[i][j] = eq(p + i, p + j);
+      lcs[i][j] = same[i][j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+    }
+  }
+  size_t i = 0, j = 0, gi = 0, gj = 0;
+  while (i < rn && j < rm) {
+    if (same[i][j]) {
+      run(gi, i, gj, j);
+      gi = ++i;
+      gj = ++j;
+    } else if (lcs[i + 1][j] >= lcs[i][j + 1]) {
+      ++i;
+    } else {
+      ++j;
+    }
+  }
+  run(gi, rn, gj, rm);
+  return out;
+}
+
 inline void ref_compare(const Ref& x, const Ref& y, const std::string& path, size_t depth,
-                        size_t depth_limit, std::set<std::string>& out) {
+                        size_t depth_limit, std::set<std::string>& out,
+                        const RefArrays& arrays_in = {}) {
+  RefArrays arrays = arrays_in;
+  arrays.depth_limit = depth_limit;
   if (!ref_same_type(x, y)) {
     out.insert(path);
     return;
   }
   if (x.kind != Ref::kArray && x.kind != Ref::kObject) {
-    if (!ref_equal(x, y)) out.insert(path);
+    if (!ref_equal(x, y, depth, arrays)) out.insert(path);
     return;
   }
   if (depth >= depth_limit) {
-    if (!ref_equal(x, y)) out.insert(path);
+    if (!ref_equal(x, y, depth, arrays)) out.insert(path);
     return;
   }
   if (x.kind == Ref::kArray) {
-    if (x.items.size() != y.items.size()) out.insert(path);
-    for (size_t i = 0; i < std::min(x.items.size(), y.items.size()); ++i) {
-      ref_compare(x.items[i], y.items[i], path + "[*]", depth + 1, depth_limit, out);
+    bool unpaired = false;
+    std::vector<std::pair<size_t, size_t>> pairs;
+    if (arrays.unordered(depth)) {
+      std::vector<size_t> lx, ly;
+      ref_match_any_order(x, y, depth, arrays, lx, ly);
+      for (size_t k = 0; k < std::min(lx.size(), ly.size()); ++k) pairs.emplace_back(lx[k], ly[k]);
+      unpaired = lx.size() != ly.size();
+    } else {
+      pairs = ref_align(x, y, depth, arrays, unpaired);
+    }
+    if (unpaired) out.insert(path);
+    for (const auto& [i, j] : pairs) {
+      ref_compare(x.items[i], y.items[j], path + "[*]", depth + 1, depth_limit, out, arrays);
     }
     return;
   }
@@ -332,7 +432,7 @@ inline void ref_compare(const Ref& x, const Ref& y, const std::string& path, siz
     if (u == nullptr || v == nullptr) {
       out.insert(ref_key_path(path, k));
     } else {
-      ref_compare(*u, *v, ref_key_path(path, k), depth + 1, depth_limit, out);
+      ref_compare(*u, *v, ref_key_path(path, k), depth + 1, depth_limit, out, arrays);
     }
   }
 }

@@ -9,7 +9,7 @@
 //   rest       the first body, then the second
 // Properties:
 //   - a response never differs from itself; the paths are sorted, distinct and start with '$';
-//     without a cut the set of paths is the same both ways;
+//     one way's paths are empty only when the other way's are;
 //   - where nlohmann::json reads both bodies (strictly: one item each, CBOR without tags) and the
 //     tape reads them too, the paths are those of the plain recursive reference of
 //     compare_ref.h (diff.h's contract) over the values nlohmann's SAX reader gives, integer and
@@ -148,16 +148,16 @@ bool read_ref(const std::string& body, bool cbor, Ref& out) {
                          cbor ? json::input_format_t::cbor : json::input_format_t::msgpack, true);
 }
 
-// The properties every pair has: paths sorted and distinct, the same both ways without a cut,
-// none between a response and itself. Returns a's paths against b and whether they are whole.
+// The properties every pair has: paths sorted and distinct, empty one way only when empty the
+// other, none between a response and itself. Returns a's paths against b and whether they are
+// whole.
 bool basic(twin::compare::ResponseDiffer& differ, const twin::traffic::Response& a,
            const twin::traffic::Response& b, std::vector<std::string>& ab) {
   std::vector<std::string> ba, same;
   const bool whole_ab = differ.diff(a, b, ab);
-  const bool whole_ba = differ.diff(b, a, ba);
+  differ.diff(b, a, ba);
   check(ab);
   check(ba);
-  if (whole_ab && whole_ba && ab != ba) std::abort();
   if (ab.empty() != ba.empty()) std::abort();
   if (!differ.diff(a, a, same) || !same.empty()) std::abort();
   if (!differ.diff(b, b, same) || !same.empty()) std::abort();

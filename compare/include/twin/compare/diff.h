@@ -40,8 +40,14 @@ namespace twin::compare {
 /// and `1e0` are equal; two integers compare exactly, digit by digit, so large ids keep their
 /// precision; otherwise both are read as IEEE doubles); strings compare after unescaping
 /// (`"\u00e9"` equals `"é"`). A type change, or a key present on one side only, names the path
-/// of that value and is not descended; arrays of different lengths name the array itself and
-/// compare their common prefix element by element. Objects with duplicate keys: when both sides
+/// of that value and is not descended. Arrays are aligned as a diff aligns lines, so that an
+/// element inserted or removed does not make every later one differ: elements equal on both
+/// sides are matched — the common prefix, the common suffix, then a longest common subsequence
+/// of the rest (of the ties, the one that passes over the baseline's elements first) — and
+/// between two matched elements the unmatched ones are paired in order and compared (a changed
+/// element names its fields: `$.items[*].price`). An element left without a partner (inserted,
+/// removed, moved) names the array itself, as a change of length always does. Arrays named in
+/// `unordered` are matched as multisets instead. Objects with duplicate keys: when both sides
 /// list the same keys in the same order members are compared in order, otherwise the last
 /// occurrence of a key wins.
 ///
@@ -71,6 +77,18 @@ struct DiffOptions {
   /// ignores its whole subtree: "$.meta" and "$.meta.**" are the same. E.g. "$.meta",
   /// "$.items[*].updated_at", "$.**.trace_id", "header.etag", "header.x-*".
   std::vector<std::string> ignore;
+  /// Arrays whose elements come in any order (a set, a Go map's entries, a protobuf map field),
+  /// as globs over their own paths, written as for `ignore` but matching the whole path only:
+  /// "$.tags", "$.items[*].roles", "$.4" (a protobuf field), "$.**" (every array). Their elements
+  /// are matched as a multiset: each of the baseline's, in order, to the first equal one of the
+  /// other side's not yet matched; the unmatched ones are then paired in order and compared, and
+  /// the array's own path is named only when the lengths differ. Arrays deeper than max_depth
+  /// are compared whole, in order.
+  std::vector<std::string> unordered;
+  /// Ordered arrays are aligned as a diff aligns lines (see the contract above); with more than
+  /// this many pairs of elements to align once the common prefix and suffix are set aside, the
+  /// rest is paired in order instead, bounding the work to O(max_align) comparisons.
+  size_t max_align = 1 << 16;
   /// Containers this deep (the root is depth 0) are compared as a whole subtree and named by
   /// their own path. Capped at 1000 to bound the stack.
   size_t max_depth = 64;
