@@ -274,7 +274,8 @@ Gate parse_root(const YAML::Node& root) {
     if (s["min_effect"]) gate.status_min_effect = share(s["min_effect"], "status.min_effect", 1);
   }
   if (auto d = root["diffs"]) {
-    check_map(d, {"fail", "headers", "ignore", "max_paths", "noise", "samples"}, "diffs");
+    check_map(d, {"fail", "headers", "ignore", "max_paths", "noise", "samples", "unordered"},
+              "diffs");
     if (d["fail"]) gate.fail_on_diffs = boolean(d["fail"], "diffs.fail");
     if (d["headers"]) gate.diff.headers = boolean(d["headers"], "diffs.headers");
     if (d["ignore"]) {
@@ -290,6 +291,20 @@ Gate parse_root(const YAML::Node& root) {
           fail_at(d["ignore"], std::string("diffs.ignore: ") + e.what());
         }
         gate.diff.ignore.push_back(std::move(path));
+      }
+    }
+    if (d["unordered"]) {
+      for (auto& path : list(d["unordered"], "diffs.unordered")) {
+        if (path.rfind("$", 0) != 0)
+          fail_at(d["unordered"], "a diffs.unordered path starts with '$'");
+        try {
+          DiffOptions one;
+          one.unordered.push_back(path);
+          ResponseDiffer check(one);
+        } catch (const std::invalid_argument& e) {
+          fail_at(d["unordered"], std::string("diffs.unordered: ") + e.what());
+        }
+        gate.diff.unordered.push_back(std::move(path));
       }
     }
     if (d["max_paths"]) gate.diff.max_paths = count(d["max_paths"], "diffs.max_paths", 1, 100000);

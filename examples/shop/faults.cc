@@ -1,5 +1,6 @@
 #include "faults.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <stdexcept>
@@ -182,6 +183,11 @@ Faults Faults::parse(const FaultFlags& flags, uint64_t seed) {
     r.path = split_path("add-field", v, rest);
     r.value = std::move(value);
   }
+  for (const std::string& v : flags.reorder) {
+    auto [route, rest] = split_rule("reorder", v);
+    Rule& r = add(Kind::kReorder, v, route);
+    r.path = split_path("reorder", v, rest);
+  }
   if (!flags.sequence_bug.empty()) {
     const std::string& v = flags.sequence_bug;
     size_t gt = v.find('>');
@@ -231,13 +237,19 @@ void Faults::apply(std::string_view route, Json& body) const {
       visit(body, r.path, 0, true, [&r](Json& v, bool existed) {
         if (!existed) v = r.value;
       });
+    } else if (r.kind == Kind::kReorder) {
+      visit(body, r.path, 0, false, [](Json& v, bool) {
+        if (v.is_array()) std::reverse(v.begin(), v.end());
+      });
     }
   }
 }
 
 bool Faults::changes_fields(std::string_view route) const {
   for (const auto& r : rules_) {
-    if ((r->kind == Kind::kChangeField || r->kind == Kind::kAddField) && r->matches(route)) {
+    if ((r->kind == Kind::kChangeField || r->kind == Kind::kAddField ||
+         r->kind == Kind::kReorder) &&
+        r->matches(route)) {
       return true;
     }
   }
@@ -245,8 +257,8 @@ bool Faults::changes_fields(std::string_view route) const {
 }
 
 Json Faults::describe() const {
-  static constexpr std::string_view kNames[] = {"latency", "tail", "error-rate", "change-field",
-                                                "add-field"};
+  static constexpr std::string_view kNames[] = {"latency",      "tail",      "error-rate",
+                                                "change-field", "add-field", "reorder"};
   Json out = Json::array();
   for (const auto& r : rules_) {
     out.push_back({{"flag", kNames[static_cast<int>(r->kind)]}, {"value", r->flag}});

@@ -28,6 +28,7 @@ struct FaultFlags {
   std::vector<std::string> error_rate;    // ROUTE=FRACTION
   std::vector<std::string> change_field;  // ROUTE=FIELD or ROUTE=FIELD:type
   std::vector<std::string> add_field;     // ROUTE=FIELD or ROUTE=FIELD:JSON
+  std::vector<std::string> reorder;       // ROUTE=FIELD (an array, answered in reverse order)
   std::string sequence_bug;               // FIRST>SECOND (routes), or empty
 };
 
@@ -44,7 +45,7 @@ class Faults {
   /// What to do to the next request of `route`. Random choices hash (seed, rule, the rule's own
   /// request counter), so the n-th request of a route gets the same fate in every run.
   Decision decide(std::string_view route);
-  /// Applies --change-field and --add-field rules to a successful JSON response body.
+  /// Applies --change-field, --add-field and --reorder rules to a successful JSON response body.
   void apply(std::string_view route, Json& body) const;
   /// Whether apply() would do anything for `route`.
   bool changes_fields(std::string_view route) const;
@@ -63,7 +64,7 @@ class Faults {
   Json describe() const;
 
  private:
-  enum class Kind { kLatency, kTail, kError, kChangeField, kAddField };
+  enum class Kind { kLatency, kTail, kError, kChangeField, kAddField, kReorder };
   struct Rule {
     Kind kind;
     std::string flag;   // the flag's value as given

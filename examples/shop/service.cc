@@ -230,7 +230,7 @@ Handled Shop::handle(const HttpRequest& request, bool* sequence_seen) {
     h.response = dispatch(request, route, path, query, param);
     if (faults_.changes_fields(route) && h.response.result_int() / 100 == 2 &&
         h.response[http::field::content_type] == kJson) {
-      // Only candidates started with --change-field/--add-field pay for this second pass.
+      // Only candidates started with --change-field/--add-field/--reorder pay for this pass.
       Json body = Json::parse(h.response.body(), nullptr, /*allow_exceptions=*/false);
       if (!body.is_discarded()) {
         faults_.apply(route, body);

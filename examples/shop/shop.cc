@@ -592,6 +592,8 @@ int main(int argc, char** argv) {
                  "ROUTE=FIELD[:type]: change a JSON field's value (or type) (repeatable)");
   app.add_option("--add-field", opt.faults.add_field,
                  "ROUTE=FIELD[:JSON]: add a JSON field (repeatable)");
+  app.add_option("--reorder", opt.faults.reorder,
+                 "ROUTE=FIELD: answer a JSON array in reverse order (repeatable)");
   app.add_option("--sequence-bug", opt.faults.sequence_bug,
                  "FIRST>SECOND: on a connection that served a FIRST request, every later SECOND "
                  "request answers 500 (a per-connection state bug)");

@@ -762,6 +762,7 @@ diffs:
   fail: false
   headers: true
   ignore: ['$.meta.**', header.etag]
+  unordered: ['$.tags', '$.items[*].roles']
   noise: {relative: 50%, absolute: 0.2%}
 routes:
   max_literals: 10
@@ -788,6 +789,7 @@ routes:
   EXPECT_FALSE(full->fail_on_diffs);
   EXPECT_TRUE(full->diff.headers);
   EXPECT_EQ(full->diff.ignore.size(), 2u);
+  EXPECT_EQ(full->diff.unordered, (std::vector<std::string>{"$.tags", "$.items[*].roles"}));
   EXPECT_DOUBLE_EQ(full->noise.relative, 0.5);
   EXPECT_DOUBLE_EQ(full->noise.absolute, 0.002);
   EXPECT_EQ(full->routes.max_literals, 10u);
@@ -842,6 +844,9 @@ TEST(Gate, MistakesNameTheLineAndColumn) {
       {"diffs:\n  ignore: ['price']\n", "g.yaml:2:11:", "starts with '$'"},
       {"latency:\n  block: 5 minutes\n", "g.yaml:2:10:", "duration"},
       {"diffs:\n  ignore: ['$[\"a']\n", "g.yaml:2:11:", "unclosed"},
+      {"diffs:\n  unordered: ['tags']\n", "g.yaml:2:14:", "starts with '$'"},
+      {"diffs:\n  unordered: [header.x]\n", "g.yaml:2:14:", "starts with '$'"},
+      {"diffs:\n  unordered: ['$[\"a']\n", "g.yaml:2:14:", "unclosed"},
       {"latency:\n  min_blocks: 100\n", "g.yaml:2:3:", "at most half"},
       {"alpha: [1\n", "g.yaml:", ""},
   };

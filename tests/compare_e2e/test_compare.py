@@ -156,6 +156,35 @@ class Shops(tr.Case):
         for x in report["routes"]:
             self.assertNotEqual(x["verdict"], "regressed", x)
 
+    def test_reordered_arrays(self):
+        """A candidate that answers the user list in reverse order (--reorder: the same users).
+        Without diffs.unordered the list itself is named (`$.users`: elements moved), not the
+        fields of every user, which a positional comparison would name; with the list declared
+        unordered in the gate, nothing differs and the run passes."""
+        results, captured = self.paired_results(sessions=80,
+                                                extra=["--reorder", "GET /api/users=users"])
+        r, report, _ = compare(self, results, "--baseline", "baseline", "--candidate",
+                               "candidate", "--gate", e2e_gate(self), expect=1)
+        self.assertEqual(report["counters"]["paired"], len(captured))
+        routes = {(x["method"], x["route"]): x for x in report["routes"]}
+        users = routes[("GET", "/api/users")]
+        self.assertEqual(users["verdict"], "regressed", json.dumps(users)[:3000])
+        self.assertEqual([d["path"] for d in users["diffs"]], ["$.users"])
+        regressed = {k for k, x in routes.items() if x["verdict"] == "regressed"}
+        self.assertEqual(regressed, {("GET", "/api/users")})
+        gate = self.tmp.join("unordered.yaml")
+        with open(e2e_gate(self)) as f:
+            text = f.read()
+        self.assertIn("  ignore: ['$.created_at']\n", text)
+        with open(gate, "w") as f:
+            f.write(text.replace("  ignore: ['$.created_at']\n",
+                                 "  ignore: ['$.created_at']\n  unordered: ['$.users']\n"))
+        r, report, _ = compare(self, results, "--baseline", "baseline", "--candidate",
+                               "candidate", "--gate", gate, expect=0)
+        self.assertEqual(report["verdict"], "pass", r.stdout_text[-3000:])
+        users = {(x["method"], x["route"]): x for x in report["routes"]}[("GET", "/api/users")]
+        self.assertEqual(users["diffs"], [])
+
     def test_usage_and_input_errors(self):
         """Wrong target names pair nothing (exit 2, the counters say which targets there
         were); a gate file with a typo gives file:line:column (exit 2)."""

@@ -23,6 +23,7 @@ FaultFlags flags(std::initializer_list<std::pair<std::string_view, std::string>>
     if (name == "error-rate") f.error_rate.push_back(value);
     if (name == "change-field") f.change_field.push_back(value);
     if (name == "add-field") f.add_field.push_back(value);
+    if (name == "reorder") f.reorder.push_back(value);
   }
   return f;
 }
@@ -150,6 +151,19 @@ TEST(ShopFaults, ChangedValues) {
   EXPECT_EQ(body["results"][1]["price"], 2.2);
   EXPECT_EQ(body["meta"]["version"], 2);
   EXPECT_EQ(body["total"], 2);
+
+  // --reorder answers the array in reverse, the same elements; what is not an array is kept.
+  Faults r = Faults::parse(
+      flags({{"reorder", "GET /api/users=users"}, {"reorder", "GET /api/users=total"}}), 1);
+  EXPECT_TRUE(r.changes_fields("GET /api/users"));
+  EXPECT_FALSE(r.changes_fields("GET /api/search"));
+  Json users = {{"users", {{{"id", 1}}, {{"id", 2}}, {{"id", 3}}}}, {"total", 3}};
+  r.apply("GET /api/users", users);
+  EXPECT_EQ(users["users"], (Json{{{"id", 3}}, {{"id", 2}}, {{"id", 1}}}));
+  EXPECT_EQ(users["total"], 3);
+  EXPECT_EQ(r.describe().size(), 2u);
+  EXPECT_EQ(r.describe()[0]["flag"], "reorder");
+  EXPECT_THROW(Faults::parse(flags({{"reorder", "GET /nowhere=users"}}), 1), std::invalid_argument);
 }
 
 TEST(ShopService, QueryDecoding) {
