@@ -33,65 +33,12 @@
 #include <utility>
 #include <vector>
 
+#include "twin/traffic/protobuf.h"
 #include "twin/traffic/rpc.h"
 
 namespace twin::scrubber {
 
-/// What a schema says of the messages of a service: read from a FileDescriptorSet, which
-/// `protoc --descriptor_set_out=FILE --include_imports` writes (descriptor.proto's
-/// FileDescriptorSet, FileDescriptorProto, DescriptorProto, FieldDescriptorProto,
-/// ServiceDescriptorProto, MethodDescriptorProto: the fields read are those, by number).
-/// With it a message's fields are named (user.addresses[].street), so key names and rules by
-/// name reach them, and a string is known from a nested message without a guess.
-class ProtobufSchema {
- public:
-  struct FieldType {
-    std::string name;
-    uint8_t type = 0;  // FieldDescriptorProto.Type: 9 string, 11 message, 12 bytes, …
-    bool repeated = false;
-    int message = -1;  // a message field's type: an index into messages()
-  };
-  struct MessageType {
-    std::string full_name;                               // "shop.v1.User"
-    std::vector<std::pair<uint32_t, FieldType>> fields;  // sorted by number
-    const FieldType* field(uint32_t number) const;
-  };
-  static constexpr uint8_t kDouble = 1;
-  static constexpr uint8_t kFloat = 2;
-  static constexpr uint8_t kInt64 = 3;
-  static constexpr uint8_t kUint64 = 4;
-  static constexpr uint8_t kInt32 = 5;
-  static constexpr uint8_t kFixed64 = 6;
-  static constexpr uint8_t kFixed32 = 7;
-  static constexpr uint8_t kString = 9;
-  static constexpr uint8_t kMessage = 11;
-  static constexpr uint8_t kBytes = 12;
-  static constexpr uint8_t kUint32 = 13;
-  static constexpr uint8_t kSfixed32 = 15;
-  static constexpr uint8_t kSfixed64 = 16;
-  static constexpr uint8_t kSint32 = 17;
-  static constexpr uint8_t kSint64 = 18;
-
-  /// Adds the messages and services of a FileDescriptorSet. On failure (not a descriptor set,
-  /// a field of a type it does not define) the message says what and where, and nothing of
-  /// this set was added.
-  bool add(std::string_view descriptor_set, std::string& error);
-  /// The message called `full_name` ("shop.v1.User", or ".shop.v1.User"), or nullptr.
-  const MessageType* message(std::string_view full_name) const;
-  /// The input and output messages of the method a gRPC or Connect request path names
-  /// ("/shop.v1.Users/Get", a query after it ignored); nullptr for a method not in the schema.
-  std::pair<const MessageType*, const MessageType*> method(std::string_view path) const;
-  const std::vector<MessageType>& messages() const { return messages_; }
-  bool empty() const { return messages_.empty(); }
-
- private:
-  std::vector<MessageType> messages_;
-  std::vector<std::pair<std::string, int>> by_name_;  // sorted: full name, index
-  // "shop.v1.Users/Get" → input, output message indexes (sorted by path)
-  std::vector<std::pair<std::string, std::pair<int, int>>> methods_;
-  // message fields to resolve again when more messages come: (message, number, type name)
-  std::vector<std::tuple<size_t, uint32_t, std::string>> pending_;
-};
+using traffic::ProtobufSchema;
 
 class ProtobufVisitor {
  public:

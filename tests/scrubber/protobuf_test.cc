@@ -520,6 +520,13 @@ service Users { rpc Get(GetUser) returns (User); }
   EXPECT_EQ(schema.messages()[size_t(user->field(4)->message)].full_name, "shop.v1.User.Address");
   EXPECT_EQ(user->field(3), nullptr);
   EXPECT_NE(schema.message("google.protobuf.Timestamp"), nullptr);  // --include_imports
+  // A map field is a repeated message field whose entry type says map_entry.
+  ASSERT_NE(user->field(9), nullptr);
+  EXPECT_TRUE(user->field(9)->repeated);
+  ASSERT_GE(user->field(9)->message, 0);
+  EXPECT_TRUE(schema.messages()[size_t(user->field(9)->message)].map_entry);
+  EXPECT_FALSE(schema.messages()[size_t(user->field(4)->message)].map_entry);
+  EXPECT_FALSE(user->map_entry);
   const auto [in, out] = schema.method("/shop.v1.Users/Get?x=1");
   ASSERT_NE(in, nullptr);
   EXPECT_EQ(in->full_name, "shop.v1.GetUser");
