@@ -61,6 +61,7 @@ struct Pending {
   uint32_t route = 0;
   uint64_t serial = 0;  // insertion order, for eviction
   size_t bytes = 0;
+  std::string target;  // the request's, kept only with a protobuf schema (it names the method)
   Side side[3];
 };
 
@@ -344,6 +345,11 @@ void Engine::take(Exchange& e, int64_t offset) {
     if (method.size() > 32) method = "{other}";
     if (target.size() > 2048) target = "/{too-long}";
     q.route = learner_.observe(method, target);
+    if (gate_.diff.protobuf) {
+      q.target.assign(target);
+      q.bytes += q.target.size();
+      pending_bytes_ += q.target.size();
+    }
     q.serial = ++serial_;
     order_.emplace_back(key, q.serial);
     // Settled entries leave stale (key, serial) behind; sweep them before they outnumber the
@@ -482,10 +488,10 @@ void Engine::complete(uint64_t key, Pending& p) {
   bool whole = !((b->flags | c->flags) & partial);
   if (b->response && c->response && same_status(*b, *c) && !whole) ++diff_skipped_;
   if (b->response && c->response && same_status(*b, *c) && whole) {
-    if (!differ_.diff(*b->response, *c->response, diff_paths_)) ++r.diff_cut;
+    if (!differ_.diff(*b->response, *c->response, diff_paths_, p.target)) ++r.diff_cut;
     const std::vector<std::string>* noise_paths = nullptr;
     if (n && n->response && same_status(*n, *b) && !(n->flags & partial)) {
-      if (!differ_.diff(*b->response, *n->response, noise_paths_)) ++r.diff_cut;
+      if (!differ_.diff(*b->response, *n->response, noise_paths_, p.target)) ++r.diff_cut;
       noise_paths = &noise_paths_;
     }
     r.fields.add(key, diff_paths_, noise_paths, gate_.noise);

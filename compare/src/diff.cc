@@ -587,7 +587,8 @@ void hash_subtree(const Doc& d, Hashes& h, uint32_t root, uint32_t stamp,
         x ^= hash_text(d.text(n));
         break;
       case Kind::kArray: {
-        const bool any_order = !h.unordered.empty() && h.unordered[i];
+        const bool any_order =
+            (n.flags & tape::kAnyOrder) || (!h.unordered.empty() && h.unordered[i]);
         x += n.a;
         for (uint32_t k = 0, c = i + 1; k < n.a; ++k, c = d.next(c)) {
           x = any_order ? x + mix(h.hash[c]) : mix(x ^ h.hash[c]);
@@ -672,9 +673,11 @@ void collect_headers(const traffic::Headers& headers, std::vector<HeaderEntry>& 
 struct ResponseDiffer::Impl {
   explicit Impl(DiffOptions o);
   bool diff(const traffic::Response& a, const traffic::Response& b, std::vector<std::string>& out);
+  std::string_view target_;  // the request's, while diff() runs: names a gRPC method
   void diff_body(const traffic::Response& a, const traffic::Response& b);
   bool read_body(Doc& doc, Format format, const traffic::Headers& headers, std::string_view body,
                  std::string& buf);
+  const traffic::ProtobufSchema::MessageType* message_type(const traffic::Headers& headers) const;
   void diff_headers(const traffic::Response& a, const traffic::Response& b);
   void compare(uint32_t ia, uint32_t ib, size_t depth);
   bool equal(uint32_t ia, uint32_t ib);
@@ -682,7 +685,10 @@ struct ResponseDiffer::Impl {
   // is left without a partner (the array's own path then names the change).
   void align(uint32_t ia, uint32_t ib, bool& unpaired);
   bool match_any_order(uint32_t ia, uint32_t ib, bool equality, bool& unpaired);
-  bool any_order(uint32_t ia) const { return !hash_a_.unordered.empty() && hash_a_.unordered[ia]; }
+  bool any_order(uint32_t ia) const {
+    return (doc_a_[ia].flags & tape::kAnyOrder) ||
+           (!hash_a_.unordered.empty() && hash_a_.unordered[ia]);
+  }
   void hash(const Doc& d, Hashes& h, uint32_t i);
   void mark_unordered(const Doc& d, Hashes& h, uint32_t i, size_t depth);
   void report();  // the JSON path in parts_
@@ -856,7 +862,8 @@ bool ResponseDiffer::Impl::read_body(Doc& doc, Format format, const traffic::Hea
       return doc.parse_cbor(body);
     case Format::kProtobuf: {
       const size_t n = body.size();
-      return doc.parse_protobuf(body, std::span<const size_t>(&n, 1));
+      return doc.parse_protobuf(body, std::span<const size_t>(&n, 1), options_.protobuf.get(),
+                                message_type(headers));
     }
     case Format::kRpcProto:
     case Format::kRpcJson:
@@ -870,7 +877,9 @@ bool ResponseDiffer::Impl::read_body(Doc& doc, Format format, const traffic::Hea
     framed = text_;
   }
   if (!unframe(framed, headers, options_.max_body, buf, lengths_)) return false;
-  if (format == Format::kRpcProto) return doc.parse_protobuf(buf, lengths_);
+  if (format == Format::kRpcProto) {
+    return doc.parse_protobuf(buf, lengths_, options_.protobuf.get(), message_type(headers));
+  }
   if (lengths_.size() == 1) return doc.parse(buf);
   // Several JSON messages (or none): compared as the array of them, each valid on its own.
   std::string array = "[";
@@ -1263,9 +1272,45 @@ ResponseDiffer::~ResponseDiffer() = default;
 ResponseDiffer::ResponseDiffer(ResponseDiffer&&) noexcept = default;
 ResponseDiffer& ResponseDiffer::operator=(ResponseDiffer&&) noexcept = default;
 
+// The message type of a response's protobuf body, by the schema: the output of the method the
+// request's path names (gRPC, Connect), else the type its media type names (`proto=` or
+// `messageType=`, as Spring and others write it) or an X-Protobuf-Message header.
+const traffic::ProtobufSchema::MessageType* ResponseDiffer::Impl::message_type(
+    const traffic::Headers& headers) const {
+  const traffic::ProtobufSchema* schema = options_.protobuf.get();
+  if (!schema) return nullptr;
+  if (!target_.empty()) {
+    if (const auto* out = schema->method(target_).second) return out;
+  }
+  if (const traffic::Header* h = traffic::find_header(headers, "content-type")) {
+    std::string_view rest = h->value;
+    for (size_t semi = rest.find(';'); semi != std::string_view::npos; semi = rest.find(';')) {
+      rest.remove_prefix(semi + 1);
+      const std::string_view param = trim(rest.substr(0, rest.find(';')));
+      const size_t eq = param.find('=');
+      if (eq == std::string_view::npos) continue;
+      const std::string_view name = trim(param.substr(0, eq));
+      std::string_view value = trim(param.substr(eq + 1));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+      }
+      if (iequals(name, "proto") || iequals(name, "messagetype")) {
+        if (const auto* m = schema->message(value)) return m;
+      }
+    }
+  }
+  if (const traffic::Header* h = traffic::find_header(headers, "x-protobuf-message")) {
+    return schema->message(trim(h->value));
+  }
+  return nullptr;
+}
+
 bool ResponseDiffer::diff(const traffic::Response& a, const traffic::Response& b,
-                          std::vector<std::string>& out) {
-  return impl_->diff(a, b, out);
+                          std::vector<std::string>& out, std::string_view target) {
+  impl_->target_ = target;
+  const bool whole = impl_->diff(a, b, out);
+  impl_->target_ = {};
+  return whole;
 }
 
 const ResponseDiffer::BodyCounts& ResponseDiffer::body_counts() const { return impl_->counts_; }

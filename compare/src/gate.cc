@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -256,7 +258,7 @@ void parse_routes(const YAML::Node& node, Gate& gate) {
   }
 }
 
-Gate parse_root(const YAML::Node& root) {
+Gate parse_root(const YAML::Node& root, const std::string& source) {
   Gate gate;
   if (!root || root.IsNull()) return gate;
   check_map(root, {"alpha", "latency", "errors", "status", "diffs", "routes"}, "the gate");
@@ -274,7 +276,9 @@ Gate parse_root(const YAML::Node& root) {
     if (s["min_effect"]) gate.status_min_effect = share(s["min_effect"], "status.min_effect", 1);
   }
   if (auto d = root["diffs"]) {
-    check_map(d, {"fail", "headers", "ignore", "max_paths", "noise", "samples", "unordered"},
+    check_map(d,
+              {"fail", "headers", "ignore", "max_paths", "noise", "samples", "unordered",
+               "protobuf_descriptors"},
               "diffs");
     if (d["fail"]) gate.fail_on_diffs = boolean(d["fail"], "diffs.fail");
     if (d["headers"]) gate.diff.headers = boolean(d["headers"], "diffs.headers");
@@ -307,6 +311,25 @@ Gate parse_root(const YAML::Node& root) {
         gate.diff.unordered.push_back(std::move(path));
       }
     }
+    if (auto n = d["protobuf_descriptors"]) {
+      if (!n.IsSequence()) fail_at(n, "diffs.protobuf_descriptors must be a list of files");
+      // Relative to the gate file's directory (a gate given as text: the working directory).
+      std::filesystem::path dir;
+      if (source.find('/') != std::string::npos) dir = std::filesystem::path(source).parent_path();
+      auto schema = std::make_shared<traffic::ProtobufSchema>();
+      for (const auto& item : n) {
+        if (!item.IsScalar() || item.Scalar().empty()) fail_at(item, "a descriptor file's name");
+        const std::filesystem::path file = dir / item.Scalar();
+        std::ifstream in(file, std::ios::binary);
+        if (!in) fail_at(item, file.string() + ": cannot open the descriptor set");
+        std::ostringstream bytes;
+        bytes << in.rdbuf();
+        if (in.bad()) fail_at(item, file.string() + ": cannot read the descriptor set");
+        std::string error;
+        if (!schema->add(bytes.str(), error)) fail_at(item, file.string() + ": " + error);
+      }
+      gate.diff.protobuf = std::move(schema);
+    }
     if (d["max_paths"]) gate.diff.max_paths = count(d["max_paths"], "diffs.max_paths", 1, 100000);
     if (d["samples"]) gate.noise.samples = count(d["samples"], "diffs.samples", 0, 100);
     if (auto n = d["noise"]) {
@@ -328,7 +351,7 @@ Gate parse_root(const YAML::Node& root) {
 
 Result<Gate> parse_gate(const std::string& text, const std::string& name) {
   try {
-    return parse_root(YAML::Load(text));
+    return parse_root(YAML::Load(text), name);
   } catch (const GateError& e) {
     return fail(name + ":" + std::to_string(e.line + 1) + ":" + std::to_string(e.column + 1) +
                 ": " + e.what());

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <climits>
 #include <cmath>
@@ -660,16 +661,19 @@ bool read_varint(std::string_view s, size_t& p, size_t end, uint64_t& v) {
 
 }  // namespace
 
-bool Doc::parse_protobuf(std::string_view s, std::span<const size_t> lengths) {
+bool Doc::parse_protobuf(std::string_view s, std::span<const size_t> lengths,
+                         const traffic::ProtobufSchema* schema, const MessageType* type) {
   reset(s);
   fields_.clear();
+  schema_ = type ? schema : nullptr;
+  if (!schema_) type = nullptr;
   if (s.size() >= UINT32_MAX) return false;
   const bool one = lengths.size() == 1;
   if (!one) nodes_.push_back({Kind::kArray, 0, 0, 0});
   size_t at = 0;
   for (const size_t n : lengths) {
     if (n > s.size() - at) return false;
-    if (!push_message(at, at + n, 0)) return false;
+    if (!push_message(at, at + n, 0, type)) return false;
     if (!one) ++nodes_[0].a;
     at += n;
   }
@@ -680,7 +684,7 @@ bool Doc::parse_protobuf(std::string_view s, std::span<const size_t> lengths) {
 
 // The message in [begin, end) onto the tape; false, with the tape as it was, when the bytes are
 // not one.
-bool Doc::push_message(size_t begin, size_t end, int depth) {
+bool Doc::push_message(size_t begin, size_t end, int depth, const MessageType* type) {
   const std::string_view s = src_;
   const size_t base = fields_.size();
   const size_t nodes_at = nodes_.size(), arena_at = arena_.size();
@@ -729,19 +733,32 @@ bool Doc::push_message(size_t begin, size_t end, int depth) {
   for (size_t i = base; i < top;) {
     size_t j = i + 1;
     while (j < top && fields_[j].number == fields_[i].number) ++j;
+    const FieldType* named = type ? type->field(fields_[i].number) : nullptr;
     const size_t key_at = arena_.size();
-    arena_ += std::to_string(fields_[i].number);
+    if (named) {
+      arena_ += named->name;
+    } else {
+      arena_ += std::to_string(fields_[i].number);
+    }
     if (!push_arena(Kind::kString, kFieldKey, key_at)) return fail();
     ++nodes_[object].a;
-    if (j - i == 1) {
+    if (j - i == 1 && !(named && named->repeated)) {
       const Field f = fields_[i];  // (a copy: reading it as a message grows fields_)
-      if (!push_field_value(f, depth)) return fail();
+      if (!push_field_value(f, depth, named)) return fail();
     } else {
       const auto array = static_cast<uint32_t>(nodes_.size());
-      nodes_.push_back({Kind::kArray, 0, 0, 0});
+      const bool map = named && named->message >= 0 &&
+                       schema_->messages()[static_cast<size_t>(named->message)].map_entry;
+      nodes_.push_back({Kind::kArray, map ? kAnyOrder : uint8_t{0}, 0, 0});
       for (size_t k = i; k < j; ++k) {
         const Field f = fields_[k];
-        if (!push_field_value(f, depth)) return fail();
+        uint32_t packed = 0;
+        if (named && f.wire == 2 && push_packed(f, *named, packed)) {
+          if (packed == UINT32_MAX) return fail();
+          nodes_[array].a += packed;
+          continue;
+        }
+        if (!push_field_value(f, depth, named)) return fail();
         ++nodes_[array].a;
       }
       nodes_[array].b = static_cast<uint32_t>(nodes_.size());
@@ -753,16 +770,128 @@ bool Doc::push_message(size_t begin, size_t end, int depth) {
   return true;
 }
 
-bool Doc::push_field_value(const Field& f, int depth) {
-  if (f.wire != 2) return push_integer(false, f.value);
+bool Doc::push_field_value(const Field& f, int depth, const FieldType* named) {
+  using S = traffic::ProtobufSchema;
+  if (f.wire != 2) return named ? push_typed_number(f, *named) : push_integer(false, f.value);
   const auto at = static_cast<uint32_t>(f.begin);
   const auto length = static_cast<uint32_t>(f.end - f.begin);
-  if (traffic::is_printable_utf8(src_.substr(f.begin, length))) {
+  if (named && named->type == S::kString) {
     nodes_.push_back({Kind::kString, 0, at, length});
     return true;
   }
-  if (depth + 1 < kMaxMessageDepth && push_message(f.begin, f.end, depth + 1)) return true;
+  if (named && named->type != S::kMessage) {  // bytes, or a number type's packed bytes that
+    nodes_.push_back({Kind::kString, kBytes, at, length});  // did not read as numbers
+    return true;
+  }
+  const MessageType* nested = named && named->message >= 0
+                                  ? &schema_->messages()[static_cast<size_t>(named->message)]
+                                  : nullptr;
+  if (!named && traffic::is_printable_utf8(src_.substr(f.begin, length))) {
+    nodes_.push_back({Kind::kString, 0, at, length});
+    return true;
+  }
+  if (depth + 1 < kMaxMessageDepth && push_message(f.begin, f.end, depth + 1, nested)) {
+    return true;
+  }
   nodes_.push_back({Kind::kString, kBytes, at, length});
+  return true;
+}
+
+// A varint or fixed-width field as the schema's type says; a type the wire does not fit (a
+// varint for a double) is read as the unsigned integer it holds, as without the schema.
+bool Doc::push_typed_number(const Field& f, const FieldType& named) {
+  using S = traffic::ProtobufSchema;
+  const uint64_t v = f.value;
+  const auto signed_of = [&](uint64_t bits) {
+    const auto x = static_cast<int64_t>(bits);
+    return x < 0 ? push_integer(true, static_cast<unsigned __int128>(-(x + 1)) + 1)
+                 : push_integer(false, static_cast<uint64_t>(x));
+  };
+  if (f.wire == 0) {
+    // 32-bit types read their low 32 bits, as protobuf's parsers do (an int32 -1 is written
+    // sign-extended to ten bytes, or by some encoders in five).
+    const auto low32 = [](uint64_t x) {
+      return static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(x)));
+    };
+    const uint64_t zigzag = (v >> 1) ^ (~(v & 1) + 1);
+    switch (named.type) {
+      case S::kInt32:
+      case 14:  // enum
+        return signed_of(low32(v));
+      case S::kInt64:
+        return signed_of(v);
+      case S::kSint32:
+        return signed_of(low32(zigzag));
+      case S::kSint64:
+        return signed_of(zigzag);
+      case S::kUint32:
+        return push_integer(false, static_cast<uint32_t>(v));
+      case 8:  // bool
+        nodes_.push_back({v ? Kind::kTrue : Kind::kFalse, kTyped, 0, 0});
+        return true;
+      default:
+        return push_integer(false, v);
+    }
+  }
+  if (f.wire == 1) {
+    if (named.type == S::kDouble) return push_float(std::bit_cast<double>(v));
+    if (named.type == S::kSfixed64) return signed_of(v);
+    return push_integer(false, v);
+  }
+  const auto w = static_cast<uint32_t>(v);
+  if (named.type == S::kFloat) return push_float(static_cast<double>(std::bit_cast<float>(w)));
+  if (named.type == S::kSfixed32) return signed_of(static_cast<uint64_t>(static_cast<int32_t>(w)));
+  return push_integer(false, w);
+}
+
+// A packed repeated number field's elements, each a value of the array being written; false
+// (nothing pushed) when the type is not a number's or the bytes do not split into its elements.
+// `count` is UINT32_MAX when the tape could not take them.
+bool Doc::push_packed(const Field& f, const FieldType& named, uint32_t& count) {
+  using S = traffic::ProtobufSchema;
+  uint8_t wire = 0;
+  switch (named.type) {
+    case S::kDouble:
+    case S::kFixed64:
+    case S::kSfixed64:
+      wire = 1;
+      break;
+    case S::kFloat:
+    case S::kFixed32:
+    case S::kSfixed32:
+      wire = 5;
+      break;
+    case S::kInt32:
+    case S::kInt64:
+    case S::kUint32:
+    case S::kUint64:
+    case S::kSint32:
+    case S::kSint64:
+    case 8:   // bool
+    case 14:  // enum
+      wire = 0;
+      break;
+    default:
+      return false;
+  }
+  const std::string_view s = src_;
+  const size_t width = wire == 1 ? 8 : 4;
+  if (wire != 0 && (f.end - f.begin) % width != 0) return false;
+  std::vector<uint64_t> values;
+  for (size_t p = f.begin; p < f.end;) {
+    uint64_t v = 0;
+    if (wire == 0) {
+      if (!read_varint(s, p, f.end, v)) return false;
+    } else {
+      for (size_t k = width; k-- > 0;) v = (v << 8) | static_cast<uint8_t>(s[p + k]);
+      p += width;
+    }
+    values.push_back(v);
+  }
+  count = static_cast<uint32_t>(values.size());
+  for (const uint64_t v : values) {
+    if (!push_typed_number(Field{f.number, wire, 0, 0, v}, named)) count = UINT32_MAX;
+  }
   return true;
 }
 

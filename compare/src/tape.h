@@ -28,6 +28,8 @@
 #include <utility>
 #include <vector>
 
+#include "twin/traffic/protobuf.h"
+
 namespace twin::compare::tape {
 
 inline bool is_json_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -51,6 +53,9 @@ constexpr uint8_t kTagged = 128;    // CBOR tags on the value: Doc::tags()
 /// On a key node only (keys carry no type): a Protocol Buffers field number, named as it is in
 /// a path (`$.3.1`), not as a key that is data (`["{id}"]`).
 constexpr uint8_t kFieldKey = kTyped;
+/// On an array node only: its elements come in any order (a protobuf map field's entries, by the
+/// schema), so they are compared as a multiset.
+constexpr uint8_t kAnyOrder = kInteger;
 /// Flags that make two values of one kind different values.
 constexpr uint8_t kTypeFlags = kBytes | kExt | kUndefined | kSimple;
 
@@ -83,7 +88,16 @@ class Doc {
   /// length-delimited field is text when it is printable UTF-8, else a message when it reads as
   /// one whole (to a depth of kMaxMessageDepth), else bytes. Groups are not read (the message
   /// holding one is bytes).
-  bool parse_protobuf(std::string_view s, std::span<const size_t> lengths);
+  ///
+  /// With the service's schema and the messages' type, fields the schema names are read as it
+  /// says: keyed by name (still flagged kFieldKey), a repeated field always an array (of every
+  /// element of a packed one), a map field an array flagged kAnyOrder, numbers by their type
+  /// (int32 -1 is -1, sint by zigzag, double and float as floats, bool as true/false), a string
+  /// text and bytes bytes whatever they hold, a message field a message of its type (bytes when
+  /// it does not read as one). Fields the schema does not name are read as without it.
+  bool parse_protobuf(std::string_view s, std::span<const size_t> lengths,
+                      const traffic::ProtobufSchema* schema = nullptr,
+                      const traffic::ProtobufSchema::MessageType* type = nullptr);
   static constexpr int kMaxMessageDepth = 32;
 
   /// The node to compare from: the one value, or the array of a body's several.
@@ -129,8 +143,13 @@ class Doc {
     size_t begin, end;  // a length-delimited value's bytes
     uint64_t value;     // a number's
   };
-  bool push_message(size_t begin, size_t end, int depth);
-  bool push_field_value(const Field& f, int depth);
+  using MessageType = traffic::ProtobufSchema::MessageType;
+  using FieldType = traffic::ProtobufSchema::FieldType;
+  bool push_message(size_t begin, size_t end, int depth, const MessageType* type);
+  bool push_field_value(const Field& f, int depth, const FieldType* named);
+  bool push_typed_number(const Field& f, const FieldType& named);
+  bool push_packed(const Field& f, const FieldType& named, uint32_t& count);
+  const traffic::ProtobufSchema* schema_ = nullptr;
   std::vector<Field> fields_;  // a stack of the messages being read, each level's fields
 
   void reset(std::string_view s);

@@ -828,6 +828,53 @@ TEST(Gate, TheExampleGatesParseAndTheDefaultOneIsTheDefaults) {
   ASSERT_TRUE(shop.has_value()) << shop.error().message;
 }
 
+TEST(Gate, ProtobufDescriptorsAreReadRelativeToTheGateFile) {
+  namespace pb = test::pb;
+  test::TempDir dir;
+  // A FileDescriptorSet written by hand: package p, message M { int32 x = 1; }.
+  const std::string field = pb::ld(1, "x") + pb::vi(3, 1) + pb::vi(4, 1) + pb::vi(5, 5);
+  const std::string message = pb::ld(1, "M") + pb::ld(2, field);
+  test::spit(dir.file("m.pb"),
+             pb::ld(1, pb::ld(1, "m.proto") + pb::ld(2, "p") + pb::ld(4, message)));
+  test::spit(dir.file("junk.pb"), std::string("\x0a\x05"
+                                              "ab",
+                                              4));
+  const std::string gate = dir.file("gate.yaml");
+  test::spit(gate, "diffs:\n  protobuf_descriptors: [m.pb]\n");
+  auto g = load_gate(gate);
+  ASSERT_TRUE(g.has_value()) << g.error().message;
+  ASSERT_NE(g->diff.protobuf, nullptr);
+  const auto* m = g->diff.protobuf->message("p.M");
+  ASSERT_NE(m, nullptr);
+  ASSERT_NE(m->field(1), nullptr);
+  EXPECT_EQ(m->field(1)->name, "x");
+  // Read as the gate says: field 1 of a body of type p.M is named.
+  ResponseDiffer differ(g->diff);
+  traffic::Response a, b;
+  a.status = b.status = 200;
+  a.headers = b.headers = {{"Content-Type", "application/x-protobuf; proto=p.M"}};
+  a.body = pb::vi(1, 1);
+  b.body = pb::vi(1, 2);
+  std::vector<std::string> out;
+  ASSERT_TRUE(differ.diff(a, b, out));
+  EXPECT_EQ(out, std::vector<std::string>{"$.x"});
+  // A missing file and one that is not a descriptor set: file:line:column, and which file.
+  test::spit(gate, "diffs:\n  protobuf_descriptors: [nope.pb]\n");
+  g = load_gate(gate);
+  ASSERT_FALSE(g.has_value());
+  EXPECT_EQ(g.error().message.rfind(gate + ":2:26:", 0), 0u) << g.error().message;
+  EXPECT_NE(g.error().message.find("nope.pb: cannot open"), std::string::npos);
+  test::spit(gate, "diffs:\n  protobuf_descriptors: [m.pb, junk.pb]\n");
+  g = load_gate(gate);
+  ASSERT_FALSE(g.has_value());
+  EXPECT_NE(g.error().message.find("junk.pb: not a FileDescriptorSet"), std::string::npos)
+      << g.error().message;
+  test::spit(gate, "diffs:\n  protobuf_descriptors: m.pb\n");
+  g = load_gate(gate);
+  ASSERT_FALSE(g.has_value());
+  EXPECT_NE(g.error().message.find("must be a list of files"), std::string::npos);
+}
+
 TEST(Gate, MistakesNameTheLineAndColumn) {
   struct Case {
     const char* text;

@@ -8,9 +8,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "files.h"
 #include "protobuf_wire.h"
 #include "twin/compare/diff.h"
 #include "twin/traffic/content_coding.h"
@@ -112,6 +115,126 @@ TEST(DiffRpc, MapFieldsNamedUnorderedCompareInAnyOrder) {
   maps.unordered = {"$[*].4"};
   EXPECT_THAT(diff(grpc(frame(a) + frame(a)), grpc(frame(b) + frame(c)), maps),
               ElementsAre("$[*].4[*].2"));
+}
+
+// The service's schema, by protoc, as the gate's diffs.protobuf_descriptors gives it.
+std::shared_ptr<const traffic::ProtobufSchema> shop_schema() {
+  test::TempDir dir;
+  test::spit(dir.file("shop.proto"), R"(syntax = "proto3";
+package shop.v1;
+message Item { string sku = 1; int32 qty = 2; double price = 3; }
+message Order {
+  int64 id = 1;
+  string note = 2;
+  repeated Item items = 3;
+  map<string, int64> stock = 4;
+  sint32 delta = 5;
+  repeated int32 codes = 6;
+  bytes blob = 7;
+  bool paid = 8;
+}
+message GetOrder { int64 id = 1; }
+service Orders { rpc Get(GetOrder) returns (Order); }
+)");
+  if (std::system(
+          ("cd " + dir.path() + " && protoc --proto_path=. --descriptor_set_out=shop.pb shop.proto")
+              .c_str()) != 0) {
+    return nullptr;
+  }
+  auto schema = std::make_shared<traffic::ProtobufSchema>();
+  std::string error;
+  if (!schema->add(test::slurp(dir.file("shop.pb")), error)) return nullptr;
+  return schema;
+}
+
+TEST(DiffRpc, TheSchemaNamesFieldsAndReadsMapsNumbersAndRepeatedFields) {
+  if (!test::pb::has_protoc()) GTEST_SKIP() << test::pb::kNoProtoc;
+  DiffOptions typed;
+  typed.protobuf = shop_schema();
+  ASSERT_NE(typed.protobuf, nullptr);
+  ResponseDiffer differ(typed);
+  Paths out;
+  const auto item = [](const std::string& sku, uint64_t qty) {
+    return str(3, str(1, sku) + num(2, qty));
+  };
+  const auto entry = [](const std::string& key, uint64_t value) {
+    return str(4, str(1, key) + num(2, value));
+  };
+  const std::string a = num(1, 7) + item("SKU-1", 2) + item("SKU-2", 1) + entry("eu", 3) +
+                        entry("us", 5) + num(5, 3 /* zigzag -2 */);
+  const auto rpc = [&](const std::string& body) { return grpc(frame(body)); };
+  const std::string method = "/shop.v1.Orders/Get";
+  // Named fields; the map's entries in another order are the same map.
+  const std::string b =
+      num(1, 7) + item("SKU-1", 2) + item("SKU-2", 4) + entry("us", 5) + entry("eu", 3) + num(5, 3);
+  ASSERT_TRUE(differ.diff(rpc(a), rpc(b), out, method));
+  EXPECT_THAT(out, ElementsAre("$.items[*].qty"));
+  // Without the method (another path), fields are numbers and the entries' order counts.
+  ASSERT_TRUE(differ.diff(rpc(a), rpc(b), out, "/other.Service/Get"));
+  EXPECT_THAT(out, ElementsAre("$.3[*].2", "$.4"));
+  // A changed map value is named by the map's entry field.
+  const std::string c =
+      num(1, 7) + item("SKU-1", 2) + item("SKU-2", 1) + entry("us", 6) + entry("eu", 3) + num(5, 3);
+  ASSERT_TRUE(differ.diff(rpc(a), rpc(c), out, method));
+  EXPECT_THAT(out, ElementsAre("$.stock[*].value"));
+  // A repeated field of one element is still an array (a second element names the array, not
+  // a type change); a field the schema does not know keeps its number.
+  const std::string one = num(1, 7) + item("SKU-1", 2);
+  ASSERT_TRUE(differ.diff(rpc(one), rpc(one + item("SKU-9", 1)), out, method));
+  EXPECT_THAT(out, ElementsAre("$.items"));
+  ASSERT_TRUE(differ.diff(rpc(one), rpc(one + num(15, 1)), out, method));
+  EXPECT_THAT(out, ElementsAre("$.15"));
+  // Numbers by their type: sint32 -2 (zigzag 3) equals -2 written as zigzag again, and differs
+  // from +2 (zigzag 4); int64 -1 (ten bytes) is a number like any other.
+  ASSERT_TRUE(differ.diff(rpc(a),
+                          rpc(num(1, 7) + item("SKU-1", 2) + item("SKU-2", 1) + entry("eu", 3) +
+                              entry("us", 5) + num(5, 4)),
+                          out, method));
+  EXPECT_THAT(out, ElementsAre("$.delta"));
+  ASSERT_TRUE(differ.diff(rpc(num(1, ~uint64_t{0})), rpc(num(1, ~uint64_t{0})), out, method));
+  EXPECT_THAT(out, IsEmpty());
+  // An int32 -1 sign-extended (ten bytes) or in 32 bits (five) is -1 either way.
+  const std::string item_minus = str(3, str(1, "S") + num(2, ~uint64_t{0}));
+  const std::string item_minus32 = str(3, str(1, "S") + num(2, 0xffffffffu));
+  ASSERT_TRUE(differ.diff(rpc(item_minus), rpc(item_minus32), out, method));
+  EXPECT_THAT(out, IsEmpty());
+  ASSERT_TRUE(differ.diff(rpc(item_minus), rpc(item_minus32), out));  // without: two numbers
+  EXPECT_THAT(out, ElementsAre("$.3.2"));
+  // Packed and unpacked repeated numbers are the same list; a changed element is named.
+  const std::string packed = str(6, varint(1) + varint(2) + varint(3));
+  const std::string unpacked = num(6, 1) + num(6, 2) + num(6, 3);
+  ASSERT_TRUE(differ.diff(rpc(packed), rpc(unpacked), out, method));
+  EXPECT_THAT(out, IsEmpty());
+  ASSERT_TRUE(differ.diff(rpc(packed), rpc(num(6, 1) + num(6, 9) + num(6, 3)), out, method));
+  EXPECT_THAT(out, ElementsAre("$.codes[*]"));
+  // bytes that happen to be printable stay bytes: against a string they are another type only
+  // where the schema says so; bool is true/false.
+  ASSERT_TRUE(
+      differ.diff(rpc(str(7, "abc") + num(8, 1)), rpc(str(7, "abd") + num(8, 0)), out, method));
+  EXPECT_THAT(out, ElementsAre("$.blob", "$.paid"));
+}
+
+TEST(DiffRpc, TheSchemaReadsBareProtobufByMediaTypeOrHeader) {
+  if (!test::pb::has_protoc()) GTEST_SKIP() << test::pb::kNoProtoc;
+  DiffOptions typed;
+  typed.protobuf = shop_schema();
+  ASSERT_NE(typed.protobuf, nullptr);
+  const std::string a = num(1, 7) + str(2, "x");
+  const std::string b = num(1, 8) + str(2, "x");
+  EXPECT_THAT(diff(response(a, "application/x-protobuf; proto=shop.v1.Order"),
+                   response(b, "application/x-protobuf; proto=shop.v1.Order"), typed),
+              ElementsAre("$.id"));
+  EXPECT_THAT(diff(response(a, "application/x-protobuf; messageType=\"shop.v1.Order\""),
+                   response(b, "application/x-protobuf; messageType=\"shop.v1.Order\""), typed),
+              ElementsAre("$.id"));
+  EXPECT_THAT(
+      diff(response(a, "application/x-protobuf", {{"X-Protobuf-Message", "shop.v1.Order"}}),
+           response(b, "application/x-protobuf", {{"X-Protobuf-Message", "shop.v1.Order"}}), typed),
+      ElementsAre("$.id"));
+  // A type the schema does not have: by number.
+  EXPECT_THAT(diff(response(a, "application/x-protobuf; proto=shop.v1.Nope"),
+                   response(b, "application/x-protobuf; proto=shop.v1.Nope"), typed),
+              ElementsAre("$.1"));
 }
 
 TEST(DiffRpc, GrpcFramesAndStreams) {

@@ -17,7 +17,9 @@
 //   - a body read as one item compares equal to the same value written again by nlohmann (its
 //     own widths, keys in its order), when nlohmann reads it and it holds no duplicate keys;
 //   - Protocol Buffers (bit 5): the paths of two bare messages are those of the same messages
-//     in gRPC frames, and of the first one's frame compressed (gzip, grpc-encoding).
+//     in gRPC frames, and of the first one's frame compressed (gzip, grpc-encoding); read by a
+//     schema of every kind of field (the type named by the media type), the basic properties
+//     hold.
 // nlohmann reads CBOR's negative 64-bit integers (head 0x3b) past int64 wrongly: inputs with that
 // byte skip the reference. Its reader recurses, so it runs on bodies of at most 2 KB.
 //
@@ -31,6 +33,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -171,6 +174,56 @@ std::string frame(const std::string& message, uint8_t flags) {
   return out;
 }
 
+// Protocol Buffers wire bytes for the schema below.
+std::string pb_varint(uint64_t v) {
+  std::string out;
+  while (v >= 0x80) {
+    out += static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  return out + static_cast<char>(v);
+}
+std::string pb_ld(uint32_t field, const std::string& bytes) {
+  return pb_varint(uint64_t{field} << 3 | 2) + pb_varint(bytes.size()) + bytes;
+}
+std::string pb_vi(uint32_t field, uint64_t v) {
+  return pb_varint(uint64_t{field} << 3) + pb_varint(v);
+}
+
+// A schema of every kind of field, written as protoc would (a FileDescriptorSet): package f;
+// message T { int32 a = 1; sint64 b = 2; double c = 3; float d = 4; string e = 5; bytes g = 6;
+// repeated T h = 7; map<string, int32> m = 8; repeated sint32 p = 9; bool q = 10;
+// fixed32 r = 11; sfixed64 s = 12; repeated string t = 13; int64 u = 14; }
+const twin::traffic::ProtobufSchema& fuzz_schema() {
+  static const twin::traffic::ProtobufSchema schema = [] {
+    const auto fieldd = [](const char* name, uint32_t number, bool repeated, uint8_t type,
+                           const char* type_name = nullptr) {
+      std::string f =
+          pb_ld(1, name) + pb_vi(3, number) + pb_vi(4, repeated ? 3 : 1) + pb_vi(5, type);
+      if (type_name) f += pb_ld(6, type_name);
+      return pb_ld(2, f);
+    };
+    const std::string entry = pb_ld(1, "MEntry") + fieldd("key", 1, false, 9) +
+                              fieldd("value", 2, false, 5) + pb_ld(7, pb_vi(7, 1));
+    const std::string t =
+        pb_ld(1, "T") + fieldd("a", 1, false, 5) + fieldd("b", 2, false, 18) +
+        fieldd("c", 3, false, 1) + fieldd("d", 4, false, 2) + fieldd("e", 5, false, 9) +
+        fieldd("g", 6, false, 12) + fieldd("h", 7, true, 11, ".f.T") +
+        fieldd("m", 8, true, 11, ".f.T.MEntry") + fieldd("p", 9, true, 17) +
+        fieldd("q", 10, false, 8) + fieldd("r", 11, false, 7) + fieldd("s", 12, false, 16) +
+        fieldd("t", 13, true, 9) + fieldd("u", 14, false, 3) + pb_ld(3, entry);
+    twin::traffic::ProtobufSchema s;
+    std::string error;
+    if (!s.add(pb_ld(1, pb_ld(1, "f.proto") + pb_ld(2, "f") + pb_ld(4, t)), error)) std::abort();
+    const auto* m = s.message("f.T");
+    if (!m || !m->field(8) || !s.messages()[static_cast<size_t>(m->field(8)->message)].map_entry) {
+      std::abort();
+    }
+    return s;
+  }();
+  return schema;
+}
+
 // Protocol Buffers: the basic properties, and framing and compression change no path.
 void check_protobuf(const std::string& first, const std::string& second, uint8_t opt,
                     const twin::compare::DiffOptions& options) {
@@ -190,6 +243,18 @@ void check_protobuf(const std::string& first, const std::string& second, uint8_t
   za.headers.push_back({"grpc-encoding", "gzip"});
   std::vector<std::string> zipped;
   if (differ.diff(za, fb, zipped) && whole_ab && zipped != ab) std::abort();
+
+  // Read by the schema (the type named by the media type): the basic properties. (What is
+  // equal without the schema need not be with it: a string field whose bytes read as two
+  // messages equal but for their fields' order is two strings.)
+  twin::compare::DiffOptions typed = options;
+  typed.protobuf = std::shared_ptr<const twin::traffic::ProtobufSchema>(
+      &fuzz_schema(), [](const twin::traffic::ProtobufSchema*) {});
+  twin::compare::ResponseDiffer typed_differ(typed);
+  const auto ta = response(first, "application/x-protobuf; proto=f.T", 1);
+  const auto tb = response(second, "application/x-protobuf; proto=f.T", 2);
+  std::vector<std::string> typed_ab;
+  basic(typed_differ, ta, tb, typed_ab);
 }
 
 bool has_duplicate_keys(const Ref& r) {

@@ -8,9 +8,10 @@
 // route templates: digits only `["{id}"]`, with an '@' `["{email}"]`, longer than 64 bytes
 // `["{long-key}"]` — so a report holds no value, and one hostile key cannot blow up every path.
 // MessagePack and CBOR bodies (by their media type) are read into the same values and compared
-// by the same paths. Bodies that are none of these are compared as bytes under the path `$body`;
-// status codes are not diffs (the caller counts them separately); headers, when asked, are
-// `header.<lower-case name>`.
+// by the same paths; Protocol Buffers bodies by field number, or by name with the service's
+// schema (DiffOptions::protobuf). Bodies that are none of these are compared as bytes under the
+// path `$body`; status codes are not diffs (the caller counts them separately); headers, when
+// asked, are `header.<lower-case name>`.
 //
 // Noise: some fields differ on every call (timestamps, request ids, random ordering). With a
 // second baseline target (`--noise`), each field's rate of candidate-vs-baseline differences is
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "twin/traffic/exchange.h"
+#include "twin/traffic/protobuf.h"
 
 namespace twin::compare {
 
@@ -95,6 +97,13 @@ struct DiffOptions {
   size_t max_paths = 64;  // per response pair; more differing paths are cut (diff returns false)
   /// Bodies longer than this once decoded are compared as bytes (`$body`); decoding stops here.
   size_t max_body = 1 << 20;
+  /// The service's Protocol Buffers schema (FileDescriptorSets), or none. Where it gives a
+  /// protobuf body's type — the output of the method the request's path names (diff()'s
+  /// `target`), else the type its media type's `proto=`/`messageType=` parameter or an
+  /// X-Protobuf-Message header names — fields are read as tape.h's parse_protobuf says: named
+  /// (`$.items[*].price`), repeated fields always arrays, map fields compared in any order,
+  /// numbers by their type. Fields it does not name stay numbers (`$.7`).
+  std::shared_ptr<const traffic::ProtobufSchema> protobuf;
 };
 
 /// Compares responses. Not thread-safe (it keeps parse and decode buffers, bounded by
@@ -114,7 +123,10 @@ class ResponseDiffer {
   /// its raw bytes. The format is chosen as DiffOptions says; if either side then fails to
   /// read, the difference is `$body`.
   /// Returns false when the output was cut at max_paths (`out` then holds max_paths paths).
-  bool diff(const traffic::Response& a, const traffic::Response& b, std::vector<std::string>& out);
+  /// `target`, the request's target, names the gRPC or Connect method whose output type reads a
+  /// protobuf body when DiffOptions::protobuf holds a schema.
+  bool diff(const traffic::Response& a, const traffic::Response& b, std::vector<std::string>& out,
+            std::string_view target = {});
 
   /// The pairs of bodies diff() read, by format, and those it compared as bytes and why: what
   /// explains a `$body` (bodies of the same bytes are not read, and not counted).
