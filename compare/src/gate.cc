@@ -319,14 +319,9 @@ Gate parse_root(const YAML::Node& root, const std::string& source) {
       auto schema = std::make_shared<traffic::ProtobufSchema>();
       for (const auto& item : n) {
         if (!item.IsScalar() || item.Scalar().empty()) fail_at(item, "a descriptor file's name");
-        const std::filesystem::path file = dir / item.Scalar();
-        std::ifstream in(file, std::ios::binary);
-        if (!in) fail_at(item, file.string() + ": cannot open the descriptor set");
-        std::ostringstream bytes;
-        bytes << in.rdbuf();
-        if (in.bad()) fail_at(item, file.string() + ": cannot read the descriptor set");
-        std::string error;
-        if (!schema->add(bytes.str(), error)) fail_at(item, file.string() + ": " + error);
+        const std::string file = (dir / item.Scalar()).string();
+        std::string bytes, error;
+        if (!schema->add_file(file, bytes, error)) fail_at(item, file + ": " + error);
       }
       gate.diff.protobuf = std::move(schema);
     }

@@ -290,15 +290,10 @@ Policy parse_root(const YAML::Node& root, const std::string& source) {
     ProtobufSchema schema;
     for (const auto& item : n) {
       if (!item.IsScalar() || item.Scalar().empty()) fail_at(item, "a descriptor file's name");
-      const std::filesystem::path file = dir / item.Scalar();
-      std::ifstream in(file, std::ios::binary);
-      if (!in) fail_at(item, file.string() + ": cannot open the descriptor set");
-      std::ostringstream bytes;
-      bytes << in.rdbuf();
-      if (in.bad()) fail_at(item, file.string() + ": cannot read the descriptor set");
-      std::string error;
-      if (!schema.add(bytes.str(), error)) fail_at(item, file.string() + ": " + error);
-      policy.protobuf_descriptors.emplace_back(file.string(), bytes.str());
+      const std::string file = (dir / item.Scalar()).string();
+      std::string bytes, error;
+      if (!schema.add_file(file, bytes, error)) fail_at(item, file + ": " + error);
+      policy.protobuf_descriptors.emplace_back(file, std::move(bytes));
     }
   }
   if (auto n = root["memory"]) {

@@ -3,6 +3,8 @@
 #include "twin/traffic/protobuf.h"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 namespace twin::traffic {
 
@@ -247,6 +249,22 @@ bool ProtobufSchema::add(std::string_view descriptor_set, std::string& error) {
   }
   std::sort(methods_.begin(), methods_.end());
   return true;
+}
+
+bool ProtobufSchema::add_file(const std::string& path, std::string& bytes, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = "cannot open the descriptor set";
+    return false;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    error = "cannot read the descriptor set";
+    return false;
+  }
+  bytes = std::move(text).str();
+  return add(bytes, error);
 }
 
 const ProtobufSchema::MessageType* ProtobufSchema::message(std::string_view full_name) const {

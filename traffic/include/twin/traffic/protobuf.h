@@ -93,6 +93,10 @@ class ProtobufSchema {
   /// a field of a type it does not define) the message says what and where, and nothing of
   /// this set was added.
   bool add(std::string_view descriptor_set, std::string& error);
+  /// add() for the FileDescriptorSet in the file at `path`, whose bytes are left in `bytes`; on
+  /// failure `error` says what went wrong (cannot open or read it, or why it is not a
+  /// descriptor set), without the file's name.
+  bool add_file(const std::string& path, std::string& bytes, std::string& error);
   /// The message called `full_name` ("shop.v1.User", or ".shop.v1.User"), or nullptr.
   const MessageType* message(std::string_view full_name) const;
   /// The input and output messages of the method a gRPC or Connect request path names
