@@ -2,19 +2,17 @@
 // A rewriter for XML bodies (SOAP, Atom, plain XML APIs): it walks the elements and hands every
 // text run and attribute value, with the path of element names it sits under, to a visitor
 // that may replace it, and the content of comments and processing instructions too (markup());
-// everything else (names, the DOCTYPE declaration) is copied byte for byte. Written here rather
-// than taken from libxml2 or expat because the scrubber needs the exact bytes around each value
-// kept (a DOM round trip reformats, re-escapes and reorders attributes) and no entity ever expanded
-// beyond XML's five and character references (no DTD, no external entities: a hostile body
-// cannot make it read a file or grow without bound); the grammar it needs is small.
-//
-// Not validating: names are taken as written, a start tag must be closed by an end tag of the
-// same name, and a document that breaks off or mismatches is reported invalid where it does
-// (the scrubber then reads the whole body with the content detectors instead).
+// everything else (names, the DOCTYPE declaration) is copied byte for byte. The tokens come from
+// twin/traffic/xml.h's reader (why it is written rather than taken from libxml2 or expat is said
+// there): not validating, no entity expanded beyond XML's five and character references, and a
+// document that breaks off or mismatches is reported invalid where it does (the scrubber then
+// reads the whole body with the content detectors instead).
 
 #include <cstddef>
 #include <string>
 #include <string_view>
+
+#include "twin/traffic/xml.h"
 
 namespace twin::scrubber {
 
@@ -56,6 +54,6 @@ struct XmlRewriteResult {
 XmlRewriteResult rewrite_xml(std::string_view in, XmlVisitor& visitor, std::string& out);
 
 /// Nesting deeper than this is reported invalid (a bound on the parser's memory).
-inline constexpr size_t kXmlMaxDepth = 256;
+using traffic::kXmlMaxDepth;
 
 }  // namespace twin::scrubber
