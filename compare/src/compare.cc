@@ -875,6 +875,7 @@ Result<Report> Engine::run() {
   read["msgpack"] = bodies.msgpack;
   read["cbor"] = bodies.cbor;
   read["protobuf"] = bodies.protobuf;
+  read["xml"] = bodies.xml;
   read["rpc"] = bodies.rpc;
   read["unreadable"] = bodies.unreadable;
   read["unknown_format"] = bodies.unknown;

@@ -72,8 +72,8 @@ bool is_ident(char c) {
 // Object keys that are data, not field names — ids and e-mail addresses used as map keys, or
 // keys so long no schema has them — are named by their kind: a report never holds a value, and
 // a key of 500 KB must not be copied into the path of each of a million array elements.
+constexpr size_t kMaxKey = 64;
 std::string_view key_kind(std::string_view key) {
-  constexpr size_t kMaxKey = 64;
   if (key.size() > kMaxKey) return "{long-key}";
   if (!key.empty() &&
       std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; })) {
@@ -83,19 +83,8 @@ std::string_view key_kind(std::string_view key) {
   return {};
 }
 
-// Appends an object member's path component: `.key` or `["key"]`, JSON-escaped.
-void append_key(std::string& path, std::string_view key) {
-  if (std::string_view kind = key_kind(key); !kind.empty()) {
-    path += "[\"";
-    path += kind;
-    path += "\"]";
-    return;
-  }
-  if (!key.empty() && std::all_of(key.begin(), key.end(), is_ident)) {
-    path += '.';
-    path += key;
-    return;
-  }
+// Appends `["key"]`, the key JSON-escaped.
+void append_quoted(std::string& path, std::string_view key) {
   path += "[\"";
   for (const char c : key) {
     switch (c) {
@@ -132,6 +121,30 @@ void append_key(std::string& path, std::string_view key) {
     }
   }
   path += "\"]";
+}
+
+// Appends an object member's path component: `.key`, `["{kind}"]` for a key that is data, or
+// `["key"]`.
+void append_key(std::string& path, std::string_view key) {
+  if (std::string_view kind = key_kind(key); !kind.empty()) {
+    path += "[\"";
+    path += kind;
+    path += "\"]";
+    return;
+  }
+  if (!key.empty() && std::all_of(key.begin(), key.end(), is_ident)) {
+    path += '.';
+    path += key;
+    return;
+  }
+  append_quoted(path, key);
+}
+
+// Bytes of a name (a protobuf field's, an XML element's or attribute's, "@id", "#text") that a
+// path shows after a '.': identifiers, '-', '@', '#' and UTF-8's bytes past ASCII. Others ('.'
+// in an XML name, a quote) are quoted.
+bool is_name_byte(char c) {
+  return is_ident(c) || c == '-' || c == '@' || c == '#' || static_cast<unsigned char>(c) >= 0x80;
 }
 
 // ---- paths and ignore globs
@@ -257,7 +270,16 @@ bool decode(std::string_view body, const traffic::Headers& headers, size_t limit
 
 // kProtobuf: one message (application/x-protobuf and kin); kRpcProto and kRpcJson: messages in
 // length-prefixed frames (gRPC, gRPC-Web, Connect streaming) of protobuf or of JSON.
-enum class Format : uint8_t { kUnknown, kJson, kMsgpack, kCbor, kProtobuf, kRpcProto, kRpcJson };
+enum class Format : uint8_t {
+  kUnknown,
+  kJson,
+  kMsgpack,
+  kCbor,
+  kProtobuf,
+  kRpcProto,
+  kRpcJson,
+  kXml,
+};
 
 // A Content-Type's subtype, lower case, without parameters ("grpc-web+proto"); empty without one.
 std::string subtype_of(const traffic::Headers& headers) {
@@ -275,7 +297,8 @@ std::string subtype_of(const traffic::Headers& headers) {
 // *+msgpack), CBOR (cbor, cbor-seq, *+cbor, *+cbor-seq), a protobuf message (x-protobuf,
 // protobuf, vnd.google.protobuf, x-google-protobuf, x-protobuffer, proto, *+protobuf,
 // *+x-protobuf), framed RPC messages (grpc, grpc-web and grpc-web-text with +proto or +json,
-// connect+proto, connect+json), else JSON by "json" anywhere in it.
+// connect+proto, connect+json), XML (xml, *+xml: text/xml, application/soap+xml, atom+xml),
+// else JSON by "json" anywhere in it.
 Format declared_format(const traffic::Headers& headers) {
   const std::string sub = subtype_of(headers);
   const std::string_view st = sub;
@@ -298,6 +321,7 @@ Format declared_format(const traffic::Headers& headers) {
   }
   if (st == "connect+proto") return Format::kRpcProto;
   if (st == "connect+json") return Format::kRpcJson;
+  if (st == "xml" || st.ends_with("+xml")) return Format::kXml;
   const traffic::Header* ct = traffic::find_header(headers, "content-type");
   return ct != nullptr && icontains(ct->value, "json") ? Format::kJson : Format::kUnknown;
 }
@@ -306,6 +330,15 @@ bool starts_like_json(std::string_view body) {
   size_t i = 0;
   while (i < body.size() && is_json_ws(body[i])) ++i;
   return i < body.size() && (body[i] == '{' || body[i] == '[');
+}
+
+// An XML declaration first (after a byte order mark and white space): an XML document, whatever
+// its media type failed to say.
+bool starts_like_xml(std::string_view body) {
+  if (body.starts_with("\xEF\xBB\xBF")) body.remove_prefix(3);
+  size_t i = 0;
+  while (i < body.size() && is_json_ws(body[i])) ++i;
+  return body.substr(i).starts_with("<?xml");
 }
 
 // The messages of a length-prefixed body (gRPC, gRPC-Web, Connect streaming: a flags byte, a
@@ -384,13 +417,19 @@ struct Key {
 };
 Key key_of(const Doc& d, uint32_t i) { return {d.text(d[i]), (d[i].flags & tape::kFieldKey) != 0}; }
 
-// Appends a member's path component: a protobuf field number as a field's name, not as data.
+// Appends a member's path component: a name (a protobuf field's number or name, an XML
+// element's or attribute's) as a field's name, not as data; a name over 64 bytes is
+// `["{long-key}"]` all the same (a path is copied for every element of an array).
 void append_part(std::string& path, const Key& key) {
-  if (key.field) {
+  if (!key.field) {
+    append_key(path, key.text);
+  } else if (key.text.size() > kMaxKey) {
+    path += "[\"{long-key}\"]";
+  } else if (!key.text.empty() && std::all_of(key.text.begin(), key.text.end(), is_name_byte)) {
     path += '.';
     path += key.text;
   } else {
-    append_key(path, key.text);
+    append_quoted(path, key.text);
   }
 }
 
@@ -795,6 +834,9 @@ void ResponseDiffer::Impl::diff_body(const traffic::Response& a, const traffic::
   if (fa == Format::kUnknown && (starts_like_json(ba) || starts_like_json(bb))) {
     fa = fb = Format::kJson;
   }
+  if (fa == Format::kUnknown && (starts_like_xml(ba) || starts_like_xml(bb))) {
+    fa = fb = Format::kXml;
+  }
   if (fa == Format::kUnknown) {
     ++counts_.unknown;
     add(kBodyPath);
@@ -823,6 +865,9 @@ void ResponseDiffer::Impl::diff_body(const traffic::Response& a, const traffic::
     case Format::kRpcProto:
     case Format::kRpcJson:
       ++counts_.rpc;
+      break;
+    case Format::kXml:
+      ++counts_.xml;
       break;
     case Format::kUnknown:
       break;
@@ -860,6 +905,8 @@ bool ResponseDiffer::Impl::read_body(Doc& doc, Format format, const traffic::Hea
       return doc.parse_msgpack(body);
     case Format::kCbor:
       return doc.parse_cbor(body);
+    case Format::kXml:
+      return doc.parse_xml(body);
     case Format::kProtobuf: {
       const size_t n = body.size();
       return doc.parse_protobuf(body, std::span<const size_t>(&n, 1), options_.protobuf.get(),

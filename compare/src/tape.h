@@ -1,6 +1,7 @@
 #pragma once
 // The comparator's parsed body: a flat tape of 12-byte nodes that point into the body, read from
-// JSON, MessagePack or CBOR, so that diff.cc compares all three by the same rules.
+// JSON, MessagePack, CBOR, Protocol Buffers or XML, so that diff.cc compares them all by the same
+// rules.
 //
 // Not a DOM library (nlohmann::json): with a noise-prone field (a timestamp, a request id) nearly
 // every pair differs somewhere, so parsing is the common path, and a DOM of one heap node per
@@ -100,6 +101,21 @@ class Doc {
                       const traffic::ProtobufSchema::MessageType* type = nullptr);
   static constexpr int kMaxMessageDepth = 32;
 
+  /// XML (SOAP, Atom, plain XML APIs), as a JSON document of the same paths: the root is an
+  /// object of one member, the root element. An element with neither attributes nor child
+  /// elements is a string, its text; any other is an object whose members are its attributes
+  /// ("@id"), its child elements by local name — several of one name an array of them in
+  /// document order, one alone its value — and its text ("#text") when it has some. Keys are
+  /// names (flagged kFieldKey, as protobuf's). An element whose namespace (resolved, whatever its
+  /// prefix or where it is declared) is not its parent's has it as "@xmlns"; namespace
+  /// declarations are no attributes. Text is decoded (XML's five entities, character references,
+  /// CDATA sections as written) and joined across comments, CDATA sections and child elements;
+  /// white space alone between tags is none. Comments, processing instructions and the DOCTYPE
+  /// are left out, and no entity a DTD declares is expanded (the document then does not read).
+  /// Everything is text: XML has no numbers. False when the body is not one well-formed element
+  /// (twin/traffic/xml.h).
+  bool parse_xml(std::string_view s);
+
   /// The node to compare from: the one value, or the array of a body's several.
   uint32_t root() const { return root_; }
   /// Nodes on the tape (keys included): every index below it is a node.
@@ -151,6 +167,46 @@ class Doc {
   bool push_packed(const Field& f, const FieldType& named, uint32_t& count);
   const traffic::ProtobufSchema* schema_ = nullptr;
   std::vector<Field> fields_;  // a stack of the messages being read, each level's fields
+
+  // XML (tape_xml.cc): the document's elements, read first, then written onto the tape.
+  struct XmlElement {
+    std::string_view local;  // local name
+    uint32_t parent;         // index, or kNone
+    uint32_t first_child, last_child, next_sibling;
+    uint32_t first_piece, last_piece;  // its text, a list through xml_pieces_
+    uint32_t attrs_begin, attrs_end;   // its attributes in xml_attrs_
+    uint32_t ns_begin, ns_end;         // its namespace, decoded, in xml_ns_text_
+  };
+  struct XmlPiece {
+    uint32_t begin, end;  // bytes of the body
+    bool cdata;           // as written (else entities are decoded)
+    uint32_t next;
+  };
+  struct XmlAttr {
+    std::string_view local;
+    uint32_t begin, end;  // the raw value
+  };
+  struct XmlBinding {
+    std::string_view prefix;
+    uint32_t begin, end;  // its namespace in xml_ns_text_
+  };
+  struct XmlTask {
+    uint8_t op;
+    uint32_t arg;
+  };
+  bool read_xml_elements();
+  bool write_xml_elements();
+  bool has_xml_text(const XmlElement& e) const;
+  bool push_xml_text(const XmlElement& e);
+  bool push_xml_key(std::string_view prefix, std::string_view name);
+  std::vector<XmlTask> xml_tasks_;
+  std::vector<XmlElement> xml_elements_;
+  std::vector<XmlPiece> xml_pieces_;
+  std::vector<XmlAttr> xml_attrs_;
+  std::vector<XmlBinding> xml_bindings_;
+  std::vector<uint32_t> xml_children_;
+  std::string xml_ns_text_;
+  std::string xml_decoded_;
 
   void reset(std::string_view s);
 

@@ -34,6 +34,7 @@ struct Ref {
   std::vector<uint64_t> tags;
   std::vector<std::string> keys;  // object members in order, duplicates kept
   std::vector<Ref> items;         // array elements, or the object's values
+  bool names = false;             // the keys are names (XML's), not data (diff.h)
 };
 
 class RefParser {
@@ -221,6 +222,12 @@ inline bool ref_number_equal(const Ref& x, const Ref& y) {
   return u == v;
 }
 
+inline bool ref_ident(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+inline std::string ref_quoted_path(const std::string& path, const std::string& key);
+
 inline std::string ref_key_path(const std::string& path, const std::string& key) {
   // Keys that are data are named by their kind (diff.h): more than 64 bytes, digits only, an '@'.
   if (key.size() > 64) return path + "[\"{long-key}\"]";
@@ -228,10 +235,23 @@ inline std::string ref_key_path(const std::string& path, const std::string& key)
     return path + "[\"{id}\"]";
   }
   if (key.find('@') != std::string::npos) return path + "[\"{email}\"]";
-  const auto ident = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  if (!key.empty() && std::all_of(key.begin(), key.end(), ref_ident)) return path + "." + key;
+  return ref_quoted_path(path, key);
+}
+
+// A name's step (XML's element and attribute names): after a '.' when it is made of
+// identifier bytes, '-', '@', '#' and bytes past ASCII; quoted otherwise; over 64 bytes by kind.
+inline std::string ref_name_path(const std::string& path, const std::string& key) {
+  if (key.size() > 64) return path + "[\"{long-key}\"]";
+  const auto name = [](char c) {
+    return ref_ident(c) || c == '-' || c == '@' || c == '#' ||
+           static_cast<unsigned char>(c) >= 0x80;
   };
-  if (!key.empty() && std::all_of(key.begin(), key.end(), ident)) return path + "." + key;
+  if (!key.empty() && std::all_of(key.begin(), key.end(), name)) return path + "." + key;
+  return ref_quoted_path(path, key);
+}
+
+inline std::string ref_quoted_path(const std::string& path, const std::string& key) {
   std::string out = path + "[\"";
   for (const char c : key) {
     const auto u = static_cast<unsigned char>(c);
@@ -429,10 +449,11 @@ inline void ref_compare(const Ref& x, const Ref& y, const std::string& path, siz
     return;
   }
   for (const auto& [k, u, v] : ref_pairs(x, y)) {
+    const std::string at = x.names ? ref_name_path(path, k) : ref_key_path(path, k);
     if (u == nullptr || v == nullptr) {
-      out.insert(ref_key_path(path, k));
+      out.insert(at);
     } else {
-      ref_compare(*u, *v, ref_key_path(path, k), depth + 1, depth_limit, out, arrays);
+      ref_compare(*u, *v, at, depth + 1, depth_limit, out, arrays);
     }
   }
 }

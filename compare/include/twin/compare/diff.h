@@ -54,9 +54,13 @@ namespace twin::compare {
 /// occurrence of a key wins.
 ///
 /// Formats, by Content-Type: JSON when it holds "json"; MessagePack for the subtypes msgpack,
-/// x-msgpack, vnd.msgpack and `+msgpack`; CBOR for cbor, cbor-seq, `+cbor` and `+cbor-seq`. A
-/// side whose type says none of these is read in the other side's format; when neither says,
-/// both are JSON if one body starts with `{` or `[`. Two different declared formats are `$body`.
+/// x-msgpack, vnd.msgpack and `+msgpack`; CBOR for cbor, cbor-seq, `+cbor` and `+cbor-seq`;
+/// protobuf and framed RPC messages (below); XML for xml and `+xml`. A side whose type says none
+/// of these is read in the other side's format; when neither says, both are JSON if one body
+/// starts with `{` or `[`, XML if one starts with an XML declaration. Two different declared
+/// formats are `$body`. XML is read as tape.h's Doc::parse_xml() says: elements and attributes
+/// by local name (`$.order.@id`, `$.order.line[*]`, `$.order.#text`), namespaces by what they
+/// are, not by prefix (`@xmlns` where an element's differs from its parent's).
 /// MessagePack and CBOR values compare by the JSON rules whatever width, key order or chunking
 /// wrote them (uint8 5 equals uint64 5; a float32 equals the float64 of the same value), and a body
 /// of several items (a stream, a CBOR sequence) is an array of them. What JSON cannot say is a
@@ -131,7 +135,7 @@ class ResponseDiffer {
   /// The pairs of bodies diff() read, by format, and those it compared as bytes and why: what
   /// explains a `$body` (bodies of the same bytes are not read, and not counted).
   struct BodyCounts {
-    uint64_t json = 0, msgpack = 0, cbor = 0, protobuf = 0;
+    uint64_t json = 0, msgpack = 0, cbor = 0, protobuf = 0, xml = 0;
     uint64_t rpc = 0;         // messages in gRPC, gRPC-Web or Connect frames (protobuf or JSON)
     uint64_t unreadable = 0;  // a body not well-formed, undecodable, past max_body, two formats
     uint64_t unknown = 0;     // neither body in a format the differ reads
