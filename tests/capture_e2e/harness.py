@@ -338,7 +338,8 @@ http {{
     fastcgi_temp_path {dir}/fastcgi;
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
-    types {{ text/plain txt; text/html html; application/octet-stream bin; }}
+    types {{ text/plain txt; text/html html; application/octet-stream bin; text/xml xml;
+             application/soap+xml soap; }}
     default_type application/octet-stream;
     sendfile on;
     keepalive_timeout 60s;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "responses.h"
 #include "twin/compare/diff.h"
 
 namespace twin::compare {
@@ -24,16 +25,7 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using Paths = std::vector<std::string>;
 
-traffic::Response response(std::string body, std::string type) {
-  traffic::Response r;
-  r.status = 200;
-  r.reason = "OK";
-  if (!type.empty()) r.headers.push_back({"Content-Type", std::move(type)});
-  r.body = std::move(body);
-  r.body_size = r.body.size();
-  r.framing = traffic::Framing::kContentLength;
-  return r;
-}
+using test::response;
 
 std::string bytes(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
 std::string bytes(std::initializer_list<int> v) {

@@ -15,6 +15,7 @@
 
 #include "files.h"
 #include "protobuf_wire.h"
+#include "responses.h"
 #include "twin/compare/diff.h"
 #include "twin/traffic/content_coding.h"
 #include "twin/traffic/text.h"
@@ -38,15 +39,7 @@ std::string frame(const std::string& message, uint8_t flags = 0) {
   return test::pb::envelope(flags, message);
 }
 
-traffic::Response response(std::string body, std::string type, traffic::Headers more = {}) {
-  traffic::Response r;
-  r.status = 200;
-  r.headers.push_back({"content-type", std::move(type)});
-  for (auto& h : more) r.headers.push_back(std::move(h));
-  r.body = std::move(body);
-  r.body_size = r.body.size();
-  return r;
-}
+using test::response;
 traffic::Response grpc(const std::string& body, traffic::Headers more = {}) {
   more.push_back({"grpc-status", "0"});
   return response(body, "application/grpc", std::move(more));

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "responses.h"
 #include "twin/compare/diff.h"
 
 namespace twin::compare {
@@ -23,14 +24,7 @@ using ::testing::IsEmpty;
 using Paths = std::vector<std::string>;
 
 traffic::Response response(std::string body, std::string type = "application/xml") {
-  traffic::Response r;
-  r.status = 200;
-  r.reason = "OK";
-  if (!type.empty()) r.headers.push_back({"Content-Type", std::move(type)});
-  r.body = std::move(body);
-  r.body_size = r.body.size();
-  r.framing = traffic::Framing::kContentLength;
-  return r;
+  return test::response(std::move(body), std::move(type));
 }
 
 Paths diff(const std::string& a, const std::string& b, DiffOptions options = {},

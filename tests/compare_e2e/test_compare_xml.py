@@ -63,62 +63,20 @@ LIST_CAND = order_list([(9, "1.00"), (1, "5.00"), (2, "7.50"), (3, "9.00")])
 LEGACY_BASE = '<?xml version="1.0"?><order><id>4215</id><state>open</state></order>'
 LEGACY_CAND = '<?xml version="1.0"?><order><id>4216</id><state>open</state></order>'
 
-NGINX_CONF = """\
-{user}
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log {dir}/access.log;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    types {{ text/xml xml; application/soap+xml soap; }}
-    default_type application/octet-stream;
-    keepalive_requests 1000000;
-    server {{
-        listen 127.0.0.1:{port};
-        root {docroot};
-    }}
-}}
-"""
+def serve(workdir, name, documents):
+    """nginx (harness.Nginx: text/xml for .xml, application/soap+xml for .soap, the rest
+    application/octet-stream) serving the given documents, one per route."""
+    docroot = os.path.join(workdir, name, "docs")
+    for route, text in zip(ROUTES, documents):
+        path = os.path.join(docroot, route.lstrip("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    return h.Nginx(os.path.join(workdir, name), docroot)
 
 
-class XmlServer:
-    """nginx on 127.0.0.1 serving the given documents, one per route, with the media type its
-    types block gives the route's extension."""
-
-    def __init__(self, workdir, name, documents):
-        self.dir = os.path.join(workdir, name)
-        docroot = os.path.join(self.dir, "docs")
-        for route, text in zip(ROUTES, documents):
-            path = os.path.join(docroot, route.lstrip("/"))
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text)
-        self.port = h.free_port()
-        self.conf = os.path.join(self.dir, "nginx.conf")
-        with open(self.conf, "w") as f:
-            f.write(NGINX_CONF.format(user="user root;" if h.is_root() else "", dir=self.dir,
-                                      port=self.port, docroot=docroot))
-        self.proc = None
-
-    def __enter__(self):
-        self.proc = h.Proc(["nginx", "-p", self.dir, "-c", self.conf, "-e",
-                            self.dir + "/error.log", "-g", "daemon off;"],
-                           name="nginx", workdir=self.dir)
-        h.wait_port(self.port, proc=self.proc)
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc:
-            self.proc.stop()
-
-    def target(self, name):
-        return f"{name}=http://127.0.0.1:{self.port}"
+def target(name, server):
+    return f"{name}=http://127.0.0.1:{server.http_port}"
 
 
 class Xml(tr.Case):
@@ -131,9 +89,9 @@ class Xml(tr.Case):
         xs = [tr.gen_exchange(i + 1, 1 + i % 6, i // 6, tr.BASE_NS + i * 5 * tr.MS,
                               ROUTES[i % 3], authority="orders.internal") for i in range(n)]
         capture = tr.write_capture(self.fresh("xml"), xs)
-        with XmlServer(self.tmp.path, "baseline", [SOAP_BASE, LIST_BASE, LEGACY_BASE]) as base, \
-                XmlServer(self.tmp.path, "candidate", [SOAP_OTHER, LIST_CAND, LEGACY_CAND]) as cand:
-            run = tr.replay(self, capture, [base.target("baseline"), cand.target("candidate")],
+        with serve(self.tmp.path, "baseline", [SOAP_BASE, LIST_BASE, LEGACY_BASE]) as base, \
+                serve(self.tmp.path, "candidate", [SOAP_OTHER, LIST_CAND, LEGACY_CAND]) as cand:
+            run = tr.replay(self, capture, [target("baseline", base), target("candidate", cand)],
                             timeout=90).ok(self)
         for name in ("baseline", "candidate"):
             t = run.target(name)

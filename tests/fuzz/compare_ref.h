@@ -467,6 +467,38 @@ inline void check(const std::vector<std::string>& paths) {
   }
 }
 
+// The compare targets' input: an options byte, the first body's length (two bytes,
+// little-endian, clamped to what is there), the first body, then the second.
+struct Input {
+  uint8_t opt = 0;
+  std::string first, second, both;  // `both`: the two bodies as they came
+};
+inline bool split_input(const uint8_t* data, size_t size, Input& in) {
+  if (size < 3) return false;
+  in.opt = data[0];
+  const size_t len = static_cast<size_t>(data[1]) | (static_cast<size_t>(data[2]) << 8);
+  in.both.assign(reinterpret_cast<const char*>(data) + 3, size - 3);
+  in.first = in.both.substr(0, std::min(len, in.both.size()));
+  in.second = in.both.substr(in.first.size());
+  return true;
+}
+
+// The properties of any diff: a response never differs from itself, the paths are well-formed
+// (check()), and one way's are empty only when the other way's are. Returns whether a→b was
+// whole (not cut at max_paths), its paths in `ab`.
+inline bool basic(twin::compare::ResponseDiffer& differ, const twin::traffic::Response& a,
+                  const twin::traffic::Response& b, std::vector<std::string>& ab) {
+  std::vector<std::string> ba, same;
+  const bool whole_ab = differ.diff(a, b, ab);
+  differ.diff(b, a, ba);
+  check(ab);
+  check(ba);
+  if (ab.empty() != ba.empty()) std::abort();
+  if (!differ.diff(a, a, same) || !same.empty()) std::abort();
+  if (!differ.diff(b, b, same) || !same.empty()) std::abort();
+  return whole_ab;
+}
+
 // Checks diff()'s body paths (`got`, headers left out) against the reference's (`want`): the same
 // when the diff was not cut (`whole`), otherwise a part of them, cut only past max_paths.
 inline void check_paths(const std::set<std::string>& want, const std::vector<std::string>& got,

@@ -48,7 +48,7 @@
 
 namespace {
 
-using compare_ref::check;
+using compare_ref::basic;
 using compare_ref::Ref;
 using nlohmann::json;
 
@@ -154,19 +154,6 @@ bool read_ref(const std::string& body, bool cbor, Ref& out) {
 // The properties every pair has: paths sorted and distinct, empty one way only when empty the
 // other, none between a response and itself. Returns a's paths against b and whether they are
 // whole.
-bool basic(twin::compare::ResponseDiffer& differ, const twin::traffic::Response& a,
-           const twin::traffic::Response& b, std::vector<std::string>& ab) {
-  std::vector<std::string> ba, same;
-  const bool whole_ab = differ.diff(a, b, ab);
-  differ.diff(b, a, ba);
-  check(ab);
-  check(ba);
-  if (ab.empty() != ba.empty()) std::abort();
-  if (!differ.diff(a, a, same) || !same.empty()) std::abort();
-  if (!differ.diff(b, b, same) || !same.empty()) std::abort();
-  return whole_ab;
-}
-
 // A gRPC length-prefixed frame.
 std::string frame(const std::string& message, uint8_t flags) {
   std::string out;
@@ -268,25 +255,23 @@ bool has_duplicate_keys(const Ref& r) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 3) return 0;
-  const uint8_t opt = data[0];
-  size_t len = static_cast<size_t>(data[1]) | (static_cast<size_t>(data[2]) << 8);
-  const std::string rest(reinterpret_cast<const char*>(data) + 3, size - 3);
-  len = std::min(len, rest.size());
+  compare_ref::Input in;
+  if (!compare_ref::split_input(data, size, in)) return 0;
+  const uint8_t opt = in.opt;
   const bool cbor = opt & 1;
   twin::compare::DiffOptions options;
   if (opt & 4) options.max_depth = 2;
   if (opt & 8) options.max_paths = 2;
   if (opt & 32) {
-    check_protobuf(rest.substr(0, len), rest.substr(len), opt, options);
+    check_protobuf(in.first, in.second, opt, options);
     return 0;
   }
   const char* type = cbor ? "application/cbor" : "application/msgpack";
   const char* first_type =
       (opt & 16) ? (cbor ? "application/cbor-seq" : "application/x+msgpack") : type;
   twin::compare::ResponseDiffer differ(options);
-  const auto a = response(rest.substr(0, len), first_type, 1);
-  const auto b = response(rest.substr(len), (opt & 2) ? nullptr : type, 2);
+  const auto a = response(in.first, first_type, 1);
+  const auto b = response(in.second, (opt & 2) ? nullptr : type, 2);
 
   std::vector<std::string> ab;
   const bool whole_ab = basic(differ, a, b, ab);

@@ -139,11 +139,10 @@ void check_ref(const std::string& a, const std::string& b, bool json,
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 3) return 0;
-  uint8_t opt = data[0];
-  size_t len = static_cast<size_t>(data[1]) | (static_cast<size_t>(data[2]) << 8);
-  std::string rest(reinterpret_cast<const char*>(data) + 3, size - 3);
-  len = std::min(len, rest.size());
+  compare_ref::Input in;
+  if (!compare_ref::split_input(data, size, in)) return 0;
+  const uint8_t opt = in.opt;
+  const std::string& rest = in.both;
   twin::compare::DiffOptions options;
   options.headers = opt & 1;
   if (opt & 16) options.max_depth = 2;
@@ -152,8 +151,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const char* const kLabels[] = {"gzip", "deflate", "X-Gzip, identity", "gzip, br"};
   const char* label = kLabels[opt >> 6];
   twin::compare::ResponseDiffer differ(options);
-  auto a = response(rest.substr(0, len), json, (opt & 2) ? label : nullptr, 1);
-  auto b = response(rest.substr(len), json, (opt & 4) ? label : nullptr, 2);
+  auto a = response(in.first, json, (opt & 2) ? label : nullptr, 1);
+  auto b = response(in.second, json, (opt & 4) ? label : nullptr, 2);
 
   std::vector<std::string> ab, ba, aa;
   bool whole_ab = differ.diff(a, b, ab);

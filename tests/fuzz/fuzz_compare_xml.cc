@@ -17,7 +17,8 @@
 //     space in text as character references), reads the same and compares equal.
 //
 // Run with -DTWIN_FUZZ=ON (clang); new inputs go to the first directory:
-//   build-fuzz/bin/fuzz_compare_xml -max_len=4096 /tmp/cx-corpus tests/fuzz/corpus/compare_xml
+//   build-fuzz/bin/fuzz_compare_xml -dict=tests/fuzz/compare_xml.dict -max_len=4096 /tmp/cx-corpus
+//       tests/fuzz/corpus/compare_xml
 // then merge into the checked-in corpus (-merge=1), which ctest replays.
 
 #include <algorithm>
@@ -274,25 +275,12 @@ bool write_element(const std::string& name, const Ref& v, std::string& out) {
   return true;
 }
 
-void basic(twin::compare::ResponseDiffer& differ, const twin::traffic::Response& a,
-           const twin::traffic::Response& b, std::vector<std::string>& ab, bool& whole) {
-  std::vector<std::string> self, ba;
-  if (!differ.diff(a, a, self) || !self.empty()) std::abort();
-  whole = differ.diff(a, b, ab);
-  compare_ref::check(ab);
-  differ.diff(b, a, ba);
-  compare_ref::check(ba);
-  if (ab.empty() != ba.empty()) std::abort();
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 3) return 0;
-  const uint8_t opt = data[0];
-  size_t len = static_cast<size_t>(data[1]) | (static_cast<size_t>(data[2]) << 8);
-  const std::string rest(reinterpret_cast<const char*>(data) + 3, size - 3);
-  len = std::min(len, rest.size());
+  compare_ref::Input in;
+  if (!compare_ref::split_input(data, size, in)) return 0;
+  const uint8_t opt = in.opt;
   twin::compare::DiffOptions options;
   if (opt & 1) options.max_depth = 2;
   if (opt & 2) options.max_paths = 2;
@@ -302,11 +290,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     arrays.any_order = true;
   }
   twin::compare::ResponseDiffer differ(options);
-  const auto a = response(rest.substr(0, len), true, 1);
-  const auto b = response(rest.substr(len), (opt & 4) == 0, 2);
+  const auto a = response(in.first, true, 1);
+  const auto b = response(in.second, (opt & 4) == 0, 2);
   std::vector<std::string> ab;
-  bool whole = true;
-  basic(differ, a, b, ab, whole);
+  const bool whole = compare_ref::basic(differ, a, b, ab);
 
   twin::compare::tape::Doc doc;
   const bool ours_a = doc.parse_xml(a.body), ours_b = doc.parse_xml(b.body);
