@@ -15,11 +15,9 @@
 // type: i32, i64 and double values go to the visitor as numbers (a phone number kept in an
 // i64) and come back in their type's encoding; i16, i8, bool and uuid are not read. Nothing
 // around a value counts its bytes (structs end with a stop byte, containers count elements),
-// so a replacement may have any length. Written here: libthrift needs the IDL's generated code
-// to read a struct, and would not write the same bytes back.
-//
-// Specs: github.com/apache/thrift doc/specs/thrift-binary-protocol.md and
-// thrift-compact-protocol.md.
+// so a replacement may have any length. The walk over the fields is twin/traffic/thrift.h's
+// (shared with the comparator; why it is written rather than taken from libthrift is said
+// there); libthrift would not write the same bytes back either.
 
 #include <cstddef>
 #include <cstdint>
@@ -27,14 +25,13 @@
 #include <string_view>
 
 #include "protobuf.h"
+#include "twin/traffic/thrift.h"
 
 namespace twin::scrubber {
 
-enum class ThriftProtocol : uint8_t { kBinary, kCompact };
-
-/// How a body is read: an RPC message, a bare struct, a bare list or set (binary protocol
-/// only), or a message in the binary protocol's old form (the name first).
-enum class ThriftReading : uint8_t { kAny, kMessage, kStruct, kList, kOldMessage };
+using traffic::kThriftMaxDepth;
+using traffic::ThriftProtocol;
+using traffic::ThriftReading;
 
 struct ThriftRewriteResult {
   bool valid = false;                           // `in` parsed whole in the protocol
@@ -42,9 +39,6 @@ struct ThriftRewriteResult {
   size_t fields = 0;                            // fields and elements read, at every depth
   size_t replaced = 0;                          // values replaced
 };
-
-/// Nested structs and containers deeper than this do not parse.
-inline constexpr int kThriftMaxDepth = 64;
 
 /// Rewrites `in` into `out` (cleared first): an RPC message (its header — the binary
 /// protocol's strict or old form, the compact one's — kept as it is, the method name not
