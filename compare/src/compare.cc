@@ -876,6 +876,7 @@ Result<Report> Engine::run() {
   read["cbor"] = bodies.cbor;
   read["protobuf"] = bodies.protobuf;
   read["xml"] = bodies.xml;
+  read["thrift"] = bodies.thrift;
   read["rpc"] = bodies.rpc;
   read["unreadable"] = bodies.unreadable;
   read["unknown_format"] = bodies.unknown;

@@ -279,6 +279,7 @@ enum class Format : uint8_t {
   kRpcProto,
   kRpcJson,
   kXml,
+  kThrift,
 };
 
 // A Content-Type's subtype, lower case, without parameters ("grpc-web+proto"); empty without one.
@@ -298,7 +299,8 @@ std::string subtype_of(const traffic::Headers& headers) {
 // protobuf, vnd.google.protobuf, x-google-protobuf, x-protobuffer, proto, *+protobuf,
 // *+x-protobuf), framed RPC messages (grpc, grpc-web and grpc-web-text with +proto or +json,
 // connect+proto, connect+json), XML (xml, *+xml: text/xml, application/soap+xml, atom+xml),
-// else JSON by "json" anywhere in it.
+// Thrift (x-thrift, vnd.apache.thrift.binary, vnd.apache.thrift.compact; .json is JSON), else
+// JSON by "json" anywhere in it.
 Format declared_format(const traffic::Headers& headers) {
   const std::string sub = subtype_of(headers);
   const std::string_view st = sub;
@@ -322,6 +324,9 @@ Format declared_format(const traffic::Headers& headers) {
   if (st == "connect+proto") return Format::kRpcProto;
   if (st == "connect+json") return Format::kRpcJson;
   if (st == "xml" || st.ends_with("+xml")) return Format::kXml;
+  if (st == "x-thrift" || st == "vnd.apache.thrift.binary" || st == "vnd.apache.thrift.compact") {
+    return Format::kThrift;
+  }
   const traffic::Header* ct = traffic::find_header(headers, "content-type");
   return ct != nullptr && icontains(ct->value, "json") ? Format::kJson : Format::kUnknown;
 }
@@ -743,6 +748,7 @@ struct ResponseDiffer::Impl {
   std::string buf_a_, buf_b_;
   std::string unframed_a_, unframed_b_;  // an RPC body's messages, unframed (and decoded)
   std::string text_;                     // a grpc-web-text body's bytes, while it is unframed
+  std::string thrift_subtype_;           // a Thrift body's declared subtype, for an unlabelled one
   std::vector<size_t> lengths_;
   BodyCounts counts_;
   // The JSON path being compared, as keys (array steps have `index` set); the path string is
@@ -842,6 +848,9 @@ void ResponseDiffer::Impl::diff_body(const traffic::Response& a, const traffic::
     add(kBodyPath);
     return;
   }
+  if (fa == Format::kThrift) {
+    thrift_subtype_ = subtype_of(declared_format(a.headers) == fa ? a.headers : b.headers);
+  }
   if (!ok_a || !ok_b || ba.size() > options_.max_body || bb.size() > options_.max_body ||
       fa != fb || !read_body(doc_a_, fa, a.headers, ba, unframed_a_) ||
       !read_body(doc_b_, fb, b.headers, bb, unframed_b_)) {
@@ -868,6 +877,9 @@ void ResponseDiffer::Impl::diff_body(const traffic::Response& a, const traffic::
       break;
     case Format::kXml:
       ++counts_.xml;
+      break;
+    case Format::kThrift:
+      ++counts_.thrift;
       break;
     case Format::kUnknown:
       break;
@@ -907,6 +919,16 @@ bool ResponseDiffer::Impl::read_body(Doc& doc, Format format, const traffic::Hea
       return doc.parse_cbor(body);
     case Format::kXml:
       return doc.parse_xml(body);
+    case Format::kThrift: {
+      // The protocol the media type names (an unlabelled side's, the other side's);
+      // application/x-thrift (Jaeger, Zipkin v1) the binary one, else the compact one.
+      const std::string sub =
+          declared_format(headers) == Format::kThrift ? subtype_of(headers) : thrift_subtype_;
+      return (sub != "vnd.apache.thrift.compact" &&
+              doc.parse_thrift(body, traffic::ThriftProtocol::kBinary)) ||
+             (sub != "vnd.apache.thrift.binary" &&
+              doc.parse_thrift(body, traffic::ThriftProtocol::kCompact));
+    }
     case Format::kProtobuf: {
       const size_t n = body.size();
       return doc.parse_protobuf(body, std::span<const size_t>(&n, 1), options_.protobuf.get(),

@@ -1,7 +1,7 @@
 #pragma once
 // The comparator's parsed body: a flat tape of 12-byte nodes that point into the body, read from
-// JSON, MessagePack, CBOR, Protocol Buffers or XML, so that diff.cc compares them all by the same
-// rules.
+// JSON, MessagePack, CBOR, Protocol Buffers, XML or Thrift, so that diff.cc compares them all by
+// the same rules.
 //
 // Not a DOM library (nlohmann::json): with a noise-prone field (a timestamp, a request id) nearly
 // every pair differs somewhere, so parsing is the common path, and a DOM of one heap node per
@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "twin/traffic/protobuf.h"
+#include "twin/traffic/thrift.h"
 
 namespace twin::compare::tape {
 
@@ -116,6 +117,16 @@ class Doc {
   /// (twin/traffic/xml.h).
   bool parse_xml(std::string_view s);
 
+  /// Apache Thrift (twin/traffic/thrift.h), without the IDL: an RPC message's body (its header
+  /// left out: the sequence id differs on every call) or a bare struct, list or set, in
+  /// `protocol`. A struct is an object keyed by field id (key nodes flagged kFieldKey: `$.2.1`),
+  /// a list an array, a set an array flagged kAnyOrder, a map with string, integer, bool or
+  /// double keys an object keyed by the key's text, any other map an array flagged kAnyOrder of
+  /// [key, value] arrays. Integers of every width are integers (kTyped: an i64 5 is an i32 5,
+  /// not a double 5.0), a string or binary is a string, a uuid 16 bytes (kBytes). False when the
+  /// body does not read whole.
+  bool parse_thrift(std::string_view s, traffic::ThriftProtocol protocol);
+
   /// The node to compare from: the one value, or the array of a body's several.
   uint32_t root() const { return root_; }
   /// Nodes on the tape (keys included): every index below it is a node.
@@ -167,6 +178,8 @@ class Doc {
   bool push_packed(const Field& f, const FieldType& named, uint32_t& count);
   const traffic::ProtobufSchema* schema_ = nullptr;
   std::vector<Field> fields_;  // a stack of the messages being read, each level's fields
+
+  friend class ThriftBuilder;  // tape_thrift.cc
 
   // XML (tape_xml.cc): the document's elements, read first, then written onto the tape.
   struct XmlElement {

@@ -34,7 +34,8 @@ struct Ref {
   std::vector<uint64_t> tags;
   std::vector<std::string> keys;  // object members in order, duplicates kept
   std::vector<Ref> items;         // array elements, or the object's values
-  bool names = false;             // the keys are names (XML's), not data (diff.h)
+  bool names = false;             // the keys are names (XML's, Thrift's field ids), not data
+  bool any_order = false;         // its order means nothing (a Thrift set: tape::kAnyOrder)
 };
 
 class RefParser {
@@ -347,7 +348,7 @@ inline bool ref_equal(const Ref& x, const Ref& y, size_t depth, const RefArrays&
       return x.text == y.text;
     case Ref::kArray: {
       if (x.items.size() != y.items.size()) return false;
-      if (arrays.unordered(depth)) {
+      if (x.any_order || arrays.unordered(depth)) {
         std::vector<size_t> lx, ly;
         return ref_match_any_order(x, y, depth, arrays, lx, ly);
       }
@@ -434,7 +435,7 @@ inline void ref_compare(const Ref& x, const Ref& y, const std::string& path, siz
   if (x.kind == Ref::kArray) {
     bool unpaired = false;
     std::vector<std::pair<size_t, size_t>> pairs;
-    if (arrays.unordered(depth)) {
+    if (x.any_order || arrays.unordered(depth)) {
       std::vector<size_t> lx, ly;
       ref_match_any_order(x, y, depth, arrays, lx, ly);
       for (size_t k = 0; k < std::min(lx.size(), ly.size()); ++k) pairs.emplace_back(lx[k], ly[k]);

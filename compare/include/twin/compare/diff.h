@@ -55,8 +55,10 @@ namespace twin::compare {
 ///
 /// Formats, by Content-Type: JSON when it holds "json"; MessagePack for the subtypes msgpack,
 /// x-msgpack, vnd.msgpack and `+msgpack`; CBOR for cbor, cbor-seq, `+cbor` and `+cbor-seq`;
-/// protobuf and framed RPC messages (below); XML for xml and `+xml`. A side whose type says none
-/// of these is read in the other side's format; when neither says, both are JSON if one body
+/// protobuf and framed RPC messages (below); XML for xml and `+xml`; Apache Thrift for x-thrift
+/// (binary protocol, else compact), vnd.apache.thrift.binary and vnd.apache.thrift.compact (read
+/// as tape.h's Doc::parse_thrift() says: fields by id, sets in any order). A side whose type says
+/// none of these is read in the other side's format; when neither says, both are JSON if one body
 /// starts with `{` or `[`, XML if one starts with an XML declaration. Two different declared
 /// formats are `$body`. XML is read as tape.h's Doc::parse_xml() says: elements and attributes
 /// by local name (`$.order.@id`, `$.order.line[*]`, `$.order.#text`), namespaces by what they
@@ -135,7 +137,7 @@ class ResponseDiffer {
   /// The pairs of bodies diff() read, by format, and those it compared as bytes and why: what
   /// explains a `$body` (bodies of the same bytes are not read, and not counted).
   struct BodyCounts {
-    uint64_t json = 0, msgpack = 0, cbor = 0, protobuf = 0, xml = 0;
+    uint64_t json = 0, msgpack = 0, cbor = 0, protobuf = 0, xml = 0, thrift = 0;
     uint64_t rpc = 0;         // messages in gRPC, gRPC-Web or Connect frames (protobuf or JSON)
     uint64_t unreadable = 0;  // a body not well-formed, undecodable, past max_body, two formats
     uint64_t unknown = 0;     // neither body in a format the differ reads
