@@ -450,7 +450,9 @@ inline void ref_compare(const Ref& x, const Ref& y, const std::string& path, siz
     return;
   }
   for (const auto& [k, u, v] : ref_pairs(x, y)) {
-    const std::string at = x.names ? ref_name_path(path, k) : ref_key_path(path, k);
+    // (named as the side it comes from says: the baseline's when both have it)
+    const bool names = u != nullptr ? x.names : y.names;
+    const std::string at = names ? ref_name_path(path, k) : ref_key_path(path, k);
     if (u == nullptr || v == nullptr) {
       out.insert(at);
     } else {
@@ -509,7 +511,14 @@ inline void check_paths(const std::set<std::string>& want, const std::vector<std
     if (p.rfind("header.", 0) != 0) body.push_back(p);
   }
   if (whole) {
-    if (!std::equal(body.begin(), body.end(), want.begin(), want.end())) std::abort();
+    if (!std::equal(body.begin(), body.end(), want.begin(), want.end())) {
+      // (TWIN_FUZZ_DEBUG=1: both lists of paths on stderr, to see a crash's difference)
+      if (std::getenv("TWIN_FUZZ_DEBUG") != nullptr) {
+        for (const std::string& p : body) std::fprintf(stderr, "got  %s\n", p.c_str());
+        for (const std::string& p : want) std::fprintf(stderr, "want %s\n", p.c_str());
+      }
+      std::abort();
+    }
     return;
   }
   for (const std::string& p : body) {
