@@ -23,8 +23,9 @@ packages=(
   # capture: real servers, clients, recorders and the oracle (tshark) the capture tests use
   tcpdump tshark nginx-light nghttp2-client nghttp2-server nghttp2-proxy wrk apache2-utils tcpflow
   iproute2 time
-  # compare: the HTML report is opened in headless Chromium by a test
-  chromium
+  # compare: the HTML report is opened in headless Chromium by a test; Apache Thrift's Python
+  # library writes the Thrift answers of an end-to-end test
+  chromium python3-thrift
   # pipelines: the CI templates are read by a test
   python3-yaml shellcheck
 )

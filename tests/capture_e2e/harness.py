@@ -339,7 +339,8 @@ http {{
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
     types {{ text/plain txt; text/html html; application/octet-stream bin; text/xml xml;
-             application/soap+xml soap; }}
+             application/soap+xml soap; application/x-thrift thrift;
+             application/vnd.apache.thrift.compact tcompact; }}
     default_type application/octet-stream;
     sendfile on;
     keepalive_timeout 60s;
