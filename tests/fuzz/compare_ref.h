@@ -470,6 +470,18 @@ inline void check(const std::vector<std::string>& paths) {
   }
 }
 
+// A target's answer of `body`, labelled `type` (none when null); X-Salt (`salt`) makes the
+// headers of two answers differ, as a real pair's do.
+inline twin::traffic::Response response(std::string body, const char* type, int salt) {
+  twin::traffic::Response r;
+  r.status = 200;
+  if (type != nullptr) r.headers.push_back({"Content-Type", type});
+  r.headers.push_back({"X-Salt", std::to_string(salt)});
+  r.body = std::move(body);
+  r.body_size = r.body.size();
+  return r;
+}
+
 // The compare targets' input: an options byte, the first body's length (two bytes,
 // little-endian, clamped to what is there), the first body, then the second.
 struct Input {

@@ -50,17 +50,8 @@ namespace {
 
 using compare_ref::basic;
 using compare_ref::Ref;
+using compare_ref::response;
 using nlohmann::json;
-
-twin::traffic::Response response(std::string body, const char* type, int salt) {
-  twin::traffic::Response r;
-  r.status = 200;
-  if (type != nullptr) r.headers.push_back({"Content-Type", type});
-  r.headers.push_back({"X-Salt", std::to_string(salt)});
-  r.body = std::move(body);
-  r.body_size = r.body.size();
-  return r;
-}
 
 // Builds the reference DOM from nlohmann's SAX events, keys in order, duplicates kept.
 class RefSax {

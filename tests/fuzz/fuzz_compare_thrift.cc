@@ -44,19 +44,10 @@ using apache::thrift::protocol::TProtocol;
 using apache::thrift::protocol::TType;
 using apache::thrift::transport::TMemoryBuffer;
 using compare_ref::Ref;
+using compare_ref::response;
 using twin::traffic::ThriftProtocol;
 using twin::traffic::ThriftReading;
 using namespace apache::thrift::protocol;  // T_STRUCT, …
-
-twin::traffic::Response response(std::string body, const char* type, int salt) {
-  twin::traffic::Response r;
-  r.status = 200;
-  if (type != nullptr) r.headers.push_back({"Content-Type", type});
-  r.headers.push_back({"X-Salt", std::to_string(salt)});
-  r.body = std::move(body);
-  r.body_size = r.body.size();
-  return r;
-}
 
 // How the walk reads `body` in `protocol` (kAny: it does not).
 ThriftReading reading_of(const std::string& body, ThriftProtocol protocol) {

@@ -43,13 +43,7 @@ using twin::traffic::XmlReader;
 using Token = XmlReader::Token;
 
 twin::traffic::Response response(std::string body, bool labelled, int salt) {
-  twin::traffic::Response r;
-  r.status = 200;
-  if (labelled) r.headers.push_back({"Content-Type", "application/xml"});
-  r.headers.push_back({"X-Salt", std::to_string(salt)});
-  r.body = std::move(body);
-  r.body_size = r.body.size();
-  return r;
+  return compare_ref::response(std::move(body), labelled ? "application/xml" : nullptr, salt);
 }
 
 // ---- the reference: a DOM of the document, then its values
