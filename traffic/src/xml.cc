@@ -13,6 +13,16 @@ bool name_end(char c) {
   return is_space(c) || c == '/' || c == '>' || c == '=' || c == '"' || c == '\'' || c == '<';
 }
 
+struct Delimited {
+  std::string_view open, close;
+  XmlReader::Token token;
+};
+constexpr Delimited kDelimited[] = {
+    {"<!--", "-->", XmlReader::Token::kComment},
+    {"<![CDATA[", "]]>", XmlReader::Token::kCData},
+    {"<?", "?>", XmlReader::Token::kInstruction},
+};
+
 }  // namespace
 
 std::string_view decode_xml_text(std::string_view raw, std::string& out) {
@@ -111,30 +121,17 @@ XmlReader::Token XmlReader::next() {
       end_ = end;
       return Token::kText;
     }
-    if (starts(i, "<!--")) {
-      const size_t e = in_.find("-->", i + 4);
+    // Markup delimited by `open` and `close`, its content the token's bytes.
+    for (const auto& [open, close, token] : kDelimited) {
+      if (!starts(i, open)) continue;
+      const size_t e = in_.find(close, i + open.size());
       if (e == std::string_view::npos) return fail(n);
-      begin_ = i + 4;
+      // (a CDATA section is character data: inside the root element only)
+      if (token == Token::kCData && open_.empty()) return fail(i);
+      begin_ = i + open.size();
       end_ = e;
-      at_ = e + 3;
-      return Token::kComment;
-    }
-    if (starts(i, "<![CDATA[")) {
-      const size_t e = in_.find("]]>", i + 9);
-      if (e == std::string_view::npos) return fail(n);
-      if (open_.empty()) return fail(i);  // character data outside the root element
-      begin_ = i + 9;
-      end_ = e;
-      at_ = e + 3;
-      return Token::kCData;
-    }
-    if (starts(i, "<?")) {
-      const size_t e = in_.find("?>", i + 2);
-      if (e == std::string_view::npos) return fail(n);
-      begin_ = i + 2;
-      end_ = e;
-      at_ = e + 2;
-      return Token::kInstruction;
+      at_ = e + close.size();
+      return token;
     }
     if (starts(i, "<!")) {
       // <!DOCTYPE …>, its internal subset in brackets and quoted literals skipped, never read.
