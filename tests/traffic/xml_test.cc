@@ -98,6 +98,14 @@ TEST(XmlReader, EntitiesDecodeAsXmlSaysAndNoFurther) {
   // a DTD's entity, a stray '&', a reference to nothing or to a surrogate stay as written
   EXPECT_EQ(decode_xml_text("&e; a & b &#0; &#xD800; &#x110000; &#;", buf),
             "&e; a & b &#0; &#xD800; &#x110000; &#;");
+  bool unknown = false;
+  decode_xml_text("&amp;&#65;", buf, &unknown);
+  EXPECT_FALSE(unknown);
+  decode_xml_text("&amp;&e;", buf, &unknown);
+  EXPECT_TRUE(unknown);
+  // a ';' further than an entity's longest name is none: "&" and the rest as written
+  EXPECT_EQ(decode_xml_text("&" + std::string(20, 'a') + ";", buf),
+            "&" + std::string(20, 'a') + ";");
   EXPECT_EQ(xml_local_name("soap:Body"), "Body");
   EXPECT_EQ(xml_local_name("Body"), "Body");
 }

@@ -25,7 +25,7 @@ constexpr Delimited kDelimited[] = {
 
 }  // namespace
 
-std::string_view decode_xml_text(std::string_view raw, std::string& out) {
+std::string_view decode_xml_text(std::string_view raw, std::string& out, bool* unknown) {
   if (raw.find('&') == std::string_view::npos) return raw;
   out.clear();
   size_t i = 0;
@@ -36,10 +36,12 @@ std::string_view decode_xml_text(std::string_view raw, std::string& out) {
       break;
     }
     out.append(raw.substr(i, amp - i));
-    const size_t semi = raw.find(';', amp + 1);
-    const std::string_view ent = semi == std::string_view::npos || semi - amp > 12
-                                     ? std::string_view()
-                                     : raw.substr(amp + 1, semi - amp - 1);
+    // (the ';' looked for within 12 bytes only: a run of '&' must not make this quadratic)
+    const std::string_view window = raw.substr(amp + 1, 12);
+    const size_t k = window.find(';');
+    const size_t semi = k == std::string_view::npos ? k : amp + 1 + k;
+    const std::string_view ent =
+        k == std::string_view::npos ? std::string_view() : window.substr(0, k);
     bool done = true;
     if (ent == "lt") {
       out += '<';
@@ -78,6 +80,7 @@ std::string_view decode_xml_text(std::string_view raw, std::string& out) {
     if (done) {
       i = semi + 1;
     } else {
+      if (unknown != nullptr) *unknown = true;
       out += '&';
       i = amp + 1;
     }

@@ -90,8 +90,8 @@ inline std::string_view xml_local_name(std::string_view qname) {
 
 /// `raw` (character data or an attribute value as written) with XML's five predefined entities
 /// and character references decoded into `out`; any other '&' (a DTD's entity, a stray
-/// ampersand) stays as written. Returns the decoded text: `raw` itself when it holds no '&'
-/// (`out` untouched then).
-std::string_view decode_xml_text(std::string_view raw, std::string& out);
+/// ampersand) stays as written, and sets `*unknown` when it is given. Returns the decoded text:
+/// `raw` itself when it holds no '&' (`out` untouched then). Linear in `raw`.
+std::string_view decode_xml_text(std::string_view raw, std::string& out, bool* unknown = nullptr);
 
 }  // namespace twin::traffic
