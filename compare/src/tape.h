@@ -26,6 +26,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -105,16 +106,21 @@ class Doc {
   /// XML (SOAP, Atom, plain XML APIs), as a JSON document of the same paths: the root is an
   /// object of one member, the root element. An element with neither attributes nor child
   /// elements is a string, its text; any other is an object whose members are its attributes
-  /// ("@id"), its child elements by local name — several of one name an array of them in
-  /// document order, one alone its value — and its text ("#text") when it has some. Keys are
-  /// names (flagged kFieldKey, as protobuf's). An element whose namespace (resolved, whatever its
-  /// prefix or where it is declared) is not its parent's has it as "@xmlns"; namespace
-  /// declarations are no attributes. Text is decoded (XML's five entities, character references,
-  /// CDATA sections as written) and joined across comments, CDATA sections and child elements;
-  /// white space alone between tags is none. Comments, processing instructions and the DOCTYPE
-  /// are left out, and no entity a DTD declares is expanded (the document then does not read).
-  /// Everything is text: XML has no numbers. False when the body is not one well-formed element
-  /// (twin/traffic/xml.h).
+  /// ("@id"; of a local name met more than once on an element, one in a namespace is
+  /// "@{namespace}id", the namespace by a hash past 64 bytes), its child elements by local name
+  /// — several of one name an array of them in document order, one alone its value — and its
+  /// text ("#text") when it has some. Keys are names (flagged kFieldKey, as protobuf's). An
+  /// element whose namespace (resolved, whatever its prefix or where it is declared) is not its
+  /// parent's has it as "@xmlns"; namespace declarations are no attributes. Text is decoded
+  /// (XML's five entities, character references, CDATA sections as written) and joined across
+  /// comments and CDATA sections; in an element with child elements each piece is trimmed of
+  /// white space and two pieces a child element stands between are joined by a space. White
+  /// space alone between tags is none. Comments, processing instructions and the DOCTYPE are
+  /// left out. Everything is text: XML has no numbers. False when the body is not one
+  /// well-formed element (twin/traffic/xml.h), uses an entity XML does not define (a DTD's,
+  /// never expanded, or a stray '&'), or has an attribute twice (one name written twice, or
+  /// twice in one namespace). Linear in the body but for sorting each element's children and
+  /// attributes by name.
   bool parse_xml(std::string_view s);
 
   /// Apache Thrift (twin/traffic/thrift.h), without the IDL: an RPC message's body (its header
@@ -122,9 +128,10 @@ class Doc {
   /// `protocol`. A struct is an object keyed by field id (key nodes flagged kFieldKey: `$.2.1`),
   /// a list an array, a set an array flagged kAnyOrder, a map with string, integer, bool or
   /// double keys an object keyed by the key's text, any other map an array flagged kAnyOrder of
-  /// [key, value] arrays. Integers of every width are integers (kTyped: an i64 5 is an i32 5,
-  /// not a double 5.0), a string or binary is a string, a uuid 16 bytes (kBytes). False when the
-  /// body does not read whole.
+  /// [key, value] arrays (an empty map in the compact protocol, which names no types, is an empty
+  /// object). Integers of every width are integers (kTyped: an i64 5 is an i32 5, not a double
+  /// 5.0), a string or binary is a string, a uuid 16 bytes (kBytes). False when the body does not
+  /// read whole.
   bool parse_thrift(std::string_view s, traffic::ThriftProtocol protocol);
 
   /// The node to compare from: the one value, or the array of a body's several.
@@ -189,19 +196,23 @@ class Doc {
     uint32_t first_piece, last_piece;  // its text, a list through xml_pieces_
     uint32_t attrs_begin, attrs_end;   // its attributes in xml_attrs_
     uint32_t ns_begin, ns_end;         // its namespace, decoded, in xml_ns_text_
+    bool child_since_text;             // a child element began after its last piece of text
   };
   struct XmlPiece {
     uint32_t begin, end;  // bytes of the body
     bool cdata;           // as written (else entities are decoded)
+    bool after_child;     // a child element lies between it and the piece before
     uint32_t next;
   };
   struct XmlAttr {
-    std::string_view local;
-    uint32_t begin, end;  // the raw value
+    std::string_view local, qname;
+    uint32_t begin, end;          // the raw value
+    uint32_t key_begin, key_end;  // "@{namespace}local" in xml_ns_text_ when qualified, else 0, 0
   };
   struct XmlBinding {
     std::string_view prefix;
     uint32_t begin, end;  // its namespace in xml_ns_text_
+    uint32_t shadowed;    // the binding of the same prefix it hides, or kNone
   };
   struct XmlTask {
     uint8_t op;
@@ -209,7 +220,6 @@ class Doc {
   };
   bool read_xml_elements();
   bool write_xml_elements();
-  bool has_xml_text(const XmlElement& e) const;
   bool push_xml_text(const XmlElement& e);
   bool push_xml_key(std::string_view prefix, std::string_view name);
   std::vector<XmlTask> xml_tasks_;
@@ -220,6 +230,11 @@ class Doc {
   std::vector<uint32_t> xml_children_;
   std::string xml_ns_text_;
   std::string xml_decoded_;
+  std::vector<uint32_t> xml_attr_order_;  // an element's attributes sorted by local name
+  std::vector<std::pair<uint32_t, uint32_t>> xml_keys_;  // qualified keys of one name
+  // The binding in scope for each prefix (an index in xml_bindings_): a lookup per element and
+  // attribute, whatever number of bindings are in scope.
+  std::unordered_map<std::string_view, uint32_t> xml_scope_;
 
   void reset(std::string_view s);
 

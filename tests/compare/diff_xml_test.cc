@@ -130,6 +130,9 @@ TEST(DiffXml, TextIsDecodedAndJoined) {
   EXPECT_THAT(diff("<r>x<c/>y</r>", "<r>\n  x\n  <c/>\n  y\n</r>"), IsEmpty());
   EXPECT_THAT(diff("<r>x<c/>y</r>", "<r>x<c/>z</r>"), ElementsAre("$.r.#text"));
   EXPECT_THAT(diff("<r><c/></r>", "<r>x<c/></r>"), ElementsAre("$.r.#text"));
+  // text a child element stands between is two words, not one
+  EXPECT_THAT(diff("<p>ab<b/>c</p>", "<p>a<b/>bc</p>"), ElementsAre("$.p.#text"));
+  EXPECT_THAT(diff("<p>Hello <b>big</b> world</p>", "<p>Hello<b>big</b>world</p>"), IsEmpty());
 }
 
 TEST(DiffXml, WhatIsNotOneWellFormedDocumentIsBytes) {
@@ -146,8 +149,48 @@ TEST(DiffXml, WhatIsNotOneWellFormedDocumentIsBytes) {
     EXPECT_THAT(out, ElementsAre("$body")) << bad;
     EXPECT_EQ(differ.body_counts().unreadable, 1u) << bad;
   }
-  // An entity the DTD declares is never expanded: the text keeps the reference as written.
-  EXPECT_THAT(diff("<!DOCTYPE r [<!ENTITY e \"x\">]><r>&e;</r>", "<r>x</r>"), ElementsAre("$.r"));
+  // An entity the DTD declares is never expanded, and a document that uses one (or a stray '&')
+  // does not read: two DTDs that define it otherwise must not compare equal.
+  for (const std::string bad : {"<!DOCTYPE r [<!ENTITY e \"x\">]><r>&e;</r>", "<r>Tom & Jerry</r>",
+                                "<r a=\"&e;\"/>", "<r xmlns=\"&e;\"/>"}) {
+    EXPECT_THAT(diff(bad, "<r>x</r>"), ElementsAre("$body")) << bad;
+  }
+  // Attributes twice, or twice in one namespace: no XML either.
+  for (const std::string bad :
+       {"<r a=\"1\" a=\"2\"/>", R"(<r xmlns:p="urn:x" xmlns:q="urn:x" p:a="1" q:a="2"/>)"}) {
+    EXPECT_THAT(diff(good, bad), ElementsAre("$body")) << bad;
+  }
+}
+
+TEST(DiffXml, AttributesOfOneNameInTwoNamespacesAreTwoKeys) {
+  const std::string a = R"(<r xmlns:p="urn:p" xmlns:q="urn:q" p:id="1" q:id="2" id="3"/>)";
+  EXPECT_THAT(diff(a, R"(<r xmlns:s="urn:q" xmlns:t="urn:p" id="3" s:id="2" t:id="1"/>)"),
+              IsEmpty());
+  EXPECT_THAT(diff(a, R"(<r xmlns:p="urn:p" xmlns:q="urn:q" id="3" q:id="2" p:id="9"/>)"),
+              ElementsAre("$.r[\"@{urn:p}id\"]"));
+  EXPECT_THAT(diff(a, R"(<r xmlns:p="urn:p" xmlns:q="urn:q" p:id="1" q:id="2" id="4"/>)"),
+              ElementsAre("$.r.@id"));
+  // alone, a namespaced attribute is its local name
+  EXPECT_THAT(diff(R"(<r xmlns:p="urn:p" p:id="1"/>)", R"(<r xmlns:q="urn:p" q:id="2"/>)"),
+              ElementsAre("$.r.@id"));
+}
+
+TEST(DiffXml, ManyNamespacesAndLongOnesReadInLinearTime) {
+  // (no timing asserted: these read, and as the same document, whatever they cost)
+  const std::string ns(100000, 'u');
+  std::string a = "<r xmlns:p=\"" + ns + "\">", b = "<r xmlns:q=\"" + ns + "\">";
+  for (int i = 0; i < 2000; ++i) {
+    a += "<p:x/>";
+    b += "<q:x/>";
+  }
+  a += "<p:y>1</p:y></r>";
+  b += "<q:y>2</q:y></r>";
+  EXPECT_THAT(diff(a, b), ElementsAre("$.r.y.#text"));
+  std::string many = "<r";
+  for (int i = 0; i < 3000; ++i) many += " xmlns:a" + std::to_string(i) + "=\"u\"";
+  many += ">";
+  for (int i = 0; i < 3000; ++i) many += "<b/>";
+  EXPECT_THAT(diff(many + "</r>", many + "<c/></r>"), ElementsAre("$.r.c"));
 }
 
 TEST(DiffXml, TheMediaTypeOrTheDeclarationSaysXml) {

@@ -52,8 +52,17 @@ struct XNode {
   std::string local;
   std::string prefix;
   std::vector<std::pair<std::string, std::string>> declarations;  // prefix, namespace
-  std::vector<std::pair<std::string, std::string>> attrs;         // local name, decoded value
-  std::vector<std::pair<bool, std::string>> pieces;               // cdata, raw
+  struct Attr {
+    std::string local, prefix, value;  // (the value decoded)
+  };
+  std::vector<Attr> attrs;
+  struct Piece {
+    bool cdata;
+    std::string raw;
+    bool after_child;  // a child element came between it and the piece before
+  };
+  std::vector<Piece> pieces;
+  bool child_since_text = false;
   std::vector<std::unique_ptr<XNode>> children;
   XNode* parent = nullptr;
 };
@@ -67,9 +76,20 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b);
 }
 
-std::string decode(std::string_view raw) {
+// `raw` decoded; sets `unknown` on an entity XML does not define (the document does not read).
+std::string decode(std::string_view raw, bool& unknown) {
   std::string buf;
-  return std::string(twin::traffic::decode_xml_text(raw, buf));
+  return std::string(twin::traffic::decode_xml_text(raw, buf, &unknown));
+}
+
+// A namespace in an attribute's key: itself up to 64 bytes, else "#" and its FNV-1a 64 in hex.
+std::string qualifier(const std::string& ns) {
+  if (ns.size() <= 64) return ns;
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char c : ns) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ULL;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return "#" + std::string(hex);
 }
 
 // The document's one root element; null when it is not one well-formed element. `odd`: an
@@ -77,6 +97,7 @@ std::string decode(std::string_view raw) {
 // values cannot be written back as the same document).
 std::unique_ptr<XNode> read_dom(std::string_view body, bool& odd) {
   odd = false;
+  bool unknown = false;
   XmlReader reader(body);
   std::unique_ptr<XNode> root;
   XNode* at = nullptr;
@@ -84,9 +105,12 @@ std::unique_ptr<XNode> read_dom(std::string_view body, bool& odd) {
   while (true) {
     const Token t = reader.next();
     if (t == Token::kError) return nullptr;
-    if (t == Token::kDone) return roots == 1 ? std::move(root) : nullptr;
+    if (t == Token::kDone) return roots == 1 && !unknown ? std::move(root) : nullptr;
     if (t == Token::kText || t == Token::kCData) {
-      at->pieces.emplace_back(t == Token::kCData, std::string(reader.content()));
+      if (reader.content().empty()) continue;  // (an empty CDATA section is no text)
+      at->pieces.push_back(
+          {t == Token::kCData, std::string(reader.content()), at->child_since_text});
+      at->child_since_text = false;
     } else if (t == Token::kStart) {
       auto node = std::make_unique<XNode>();
       const std::string qname(reader.name());
@@ -96,14 +120,15 @@ std::unique_ptr<XNode> read_dom(std::string_view body, bool& odd) {
       odd = odd || node->local.starts_with('@') || node->local.starts_with('#');
       for (const auto& a : reader.attributes()) {
         const std::string name(a.name);
-        const std::string value = decode(reader.attribute_value(a));
+        const std::string value = decode(reader.attribute_value(a), unknown);
         if (name == "xmlns") {
           node->declarations.emplace_back("", value);
         } else if (name.rfind("xmlns:", 0) == 0) {
           node->declarations.emplace_back(name.substr(6), value);
         } else {
           const size_t c = name.rfind(':');
-          node->attrs.emplace_back(c == std::string::npos ? name : name.substr(c + 1), value);
+          node->attrs.push_back({c == std::string::npos ? name : name.substr(c + 1),
+                                 c == std::string::npos ? "" : name.substr(0, c), value});
         }
       }
       node->parent = at;
@@ -113,6 +138,7 @@ std::unique_ptr<XNode> read_dom(std::string_view body, bool& odd) {
         root = std::move(node);
       } else {
         at->children.push_back(std::move(node));
+        at->child_since_text = true;
       }
       at = raw;
     } else if (t == Token::kEnd) {
@@ -138,22 +164,19 @@ Ref text_ref(std::string t) {
   return r;
 }
 
-Ref element_ref(const XNode& n) {
+// The values of `n` as tape.h maps them; `bad` set when they are no XML (an attribute twice).
+Ref element_ref(const XNode& n, bool& bad, bool& odd) {
   const bool trim_pieces = !n.children.empty();
   std::string text;
-  bool has_text = false;
-  for (const auto& [cdata, raw] : n.pieces) {
-    if (cdata) {
-      if (raw.empty()) continue;
-      text += raw;
-      has_text = true;
-    } else {
-      const std::string piece = trim_pieces ? trim(raw) : raw;
-      if (piece.empty()) continue;
-      text += decode(piece);
-      has_text = true;
-    }
+  bool has_text = false, unknown = false;
+  for (const XNode::Piece& p : n.pieces) {
+    const std::string piece = p.cdata ? p.raw : decode(trim_pieces ? trim(p.raw) : p.raw, unknown);
+    if (piece.empty() && !p.cdata) continue;
+    if (has_text && p.after_child) text += ' ';
+    text += piece;
+    has_text = true;
   }
+  bad = bad || unknown;
   const std::string ns = resolve(&n, n.prefix);
   const std::string parent_ns = n.parent ? resolve(n.parent, n.parent->prefix) : "";
   if (ns == parent_ns && n.attrs.empty() && n.children.empty()) return text_ref(text);
@@ -165,16 +188,31 @@ Ref element_ref(const XNode& n) {
     r.items.push_back(std::move(value));
   };
   if (ns != parent_ns) member("@xmlns", text_ref(ns));
-  for (const auto& [name, value] : n.attrs) member("@" + name, text_ref(value));
+  // Attributes by local name; of a name met more than once, those in a namespace by it.
+  std::map<std::string, int> count;
+  for (const auto& a : n.attrs) ++count[a.local];
+  std::set<std::string> keys;
+  for (const auto& a : n.attrs) {
+    std::string key = "@" + a.local;
+    if (count[a.local] > 1) {
+      const std::string attr_ns = a.prefix.empty() ? "" : resolve(&n, a.prefix);
+      if (!attr_ns.empty()) {
+        key = "@{" + qualifier(attr_ns) + "}" + a.local;
+        odd = true;  // (a key the write-back cannot spell)
+      }
+    }
+    if (count[a.local] > 1 && !keys.insert(key).second) bad = true;
+    member(key, text_ref(a.value));
+  }
   std::map<std::string, std::vector<const XNode*>> groups;
   for (const auto& c : n.children) groups[c->local].push_back(c.get());
   for (const auto& [name, nodes] : groups) {
     if (nodes.size() == 1) {
-      member(name, element_ref(*nodes[0]));
+      member(name, element_ref(*nodes[0], bad, odd));
     } else {
       Ref list;
       list.kind = Ref::kArray;
-      for (const XNode* c : nodes) list.items.push_back(element_ref(*c));
+      for (const XNode* c : nodes) list.items.push_back(element_ref(*c, bad, odd));
       member(name, std::move(list));
     }
   }
@@ -189,8 +227,9 @@ bool read_ref(std::string_view body, Ref& out, bool& odd) {
   out.kind = Ref::kObject;
   out.names = true;
   out.keys.push_back(root->local);
-  out.items.push_back(element_ref(*root));
-  return true;
+  bool bad = false;
+  out.items.push_back(element_ref(*root, bad, odd));
+  return !bad;
 }
 
 // ---- the document written again from the values
