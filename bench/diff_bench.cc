@@ -31,6 +31,22 @@ traffic::Response response(std::string body, const char* type = "application/jso
   return r;
 }
 
+// Diffs the pair in the timed loop; bytes are both bodies', the label says the bodies' size and
+// the paths named.
+void run(benchmark::State& state, const compare::DiffOptions& options, const traffic::Response& a,
+         const traffic::Response& b) {
+  compare::ResponseDiffer differ(options);
+  std::vector<std::string> out;
+  for (auto _ : state) {
+    differ.diff(a, b, out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  const size_t bytes = a.body.size() + b.body.size();
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes));
+  state.SetLabel(std::to_string(bytes) + " bytes, " + std::to_string(out.size()) + " paths" +
+                 (out.empty() ? "" : ", " + out[0]));
+}
+
 // 50 items; `ts_step` makes every item's timestamp differ from the other side's, `qty_at` marks
 // one item's quantity, `first` is the first item's id (an insertion shifts it), `reverse` writes
 // them last to first.
@@ -76,16 +92,7 @@ void BM_Diff(benchmark::State& state) {
       options.unordered = {"$.items"};
       break;
   }
-  compare::ResponseDiffer differ(options);
-  const traffic::Response ra = response(a), rb = response(b);
-  std::vector<std::string> out;
-  for (auto _ : state) {
-    differ.diff(ra, rb, out);
-    benchmark::DoNotOptimize(out.data());
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
-                          static_cast<int64_t>(a.size() + b.size()));
-  state.SetLabel(std::to_string(out.size()) + " paths" + (out.empty() ? "" : ", " + out[0]));
+  run(state, options, response(a), response(b));
 }
 
 void cases(benchmark::internal::Benchmark* b) {
@@ -179,17 +186,7 @@ void BM_Format(benchmark::State& state) {
       type = "application/x-thrift";
       break;
   }
-  compare::ResponseDiffer differ;
-  const traffic::Response ra = response(a, type), rb = response(b, type);
-  std::vector<std::string> out;
-  for (auto _ : state) {
-    differ.diff(ra, rb, out);
-    benchmark::DoNotOptimize(out.data());
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
-                          static_cast<int64_t>(a.size() + b.size()));
-  state.SetLabel(std::to_string(a.size() + b.size()) + " bytes, " + std::to_string(out.size()) +
-                 " paths" + (out.empty() ? "" : ", " + out[0]));
+  run(state, {}, response(a, type), response(b, type));
 }
 
 BENCHMARK(BM_Format)->ArgName("format")->DenseRange(kJson, kThrift)->Unit(benchmark::kMicrosecond);
