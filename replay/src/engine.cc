@@ -214,7 +214,9 @@ class Connection {
   void start();
   /// Whether it can take another request now.
   bool has_capacity() const;
-  void send(uint32_t flight);
+  /// Sends `flight` at `now` (the dispatcher's clock reading: the send lag it recorded and the
+  /// request_start of the result are then one instant).
+  void send(uint32_t flight, int64_t now);
   /// Closes the socket; in-flight requests end with `error`.
   void close(traffic::ErrorKind error);
   /// Deadlines: connect, request timeouts.
@@ -670,10 +672,9 @@ bool Connection::has_capacity() const {
   return in_flight_.empty();
 }
 
-void Connection::send(uint32_t slot) {
+void Connection::send(uint32_t slot, int64_t now) {
   Flight& f = w_.flight(slot);
   Item& item = w_.item(f.item);
-  int64_t now = now_ns();
   f.sent = now;
   f.deadline = now + static_cast<int64_t>(w_.shared().options.timeout * 1e9);
   in_flight_.push_back(slot);
@@ -1400,7 +1401,7 @@ void Worker::dispatch(uint32_t t) {
     }
     if (!item.warmup) ++stats_[t].sent;  // the warm-up is counted apart (warmup)
     sent.fetch_add(1, std::memory_order_relaxed);
-    c->send(fs);
+    c->send(fs, now);
   }
 }
 

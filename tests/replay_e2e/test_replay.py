@@ -895,9 +895,13 @@ class Schedule(Case):
         ours = quantile([max(0, e) for e in lags], 0.99) / 1e6
         self.assertLessEqual(abs(lag["p99"] - ours), 0.5 + 0.1 * ours,
                              f"{what}: summary send_lag p99 {lag['p99']} ms, measured {ours:.3f}")
+        # The worst is the same instant on both sides: the engine records a request's send lag and
+        # its request_start from one clock reading (they were two, and a thread preempted
+        # between them could make the record later than the summary's worst: 0.34 against 0.23 ms
+        # once in a clean-clone CI run).
         worst = max(lags) / 1e6
-        self.assertGreaterEqual(lag["max"], worst * 0.9 - 0.05,
-                                f"{what}: summary send_lag max {lag['max']} ms < worst {worst:.3f}")
+        self.assertLessEqual(abs(lag["max"] - worst), 0.001,
+                             f"{what}: summary send_lag max {lag['max']} ms, worst {worst:.6f}")
         abs_err = [abs(e) for e in send_err]
         late = [(i + 1, round(e / 1e6, 1)) for i, e in enumerate(send_err) if e > 2 * MS]
         return quantile(abs_err, 0.5), quantile(abs_err, 0.99), late
