@@ -38,6 +38,7 @@
 #include "twin/scrubber/transform.h"
 #include "twin/traffic/content_coding.h"
 #include "twin/traffic/small_copy.h"
+#include "twin/traffic/sse.h"
 #include "urlencoded.h"
 #include "xml.h"
 #include "yaml.h"
@@ -79,6 +80,8 @@ void ScrubCounters::merge(const ScrubCounters& o) {
   cbor_malformed += o.cbor_malformed;
   thrift_bodies += o.thrift_bodies;
   thrift_malformed += o.thrift_malformed;
+  event_streams += o.event_streams;
+  json_line_bodies += o.json_line_bodies;
   xml_bodies += o.xml_bodies;
   xml_malformed += o.xml_malformed;
   xml_truncated += o.xml_truncated;
@@ -148,7 +151,9 @@ nlohmann::json ScrubCounters::to_json() const {
           {"cbor_bodies", cbor_bodies},
           {"cbor_malformed", cbor_malformed},
           {"thrift_bodies", thrift_bodies},
-          {"thrift_malformed", thrift_malformed}};
+          {"thrift_malformed", thrift_malformed},
+          {"event_streams", event_streams},
+          {"json_line_bodies", json_line_bodies}};
 }
 
 namespace {
@@ -2772,10 +2777,13 @@ class Engine final : public Scrubber {
   // Scrubs a decoded body in place; returns whether it changed.
   bool scrub_plain(std::string_view ct, std::string& body, Side side, bool truncated,
                    std::string_view json_prefix = {}) {
+    if (icontains(ct, "event-stream")) return scrub_event_stream(body, side, truncated);
     if (icontains(ct, "ndjson") || icontains(ct, "jsonl") ||  // (and "jsonlines")
         icontains(ct, "json-seq")) {
       // One JSON text a line (NDJSON, JSON Lines, JSON text sequences): each line on its own,
-      // so that rules and key names reach every record, not just the first.
+      // so that rules and key names reach every record, not just the first. A JSON text
+      // sequence's record separators (RS, RFC 7464) before a record are kept as they are.
+      ++counters_.json_line_bodies;
       std::string out, line;
       bool changed = false;
       size_t i = 0;
@@ -2787,11 +2795,13 @@ class Engine final : public Scrubber {
         while (content > 0 && (line[content - 1] == '\n' || line[content - 1] == '\r')) {
           --content;
         }
-        std::string record = line.substr(0, content);
+        const size_t rs = std::min(line.find_first_not_of('\x1e'), content);
+        std::string record = line.substr(rs, content - rs);
         if (!record.empty() && scrub_plain("application/json", record, side,
                                            truncated && end == body.size(), json_prefix)) {
           changed = true;
         }
+        out.append(line, 0, rs);
         out += record;
         out.append(line, content, std::string::npos);
         i = end;
@@ -2961,6 +2971,85 @@ class Engine final : public Scrubber {
         return scrub_text(body, side, true);
     }
     return false;
+  }
+
+  // ---- Server-sent events (twin/traffic/sse.h) ----
+
+  // text/event-stream: each event's data — its data lines joined by LF, as a client reads them
+  // — scrubbed as the JSON document it is (an object or an array that parses: by key path, key
+  // name and content, as a JSON body), else as text by content; every other line (event types, ids,
+  // comments, unknown fields) by content. Lines keep their fields, their space after the colon
+  // and their ends of line; a data line's value is the piece of the scrubbed data between two
+  // LFs, so that a client joins the same data again (should the scrubbed data have more or
+  // fewer LFs, as when a dropped member spanned lines, the last data line takes the rest, or
+  // data lines with no piece left go). An event the body does not end is scrubbed all the same.
+  bool scrub_event_stream(std::string& body, Side side, bool truncated) {
+    ++counters_.event_streams;
+    traffic::SseReader reader(body);
+    std::vector<traffic::SseLine> lines;  // the event's, up to its blank line
+    std::string out, data, value;
+    out.append(body, 0, reader.start());
+    bool changed = false;
+    const auto end_of_line = [&](const traffic::SseLine& l) {
+      return std::string_view(body).substr(l.end, l.next - l.end);
+    };
+    const auto flush = [&](bool last) {
+      data.clear();
+      size_t data_lines = 0;
+      for (const auto& l : lines) {
+        if (l.kind != traffic::SseLine::Kind::kField || l.name != "data") continue;
+        if (data_lines++ > 0) data += '\n';
+        data.append(body, l.value_begin, l.end - l.value_begin);
+      }
+      if (data_lines > 0) {
+        // (JSON when it parses, or may have been cut at --max-body: "[DONE]", an LLM stream's
+        // last event, is text, not malformed JSON)
+        const size_t first = data.find_first_not_of(" \t\r\n");
+        const bool json = first != std::string::npos &&
+                          (data[first] == '{' || data[first] == '[') &&
+                          ((last && truncated) || nlohmann::json::accept(data));
+        if (json ? scrub_plain("application/json", data, side, last && truncated)
+                 : scrub_text(data, side, false)) {
+          changed = true;
+        }
+      }
+      size_t piece = 0, seen = 0;  // the next piece of `data`, and data lines written
+      for (const auto& l : lines) {
+        if (l.kind == traffic::SseLine::Kind::kField && l.name == "data") {
+          ++seen;
+          if (piece > data.size()) continue;  // no piece left for it
+          size_t stop = seen == data_lines ? data.size() : data.find('\n', piece);
+          if (stop == std::string::npos) stop = data.size();
+          // (the last data line: the rest, each further piece a data line of its own)
+          for (size_t from = piece;;) {
+            const size_t nl = std::min(data.find('\n', from), stop);
+            out.append(body, l.begin, l.value_begin - l.begin);
+            out.append(data, from, nl - from);
+            out += end_of_line(l);
+            if (nl >= stop) break;
+            from = nl + 1;
+          }
+          piece = stop + 1;
+          continue;
+        }
+        // Any other line by content, whole (a field with no colon is all name). One that a
+        // policy dropped whole becomes an empty comment: a blank line would end the event.
+        value.assign(body, l.begin, l.end - l.begin);
+        if (!value.empty() && scrub_text(value, side, false)) changed = true;
+        out += value.empty() && l.end > l.begin ? std::string_view(":") : std::string_view(value);
+        out += end_of_line(l);
+      }
+      lines.clear();
+    };
+    traffic::SseLine line;
+    while (reader.next(line)) {
+      lines.push_back(line);
+      if (line.kind == traffic::SseLine::Kind::kBlank) flush(false);
+    }
+    flush(true);
+    if (!changed || out == body) return false;
+    body.swap(out);
+    return true;
   }
 
   // ---- gRPC and Protocol Buffers (protobuf.h) ----

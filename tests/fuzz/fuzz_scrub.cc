@@ -21,6 +21,8 @@
 //   - a gRPC stream of whole uncompressed protobuf messages is one after, message for message,
 //     each with the same fields at its top (numbers and wire types), and so is a protobuf
 //     body's stream of varint-delimited ones (`encoding=delimited`);
+//   - a server-sent event stream holds as many events after, and an event's data that was a
+//     JSON document is one of the same structure;
 //   - a MessagePack or CBOR body that nlohmann/json reads as one document still is one, of the
 //     same shape (containers, their sizes, the kinds of their values);
 //   - a message whose Content-Length was its body's size still says its body's size, and the
@@ -52,6 +54,7 @@
 #include "twin/scrubber/scrubber.h"
 #include "twin/traffic/content_coding.h"
 #include "twin/traffic/exchange.h"
+#include "twin/traffic/sse.h"
 #include "twin/traffic/text.h"
 
 namespace {
@@ -225,6 +228,28 @@ class KeysAsK : public twin::scrubber::JsonVisitor {
 };
 
 // json_structure_hash() of the text with its keys as "k": 0 when it is not valid JSON.
+// The data of each event of a server-sent event stream, as a client reads it (twin/traffic/sse.h;
+// an event the body does not end is none).
+std::vector<std::string> event_data(std::string_view body) {
+  std::vector<std::string> events;
+  std::string data;
+  bool has = false;
+  twin::traffic::SseReader r(body);
+  twin::traffic::SseLine l;
+  while (r.next(l)) {
+    if (l.kind == twin::traffic::SseLine::Kind::kBlank) {
+      if (has) events.push_back(data);
+      data.clear();
+      has = false;
+    } else if (l.kind == twin::traffic::SseLine::Kind::kField && l.name == "data") {
+      if (has) data += '\n';
+      data.append(body.substr(l.value_begin, l.end - l.value_begin));
+      has = true;
+    }
+  }
+  return events;
+}
+
 uint64_t json_shape(std::string_view text) {
   KeysAsK keys;
   std::string out;
@@ -353,6 +378,17 @@ void check_message(const Headers& before, std::string_view body_before, const He
     if (!before.empty() && twin::test::binary_json_shape(cbor, body_after) != before) {
       std::abort();
     }
+  }
+  if (type != nullptr && type->value.find("event-stream") != std::string::npos) {
+    // A client reads as many events after as before, and an event's data that was a JSON
+    // document is one of the same structure.
+    const auto was = event_data(body_before), now = event_data(body_after);
+    if (was.size() != now.size()) std::abort();
+    for (size_t i = 0; i < was.size(); ++i) {
+      const uint64_t structure = json_shape(was[i]);
+      if (structure != 0 && json_shape(now[i]) != structure) std::abort();
+    }
+    return;
   }
   if (type == nullptr || type->value.find("json") == std::string::npos) return;
   const uint64_t structure = json_shape(body_before);

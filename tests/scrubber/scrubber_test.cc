@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,7 @@
 #include "pii_corpus.h"
 #include "twin/scrubber/transform.h"
 #include "twin/traffic/content_coding.h"
+#include "twin/traffic/sse.h"
 #include "urlencoded.h"
 
 namespace twin::scrubber {
@@ -1531,6 +1533,101 @@ TEST(Scrubber, MediaTypesInAnyCaseAndEveryJsonLinesSpelling) {
   s->scrub(f);
   EXPECT_EQ(f.request.body.find("ana.silva"), std::string::npos) << f.request.body;
   EXPECT_EQ(s->counters().form_bodies, 1u);
+}
+
+// The data of server-sent events (one event: its data lines joined by LF), each event's as a
+// client reads it.
+std::vector<std::string> event_data(std::string_view body) {
+  std::vector<std::string> events;
+  std::string data;
+  bool has = false;
+  traffic::SseReader r(body);
+  traffic::SseLine l;
+  while (r.next(l)) {
+    if (l.kind == traffic::SseLine::Kind::kBlank) {
+      if (has) events.push_back(data);
+      data.clear();
+      has = false;
+    } else if (l.kind == traffic::SseLine::Kind::kField && l.name == "data") {
+      if (has) data += '\n';
+      data.append(body.substr(l.value_begin, l.end - l.value_begin));
+      has = true;
+    }
+  }
+  return events;
+}
+
+// An event stream's data is read as JSON when it is a document: key names reach it (names,
+// dates of birth, addresses are personal by their keys only), also over several data lines;
+// other data, comments and fields by content. The stream stays one a client reads the same way,
+// and a value gets the token it gets in a JSON body.
+TEST(Scrubber, EventStreamDataIsReadAsJsonAndTheRestByContent) {
+  const std::string body =
+      ": stream for bob.jones@example.com\r\n"
+      "event: profile\r\nid: 1\r\n"
+      "data: {\"user\":{\"first_name\":\"Alice\",\"last_name\":\"Walker\","
+      "\"date_of_birth\":\"1984-03-07\",\"address\":\"12 Main Street\"}}\r\n\r\n"
+      "id: 2\r\ndata:{\"user\":{\"first_name\":\"Bobby\",\r\ndata: \"email\":"
+      "\"bob.jones@example.com\"}}\r\n\r\n"
+      "data: signed in from 203.0.113.9 as bob.jones@example.com\r\n\r\n"
+      "data: [DONE]\r\n\r\n";
+  auto s = make();
+  auto e = get("/events");
+  response_body(e, "text/event-stream; charset=utf-8", body);
+  s->scrub(e);
+  const std::string& out = e.response->body;
+  for (const char* pii :
+       {"Alice", "Walker", "1984-03-07", "Main Street", "Bobby", "bob.jones", "203.0.113.9"}) {
+    EXPECT_EQ(out.find(pii), std::string::npos) << pii << " in " << out.size() << " bytes";
+  }
+  EXPECT_EQ(header(e.response->headers, "Content-Length"), std::to_string(out.size()));
+  // The same lines, fields and ends of line: only values changed.
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), std::count(body.begin(), body.end(), '\n'));
+  for (const char* kept : {"event: profile\r\nid: 1\r\ndata: {\"user\":{\"first_name\":\"",
+                           "\r\n\r\nid: 2\r\ndata:{\"user\":{\"first_name\":\"",
+                           "\",\r\ndata: \"email\":\"", "\r\n\r\ndata: [DONE]\r\n\r\n"}) {
+    EXPECT_NE(out.find(kept), std::string::npos) << kept;
+  }
+  const auto before = event_data(body), after = event_data(out);
+  ASSERT_EQ(after.size(), 4u);
+  for (size_t i = 0; i < 2; ++i) {
+    const auto a = nlohmann::ordered_json::parse(before[i]);
+    const auto b = nlohmann::ordered_json::parse(after[i]);
+    expect_same_structure(a, b);
+  }
+  EXPECT_EQ(after[3], "[DONE]");
+  EXPECT_EQ(s->counters().event_streams, 1u);
+  EXPECT_EQ(s->counters().json_bodies, 2u);
+  // Referential integrity: the first name's token is the one a JSON body gets.
+  const std::string alice = nlohmann::json::parse(after[0])["user"]["first_name"];
+  auto j = get("/users/1");
+  json_response(j, "{\"user\":{\"first_name\":\"Alice\"}}");
+  s->scrub(j);
+  EXPECT_EQ(nlohmann::json::parse(j.response->body)["user"]["first_name"], alice);
+  // A stream that ends inside an event is scrubbed to its end.
+  auto cut = get("/events");
+  response_body(cut, "text/event-stream", "data: {\"user\":{\"first_name\":\"Alice\"}}");
+  s->scrub(cut);
+  EXPECT_EQ(cut.response->body, "data: {\"user\":{\"first_name\":\"" + alice + "\"}}");
+}
+
+// A JSON text sequence's records (RFC 7464) begin with RS: the record is read as JSON after it.
+TEST(Scrubber, JsonTextSequencesAreReadRecordByRecord) {
+  auto s = make();
+  auto e = get("/export");
+  response_body(e, "application/json-seq",
+                "\x1e{\"user\":{\"first_name\":\"Alice\"}}\n\x1e{\"user\":{\"first_name\":"
+                "\"Bobby\"}}\n");
+  s->scrub(e);
+  const std::string& out = e.response->body;
+  EXPECT_EQ(out.find("Alice"), std::string::npos);
+  EXPECT_EQ(out.find("Bobby"), std::string::npos);
+  ASSERT_EQ(out.size(), e.response->body_size);
+  const std::string kept = "\x1e{\"user\":{\"first_name\":\"";
+  EXPECT_EQ(out.substr(0, kept.size()), kept);
+  EXPECT_EQ(s->counters().json_line_bodies, 1u);
+  EXPECT_EQ(s->counters().json_bodies, 2u);
+  EXPECT_EQ(s->counters().json_malformed, 0u);
 }
 
 TEST(Scrubber, FormsAndMultipartBodies) {

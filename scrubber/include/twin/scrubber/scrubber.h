@@ -92,6 +92,12 @@ struct ScrubCounters {
   // neither: by the content detectors with length-keeping tokens
   uint64_t thrift_bodies = 0;
   uint64_t thrift_malformed = 0;
+  // Server-sent events (text/event-stream): each event's data as the JSON document it holds
+  // (counted in json_bodies too) or as text by content, the other lines by content
+  uint64_t event_streams = 0;
+  // JSON Lines, NDJSON and JSON text sequences: each record as a JSON body (counted in
+  // json_bodies, json_malformed and json_truncated too)
+  uint64_t json_line_bodies = 0;
 
   void merge(const ScrubCounters& other);
   nlohmann::json to_json() const;
