@@ -877,6 +877,8 @@ Result<Report> Engine::run() {
   read["protobuf"] = bodies.protobuf;
   read["xml"] = bodies.xml;
   read["thrift"] = bodies.thrift;
+  read["json_lines"] = bodies.json_lines;
+  read["event_stream"] = bodies.event_stream;
   read["rpc"] = bodies.rpc;
   read["unreadable"] = bodies.unreadable;
   read["unknown_format"] = bodies.unknown;

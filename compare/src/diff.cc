@@ -280,6 +280,9 @@ enum class Format : uint8_t {
   kRpcJson,
   kXml,
   kThrift,
+  kJsonLines,    // JSON Lines, NDJSON
+  kJsonSeq,      // JSON text sequences (RFC 7464)
+  kEventStream,  // server-sent events
 };
 
 // A Content-Type's subtype, lower case, without parameters ("grpc-web+proto"); empty without one.
@@ -299,8 +302,9 @@ std::string subtype_of(const traffic::Headers& headers) {
 // protobuf, vnd.google.protobuf, x-google-protobuf, x-protobuffer, proto, *+protobuf,
 // *+x-protobuf), framed RPC messages (grpc, grpc-web and grpc-web-text with +proto or +json,
 // connect+proto, connect+json), XML (xml, *+xml: text/xml, application/soap+xml, atom+xml),
-// Thrift (x-thrift, vnd.apache.thrift.binary, vnd.apache.thrift.compact; .json is JSON), else
-// JSON by "json" anywhere in it.
+// Thrift (x-thrift, vnd.apache.thrift.binary, vnd.apache.thrift.compact; .json is JSON), JSON
+// Lines (x-ndjson, ndjson, jsonl, x-jsonl, jsonlines, x-jsonlines), JSON text sequences
+// (json-seq, *+json-seq), server-sent events (event-stream), else JSON by "json" anywhere in it.
 Format declared_format(const traffic::Headers& headers) {
   const std::string sub = subtype_of(headers);
   const std::string_view st = sub;
@@ -327,6 +331,12 @@ Format declared_format(const traffic::Headers& headers) {
   if (st == "x-thrift" || st == "vnd.apache.thrift.binary" || st == "vnd.apache.thrift.compact") {
     return Format::kThrift;
   }
+  if (st == "x-ndjson" || st == "ndjson" || st == "jsonl" || st == "x-jsonl" || st == "jsonlines" ||
+      st == "x-jsonlines") {
+    return Format::kJsonLines;
+  }
+  if (st == "json-seq" || st.ends_with("+json-seq")) return Format::kJsonSeq;
+  if (st == "event-stream") return Format::kEventStream;
   const traffic::Header* ct = traffic::find_header(headers, "content-type");
   return ct != nullptr && icontains(ct->value, "json") ? Format::kJson : Format::kUnknown;
 }
@@ -881,6 +891,13 @@ void ResponseDiffer::Impl::diff_body(const traffic::Response& a, const traffic::
     case Format::kThrift:
       ++counts_.thrift;
       break;
+    case Format::kJsonLines:
+    case Format::kJsonSeq:
+      ++counts_.json_lines;
+      break;
+    case Format::kEventStream:
+      ++counts_.event_stream;
+      break;
     case Format::kUnknown:
       break;
   }
@@ -919,6 +936,11 @@ bool ResponseDiffer::Impl::read_body(Doc& doc, Format format, const traffic::Hea
       return doc.parse_cbor(body);
     case Format::kXml:
       return doc.parse_xml(body);
+    case Format::kJsonLines:
+    case Format::kJsonSeq:
+      return doc.parse_json_lines(body, format == Format::kJsonSeq);
+    case Format::kEventStream:
+      return doc.parse_event_stream(body);
     case Format::kThrift: {
       // The protocol the media type names (an unlabelled side's, the other side's);
       // application/x-thrift (Jaeger, Zipkin v1) the binary one, else the compact one.

@@ -212,6 +212,47 @@ bool Doc::parse(std::string_view s) {
   reset(s);
   if (s.size() >= UINT32_MAX) return false;
   size_t p = 0;
+  if (!parse_value(p)) return false;
+  while (p < s.size() && is_json_ws(s[p])) ++p;
+  return p == s.size();
+}
+
+bool Doc::parse_json_lines(std::string_view s, bool sequence) {
+  reset(s);
+  if (s.size() >= UINT32_MAX) return false;
+  nodes_.push_back({Kind::kArray, 0, 0, 0});
+  size_t p = 0;
+  while (p < s.size()) {
+    // A record: a line of JSON Lines, or what follows a run of RS up to the next RS (RFC 7464:
+    // every record begins with one; several in a row make no empty record).
+    size_t end;
+    if (sequence) {
+      if (s[p] != '\x1e') return false;
+      while (p < s.size() && s[p] == '\x1e') ++p;
+      end = std::min(s.find('\x1e', p), s.size());
+    } else {
+      end = std::min(s.find('\n', p), s.size());
+    }
+    size_t q = p;
+    while (q < end && is_json_ws(s[q])) ++q;
+    if (q < end) {  // (a blank line is no record)
+      // The record's value may not run past its end: src_ stops there meanwhile.
+      src_ = s.substr(0, end);
+      ++nodes_[0].a;
+      if (!parse_value(q)) return false;
+      while (q < end && is_json_ws(s[q])) ++q;
+      if (q != end) return false;
+      src_ = s;
+    }
+    p = sequence ? end : end + 1;
+  }
+  nodes_[0].b = static_cast<uint32_t>(nodes_.size());
+  return true;
+}
+
+// One JSON value at p (white space before it skipped) appended to the tape, and p past it.
+bool Doc::parse_value(size_t& p) {
+  const std::string_view s = src_;
   const auto skip_ws = [&] {
     while (p < s.size() && is_json_ws(s[p])) ++p;
   };
@@ -263,8 +304,8 @@ bool Doc::parse(std::string_view s) {
     if (!complete) continue;
     // The value is complete: close the containers that end here, or move to the next member.
     for (;;) {
+      if (open_.empty()) return true;
       skip_ws();
-      if (open_.empty()) return p == s.size();
       if (p >= s.size()) return false;
       const uint32_t top = open_.back();
       const bool object = nodes_[top].kind == Kind::kObject;

@@ -1,7 +1,7 @@
 #pragma once
 // The comparator's parsed body: a flat tape of 12-byte nodes that point into the body, read from
-// JSON, MessagePack, CBOR, Protocol Buffers, XML or Thrift, so that diff.cc compares them all by
-// the same rules.
+// JSON (one text, JSON Lines, JSON text sequences), MessagePack, CBOR, Protocol Buffers, XML,
+// Thrift or server-sent events, so that diff.cc compares them all by the same rules.
 //
 // Not a DOM library (nlohmann::json): with a noise-prone field (a timestamp, a request id) nearly
 // every pair differs somewhere, so parsing is the common path, and a DOM of one heap node per
@@ -77,6 +77,20 @@ class Doc {
   /// Strict RFC 8259 parse (no comments, no trailing commas, no lone surrogates); UTF-8 is not
   /// validated, strings are compared as bytes.
   bool parse(std::string_view s);
+  /// JSON Lines / NDJSON (`sequence` false: one JSON text a line; a line of white space alone is
+  /// no record, a line may end with CRLF, and a record may not run over two lines) or JSON text
+  /// sequences (RFC 7464, `sequence` true: each record after one or more RS bytes): always an
+  /// array of the records, even of one or none, each read as parse() reads a body.
+  bool parse_json_lines(std::string_view s, bool sequence);
+  /// Server-sent events (text/event-stream, twin/traffic/sse.h), as a browser's EventSource
+  /// dispatches them: an array of events, each an object of "event" (its type, "message" when
+  /// the stream named none), "id" (the last event id the stream set, when it is not empty: a
+  /// client's lastEventId), "retry" (a reconnection time set since the event before, a number)
+  /// and "data" (its data lines joined by LF; read as JSON when it is an object or an array,
+  /// else a string). Keys are names (kFieldKey). Comments, unknown fields and an event the body
+  /// does not end with a blank line (which no client dispatches) are left out. Never false but
+  /// for a body of 4 GiB or more: every byte string is an event stream.
+  bool parse_event_stream(std::string_view s);
   /// MessagePack: one item or a stream of them; every byte must belong to an item.
   bool parse_msgpack(std::string_view s);
   /// CBOR (RFC 8949): one item or a sequence of them (RFC 8742), well-formed; UTF-8 is not
@@ -151,6 +165,7 @@ class Doc {
 
  private:
   // JSON
+  bool parse_value(size_t& p);
   bool parse_string(size_t& p);
   bool parse_number(size_t& p);
   bool parse_key(size_t& p);
@@ -235,6 +250,18 @@ class Doc {
   // The binding in scope for each prefix (an index in xml_bindings_): a lookup per element and
   // attribute, whatever number of bindings are in scope.
   std::unordered_map<std::string_view, uint32_t> xml_scope_;
+
+  // Server-sent events (tape_sse.cc): the events read first, then written onto the tape. Their
+  // data, joined, are in sse_text_ (the tape's src_ then); types, ids and retry times in the
+  // arena, each copied once, where the stream sets it.
+  struct SseEvent {
+    uint32_t type_at, type_size;    // in the arena
+    uint32_t id_at, id_size;        // in the arena; id_size 0: none
+    uint32_t retry_at, retry_size;  // in the arena; retry_size 0: none
+    uint32_t data_begin, data_end;  // in sse_text_
+  };
+  std::string sse_text_;
+  std::vector<SseEvent> sse_events_;
 
   void reset(std::string_view s);
 

@@ -340,7 +340,8 @@ http {{
     scgi_temp_path {dir}/scgi;
     types {{ text/plain txt; text/html html; application/octet-stream bin; text/xml xml;
              application/soap+xml soap; application/x-thrift thrift;
-             application/vnd.apache.thrift.compact tcompact; }}
+             application/vnd.apache.thrift.compact tcompact; application/x-ndjson ndjson;
+             text/event-stream sse; }}
     default_type application/octet-stream;
     sendfile on;
     keepalive_timeout 60s;

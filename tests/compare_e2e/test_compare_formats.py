@@ -1,10 +1,12 @@
-"""End-to-end tests of `twin compare` on XML and Apache Thrift answers: captured GETs (written
-here as JSONL), replayed by `twin replay` against two nginx servers that serve the same
-documents as two different serializers would write them, and changed ones, then compared.
+"""End-to-end tests of `twin compare` on XML, Apache Thrift, server-sent events and JSON Lines
+answers: captured GETs (written here as JSONL), replayed by `twin replay` against two nginx
+servers that serve the same documents as two different serializers would write them, and
+changed ones, then compared.
 
 An answer written another way (XML: other namespace prefixes, the namespace declared elsewhere,
 attributes in another order, CDATA for escapes, no indentation, a comment; Thrift: fields in
-another order, a set in another order, another sequence id) must not be reported; a changed one
+another order, a set in another order, another sequence id; events: CRLF, comments, data over
+two lines, keys in another order) must not be reported; a changed one
 must be named by its paths, not by `$body`. Apache Thrift's Python library (python3-thrift)
 writes the Thrift answers, an encoder independent of twin's reader.
 
@@ -33,6 +35,11 @@ XML_ROUTES = [SOAP, LIST, LEGACY]
 SPANS = "/spans/batch.thrift"        # application/x-thrift (binary): the same, written otherwise
 ORDER = "/orders/get.tcompact"       # compact: a reply whose order changed a field and a line
 THRIFT_ROUTES = [SPANS, ORDER]
+
+CHAT = "/chat/completions.sse"   # text/event-stream: the same events, written otherwise
+FEED = "/feed/updates.sse"        # text/event-stream: one streamed token changed
+EXPORT = "/export/orders.ndjson"  # application/x-ndjson: a record inserted, a status changed
+STREAM_ROUTES = [CHAT, FEED, EXPORT]
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
@@ -67,6 +74,44 @@ LIST_BASE = order_list([(1, "5.00"), (2, "7.00"), (3, "9.00")])
 LIST_CAND = order_list([(9, "1.00"), (1, "5.00"), (2, "7.50"), (3, "9.00")])
 LEGACY_BASE = '<?xml version="1.0"?><order><id>4215</id><state>open</state></order>'
 LEGACY_CAND = '<?xml version="1.0"?><order><id>4216</id><state>open</state></order>'
+
+def completion(tokens, other=False):
+    """A streamed chat completion as an LLM API sends it: an event per token, then [DONE].
+    `other`: as another server writes the same events (CRLF, no space after the colons, the JSON
+    over two data lines with its keys in another order, keep-alive comments, `event: message`
+    said, the id once)."""
+    eol = "\r\n" if other else "\n"
+    out = []
+    for i, t in enumerate(tokens):
+        if other:
+            if i % 2 == 0:
+                out.append(": keep-alive" + eol)
+            if i == 0:
+                out.append("id:cmpl-42" + eol)
+            out.append("event:message" + eol)
+            out.append('data:{"choices":[{"index":0,' + eol)
+            out.append('data: "delta":{"content":"%s"}}],"object":"chunk"}%s' % (t, eol))
+        else:
+            out.append("id: cmpl-42" + eol)
+            out.append('data: {"object": "chunk", "choices": [{"delta": {"content": "%s"}, '
+                       '"index": 0}]}%s' % (t, eol))
+        out.append(eol)
+    out.append("data: [DONE]" + eol + eol)
+    return "".join(out)
+
+
+def orders(rows):
+    return "".join('{"id":%d,"status":"%s","total":%s}\n' % r for r in rows)
+
+
+CHAT_BASE = completion(["Hel", "lo", ", Ann", "!"])
+CHAT_OTHER = completion(["Hel", "lo", ", Ann", "!"], other=True)
+FEED_BASE = completion(["Your", " order", " shipped"])
+FEED_CAND = completion(["Your", " order", " is lost"])
+EXPORT_BASE = orders([(1, "paid", "5.0"), (2, "open", "7.5")])
+EXPORT_CAND = ('{"id":0, "status":"new", "total":1}\r\n'
+               + orders([(1, "paid", "5.00"), (2, "void", "7.5")]))
+
 
 def serve(workdir, name, routes, documents):
     """nginx (harness.Nginx: text/xml for .xml, application/soap+xml for .soap,
@@ -259,6 +304,32 @@ class Formats(tr.Case):
         self.assertEqual((bodies["thrift"], bodies["unreadable"], bodies["unknown_format"]),
                          (n, 0, 0), bodies)
         self.assertNotIn("Bob", r.stdout_text)
+
+    def test_event_streams_and_json_lines_are_read_record_by_record(self):
+        n = 240
+        r, report, (chat, feed, export) = self.replay(
+            STREAM_ROUTES, [CHAT_BASE, FEED_BASE, EXPORT_BASE],
+            [CHAT_OTHER, FEED_CAND, EXPORT_CAND], n,
+            ["text/event-stream", "text/event-stream", "application/x-ndjson"])
+        self.assertEqual(chat["diffs"], [], chat)
+        self.assertEqual(chat["verdict"], "pass", chat)
+        # the changed token, named down to its field in the event's JSON data
+        self.assertEqual([d["path"] for d in feed["diffs"]],
+                         ["$[*].data.choices[*].delta.content"], feed)
+        # the inserted record names the stream; the changed status its field (5.00 is 5.0)
+        self.assertEqual(sorted(d["path"] for d in export["diffs"]), ["$", "$[*].status"],
+                         export)
+        for x in (feed, export):
+            self.assertEqual(x["verdict"], "regressed", x)
+            for d in x["diffs"]:
+                self.assertEqual(d["differ"], n // 3, d)
+        for x in (chat, feed, export):
+            self.assertEqual(x["errors"], {}, x)
+            self.assertEqual(x["status_changes"], [], x)
+        bodies = report["counters"]["bodies"]
+        self.assertEqual((bodies["event_stream"], bodies["json_lines"], bodies["unreadable"],
+                          bodies["unknown_format"]), (2 * n // 3, n // 3, 0, 0), bodies)
+        self.assertNotIn("lost", r.stdout_text)  # paths and counts only, never a value
 
 
 if __name__ == "__main__":

@@ -57,20 +57,22 @@ namespace twin::compare {
 /// x-msgpack, vnd.msgpack and `+msgpack`; CBOR for cbor, cbor-seq, `+cbor` and `+cbor-seq`;
 /// protobuf and framed RPC messages (below); XML for xml and `+xml`; Apache Thrift for x-thrift
 /// (binary protocol, else compact), vnd.apache.thrift.binary and vnd.apache.thrift.compact (read
-/// as tape.h's Doc::parse_thrift() says: fields by id, sets in any order). A side whose type says
-/// none of these is read in the other side's format; when neither says, both are JSON if one body
-/// starts with `{` or `[`, XML if one starts with an XML declaration. Two different declared
-/// formats are `$body`. XML is read as tape.h's Doc::parse_xml() says: elements and attributes
-/// by local name (`$.order.@id`, `$.order.line[*]`, `$.order.#text`), namespaces by what they
-/// are, not by prefix (`@xmlns` where an element's differs from its parent's).
-/// MessagePack and CBOR values compare by the JSON rules whatever width, key order or chunking
-/// wrote them (uint8 5 equals uint64 5; a float32 equals the float64 of the same value), and a body
-/// of several items (a stream, a CBOR sequence) is an array of them. What JSON cannot say is a
-/// difference there: integer against float, byte string against text, a MessagePack ext type, CBOR
-/// undefined against null, a CBOR simple value, and CBOR tags (a tagged value against the bare
-/// one). Map keys compare by their text (an integer key 7 is the key "7", named `["{id}"]`); a body
-/// with a key that is a container, boolean, null or tagged, or that is not well-formed, is compared
-/// as bytes.
+/// as tape.h's Doc::parse_thrift() says: fields by id, sets in any order); JSON Lines (x-ndjson,
+/// ndjson, jsonl, x-jsonl, jsonlines, x-jsonlines) and JSON text sequences (json-seq,
+/// `+json-seq`) as an array of their records; server-sent events (event-stream) as the array of
+/// events a client dispatches (tape.h's Doc::parse_event_stream(): `$[*].data.…`). A side whose
+/// type says none of these is read in the other side's format; when neither says, both are JSON if
+/// one body starts with `{` or `[`, XML if one starts with an XML declaration. Two different
+/// declared formats are `$body`. XML is read as tape.h's Doc::parse_xml() says: elements and
+/// attributes by local name (`$.order.@id`, `$.order.line[*]`, `$.order.#text`), namespaces by what
+/// they are, not by prefix (`@xmlns` where an element's differs from its parent's). MessagePack and
+/// CBOR values compare by the JSON rules whatever width, key order or chunking wrote them (uint8 5
+/// equals uint64 5; a float32 equals the float64 of the same value), and a body of several items (a
+/// stream, a CBOR sequence) is an array of them. What JSON cannot say is a difference there:
+/// integer against float, byte string against text, a MessagePack ext type, CBOR undefined against
+/// null, a CBOR simple value, and CBOR tags (a tagged value against the bare one). Map keys compare
+/// by their text (an integer key 7 is the key "7", named `["{id}"]`); a body with a key that is a
+/// container, boolean, null or tagged, or that is not well-formed, is compared as bytes.
 ///
 /// Headers (when `headers`): compared by lower-cased name as a multiset of values (surrounding
 /// spaces trimmed), skipping those that vary per connection or follow the body: Date,
@@ -138,9 +140,11 @@ class ResponseDiffer {
   /// explains a `$body` (bodies of the same bytes are not read, and not counted).
   struct BodyCounts {
     uint64_t json = 0, msgpack = 0, cbor = 0, protobuf = 0, xml = 0, thrift = 0;
-    uint64_t rpc = 0;         // messages in gRPC, gRPC-Web or Connect frames (protobuf or JSON)
-    uint64_t unreadable = 0;  // a body not well-formed, undecodable, past max_body, two formats
-    uint64_t unknown = 0;     // neither body in a format the differ reads
+    uint64_t json_lines = 0;    // JSON Lines, NDJSON and JSON text sequences
+    uint64_t event_stream = 0;  // server-sent events
+    uint64_t rpc = 0;           // messages in gRPC, gRPC-Web or Connect frames (protobuf or JSON)
+    uint64_t unreadable = 0;    // a body not well-formed, undecodable, past max_body, two formats
+    uint64_t unknown = 0;       // neither body in a format the differ reads
   };
   const BodyCounts& body_counts() const;
 
