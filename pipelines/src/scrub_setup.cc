@@ -114,11 +114,11 @@ bool finish_scrub(const ScrubEngine& e, const ScrubSetup& s) {
                  "scrub: %llu gRPC messages (%llu streams malformed), %llu protobuf messages "
                  "(%llu not protobuf), %llu MessagePack (%llu malformed), %llu CBOR (%llu "
                  "malformed), %llu Thrift (%llu malformed); %llu event streams, %llu JSON "
-                 "Lines bodies\n",
+                 "Lines bodies, %llu HTML pages, %llu JSON documents in other text\n",
                  u(c.grpc_messages), u(c.grpc_malformed), u(c.protobuf_messages),
                  u(c.protobuf_malformed), u(c.msgpack_bodies), u(c.msgpack_malformed),
                  u(c.cbor_bodies), u(c.cbor_malformed), u(c.thrift_bodies), u(c.thrift_malformed),
-                 u(c.event_streams), u(c.json_line_bodies));
+                 u(c.event_streams), u(c.json_line_bodies), u(c.html_bodies), u(c.json_in_text));
     std::string kinds;
     for (size_t i = 0; i < scrubber::kKindCount; ++i) {
       if (!c.by_kind[i]) continue;

@@ -27,6 +27,7 @@
 #include "base64_text.h"
 #include "csv.h"
 #include "graphql.h"
+#include "html.h"
 #include "json_rewrite.h"
 #include "keyvalue.h"
 #include "msgpack_cbor.h"
@@ -82,6 +83,8 @@ void ScrubCounters::merge(const ScrubCounters& o) {
   thrift_malformed += o.thrift_malformed;
   event_streams += o.event_streams;
   json_line_bodies += o.json_line_bodies;
+  html_bodies += o.html_bodies;
+  json_in_text += o.json_in_text;
   xml_bodies += o.xml_bodies;
   xml_malformed += o.xml_malformed;
   xml_truncated += o.xml_truncated;
@@ -153,7 +156,9 @@ nlohmann::json ScrubCounters::to_json() const {
           {"thrift_bodies", thrift_bodies},
           {"thrift_malformed", thrift_malformed},
           {"event_streams", event_streams},
-          {"json_line_bodies", json_line_bodies}};
+          {"json_line_bodies", json_line_bodies},
+          {"html_bodies", html_bodies},
+          {"json_in_text", json_in_text}};
 }
 
 namespace {
@@ -2778,6 +2783,7 @@ class Engine final : public Scrubber {
   bool scrub_plain(std::string_view ct, std::string& body, Side side, bool truncated,
                    std::string_view json_prefix = {}) {
     if (icontains(ct, "event-stream")) return scrub_event_stream(body, side, truncated);
+    if (icontains(ct, "html")) return scrub_html(body, side);
     if (icontains(ct, "ndjson") || icontains(ct, "jsonl") ||  // (and "jsonlines")
         icontains(ct, "json-seq")) {
       // One JSON text a line (NDJSON, JSON Lines, JSON text sequences): each line on its own,
@@ -2810,7 +2816,35 @@ class Engine final : public Scrubber {
       body.swap(out);
       return true;
     }
-    const BodyType type = body_type(ct, body);
+    BodyType type = body_type(ct, body);
+    if ((type == BodyType::kText || type == BodyType::kBinary) && !ct.empty()) {
+      // JSON under another media type (text/plain, application/octet-stream: a framework's or
+      // a server's default), or a JSONP answer: read as JSON, or the key names are lost.
+      if (icontains(ct, "javascript") || icontains(ct, "ecmascript")) {
+        size_t begin = 0, end = 0;
+        if (jsonp_argument(body, begin, end)) {
+          std::string argument = body.substr(begin, end - begin);
+          if (nlohmann::json::accept(argument)) {
+            ++counters_.json_in_text;
+            std::string head = body.substr(0, begin), tail = body.substr(end);
+            bool changed = scrub_text(head, side, false);
+            changed =
+                scrub_plain("application/json", argument, side, false, json_prefix) || changed;
+            changed = scrub_text(tail, side, false) || changed;
+            if (!changed) return false;
+            body = head + argument + tail;
+            return true;
+          }
+        }
+      } else {
+        const size_t first = body.find_first_not_of(" \t\r\n");
+        if (first != std::string::npos && (body[first] == '{' || body[first] == '[') &&
+            nlohmann::json::accept(body)) {
+          ++counters_.json_in_text;
+          type = BodyType::kJson;
+        }
+      }
+    }
     switch (type) {
       case BodyType::kJson: {
         ++counters_.json_bodies;
@@ -2972,6 +3006,54 @@ class Engine final : public Scrubber {
     }
     return false;
   }
+
+  // ---- HTML pages (html.h) ----
+
+  // An HTML page (or XHTML): the JSON in its scripts as JSON bodies, each form control's value as
+  // the form field it is submitted as (so that a value the page offers and the form sends gets
+  // one token), the text around them by content, as the whole page was before.
+  bool scrub_html(std::string& body, Side side) {
+    ++counters_.html_bodies;
+    find_html_regions(body, html_regions_);
+    std::string out, piece, replacement;
+    bool changed = false;
+    size_t at = 0;
+    const auto text = [&](size_t begin, size_t end) {
+      piece.assign(body, begin, end - begin);
+      if (!piece.empty() && scrub_text(piece, side, false)) changed = true;
+      out += piece;
+    };
+    for (const HtmlRegion& r : html_regions_) {
+      text(at, r.begin);
+      at = r.end;
+      piece.assign(body, r.begin, r.end - r.begin);
+      if (r.kind == HtmlRegion::Kind::kJson) {
+        if (!nlohmann::json::accept(piece)) {
+          text(r.begin, r.end);  // (JavaScript, not JSON)
+          continue;
+        }
+        ++counters_.json_in_text;
+        if (scrub_plain("application/json", piece, side, false)) changed = true;
+        out += piece;
+        continue;
+      }
+      // A value with a character reference (&amp;) is read by content, as it is written.
+      if (piece.find('&') != std::string::npos) {
+        text(r.begin, r.end);
+        continue;
+      }
+      const Place p{side, Location::kForm, r.name};
+      const Change c = scrub_value(p, piece, replacement);
+      if (c == Change::kChanged) out += replacement;
+      if (c == Change::kUnchanged) out += piece;
+      changed = changed || c != Change::kUnchanged;
+    }
+    text(at, body.size());
+    if (!changed || out == body) return false;
+    body.swap(out);
+    return true;
+  }
+  std::vector<HtmlRegion> html_regions_;
 
   // ---- Server-sent events (twin/traffic/sse.h) ----
 

@@ -15,9 +15,9 @@
 //     (scrubber.h's promise). Each pair of engines lives as long as the process: it sees every
 //     input of its settings, so their memories of values and reports grow alike across inputs;
 //   - an encoded body that decodes is encoded again in its coding and decodes;
-//   - a body that was valid JSON (decoded) and declared JSON is valid JSON after, with the
-//     same structure (containers, members in their order, value types; a key's text may be
-//     scrubbed);
+//   - a body that was valid JSON (decoded) and declared JSON, text/plain or
+//     application/octet-stream is valid JSON after, with the same structure (containers,
+//     members in their order, value types; a key's text may be scrubbed);
 //   - a gRPC stream of whole uncompressed protobuf messages is one after, message for message,
 //     each with the same fields at its top (numbers and wire types), and so is a protobuf
 //     body's stream of varint-delimited ones (`encoding=delimited`);
@@ -390,7 +390,12 @@ void check_message(const Headers& before, std::string_view body_before, const He
     }
     return;
   }
-  if (type == nullptr || type->value.find("json") == std::string::npos) return;
+  // (JSON is also read as JSON under text/plain and application/octet-stream)
+  if (type == nullptr ||
+      (type->value.find("json") == std::string::npos && type->value != "text/plain" &&
+       type->value != "application/octet-stream")) {
+    return;
+  }
   const uint64_t structure = json_shape(body_before);
   if (structure != 0 && json_shape(body_after) != structure) std::abort();
 }

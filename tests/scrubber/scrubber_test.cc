@@ -1630,6 +1630,103 @@ TEST(Scrubber, JsonTextSequencesAreReadRecordByRecord) {
   EXPECT_EQ(s->counters().json_malformed, 0u);
 }
 
+// JSON sent under another media type — text/plain or application/octet-stream (a framework's
+// or a server's default), a JSONP answer — is read as JSON: names, dates of birth and
+// addresses are personal by their keys only.
+TEST(Scrubber, JsonUnderAnotherMediaTypeIsReadAsJson) {
+  const std::string doc =
+      "{\"user\":{\"first_name\":\"Alice\",\"last_name\":\"Walker\",\"date_of_birth\":"
+      "\"1984-03-07\",\"address\":\"12 Main Street\"}}";
+  auto s = make();
+  std::string first_name;
+  for (const std::string type : {"text/plain; charset=utf-8", "application/octet-stream",
+                                 "text/javascript", "application/javascript"}) {
+    const bool jsonp = type.find("javascript") != std::string::npos;
+    const std::string body =
+        jsonp ? (type[0] == 't' ? "/**/ jQuery123_cb(" + doc + ");\n" : "handle.data(" + doc + ")")
+              : doc;
+    auto e = get("/users/1");
+    response_body(e, type, body);
+    s->scrub(e);
+    const std::string& out = e.response->body;
+    for (const char* pii : {"Alice", "Walker", "1984-03-07", "Main Street"}) {
+      EXPECT_EQ(out.find(pii), std::string::npos) << pii << " under " << type;
+    }
+    const size_t open = jsonp ? out.find('(') + 1 : 0;
+    const size_t close = jsonp ? out.rfind(')') : out.size();
+    ASSERT_NE(open, std::string::npos);
+    EXPECT_EQ(out.substr(0, open), body.substr(0, open)) << type;
+    EXPECT_EQ(out.substr(close), jsonp ? body.substr(body.rfind(')')) : "") << type;
+    const auto scrubbed = nlohmann::ordered_json::parse(out.substr(open, close - open));
+    expect_same_structure(nlohmann::ordered_json::parse(doc), scrubbed);
+    // one token for one name, whatever the media type
+    if (first_name.empty()) first_name = scrubbed["user"]["first_name"];
+    EXPECT_EQ(scrubbed["user"]["first_name"], first_name) << type;
+    EXPECT_EQ(header(e.response->headers, "Content-Length"), std::to_string(out.size()));
+  }
+  EXPECT_EQ(s->counters().json_in_text, 4u);
+  EXPECT_EQ(s->counters().json_bodies, 4u);
+  EXPECT_EQ(s->counters().json_malformed, 0u);
+  // Text that is not a JSON document stays text: a log line, a broken document.
+  for (const std::string body : {"[INFO] user Alice signed in\n", "{\"user\": \"Alice\""}) {
+    auto e = get("/log");
+    response_body(e, "text/plain", body);
+    s->scrub(e);
+    EXPECT_EQ(e.response->body, body);
+  }
+  EXPECT_EQ(s->counters().json_in_text, 4u);
+}
+
+// An HTML page rendered on the server: the JSON in its scripts is read as JSON, and its form
+// controls' values as the form fields they are sent as, so that a name the page prefills and the
+// form posts gets one token. The rest of the page is read by content, and every other byte stays.
+TEST(Scrubber, HtmlPagesScriptsAndFormControls) {
+  const std::string page =
+      "<!DOCTYPE html>\n<html><head><title>Profile</title>\n"
+      "<script type=\"application/json\" id=\"__NEXT_DATA__\">{\"props\":{\"user\":"
+      "{\"first_name\":\"Alice\",\"date_of_birth\":\"1984-03-07\"}}}</script>\n"
+      "<SCRIPT>var cfg = {debug: true}; window.__STATE__ = {\"user\":{\"last_name\":"
+      "\"Walker\"}}; if (a == [1]) {}</SCRIPT></head>\n"
+      "<body><p>Write to bob.jones@example.com</p><!-- <input name=first_name value=Keep> -->\n"
+      "<form method=post action=/profile><input type=text name=first_name value=Alice>\n"
+      "<input type='hidden' name='address' value='12 Main Street'/>\n"
+      "<textarea name=\"address\">12 Main Street</textarea>"
+      "<input name=\"quantity\" value=\"3\"><input name=\"note\" value=\"Tom &amp; Jerry\">"
+      "</form></body></html>\n";
+  auto s = make();
+  auto e = get("/profile");
+  response_body(e, "text/html; charset=utf-8", page);
+  s->scrub(e);
+  const std::string& out = e.response->body;
+  for (const char* pii : {"Alice", "Walker", "1984-03-07", "Main Street", "bob.jones"}) {
+    EXPECT_EQ(out.find(pii), std::string::npos) << pii;
+  }
+  // The markup, the JavaScript that is not JSON, a comment's text and values that are not
+  // personal stay as they were.
+  for (const char* kept :
+       {"<script type=\"application/json\" id=\"__NEXT_DATA__\">{\"props\":{\"user\":",
+        "<SCRIPT>var cfg = {debug: true}; window.__STATE__ = {\"user\":{\"last_name\":\"",
+        "\"}}; if (a == [1]) {}</SCRIPT>", "<input type=text name=first_name value=",
+        "<input type='hidden' name='address' value='", "<textarea name=\"address\">",
+        "<!-- <input name=first_name value=Keep> -->", "<input name=\"quantity\" value=\"3\">",
+        "value=\"Tom &amp; Jerry\">", "</form></body></html>\n"}) {
+    EXPECT_NE(out.find(kept), std::string::npos) << kept;
+  }
+  // The name the page prefills is the one its JSON holds and the form posts.
+  const std::string control = "<input type=text name=first_name value=";
+  const size_t at = out.find(control) + control.size();
+  const std::string prefilled = out.substr(at, out.find('>', at) - at);
+  EXPECT_NE(prefilled, "Alice");
+  EXPECT_NE(out.find("{\"first_name\":\"" + prefilled + "\""), std::string::npos) << prefilled;
+  auto post = get("/profile");
+  request_body(post, "application/x-www-form-urlencoded", "first_name=Alice");
+  s->scrub(post);
+  EXPECT_EQ(post.request.body, "first_name=" + prefilled);
+  EXPECT_EQ(s->counters().html_bodies, 1u);
+  EXPECT_EQ(s->counters().json_in_text, 2u);
+  EXPECT_EQ(header(e.response->headers, "Content-Length"), std::to_string(out.size()));
+}
+
 TEST(Scrubber, FormsAndMultipartBodies) {
   auto s = make();
   auto e = get("/signup");

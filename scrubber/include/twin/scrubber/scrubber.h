@@ -98,6 +98,13 @@ struct ScrubCounters {
   // JSON Lines, NDJSON and JSON text sequences: each record as a JSON body (counted in
   // json_bodies, json_malformed and json_truncated too)
   uint64_t json_line_bodies = 0;
+  // HTML pages (text/html, XHTML): JSON in their scripts and form controls' values by name
+  // (form fields), the rest by content
+  uint64_t html_bodies = 0;
+  // JSON documents in bodies of another media type, read as JSON bodies (and counted in
+  // json_bodies): a text/plain or application/octet-stream body that is JSON, a JSONP answer's
+  // argument, a JSON script or an object literal assigned in a script of an HTML page
+  uint64_t json_in_text = 0;
 
   void merge(const ScrubCounters& other);
   nlohmann::json to_json() const;
