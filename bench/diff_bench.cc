@@ -5,8 +5,9 @@
 // prefix and suffix and hashes nothing — what the differ did before arrays were aligned — so the
 // ratio of the two is the alignment's cost, measured in one run. `unordered` adds a case with
 // the list named in DiffOptions::unordered. BM_Format diffs the same answer, with one item's
-// quantity changed, in each format the differ reads field by field (JSON, XML, Thrift binary),
-// so that a format's reading is measured against JSON's in one run. Run:
+// quantity changed, in each format the differ reads field by field (JSON, XML, Thrift binary,
+// JSON Lines, server-sent events), so that a format's reading is measured against JSON's in one
+// run. Run:
 //   build-bench/bin/diff_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 
 #include <benchmark/benchmark.h>
@@ -164,7 +165,22 @@ std::string list_thrift(int qty_at) {
   return s;
 }
 
-enum Format { kJson, kXml, kThrift };
+// The 50 items of list() as JSON Lines (a record a line) or as server-sent events (an event
+// each, its data the item), as an export or a streamed feed sends them.
+std::string list_stream(int qty_at, bool events) {
+  std::string s;
+  for (int i = 0; i < 50; ++i) {
+    if (events) s += "id: " + std::to_string(i) + "\ndata: ";
+    s += "{\"id\":" + std::to_string(i) + ",\"name\":\"item number " + std::to_string(i) +
+         "\",\"price\":" + std::to_string(100 + i) +
+         ".5,\"tags\":[\"a\",\"b\",\"c\"],\"ts\":" + std::to_string(1 + i) +
+         ",\"qty\":" + std::to_string(i == qty_at ? 9 : 1) + "}\n";
+    if (events) s += "\n";
+  }
+  return s;
+}
+
+enum Format { kJson, kXml, kThrift, kJsonLines, kEventStream };
 
 void BM_Format(benchmark::State& state) {
   const auto format = static_cast<Format>(state.range(0));
@@ -185,11 +201,20 @@ void BM_Format(benchmark::State& state) {
       b = list_thrift(7);
       type = "application/x-thrift";
       break;
+    case kJsonLines:
+    case kEventStream:
+      a = list_stream(-1, format == kEventStream);
+      b = list_stream(7, format == kEventStream);
+      type = format == kEventStream ? "text/event-stream" : "application/x-ndjson";
+      break;
   }
   run(state, {}, response(a, type), response(b, type));
 }
 
-BENCHMARK(BM_Format)->ArgName("format")->DenseRange(kJson, kThrift)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Format)
+    ->ArgName("format")
+    ->DenseRange(kJson, kEventStream)
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
