@@ -2782,8 +2782,10 @@ class Engine final : public Scrubber {
   // Scrubs a decoded body in place; returns whether it changed.
   bool scrub_plain(std::string_view ct, std::string& body, Side side, bool truncated,
                    std::string_view json_prefix = {}) {
-    if (icontains(ct, "event-stream")) return scrub_event_stream(body, side, truncated);
-    if (icontains(ct, "html")) return scrub_html(body, side);
+    // (by the media type, not a parameter: "…+json; profile=html" is JSON)
+    const std::string_view media = ct.substr(0, ct.find(';'));
+    if (icontains(media, "event-stream")) return scrub_event_stream(body, side, truncated);
+    if (icontains(media, "html")) return scrub_html(body, side);
     if (icontains(ct, "ndjson") || icontains(ct, "jsonl") ||  // (and "jsonlines")
         icontains(ct, "json-seq")) {
       // One JSON text a line (NDJSON, JSON Lines, JSON text sequences): each line on its own,

@@ -1725,6 +1725,13 @@ TEST(Scrubber, HtmlPagesScriptsAndFormControls) {
   EXPECT_EQ(s->counters().html_bodies, 1u);
   EXPECT_EQ(s->counters().json_in_text, 2u);
   EXPECT_EQ(header(e.response->headers, "Content-Length"), std::to_string(out.size()));
+  // "html" in a parameter makes no page of a JSON body
+  auto j = get("/api");
+  response_body(j, "application/vnd.api+json; profile=\"html\"",
+                "{\"user\":{\"first_name\":\"Alice\"}}");
+  s->scrub(j);
+  EXPECT_EQ(j.response->body, "{\"user\":{\"first_name\":\"" + prefilled + "\"}}");
+  EXPECT_EQ(s->counters().html_bodies, 1u);
 }
 
 TEST(Scrubber, FormsAndMultipartBodies) {
