@@ -16,8 +16,8 @@
 //     std::string::find and each read by compare_ref's JSON parser; events read character by
 //     character as the WHATWG standard's algorithm says, into {event, id, retry, data};
 //   - an event stream written again from the reference's events (LF ends, "data: " lines split
-//     at every LF of the data, the id said on every event, the retry as read) reads the same
-//     and compares equal.
+//     at every LF of the data, the id said on every event, empty or not, the retry as read)
+//     reads the same and compares equal.
 //
 // Run with -DTWIN_FUZZ=ON (clang); new inputs go to the first directory:
 //   build-fuzz/bin/fuzz_compare_stream -dict=tests/fuzz/compare_stream.dict -max_len=4096
@@ -197,7 +197,7 @@ std::string write_events(const std::vector<Event>& events) {
   std::string s;
   for (const Event& e : events) {
     if (e.has_retry) s += "retry: " + e.retry + "\n";
-    if (e.has_id) s += "id: " + e.id + "\n";
+    s += "id: " + e.id + "\n";  // (every time: an empty one unsets the id an event before set)
     s += "event: " + e.type + "\n";
     size_t at = 0;
     for (;;) {
